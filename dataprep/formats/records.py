@@ -1,0 +1,82 @@
+"""Record JSONL, which includes plain OpenAI chat fine-tuning JSONL (``{"messages": [...]}``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from ..jsonl import BadLine, Line, iter_lines
+from ..record import Record
+from . import Item, ReadOptions, Reader, register
+
+FIELD_KINDS = {"id": str, "tools": list, "tags": list, "source": dict, "feedback": dict, "review": dict,
+               "scores": dict, "reasons": dict, "groups": dict, "provenance": list, "meta": dict,
+               "rejected_reply": dict, "disposition": dict, "split": str}
+KIND_NAMES = {str: "a string", list: "a list", dict: "an object"}
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def problem_with(value: Any) -> str | None:
+    """Why ``value`` is not a record, in words a person understands; ``None`` if it is one."""
+    if not isinstance(value, dict):
+        return f"expected a JSON object with 'messages', got {type(value).__name__}"
+    messages = value.get("messages")
+    if messages is None:
+        return "missing field 'messages'"
+    if not isinstance(messages, list) or not messages:
+        return "'messages' must be a non-empty list"
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return f"messages[{index}] is not an object"
+        if message.get("role") not in ROLES:
+            return f"messages[{index}].role is {message.get('role')!r}; expected one of {', '.join(sorted(ROLES))}"
+    for key, kind in FIELD_KINDS.items():
+        if value.get(key) is not None and not isinstance(value[key], kind):
+            return f"'{key}' must be {KIND_NAMES[kind]}, got {type(value[key]).__name__}"
+    return None
+
+
+@register
+class RecordReader(Reader):
+    name = "records"
+    description = "dataprep records, or plain OpenAI chat fine-tuning JSONL ({\"messages\": [...]})"
+    priority = 90  # the most general shape: let specific log formats claim a file first
+
+    def sniff(self, first: Any, path: Path) -> bool:
+        return isinstance(first, dict) and isinstance(first.get("messages"), list) and "response" not in first
+
+    def read_file(self, path: Path, options: ReadOptions) -> Iterator[Item]:
+        seen: dict[str, int] = {}
+        for line in iter_lines(path):
+            if isinstance(line, BadLine):
+                yield line
+                continue
+            for item in self.convert(line, options):
+                if isinstance(item, Record) and not line.value.get("id"):
+                    # Identical examples in one file must stay distinguishable (the second is
+                    # a duplicate *of* the first), so repeats of a content id get a suffix.
+                    occurrence = seen[item.id] = seen.get(item.id, 0) + 1
+                    if occurrence > 1:
+                        item.id = f"{item.id}-{occurrence}"
+                yield item
+
+    def convert(self, line: Line, options: ReadOptions) -> Iterator[Item]:
+        problem = problem_with(line.value)
+        if problem:
+            yield BadLine(line.file, line.line, problem, _short(line.value))
+            return
+        try:
+            record = Record.from_dict(line.value)
+        except TypeError as exc:
+            yield BadLine(line.file, line.line, f"field of the wrong type: {exc}", _short(line.value))
+            return
+        # A record file from an earlier run keeps its original source; a plain file gets one.
+        if not record.source:
+            record.source = {"format": "records", "file": line.file, "line": line.line}
+        yield record
+
+
+def _short(value: Any) -> str:
+    return orjson.dumps(value)[:2000].decode("utf-8", errors="replace")

@@ -1,0 +1,236 @@
+"""The pipeline runner: stages register by name; the runner owns ordering, progress,
+timing, the run folder, the manifest, resume and the nothing-lost accounting.
+
+A stage is a small object whose ``run`` takes a re-iterable stream of records and
+yields the records that go on. A record it routes out of training goes to
+``ctx.set_aside`` (rag_candidates, duplicates or rejected) and never to nowhere.
+Every stage's output is written to ``<run>/.work/NN-stage/`` atomically, so a run
+killed at any point resumes from the last completed stage with identical results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable, Iterator
+
+import orjson
+
+from .errors import AccountingError, UsageError
+from .jsonl import AtomicWriter, BadLine
+from .record import PLACES, Record
+
+ASIDE_PLACES = ("rag_candidates", "duplicates", "rejected")
+STAGES: dict[str, type["Stage"]] = {}
+
+
+def register(cls: type["Stage"]) -> type["Stage"]:
+    """Class decorator: make a stage available to recipes under ``cls.name``."""
+    STAGES[cls.name] = cls
+    return cls
+
+
+def get_stage(name: str) -> type["Stage"]:
+    from . import stages  # noqa: F401  (importing the package registers every built stage)
+
+    if name not in STAGES:
+        raise UsageError(f"stage '{name}' is not built yet; built stages: {', '.join(sorted(STAGES)) or 'none'}")
+    return STAGES[name]
+
+
+class Stage:
+    """Base class. Subclasses set ``name`` and implement ``run``."""
+
+    name: ClassVar[str]
+
+    def __init__(self, **options: Any):
+        self.options = options
+
+    def run(self, records: "RecordSource", ctx: "StageContext") -> Iterator[Record]:
+        raise NotImplementedError
+
+    def fingerprint_extra(self, ctx: "StageContext") -> str:
+        """Anything outside the records and options that changes this stage's result
+        (e.g. review verdicts pulled since the last run); a change re-runs it on resume."""
+        return ""
+
+
+class RecordSource:
+    """A re-iterable stream of records from a record JSONL file (stages may pass over it twice)."""
+
+    def __init__(self, path: Path, count: int):
+        self.path = path
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Record]:
+        with open(self.path, "rb") as handle:
+            for line in handle:
+                yield Record.from_dict(orjson.loads(line))
+
+
+@dataclass
+class StageContext:
+    """What a stage may use: its scratch folder, the run's shared cache, the seed, and the aside writer."""
+
+    stage: str
+    run_dir: Path
+    work_dir: Path
+    seed: int = 0
+    recipe_dir: Path = field(default_factory=Path.cwd)
+    cache_dir: Path | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    _aside: Callable[[str, dict[str, Any]], None] | None = None
+
+    def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:
+        """Route ``record`` out of training to ``place`` with a reason a person understands."""
+        if place not in ASIDE_PLACES:
+            raise ValueError(f"unknown place {place!r}; use one of {ASIDE_PLACES}")
+        record.disposition = {"place": place, "stage": self.stage, "reason": reason, **detail}
+        self._aside(place, record.to_dict())
+
+    def reject_line(self, bad: BadLine) -> None:
+        """Route an unreadable input line to rejected.jsonl with its file and line."""
+        self._aside("rejected", bad.to_dict())
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+
+@dataclass
+class StageResult:
+    name: str
+    consumed: int
+    produced: int
+    set_aside: dict[str, int]
+    seconds: float
+    stats: dict[str, Any]
+
+    @property
+    def created(self) -> int:
+        """Records a stage added (e.g. synthetic examples): what came out minus what went in."""
+        return self.produced + sum(self.set_aside.values()) - self.consumed
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> "StageResult":
+        return cls(saved["stage"], saved["in"], saved["out"], saved["set_aside"], saved["seconds"], saved["stats"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stage": self.name, "in": self.consumed, "out": self.produced, "set_aside": self.set_aside,
+                "created": self.created, "seconds": round(self.seconds, 3), "stats": self.stats}
+
+
+class AsideWriters:
+    """One atomic writer per place, opened on first use."""
+
+    def __init__(self, paths: dict[str, Path]):
+        self.paths = paths
+        self.writers: dict[str, AtomicWriter] = {}
+
+    def write(self, place: str, value: dict[str, Any]) -> None:
+        writer = self.writers.get(place)
+        if writer is None:
+            writer = self.writers[place] = AtomicWriter(self.paths[place])
+        writer.write(value)
+
+    def counts(self) -> dict[str, int]:
+        return {place: writer.count for place, writer in self.writers.items()}
+
+    def commit(self) -> None:
+        for writer in self.writers.values():
+            writer.commit()
+
+    def abort(self) -> None:
+        for writer in self.writers.values():
+            writer.abort()
+
+
+def execute(stage: Stage, produce: Callable[[StageContext], Iterable[Record]], consumed: Callable[[], int],
+            out_path: Path, aside_paths: dict[str, Path], ctx: StageContext,
+            tick: Callable[[int], None] = lambda n: None) -> StageResult:
+    """Run one stage: stream its output to ``out_path`` and its set-asides to ``aside_paths``, atomically.
+
+    Checks the stage lost nothing: every record it consumed came out, went aside, or
+    the stage says it created more than it consumed (never fewer).
+    """
+    asides = AsideWriters(aside_paths)
+    ctx._aside = lambda place, value: (asides.write(place, value), tick(1))
+    started = time.perf_counter()
+    writer = AtomicWriter(out_path)
+    try:
+        for record in produce(ctx):
+            writer.write(record.to_dict())
+            tick(1)
+        result = StageResult(stage.name, consumed(), writer.count, asides.counts(), time.perf_counter() - started, ctx.stats)
+        if result.created < 0:
+            raise AccountingError(f"stage '{stage.name}' lost {-result.created} record(s): "
+                                  f"{result.consumed} in, {result.produced} out, {sum(result.set_aside.values())} set aside")
+        writer.commit()
+        asides.commit()
+    except BaseException:
+        writer.abort()
+        asides.abort()
+        raise
+    return result
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
+
+
+def clear_stale_temp_files(folder: Path) -> None:
+    """Temp files left by a killed run are never results; remove them before resuming."""
+    if folder.is_dir():
+        for tmp in folder.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+
+def concat_files(paths: Iterable[Path], target: Path) -> int:
+    """Concatenate JSONL files into ``target`` atomically; returns the number of lines."""
+    with AtomicWriter(target) as writer:
+        for path in paths:
+            if path.exists():
+                with open(path, "rb") as handle:
+                    for line in handle:
+                        writer.write_raw(line)
+                        writer.count += 1
+    return writer.count
+
+
+def output_paths(run_dir: Path) -> dict[str, Path]:
+    return {place: run_dir / f"{place}.jsonl" for place in PLACES}
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("dataprep", "datasketch", "openai", "anthropic", "label-studio-sdk", "datasets", "tiktoken"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def stage_dir_name(index: int, name: str) -> str:
+    return f"{index:02d}-{name}"
+
+
+def remove_previous_outputs(run_dir: Path) -> None:
+    """A fresh run (no --resume) starts from nothing the last run left behind."""
+    for path in (*output_paths(run_dir).values(), run_dir / "manifest.json"):
+        path.unlink(missing_ok=True)
+    for folder in (run_dir / ".work", run_dir / "review", run_dir / "exports"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def ensure_empty_or_run(run_dir: Path) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()) and not (run_dir / ".work").exists() \
+            and not (run_dir / "manifest.json").exists():
+        raise UsageError(f"{run_dir} exists and is not a dataprep run folder; choose another --out")

@@ -1,0 +1,99 @@
+"""Recipes: YAML files naming the inputs, the stages in order and their options."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import schemas
+from .errors import RecipeError
+
+
+@dataclass(slots=True)
+class StageSpec:
+    name: str
+    options: dict[str, Any]
+
+
+@dataclass(slots=True)
+class InputSpec:
+    path: str
+    format: str = "auto"
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Recipe:
+    path: Path
+    data: dict[str, Any]
+    text: str
+
+    @property
+    def name(self) -> str:
+        return self.data.get("name") or self.path.stem
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def seed(self) -> int:
+        return int(self.data.get("seed", 0))
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def inputs(self) -> list[InputSpec]:
+        return [InputSpec(path=str(self.folder / item["path"]), format=item.get("format", "auto"),
+                          mapping=item.get("mapping", {})) for item in self.data["inputs"]]
+
+    @property
+    def stages(self) -> list[StageSpec]:
+        return [StageSpec(name, dict(options or {})) for item in self.data["stages"] for name, options in item.items()]
+
+    @property
+    def export(self) -> dict[str, Any]:
+        return self.data.get("export", {})
+
+    def default_output(self) -> Path:
+        output = self.data.get("output")
+        return self.folder / output if output else Path("runs") / self.name
+
+
+def check_stage_options(stage: str, options: dict[str, Any], where: str, file: str | None = None) -> None:
+    """Validate one stage's options against ``schemas/stages/<stage>.schema.json``."""
+    if not schemas.has_schema(f"stages/{stage}"):
+        if options:
+            raise RecipeError(f"{where}: stage '{stage}' takes no options yet", file=file)
+        return
+    for path, message in schemas.errors(f"stages/{stage}", options, prefix=where):
+        raise RecipeError(f"{path}: {message}", file=file)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe; a wrong one raises ``RecipeError`` naming the key and what is allowed."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"cannot read recipe: {exc}", file=str(path)) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RecipeError(f"not valid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise RecipeError("a recipe is a YAML mapping with at least 'inputs' and 'stages'", file=str(path))
+    for where, message in schemas.errors("recipe", data):
+        raise RecipeError(f"{where}: {message}", file=str(path))
+    recipe = Recipe(path=path, data=data, text=text)
+    for index, spec in enumerate(recipe.stages):
+        check_stage_options(spec.name, spec.options, f"stages[{index}].{spec.name}", file=str(path))
+    return recipe

@@ -1,0 +1,121 @@
+"""The one record type that flows through every stage.
+
+A record is an example in OpenAI chat shape (``messages``, optional ``tools``) plus
+where it came from (``source``), what people said of it (``feedback``, ``review``)
+and what stages found (``tags``, ``scores``, ``reasons``, ``groups``, ``provenance``).
+``schemas/record.schema.json`` is the contract; readers convert into it and
+exporters convert out of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import orjson
+
+PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
+SPLITS = ("train", "eval")
+
+
+def canonical_json(value: Any) -> bytes:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def content_id(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
+    """A stable id from the example's content: the same example always gets the same id."""
+    digest = hashlib.sha256(canonical_json({"messages": messages, "tools": tools or None})).hexdigest()
+    return f"rec-{digest[:20]}"
+
+
+def derived_id(*parts: Any) -> str:
+    """A stable id from any identifying parts (e.g. format, file name, line, trace id)."""
+    digest = hashlib.sha256(canonical_json(list(parts))).hexdigest()
+    return f"rec-{digest[:20]}"
+
+
+@dataclass(slots=True)
+class Record:
+    messages: list[dict[str, Any]]
+    id: str = ""
+    tools: list[dict[str, Any]] | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    feedback: dict[str, Any] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: dict[str, list[Any]] = field(default_factory=dict)
+    groups: dict[str, Any] = field(default_factory=dict)
+    provenance: list[dict[str, Any]] = field(default_factory=list)
+    split: str = "train"
+    rejected_reply: dict[str, Any] | None = None
+    disposition: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = content_id(self.messages, self.tools)
+
+    # -- conversions -------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Record":
+        """Build a record from a dict; unknown top-level keys are kept under ``meta``."""
+        known = {key: data[key] for key in _FIELD_NAMES if key in data and data[key] is not None}
+        unknown = {key: value for key, value in data.items() if key not in _FIELD_NAMES}
+        if unknown:
+            known["meta"] = {**known.get("meta", {}), **unknown}
+        return cls(**known)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready dict, leaving out empty optional parts."""
+        out: dict[str, Any] = {"id": self.id, "messages": self.messages}
+        for name in _OPTIONAL_FIELDS:
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if self.split != "train":
+            out["split"] = self.split
+        return out
+
+    # -- views -------------------------------------------------------------------------
+    @property
+    def target(self) -> dict[str, Any] | None:
+        """The assistant message being trained on: the last message, if it is the assistant's."""
+        if self.messages and self.messages[-1].get("role") == "assistant":
+            return self.messages[-1]
+        return None
+
+    @property
+    def prompt_messages(self) -> list[dict[str, Any]]:
+        """Everything before the target: the model's input."""
+        return self.messages[:-1] if self.target is not None else list(self.messages)
+
+    def note(self, stage: str, action: str, **detail: Any) -> None:
+        """Record in ``provenance`` that a stage changed this record and how."""
+        self.provenance.append({"stage": stage, "action": action, **detail})
+
+    def replace_target(self, new_reply: dict[str, Any], *, stage: str, why: str) -> None:
+        """Make ``new_reply`` the training target; the old one becomes the rejected side of a preference pair."""
+        old = self.target
+        if old is not None:
+            self.rejected_reply = old
+            self.messages = [*self.messages[:-1], new_reply]
+        else:
+            self.messages = [*self.messages, new_reply]
+        self.note(stage, "replaced_target", why=why)
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(Record))
+_OPTIONAL_FIELDS = ("tools", "source", "feedback", "review", "tags", "scores", "reasons", "groups",
+                    "provenance", "rejected_reply", "disposition", "meta")
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The plain text of a message, whether ``content`` is a string or a list of parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""

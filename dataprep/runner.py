@@ -1,0 +1,232 @@
+"""Run steps over records: a recipe end to end, or one stage alone from the CLI.
+
+The runner owns ordering, progress, timing, the run folder, resume and the
+nothing-lost accounting; stages only transform records.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .errors import AccountingError
+from .formats import expand_paths, read_inputs
+from .jsonl import AtomicWriter, write_json
+from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, clear_stale_temp_files,
+                       concat_files, ensure_empty_or_run, execute, fingerprint, get_stage, output_paths,
+                       remove_previous_outputs, stage_dir_name, versions)
+from .recipe import InputSpec, Recipe
+from .record import Record
+
+
+class ReadInputs(Stage):
+    """Step 0: the readers turn log files into records; unreadable lines go to rejected."""
+
+    name = "read"
+
+    def __init__(self, inputs: list[InputSpec]):
+        super().__init__(inputs=[{"path": s.path, "format": s.format, "mapping": s.mapping} for s in inputs])
+        self.inputs = inputs
+        self.lines_seen = 0
+
+    def run(self, records: Any, ctx: StageContext) -> Iterator[Record]:
+        for item in read_inputs(self.inputs, ctx):
+            self.lines_seen += 1
+            if isinstance(item, Record):
+                yield item
+            else:
+                ctx.reject_line(item)
+
+    def fingerprint_extra(self, ctx: StageContext) -> str:
+        files = [path for spec in self.inputs for path in expand_paths(spec.path)]
+        return fingerprint([(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files])
+
+
+@dataclass
+class Step:
+    """One step of a run: the input reader (index 0) or a stage, with its folder under ``.work``."""
+
+    index: int
+    stage: Stage
+    folder: Path
+
+    @property
+    def records_path(self) -> Path:
+        return self.folder / "records.jsonl"
+
+    @property
+    def done_path(self) -> Path:
+        return self.folder / "done.json"
+
+    def aside_paths(self) -> dict[str, Path]:
+        return {place: self.folder / f"{place}.jsonl" for place in ASIDE_PLACES}
+
+
+@dataclass
+class RunSettings:
+    seed: int = 0
+    recipe_dir: Path = field(default_factory=Path.cwd)
+    cache_dir: Path | None = None
+    resume: bool = False
+
+
+class Runner:
+    def __init__(self, stages: list[Stage], inputs: list[InputSpec], run_dir: Path, settings: RunSettings,
+                 console: Console | None = None):
+        self.run_dir = run_dir
+        self.settings = settings
+        self.console = console or Console(stderr=True)
+        work = run_dir / ".work"
+        steps = [ReadInputs(inputs), *stages]
+        self.steps = [Step(i, stage, work / stage_dir_name(i, stage.name)) for i, stage in enumerate(steps)]
+
+    def execute(self) -> list[StageResult]:
+        """Run every step in order, reusing completed steps whose inputs did not change (on resume)."""
+        clear_stale_temp_files(self.run_dir)
+        results: list[StageResult] = []
+        previous_fp = fingerprint(__version__)
+        with self._progress() as progress:
+            for step in self.steps:
+                ctx = self._context(step)
+                step_fp = fingerprint(previous_fp, step.stage.name, step.stage.options, step.stage.fingerprint_extra(ctx))
+                result = self._reuse(step, step_fp) if self.settings.resume else None
+                if result is None:
+                    result = self._execute(step, ctx, results, progress)
+                    write_json(step.done_path, {"fingerprint": step_fp, "result": result.to_dict()})
+                results.append(result)
+                previous_fp = step_fp
+        return results
+
+    def _context(self, step: Step) -> StageContext:
+        step.folder.mkdir(parents=True, exist_ok=True)
+        return StageContext(stage=step.stage.name, run_dir=self.run_dir, work_dir=step.folder,
+                            seed=self.settings.seed, recipe_dir=self.settings.recipe_dir,
+                            cache_dir=self.settings.cache_dir or self.run_dir / "cache")
+
+    @staticmethod
+    def _reuse(step: Step, step_fp: str) -> StageResult | None:
+        if not step.done_path.exists():
+            return None
+        done = orjson.loads(step.done_path.read_bytes())
+        if done.get("fingerprint") != step_fp:
+            return None
+        return StageResult.from_dict(done["result"])
+
+    def _execute(self, step: Step, ctx: StageContext, results: list[StageResult], progress: Progress) -> StageResult:
+        expected = results[-1].produced if results else None
+        task = progress.add_task(step.stage.name, total=expected)
+        if step.index == 0:
+            source, consumed = None, lambda: step.stage.lines_seen
+        else:
+            source, consumed = RecordSource(self.steps[step.index - 1].records_path, expected), lambda: expected
+        result = execute(step.stage, lambda c: step.stage.run(source, c), consumed, step.records_path,
+                         step.aside_paths(), ctx, lambda n: progress.advance(task, n))
+        done = result.produced + sum(result.set_aside.values())
+        progress.update(task, total=done, completed=done)
+        return result
+
+    def _progress(self) -> Progress:
+        return Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=self.console, disable=not self.console.is_terminal)
+
+    # -- placing records -----------------------------------------------------------------
+    def gather_asides(self, targets: dict[str, Path]) -> dict[str, int]:
+        """Concatenate every step's set-aside records per place into ``targets``."""
+        return {place: concat_files((step.aside_paths()[place] for step in self.steps), path)
+                for place, path in targets.items()}
+
+    def place_flowing(self, train_path: Path, eval_path: Path | None) -> tuple[int, int]:
+        """Records that made it through every stage go to train, or to eval by their ``split``
+        when an eval file is given."""
+        writers = {"train": AtomicWriter(train_path)}
+        if eval_path is not None:
+            writers["eval"] = AtomicWriter(eval_path)
+        try:
+            with open(self.steps[-1].records_path, "rb") as handle:
+                for line in handle:
+                    split = orjson.loads(line).get("split", "train") if eval_path is not None else "train"
+                    writers[split].write_raw(line)
+                    writers[split].count += 1
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+        for writer in writers.values():
+            writer.commit()
+        return writers["train"].count, writers["eval"].count if "eval" in writers else 0
+
+
+def check_accounting(counts: dict[str, int], input_count: int, created: int, where: Path) -> None:
+    placed = sum(counts.values())
+    if placed != input_count + created:
+        raise AccountingError(f"records placed ({placed}) != input ({input_count}) + created ({created}) in {where}")
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    manifest: dict[str, Any]
+
+
+def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: Console | None = None) -> RunOutcome:
+    """Run a recipe into ``run_dir``: train/eval/rag_candidates/duplicates/rejected JSONL and manifest.json."""
+    ensure_empty_or_run(run_dir)
+    if not resume:
+        remove_previous_outputs(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
+    runner = Runner(stages, recipe.inputs, run_dir, RunSettings(recipe.seed, recipe.folder, resume=resume), console)
+    results = runner.execute()
+    paths = output_paths(run_dir)
+    counts = runner.gather_asides({place: paths[place] for place in ASIDE_PLACES})
+    counts["train"], counts["eval"] = runner.place_flowing(paths["train"], paths["eval"])
+    input_count, created = results[0].consumed, sum(r.created for r in results[1:])
+    manifest = {
+        "dataprep_version": __version__,
+        "recipe": {"path": str(recipe.path), "sha256": recipe.sha256, "content": recipe.data},
+        "versions": versions(),
+        "counts": {"input": input_count, "created": created,
+                   **{place: counts[place] for place in ("train", "eval", "rag_candidates", "duplicates", "rejected")}},
+        "stages": [result.to_dict() for result in results],
+        "outputs": {place: path.name for place, path in paths.items()},
+    }
+    check_accounting(counts, input_count, created, run_dir)
+    write_json(run_dir / "manifest.json", manifest)
+    return RunOutcome(run_dir, manifest)
+
+
+@dataclass
+class SingleOutcome:
+    results: list[StageResult]
+    counts: dict[str, int]
+    paths: dict[str, Path]
+
+
+def run_single_stage(stage: Stage, inputs: list[InputSpec], out: Path, sides: dict[str, Path], *,
+                     eval_out: Path | None = None, seed: int = 0, cache_dir: Path | None = None,
+                     console: Console | None = None) -> SingleOutcome:
+    """Run one stage on the user's files, as ``dataprep dedup IN --out FILE`` does.
+
+    Records that go on land in ``out`` (or ``eval_out`` for held-out ones); each place the
+    stage sets records aside lands in ``sides[place]``. Side files are written only when
+    something went there.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".dataprep-", dir=out.parent) as tmp:
+        settings = RunSettings(seed=seed, cache_dir=cache_dir or out.parent / ".dataprep-cache")
+        runner = Runner([stage], inputs, Path(tmp), settings, console)
+        results = runner.execute()
+        used = {place: path for place, path in sides.items()
+                if any(step.aside_paths()[place].exists() for step in runner.steps)}
+        counts = runner.gather_asides(used)
+        counts["out"], counts["eval"] = runner.place_flowing(out, eval_out)
+    input_count, created = results[0].consumed, results[1].created
+    check_accounting(counts, input_count, created, out)
+    return SingleOutcome(results, counts, {"out": out, **used, **({"eval": eval_out} if eval_out else {})})

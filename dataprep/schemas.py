@@ -1,0 +1,61 @@
+"""Load the JSON Schemas in ``schemas/`` and validate against them with jsonschema."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+_CANDIDATES = (Path(__file__).resolve().parent.parent / "schemas", Path(__file__).resolve().parent / "_schemas")
+
+
+def schema_dir() -> Path:
+    for candidate in _CANDIDATES:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("the schemas/ folder is missing from this installation")
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    """Load ``schemas/<name>.schema.json`` (``name`` may contain a subfolder, e.g. ``stages/dedup``)."""
+    return json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(load(name))
+
+
+def has_schema(name: str) -> bool:
+    return (schema_dir() / f"{name}.schema.json").is_file()
+
+
+def json_path(error: ValidationError, prefix: str = "") -> str:
+    """Render an error's location as ``stages[1].dedup.threshold``."""
+    path = prefix
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def explain(error: ValidationError) -> str:
+    """A message that says what is allowed, not only what is wrong."""
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and "properties" in schema:
+        allowed = ", ".join(sorted(schema["properties"]))
+        return f"{error.message}; allowed keys: {allowed}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not allowed; use one of: {', '.join(map(str, error.validator_value))}"
+    return error.message
+
+
+def errors(name: str, instance: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """Yield ``(path, message)`` for every way ``instance`` breaks schema ``name``, in document order."""
+    found = sorted(validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    for error in found:
+        yield json_path(error, prefix), explain(error)
