@@ -222,7 +222,10 @@ def review_pull(out_file: Path = typer.Option(..., "--out", help="Verdicts JSONL
 
 @review_app.command("status")
 def review_status(project: str = typer.Option("dataprep review", help="Label Studio project title.")):
-    """Show review progress per reason-picked and the running defect-rate estimate."""
+    """Show review progress per reason-picked and the running defect-rate estimate.
+
+    Example: [bold]dataprep review status --project "dataprep review"[/bold]
+    """
     _call("review", "status", project=project, console=err)
 
 
@@ -251,7 +254,10 @@ def validate(file: Path = typer.Argument(..., help="A training file to check."),
 
 @app.command()
 def report(run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder.")):
-    """Write report.html for a run: the funnel, distributions, verdict and examples."""
+    """Write report.html for a run: the funnel, distributions, verdict and examples.
+
+    Example: [bold]dataprep report runs/quickstart[/bold]
+    """
     _call("report", "report_command", run_dir=run_dir, console=err)
 
 

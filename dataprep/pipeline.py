@@ -45,6 +45,8 @@ class Stage:
     """Base class. Subclasses set ``name`` and implement ``run``."""
 
     name: ClassVar[str]
+    #: JSON Schema of the options, for stages without a file in schemas/stages/ (plugins)
+    options_schema: ClassVar[dict[str, Any] | None] = None
 
     def __init__(self, **options: Any):
         self.options = options

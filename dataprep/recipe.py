@@ -67,13 +67,23 @@ class Recipe:
 
 
 def check_stage_options(stage: str, options: dict[str, Any], where: str, file: str | None = None) -> None:
-    """Validate one stage's options against ``schemas/stages/<stage>.schema.json``."""
-    if not schemas.has_schema(f"stages/{stage}"):
+    """Validate one stage's options against ``schemas/stages/<stage>.schema.json`` (built-in stages)
+    or the stage class's ``options_schema`` (plugin stages)."""
+    schema = schemas.load(f"stages/{stage}") if schemas.has_schema(f"stages/{stage}") \
+        else available_stages()[stage].options_schema
+    if schema is None:
         if options:
-            raise RecipeError(f"{where}: stage '{stage}' takes no options yet", file=file)
+            raise RecipeError(f"{where}: stage '{stage}' takes no options", file=file)
         return
-    for path, message in schemas.errors(f"stages/{stage}", options, prefix=where):
+    for path, message in schemas.errors_against(schema, options, prefix=where):
         raise RecipeError(f"{path}: {message}", file=file)
+
+
+def available_stages() -> dict:
+    from .pipeline import STAGES
+    from . import stages  # noqa: F401  (importing the package registers every built stage)
+
+    return STAGES
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -95,5 +105,8 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"{where}: {message}", file=str(path))
     recipe = Recipe(path=path, data=data, text=text)
     for index, spec in enumerate(recipe.stages):
+        if spec.name not in available_stages():
+            raise RecipeError(f"stages[{index}]: unknown stage '{spec.name}'; use one of: "
+                              f"{', '.join(sorted(available_stages()))}", file=str(path))
         check_stage_options(spec.name, spec.options, f"stages[{index}].{spec.name}", file=str(path))
     return recipe

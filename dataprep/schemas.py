@@ -56,6 +56,14 @@ def explain(error: ValidationError) -> str:
 
 def errors(name: str, instance: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
     """Yield ``(path, message)`` for every way ``instance`` breaks schema ``name``, in document order."""
-    found = sorted(validator(name).iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    yield from _explained(validator(name), instance, prefix)
+
+
+def errors_against(schema: dict[str, Any], instance: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    yield from _explained(Draft202012Validator(schema), instance, prefix)
+
+
+def _explained(checker: Draft202012Validator, instance: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    found = sorted(checker.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
     for error in found:
         yield json_path(error, prefix), explain(error)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
+
+from ..jsonl import RAW_EXCERPT_CHARS
+
+from ..jsonl import BadLine, Line
+from ..record import Record
 
 
 def repair_arguments(arguments: Any) -> str:
@@ -25,6 +31,11 @@ def repair_arguments(arguments: Any) -> str:
     if value is None:
         return "{}"
     return orjson.dumps(value).decode("utf-8")
+
+
+def raw_excerpt(value: Any) -> str:
+    """A parsed line, re-serialized and cut short, for the ``raw`` of a BadLine."""
+    return orjson.dumps(value)[:RAW_EXCERPT_CHARS].decode("utf-8", errors="replace")
 
 
 def tool_call(call_id: str | None, name: str, arguments: Any) -> dict[str, Any]:
@@ -68,3 +79,113 @@ def openai_message(message: dict[str, Any]) -> dict[str, Any]:
 def _has_non_text_parts(content: Any) -> bool:
     return isinstance(content, list) and any(
         isinstance(part, dict) and part.get("type") not in (None, "text", "input_text", "output_text") for part in content)
+
+
+def iso_timestamp(value: Any) -> str | None:
+    """A log's time as ISO 8601 UTC (``2026-11-02T08:00:00Z``) from unix seconds, milliseconds,
+    microseconds or nanoseconds, or an ISO string (a naive one is taken as UTC); ``None`` if unreadable."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+        while abs(seconds) > 1e11:  # milliseconds, microseconds or nanoseconds since the epoch
+            seconds /= 1000
+        try:
+            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+    else:
+        return None
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+THUMBS_UP = frozenset({"up", "thumbs_up", "thumbsup", "\U0001f44d", "+1", "1", "true", "yes", "positive", "good", "like"})
+THUMBS_DOWN = frozenset({"down", "thumbs_down", "thumbsdown", "\U0001f44e", "-1", "0", "false", "no", "negative", "bad",
+                         "dislike"})
+THUMBS_KEYS = ("thumbs", "thumb", "rating", "vote")
+
+
+def thumbs_of(value: Any) -> str | None:
+    """``"up"``/``"down"`` from the ways apps log a thumb (``"up"``, ``"👎"``, ``true``, ``1``, ``-1``, ``0``);
+    ``None`` for anything else, e.g. a 1-5 rating, which is a score rather than a thumb."""
+    if isinstance(value, bool):
+        return "up" if value else "down"
+    if isinstance(value, (int, float)):
+        return {1: "up", 0: "down", -1: "down"}.get(value)
+    if isinstance(value, str):
+        key = value.strip().lower()
+        return "up" if key in THUMBS_UP else "down" if key in THUMBS_DOWN else None
+    return None
+
+
+def feedback_from(value: Any) -> dict[str, Any]:
+    """An app's own ``feedback`` field (an object, a list of them, or a bare thumb) as ``record.feedback``:
+    ``thumbs``, ``scores``, ``comments``, ``correction``; only the parts present."""
+    feedback: dict[str, Any] = {}
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            _merge_feedback(feedback, item)
+        elif thumbs_of(item):
+            feedback["thumbs"] = thumbs_of(item)
+    return feedback
+
+
+def _merge_feedback(feedback: dict[str, Any], item: dict[str, Any]) -> None:
+    for key in THUMBS_KEYS:
+        if item.get(key) is None:
+            continue
+        if thumbs_of(item[key]):
+            feedback["thumbs"] = thumbs_of(item[key])
+        elif isinstance(item[key], (int, float)) and not isinstance(item[key], bool):
+            feedback.setdefault("scores", {})[key] = item[key]
+    if isinstance(item.get("score"), (int, float)) and not isinstance(item["score"], bool):
+        feedback.setdefault("scores", {})["score"] = item["score"]
+    if isinstance(item.get("scores"), dict):
+        feedback.setdefault("scores", {}).update(item["scores"])
+    comments = item.get("comments") if isinstance(item.get("comments"), list) else [item.get("comment")]
+    comments = [text for text in comments if isinstance(text, str) and text.strip()]
+    if comments:
+        feedback.setdefault("comments", []).extend(comments)
+    if item.get("correction") not in (None, ""):
+        feedback["correction"] = item["correction"]
+
+
+# -- helpers the observability readers share (added with the anthropic/langsmith/langfuse/otel/litellm/helicone readers)
+class ShapeError(ValueError):
+    """A line that is not the shape its format promises; the message says what is wrong, for a person."""
+
+
+JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+
+
+def expect(value: Any, kind: type, what: str) -> Any:
+    """``value`` if it is a ``kind``; otherwise a ShapeError naming the field and what it held."""
+    if isinstance(value, kind):
+        return value
+    got = "nothing" if value is None else JSON_KINDS.get(type(value), type(value).__name__)
+    raise ShapeError(f"{what} should be {JSON_KINDS.get(kind, kind.__name__)}, got {got}")
+
+
+def excerpt(value: Any) -> str:
+    return orjson.dumps(value, default=str)[:2000].decode("utf-8", errors="replace")
+
+
+def guarded(line: Line, convert: Callable[[Line], Iterable[Record | BadLine]]) -> Iterator[Record | BadLine]:
+    """A reader's conversion of one line, all or nothing: a line of the wrong shape becomes one BadLine saying why."""
+    try:
+        items = list(convert(line))
+    except ShapeError as exc:
+        items = [BadLine(line.file, line.line, str(exc), excerpt(line.value))]
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        # Wrong types deep inside a value (fuzzed or hand-edited logs): say so rather than crash.
+        detail = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc)
+        items = [BadLine(line.file, line.line, f"unexpected shape: {detail}", excerpt(line.value))]
+    yield from items
+

@@ -1,0 +1,88 @@
+"""The CLI contract: clear one-line errors with exit 2, never a traceback; --help that teaches."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import chat, run_cli, write_jsonl
+
+COMMANDS = ["run", "mine", "dedup", "flag", "synth", "split", "export", "validate", "report",
+            "review push", "review pull", "review status"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_explains_itself_with_an_example(command):
+    result = run_cli(*command.split(), "--help")
+    assert result.returncode == 0
+    assert "Usage" in result.stdout and "Example" in result.stdout
+
+
+def one_line_error(result) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_a_missing_recipe_is_a_one_line_error(tmp_path):
+    assert "nope.yaml" in one_line_error(run_cli("run", tmp_path / "nope.yaml"))
+
+
+def test_a_wrong_recipe_key_names_the_key_and_what_is_allowed(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl, fromat: auto}]\nstages: []\n", encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe))
+    assert "inputs[0]" in message and "fromat" in message and "allowed keys: format, mapping, path" in message
+
+
+def test_an_unknown_stage_lists_the_stages_there_are(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [chat("a", "b")])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl}]\nstages: [{dedupe: {}}]\n", encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe))
+    assert "stages[0]" in message and "unknown stage 'dedupe'" in message
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs:\n  - path: x\n stages: [\n", encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe))
+    assert "r.yaml:" in message and "not valid YAML" in message
+
+
+def test_a_file_of_unknown_shape_is_named_with_its_line(tmp_path):
+    write_jsonl(tmp_path / "weird.jsonl", [{"hello": "world"}])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: weird.jsonl}]\nstages: []\n", encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe, "--out", tmp_path / "run"))
+    assert "weird.jsonl:1" in message and "unknown log format" in message
+
+
+def test_a_forced_unknown_format_lists_the_readers(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [chat("a", "b")])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl, format: klingon}]\nstages: []\n", encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe, "--out", tmp_path / "run"))
+    assert "unknown format 'klingon'" in message and "records" in message
+
+
+def test_run_writes_the_run_folder_and_a_summary(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [chat("a", "b"), "{broken", chat("c", "d")])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl}]\nstages: []\n", encoding="utf-8")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert "rejected" in result.stderr and "input" in result.stderr
+    for name in ("train.jsonl", "eval.jsonl", "rejected.jsonl", "duplicates.jsonl", "rag_candidates.jsonl", "manifest.json"):
+        assert (tmp_path / "run" / name).exists(), name
+
+
+def test_run_refuses_to_write_into_a_folder_that_is_not_a_run(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [chat("a", "b")])
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.txt").write_text("do not delete", encoding="utf-8")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl}]\nstages: []\n", encoding="utf-8")
+    assert "not a dataprep run folder" in one_line_error(run_cli("run", recipe, "--out", tmp_path / "precious"))
+    assert (tmp_path / "precious" / "thesis.txt").exists()
