@@ -24,6 +24,7 @@ from .jsonl import AtomicWriter, BadLine
 from .record import PLACES, Record
 
 ASIDE_PLACES = ("rag_candidates", "duplicates", "rejected")
+PROGRESS_EVERY = 512  # records between progress-bar updates: per-record updates cost more than the work
 STAGES: dict[str, type["Stage"]] = {}
 
 
@@ -161,13 +162,14 @@ def execute(stage: Stage, produce: Callable[[StageContext], Iterable[Record]], c
     the stage says it created more than it consumed (never fewer).
     """
     asides = AsideWriters(aside_paths)
-    ctx._aside = lambda place, value: (asides.write(place, value), tick(1))
+    ctx._aside = asides.write
     started = time.perf_counter()
     writer = AtomicWriter(out_path)
     try:
         for record in produce(ctx):
             writer.write(record.to_dict())
-            tick(1)
+            if writer.count % PROGRESS_EVERY == 0:
+                tick(PROGRESS_EVERY)
         result = StageResult(stage.name, consumed(), writer.count, asides.counts(), time.perf_counter() - started, ctx.stats)
         if result.created < 0:
             raise AccountingError(f"stage '{stage.name}' lost {-result.created} record(s): "

@@ -61,8 +61,14 @@ class Record:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Record":
         """Build a record from a dict; unknown top-level keys are kept under ``meta``."""
-        known = {key: data[key] for key in _FIELD_NAMES if key in data and data[key] is not None}
-        unknown = {key: value for key, value in data.items() if key not in _FIELD_NAMES}
+        known: dict[str, Any] = {}
+        unknown: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in _FIELD_NAMES:
+                if value is not None:
+                    known[key] = value
+            else:
+                unknown[key] = value
         if unknown:
             known["meta"] = {**known.get("meta", {}), **unknown}
         return cls(**known)
