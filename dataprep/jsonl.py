@@ -18,6 +18,8 @@ import orjson
 from .errors import InputError
 
 RAW_EXCERPT_CHARS = 2000
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 @dataclass(slots=True)
@@ -91,6 +93,7 @@ class AtomicWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual permissions
         self._tmp = Path(tmp)
         self._handle = os.fdopen(fd, "wb", buffering=1 << 20)
         self.count = 0

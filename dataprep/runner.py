@@ -198,6 +198,10 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
         "outputs": {place: path.name for place, path in paths.items()},
     }
     check_accounting(counts, input_count, created, run_dir)
+    if recipe.export.get("formats"):
+        from .export import export_run
+
+        manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest)
     write_json(run_dir / "manifest.json", manifest)
     return RunOutcome(run_dir, manifest)
 

@@ -7,7 +7,7 @@ different tokenizer, close enough for limits and cost.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ def encoding() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING)
 
 
+@lru_cache(maxsize=4096)  # system prompts and tool definitions repeat across thousands of examples
 def count_text(text: str) -> int:
     # encode_ordinary: log text may contain "<|endoftext|>" literally; count it, don't refuse it.
     return len(encoding().encode_ordinary(text)) if text else 0

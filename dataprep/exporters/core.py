@@ -1,0 +1,152 @@
+"""The export loop every format shares: read records, convert, validate each row, count.
+
+A row that would fail its format's check stops the export with an error naming the
+record (nothing is written: callers write through ``AtomicWriter`` or a temp folder).
+The one exception is an example over the target's context limit (openai, openai-dpo,
+bedrock): it is skipped and counted, since a long conversation is a property of the data,
+not a bug in it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .. import schemas
+from ..errors import DataprepError, InputError, RecipeError
+from ..formats import ReadOptions, get_reader
+from ..jsonl import BadLine, iter_lines
+from ..record import Record
+from ..tokens import count_text
+from ..validate import RULES, Checked, Checker, Settings, as_numpy, schema_problems, training_cost
+from .rows import CONVERTERS, Row, RowOptions, Skip, convert
+
+FORMATS = tuple(CONVERTERS)
+TOO_LONG = "over the context limit"
+
+
+class ExportInvalid(DataprepError):
+    """A row would fail its format's validation."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """A recipe's ``export.options`` (schema: ``schemas/export/options.schema.json``)."""
+
+    rows: RowOptions = field(default_factory=RowOptions)
+    settings: dict[str, Any] = field(default_factory=dict)  # context_limit, price_per_million_tokens, epochs
+
+    @classmethod
+    def parse(cls, options: dict[str, Any] | None, where: str = "export.options") -> "ExportOptions":
+        options = options or {}
+        for path, message in schemas.errors("export/options", options, prefix=where):
+            raise RecipeError(f"{path}: {message}")
+        row_keys = RowOptions.__dataclass_fields__
+        return cls(RowOptions(**{k: v for k, v in options.items() if k in row_keys}),
+                   {k: v for k, v in options.items() if k not in row_keys})
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    path: str
+    records_in: int = 0
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    splits: Counter = field(default_factory=Counter)
+    sources: Counter = field(default_factory=Counter)
+    review: Counter = field(default_factory=Counter)
+    tokens: array = field(default_factory=lambda: array("q"))
+
+    def wrote(self, record: Record, checked: Checked) -> None:
+        self.written += 1
+        self.splits[record.split] += 1
+        self.sources[record.source.get("format", "unknown")] += 1
+        self.review[(record.review or {}).get("status", "not picked")] += 1
+        self.warnings.update(p.cls for p in checked.warnings)
+        self.tokens.append(checked.tokens or 0)
+
+    def to_dict(self, options: ExportOptions) -> dict[str, Any]:
+        counts = as_numpy(self.tokens)
+        out = {"format": self.format, "path": self.path, "records_in": self.records_in, "written": self.written,
+               "splits": dict(sorted(self.splits.items())), "skipped": dict(self.skipped.most_common()),
+               "warnings": dict(self.warnings.most_common()), "tokens": int(counts.sum()),
+               "sources": dict(self.sources.most_common()), "review": dict(self.review.most_common())}
+        if self.format in RULES:
+            out["training_cost"] = training_cost(counts, Settings.for_format(self.format, options.settings))
+        return out
+
+
+class RowCheck:
+    """The check a row must pass before it is written: ``validate``'s rules for the formats it
+    knows, the format's JSON Schema (``schemas/export/<format>.schema.json``) for the others."""
+
+    def __init__(self, fmt: str, options: ExportOptions):
+        self.fmt = fmt
+        self.checker = Checker.for_format(fmt, options.settings) if fmt in RULES else None
+
+    def check(self, row: Row, line: int) -> Checked:
+        if self.checker:
+            return self.checker.check(row, line)
+        errors = schema_problems(f"export/{self.fmt}", row, line)
+        return Checked(errors, [], None if errors else text_tokens(row))
+
+
+def text_tokens(value: Any) -> int:
+    """Tokens of every string in a row: formats without a fixed chat framing are counted by their text."""
+    if isinstance(value, str):
+        return count_text(value)
+    if isinstance(value, dict):
+        return sum(text_tokens(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(text_tokens(item) for item in value)
+    return 0
+
+
+def read_records(path: Path) -> Iterator[tuple[int, Record]]:
+    """Records of a record JSONL file with their line numbers; a bad line is an input error."""
+    reader, options = get_reader("records"), ReadOptions()
+    for line in iter_lines(path):
+        items = [line] if isinstance(line, BadLine) else list(reader.convert(line, options))
+        for item in items:
+            if isinstance(item, BadLine):
+                raise InputError(f"not a record: {item.reason}", file=item.file, line=item.line)
+            yield line.line, item
+
+
+def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: ExportSummary) -> Iterator[tuple[Record, Row]]:
+    """Valid rows of ``inputs`` in format ``fmt``; skips are counted in ``summary``."""
+    check = RowCheck(fmt, options)
+    for path in inputs:
+        for line, record in read_records(path):
+            summary.records_in += 1
+            row = convert_record(fmt, record, options.rows, path, line)
+            if isinstance(row, Skip):
+                summary.skipped[row.reason] += 1
+                continue
+            checked = check.check(row, line)
+            if checked.errors and checked.errors[0].cls == "example_too_long":
+                summary.skipped[TOO_LONG] += 1
+                continue
+            if checked.errors:
+                first = checked.errors[0]
+                raise ExportInvalid(f"record {record.id} would fail {fmt} validation: {first.cls}: {first.message}; "
+                                    "nothing was written", file=str(path), line=line)
+            summary.wrote(record, checked)
+            yield record, row
+    if not summary.written:
+        reasons = ", ".join(f"{reason} ({n})" for reason, n in summary.skipped.most_common()) or "the input holds no records"
+        raise DataprepError(f"no record could be exported as {fmt}: {reasons}; nothing was written",
+                            file=", ".join(map(str, inputs)))
+
+
+def convert_record(fmt: str, record: Record, options: RowOptions, path: Path, line: int) -> Row | Skip:
+    try:
+        return convert(fmt, record, options)
+    except (KeyError, TypeError, AttributeError) as exc:  # a record that breaks the record schema
+        raise ExportInvalid(f"record {record.id} has a malformed message ({type(exc).__name__}: {exc}); "
+                            "check it with the record schema", file=str(path), line=line) from None
