@@ -133,13 +133,18 @@ def get_reader(name: str) -> Reader:
 
 
 def read_inputs(inputs: Iterable[Any], ctx: Any = None) -> Iterator[Item]:
-    """Stream records and bad lines from every input, in input order, file order within each."""
+    """Stream records and bad lines from every input, files in input order.
+
+    A reader gets all its files with the same mapping at once, across inputs, so readers that
+    join files (batch input + output, runs + feedback) see them together even when they were
+    given as separate paths (``dataprep mine batch_in.jsonl batch_out.jsonl``).
+    """
+    groups: dict[tuple[str, bytes], tuple[list[Path], ReadOptions]] = {}
     for spec in inputs:
-        files = expand_paths(spec.path)
         options = ReadOptions(mapping=dict(spec.mapping))
-        groups: dict[str, list[Path]] = {}
-        for path in files:
+        for path in expand_paths(spec.path):
             reader = detect(path) if spec.format == "auto" else get_reader(spec.format)
-            groups.setdefault(reader.name, []).append(path)
-        for name, paths in groups.items():
-            yield from READERS[name].read_files(paths, options)
+            key = (reader.name, orjson.dumps(options.mapping, option=orjson.OPT_SORT_KEYS))
+            groups.setdefault(key, ([], options))[0].append(path)
+    for (name, _), (paths, options) in groups.items():
+        yield from READERS[name].read_files(paths, options)

@@ -7,8 +7,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
-from ..jsonl import RAW_EXCERPT_CHARS
-
 from ..jsonl import BadLine, Line
 from ..record import Record
 
@@ -31,11 +29,6 @@ def repair_arguments(arguments: Any) -> str:
     if value is None:
         return "{}"
     return orjson.dumps(value).decode("utf-8")
-
-
-def raw_excerpt(value: Any) -> str:
-    """A parsed line, re-serialized and cut short, for the ``raw`` of a BadLine."""
-    return orjson.dumps(value)[:RAW_EXCERPT_CHARS].decode("utf-8", errors="replace")
 
 
 def tool_call(call_id: str | None, name: str, arguments: Any) -> dict[str, Any]:
@@ -153,7 +146,7 @@ def _merge_feedback(feedback: dict[str, Any], item: dict[str, Any]) -> None:
     comments = [text for text in comments if isinstance(text, str) and text.strip()]
     if comments:
         feedback.setdefault("comments", []).extend(comments)
-    if item.get("correction") not in (None, ""):
+    if isinstance(item.get("correction"), (str, dict)) and item["correction"]:
         feedback["correction"] = item["correction"]
 
 

@@ -30,7 +30,7 @@ def problem_with(value: Any) -> str | None:
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             return f"messages[{index}] is not an object"
-        if message.get("role") not in ROLES:
+        if not isinstance(message.get("role"), str) or message["role"] not in ROLES:
             return f"messages[{index}].role is {message.get('role')!r}; expected one of {', '.join(sorted(ROLES))}"
     for key, kind in FIELD_KINDS.items():
         if value.get(key) is not None and not isinstance(value[key], kind):
