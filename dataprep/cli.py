@@ -36,8 +36,18 @@ def side_path(out_path: Path, place: str, given: Optional[Path] = None) -> Path:
     return given or out_path.with_name(f"{out_path.stem}.{place}.jsonl")
 
 
-def records_input(paths: list[Path], fmt: str = "records") -> list[InputSpec]:
-    return [InputSpec(path=str(path), format=fmt) for path in paths]
+def records_input(paths: list[Path], fmt: str = "records", mapping: Optional[dict[str, str]] = None) -> list[InputSpec]:
+    return [InputSpec(path=str(path), format=fmt, mapping=mapping or {}) for path in paths]
+
+
+def parse_mapping(text: Optional[str]) -> dict[str, str]:
+    """``input=question,output=answer`` -> {"input": "question", "output": "answer"}."""
+    if not text:
+        return {}
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    if any(len(pair) != 2 or not pair[0].strip() or not pair[1].strip() for pair in pairs):
+        raise UsageError(f"--mapping takes KEY=COLUMN pairs separated by commas, e.g. input=question,output=answer; got {text!r}")
+    return {key.strip(): column.strip() for key, column in pairs}
 
 
 def stage_with(name: str, options: dict[str, Any]):
@@ -101,12 +111,14 @@ def mine(paths: list[Path] = typer.Argument(..., help="Log files, folders or glo
          out_file: Path = typer.Option(..., "--out", help="Record JSONL to write."),
          rejected: Optional[Path] = typer.Option(None, help="Where unreadable and filtered lines go (default: beside --out)."),
          fmt: str = typer.Option("auto", "--format", help="auto (detect per file) or a reader name."),
-         duplicates: Optional[Path] = typer.Option(None, help="Where collapsed conversation prefixes go (default: beside --out).")):
+         duplicates: Optional[Path] = typer.Option(None, help="Where collapsed conversation prefixes go (default: beside --out)."),
+         mapping: Optional[str] = typer.Option(None, help="For tables (csv/tsv/parquet): KEY=COLUMN pairs, e.g. input=question,output=answer,category=intent.")):
     """Mine production LLM logs into records: one per model call, PII scrubbed.
 
     Example: [bold]dataprep mine sample_data/logs --out mined.jsonl[/bold]
+    Tables: [bold]dataprep mine tickets.csv --mapping input=question,output=agent_answer --out t.jsonl[/bold]
     """
-    outcome = run_single_stage(stage_with("mine", {}), records_input(paths, fmt), out_file,
+    outcome = run_single_stage(stage_with("mine", {}), records_input(paths, fmt, parse_mapping(mapping)), out_file,
                                {"rejected": side_path(out_file, "rejected", rejected),
                                 "duplicates": side_path(out_file, "duplicates", duplicates)}, console=err)
     single_summary("dataprep mine", outcome)
@@ -160,7 +172,29 @@ def synth(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL t
                "batch": batch or None}
     outcome = run_single_stage(stage_with("synth", options), records_input([in_file]), out_file,
                                {"rejected": side_path(out_file, "rejected")}, cache_dir=_cache_dir(), console=err)
-    single_summary("dataprep synth", outcome)
+    estimate = outcome.results[1].stats.get("estimate")
+    if estimate:
+        _print_estimate(estimate)
+    else:
+        single_summary("dataprep synth", outcome)
+
+
+def _print_estimate(estimate: dict[str, Any]) -> None:
+    """What ``synth --dry-run`` found: the calls, tokens and dollars a real run would take."""
+    def usd(value: Optional[float]) -> str:
+        return f"${value:,.4f}" if value is not None else f"unknown (no price for {estimate['model']})"
+
+    summary(f"dataprep synth --dry-run: {estimate['provider']} {estimate['model']}"
+            f"{' (batch, half price)' if estimate['batch'] else ''}; nothing was sent", {
+                "calls planned": estimate["calls"],
+                "already cached (free)": estimate["cached"],
+                "calls to send": estimate["to_send"],
+                "prompt tokens": f"{estimate['prompt_tokens']:,}",
+                "output tokens (estimated)": f"{estimate['output_tokens_estimated']:,}",
+                "output tokens (at most)": f"{estimate['output_tokens_max']:,}",
+                "cost (estimated)": usd(estimate["cost_usd_estimated"]),
+                "cost (at most)": usd(estimate["cost_usd_max"]),
+            })
 
 
 def _cache_dir() -> Optional[Path]:
@@ -192,7 +226,9 @@ def _call(module: str, function: str, **kwargs: Any) -> Any:
 
     try:
         target = getattr(importlib.import_module(f"dataprep.{module}"), function)
-    except (ModuleNotFoundError, AttributeError):
+    except ModuleNotFoundError as exc:
+        if exc.name != f"dataprep.{module}":
+            raise  # a missing dependency is an installation problem, not an unbuilt command
         raise NotBuiltYet(f"'{module}' is not built yet") from None
     return target(**kwargs)
 
@@ -200,13 +236,15 @@ def _call(module: str, function: str, **kwargs: Any) -> Any:
 @review_app.command("push")
 def review_push(in_file: Path = typer.Argument(..., metavar="IN", help="Records (or a run folder's review queue)."),
                 project: str = typer.Option("dataprep review", help="Label Studio project title."),
-                to_file: Optional[Path] = typer.Option(None, help="Write Label Studio import JSON + config instead of pushing.")):
+                to_file: Optional[Path] = typer.Option(None, help="Write Label Studio import JSON + config instead of pushing."),
+                allow_unscrubbed: bool = typer.Option(False, "--allow-unscrubbed", help="Send records the PII scrubber has not seen (no 'pii:scrubbed' tag).")):
     """Push records picked for review to Label Studio (idempotent: re-pushing adds only new ones).
 
     Needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY unless --to-file is given.
     Example: [bold]dataprep review push runs/quickstart/review/queue.jsonl[/bold]
     """
-    _call("review", "push", in_file=in_file, project=project, to_file=to_file, console=err)
+    _call("review", "push", in_file=in_file, project=project, to_file=to_file, console=err,
+          allow_unscrubbed=allow_unscrubbed)
 
 
 @review_app.command("pull")
@@ -227,6 +265,16 @@ def review_status(project: str = typer.Option("dataprep review", help="Label Stu
     Example: [bold]dataprep review status --project "dataprep review"[/bold]
     """
     _call("review", "status", project=project, console=err)
+
+
+@review_app.command("serve")
+def review_serve(run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run folder: Label Studio keeps its data in RUN_DIR/label-studio."),
+                 port: int = typer.Option(8080, help="Port on 127.0.0.1.")):
+    """Start a local Label Studio (installed separately) and print its URL and login.
+
+    Example: [bold]dataprep review serve runs/quickstart[/bold]
+    """
+    _call("review", "serve", run_dir=run_dir, port=port, console=err)
 
 
 @app.command()
@@ -263,7 +311,9 @@ def report(run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run fo
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # without standalone mode click returns typer.Exit's code
+            sys.exit(code)
     except DataprepError as exc:
         err.print(f"[red]error:[/red] {exc.describe()}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
