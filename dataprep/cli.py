@@ -145,12 +145,17 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
 def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."),
          out_file: Path = typer.Option(..., "--out", help="Behaviour examples: keep for fine-tuning."),
          rag: Path = typer.Option(..., help="Fact-heavy examples: candidates for the RAG corpus."),
-         threshold: Optional[float] = typer.Option(None, help="fact_heavy score at or above which a record is routed to RAG (0-1).")):
+         threshold: Optional[float] = typer.Option(None, help="fact_heavy score at or above which a record is routed to RAG (0-1)."),
+         knowledge: Optional[Path] = typer.Option(None, help="The team's documents (folder of .txt/.md, or JSONL with 'text'): facts found there become evidence."),
+         action: Optional[str] = typer.Option(None, help="route (to --rag, default), drop (to rejected) or tag (keep, tagged fact-heavy)."),
+         grounded_variants: bool = typer.Option(False, "--grounded-variants", help="Also write retrieval-grounded training variants of each fact-heavy example.")):
     """Flag examples whose replies rest on facts not in their input; route them to RAG.
 
-    Example: [bold]dataprep flag unique.jsonl --out behaviour.jsonl --rag rag.jsonl[/bold]
+    Example: [bold]dataprep flag unique.jsonl --out behaviour.jsonl --rag rag.jsonl --knowledge docs/[/bold]
     """
-    outcome = run_single_stage(stage_with("flag", {"threshold": threshold}), records_input([in_file]), out_file,
+    options = {"threshold": threshold, "knowledge": str(knowledge) if knowledge else None, "action": action,
+               "grounded_variants": grounded_variants or None}
+    outcome = run_single_stage(stage_with("flag", options), records_input([in_file]), out_file,
                                {"rag_candidates": rag, "rejected": side_path(out_file, "rejected")}, console=err)
     single_summary("dataprep flag", outcome)
 

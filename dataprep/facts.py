@@ -1,0 +1,855 @@
+"""The offline fact-heavy scorer: which claims in a reply the conversation's own input does not support.
+
+An example is fact-heavy when its reply rests on specific facts the model would have to
+recall (prices, dates, limits, names, addresses, citations...). The scorer finds the
+specific claims in the reply, checks each against the input (system prompt, user turns,
+tool calls and tool results, earlier turns) after normalization, and turns the
+unsupported ones plus a few cues into a score in [0, 1] with human-readable reasons.
+
+Normalization, so that behaviour (reformatting, extracting, relaying, computing) scores low:
+
+- numbers in any common format (``1,200`` = ``1.200`` = ``1200``; ``$4.2M``; ``1.2k``;
+  ``thirty (30)``; ``twice``), numbers in other units (x60, x100, x1024, x12...) and, when
+  the reply is computing, numbers one arithmetic step from the input's (sums, differences,
+  products, ratios, percentages, discounts);
+- dates as (month, day) in any order or language, times as minutes after midnight;
+- phone numbers, tracking numbers and identifiers by their letters and digits only;
+- names, case-insensitively, word by word;
+- PII placeholders (``<EMAIL_1>``) count as present when the input has them; template
+  placeholders (``{{Order Number}}``) are generic procedure, never claims.
+
+Code in the reply is a transformation, not a claim: only URLs and hosts inside code count.
+
+Scoring: each unsupported claim weighs by its kind (``WEIGHTS``); policy language in a
+sentence that says something new, and a user question asking for a fact, add cues; when the
+user asked to transform the input (translate, extract, summarize, classify...) the claims a
+transformation can produce weigh less. ``score = 1 - exp(-total)``: one unsupported price,
+name or URL crosses 0.5 alone, a bare number does not.
+
+Speed matters (10,000 examples a second on one core), and Python's regex engine is slow when
+it must try many alternatives at every position. So numeric claims are matched only where a
+digit run begins, names by one pattern that starts with a capital, word cues only when one of
+their words occurs, and the input's lookups are built on first use and cached per message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from .record import message_text
+
+# -- what a claim weighs ----------------------------------------------------------------------
+WEIGHTS = {
+    "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.6,
+    "small number": 0.2, "year": 0.5, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
+    "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5,
+}
+# What reformatting, translating or extracting can produce from the input; a phone number,
+# a URL, an identifier or a scrubbed placeholder it cannot (it can only copy them).
+SOFT_KINDS = frozenset(WEIGHTS) - {"phone", "URL", "email", "placeholder", "identifier"}
+TRANSFORM_FACTOR = 0.4
+POLICY_CUE = 0.5
+POLICY_CUE_MAX = 1.0
+QUESTION_CUE = 0.3
+NOVEL_SENTENCE = 0.34  # a policy sentence counts when at least a third of its content words are new
+CONVERSION_FACTORS = (60, 100, 1000, 1024, 1048576, 1_000_000, 3600, 24, 7, 12, 52, 365)
+
+MONTHS = {
+    # English, German, French, Spanish, Italian, Portuguese, Dutch month names and abbreviations
+    1: "january jan januar janvier enero gennaio janeiro januari",
+    2: "february feb februar février fevrier febrero febbraio fevereiro februari",
+    3: "march mar märz maerz mars marzo março maart",
+    4: "april apr avril abril aprile",
+    5: "may mai mayo maggio maio mei",
+    6: "june jun juni juin junio giugno junho",
+    7: "july jul juli juillet julio luglio julho",
+    8: "august aug août aout agosto augustus",
+    9: "september sep sept septembre septiembre settembre setembro",
+    10: "october oct oktober octobre octubre ottobre outubro",
+    11: "november nov novembre noviembre novembro",
+    12: "december dec dezember décembre decembre diciembre dicembre dezembro",
+}
+MONTH_NUMBER = {name: number for number, names in MONTHS.items() for name in names.split()}
+WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun "
+                     "montag dienstag mittwoch donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi "
+                     "samedi dimanche lunes martes miércoles jueves viernes sábado domingo".split())
+NUMBER_WORDS = {
+    "once": 1, "one": 1, "twice": 2, "two": 2, "three": 3, "thrice": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "dozen": 12, "thirteen": 13, "fourteen": 14,
+    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "thousand": 1000, "half": 0.5, "fortnight": 14,
+}
+SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
+# Capitalized words that name nothing: greetings, sentence furniture, generic acronyms, titles.
+GENERIC_WORDS = frozenset(
+    "i i'm i'll i've i'd ok okay hi hello hey dear thanks thank yes no please note tip step subject re fw fyi "
+    "am pm a.m p.m api apis url urls json csv pdf sql http https html css id ids faq it hr ceo cfo cto coo vp "
+    "os ui ux usb tbd eta asap n/a utc gmt ai llm q1 q2 q3 q4 yoy sku po p.s e.g i.e etc mr mrs ms dr prof st "
+    "jr sr inc ltd llc gmbh co corp usd eur gbp chf jpy cad aud inr".split())
+CONNECTORS = frozenset("of de du la le van von der den del da y and & the".split())
+STOPWORDS = frozenset(
+    "the a an and or but if then so to of in on at by for with from as is are was were be been being it its this "
+    "that these those there here you your yours we our ours they their them he she his her i me my not no yes can "
+    "could would should will shall may might must do does did have has had just also very more most any all some "
+    "what which who when where how why about into onto over under than too only own same other each".split())
+
+# -- patterns ---------------------------------------------------------------------------------------
+def word_alternation(words: Iterable[str]) -> str:
+    """A regex matching any of ``words``, written as a trie so a failing position fails on its first letters."""
+    tree: dict = {}
+    for word in words:
+        node = tree
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(tree)
+
+
+_MONTH = word_alternation(MONTH_NUMBER)
+COUNT_WORDS = frozenset("two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+                        "seventeen eighteen nineteen twenty thirty forty fifty sixty ninety fortnight".split())
+_COUNT_WORD = word_alternation(COUNT_WORDS)
+_UNIT_WORDS = (r"business\s+days?|working\s+days?|calendar\s+days?|days?|weeks?|wks?|months?|mos?|years?|yrs?|"
+               r"hours?|hrs?|h|minutes?|mins?|min|seconds?|secs?|s|ms|mg/dl|mg|mcg|µg|g|kg|lbs?|ml|l|km|mi|miles?|"
+               r"kb|mb|gb|tb|mbps|gbps|seats?|users?|requests?|times|characters?|chars|passwords?|points?|"
+               r"employees?|stores?|items?|countries|businesses|customers?|calls?|units?|pills?|tablets?|doses?|"
+               r"class(?:es)?|installments?|nights?|people|licen[cs]es?|tests?|attempts?|retries|replicas|"
+               r"workers?|cores?|steps?|sessions?|credits?|stars?|locations?|offices?|members?")
+_CAP = r"(?:(?:Dr|Mr|Mrs|Ms|Prof|St)\.|[A-ZÀ-ÖØ-Þ][\w'’&]*(?:-[\w'’&]+)*)"
+
+# Every kind of claim that holds a digit, in one pattern tried only where a digit run begins
+# (scanning every position with a dozen alternatives is what makes regexes slow). At a
+# given position the first alternative wins, so the order is the priority: a date's digits
+# are not also a number.
+NUMERIC_PATTERNS = (
+    ("list_marker", r"(?m:^)[ \t]*\d{1,2}[.)][ \t]"),
+    ("month_date", rf"\b(?P<mon>(?i:{_MONTH}))\.?\s(?P<md>\d{{1,2}})(?:st|nd|rd|th)?\b"
+                   rf"(?:,?\s(?:(?P<my>\d{{4}})|'(?P<my2>\d{{2}})))?(?![:\d])"
+                   rf"|\b(?P<dm>\d{{1,2}})(?:st|nd|rd|th|\.)?\s(?:of\s|de\s)?(?P<mon2>(?i:{_MONTH}))\b\.?"
+                   rf"(?:,?\s(?:de\s)?(?P<dy>\d{{4}}))?"),
+    ("numeric_date", r"\b(?P<iso>\d{4})-(?P<iso_m>\d{1,2})-(?P<iso_d>\d{1,2})(?!\d)"
+                     r"|\b(?!24/7\b)(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?:(?P=sep)(?P<y>\d{4}|\d{2}))?\b(?![.,]\d)"),
+    ("version", r"\b[vV]?\d+\.\d+\.\d+(?:[.-]\w+)?\b"),
+    ("time", r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ap>(?i:[ap]\.?\s?m)\b\.?)|\b(?P<h24>\d{1,2}):(?P<m24>\d{2})\b(?![:\d])"),
+    ("phone", r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{3}\)?[\s.-]?|1[\s.-]\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"
+              r"|(?<![\w-])\d{3}-\d{4}\b"),
+    ("digit_group", r"(?<![\w.,])\d{3,}(?:[ -]\d{3,}){2,}\b"),
+    # a number or a range ("5-7 days"), not followed by letters then digits (1Z999AA1 is an identifier)
+    ("number", r"(?<![\w.,])(?P<cur>[$€£¥₹]|\b(?i:usd|eur|gbp|chf|jpy|cad|aud|inr)\s?)?(?P<num>\d+(?:[.,]\d+)*)(?![A-Za-z]*\d)"
+               r"(?:\s?[-–]\s?(?P<to>\d+(?:[.,]\d+)*)\b)?(?P<scale>\s?(?i:k|m|mn|bn|b|million|billion|thousand)\b)?(?P<pct>\s?(?:%|(?i:percent)\b))?"
+               r"(?P<cur2>\s?(?:€|\b(?i:usd|eur|gbp|dollars?|euros?|pounds?)\b))?"),
+    ("identifier", r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*\b|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"),
+)
+NUMERIC = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in NUMERIC_PATTERNS))
+DIGIT_RUN = re.compile(r"\d+")
+HAS_DIGIT = re.compile(r"\d")
+NUMERIC_DATE = re.compile(dict(NUMERIC_PATTERNS)["numeric_date"])
+MONTH_DATE = re.compile(dict(NUMERIC_PATTERNS)["month_date"])
+TIME = re.compile(dict(NUMERIC_PATTERNS)["time"])
+NUMBER = re.compile(dict(NUMERIC_PATTERNS)["number"])
+NUMBER_WORD_UNIT = re.compile(rf"\b(?P<word>{_COUNT_WORD})\b(?P<unit>[\s-]+(?:business\s+|working\s+)?"
+                              rf"(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?|times))?")
+NAME = re.compile(rf"{_CAP}(?:[ ](?:(?:of|de|du|la|van|von|der|den|del|da|and|&)[ ])?{_CAP})*")
+UNIT = re.compile(rf"[\s-]*(?:per\s)?(?:{_UNIT_WORDS})\b", re.I)
+NUMBER_WITH_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-\d+(?:[.,]\d+)?)?(?:st|nd|rd|th)?(?:-?[A-Za-z]+)*")
+PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*\d*>|\[[A-Z][A-Z_]*\d*\]")
+TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}")
+CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
+LINK_MARKS = ("://", "@", ".com", ".io", ".org", ".net", ".dev", ".app", ".ai", ".co", ".de", ".uk", ".fr", ".eu",
+              ".us", ".gov", ".edu")
+URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
+                 r"\b(?:[a-z0-9-]+\.)+(?:com|io|org|net|dev|app|ai|co|de|uk|fr|eu|us|gov|edu)\b(?:/[^\s<>\"'`)\]]*)?",
+                 re.I)
+LETTER_PREFIX = re.compile(r"[A-Z]-[a-z]+")  # X-ray, T-shirt: a letter prefix, not a name
+FLOAT = re.compile(r"\d+(?:\.\d+)?")
+INPUT_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+INPUT_DIGITS = re.compile(r"\d(?:[\d().\- ]*\d)?")
+WORD = re.compile(r"\w+")
+SENTENCE_START = frozenset(".!?:;\n|\"'“‘([{—–->*#•")
+BLANK = "\u2060"  # hides a link or placeholder already read: neither a word character nor a sentence end
+TOKEN_OPENERS = "([\"'“‘*"
+OPENS_NUMBER = frozenset("0123456789+($€£¥₹")
+CURRENCY_CODES = frozenset("usd eur gbp chf jpy cad aud inr".split())
+
+TRANSFORM_REQUEST = re.compile(
+    r"\b(?:rewrite|re-write|rephrase|paraphrase|translate|summari[sz]e|extract|pull out|list (?:all|every|the)|"
+    r"classify|categori[sz]e|tag|route|detect|format|reformat|convert|turn (?:this|these|it)|make (?:this|it)|"
+    r"fix (?:this|the|it|my)|explain (?:this|what)|what does this|draft|write|compose|normali[sz]e|"
+    r"put (?:this|these|the)|sort|rank|compute|calculate|total of|in one sentence|shorten|simplify|proofread|"
+    r"score|assign|escalate\?|which team)\b")
+SYSTEM_TASK = re.compile(r"(?:^|[.!?:\n]\s*)(?:classify|route|assign|score|extract|translate|summari[sz]e|tag|"
+                         r"categori[sz]e|detect|rewrite|convert)\b")
+COMPUTE_REQUEST = re.compile(r"\b(?:compute|calculate|total|how much (?:is|would) (?:that|it)|what(?:'s| is) \d)")
+ARITHMETIC = re.compile(r"[×*=+÷−]|\b(?:total|sum|altogether|comes? to|works? out|adds? up|which is|that's|that is|"
+                        r"minus|plus|times|multiplied|divided|difference|left|remaining|balance|overcharged?|"
+                        r"discount|average|rate)\b")
+FACT_QUESTION = re.compile(
+    r"\b(?:who|whom|whose|when|where|which|how (?:much|many|long|often|soon|far|old)|"
+    r"what(?:'s|’s| is| are| was)? (?:the |your |our |my )?(?:price|cost|fee|rate|limit|address|number|url|version|"
+    r"hours|deadline|policy|name|phone|email|max\w*|min\w*|default|password|penalty|fine|dose|range|base|warranty|"
+    r"discount)|is there|are there|do you|does (?:the|your|it)|can i|can we|do i|do we|is (?:it|the|your)|"
+    r"are (?:you|your|the))\b")
+_COUNT = r"(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|twelve|fourteen|thirty|sixty|ninety)"
+# Policy language, in parts that each start with a literal (fast to search) and run only when
+# one of their words is in the reply: (words, pattern).
+POLICY_PARTS = tuple((frozenset(words.split()), re.compile(pattern)) for words, pattern in (
+    ("we", r"we (?:don't|do not|can't|cannot|only|always|never|no longer|issue|offer|ship|support|accept|charge|"
+           r"require|provide|stock|sell|deliver|cover|refund|match|close|open)\b"),
+    ("our", r"our (?:policy|policies|standard|terms|customers?|returns?|refunds?|warranty|support|team|offices?|"
+            r"stores?|warehouse|headquarters|plans?|pricing|prices|hours|website|portal|app|service)\b"),
+    ("take takes ship ships arrive arrives processed",
+     r"(?:takes?|ships?|arrives?|is processed|are processed) (?:in |within )?" + _COUNT),
+    ("covered included eligible allowed permitted required available reserved handled processed stored given "
+     "offered billed charged governed located closed welcome blocked called based paid",
+     r"(?:is|are|isn't|aren't) (?:not |only |fully |usually )?(?:covered|included|eligible|allowed|permitted|"
+     r"required|available|reserved|handled|processed|stored|given|offered|billed|charged|governed|located|closed|"
+     r"welcome|blocked|called|based|paid)\b"),
+    ("can cannot can't must has have go goes expected expire expires later latest",
+     r"(?:can only|can't be|cannot be|must be|must have|has to be|have to be|have to go|go through|goes through|"
+     r"are expected to|is expected to|expires?|never expires|no later than|at the latest)\b"),
+    ("within every up least most more minimum maximum",
+     r"(?:within|every|up to|at least|at most|no more than|a minimum of|a maximum of) " + _COUNT),
+))
+SENTENCE_ENDS = ".!?\n"
+
+
+# -- results ----------------------------------------------------------------------------------------
+@dataclass(slots=True, frozen=True)
+class Claim:
+    """A specific fact stated in a reply that the input does not hold."""
+
+    kind: str
+    text: str
+
+    @property
+    def weight(self) -> float:
+        return WEIGHTS[self.kind]
+
+    def describe(self) -> str:
+        return f"unsupported {self.kind}: {self.text}"
+
+
+@dataclass(slots=True)
+class Assessment:
+    """Why a reply is or is not fact-heavy: the score, the unsupported claims and the cues."""
+
+    score: float
+    unsupported: list[Claim] = field(default_factory=list)
+    cues: list[str] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [claim.describe() for claim in self.unsupported] + self.cues
+
+    @property
+    def facts(self) -> list[str]:
+        return [claim.text for claim in self.unsupported]
+
+
+# -- normalization ----------------------------------------------------------------------------------
+def _key(value: float) -> int:
+    """A number as a set key: its value in ten-thousandths (round() is five times slower)."""
+    return math.floor(value * 10000 + 0.5)
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def number_values(text: str, scale: str | None = None) -> tuple[int, ...]:
+    """The keys of every value a written number may mean: ``1,250`` is 1250 (or 1.25 in Europe),
+    ``1.250,00`` is 1250; ``1,234.5.6`` means nothing."""
+    values = [float(text)] if text.isdigit() else [float(r) for r in _readings(text) if FLOAT.fullmatch(r)]
+    factor = SCALE.get(scale.strip().lower()) if scale else None
+    if factor:
+        values += [value * factor for value in values]
+    return tuple(_key(value) for value in values)
+
+
+def _readings(text: str) -> list[str]:
+    if "," in text and "." in text:
+        if text.rfind(".") > text.rfind(","):
+            return [text.replace(",", "")]
+        return [text.replace(".", "").replace(",", ".")]
+    if "," in text:
+        groups = text.split(",")
+        readings = [text.replace(",", "")] if all(len(g) == 3 for g in groups[1:]) else []
+        return readings + [text.replace(",", ".")] if len(groups) == 2 else readings
+    if text.count(".") > 1:
+        return [text.replace(".", "")]
+    if "." in text and len(text.split(".")[1]) == 3:
+        return [text, text.replace(".", "")]
+    return [text]
+
+
+def _group(match: re.Match, name: str) -> str | None:
+    return match.group(name) if name in match.re.groupindex else None
+
+
+def _date_keys(match: re.Match) -> tuple[tuple[int, int], ...]:
+    """(month, day) readings of a date match; both orders for 3/4 and 03.04.2024."""
+    if _group(match, "iso"):
+        return ((int(match["iso_m"]), int(match["iso_d"])),)
+    if _group(match, "a"):
+        if match["sep"] == "." and not match["y"]:
+            return ()  # 3.9 is a number or a version, not a date
+        a, b = int(match["a"]), int(match["b"])
+        return tuple((m, d) for m, d in ((a, b), (b, a)) if 1 <= m <= 12 and 1 <= d <= 31)
+    month = MONTH_NUMBER[(match["mon"] or match["mon2"]).lower()]
+    day = int(match["md"] or match["dm"])
+    return ((month, day),) if 1 <= day <= 31 else ()
+
+
+def _date_year(match: re.Match) -> int | None:
+    year = next((match[name] for name in ("iso", "y", "my", "my2", "dy") if _group(match, name)), None)
+    if year and len(year) == 2:
+        year = "20" + year
+    return int(year) if year else None
+
+
+def _minutes(match: re.Match) -> int | None:
+    if match["h24"] is not None:
+        hour, minute = int(match["h24"]), int(match["m24"])
+    else:
+        hour, minute = int(match["h"]), int(match["m"] or 0)
+        if hour > 12:
+            return None
+        hour = hour % 12 + (12 if match["ap"].lower().startswith("p") else 0)
+    return hour * 60 + minute if hour < 24 and minute < 60 else None
+
+
+# -- the input side ---------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _words_of(text: str) -> frozenset[str]:
+    words = set(WORD.findall(text.lower()))
+    words.update([w[:-1] for w in words if len(w) > 3 and w[-1] == "s"])
+    return frozenset(words)
+
+
+@lru_cache(maxsize=4096)
+def _numbers_of(text: str) -> frozenset[float]:
+    numbers: set[float] = set()
+    for match in INPUT_NUMBER.finditer(text):
+        values = number_values(match.group())
+        numbers.update(values)
+        if text[match.end():match.end() + 1] == "%":
+            numbers.update(_key(v / 1e6) for v in values)  # 19% is also 0.19
+    return frozenset(numbers)
+
+
+class Support:
+    """What the conversation's own input contains, normalized for looking claims up.
+
+    Built from the input's texts (one per message); each lookup is built on first use, and
+    per-message work is cached because the same system prompt opens thousands of records.
+    """
+
+    def __init__(self, texts: list[str]):
+        self.texts = texts
+        self.text = "\n".join(texts)
+
+    @cached_property
+    def lower(self) -> str:
+        return self.text.lower()
+
+    @cached_property
+    def words(self) -> frozenset[str]:
+        return frozenset().union(*map(_words_of, self.texts))
+
+    @cached_property
+    def numbers(self) -> frozenset[float]:
+        spelled = frozenset(_key(NUMBER_WORDS[w]) for w in self.words & NUMBER_WORDS.keys())
+        return spelled.union(*map(_numbers_of, self.texts))
+
+    @cached_property
+    def dates(self) -> set[tuple[int, int]]:
+        matches = [*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text)]
+        return {key for match in matches for key in _date_keys(match)}
+
+    @cached_property
+    def months(self) -> set[int]:
+        return {MONTH_NUMBER[w] for w in self.words & MONTH_NUMBER.keys()} | {month for month, _ in self.dates}
+
+    @cached_property
+    def times(self) -> set[int]:
+        return {m for m in map(_minutes, TIME.finditer(self.text)) if m is not None}
+
+    @cached_property
+    def digits(self) -> str:
+        """Every digit run (spaces, dashes and dots inside it removed), separated by '|'."""
+        return "|".join(_digits(run) for run in INPUT_DIGITS.findall(self.text))
+
+    @cached_property
+    def alnum(self) -> str:
+        return _compact(self.text)
+
+    @cached_property
+    def compact_tokens(self) -> frozenset[str]:
+        """Each whitespace-separated token's letters and digits: "TB-3" is "tb3"."""
+        return frozenset(map(_compact, self.text.split()))
+
+    @cached_property
+    def total(self) -> int:
+        return sum(self.numbers)
+
+    @cached_property
+    def seconds_parts(self) -> frozenset[int]:
+        """372 seconds is 6 min 12 s: the parts of every count of 60 or more."""
+        return frozenset(_key(part) for key in self.numbers if key >= 600000
+                         for part in (key // 600000, key % 600000 / 10000, key // 36000000))
+
+    def has_words(self, text: str) -> bool:
+        words = self.words
+        return all(word in words or _singular(word) in words
+                   for word in WORD.findall(text.lower()) if word not in CONNECTORS and len(word) > 1)
+
+    def has_digits(self, text: str) -> bool:
+        """A long digit string (phone, tracking number) present in the input, however it was spaced."""
+        digits = _digits(text)
+        return len(digits) >= 4 and digits in self.digits
+
+
+def converts(key: int, known: frozenset[int] | set[int], seconds_parts: frozenset[int]) -> bool:
+    """The number is a known number in other units: x or / 60, 100, 1024, 12... (of a number >= 10
+    or a fraction, so that 2 does not "explain" 120), or the hours, minutes or seconds of a count
+    of seconds (``seconds_parts``)."""
+    if key in seconds_parts:
+        return True
+    value = key / 10000
+    for factor in CONVERSION_FACTORS:
+        for source in (_key(value / factor), _key(value * factor)):
+            if source in known and (source >= 100000 or source % 10000):
+                return True
+    return False
+
+
+def computes(key: int, known: Iterable[int]) -> bool:
+    """The number is one arithmetic step from the known numbers: a sum, difference, product, ratio,
+    percentage of, discount or markup."""
+    known = known if isinstance(known, (set, frozenset)) else set(known)
+    value = key / 10000
+    for other in known:
+        if key - other in known or other - key in known:
+            return True
+        a = other / 10000
+        if a and (_key(value / a) in known or _key(value * 100 / a) in known
+                  or _key((1 - value / a) * 100) in known or _key((value / a - 1) * 100) in known):
+            return True
+        if value and _key(a / value) in known:
+            return True
+    return False
+
+
+# -- the reply side ---------------------------------------------------------------------------
+def _json_values(value: Any) -> Iterable[str]:
+    """The values of a JSON document (keys are schema, not claims)."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _json_values(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_values(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def reply_text(message: dict[str, Any]) -> str:
+    """What the assistant said: its text, or the argument values of the tools it called."""
+    parts = [message_text(message)]
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        try:
+            parts.extend(_json_values(orjson.loads(function.get("arguments") or "{}")))
+        except orjson.JSONDecodeError:
+            parts.append(str(function.get("arguments")))
+    return "\n".join(part for part in parts if part)
+
+
+def prose(text: str) -> str:
+    """The reply without code; a JSON reply becomes its values, one per line."""
+    stripped = text.strip()
+    if stripped[:1] in "{[" and stripped[-1:] in "}]":
+        try:
+            return "\n".join(_json_values(orjson.loads(stripped)))
+        except orjson.JSONDecodeError:
+            pass
+    return CODE.sub(" ", text) if "`" in text else text
+
+
+class ReplyClaims:
+    """Read the specific claims out of a reply; keep those the input does not support."""
+
+    def __init__(self, reply: str, support: Support, question: str = ""):
+        self.support = support
+        self.question = question
+        self.unsupported: list[Claim] = []
+        self.accepted: set[int] = set()  # the reply's numbers that the input explains, for chains
+        # One-step arithmetic explains a new number only when someone is computing: the user
+        # asked for it, the reply shows it ("35 x $42 = $1,470") or restates two of the input's
+        # numbers before it ("2 items at $168 each, so $336"). Otherwise 2 and 60 "explain" 120.
+        self._computing: bool | None = None
+        self.restated = 0
+        if "{{" in reply:
+            reply = TEMPLATE.sub(" ", reply)
+        text = prose(reply)
+        if _may_hold_link(reply):  # links count even inside code; read them once, then hide them
+            for match in URL.finditer(reply):
+                self._link(match.group().rstrip(".,;:!?"))
+            text = URL.sub(lambda match: BLANK * len(match.group()), text)
+        if "<" in text or "[" in text:
+            text = PLACEHOLDER.sub(self._placeholder, text)
+        self.text = text
+        self.low = text.lower()
+        tokens = set(self.low.split())
+        if HAS_DIGIT.search(text):
+            self._read_numeric(text)
+        if not COUNT_WORDS.isdisjoint(tokens):
+            for match in NUMBER_WORD_UNIT.finditer(self.low):
+                self._number_word(match)
+        self.tokens = tokens
+        for match in NAME.finditer(text):
+            self._name(match)
+
+    def _read_numeric(self, text: str) -> None:
+        """Try the numeric pattern where each digit run's claim may begin: the token before it
+        ("USD 5", "March 3", "+1 503-..."), the token itself ("$49", "A-55821") or the run."""
+        done = 0
+        for run in DIGIT_RUN.finditer(text):
+            if run.start() < done:
+                continue
+            for start in _candidate_starts(text, run.start()):
+                match = NUMERIC.match(text, start) if start >= done else None
+                if match and match.end() > run.start():
+                    READERS[match.lastgroup](self, match)
+                    done = match.end()
+                    break
+
+    @property
+    def computing(self) -> bool:
+        if self._computing is None:
+            self._computing = bool(COMPUTE_REQUEST.search(self.question) or ARITHMETIC.search(self.low))
+        return self._computing
+
+    def _miss(self, kind: str, text: str) -> None:
+        claim = Claim(kind, text.strip())
+        if claim not in self.unsupported:
+            self.unsupported.append(claim)
+
+    def _link(self, link: str) -> None:
+        if link.lower() not in self.support.lower:
+            self._miss("email" if "@" in link and "/" not in link else "URL", link)
+
+    def _placeholder(self, match: re.Match) -> str:
+        if match.group() not in self.support.text:
+            self._miss("placeholder", match.group())
+        return BLANK * len(match.group())
+
+    def _skip(self, match: re.Match) -> None:
+        """List markers ("1. ") are layout, not claims."""
+
+    def _version(self, match: re.Match) -> None:
+        if match.group().lower().lstrip("v") not in self.support.lower:
+            self._miss("version", match.group())
+
+    def _phone(self, match: re.Match) -> None:
+        if not self.support.has_digits(match.group()):
+            self._miss("phone", match.group())
+
+    def _digit_group(self, match: re.Match) -> None:
+        if not self.support.has_digits(match.group()):
+            self._miss("identifier", match.group())
+
+    def _date(self, match: re.Match) -> None:
+        keys = _date_keys(match)
+        if not keys:
+            self._numbers_in(match)  # 3.9 or 4.0: numbers after all
+            return
+        support = self.support
+        if match.group().lower() in support.lower:
+            return
+        year = _date_year(match)
+        known = any(key in support.dates or (_key(key[1]) in support.numbers and key[0] in support.months)
+                    for key in keys)
+        if not known or (year is not None and _key(year) not in support.numbers):
+            self._miss("date", match.group())
+
+    def _time(self, match: re.Match) -> None:
+        minutes = _minutes(match)
+        if minutes is None:
+            self._numbers_in(match)
+            return
+        support = self.support
+        hour, minute = divmod(minutes, 60)
+        known = minutes in support.times or (
+            (_key(hour) in support.numbers or _key(hour % 12 or 12) in support.numbers)
+            and (minute == 0 or _key(minute) in support.numbers))
+        # "95 minutes until 16:05" is reasoning over two given times
+        if not known and not any(abs(minutes - other) in support.times for other in support.times):
+            self._miss("time", match.group())
+
+    def _identifier(self, match: re.Match) -> None:
+        text = match.group()
+        if NUMBER_WITH_UNIT.fullmatch(text):
+            self._numbers_in(match)  # "12-15", "2-year", "6th", "10mg": numbers
+            return
+        compact = _compact(text)
+        present = compact in self.support.compact_tokens if len(compact) <= 3 else compact in self.support.alnum
+        if not present and not self.support.has_digits(text):
+            self._miss("identifier", text)
+
+    def _numbers_in(self, match: re.Match) -> None:
+        """Read a span another pattern claimed but did not want as numbers."""
+        for number in NUMBER.finditer(match.string, match.start(), match.end()):
+            self._number(number)
+
+    def _number(self, match: re.Match) -> None:
+        """A number, or both ends of a range, supported by the input or derived from it."""
+        ends = [match["num"]] + ([match["to"]] if match["to"] else [])
+        readings = []
+        for end in ends:
+            values = number_values(end, match["scale"])
+            readings.append(values + tuple(_key(v / 1e6) for v in values) if match["pct"] else values)
+        support = self.support
+        for end, values in zip(ends, readings):
+            if any(value in support.numbers for value in values):
+                self.restated += 1
+            elif not self._derived(values) and not support.has_digits(end):
+                self._miss(_number_kind(match, readings[0]), match.group() + _unit(match))
+                return
+        for values in readings:
+            self.accepted.update(values)
+
+    def _derived(self, values: tuple[int, ...]) -> bool:
+        support = self.support
+        known = support.numbers | self.accepted if self.accepted else support.numbers
+        if any(converts(value, known, support.seconds_parts) for value in values):
+            return True
+        if self.restated >= 2 or self.computing:
+            return any(value == support.total or computes(value, known) for value in values)
+        return False
+
+    def _number_word(self, match: re.Match) -> None:
+        if match["unit"] and _key(NUMBER_WORDS[match["word"].lower()]) not in self.support.numbers:
+            self._miss("quantity", match.group())
+
+    def _name(self, match: re.Match) -> None:
+        text = match.group()
+        tokens = text.split()
+        if _at_sentence_start(match.string, match.start()) and not _marked(tokens[0]):
+            if len(tokens) == 1:
+                return
+            tokens = tokens[1:]
+        for name in _name_runs(tokens, bool(HAS_DIGIT.search(text))):
+            if not self.support.has_words(name):
+                self._miss(_name_kind(name), name)
+
+
+READERS: dict[str, Callable[[ReplyClaims, re.Match], None]] = {
+    "list_marker": ReplyClaims._skip, "month_date": ReplyClaims._date, "numeric_date": ReplyClaims._date,
+    "version": ReplyClaims._version, "time": ReplyClaims._time, "phone": ReplyClaims._phone,
+    "digit_group": ReplyClaims._digit_group, "number": ReplyClaims._number, "identifier": ReplyClaims._identifier,
+}
+
+
+def _may_hold_link(text: str) -> bool:
+    return any(mark in text for mark in LINK_MARKS)
+
+
+def _candidate_starts(text: str, run_start: int) -> list[int]:
+    """Where the claim holding the digit run at ``run_start`` may begin, earliest first: the token
+    before it when that can open a claim ("USD 5", "March 3", "+1 503-555-0148"), the token itself
+    ("$49", "A-55821"), the token after an opening bracket or quote, the run."""
+    token = run_start
+    while token > 0 and not text[token - 1].isspace():
+        token -= 1
+    starts = [token]
+    previous = token
+    while previous > 0 and text[previous - 1] in " \t":
+        previous -= 1
+    if 0 < previous < token:
+        end = previous
+        while previous > 0 and not text[previous - 1].isspace():
+            previous -= 1
+        word = text[previous:end].rstrip(".,").lower()
+        if word[:1] in OPENS_NUMBER or word in MONTH_NUMBER or word in CURRENCY_CODES:
+            starts.insert(0, previous)
+    opened = token
+    while opened < run_start and text[opened] in TOKEN_OPENERS:
+        opened += 1
+    if opened != token:
+        starts.append(opened)
+    if run_start not in starts:
+        starts.append(run_start)
+    return starts
+
+
+def _number_kind(match: re.Match, values: tuple[int, ...]) -> str:
+    if match["cur"] or match["cur2"]:
+        return "price"
+    if match["pct"]:
+        return "percentage"
+    if UNIT.match(match.string, match.end()):
+        return "quantity"
+    value = values[0] / 10000 if values else 0.0
+    if value.is_integer() and 1900 <= value <= 2100:
+        return "year"
+    return "small number" if value <= 12 else "number"
+
+
+def _unit(match: re.Match) -> str:
+    unit = UNIT.match(match.string, match.end())
+    return unit.group() if unit else ""
+
+
+def _at_sentence_start(text: str, start: int) -> bool:
+    index = start - 1
+    while index >= 0 and text[index] in " \t":
+        index -= 1
+    return index < 0 or text[index] in SENTENCE_START
+
+
+def _marked(token: str) -> bool:
+    """A word that is a name even at the start of a sentence: inner capitals (MacBook, GlobalProtect)."""
+    body = token[1:]
+    return body.lower() != body and not token.isupper()
+
+
+def _name_runs(tokens: list[str], digits: bool) -> Iterable[str]:
+    """Split a capitalized run at words that name nothing (months, weekdays, greetings, titles) and at
+    identifiers (``digits``: the run holds digits; identifiers are read with the numbers)."""
+    run: list[str] = []
+    for token in tokens + [""]:
+        bare = token.lower().strip(".,'’")
+        if bare.endswith(("'s", "’s")):
+            bare = bare[:-2]
+        if token and run and bare in CONNECTORS:
+            run.append(token)
+        elif not token or bare in GENERIC_WORDS or bare in MONTH_NUMBER or bare in WEEKDAYS or len(bare) < 2 \
+                or (token[1:2] == "-" and LETTER_PREFIX.fullmatch(token)) or (digits and HAS_DIGIT.search(token)):
+            while run and run[-1].lower() in CONNECTORS:
+                run.pop()
+            if run:
+                yield " ".join(run)
+            run = []
+        elif bare not in CONNECTORS:
+            run.append(token.rstrip(".,"))
+
+
+def _name_kind(name: str) -> str:
+    if "_" in name:
+        return "identifier"  # QUILLPAY_API_KEY
+    return "acronym" if " " not in name and name.rstrip("s").isupper() else "name"
+
+
+# -- cues -----------------------------------------------------------------------------------------
+def _novelty(sentence: str, support: Support) -> float:
+    """Share of the sentence's content words the input does not have."""
+    words = [w for w in WORD.findall(sentence) if len(w) > 3 and w not in STOPWORDS]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w not in support.words and _singular(w) not in support.words) / len(words)
+
+
+def policy_cues(low_prose: str, tokens: set[str], support: Support) -> list[str]:
+    """Policy language ("we don't offer", "within 30 days") in sentences that say something the input does not."""
+    found: list[str] = []
+    for words, pattern in POLICY_PARTS:
+        if words.isdisjoint(tokens):
+            continue
+        for match in pattern.finditer(low_prose):
+            start = match.start()
+            if (start and low_prose[start - 1].isalnum()) or match.group() in found:
+                continue
+            if _novelty(_sentence_around(low_prose, start), support) >= NOVEL_SENTENCE:
+                found.append(match.group())
+    return found
+
+
+def _sentence_around(text: str, index: int) -> str:
+    start = max(text.rfind(end, 0, index) for end in SENTENCE_ENDS) + 1
+    ends = [found for found in (text.find(end, index) for end in SENTENCE_ENDS) if found >= 0]
+    return text[start:min(ends) if ends else len(text)]
+
+
+@lru_cache(maxsize=1024)
+def _system_asks_transform(system: str) -> bool:
+    """System prompts repeat across a whole dataset: decide once per distinct prompt."""
+    return bool(SYSTEM_TASK.search(system.lower()))
+
+
+# -- the scorer -----------------------------------------------------------------------------------
+def input_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The texts a reply may draw on: every earlier message, tool calls' arguments included."""
+    return [reply_text(m) if m.get("role") == "assistant" else message_text(m) for m in messages]
+
+
+def _last_user(messages: list[dict[str, Any]]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message_text(message)
+    return ""
+
+
+def _system(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(message_text(m) for m in messages if m.get("role") in ("system", "developer"))
+
+
+def unsupported_claims(reply: str, texts: list[str]) -> list[Claim]:
+    """The reply's claims that ``texts`` do not support (e.g. the input plus a retrieved passage)."""
+    return ReplyClaims(reply, Support(texts)).unsupported
+
+
+def assess_reply(reply: str, prompt: list[dict[str, Any]]) -> Assessment:
+    """Score one reply against the messages before it."""
+    support = Support(input_texts(prompt))
+    question = _last_user(prompt).lower()
+    found = ReplyClaims(reply, support, question)
+    claims = found.unsupported
+    policy = policy_cues(found.low, found.tokens, support)
+    if not claims and not policy:
+        return Assessment(0.0)
+    transform = bool(TRANSFORM_REQUEST.search(question)) or _system_asks_transform(_system(prompt))
+    factor = TRANSFORM_FACTOR if transform else 1.0
+    total = sum(claim.weight * (factor if claim.kind in SOFT_KINDS else 1.0) for claim in claims)
+    total += min(POLICY_CUE_MAX, POLICY_CUE * len(policy)) * factor
+    cues = [f'policy language: "{cue}"' for cue in policy]
+    asked = None if transform else FACT_QUESTION.search(question)
+    if asked:
+        total += QUESTION_CUE
+        cues.append(f'asks for a fact: "{asked.group()}"')
+    if transform and claims:
+        cues.append("the user asked to transform the input (claims weigh less)")
+    return Assessment(round(1 - math.exp(-total), 3), claims, cues)
+
+
+def assess(messages: list[dict[str, Any]]) -> Assessment | None:
+    """Score a conversation's final assistant reply; ``None`` when it has no reply to score."""
+    if not messages or messages[-1].get("role") != "assistant":
+        return None
+    reply = reply_text(messages[-1])
+    if not reply.strip():
+        return None
+    return assess_reply(reply, messages[:-1])

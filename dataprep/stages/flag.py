@@ -1,0 +1,392 @@
+"""The flag stage: fact-heavy examples belong in retrieval, not in the training set.
+
+An example is fact-heavy when its reply rests on facts its own input does not hold (prices,
+policies, dates, names...): fine-tuning on it teaches the model to state them from memory.
+``dataprep.facts`` scores each reply offline and says why (the unsupported facts and cues);
+every scored record carries ``scores.fact_heavy`` and ``reasons.fact_heavy``.
+
+Records at or above ``threshold`` are acted on (``action``):
+
+- ``route`` (default): to rag_candidates.jsonl, with a ``rag`` block in the disposition that
+  a RAG indexer can take as it is: the question, the fact-bearing answer, the facts, the
+  source record id and the evidence passage when the knowledge source has one;
+- ``drop``: to rejected.jsonl with the reason;
+- ``tag``: kept in training, tagged ``fact-heavy``.
+
+Records within ``uncertain_margin`` of the threshold are tagged ``fact-heavy-uncertain`` and
+counted: they are the ones a judge or a reviewer should look at.
+
+``knowledge`` points at the team's documents (a folder of .md/.txt files, or a JSONL file
+with a ``text`` field per line). Replies are searched in it with BM25 (bm25s); a reply whose
+unsupported facts a passage holds is fact-heavy whatever its score, with that passage as
+evidence.
+
+``grounded_variants`` turns each fact-heavy example into retrieval-grounded training data
+that stays in training: a copy whose system prompt carries a context block with the facts (the
+evidence passage, else the reply's fact sentences) and asks for answers from the context with
+a citation, and a counterpart whose context lacks the facts and whose reply says the documents
+do not hold the answer. The original still goes where ``action`` sends it.
+
+The dataset verdict (``stats.verdict``) reads the share of fact-heavy records: 50% or more
+is mostly knowledge (index it, fine-tuning will not fix the failures), 20% or more is a
+large part, 5% or more a normal share, less is behaviour data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..errors import InputError
+from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
+from ..jsonl import BadLine, iter_lines
+from ..pipeline import RecordSource, Stage, StageContext, fingerprint, register
+from ..record import Record, derived_id, message_text
+
+ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
+NOT_FOUND_REPLY = ("I couldn't find the answer to that in the provided documents, so I can't say for sure. "
+                   "Could you point me to the right document, or should I pass your question on to the team?")
+GROUNDING = ("Answer using only the documents in the context below, and cite the document you used, like [1]. "
+             "If the documents do not contain the answer, say so.")
+EVIDENCE_SCORE = 0.9  # a reply whose facts the team's own documents hold is knowledge
+SEARCH_DEPTH = 5  # passages read per reply
+BATCH = 256  # replies searched in the knowledge source at a time
+PASSAGE_CHARS = 1200
+KNOWLEDGE_SUFFIXES = (".md", ".markdown", ".txt", ".jsonl")
+VERDICTS = (
+    (0.5, "{share} of this data is knowledge: fine-tuning on it will not fix the failures; index it for RAG"),
+    (0.2, "{share} of this data is knowledge: index that part for RAG and fine-tune on the behaviour that remains"),
+    (0.05, "{share} of this data is knowledge, a normal share: route it to RAG; the rest teaches behaviour"),
+    (0.0, "{share} of this data is knowledge: this is behaviour data, the right material for fine-tuning"),
+)
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+
+
+@dataclass(slots=True)
+class Passage:
+    source: str  # "returns.md:4" or the JSONL line's id
+    text: str
+
+
+@dataclass(slots=True)
+class Finding:
+    """What the stage concluded about one record."""
+
+    record: Record
+    assessment: Assessment | None  # None: no assistant reply to score
+    evidence: Passage | None = None
+    evidence_facts: list[str] = field(default_factory=list)
+    candidates: list[Passage] = field(default_factory=list)  # retrieved passages, best first
+
+    @property
+    def score(self) -> float:
+        return max(self.assessment.score, EVIDENCE_SCORE) if self.evidence else self.assessment.score
+
+
+# -- the knowledge source --------------------------------------------------------------------------
+class Knowledge:
+    """The team's documents as passages, searchable with BM25."""
+
+    def __init__(self, passages: list[Passage]):
+        # bm25s loads scipy (a second or more): only runs with a knowledge source pay for it
+        import bm25s
+        from bm25s.tokenization import Tokenizer
+
+        self.passages = passages
+        self.tokenizer = Tokenizer(stopwords="en")
+        self.index = bm25s.BM25()
+        self.index.index(self.tokenizer.tokenize([p.text for p in passages], show_progress=False, return_as="ids"),
+                         show_progress=False)
+
+    @classmethod
+    def load(cls, path: Path) -> "Knowledge":
+        if not path.exists():
+            raise InputError("knowledge source not found", file=str(path))
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in KNOWLEDGE_SUFFIXES) if path.is_dir() else [path]
+        passages = [passage for file in files for passage in read_passages(file, path if path.is_dir() else file.parent)]
+        if not passages:
+            raise InputError(f"no passages in the knowledge source (looked for {', '.join(KNOWLEDGE_SUFFIXES)})",
+                             file=str(path))
+        return cls(passages)
+
+    def search(self, queries: list[str]) -> list[list[Passage]]:
+        """The best passages for each query, best first (only those sharing a word with it)."""
+        ids = self.tokenizer.tokenize(queries, update_vocab=False, show_progress=False, return_as="ids")
+        found, scores = self.index.retrieve(ids, k=min(SEARCH_DEPTH, len(self.passages)), show_progress=False)
+        return [[self.passages[i] for i, score in zip(row, row_scores) if score > 0]
+                for row, row_scores in zip(found, scores)]
+
+
+def read_passages(file: Path, root: Path) -> Iterator[Passage]:
+    name = file.relative_to(root).as_posix()
+    if file.suffix.lower() == ".jsonl":
+        yield from _jsonl_passages(file, name)
+        return
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read knowledge file: {exc}", file=str(file)) from None
+    yield from _document_passages(text, name)
+
+
+def _jsonl_passages(file: Path, name: str) -> Iterator[Passage]:
+    for line in iter_lines(file):
+        if isinstance(line, BadLine):
+            raise InputError(line.reason, file=line.file, line=line.line)
+        value = line.value
+        if not isinstance(value, dict) or not isinstance(value.get("text"), str) or not value["text"].strip():
+            raise InputError("each knowledge line needs a non-empty \"text\" string", file=line.file, line=line.line)
+        source = str(value.get("id") or value.get("source") or f"{name}:{line.line}")
+        title = value.get("title")
+        yield Passage(source, f"{title}\n{value['text']}" if isinstance(title, str) and title else value["text"])
+
+
+def _document_passages(text: str, name: str) -> Iterator[Passage]:
+    """Markdown or text split at headings and blank lines; each passage keeps its heading and
+    grows up to PASSAGE_CHARS, so a fact is found with its context."""
+    heading, body, start = "", [], 1
+    for number, line in enumerate(text.splitlines() + [""], start=1):
+        if line.startswith("#") or not line.strip():
+            if body:
+                yield Passage(f"{name}:{start}", "\n".join(([heading] if heading else []) + body))
+                body = []
+            if line.startswith("#"):
+                heading = line.lstrip("#").strip()
+            continue
+        if not body:
+            start = number
+        elif sum(map(len, body)) + len(line) > PASSAGE_CHARS:
+            yield Passage(f"{name}:{start}", "\n".join(([heading] if heading else []) + body))
+            body, start = [], number
+        body.append(line)
+
+
+# -- the stage -------------------------------------------------------------------------------------
+@register
+class Flag(Stage):
+    name = "flag"
+
+    def __init__(self, threshold: float = 0.5, action: str = "route", uncertain_margin: float = 0.15,
+                 knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY):
+        super().__init__(threshold=threshold, action=action, uncertain_margin=uncertain_margin, knowledge=knowledge,
+                         grounded_variants=grounded_variants, not_found_reply=not_found_reply)
+
+    def fingerprint_extra(self, ctx: StageContext) -> str:
+        path = self._knowledge_path(ctx)
+        if path is None or not path.exists():
+            return ""
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        return fingerprint([(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()])
+
+    def _knowledge_path(self, ctx: StageContext) -> Path | None:
+        knowledge = self.options["knowledge"]
+        return None if knowledge is None else ctx.recipe_dir / knowledge
+
+    def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
+        path = self._knowledge_path(ctx)
+        knowledge = Knowledge.load(path) if path is not None else None
+        tally = Tally(self.options["threshold"])
+        grounding = Grounding(self.options["not_found_reply"])
+        ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
+        if knowledge:
+            ctx.stats["knowledge_passages"] = len(knowledge.passages)
+        for batch in _batches(records, BATCH):
+            for finding in self.assess_batch(batch, knowledge):
+                yield from self.decide(finding, ctx, tally, grounding)
+        ctx.stats.update(tally.stats())
+        if self.options["grounded_variants"]:
+            ctx.stats.update(grounded_created=grounding.created, grounded_skipped=grounding.skipped)
+
+    def assess_batch(self, batch: list[Record], knowledge: Knowledge | None) -> list[Finding]:
+        """Score every record; look up in the knowledge source those with anything to look up."""
+        findings = [Finding(record, assess(record.messages)) for record in batch]
+        searched = [f for f in findings if f.assessment and (f.assessment.unsupported or f.assessment.cues)]
+        if knowledge and searched:
+            queries = [_question(f.record) + "\n" + reply_text(f.record.messages[-1]) for f in searched]
+            for finding, passages in zip(searched, knowledge.search(queries)):
+                finding.candidates = passages
+                _find_evidence(finding)
+        return findings
+
+    def decide(self, finding: Finding, ctx: StageContext, tally: "Tally", grounding: "Grounding") -> Iterator[Record]:
+        if finding.assessment is None:  # nothing to score: no assistant reply at the end
+            tally.no_reply += 1
+            yield finding.record
+            return
+        record, score, threshold = finding.record, finding.score, self.options["threshold"]
+        record.scores["fact_heavy"] = score
+        reasons = finding.assessment.reasons + ([f"found in knowledge: {finding.evidence.source}"]
+                                                if finding.evidence else [])
+        if reasons:
+            record.reasons["fact_heavy"] = reasons
+        if abs(score - threshold) < self.options["uncertain_margin"]:
+            _tag(record, "fact-heavy-uncertain")
+            tally.uncertain += 1
+        tally.add(finding)
+        if score < threshold:
+            yield record
+            return
+        if self.options["grounded_variants"]:
+            yield from grounding.variants(finding)
+        yield from self.act(finding, reasons, ctx)
+
+    def act(self, finding: Finding, reasons: list[str], ctx: StageContext) -> Iterator[Record]:
+        record, action = finding.record, self.options["action"]
+        reason = f"fact-heavy ({finding.score:.2f}): " + "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+        if action == "route":
+            ctx.set_aside(record, "rag_candidates", reason, rag=_rag_block(finding))
+        elif action == "drop":
+            ctx.set_aside(record, "rejected", reason)
+        else:
+            _tag(record, "fact-heavy")
+            record.note(self.name, "tagged", reason=reason)
+            yield record
+        ctx.count(ACTION_COUNTS[action])
+
+
+def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+    batch: list[Record] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _tag(record: Record, tag: str) -> None:
+    if tag not in record.tags:
+        record.tags.append(tag)
+
+
+def _question(record: Record) -> str:
+    users = [message_text(m) for m in record.prompt_messages if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def _find_evidence(finding: Finding) -> None:
+    """The first retrieved passage that holds some of the reply's unsupported facts."""
+    messages = finding.record.messages
+    reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
+    missing = finding.assessment.unsupported
+    for passage in finding.candidates:
+        still_missing = set(unsupported_claims(reply, [*texts, passage.text]))
+        found = [claim.text for claim in missing if claim not in still_missing]
+        if found:
+            finding.evidence, finding.evidence_facts = passage, found
+            return
+
+
+def _rag_block(finding: Finding) -> dict[str, Any]:
+    """What a RAG indexer needs: the question, the answer, the facts, where they came from."""
+    record = finding.record
+    return {
+        "question": _question(record),
+        "answer": reply_text(record.messages[-1]),
+        "facts": finding.assessment.facts,
+        "source_id": record.id,
+        "evidence": {"source": finding.evidence.source, "text": finding.evidence.text,
+                     "facts": finding.evidence_facts} if finding.evidence else None,
+    }
+
+
+# -- counting and the verdict ----------------------------------------------------------------------
+@dataclass
+class Tally:
+    threshold: float
+    scored: int = 0
+    no_reply: int = 0
+    fact_heavy: int = 0
+    uncertain: int = 0
+    evidence_found: int = 0
+    kinds: Counter = field(default_factory=Counter)
+
+    def add(self, finding: Finding) -> None:
+        self.scored += 1
+        self.evidence_found += finding.evidence is not None
+        if finding.score >= self.threshold:
+            self.fact_heavy += 1
+            self.kinds.update(claim.kind for claim in finding.assessment.unsupported)
+
+    def stats(self) -> dict[str, Any]:
+        share = self.fact_heavy / self.scored if self.scored else 0.0
+        return {"scored": self.scored, "no_reply": self.no_reply, "fact_heavy": self.fact_heavy,
+                "share_fact_heavy": round(share, 4), "uncertain": self.uncertain, "evidence_found": self.evidence_found,
+                "unsupported_kinds": dict(self.kinds.most_common()), "verdict": verdict(share, self.scored)}
+
+
+def verdict(share: float, scored: int) -> str:
+    """What the share of fact-heavy records means for fine-tuning (thresholds in VERDICTS)."""
+    if not scored:
+        return "no replies to score"
+    text = next(message for floor, message in VERDICTS if share >= floor)
+    return text.format(share=f"{share:.0%}")
+
+
+# -- grounded variants ------------------------------------------------------------------------------
+class Grounding:
+    """Turn fact-heavy examples into "answer from the context, and cite it" training pairs."""
+
+    def __init__(self, not_found_reply: str):
+        self.not_found_reply = not_found_reply
+        self.created = 0
+        self.skipped = 0
+        self.previous_context: Passage | None = None  # a distractor for the next example's counterpart
+
+    def variants(self, finding: Finding) -> Iterator[Record]:
+        record = finding.record
+        reply = message_text(record.messages[-1])
+        if not reply.strip() or record.messages[-1].get("tool_calls") or reply.lstrip()[:1] in "{[":
+            self.skipped += 1  # a tool call or a JSON reply cannot carry a citation
+            return
+        context = finding.evidence or Passage("reply", _fact_sentences(reply, finding.assessment.facts))
+        distractor = self._distractor(finding, context)
+        yield self._variant(record, context, _cite(reply), "answer",
+                            "evidence" if finding.evidence else "fact_sentences")
+        yield self._variant(record, distractor, self.not_found_reply, "not_found",
+                            "distractor" if distractor else "no_documents")
+        self.created += 2
+        self.previous_context = context
+
+    def _distractor(self, finding: Finding, context: Passage) -> Passage | None:
+        """A passage that does not hold the facts: a retrieved near miss, else the previous
+        example's context, else none."""
+        record = finding.record
+        reply, texts = reply_text(record.messages[-1]), input_texts(record.messages[:-1])
+        needed = set(finding.assessment.unsupported)
+        options = [p for p in finding.candidates if p.source != context.source] + \
+                  ([self.previous_context] if self.previous_context else [])
+        for passage in options:
+            if needed <= set(unsupported_claims(reply, [*texts, passage.text])):
+                return passage
+        return None
+
+    @staticmethod
+    def _variant(record: Record, passage: Passage | None, reply: str, kind: str, context: str) -> Record:
+        documents = f"[1] ({passage.source})\n{passage.text}" if passage else "(no documents were found)"
+        prompt = record.prompt_messages
+        system = [message_text(m) for m in prompt[:1] if m.get("role") in ("system", "developer")]
+        instructions = "\n\n".join([*system, GROUNDING, f"Context:\n{documents}"])
+        messages = [{"role": "system", "content": instructions}, *prompt[len(system):],
+                    {"role": "assistant", "content": reply}]
+        variant = Record(messages=messages, id=derived_id("grounded", record.id, kind), tools=record.tools,
+                         source=dict(record.source), groups={**record.groups, "grounded_from": record.id},
+                         tags=["grounded"], provenance=list(record.provenance))
+        variant.note("flag", "grounded_variant", of=record.id, kind=kind, context=context)
+        return variant
+
+
+def _fact_sentences(reply: str, facts: list[str]) -> str:
+    """The sentences of the reply that state its facts (all of it when none stands out)."""
+    sentences = [s.strip() for s in SENTENCE.findall(reply) if s.strip()]
+    chosen = [s for s in sentences if any(fact in s for fact in facts)]
+    return " ".join(chosen or sentences)
+
+
+def _cite(reply: str) -> str:
+    reply = reply.rstrip()
+    return f"{reply}\n\n[1]" if reply.endswith("```") else f"{reply} [1]"

@@ -1,0 +1,370 @@
+"""The flag stage: fact-heavy replies are found offline, explained, and routed out of training."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import REPO, SAMPLE_DATA, chat, read_jsonl, run_cli, write_jsonl
+from dataprep.errors import InputError
+from dataprep.export import ExportOptions, export_file
+from dataprep.facts import assess
+from dataprep.recipe import load_recipe
+from dataprep.record import derived_id
+from dataprep.runner import run_recipe
+from dataprep.stages.flag import NOT_FOUND_REPLY, verdict
+from dataprep.validate import validate_file
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_flag import evaluate, load_labeled  # noqa: E402
+
+PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
+
+
+def tool_turn(user: str, name: str, result: dict, reply: str) -> dict:
+    return {"messages": [
+        {"role": "user", "content": user},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": json.dumps(result)},
+        {"role": "assistant", "content": reply}]}
+
+
+def score(example: dict) -> float:
+    return assess(example["messages"]).score
+
+
+def reasons(example: dict) -> list[str]:
+    return assess(example["messages"]).reasons
+
+
+# -- the labeled set ---------------------------------------------------------------------------
+def test_labeled_set_is_broad_and_hard_enough():
+    rows = load_labeled()
+    assert len(rows) >= 150
+    assert sum(r["hard"] for r in rows) >= len(rows) / 3
+    assert {r["domain"] for r in rows} >= {"support", "hr_it", "legal", "medical", "devdocs", "sales", "extraction",
+                                           "routing"}
+    assert {r["label"] for r in rows} == {"fact_heavy", "behaviour"}
+
+
+@pytest.mark.parametrize("part, floor", [("all", 0.98), ("hard", 0.98), ("holdout", 0.95)])
+def test_labeled_set_f1_does_not_regress(part, floor):
+    rows = load_labeled()
+    chosen = {"all": rows, "hard": [r for r in rows if r["hard"]],
+              "holdout": [r for r in rows if r["batch"] == "holdout"]}[part]
+    assert evaluate(chosen).f1 >= floor
+
+
+# -- rules: what counts as supported -----------------------------------------------------------
+@pytest.mark.parametrize("user, reply", [
+    ("The invoice total is 1,200 USD. Confirm it?", "Confirmed: the invoice total is $1200."),
+    ("Rechnungsbetrag 4.980,00 €", "The invoice amount is €4,980.00."),
+    ("Our budget is $4.2M for the year.", "A budget of $4,200,000 is approved."),
+    ("The meeting is on 2024-03-03.", "Noted, the meeting is on March 3, 2024."),
+    ("Admitted 3/14, discharged 3/19.", "You were admitted on March 14 and went home on March 19."),
+    ("Call me at (415) 555-0123", "I'll call you at 415-555-0123."),
+    ("Tracking 7489 2360 1122 please", "Parcel 748923601122 is on its way."),
+    ("The deadline is thirty (30) days.", "You have 30 days."),
+    ("My manager is maria lopez.", "I'll let Maria Lopez know."),
+])
+def test_facts_taken_from_the_input_are_supported(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+@pytest.mark.parametrize("reply, fact", [
+    ("Returns go through the Larkfield Commons store.", "unsupported name: Larkfield Commons"),
+    ("Refunds take 5-7 business days.", "unsupported quantity: 5-7 business days"),
+    ("The Pro plan is $49.99 a month.", "unsupported price: $49.99"),
+    ("Open enrollment ends on November 22.", "unsupported date: November 22"),
+    ("Call 1-800-555-0199 for help.", "unsupported phone: 1-800-555-0199"),
+    ("Use https://api.quillpay.io/v2 for requests.", "unsupported URL: https://api.quillpay.io/v2"),
+    ("Install version 5.2.1 of the agent.", "unsupported version: 5.2.1"),
+    ("Set QUILLPAY_API_KEY before you start.", "unsupported identifier: QUILLPAY_API_KEY"),
+    ("Parents get sixteen weeks of leave.", "unsupported quantity: sixteen weeks"),
+])
+def test_one_unsupported_fact_is_enough(reply, fact):
+    example = chat("I have a question.", reply)
+    assert score(example) >= 0.5
+    assert fact in reasons(example)
+
+
+def test_pii_placeholders_count_as_present_only_when_the_input_has_them():
+    assert score(chat("I'm <NAME_1>, email <EMAIL_1>.", "Thanks <NAME_1>, I emailed <EMAIL_1>.")) == 0
+    example = chat("What number do I call for billing?", "Call <PHONE_1> and choose option 2.")
+    assert score(example) >= 0.5
+    assert "unsupported placeholder: <PHONE_1>" in reasons(example)
+
+
+def test_template_placeholders_are_a_generic_procedure():
+    example = chat("How do I cancel my order?", "Go to {{Account Settings}}, open {{Order History}} and click "
+                                                "{{Cancel Order}} next to order {{Order Number}}.")
+    assert score(example) == 0
+
+
+def test_a_relayed_tool_result_is_behaviour_and_an_added_fact_is_not():
+    result = {"order_id": "A-55821", "status": "shipped", "carrier": "UPS", "shipped_at": "2024-03-03"}
+    relayed = tool_turn("Where is my order?", "get_order", result, "Order A-55821 shipped on March 3, 2024 via UPS.")
+    assert score(relayed) == 0
+    added = tool_turn("Where is my order?", "get_order", result,
+                      "Order A-55821 shipped on March 3 via UPS; claims are possible after 10 days.")
+    assert score(added) >= 0.5
+    assert reasons(added)[0] == "unsupported quantity: 10 days"
+
+
+def test_arithmetic_over_given_numbers_is_behaviour_but_a_recalled_price_is_not():
+    assert score(chat("35 seats at $42 per seat per month: what's the yearly cost?",
+                      "35 x $42 = $1,470 a month, so $17,640 a year.")) == 0
+    recalled = chat("What would 35 seats cost per year?", "At $42 per seat per month, 35 seats cost $17,640 a year.")
+    assert score(recalled) >= 0.5
+    assert "unsupported price: $42 per seat" in reasons(recalled)
+
+
+def test_transformations_of_number_dense_input_are_behaviour():
+    extraction = chat("Extract as JSON: 'INVOICE INV-2024-0457 Date: 12.04.2024 Net: 1.250,00 EUR VAT 19%: 237,50 EUR'",
+                      '{"invoice": "INV-2024-0457", "date": "2024-04-12", "net": 1250.0, "vat_rate": 0.19, "vat": 237.5}')
+    translation = chat("Translate to French: 'Hi Claire, order #88412 arrives Friday, June 7.'",
+                       "Bonjour Claire, la commande n° 88412 arrive le vendredi 7 juin.")
+    assert score(extraction) == 0 and score(translation) == 0
+
+
+def test_code_is_a_transformation_but_a_url_in_code_is_a_claim():
+    assert score(chat("Make this async: def f(): return requests.get(u, timeout=10)",
+                      "```python\nasync def f():\n    async with httpx.AsyncClient(timeout=10) as c:\n"
+                      "        return await c.get(u)\n```")) == 0
+    example = chat("How do I call the API?", "```python\nclient.get('https://api.quillpay.io/v2/orders')\n```")
+    assert "unsupported URL: https://api.quillpay.io/v2/orders')" not in reasons(example)
+    assert "unsupported URL: https://api.quillpay.io/v2/orders" in reasons(example)
+
+
+def test_policy_language_without_any_entity_is_fact_heavy():
+    example = chat("Can I get my refund on a gift card?",
+                   "Refunds can't go onto gift cards. We issue store credit instead, and it never expires.")
+    assert score(example) >= 0.5
+    assert 'policy language: "we issue"' in reasons(example)
+
+
+def test_facts_in_the_system_prompt_are_supported():
+    example = {"messages": [
+        {"role": "system", "content": "Return policy: returns within 30 days of delivery; refunds take 5-7 business days."},
+        {"role": "user", "content": "Can I still return a shirt from 3 weeks ago?"},
+        {"role": "assistant", "content": "Yes, 3 weeks is within the 30-day window; the refund takes 5-7 business days."}]}
+    assert score(example) == 0
+
+
+TRICKY = ["March 3", "3/14", "2024-03-03T09:40", "9am", "1,234.5.6", "$4.2M", "{{Order}}", "<EMAIL_1>", "```x = 1",
+          "http://x.io/a", "24/7", "1.250,00 €", "5–7 days", "1Z999AA1", "+1 503-555-0148", "QUILL_KEY", "Dr.",
+          "sixteen weeks", "X-ray", "We don't", "within 3 days", "3. März", "Jan 7 '25", "İstanbul"]
+texts = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(max_size=12)), max_size=10).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(user=texts, reply=texts)
+def test_the_scorer_never_fails_on_any_text(user, reply):
+    found = assess([{"role": "user", "content": user}, {"role": "assistant", "content": reply}])
+    assert found is None or 0 <= found.score <= 1
+
+
+def test_records_without_a_reply_are_not_scored():
+    assert assess([{"role": "user", "content": "hello?"}]) is None
+
+
+# -- the stage in a run ----------------------------------------------------------------------------
+BEHAVIOUR = [chat("Classify: 'my parcel is late'", "shipping"),
+             chat("Rewrite politely: 'send the file now'", "Could you send the file when you have a moment?"),
+             chat("What's 15% of 2,340?", "15% of 2,340 is 351.")]
+FACTS = [chat("How much is shipping?", "Standard shipping is $4.99, free over $75."),
+         chat("Where can I return things?", "Returns go through the Larkfield Commons store."),
+         chat("How long is the warranty?", "Boots carry a 2-year warranty."),
+         chat("When is the store open?", "Monday to Saturday, 9am to 7pm."),
+         chat("Do you price match?", "We match REI within 14 days of purchase.")]
+
+
+def make_run(tmp_path: Path, options: str, rows: list[dict] | None = None) -> tuple[dict, dict[str, list[dict]]]:
+    write_jsonl(tmp_path / "in.jsonl", rows if rows is not None else BEHAVIOUR + FACTS)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"name: t\ninputs:\n  - path: in.jsonl\nstages:\n  - flag: {options}\n", encoding="utf-8")
+    outcome = run_recipe(load_recipe(recipe), tmp_path / "run")
+    return outcome.manifest, {place: read_jsonl(tmp_path / "run" / f"{place}.jsonl") for place in PLACES}
+
+
+def replies(rows: list[dict]) -> list[str]:
+    return [r["messages"][-1]["content"] for r in rows]
+
+
+def test_route_sends_fact_heavy_records_to_rag_with_what_an_indexer_needs(tmp_path):
+    manifest, out = make_run(tmp_path, "{}")
+    assert replies(out["train"]) == replies(BEHAVIOUR)
+    assert replies(out["rag_candidates"]) == replies(FACTS)
+    shipping = out["rag_candidates"][0]
+    assert shipping["scores"]["fact_heavy"] >= 0.5
+    assert shipping["reasons"]["fact_heavy"][:2] == ["unsupported price: $4.99", "unsupported price: $75"]
+    assert shipping["disposition"]["reason"].startswith("fact-heavy (")
+    assert shipping["disposition"]["rag"] == {
+        "question": "How much is shipping?", "answer": "Standard shipping is $4.99, free over $75.",
+        "facts": ["$4.99", "$75"], "source_id": shipping["id"], "evidence": None}
+    assert all(r["scores"]["fact_heavy"] < 0.5 for r in out["train"])
+    stats = manifest["stages"][-1]["stats"]
+    assert (stats["scored"], stats["fact_heavy"], stats["routed"]) == (8, 5, 5)
+    assert stats["verdict"] == "62% of this data is knowledge: fine-tuning on it will not fix the failures; index it for RAG"
+
+
+def test_drop_rejects_and_tag_keeps(tmp_path):
+    _, dropped = make_run(tmp_path / "drop", "{action: drop}")
+    assert replies(dropped["rejected"]) == replies(FACTS) and not dropped["rag_candidates"]
+    assert all(r["disposition"]["reason"].startswith("fact-heavy") for r in dropped["rejected"])
+    manifest, tagged = make_run(tmp_path / "tag", "{action: tag}")
+    assert replies(tagged["train"]) == replies(BEHAVIOUR + FACTS)
+    assert [("fact-heavy" in r.get("tags", [])) for r in tagged["train"]] == [False] * 3 + [True] * 5
+    assert manifest["stages"][-1]["stats"]["tagged"] == 5
+
+
+def test_scores_near_the_threshold_are_marked_uncertain(tmp_path):
+    manifest, out = make_run(tmp_path, "{threshold: 0.5, uncertain_margin: 0.2}", [
+        chat("What's the code?", "It's 4417."), chat("Hi", "Hello! How can I help?")])
+    lone_number = out["train"][0]  # a bare number scores about 0.45: below, but close
+    assert "fact-heavy-uncertain" in lone_number["tags"]
+    assert "fact-heavy-uncertain" not in out["train"][1].get("tags", [])
+    assert manifest["stages"][-1]["stats"]["uncertain"] == 1
+
+
+def test_nothing_is_lost_and_counts_add_up(tmp_path):
+    rows = BEHAVIOUR + FACTS + [{"messages": [{"role": "user", "content": "no reply yet"}]}]
+    manifest, out = make_run(tmp_path, "{grounded_variants: true}", rows)
+    counts = manifest["counts"]
+    assert counts["input"] == 9 and counts["created"] == 10
+    assert sum(counts[place] for place in PLACES) == counts["input"] + counts["created"]
+    assert {place: len(out[place]) for place in PLACES} == {place: counts[place] for place in PLACES}
+    assert manifest["stages"][-1]["stats"]["no_reply"] == 1
+
+
+# -- the knowledge source ----------------------------------------------------------------------------
+KNOWLEDGE = """# Help centre
+
+## Shipping
+Standard shipping costs $4.99 and is free on orders over $75.
+
+## Price match
+We match prices from REI within 14 days of purchase.
+
+## Gift cards
+Gift cards can be used online and in store.
+"""
+
+
+def test_facts_found_in_the_knowledge_source_come_with_their_passage(tmp_path):
+    (tmp_path / "docs").mkdir(parents=True)
+    (tmp_path / "docs" / "help.md").write_text(KNOWLEDGE, encoding="utf-8")
+    rows = [FACTS[0], chat("What do I enter here?", "Enter 4417.")]  # a bare number alone scores below 0.5
+    (tmp_path / "docs" / "codes.md").write_text("# Codes\nThe door code of the stock room is 4417.\n", encoding="utf-8")
+    manifest, out = make_run(tmp_path, "{knowledge: docs}", rows)
+    shipping, code = out["rag_candidates"]
+    assert shipping["disposition"]["rag"]["evidence"] == {
+        "source": "help.md:4", "text": "Shipping\nStandard shipping costs $4.99 and is free on orders over $75.",
+        "facts": ["$4.99", "$75"]}
+    assert "found in knowledge: help.md:4" in shipping["reasons"]["fact_heavy"]
+    assert code["disposition"]["rag"]["evidence"]["source"] == "codes.md:2"
+    assert code["scores"]["fact_heavy"] >= 0.9
+    stats = manifest["stages"][-1]["stats"]
+    assert (stats["knowledge_passages"], stats["evidence_found"]) == (4, 2)
+
+
+def test_a_jsonl_knowledge_source_and_its_errors(tmp_path):
+    write_jsonl(tmp_path / "kb.jsonl", [{"id": "kb-1", "title": "Shipping", "text": "Standard shipping costs $4.99; free over $75."}])
+    _, out = make_run(tmp_path, "{knowledge: kb.jsonl}", [FACTS[0]])
+    assert out["rag_candidates"][0]["disposition"]["rag"]["evidence"]["source"] == "kb-1"
+    write_jsonl(tmp_path / "bad" / "kb.jsonl", [{"text": "fine"}, {"body": "no text"}])
+    with pytest.raises(InputError, match=r"kb\.jsonl:2: each knowledge line needs a non-empty \"text\" string"):
+        make_run(tmp_path / "bad", "{knowledge: kb.jsonl}", [FACTS[0]])
+    with pytest.raises(InputError, match="knowledge source not found"):
+        make_run(tmp_path / "missing", "{knowledge: nowhere}", [FACTS[0]])
+
+
+# -- grounded variants ---------------------------------------------------------------------------------
+def test_grounded_variants_teach_answering_from_context(tmp_path):
+    (tmp_path / "docs").mkdir(parents=True)
+    (tmp_path / "docs" / "help.md").write_text(KNOWLEDGE, encoding="utf-8")
+    manifest, out = make_run(tmp_path, "{knowledge: docs, grounded_variants: true}")
+    grounded = [r for r in out["train"] if "grounded" in r.get("tags", [])]
+    assert len(grounded) == 10 and manifest["counts"]["created"] == 10
+    shipping_id = out["rag_candidates"][0]["id"]
+    answer, not_found = grounded[:2]
+    assert (answer["id"], not_found["id"]) == (derived_id("grounded", shipping_id, "answer"),
+                                               derived_id("grounded", shipping_id, "not_found"))
+    assert [m["role"] for m in answer["messages"]] == ["system", "user", "assistant"]
+    assert "Context:\n[1] (help.md:4)\nShipping\nStandard shipping costs $4.99" in answer["messages"][0]["content"]
+    assert answer["messages"][-1]["content"] == "Standard shipping is $4.99, free over $75. [1]"
+    assert answer["groups"]["grounded_from"] == shipping_id
+    assert answer["provenance"][-1] == {"stage": "flag", "action": "grounded_variant", "of": shipping_id,
+                                        "kind": "answer", "context": "evidence"}
+    assert "$4.99" not in not_found["messages"][0]["content"]
+    assert not_found["messages"][-1]["content"] == NOT_FOUND_REPLY
+    # grounded in its context, the answer is behaviour now: its facts are in its input
+    assert assess(answer["messages"]).score < 0.5
+
+
+def test_without_knowledge_the_context_is_the_replys_fact_sentences(tmp_path):
+    _, out = make_run(tmp_path, "{grounded_variants: true}", [FACTS[1], FACTS[2]])
+    answer = next(r for r in out["train"] if r["provenance"][-1]["kind"] == "answer")
+    assert answer["messages"][0]["content"].endswith("Context:\n[1] (reply)\nReturns go through the Larkfield Commons store.")
+
+
+def test_grounded_variants_pass_validate(tmp_path):
+    _, out = make_run(tmp_path, "{grounded_variants: true}")
+    grounded = write_jsonl(tmp_path / "grounded.jsonl", [r for r in out["train"] if "grounded" in r.get("tags", [])])
+    export_file([grounded], "openai", tmp_path / "grounded.openai.jsonl", ExportOptions())
+    report = validate_file(tmp_path / "grounded.openai.jsonl", "openai")
+    assert report.ok and not report.warnings
+    assert len(read_jsonl(tmp_path / "grounded.openai.jsonl")) == 10
+
+
+# -- the verdict ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("share, text", [
+    (0.61, "61% of this data is knowledge: fine-tuning on it will not fix the failures; index it for RAG"),
+    (0.25, "25% of this data is knowledge: index that part for RAG and fine-tune on the behaviour that remains"),
+    (0.08, "8% of this data is knowledge, a normal share: route it to RAG; the rest teaches behaviour"),
+    (0.01, "1% of this data is knowledge: this is behaviour data, the right material for fine-tuning"),
+])
+def test_verdict(share, text):
+    assert verdict(share, 100) == text
+
+
+# -- the command line and the sample data ------------------------------------------------------------------
+def test_cli_flag_routes_and_reports(tmp_path):
+    source = write_jsonl(tmp_path / "in.jsonl", BEHAVIOUR + FACTS)
+    result = run_cli("flag", source, "--out", tmp_path / "kept.jsonl", "--rag", tmp_path / "rag.jsonl", "--threshold", "0.5")
+    assert result.returncode == 0, result.stderr
+    assert replies(read_jsonl(tmp_path / "kept.jsonl")) == replies(BEHAVIOUR)
+    assert replies(read_jsonl(tmp_path / "rag.jsonl")) == replies(FACTS)
+    assert "62% of this data is knowledge" in result.stderr
+    bad = run_cli("flag", source, "--out", tmp_path / "x.jsonl", "--rag", tmp_path / "y.jsonl", "--threshold", "1.5")
+    assert bad.returncode == 2 and "threshold" in bad.stderr
+
+
+def planted_fact_replies() -> set[str]:
+    spec = importlib.util.spec_from_file_location("sample_generate", SAMPLE_DATA / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {reply for _, reply in module.FACT_INTENTS.values()}
+
+
+@pytest.mark.skipif(not (SAMPLE_DATA / "logs").is_dir(), reason="sample_data/ is not generated")
+def test_flag_recipe_on_sample_data_routes_the_planted_facts(tmp_path):
+    outcome = run_recipe(load_recipe(REPO / "recipes" / "flag.yaml"), tmp_path / "run")
+    planted = planted_fact_replies()
+    rag = read_jsonl(tmp_path / "run" / "rag_candidates.jsonl")
+    train = [r for r in read_jsonl(tmp_path / "run" / "train.jsonl") if "grounded" not in r.get("tags", [])]
+    routed = [r for r in rag if r["messages"][-1].get("content") in planted]
+    assert routed and not any(r["messages"][-1].get("content") in planted for r in train)
+    assert len(routed) >= 0.9 * len(rag)  # the rest: policy replies such as "we don't rent gear"
+    assert all(r["disposition"]["rag"]["evidence"] for r in routed)  # the help centre holds every planted fact
+    assert all(r["scores"]["fact_heavy"] < 0.5 for r in train)
+    stats = outcome.manifest["stages"][-1]["stats"]
+    assert stats["grounded_created"] == 2 * stats["fact_heavy"] - 2 * stats["grounded_skipped"]
