@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import UsageError
-from .exporters.core import FORMATS, ExportOptions, ExportSummary, export_rows
+from .exporters.core import NothingToExport, FORMATS, ExportOptions, ExportSummary, export_rows
 from .exporters.hf import export_hf
 from .jsonl import AtomicWriter
 from .record import SPLITS
@@ -74,8 +74,15 @@ def export_run(run_dir: Path, formats: list[str], options: dict[str, Any] | None
 
 def run_export(run_dir: Path, inputs: list[Path], fmt: str, out: Path, options: ExportOptions,
                manifest: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One export inside a run; its summary names paths relative to the run, as the manifest does."""
-    summary = export_file(inputs, fmt, run_dir / out, options, manifest).to_dict(options)
+    """One export inside a run; its summary names paths relative to the run, as the manifest does.
+
+    A split with nothing to export in this format (a DPO export of a split without
+    preference pairs) is noted in the manifest rather than failing the whole run.
+    """
+    try:
+        summary = export_file(inputs, fmt, run_dir / out, options, manifest).to_dict(options)
+    except NothingToExport as exc:
+        return {"format": fmt, "written": 0, "skipped_because": exc.message}
     return {**summary, "path": str(out)}
 
 

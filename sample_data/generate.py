@@ -239,11 +239,11 @@ def openai_calls(conversation: list[dict], conv_id: str | None, start: datetime)
             assistant_call = {"role": "assistant", "content": None,
                               "tool_calls": [{"id": call_id, "type": "function",
                                               "function": {"name": name, "arguments": json.dumps(args)}}]}
-            calls.append(_openai_log(messages, assistant_call, conv_id, clock, "tool_calls"))
+            calls.append(_openai_log(messages, assistant_call, conv_id, clock, "tool_calls", step["intent"]))
             clock += timedelta(seconds=2)
             messages += [assistant_call, {"role": "tool", "tool_call_id": call_id, "content": result}]
         reply = {"role": "assistant", "content": step["reply"]}
-        log = _openai_log(messages, reply, conv_id, clock, "stop")
+        log = _openai_log(messages, reply, conv_id, clock, "stop", step["intent"])
         _maybe_feedback(log, step)
         calls.append(log)
         messages.append(reply)
@@ -251,7 +251,8 @@ def openai_calls(conversation: list[dict], conv_id: str | None, start: datetime)
     return calls
 
 
-def _openai_log(messages: list[dict], reply: dict, conv_id: str | None, when: datetime, finish: str) -> dict:
+def _openai_log(messages: list[dict], reply: dict, conv_id: str | None, when: datetime, finish: str,
+                intent: str) -> dict:
     prompt_tokens = sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)
     completion_tokens = len(str(reply.get("content") or "")) // 4 + 1
     response = {
@@ -267,8 +268,8 @@ def _openai_log(messages: list[dict], reply: dict, conv_id: str | None, when: da
            "request": {"model": "gpt-4.1-mini", "messages": [dict(m) for m in messages], "tools": TOOLS,
                        "temperature": 0.3},
            "response": response}
-    if conv_id:
-        log["metadata"] = {"conversation_id": conv_id, "app": "support-web"}
+    # the app's intent router labels each call; older app versions logged no conversation id
+    log["metadata"] = {"app": "support-web", "intent": intent, **({"conversation_id": conv_id} if conv_id else {})}
     return log
 
 

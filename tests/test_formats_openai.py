@@ -91,6 +91,7 @@ def test_chat_first_turn_exact_record():
                    "model": "gpt-4.1-mini-2025-04-14", "timestamp": "2025-03-04T10:15:02Z", "finish_reason": "stop",
                    "conversation_id": "conv_8d1f"},
         "feedback": {"thumbs": "up"},
+        "meta": {"metadata": {"app": "help-widget", "conversation_id": "conv_8d1f"}},
     }
 
 
@@ -190,6 +191,7 @@ def test_stored_completions_with_attached_messages():
         "source": {"format": "openai-chat", "file": str(STORED), "line": 1,
                    "trace_id": "chatcmpl-AyPNinnUqUDYo9SAdA52NobMflmj2", "model": "gpt-4.1-2025-04-14",
                    "timestamp": "2025-02-07T20:36:50Z", "finish_reason": "stop", "conversation_id": "web-991"},
+        "meta": {"metadata": {"session_id": "web-991"}},
     }
     page = by_line(items)[2]
     assert [(r.source["trace_id"], r.messages) for r in page] == [
@@ -230,6 +232,7 @@ def test_responses_instructions_and_string_input():
                    "model": "gpt-4.1-2025-04-14", "timestamp": "2025-03-05T09:00:00Z", "finish_reason": "stop",
                    "conversation_id": "sess_r1"},
         "feedback": {"thumbs": "up"},
+        "meta": {"metadata": {"session_id": "sess_r1"}},
     }
 
 

@@ -69,10 +69,19 @@ def test_every_slice_and_category_present_in_the_data_is_in_eval(tmp_path):
 def test_eval_is_harder_than_train(tmp_path):
     outcome, train, evaluation = split_run(tmp_path, planted_records())
     mean = lambda rows: sum(r["scores"]["difficulty"] for r in rows) / len(rows)  # noqa: E731
-    assert mean(evaluation) > 2 * mean(train)
+    assert mean(evaluation) > 1.5 * mean(train)
     composition = outcome.manifest["stages"][-1]["stats"]["composition"]
     assert composition["slices"]["negative_feedback"]["eval"] >= 2
     assert composition["difficulty"]["eval"]["mean"] > composition["difficulty"]["train"]["mean"]
+
+
+def test_hard_cases_are_not_all_taken_from_training(tmp_path):
+    """Corrections are the best training data too: eval takes at most max_slice_share of a slice."""
+    _, train, evaluation = split_run(tmp_path, planted_records(), "{eval_size: 0.4, max_slice_share: 0.5}")
+    for name in ("negative_feedback", "tool_use"):
+        groups = lambda rows: {r["groups"]["split_group"] for r in rows if name in r["reasons"]["difficulty"]}  # noqa: E731
+        assert groups(evaluation), name
+        assert len(groups(evaluation)) <= 0.5 * len(groups(train) | groups(evaluation)), name
 
 
 def test_same_seed_same_split_other_seed_other_average_slice(tmp_path):

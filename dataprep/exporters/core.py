@@ -96,6 +96,10 @@ class RowCheck:
         return Checked(errors, [], None if errors else text_tokens(row))
 
 
+class NothingToExport(DataprepError):
+    """Every record was skipped (e.g. no preference pairs for a DPO export)."""
+
+
 def text_tokens(value: Any) -> int:
     """Tokens of every string in a row: formats without a fixed chat framing are counted by their text."""
     if isinstance(value, str):
@@ -140,8 +144,8 @@ def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: E
             yield record, row
     if not summary.written:
         reasons = ", ".join(f"{reason} ({n})" for reason, n in summary.skipped.most_common()) or "the input holds no records"
-        raise DataprepError(f"no record could be exported as {fmt}: {reasons}; nothing was written",
-                            file=", ".join(map(str, inputs)))
+        raise NothingToExport(f"no record could be exported as {fmt}: {reasons}; nothing was written",
+                              file=", ".join(map(str, inputs)))
 
 
 def convert_record(fmt: str, record: Record, options: RowOptions, path: Path, line: int) -> Row | Skip:

@@ -239,7 +239,18 @@ def record_of(fmt: str, line: Line, call: Call, log: dict[str, Any], request: di
     if "choice" in source:
         parts.append(source["choice"])
     return Record(messages=call.messages, tools=call.tools, id=derived_id(*parts), source=source, groups=groups,
-                  feedback=feedback_from(log["feedback"]) if log.get("feedback") is not None else {})
+                  feedback=feedback_from(log["feedback"]) if log.get("feedback") is not None else {},
+                  meta=app_metadata(log, request))
+
+
+def app_metadata(log: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The app's own metadata (intent, app, tenant...) is kept, never dropped: later stages read
+    a category from it."""
+    found = {}
+    for holder in (request.get("metadata"), log.get("metadata")):
+        if isinstance(holder, dict):
+            found.update(holder)
+    return {"metadata": found} if found else {}
 
 
 def check_call(call: Call) -> None:

@@ -38,7 +38,9 @@ SLICES = tuple(SLICE_WEIGHTS)
 
 def category_of(record: Record) -> str | None:
     """A record's category/intent, from the source, the original log's extra keys, or a tag."""
-    for value in (record.source.get("category"), record.source.get("intent"), record.meta.get("category")):
+    app = record.meta.get("metadata") if isinstance(record.meta.get("metadata"), dict) else {}
+    for value in (record.source.get("category"), record.source.get("intent"), record.meta.get("category"),
+                  app.get("intent"), app.get("category")):
         if value:
             return str(value)
     for tag in record.tags:
@@ -121,11 +123,11 @@ class Split(Stage):
     def __init__(self, eval_size: float | int = 0.1, eval_cap: int = 1000, min_per_slice: int = 2,
                  average_share: float = 0.15, weights: dict[str, float] | None = None,
                  long_input_chars: int = 1500, long_conversation_turns: int = 4, rare_category_share: float = 0.02,
-                 threshold: float = 0.8, decontaminate: bool = True):
+                 max_slice_share: float = 0.5, threshold: float = 0.8, decontaminate: bool = True):
         super().__init__(eval_size=eval_size, eval_cap=eval_cap, min_per_slice=min_per_slice,
                          average_share=average_share, weights=weights, long_input_chars=long_input_chars,
                          long_conversation_turns=long_conversation_turns, rare_category_share=rare_category_share,
-                         threshold=threshold, decontaminate=decontaminate)
+                         max_slice_share=max_slice_share, threshold=threshold, decontaminate=decontaminate)
         self.weights = {**SLICE_WEIGHTS, **(weights or {})}
         self.limits = Thresholds(long_input_chars, long_conversation_turns, rare_category_share)
 
@@ -198,33 +200,37 @@ class Split(Stage):
         hard_budget = target - int(round(target * self.options["average_share"]))
         chosen: dict[int, str] = {}
         filled = 0
+        in_eval: Counter = Counter()
+        # No slice or category may give more than this many groups to eval: corrections and
+        # other hard cases are also the best training data, so train keeps its share.
+        ceiling = {label: max(1, int(self.options["max_slice_share"] * len(groups))) for label, groups in ranked.items()}
 
-        def take(g: int, why: str, limit: int) -> None:
+        def take(g: int, why: str, limit: int) -> bool:
             nonlocal filled
-            if g not in chosen and filled + sizes[g] <= limit:
-                chosen[g] = why
-                filled += int(sizes[g])
+            if g in chosen or filled + sizes[g] > limit or any(in_eval[l] >= ceiling[l] for l in labels_of[g]):
+                return False
+            chosen[g] = why
+            filled += int(sizes[g])
+            in_eval.update(labels_of[g])
+            return True
 
         # A minimum of every slice (heaviest first), then of every category; groups already
         # chosen for another label count towards each label they carry.
         quota_order = [f"slice:{name}" for name in sorted(SLICES, key=lambda n: -self.weights[n])]
         quota_order += sorted(label for label in ranked if label.startswith("category:"))
         for label in quota_order:
-            have = sum(1 for g in chosen if label in labels_of[g])
             for g in ranked.get(label, []):
-                if have >= self.options["min_per_slice"]:
+                if in_eval[label] >= self.options["min_per_slice"]:
                     break
-                before = len(chosen)
                 take(g, label, hard_budget)
-                have += len(chosen) - before
         for g in by_hardness:  # then the hardest
             if filled >= hard_budget or hardness[g] == 0:
                 break
             take(g, "hardest", hard_budget)
-        for g in sorted(range(len(group_ids)), key=lambda g: tie[g]):  # then a random "average" share
+        for g in np.argsort(tie, kind="stable"):  # then a random "average" share
             if filled >= target:
                 break
-            take(g, "average", target)
+            take(int(g), "average", target)
         return {int(group_ids[g]): why for g, why in chosen.items()}
 
     # -- pass 2: write ----------------------------------------------------------------------------
