@@ -40,3 +40,12 @@ def chat(user: str, reply: str, **extra) -> dict:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> Path:
+    """The README's demo: recipes/quickstart.yaml on sample_data/, run once per test session."""
+    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
+    result = run_cli("run", REPO / "recipes" / "quickstart.yaml", "--out", run_dir, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir

@@ -1,0 +1,183 @@
+"""The facts of a finished run, gathered once from its folder: what the report and the dataset card say.
+
+Everything comes from ``manifest.json`` and the run's JSONL outputs, so the page and the
+card can never disagree with the manifest.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from .errors import InputError
+from .record import PLACES, Record
+from .tokens import count_messages
+
+TOKEN_SAMPLE_CAP = 50_000  # records per split whose tokens are counted; more are sampled evenly
+EXAMPLES_PER_BUCKET = 3
+CONTEXT_LIMIT = 65_536
+DEFAULT_PRICE_PER_MILLION = 3.00  # USD per 1M training tokens: an example rate, set your own in the recipe
+DEFAULT_EPOCHS = 3
+ENOUGH_LOW, ENOUGH_HIGH = 200, 2_000  # format/tone guidance: 200-2,000 clean examples
+
+
+@dataclass
+class RunFacts:
+    run_dir: Path
+    manifest: dict[str, Any]
+    counts: dict[str, int]
+    rejected_by_reason: Counter = field(default_factory=Counter)
+    duplicates_by_stage: Counter = field(default_factory=Counter)
+    tokens: dict[str, list[int]] = field(default_factory=lambda: {"train": [], "eval": []})
+    over_limit: dict[str, int] = field(default_factory=lambda: {"train": 0, "eval": 0})
+    categories: dict[str, Counter] = field(default_factory=lambda: {"train": Counter(), "eval": Counter()})
+    slices: dict[str, Counter] = field(default_factory=lambda: {"train": Counter(), "eval": Counter()})
+    eval_reasons: Counter = field(default_factory=Counter)
+    cluster_sizes: Counter = field(default_factory=Counter)
+    synthetic: Counter = field(default_factory=Counter)
+    review: Counter = field(default_factory=Counter)
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    # -- the numbers teams decide by -------------------------------------------------------------
+    @property
+    def kept(self) -> int:
+        return self.counts.get("train", 0) + self.counts.get("eval", 0)
+
+    @property
+    def knowledge_share(self) -> float:
+        rag = self.counts.get("rag_candidates", 0)
+        return rag / (rag + self.kept) if rag + self.kept else 0.0
+
+    @property
+    def tail_share_of_eval(self) -> float:
+        total = sum(self.eval_reasons.values())
+        return 1 - self.eval_reasons.get("average", 0) / total if total else 0.0
+
+    @property
+    def train_tokens(self) -> int:
+        sampled = self.tokens["train"]
+        return int(sum(sampled) * (self.counts.get("train", 0) / len(sampled))) if sampled else 0
+
+    @property
+    def synthetic_acceptance(self) -> float | None:
+        accepted = self.synthetic.get("synthetic accept", 0) + self.synthetic.get("synthetic needs_edit", 0)
+        reviewed = accepted + self.synthetic.get("synthetic reject", 0)
+        return accepted / reviewed if reviewed else None
+
+    def stage_stats(self, stage: str) -> dict[str, Any]:
+        """The stats of the first run of ``stage`` in the manifest (empty if the recipe had none)."""
+        return next((s["stats"] for s in self.manifest.get("stages", []) if s["stage"] == stage), {})
+
+    def training_cost(self, price_per_million: float = DEFAULT_PRICE_PER_MILLION, epochs: int = DEFAULT_EPOCHS) -> float:
+        return self.train_tokens * epochs * price_per_million / 1_000_000
+
+    def verdicts(self) -> list[dict[str, str]]:
+        """Plain statements with the number behind each."""
+        share, train = self.knowledge_share, self.counts.get("train", 0)
+        out = []
+        if share >= 0.5:
+            out.append({"level": "bad", "title": f"{share:.0%} of this data is knowledge",
+                        "text": "Fine-tuning on it will not fix the failures: index it for RAG and fine-tune on behaviour."})
+        elif share >= 0.2:
+            out.append({"level": "warn", "title": f"{share:.0%} of this data is knowledge",
+                        "text": "A sizeable share of replies rest on facts not in their input; they went to rag_candidates.jsonl."})
+        else:
+            out.append({"level": "good", "title": f"{share:.0%} of this data is knowledge",
+                        "text": "Mostly behaviour (format, tone, routing, tool use): a good fit for fine-tuning."})
+        if train < ENOUGH_LOW:
+            out.append({"level": "bad", "title": f"{train:,} training examples",
+                        "text": f"Below the {ENOUGH_LOW:,} that format and tone tuning usually needs: mine more traffic or synthesize edge cases."})
+        elif train <= ENOUGH_HIGH:
+            out.append({"level": "good", "title": f"{train:,} training examples",
+                        "text": f"Within the {ENOUGH_LOW:,}-{ENOUGH_HIGH:,} clean examples that format and tone tuning needs."})
+        else:
+            out.append({"level": "good", "title": f"{train:,} training examples",
+                        "text": f"More than the {ENOUGH_HIGH:,} format and tone usually need: quality beats quantity, consider a stricter filter."})
+        if self.counts.get("eval", 0):
+            tail = self.tail_share_of_eval
+            out.append({"level": "good" if tail >= 0.6 else "warn", "title": f"{tail:.0%} of the eval set is tail",
+                        "text": f"{self.eval_reasons.get('average', 0):,} eval records are a random 'average' slice; the rest were held out for being hard."})
+        else:
+            out.append({"level": "warn", "title": "no eval set", "text": "Add a split stage to hold out worst-case examples."})
+        return out
+
+
+def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
+    if path.exists():
+        with open(path, "rb") as handle:
+            for line in handle:
+                yield orjson.loads(line)
+
+
+def reason_family(reason: str) -> str:
+    """Group reasons that differ only in details: 'not valid JSON (… column 57)' -> 'not valid JSON',
+    'near-duplicate of rec-1f2e…' -> 'near-duplicate of rec-…'."""
+    family = re.sub(r"\s*\([^)]*\)", "", reason)
+    family = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", family)
+    family = re.sub(r"\b(rec|msg|chatcmpl|call|toolu)[-_][\w-]+", r"\1-…", family)
+    family = re.sub(r"\d+", "N", family)
+    return family if len(family) <= 70 else family[:69] + "…"
+
+
+def category(row: dict[str, Any]) -> str | None:
+    from .stages.split import category_of
+
+    return category_of(Record.from_dict(row))
+
+
+def gather(run_dir: Path) -> RunFacts:
+    manifest_path = run_dir / "manifest.json"
+    if not manifest_path.exists():
+        raise InputError("no manifest.json here: is this a finished dataprep run folder?", file=str(run_dir))
+    manifest = orjson.loads(manifest_path.read_bytes())
+    facts = RunFacts(run_dir, manifest, {place: manifest["counts"].get(place, 0) for place in PLACES})
+    for split in ("train", "eval"):
+        _gather_kept(facts, split)
+    for row in iter_rows(run_dir / "rejected.jsonl"):
+        facts.rejected_by_reason[reason_family(row["disposition"].get("reason", "?"))] += 1
+        if "synthetic" in row.get("tags", []) and row["disposition"].get("stage") == "review":
+            facts.synthetic["synthetic reject"] += 1
+        _example(facts, "rejected", row)
+    for row in iter_rows(run_dir / "duplicates.jsonl"):
+        facts.duplicates_by_stage[row["disposition"].get("stage", "?")] += 1
+        _example(facts, "duplicates", row)
+    for row in iter_rows(run_dir / "rag_candidates.jsonl"):
+        _example(facts, "rag_candidates", row)
+    return facts
+
+
+def _gather_kept(facts: RunFacts, split: str) -> None:
+    total = facts.counts.get(split, 0)
+    step = max(1, -(-total // TOKEN_SAMPLE_CAP))
+    for index, row in enumerate(iter_rows(facts.run_dir / f"{split}.jsonl")):
+        if index % step == 0:
+            tokens = count_messages(row["messages"], row.get("tools"))
+            facts.tokens[split].append(tokens)
+            facts.over_limit[split] += step if tokens > CONTEXT_LIMIT else 0
+        if name := category(row):
+            facts.categories[split][name] += 1
+        for name in (row.get("reasons") or {}).get("difficulty", []):
+            facts.slices[split][name] += 1
+        if split == "eval":
+            for why in (row.get("reasons") or {}).get("eval", ["(unspecified)"]):
+                facts.eval_reasons["average" if why == "average" else "tail"] += 1
+        facts.cluster_sizes[int((row.get("groups") or {}).get("cluster_size", 1))] += 1
+        tags = row.get("tags", [])
+        facts.synthetic["synthetic" if "synthetic" in tags else "mined"] += 1
+        review = row.get("review") or {}
+        if review:
+            facts.review[review.get("verdict") or review.get("status", "pending")] += 1
+            if "synthetic" in tags and review.get("verdict"):
+                facts.synthetic[f"synthetic {review['verdict']}"] += 1
+        _example(facts, split, row)
+
+
+def _example(facts: RunFacts, bucket: str, row: dict[str, Any]) -> None:
+    examples = facts.examples.setdefault(bucket, [])
+    if len(examples) < EXAMPLES_PER_BUCKET:
+        examples.append(row)
