@@ -228,9 +228,10 @@ def stage_dir_name(index: int, name: str) -> str:
 
 def remove_previous_outputs(run_dir: Path) -> None:
     """A fresh run (no --resume) starts from nothing the last run left behind."""
-    for path in (*output_paths(run_dir).values(), run_dir / "manifest.json"):
+    for path in (*output_paths(run_dir).values(), run_dir / "manifest.json", run_dir / "report.html"):
         path.unlink(missing_ok=True)
-    for folder in (run_dir / ".work", run_dir / "review", run_dir / "exports"):
+    # review/ is kept: verdicts pulled from reviewers are people's work, and apply to a rerun too
+    for folder in (run_dir / ".work", run_dir / "exports"):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -144,15 +144,15 @@ def render(facts: RunFacts) -> str:
     return environment.get_template("report.html.j2").render(**context(facts))
 
 
-def write_report(run_dir: Path) -> Path:
+def write_report(facts: RunFacts) -> Path:
     """Write ``<run_dir>/report.html`` atomically and return its path."""
-    page = render(gather(run_dir))
-    target = run_dir / "report.html"
+    page = render(facts)
+    target = facts.run_dir / "report.html"
     with AtomicWriter(target) as writer:
         writer.write_raw(page.encode("utf-8"))
     return target
 
 
 def report_command(run_dir: Path, console: Any) -> None:
-    target = write_report(run_dir)
+    target = write_report(gather(run_dir))
     console.print(f"wrote {target} — open it in a browser")

@@ -130,11 +130,12 @@ def category(row: dict[str, Any]) -> str | None:
     return category_of(Record.from_dict(row))
 
 
-def gather(run_dir: Path) -> RunFacts:
+def gather(run_dir: Path, manifest: dict[str, Any] | None = None) -> RunFacts:
+    """The facts of a run folder; ``manifest`` is given while the run is being finished."""
     manifest_path = run_dir / "manifest.json"
-    if not manifest_path.exists():
+    if manifest is None and not manifest_path.exists():
         raise InputError("no manifest.json here: is this a finished dataprep run folder?", file=str(run_dir))
-    manifest = orjson.loads(manifest_path.read_bytes())
+    manifest = manifest or orjson.loads(manifest_path.read_bytes())
     facts = RunFacts(run_dir, manifest, {place: manifest["counts"].get(place, 0) for place in PLACES})
     for split in ("train", "eval"):
         _gather_kept(facts, split)

@@ -23,6 +23,8 @@ from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageRes
                        concat_files, ensure_empty_or_run, execute, fingerprint, get_stage, output_paths,
                        remove_previous_outputs, stage_dir_name, versions)
 from .recipe import InputSpec, Recipe
+from .report import write_report
+from .run_facts import gather
 from .record import Record
 
 
@@ -198,11 +200,14 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
         "outputs": {place: path.name for place, path in paths.items()},
     }
     check_accounting(counts, input_count, created, run_dir)
+    facts = gather(run_dir, manifest)
+    manifest["verdicts"] = facts.verdicts()
     if recipe.export.get("formats"):
         from .export import export_run
 
         manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest)
     write_json(run_dir / "manifest.json", manifest)
+    write_report(facts)
     return RunOutcome(run_dir, manifest)
 
 

@@ -52,3 +52,14 @@ def test_headless_chromium_renders_the_charts(report, tmp_path):
                          timeout=120, check=True).stdout
     assert dom.count("<svg") >= 5 and dom.count("<rect") >= 10
     assert "Where every record went" in dom and "Verdict" in dom
+
+
+def test_the_hf_dataset_card_states_the_same_facts(quickstart_run):
+    manifest = json.loads((quickstart_run / "manifest.json").read_text())
+    card = (quickstart_run / "exports" / "hf" / "README.md").read_text(encoding="utf-8")
+    for heading in ("## Splits", "## Sources", "## Filters", "## Human review", "## Verdict", "## Known limits"):
+        assert heading in card, heading
+    assert f"| train | {manifest['counts']['train']:,} |" in card
+    assert f"| eval | {manifest['counts']['eval']:,} |" in card
+    for verdict in manifest["verdicts"]:
+        assert verdict["title"] in card

@@ -126,7 +126,8 @@ def dataset_card(manifest: dict[str, Any] | None, exported: dict[str, Any] | Non
                 "Chat fine-tuning examples in OpenAI `messages` shape (with tool calls), made by "
                 "dataprep from production LLM traffic.",
                 splits_section(exported), sources_section(manifest, recipe, exported),
-                filters_section(manifest, recipe, exported), review_section(exported), limits_section(stages)]
+                filters_section(manifest, recipe, exported), review_section(exported),
+                verdict_section(manifest), limits_section(stages)]
     return "\n\n".join(section for section in sections if section) + "\n"
 
 
@@ -184,6 +185,12 @@ def review_section(exported: dict[str, Any]) -> str:
     picked = total - states.get("not picked", 0)
     return (f"## Human review\n\n{picked:,} of {total:,} examples ({picked / total:.1%}) were picked for review.\n\n"
             + table(("review status", "examples"), states.items()))
+
+
+def verdict_section(manifest: dict[str, Any]) -> str:
+    """The run report's verdict (knowledge vs behaviour, enough data, tail share), when the run has one."""
+    verdicts = manifest.get("verdicts") or []
+    return "## Verdict\n\n" + "\n".join(f"- **{v['title']}**: {v['text']}" for v in verdicts) if verdicts else ""
 
 
 def limits_section(stages: list[str]) -> str:
