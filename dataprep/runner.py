@@ -6,6 +6,7 @@ nothing-lost accounting; stages only transform records.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,9 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
         remove_previous_outputs(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
-    runner = Runner(stages, recipe.inputs, run_dir, RunSettings(recipe.seed, recipe.folder, resume=resume), console)
+    cache = os.environ.get("DATAPREP_CACHE_DIR")  # share paid LLM answers across run folders
+    settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume)
+    runner = Runner(stages, recipe.inputs, run_dir, settings, console)
     results = runner.execute()
     paths = output_paths(run_dir)
     counts = runner.gather_asides({place: paths[place] for place in ASIDE_PLACES})

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import InputError
+from ..errors import DataprepError, InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, iter_lines
 from ..pipeline import RecordSource, Stage, StageContext, fingerprint, register
@@ -80,10 +80,76 @@ class Finding:
     evidence: Passage | None = None
     evidence_facts: list[str] = field(default_factory=list)
     candidates: list[Passage] = field(default_factory=list)  # retrieved passages, best first
+    judged: dict[str, Any] | None = None  # the LLM judge's verdict, for uncertain records
 
     @property
     def score(self) -> float:
-        return max(self.assessment.score, EVIDENCE_SCORE) if self.evidence else self.assessment.score
+        score = JUDGE_SCORES[bool(self.judged["fact_heavy"])] if self.judged else self.assessment.score
+        return max(score, EVIDENCE_SCORE) if self.evidence else score
+
+
+# -- the optional LLM judge ----------------------------------------------------------------------------
+JUDGE_SCORES = {True: 0.9, False: 0.1}
+JUDGE_SYSTEM = """You review examples for fine-tuning a chat model. Decide whether the assistant's final reply is
+FACT-HEAVY: its correctness depends on specific facts that are NOT present in the conversation's own input (system
+prompt, user turns, tool results) and that the model would have to recall: prices, fees, dates, deadlines, policy
+terms, product specs, versions, limits, names of people, teams or places, addresses, phone numbers, statistics,
+schedules. One such fact is enough. It is BEHAVIOUR (not fact-heavy) when the reply's value is how it responds:
+format, tone, refusing, classifying or routing the given input, rewriting, summarizing, translating or extracting
+from text in the input, arithmetic over given numbers, a generic procedure, or relaying what a tool returned.
+List the unsupported facts you found (empty for behaviour) and give a one-sentence reason."""
+JUDGE_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["fact_heavy", "unsupported_facts", "reason"],
+    "properties": {"fact_heavy": {"type": "boolean"},
+                   "unsupported_facts": {"type": "array", "items": {"type": "string"}},
+                   "reason": {"type": "string"}},
+}
+
+
+class Judge:
+    """An LLM's second opinion, through the provider layer (cache, budget, retries), on the records
+    the offline scorer is unsure about. Records leave the machine, so unscrubbed ones are refused."""
+
+    def __init__(self, options: dict[str, Any], cache_dir: Path, recipe_dir: Path, threshold: float):
+        from ..providers.llm import LLM, LLMSettings
+
+        self.threshold = threshold
+        settings = {key: value for key, value in options.items() if key not in ("replay", "allow_unscrubbed")}
+        replay = [recipe_dir / options["replay"]] if options.get("replay") else []
+        self.llm = LLM(LLMSettings(**settings), cache_dir / "llm", replay)
+        self.allow_unscrubbed = options.get("allow_unscrubbed", False)
+        self.judged = self.skipped = self.overturned = 0
+
+    def judge(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            if not self.allow_unscrubbed and "pii:scrubbed" not in finding.record.tags:
+                raise DataprepError(f"record {finding.record.id} was not PII-scrubbed (no 'pii:scrubbed' tag); run the "
+                                    "mine stage first, or set judge.allow_unscrubbed: true to send it anyway")
+        requests = [self.llm.request([{"role": "user", "content": _transcript(f.record)}], JUDGE_SCHEMA,
+                                     system=JUDGE_SYSTEM, schema_name="fact_heavy_verdict", expected_output_tokens=200)
+                    for f in findings]
+        for finding, completion in zip(findings, self.llm.complete_all(requests)):
+            if not completion.ok:
+                self.skipped += 1  # over budget or unusable answer: the offline score stands
+                continue
+            before = finding.score
+            finding.judged = completion.value
+            self.judged += 1
+            self.overturned += (before >= self.threshold) != (finding.score >= self.threshold)
+
+    def stats(self) -> dict[str, Any]:
+        return {"judged": self.judged, "judge_skipped": self.skipped, "judge_overturned": self.overturned,
+                "judge_calls": self.llm.stats()}
+
+
+def _transcript(record: Record) -> str:
+    lines = []
+    for message in record.messages[:-1]:
+        text = message_text(message)
+        for call in message.get("tool_calls") or ():
+            text += f"\n[calls {call['function']['name']}({call['function']['arguments']})]"
+        lines.append(f"[{message.get('role')}] {text}")
+    return "CONVERSATION INPUT:\n" + "\n".join(lines) + f"\n\nFINAL ASSISTANT REPLY:\n{reply_text(record.messages[-1])}"
 
 
 # -- the knowledge source --------------------------------------------------------------------------
@@ -170,9 +236,10 @@ class Flag(Stage):
     name = "flag"
 
     def __init__(self, threshold: float = 0.5, action: str = "route", uncertain_margin: float = 0.15,
-                 knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY):
+                 knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY,
+                 judge: dict[str, Any] | None = None):
         super().__init__(threshold=threshold, action=action, uncertain_margin=uncertain_margin, knowledge=knowledge,
-                         grounded_variants=grounded_variants, not_found_reply=not_found_reply)
+                         grounded_variants=grounded_variants, not_found_reply=not_found_reply, judge=judge)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
         path = self._knowledge_path(ctx)
@@ -190,13 +257,20 @@ class Flag(Stage):
         knowledge = Knowledge.load(path) if path is not None else None
         tally = Tally(self.options["threshold"])
         grounding = Grounding(self.options["not_found_reply"])
+        judge = Judge(self.options["judge"], ctx.cache_dir or ctx.run_dir / "cache", ctx.recipe_dir,
+                      self.options["threshold"]) if self.options["judge"] else None
         ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
         if knowledge:
             ctx.stats["knowledge_passages"] = len(knowledge.passages)
         for batch in _batches(records, BATCH):
-            for finding in self.assess_batch(batch, knowledge):
+            findings = self.assess_batch(batch, knowledge)
+            if judge:
+                judge.judge([f for f in findings if f.assessment and self._uncertain(f.score)])
+            for finding in findings:
                 yield from self.decide(finding, ctx, tally, grounding)
         ctx.stats.update(tally.stats())
+        if judge:
+            ctx.stats.update(judge.stats())
         if self.options["grounded_variants"]:
             ctx.stats.update(grounded_created=grounding.created, grounded_skipped=grounding.skipped)
 
@@ -220,9 +294,13 @@ class Flag(Stage):
         record.scores["fact_heavy"] = score
         reasons = finding.assessment.reasons + ([f"found in knowledge: {finding.evidence.source}"]
                                                 if finding.evidence else [])
+        if finding.judged:
+            record.scores["fact_heavy_offline"] = finding.assessment.score
+            reasons.append(f"judge: {finding.judged['reason']}")
+            reasons += [f"judge found: {fact}" for fact in finding.judged["unsupported_facts"][:5]]
         if reasons:
             record.reasons["fact_heavy"] = reasons
-        if abs(score - threshold) < self.options["uncertain_margin"]:
+        if not finding.judged and self._uncertain(score):
             _tag(record, "fact-heavy-uncertain")
             tally.uncertain += 1
         tally.add(finding)
@@ -232,6 +310,9 @@ class Flag(Stage):
         if self.options["grounded_variants"]:
             yield from grounding.variants(finding)
         yield from self.act(finding, reasons, ctx)
+
+    def _uncertain(self, score: float) -> bool:
+        return abs(score - self.options["threshold"]) < self.options["uncertain_margin"]
 
     def act(self, finding: Finding, reasons: list[str], ctx: StageContext) -> Iterator[Record]:
         record, action = finding.record, self.options["action"]
