@@ -1,0 +1,85 @@
+"""Records as Label Studio tasks: the conversation turn by turn, the reply under review and
+why the record was picked, in the shape the labeling config (``labelstudio_config.xml``) reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, UsageError
+from ..jsonl import BadLine, iter_lines
+from ..record import Record, message_text
+
+CONFIG_PATH = Path(__file__).with_name("labelstudio_config.xml")
+ID_FIELD = "dataprep_id"  # our record id in the task data: what makes a re-push idempotent
+SCRUBBED_TAG = "pii:scrubbed"
+RANDOM_SAMPLE = "random_sample"  # the only pick reason that says something about the records not picked
+
+# Why a record was picked (``review.picked_because``), as a reviewer reads it.
+PICK_REASONS = {
+    "eval": "in the eval set",
+    "synthetic": "synthetic example",
+    "conflict": "labeling conflict",
+    "near_flag_threshold": "fact-heavy score near the flag threshold",
+    RANDOM_SAMPLE: "random sample for the defect-rate estimate",
+}
+
+
+def label_config() -> str:
+    return CONFIG_PATH.read_text(encoding="utf-8")
+
+
+def render_message(message: dict[str, Any]) -> str:
+    """A message as plain text a reviewer can read, tool calls included."""
+    lines = [message_text(message)] if message_text(message) else []
+    for call in message.get("tool_calls") or []:
+        function = call.get("function", {})
+        lines.append(f"→ calls {function.get('name', '?')}({function.get('arguments', '')})")
+    return "\n".join(lines) or "(empty)"
+
+
+def speaker(message: dict[str, Any]) -> str:
+    role = message.get("role", "?")
+    return f"{role} ({message['name']})" if message.get("name") else role
+
+
+def task_data(record: Record) -> dict[str, Any]:
+    """The task Label Studio shows for one record."""
+    picked = record.review.get("picked_because") or []
+    because = "; ".join(PICK_REASONS.get(code, code) for code in picked) or "not recorded"
+    if record.review.get("status") == "disputed":
+        because += f" — DISPUTED, {record.review.get('reason') or 'reviewers disagree'}: please judge again"
+    reply = record.target
+    return {
+        ID_FIELD: record.id,
+        "conversation": [{"author": speaker(m), "text": render_message(m)} for m in record.prompt_messages],
+        "reply": render_message(reply) if reply else "(no assistant reply)",
+        "picked": picked,
+        "picked_because": because,
+    }
+
+
+def read_records(path: Path) -> list[Record]:
+    """Records to push; a line that is not a record stops the push with its file and line."""
+    records: dict[str, Record] = {}
+    for item in iter_lines(path):
+        if isinstance(item, BadLine):
+            raise InputError(item.reason, file=item.file, line=item.line)
+        if not isinstance(item.value, dict) or not isinstance(item.value.get("messages"), list):
+            raise InputError("not a record (a JSON object with 'messages')", file=item.file, line=item.line)
+        record = Record.from_dict(item.value)
+        records.setdefault(record.id, record)
+    if not records:
+        raise InputError("no records to push", file=str(path))
+    return list(records.values())
+
+
+def unscrubbed(records: list[Record]) -> list[str]:
+    return [record.id for record in records if SCRUBBED_TAG not in record.tags]
+
+
+def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
+    """Nothing leaves the machine before the PII scrubber has seen it, unless the user says so."""
+    if record_ids:
+        raise UsageError(f"{where}: {len(record_ids)} record(s) are not PII-scrubbed (no '{SCRUBBED_TAG}' tag, "
+                         f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")
