@@ -1,0 +1,416 @@
+"""The dedup stage and its MinHash engine, on small inputs whose answers are known."""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch.lsh import _optimal_param
+
+from conftest import chat
+from dataprep.cli import main
+from dataprep.jsonl import write_jsonl
+from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs, group_near_duplicates,
+                              max_cross_similarity, shingle_hashes, sketch)
+from dataprep.recipe import InputSpec, load_recipe
+from dataprep.record import Record
+from dataprep.runner import run_recipe, run_single_stage
+from dataprep.stages.dedup import Dedup, record_text
+
+WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
+         "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basil cedar dune ember fjord "
+         "grove heath iris jade kelp lotus moss nectar").split()
+
+
+def chat(user: str, reply: str = "Happy to help: here is what to do next.", **extra) -> dict:
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}], **extra}
+
+
+def replace_word(words: list[str], position: int, new: str) -> list[str]:
+    return [*words[:position], new, *words[position + 1:]]
+
+
+def jaccard(a: str, b: str) -> float:
+    sa, sb = set(shingle_hashes(a)), set(shingle_hashes(b))
+    return len(sa & sb) / len(sa | sb)
+
+
+def read(path: Path) -> list[dict]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()] if path.exists() else []
+
+
+def run_dedup(tmp_path: Path, rows: list[dict], **options) -> tuple[list[dict], list[dict], dict]:
+    """Run the stage alone on ``rows`` in a fresh folder; returns (kept, duplicates, stats)."""
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    source, out, duplicates = folder / "in.jsonl", folder / "out.jsonl", folder / "out.duplicates.jsonl"
+    write_jsonl(source, rows)
+    outcome = run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], out,
+                               {"duplicates": duplicates, "rejected": folder / "out.rejected.jsonl"})
+    kept, dropped = read(out), read(duplicates)
+    assert len(kept) + len(dropped) == len(rows)  # nothing lost, nothing made up
+    return kept, dropped, outcome.results[1].stats
+
+
+def run_cli(args: list[str], cwd: Path, monkeypatch, capsys) -> tuple[int, str]:
+    """``dataprep ARGS`` in ``cwd``, in-process: (exit code, stderr)."""
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(sys, "argv", ["dataprep", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def ids(records: list[dict]) -> list[str]:
+    return [r["id"] for r in records]
+
+
+# -- exact duplicates ------------------------------------------------------------------------------------
+def test_case_whitespace_unicode_and_placeholder_variants_are_exact_duplicates(tmp_path):
+    rows = [chat("Where is my order?", id="a"),
+            chat("  where IS my\n\torder?  ", id="b"),
+            chat("Ｗhere is my ｏrder?", id="c"),  # fullwidth letters: equal under NFKC
+            chat("Please email <EMAIL_1> the receipt", id="d"),
+            chat("please email <EMAIL_2> the receipt", id="e"),
+            chat("Where is my order", id="f")]  # no question mark: not exact, but a near-duplicate
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a", "d"]
+    reasons = {r["id"]: r["disposition"] for r in dropped}
+    assert {i: d["keeper_id"] for i, d in reasons.items()} == {"b": "a", "c": "a", "e": "d", "f": "a"}
+    assert all(reasons[i]["reason"] == "exact duplicate of a (same text once normalized)" for i in "bc")
+    assert reasons["f"]["reason"].startswith("near-duplicate of a")
+    assert all(d["similarity"] == 1.0 for d in reasons.values())
+    assert (stats["exact_removed"], stats["near_removed"]) == (3, 1)
+
+
+def test_every_record_carries_its_cluster_id_and_size(tmp_path):
+    rows = [chat("How long does shipping take?", id="a"), chat("how long does shipping take?", id="b"),
+            chat("Do you ship to Canada?", id="c")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    clusters = {r["id"]: r["groups"] for r in kept + dropped}
+    assert clusters["a"]["cluster"] == clusters["b"]["cluster"] == dropped[0]["disposition"]["cluster_id"]
+    assert clusters["c"]["cluster"] != clusters["a"]["cluster"]
+    assert (clusters["a"]["cluster_size"], clusters["c"]["cluster_size"]) == (2, 1)
+    assert (stats["clusters"], stats["largest_cluster"]) == (1, 2)
+
+
+def test_records_without_text_in_the_view_are_never_duplicates(tmp_path):
+    system_only = {"messages": [{"role": "system", "content": "You are helpful."},
+                                {"role": "assistant", "content": "Hello!"}]}
+    kept, dropped, _ = run_dedup(tmp_path, [{**system_only, "id": "a"}, {**system_only, "id": "b"}])
+    assert ids(kept) == ["a", "b"] and not dropped
+    assert kept[0]["groups"]["cluster"] != kept[1]["groups"]["cluster"]
+
+
+# -- near duplicates ---------------------------------------------------------------------------------------
+def test_near_duplicates_chain_into_one_cluster():
+    a = WORDS[:40]
+    b = replace_word(a, 10, "CHANGED")
+    c = replace_word(b, 30, "ALTERED")
+    texts = [" ".join(a), " ".join(b), " ".join(c), " ".join(reversed(WORDS))]
+    # the planted similarities: A~B and B~C above 0.8, A~C below it
+    assert jaccard(texts[0], texts[1]) >= 0.8 and jaccard(texts[1], texts[2]) >= 0.8
+    assert jaccard(texts[0], texts[2]) < 0.8
+    assert group_near_duplicates(texts).tolist() == [0, 0, 0, 1]
+    assert group_near_duplicates(texts, threshold=0.9).tolist() == [0, 1, 2, 3]
+
+
+def test_near_duplicate_set_aside_with_its_similarity_to_the_keeper(tmp_path):
+    a = WORDS[:40]
+    rows = [chat(" ".join(a), id="a"), chat(" ".join(replace_word(a, 20, "CHANGED")), id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a"] and ids(dropped) == ["b"]
+    expected = round(jaccard(rows[0]["messages"][0]["content"], rows[1]["messages"][0]["content"]), 4)
+    assert dropped[0]["disposition"]["similarity"] == expected == round(35 / 41, 4)
+    assert dropped[0]["disposition"]["reason"] == "near-duplicate of a (Jaccard 0.85 to it, same cluster)"
+    assert stats["near_removed"] == 1
+
+
+def test_char_shingles_catch_typos_that_word_shingles_miss():
+    texts = ["I would like to cancel my subscription", "I wuold like to cancle my subscripton"]
+    assert group_near_duplicates(texts).tolist() == [0, 1]
+    assert group_near_duplicates(texts, shingle="char", ngram=3, threshold=0.5).tolist() == [0, 0]
+
+
+# -- keeper policy ---------------------------------------------------------------------------------------------
+KEEPER_CASES = {
+    "reviewed": ({}, {"review": {"verdict": "accept", "status": "done"}}),
+    "corrected": ({}, {"tags": ["corrected"]}),
+    "positive_feedback": ({"feedback": {"thumbs": "down"}}, {"feedback": {"thumbs": "up"}}),
+    "recent": ({"source": {"timestamp": "2025-01-01T00:00:00Z"}}, {"source": {"timestamp": "2025-06-01T00:00:00Z"}}),
+    "longest": ({}, {"messages": [{"role": "user", "content": "Can I return boots?"},
+                                  {"role": "assistant", "content": "Yes, within 45 days of delivery, unused."}]}),
+}
+
+
+@pytest.mark.parametrize("criterion", sorted(KEEPER_CASES))
+def test_each_keeper_criterion_picks_the_better_record(tmp_path, criterion):
+    worse, better = KEEPER_CASES[criterion]
+    base = chat("Can I return boots?", "Yes, within 45 days.")
+    rows = [{**base, **worse, "id": "worse"}, {**base, **better, "id": "better"}]
+    kept, dropped, _ = run_dedup(tmp_path, rows, keeper=[criterion])
+    assert ids(kept) == ["better"]
+    assert dropped[0]["disposition"]["keeper_id"] == "better"
+
+
+def test_keeper_criteria_apply_in_order_then_input_order(tmp_path):
+    base = chat("Can I return boots?", "Yes, within 45 days.")
+    rows = [{**base, "id": "first"},
+            {**base, "id": "liked_recent", "feedback": {"thumbs": "up"},
+             "source": {"timestamp": "2025-09-01T00:00:00Z"}},
+            {**base, "id": "reviewed_old", "review": {"verdict": "accept"},
+             "source": {"timestamp": "2020-01-01T00:00:00Z"}}]
+    assert ids(run_dedup(tmp_path, rows)[0]) == ["reviewed_old"]  # default: reviewed outranks feedback and recency
+    assert ids(run_dedup(tmp_path, rows, keeper=["recent", "reviewed"])[0]) == ["liked_recent"]
+    assert ids(run_dedup(tmp_path, [{**base, "id": "one"}, {**base, "id": "two"}])[0]) == ["one"]  # a tie
+
+
+# -- labeling conflicts ----------------------------------------------------------------------------------------
+QUESTION = "Can I get a refund after 60 days?"
+POLICY = "No, refunds are only possible within 30 days of delivery."
+
+
+def test_same_question_with_contradicting_replies_is_a_conflict_kept_whole(tmp_path):
+    rows = [chat(QUESTION, POLICY, id="no"),
+            chat(QUESTION.lower().rstrip("?"), "Yes! We refund any purchase, any time, no questions asked.", id="yes"),
+            chat(QUESTION, POLICY, id="no2"),
+            chat("Do you sell gift cards?", "Yes, in any amount from $10.", id="other")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["no", "yes", "no2", "other"] and not dropped
+    conflicted = [r for r in kept if "conflict" in r.get("tags", [])]
+    assert ids(conflicted) == ["no", "yes", "no2"]
+    assert len({r["groups"]["conflict"] for r in conflicted}) == 1
+    assert conflicted[0]["groups"]["conflict"] == conflicted[0]["groups"]["cluster"]
+    why = conflicted[0]["reasons"]["conflict"][0]
+    assert why.startswith("3 records share this input but their accepted replies differ")
+    assert (stats["conflicts"], stats["conflict_records"]) == (1, 3)
+
+
+def test_same_question_with_reworded_replies_is_a_duplicate_not_a_conflict(tmp_path):
+    rows = [chat(QUESTION, POLICY, id="a"),
+            chat(QUESTION.lower(), "No, refunds are possible only within 30 days after delivery.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and dropped[0]["disposition"]["keeper_id"] == kept[0]["id"]
+    assert stats["conflicts"] == 0 and "conflict" not in kept[0].get("tags", [])
+
+
+def test_a_rejected_reply_is_no_conflict(tmp_path):
+    rows = [chat("Can I get a refund after 60 days?", "Yes! We refund anything, any time.", id="wrong",
+                 feedback={"thumbs": "down"}),
+            chat(QUESTION, POLICY, id="right")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["right"] and ids(dropped) == ["wrong"] and stats["conflicts"] == 0
+
+
+def test_replies_built_on_different_tool_results_are_no_conflict(tmp_path):
+    def order(status_json: str, reply: str, rid: str) -> dict:
+        call = {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"n": 1}'}}
+        return {"id": rid, "messages": [{"role": "user", "content": "Where is my order <ORDER_1>?"},
+                                        {"role": "assistant", "content": None, "tool_calls": [call]},
+                                        {"role": "tool", "tool_call_id": "c1", "content": status_json},
+                                        {"role": "assistant", "content": reply}]}
+    rows = [order('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS, due May 4.", "a"),
+            order('{"status": "processing", "warehouse": "Denver", "eta": null}', "Still being packed in Denver.", "b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert stats["conflicts"] == 0
+    assert len(kept) == len(dropped) == 1  # the user view sees one question twice
+    kept, dropped, stats = run_dedup(tmp_path, rows, view="input")
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 0
+
+
+def test_conflict_detection_can_be_turned_off(tmp_path):
+    rows = [chat("Can I get a refund after 60 days?", "No, only within 30 days.", id="no"),
+            chat("Can I get a refund after 60 days?", "Yes! Any purchase, any time.", id="yes")]
+    kept, dropped, stats = run_dedup(tmp_path, rows, conflict_below=0)
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0 and stats["exact_removed"] == 1
+
+
+# -- views -------------------------------------------------------------------------------------------------------
+def test_record_text_views():
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}
+    record = Record(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                              {"role": "assistant", "content": None, "tool_calls": [call]},
+                              {"role": "tool", "tool_call_id": "c1", "content": "found"},
+                              {"role": "assistant", "content": "Done."}])
+    assert record_text(record) == "Hi"
+    assert record_text(record, "user_assistant") == 'Hi\nlookup({"q": 1})\nDone.'
+    assert record_text(record, "input") == 'Hi\nlookup({"q": 1})\nfound'
+    assert record_text(record, "conversation") == 'Be brief.\nHi\nlookup({"q": 1})\nfound\nDone.'
+
+
+def test_view_decides_what_counts_as_the_same(tmp_path):
+    hours = "What are your store hours?"
+    same_question = [chat(hours, "We open 9 to 5 on weekdays.", id="a"),
+                     chat(hours, "Our shop is open from nine until five, Monday to Friday.", id="b")]
+    assert len(run_dedup(tmp_path, same_question, conflict_below=0)[0]) == 1
+    assert ids(run_dedup(tmp_path, same_question, view="user_assistant")[0]) == ["a", "b"]
+    pirate = {"role": "system", "content": "Answer like a pirate."}
+    other_system = [{**same_question[0], "id": "c", "messages": [pirate, *same_question[0]["messages"]]},
+                    {**same_question[0], "id": "d"}]
+    assert ids(run_dedup(tmp_path, other_system, view="user_assistant")[0]) == ["c"]
+    assert ids(run_dedup(tmp_path, other_system, view="conversation")[0]) == ["c", "d"]
+
+
+# -- decontamination ------------------------------------------------------------------------------------------------
+def test_decontamination_drops_records_near_a_reference_set(tmp_path):
+    question = " ".join(WORDS[:30])
+    write_jsonl(tmp_path / "eval.jsonl", [chat(question, id="eval-1"), chat("Something else entirely", id="eval-2")])
+    rows = [chat(question.upper(), id="copy"), chat(" ".join(replace_word(WORDS[:30], 15, "X")), id="near"),
+            chat("How do I wash a down jacket?", id="clean")]
+    kept, dropped, stats = run_dedup(tmp_path, rows, against=[str(tmp_path / "eval.jsonl")])
+    assert ids(kept) == ["clean"] and ids(dropped) == ["copy", "near"]
+    for record in dropped:
+        assert record["disposition"]["reason"] == f"near-duplicate of reference set {tmp_path / 'eval.jsonl'}"
+        assert record["disposition"]["keeper_id"] == "eval-1"
+    assert [r["disposition"]["similarity"] for r in dropped] == [1.0, round(25 / 31, 4)]
+    assert stats["decontaminated"] == 2
+
+
+def test_best_matches_and_max_cross_similarity():
+    a = [" ".join(WORDS[:30]), "nothing like the others at all", " ".join(replace_word(WORDS[:30], 5, "X"))]
+    b = ["unrelated text here", " ".join(WORDS[:30]).upper()]
+    sims, index = best_matches(a, b, Params())
+    assert index.tolist() == [1, -1, 1] and sims[0] == 1.0 and sims[2] == pytest.approx(25 / 31)
+    assert max_cross_similarity(a, b) == (1.0, 0, 1)
+    assert max_cross_similarity(a[1:2], b[:1]) == (0.0, -1, -1)
+
+
+def test_bad_reference_file_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    (tmp_path / "in.jsonl").write_text(orjson.dumps(chat("hi")).decode() + "\n")
+    (tmp_path / "ref.jsonl").write_text(orjson.dumps(chat("hello")).decode() + "\n{not json\n")
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "out.jsonl", "--against", "ref.jsonl"],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 2
+    assert "ref.jsonl:2: reference set line is not a record: not valid JSON" in " ".join(err.split())
+    assert "Traceback" not in err and not (tmp_path / "out.jsonl").exists()
+
+
+# -- nothing lost, through a recipe and the CLI --------------------------------------------------------------------
+def planted_rows(count: int = 60) -> list[dict]:
+    """Distinct questions, each with 0-2 planted variants (exact or near)."""
+    rng = random.Random(7)
+    rows = []
+    for q in range(count):
+        words = rng.sample(WORDS, 25)
+        rows.append(chat(" ".join(words), id=f"q{q}", feedback={"thumbs": "up"}))  # the keeper
+        if q % 3 == 0:
+            rows.append(chat(" ".join(words).upper() + "  ", id=f"q{q}-exact"))
+        if q % 4 == 0:
+            rows.append(chat(" ".join(replace_word(words, 12, "VARIANT")), id=f"q{q}-near"))
+    return rows
+
+
+def test_recipe_run_accounts_for_every_record(tmp_path):
+    rows = planted_rows()
+    write_jsonl(tmp_path / "logs.jsonl", rows)
+    write_jsonl(tmp_path / "eval.jsonl", [r for r in rows if r["id"] == "q1"])  # held out: must leave training
+    (tmp_path / "recipe.yaml").write_text("name: t\ninputs: [{path: logs.jsonl}]\n"
+                                          "stages: [{dedup: {threshold: 0.75, against: [eval.jsonl]}}]\n")
+    manifest = run_recipe(load_recipe(tmp_path / "recipe.yaml"), tmp_path / "run").manifest
+    train, dropped = read(tmp_path / "run/train.jsonl"), read(tmp_path / "run/duplicates.jsonl")
+    variants = sum(1 for r in rows if "-" in r["id"])
+    assert manifest["counts"]["input"] == len(rows) == len(train) + len(dropped)
+    assert sorted(ids(train) + ids(dropped)) == sorted(ids(rows))
+    assert sorted(ids(train)) == sorted(f"q{q}" for q in range(60) if q != 1)
+    assert len(dropped) == variants + 1
+    stats = manifest["stages"][1]["stats"]
+    assert (stats["exact_removed"], stats["near_removed"], stats["decontaminated"]) == (20, 15, 1)
+
+
+def test_cli_dedup_writes_kept_and_duplicates(tmp_path, monkeypatch, capsys):
+    rows = planted_rows()
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "unique.jsonl", "--threshold", "0.75"],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "dedup: exact_removed" in err
+    kept, dropped = read(tmp_path / "unique.jsonl"), read(tmp_path / "unique.duplicates.jsonl")
+    assert len(kept) == 60 and len(kept) + len(dropped) == len(rows)
+    assert all(r["disposition"]["keeper_id"] == r["id"].split("-")[0] for r in dropped)
+
+
+def test_cli_rejects_a_threshold_out_of_range(tmp_path, monkeypatch, capsys):
+    write_jsonl(tmp_path / "in.jsonl", [chat("hi")])
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "o.jsonl", "--threshold", "1.5"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "dataprep dedup.threshold: 1.5 is greater than the maximum of 1" in err
+
+
+# -- the engine agrees with datasketch -------------------------------------------------------------------------------
+def sample_texts(count: int = 300) -> list[str]:
+    rng = random.Random(3)
+    texts = []
+    for _ in range(count // 3):
+        words = rng.choices(WORDS, k=40)
+        texts.append(" ".join(words))
+        for _ in range(2):  # two variants with a few words changed: pairs on both sides of the threshold
+            variant = list(words)
+            for position in rng.sample(range(40), rng.randint(1, 6)):
+                variant[position] = rng.choice(WORDS)
+            texts.append(" ".join(variant))
+    return texts
+
+
+def test_signatures_are_datasketch_minhashes():
+    texts = sample_texts(60)
+    sketches = sketch(texts, Params(num_perm=64, seed=5))
+    for i, text in enumerate(texts):
+        reference = MinHash(num_perm=64, seed=5, hashfunc=int)
+        reference.update_batch(shingle_hashes(text).tolist())
+        assert np.array_equal(sketches.signatures[i], reference.hashvalues)
+    lean = [LeanMinHash(seed=5, hashvalues=row, scheme="affine32") for row in sketches.signatures[:2]]
+    estimated = sketch(texts[:2], Params(num_perm=64, seed=5, verify=False)).similarity([0], [1])
+    assert estimated.tolist() == [lean[0].jaccard(lean[1])]
+
+
+def test_exact_jaccard_of_many_pairs_at_once_matches_python_sets():
+    texts = sample_texts(90)
+    rng = random.Random(1)
+    i, j = np.array([rng.randrange(90) for _ in range(500)]), np.array([rng.randrange(90) for _ in range(500)])
+    expected = [jaccard(texts[a], texts[b]) for a, b in zip(i, j)]
+    assert sketch(texts).similarity(i, j) == pytest.approx(expected)
+
+
+def test_lsh_bands_and_candidates_match_datasketch():
+    params = Params(threshold=0.7)
+    bands, rows = params.bands_rows
+    assert (bands, rows) == _optimal_param(0.7, 128, *LSH_WEIGHTS)
+    texts = sample_texts()
+    signatures = sketch(texts, params).signatures
+    lsh = MinHashLSH(num_perm=128, params=(bands, rows))
+    minhashes = [LeanMinHash(seed=1, hashvalues=row, scheme="affine32") for row in signatures]
+    for i, minhash in enumerate(minhashes):
+        lsh.insert(i, minhash)
+    expected = {(min(i, j), max(i, j)) for i, m in enumerate(minhashes) for j in lsh.query(m) if i != j}
+    found = {tuple(pair) for pair in candidate_pairs(signatures, bands, rows).tolist()}
+    assert len(expected) > 100 and found == expected
+
+
+def test_threads_give_the_same_sketches(monkeypatch):
+    import dataprep.minhash as engine
+
+    monkeypatch.setattr(engine, "SHARD", 64)
+    texts = sample_texts(300)
+    one, two = sketch(texts, Params(workers=1)), sketch(texts, Params(workers=2))
+    assert np.array_equal(one.signatures, two.signatures) and np.array_equal(one.hashes, two.hashes)
+
+
+def test_a_second_dedup_pass_keeps_the_cluster_sizes_of_the_first(tmp_path):
+    """Synthetic records pass dedup again; the survivors of the first pass must still say how
+    many records they stand for (the split's rare-cluster slice reads it)."""
+    rows = [chat("Where is my order? It has not arrived yet", "Let me check.")] * 3 + \
+        [chat("Do you sell gift cards in the shop?", "Yes, in any amount.")]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: in.jsonl}]\nstages: [{dedup: {}}, {dedup: {}}]\n", encoding="utf-8")
+    run_recipe(load_recipe(recipe), tmp_path / "run")
+    kept = [orjson.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_bytes().splitlines()]
+    sizes = sorted(r["groups"]["cluster_size"] for r in kept)
+    assert sizes == [1, 3]
