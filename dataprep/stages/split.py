@@ -217,7 +217,9 @@ class Split(Stage):
         # A minimum of every slice (heaviest first), then of every category; groups already
         # chosen for another label count towards each label they carry.
         quota_order = [f"slice:{name}" for name in sorted(SLICES, key=lambda n: -self.weights[n])]
-        quota_order += sorted(label for label in ranked if label.startswith("category:"))
+        # rarest categories first: when the budget runs short, the common ones are the ones to go
+        quota_order += sorted((label for label in ranked if label.startswith("category:")),
+                              key=lambda label: (len(ranked[label]), label))
         for label in quota_order:
             for g in ranked.get(label, []):
                 if in_eval[label] >= self.options["min_per_slice"]:
