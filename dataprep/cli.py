@@ -14,9 +14,10 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .errors import DataprepError, NotBuiltYet, UsageError
+from .errors import DataprepError, UsageError
 from .pipeline import get_stage
 from .recipe import InputSpec, check_stage_options, load_recipe
 from .runner import SingleOutcome, run_recipe, run_single_stage
@@ -78,6 +79,14 @@ def single_summary(title: str, outcome: SingleOutcome) -> None:
     rows.update({f"{stage.name}: {key}": value for key, value in stage.stats.items() if not isinstance(value, dict)})
     rows["seconds"] = round(read.seconds + stage.seconds, 2)
     summary(title, rows)
+
+
+def parse_size(text: str) -> float | int:
+    """--eval-size: a count (200) or a fraction (0.1)."""
+    try:
+        return float(text) if "." in text else int(text)
+    except ValueError:
+        raise UsageError(f"--eval-size takes a count (200) or a fraction (0.1), got {text!r}") from None
 
 
 # -- run -----------------------------------------------------------------------------------
@@ -217,27 +226,14 @@ def split(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
 
     Example: [bold]dataprep split unique.jsonl --train train.jsonl --eval eval.jsonl --eval-size 0.1[/bold]
     """
-    size = None if eval_size is None else (float(eval_size) if "." in eval_size else int(eval_size))
+    size = None if eval_size is None else parse_size(eval_size)
     outcome = run_single_stage(stage_with("split", {"eval_size": size}), records_input([in_file]), train,
                                {"rejected": side_path(train, "rejected"), "duplicates": side_path(train, "duplicates")},
                                eval_out=eval_file, seed=seed, console=err)
     single_summary("dataprep split", outcome)
 
 
-# -- review, export, validate, report ---------------------------------------------------------
-def _call(module: str, function: str, **kwargs: Any) -> Any:
-    """Call a command's implementation; until its issue lands, say so (exit 2)."""
-    import importlib
-
-    try:
-        target = getattr(importlib.import_module(f"dataprep.{module}"), function)
-    except ModuleNotFoundError as exc:
-        if exc.name != f"dataprep.{module}":
-            raise  # a missing dependency is an installation problem, not an unbuilt command
-        raise NotBuiltYet(f"'{module}' is not built yet") from None
-    return target(**kwargs)
-
-
+# -- review, export, validate, report (imported when used: they pull in heavy SDKs) -----------------
 @review_app.command("push")
 def review_push(in_file: Path = typer.Argument(..., metavar="IN", help="Records (or a run folder's review queue)."),
                 project: str = typer.Option("dataprep review", help="Label Studio project title."),
@@ -248,8 +244,10 @@ def review_push(in_file: Path = typer.Argument(..., metavar="IN", help="Records 
     Needs LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY unless --to-file is given.
     Example: [bold]dataprep review push runs/quickstart/review/queue.jsonl[/bold]
     """
-    _call("review", "push", in_file=in_file, project=project, to_file=to_file, console=err,
-          allow_unscrubbed=allow_unscrubbed)
+    from .review import push
+
+    push(in_file=in_file, project=project, to_file=to_file, console=err,
+         allow_unscrubbed=allow_unscrubbed)
 
 
 @review_app.command("pull")
@@ -260,7 +258,9 @@ def review_pull(out_file: Path = typer.Option(..., "--out", help="Verdicts JSONL
 
     Example: [bold]dataprep review pull --out runs/quickstart/review/verdicts.jsonl[/bold]
     """
-    _call("review", "pull", out_file=out_file, project=project, from_file=from_file, console=err)
+    from .review import pull
+
+    pull(out_file=out_file, project=project, from_file=from_file, console=err)
 
 
 @review_app.command("status")
@@ -269,7 +269,9 @@ def review_status(project: str = typer.Option("dataprep review", help="Label Stu
 
     Example: [bold]dataprep review status --project "dataprep review"[/bold]
     """
-    _call("review", "status", project=project, console=err)
+    from .review import status
+
+    status(project=project, console=err)
 
 
 @review_app.command("serve")
@@ -279,7 +281,9 @@ def review_serve(run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A 
 
     Example: [bold]dataprep review serve runs/quickstart[/bold]
     """
-    _call("review", "serve", run_dir=run_dir, port=port, console=err)
+    from .review import serve
+
+    serve(run_dir=run_dir, port=port, console=err)
 
 
 @app.command()
@@ -290,7 +294,9 @@ def export(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.
 
     Example: [bold]dataprep export runs/quickstart/train.jsonl --format openai --out train.openai.jsonl[/bold]
     """
-    _call("export", "export_command", in_file=in_file, fmt=fmt, out_path=out_path, console=err)
+    from .export import export_command
+
+    export_command(in_file=in_file, fmt=fmt, out_path=out_path, console=err)
 
 
 @app.command()
@@ -301,7 +307,9 @@ def validate(file: Path = typer.Argument(..., help="A training file to check."),
 
     Example: [bold]dataprep validate train.openai.jsonl --json[/bold]
     """
-    ok = _call("validate", "validate_command", file=file, fmt=fmt, as_json=as_json, console=out, err_console=err)
+    from .validate import validate_command
+
+    ok = validate_command(file=file, fmt=fmt, as_json=as_json, console=out, err_console=err)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -311,7 +319,9 @@ def report(run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run fo
 
     Example: [bold]dataprep report runs/quickstart[/bold]
     """
-    _call("report", "report_command", run_dir=run_dir, console=err)
+    from .report import report_command
+
+    report_command(run_dir=run_dir, console=err)
 
 
 def main() -> None:
@@ -320,7 +330,7 @@ def main() -> None:
         if isinstance(code, int) and code:  # without standalone mode click returns typer.Exit's code
             sys.exit(code)
     except DataprepError as exc:
-        err.print(f"[red]error:[/red] {exc.describe()}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(exc.describe())}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted; rerun with --resume to continue from the last completed stage")
@@ -337,7 +347,8 @@ def main() -> None:
             sys.exit(130)
         if os.environ.get("DATAPREP_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (set DATAPREP_DEBUG=1 for a traceback)")
+        err.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))} "
+                  "(set DATAPREP_DEBUG=1 for a traceback)", highlight=False)
         sys.exit(3)
 
 

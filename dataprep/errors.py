@@ -33,10 +33,6 @@ class UsageError(DataprepError):
     """Bad flags or arguments."""
 
 
-class NotBuiltYet(DataprepError):
-    """A command whose stage has not landed yet."""
-
-
 class AccountingError(DataprepError):
     """The run's destination counts do not add up to its input: a bug, never ignored."""
 

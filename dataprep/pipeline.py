@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import time
+from functools import cache
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Iterator
@@ -28,6 +29,13 @@ PROGRESS_EVERY = 512  # records between progress-bar updates: per-record updates
 STAGES: dict[str, type["Stage"]] = {}
 
 
+@cache
+def default_scrubber() -> Any:
+    from .pii import Scrubber
+
+    return Scrubber()
+
+
 def register(cls: type["Stage"]) -> type["Stage"]:
     """Class decorator: make a stage available to recipes under ``cls.name``."""
     STAGES[cls.name] = cls
@@ -35,10 +43,10 @@ def register(cls: type["Stage"]) -> type["Stage"]:
 
 
 def get_stage(name: str) -> type["Stage"]:
-    from . import stages  # noqa: F401  (importing the package registers every built stage)
+    from . import stages  # noqa: F401  (importing the package registers every stage)
 
     if name not in STAGES:
-        raise UsageError(f"stage '{name}' is not built yet; built stages: {', '.join(sorted(STAGES)) or 'none'}")
+        raise UsageError(f"unknown stage '{name}'; use one of: {', '.join(sorted(STAGES))}")
     return STAGES[name]
 
 
@@ -98,8 +106,11 @@ class StageContext:
         self._aside(place, record.to_dict())
 
     def reject_line(self, bad: BadLine) -> None:
-        """Route an unreadable input line to rejected.jsonl with its file and line."""
-        self._aside("rejected", bad.to_dict())
+        """Route an unreadable input line to rejected.jsonl with its file and line; its text is
+        PII-scrubbed first (a failed call's log line can hold keys and customers' details)."""
+        value = bad.to_dict()
+        value["raw"] = default_scrubber().scrub_text(value["raw"])
+        self._aside("rejected", value)
 
     def count(self, key: str, n: int = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -187,11 +198,20 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
 
 
+def files_fingerprint(paths: Iterable[Path]) -> str:
+    """Changes when any of the files changes (name, size or modification time)."""
+    return fingerprint([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()])
+
+
 def clear_stale_temp_files(folder: Path) -> None:
-    """Temp files left by a killed run are never results; remove them before resuming."""
+    """Temp files (and temp folders, e.g. a half-built dataset) left by a killed run are never
+    results; remove them before resuming."""
     if folder.is_dir():
-        for tmp in folder.rglob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+        for tmp in sorted(folder.rglob(".*.tmp"), reverse=True):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
 
 
 def concat_files(paths: Iterable[Path], target: Path) -> int:

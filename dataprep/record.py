@@ -17,6 +17,7 @@ import orjson
 
 PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
 SPLITS = ("train", "eval")
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 
 def canonical_json(value: Any) -> bytes:

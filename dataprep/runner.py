@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
+import xxhash
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -21,7 +22,7 @@ from .errors import AccountingError
 from .formats import expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
 from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, clear_stale_temp_files,
-                       concat_files, ensure_empty_or_run, execute, fingerprint, get_stage, output_paths,
+                       concat_files, ensure_empty_or_run, execute, files_fingerprint, fingerprint, get_stage, output_paths,
                        remove_previous_outputs, stage_dir_name, versions)
 from .recipe import InputSpec, Recipe
 from .report import write_report
@@ -40,16 +41,34 @@ class ReadInputs(Stage):
         self.lines_seen = 0
 
     def run(self, records: Any, ctx: StageContext) -> Iterator[Record]:
-        for item in read_inputs(self.inputs, ctx):
+        unique = UniqueIds()
+        for item in read_inputs(self.inputs):
             self.lines_seen += 1
             if isinstance(item, Record):
+                unique.claim(item)
                 yield item
             else:
                 ctx.reject_line(item)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
-        files = [path for spec in self.inputs for path in expand_paths(spec.path)]
-        return fingerprint([(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files])
+        return files_fingerprint(path for spec in self.inputs for path in expand_paths(spec.path))
+
+
+class UniqueIds:
+    """Ids are unique within a run: readers derive them from file name and line (stable across
+    runs), so two exports both named tickets.csv would collide; a repeat gets a suffix."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()  # 64-bit hashes: a million ids cost tens of MB, not hundreds
+        self.repeats: dict[str, int] = {}
+
+    def claim(self, record: Record) -> None:
+        key = xxhash.xxh64_intdigest(record.id.encode())
+        if key in self.seen:
+            number = self.repeats[record.id] = self.repeats.get(record.id, 1) + 1
+            record.id = f"{record.id}~{number}"
+            key = xxhash.xxh64_intdigest(record.id.encode())
+        self.seen.add(key)
 
 
 @dataclass
@@ -123,6 +142,8 @@ class Runner:
         return StageResult.from_dict(done["result"])
 
     def _execute(self, step: Step, ctx: StageContext, results: list[StageResult], progress: Progress) -> StageResult:
+        for path in step.aside_paths().values():  # a re-run writes only the places it uses this time
+            path.unlink(missing_ok=True)
         expected = results[-1].produced if results else None
         task = progress.add_task(step.stage.name, total=expected)
         if step.index == 0:

@@ -27,7 +27,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import jsonschema_rs
 import numpy as np
 import orjson
 from rich.console import Console
@@ -417,15 +416,10 @@ def default_epochs(examples: int) -> int:
 
 
 # -- checking examples one by one ------------------------------------------------------------------
-@cache
-def fast_validator(name: str) -> Any:
-    return jsonschema_rs.validator_for(schemas.load(name))
-
-
 def schema_problems(name: str, value: Any, line: int) -> list[Problem]:
     """Schema errors of one example. The Rust validator answers yes/no in microseconds; only
     for a failing example does jsonschema (~100x slower) explain what is wrong."""
-    if fast_validator(name).is_valid(value):
+    if schemas.is_valid(name, value):
         return []
     return [Problem(line, "schema", f"{path}: {message}") for path, message in schemas.errors(name, value)]
 

@@ -276,10 +276,12 @@ def test_cli_export_then_validate(tmp_path, run_cli):
 
 
 def test_cli_export_failure_is_one_line_exit_2(tmp_path, run_cli):
-    records = write_records(tmp_path / "in.jsonl", [{"id": "bad-weight", "messages": [RESET[0], {**RESET[1], "weight": 3}]}])
+    # a valid record that OpenAI would refuse: a tool message answering no call
+    orphan = [RESET[0], {"role": "tool", "content": "{}"}, RESET[1]]
+    records = write_records(tmp_path / "in.jsonl", [{"id": "orphan-tool", "messages": orphan}])
     result = run_cli("export", str(records), "--format", "openai", "--out", str(tmp_path / "out.jsonl"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {records}:1: record bad-weight would fail openai validation: invalid_weight: "
-        "messages[1].weight is 3; it must be 0 or 1; nothing was written"]
+        f"error: {records}:1: record orphan-tool would fail openai validation: tool_message_missing_id: "
+        "messages[1] is a tool message without tool_call_id; nothing was written"]
     assert not (tmp_path / "out.jsonl").exists()

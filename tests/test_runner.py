@@ -146,3 +146,47 @@ def test_a_run_killed_mid_stage_resumes_to_byte_identical_outputs(tmp_path):
     # the completed first stage was reused, not run again
     assert (tmp_path / "killed" / ".work" / "01-every_third" / "done.json").stat().st_mtime_ns == first_stage_done
     assert not list((tmp_path / "killed").rglob("*.tmp"))
+
+
+def test_resume_after_a_stage_changes_what_it_sets_aside_counts_each_record_once(tmp_path):
+    """E.g. a reviewer turns a reject into an accept, then the run is resumed."""
+    @register
+    class RejectFirst(Stage):
+        name = "reject_first"
+        options_schema = {"type": "object", "properties": {"reject": {"type": "boolean"}}}
+
+        def run(self, records, ctx):
+            for index, record in enumerate(records):
+                if index == 0 and self.options.get("reject"):
+                    ctx.set_aside(record, "rejected", "test rejection")
+                    continue
+                yield record
+
+    try:
+        make_inputs(tmp_path, n=30)
+        run_recipe(load_recipe(write_recipe(tmp_path, "  - reject_first: {reject: true}\n")), tmp_path / "run")
+        outcome = run_recipe(load_recipe(write_recipe(tmp_path, "  - reject_first: {reject: false}\n")),
+                             tmp_path / "run", resume=True)
+        assert outcome.manifest["counts"]["rejected"] == 2  # the two unreadable lines only
+        assert len(read_jsonl(tmp_path / "run" / "rejected.jsonl")) == 2
+    finally:
+        STAGES.pop("reject_first", None)
+
+
+def test_ids_are_unique_across_files_of_the_same_name(tmp_path):
+    for year in ("2024", "2025"):
+        write_jsonl(tmp_path / year / "logs.jsonl", [chat("same question", "same answer")])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("inputs: [{path: '2024'}, {path: '2025'}]\nstages: []\n", encoding="utf-8")
+    run_recipe(load_recipe(recipe), tmp_path / "run")
+    ids = [row["id"] for row in read_jsonl(tmp_path / "run" / "train.jsonl")]
+    assert len(ids) == 2 and len(set(ids)) == 2
+
+
+def test_resume_clears_a_half_built_temp_folder(tmp_path, every_third):
+    make_inputs(tmp_path)
+    recipe = load_recipe(write_recipe(tmp_path, "  - every_third: null\n"))
+    run_recipe(recipe, tmp_path / "run")
+    (tmp_path / "run" / "exports" / ".hf.x1y2.tmp" / "data").mkdir(parents=True)  # as a kill mid-export leaves it
+    run_recipe(recipe, tmp_path / "run", resume=True)
+    assert not list((tmp_path / "run").rglob(".*.tmp"))

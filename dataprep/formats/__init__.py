@@ -68,11 +68,7 @@ READER_MODULES = ("records", "openai_chat", "openai_responses", "openai_batch", 
 
 def _load_readers() -> None:
     for module in READER_MODULES:
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{module}":
-                raise
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def reader_names() -> list[str]:
@@ -93,36 +89,51 @@ def expand_paths(pattern: str) -> list[Path]:
     return matches
 
 
-def first_value(path: Path) -> Any:
-    """The first JSON value of a file: its first non-blank line, or the whole file if that is one JSON document."""
+SNIFF_LINES = 50  # a broken first line (a crash mid-write) must not hide the file's format
+SNIFF_VALUES = 5  # an odd first call (an error, a lone span) must not either
+
+
+def first_values(path: Path) -> list[Any]:
+    """The first few JSON values of a file (parseable lines among the first SNIFF_LINES), or
+    the whole file if that is one JSON document (a pretty-printed export)."""
+    values = []
     with open(path, "rb") as handle:
-        for raw in handle:
+        for _, raw in zip(range(SNIFF_LINES), handle):
             if raw.strip():
                 try:
-                    return orjson.loads(raw)
+                    values.append(orjson.loads(raw))
                 except orjson.JSONDecodeError:
+                    continue
+                if len(values) == SNIFF_VALUES:
                     break
+    if values:
+        return values
     try:
-        return orjson.loads(path.read_bytes())
+        return [orjson.loads(path.read_bytes())]
     except (orjson.JSONDecodeError, OSError):
-        return None
+        return []
 
 
 def detect(path: Path) -> Reader:
     """Pick the reader for a file, or raise an error naming the file and the formats we know."""
     _load_readers()
-    first = None if path.suffix.lower() in TABLE_SUFFIXES else first_value(path)
+    table = path.suffix.lower() in TABLE_SUFFIXES
+    values = [None] if table else first_values(path)
     for reader in sorted(READERS.values(), key=lambda r: (r.priority, r.name)):
-        try:
-            if reader.sniff(first, path):
-                return reader
-        except (KeyError, TypeError, AttributeError, IndexError):
-            continue
-    if first is None and path.suffix.lower() not in TABLE_SUFFIXES:
+        if any(_claims(reader, value, path) for value in values):
+            return reader
+    if not values:
         raise InputError("no line of this file is JSON, so its format cannot be detected; "
                          "pass --format to force one", file=str(path), line=1)
     raise InputError(f"unknown log format; pass --format with one of: {', '.join(reader_names())}",
                      file=str(path), line=1)
+
+
+def _claims(reader: Reader, value: Any, path: Path) -> bool:
+    try:
+        return bool(reader.sniff(value, path))
+    except (KeyError, TypeError, AttributeError, IndexError):
+        return False
 
 
 def get_reader(name: str) -> Reader:
@@ -132,8 +143,9 @@ def get_reader(name: str) -> Reader:
     return READERS[name]
 
 
-def read_inputs(inputs: Iterable[Any], ctx: Any = None) -> Iterator[Item]:
-    """Stream records and bad lines from every input, files in input order.
+def read_inputs(inputs: Iterable[Any]) -> Iterator[Item]:
+    """Stream records and bad lines from every input: reader by reader (in the order their
+    first file appears), files in input order within a reader.
 
     A reader gets all its files with the same mapping at once, across inputs, so readers that
     join files (batch input + output, runs + feedback) see them together even when they were

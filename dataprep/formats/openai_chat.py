@@ -30,10 +30,9 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from ..jsonl import Line
-from ..record import Record, derived_id
+from ..record import ROLES, Record, derived_id
 from . import Item, ReadOptions, Reader, register
 from .common import ShapeError, expect, feedback_from, guarded, iso_timestamp, openai_message
-from .records import ROLES
 
 CONVERSATION_KEYS = ("conversation_id", "session_id", "thread_id", "conversationId", "sessionId", "threadId")
 TIME_KEYS = ("timestamp", "created_at", "createdAt", "time", "start_time", "startTime")

@@ -7,35 +7,20 @@ from typing import Any, Iterator
 
 import orjson
 
+from .. import schemas
 from ..jsonl import BadLine, Line, iter_lines
 from ..record import Record
 from . import Item, ReadOptions, Reader, register
 
-FIELD_KINDS = {"id": str, "tools": list, "tags": list, "source": dict, "feedback": dict, "review": dict,
-               "scores": dict, "reasons": dict, "groups": dict, "provenance": list, "meta": dict,
-               "rejected_reply": dict, "disposition": dict, "split": str}
-KIND_NAMES = {str: "a string", list: "a list", dict: "an object"}
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-
-
 def problem_with(value: Any) -> str | None:
-    """Why ``value`` is not a record, in words a person understands; ``None`` if it is one."""
+    """Why ``value`` is not a record (checked against schemas/record.schema.json), in words a
+    person understands; ``None`` if it is one."""
     if not isinstance(value, dict):
         return f"expected a JSON object with 'messages', got {type(value).__name__}"
-    messages = value.get("messages")
-    if messages is None:
-        return "missing field 'messages'"
-    if not isinstance(messages, list) or not messages:
-        return "'messages' must be a non-empty list"
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            return f"messages[{index}] is not an object"
-        if not isinstance(message.get("role"), str) or message["role"] not in ROLES:
-            return f"messages[{index}].role is {message.get('role')!r}; expected one of {', '.join(sorted(ROLES))}"
-    for key, kind in FIELD_KINDS.items():
-        if value.get(key) is not None and not isinstance(value[key], kind):
-            return f"'{key}' must be {KIND_NAMES[kind]}, got {type(value[key]).__name__}"
-    return None
+    if schemas.is_valid("record", value):
+        return None
+    path, message = next(schemas.errors("record", value))
+    return f"{path}: {message}"
 
 
 @register

@@ -30,7 +30,7 @@ from ..formats import ReadOptions
 from ..formats.records import RecordReader
 from ..jsonl import BadLine
 from ..minhash import Groups, Params, best_matches, find_groups, group_near_duplicates, max_cross_similarity, sketch
-from ..pipeline import RecordSource, Stage, StageContext, fingerprint, register
+from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text
 
 __all__ = ["Dedup", "record_text", "group_near_duplicates", "max_cross_similarity"]
@@ -139,7 +139,7 @@ class Dedup(Stage):
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
         paths = [self._reference_path(p, ctx) for p in self.options["against"]]
-        return fingerprint([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.exists()])
+        return files_fingerprint(paths)
 
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         survey = self.survey(records)

@@ -43,7 +43,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import DataprepError, InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, iter_lines
-from ..pipeline import RecordSource, Stage, StageContext, fingerprint, register
+from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, derived_id, message_text
 
 ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
@@ -246,7 +246,7 @@ class Flag(Stage):
         if path is None or not path.exists():
             return ""
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
-        return fingerprint([(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.is_file()])
+        return files_fingerprint(files)
 
     def _knowledge_path(self, ctx: StageContext) -> Path | None:
         knowledge = self.options["knowledge"]

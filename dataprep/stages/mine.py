@@ -58,6 +58,7 @@ class Mine(Stage):
         for index, record in enumerate(records):
             keeper = plan.keeper_of(index)
             if keeper is not None:
+                self.scrub_set_aside(record)
                 ctx.set_aside(record, "duplicates", ABSORBED, keeper_id=keeper)
                 continue
             corrected, rejection = self.screen(record)
@@ -65,6 +66,7 @@ class Mine(Stage):
                 kind, reason = rejection
                 ctx.stats.setdefault("filtered", {})
                 ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
+                self.scrub_set_aside(record)
                 ctx.set_aside(record, "rejected", reason)
                 continue
             ctx.count("corrected", corrected)
@@ -77,6 +79,12 @@ class Mine(Stage):
             yield record
         if self.scrubber is not None:
             ctx.stats["pii"] = dict(sorted(pii_counts.items()))
+
+    def scrub_set_aside(self, record: Record) -> None:
+        """Records set aside land in output files people share too: scrub them (not counted:
+        the manifest's PII counts are about the data that goes on)."""
+        if self.scrubber is not None:
+            self.scrubber.scrub_record(record)
 
     def screen(self, record: Record) -> tuple[bool, tuple[str, str] | None]:
         """Apply the record's correction; say whether it was corrected and why the filters reject it."""

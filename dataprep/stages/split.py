@@ -153,7 +153,7 @@ class Split(Stage):
         return Survey(slices, categories, groups, np.array(sizes))
 
     def _near_duplicate_groups(self, texts: list[str]) -> np.ndarray:
-        from .dedup import group_near_duplicates
+        from ..minhash import group_near_duplicates
 
         return group_near_duplicates(texts, threshold=self.options["threshold"])
 
@@ -248,8 +248,8 @@ class Split(Stage):
             record.scores["difficulty"] = round(difficulty(survey.slices[index], self.weights), 4)
             record.reasons["difficulty"] = slices
             record.groups["split_group"] = group
+            record.split = "eval" if group in picked else "train"  # replaces any label it came with
             if group in picked:
-                record.split = "eval"
                 record.reasons["eval"] = [picked[group]]
             elif index in held_out:
                 ctx.set_aside(record, "duplicates", "near-duplicate of an eval record (decontamination)",
@@ -280,7 +280,7 @@ class Split(Stage):
 
     def _leaks(self, records: RecordSource, survey: Survey, picked: dict[int, str]) -> dict[int, str]:
         """Train records near-duplicate to an eval record: {train index: that eval record's id}."""
-        from .dedup import group_near_duplicates
+        from ..minhash import group_near_duplicates
 
         eval_texts, eval_index, train_texts, train_index = self._texts_by_side(records, survey, picked, {})
         if not eval_texts or not train_texts:
@@ -293,7 +293,7 @@ class Split(Stage):
 
     def _max_similarity(self, records: RecordSource, survey: Survey, picked: dict[int, str],
                         held_out: dict[int, Any]) -> float:
-        from .dedup import max_cross_similarity
+        from ..minhash import max_cross_similarity
 
         eval_texts, _, train_texts, _ = self._texts_by_side(records, survey, picked, held_out)
         if not eval_texts or not train_texts:
