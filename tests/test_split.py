@@ -124,3 +124,20 @@ def test_bad_split_options_are_named(tmp_path, bad):
     recipe.write_text(f"inputs: [{{path: in.jsonl}}]\nstages: [{{split: {bad}}}]\n", encoding="utf-8")
     result = run_cli("run", recipe, "--out", tmp_path / "run")
     assert result.returncode == 2 and "stages[0].split" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_records_that_near_duplicate_eval_are_moved_out(tmp_path):
+    """Groups came from an upstream dedup that missed a pair: the split's own check catches it."""
+    text = "my tent pole snapped on the second night and I need a replacement before my next trip"
+    rows = [{"id": f"r{i}", "messages": [{"role": "user", "content": f"{text} {'!' * i}"},
+                                        {"role": "assistant", "content": "sorry"}],
+             "groups": {"cluster": f"c{i}", "cluster_size": 1}, "feedback": {"thumbs": "down"} if i == 0 else {}}
+            for i in range(2)]
+    rows += [{"id": f"other{i}", "messages": [{"role": "user", "content": f"unrelated question {i} about {t}"},
+                                              {"role": "assistant", "content": "ok"}],
+              "groups": {"cluster": f"o{i}", "cluster_size": 1}} for i, t in enumerate(TOPICS * 2)]
+    outcome, train, evaluation = split_run(tmp_path, rows, "{eval_size: 1, min_per_slice: 1, average_share: 0}")
+    assert [r["id"] for r in evaluation] == ["r0"]
+    moved = read_jsonl(tmp_path / "run" / "duplicates.jsonl")
+    assert [(r["id"], r["disposition"]["keeper_id"]) for r in moved] == [("r1", "r0")]
+    assert outcome.manifest["stages"][-1]["stats"]["max_train_eval_similarity"] < 0.8

@@ -240,7 +240,7 @@ class Split(Stage):
         survey = self.survey(records)
         self.add_rare_slices(survey)
         picked = self.choose(survey, ctx.seed)
-        held_out = self._leaks(records, survey, picked) if self.options["decontaminate"] else {}
+        held_out, highest = self.leakage(records, survey, picked) if self.options["decontaminate"] else ({}, None)
         composition = Composition()
         for index, record in enumerate(records):
             group = int(survey.groups[index])
@@ -260,53 +260,36 @@ class Split(Stage):
         ctx.stats.update(composition.summary())
         ctx.stats["eval_groups"] = len(picked)
         ctx.stats["decontaminated"] = len(held_out)
-        if self.options["decontaminate"]:
-            ctx.stats["max_train_eval_similarity"] = round(self._max_similarity(records, survey, picked, held_out), 4)
+        if highest is not None:
+            ctx.stats["max_train_eval_similarity"] = round(highest, 4)
 
     # -- leakage ----------------------------------------------------------------------------------
-    def _texts_by_side(self, records: RecordSource, survey: Survey, picked: dict[int, str],
-                       skip: dict[int, Any]) -> tuple[list[str], list[int], list[str], list[int]]:
-        eval_texts, eval_index, train_texts, train_index = [], [], [], []
+    def leakage(self, records: RecordSource, survey: Survey, picked: dict[int, str]) -> tuple[dict[int, str], float]:
+        """One MinHash pass of train against eval: the train records that near-duplicate an eval
+        record ({train index: that eval record's id}, to be set aside) and the highest
+        similarity left between the two sides once they are gone."""
+        from ..minhash import Params, best_matches
+
+        eval_index, train_index, eval_texts, train_texts, ids = [], [], [], [], {}
         for index, record in enumerate(records):
-            if index in skip:
-                continue
             if int(survey.groups[index]) in picked:
-                eval_texts.append(_user_text(record))
                 eval_index.append(index)
+                eval_texts.append(_user_text(record))
+                ids[index] = record.id
             else:
-                train_texts.append(_user_text(record))
                 train_index.append(index)
-        return eval_texts, eval_index, train_texts, train_index
-
-    def _leaks(self, records: RecordSource, survey: Survey, picked: dict[int, str]) -> dict[int, str]:
-        """Train records near-duplicate to an eval record: {train index: that eval record's id}."""
-        from ..minhash import group_near_duplicates
-
-        eval_texts, eval_index, train_texts, train_index = self._texts_by_side(records, survey, picked, {})
+                train_texts.append(_user_text(record))
         if not eval_texts or not train_texts:
-            return {}
-        clusters = group_near_duplicates(eval_texts + train_texts, threshold=self.options["threshold"])
-        eval_of_cluster = {int(c): eval_index[i] for i, c in enumerate(clusters[:len(eval_texts)])}
-        ids = _ids_at(records, set(eval_of_cluster.values()))
-        return {train_index[i]: ids[eval_of_cluster[int(c)]]
-                for i, c in enumerate(clusters[len(eval_texts):]) if int(c) in eval_of_cluster}
-
-    def _max_similarity(self, records: RecordSource, survey: Survey, picked: dict[int, str],
-                        held_out: dict[int, Any]) -> float:
-        from ..minhash import max_cross_similarity
-
-        eval_texts, _, train_texts, _ = self._texts_by_side(records, survey, picked, held_out)
-        if not eval_texts or not train_texts:
-            return 0.0
-        return max_cross_similarity(train_texts, eval_texts)[0]
+            return {}, 0.0
+        sims, best = best_matches(train_texts, eval_texts, Params(threshold=self.options["threshold"]), minimum=0.0)
+        leaked = (best >= 0) & (sims >= self.options["threshold"])
+        held_out = {train_index[i]: ids[eval_index[best[i]]] for i in np.flatnonzero(leaked)}
+        remaining = sims[(best >= 0) & ~leaked]
+        return held_out, float(remaining.max()) if remaining.size else 0.0
 
 
 def _user_text(record: Record) -> str:
     return "\n".join(message_text(m) for m in record.messages if m.get("role") == "user")
-
-
-def _ids_at(records: RecordSource, indices: set[int]) -> dict[int, str]:
-    return {index: record.id for index, record in enumerate(records) if index in indices}
 
 
 def _connected_groups(*key_lists: list[str | None]) -> np.ndarray:
