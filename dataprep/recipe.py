@@ -104,6 +104,9 @@ def load_recipe(path: str | Path) -> Recipe:
     for where, message in schemas.errors("recipe", data):
         raise RecipeError(f"{where}: {message}", file=str(path))
     recipe = Recipe(path=path, data=data, text=text)
+    # checked now, not after every stage (and every paid LLM call) has run
+    for where, message in schemas.errors("export/options", recipe.export.get("options") or {}, prefix="export.options"):
+        raise RecipeError(f"{where}: {message}", file=str(path))
     for index, spec in enumerate(recipe.stages):
         if spec.name not in available_stages():
             raise RecipeError(f"stages[{index}]: unknown stage '{spec.name}'; use one of: "

@@ -126,3 +126,17 @@ def message_text(message: dict[str, Any]) -> str:
     if isinstance(content, list):
         return "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
+
+
+def category_of(record: Record) -> str | None:
+    """A record's category or intent: from its source (a mapped column), the app's own logged
+    metadata, or a ``category:``/``intent:`` tag."""
+    app = record.meta.get("metadata") if isinstance(record.meta.get("metadata"), dict) else {}
+    for value in (record.source.get("category"), record.source.get("intent"), record.meta.get("category"),
+                  app.get("intent"), app.get("category")):
+        if value:
+            return str(value)
+    for tag in record.tags:
+        if tag.startswith(("category:", "intent:")):
+            return tag.split(":", 1)[1]
+    return None

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import orjson
 
 from .errors import InputError
-from .record import PLACES, Record
+from .record import PLACES, Record, category_of
 from .tokens import count_messages
 
 TOKEN_SAMPLE_CAP = 50_000  # records per split whose tokens are counted; more are sampled evenly
@@ -125,8 +125,6 @@ def reason_family(reason: str) -> str:
 
 
 def category(row: dict[str, Any]) -> str | None:
-    from .stages.split import category_of
-
     return category_of(Record.from_dict(row))
 
 

@@ -86,3 +86,18 @@ def test_run_refuses_to_write_into_a_folder_that_is_not_a_run(tmp_path):
     recipe.write_text("inputs: [{path: x.jsonl}]\nstages: []\n", encoding="utf-8")
     assert "not a dataprep run folder" in one_line_error(run_cli("run", recipe, "--out", tmp_path / "precious"))
     assert (tmp_path / "precious" / "thesis.txt").exists()
+
+
+def test_a_wrong_export_option_is_caught_before_any_stage_runs(tmp_path):
+    write_jsonl(tmp_path / "x.jsonl", [chat("a", "b")])
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl}]\nstages: []\nexport: {formats: [trl], options: {trl_stlye: x}}\n",
+                      encoding="utf-8")
+    message = one_line_error(run_cli("run", recipe, "--out", tmp_path / "run"))
+    assert "export.options" in message and "trl_stlye" in message and "trl_style" in message
+    assert not (tmp_path / "run" / "train.jsonl").exists()
+
+
+def test_brackets_in_user_input_are_printed_as_they_are(tmp_path):
+    message = one_line_error(run_cli("mine", tmp_path / "[red]logs.jsonl", "--out", tmp_path / "m.jsonl"))
+    assert "[red]logs.jsonl" in message

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..pipeline import RecordSource, Stage, StageContext, register
-from ..record import Record, message_text
+from ..record import Record, category_of, message_text
 
 SLICE_WEIGHTS = {
     "negative_feedback": 3.0,
@@ -34,19 +34,6 @@ SLICE_WEIGHTS = {
     "synthetic": 1.0,
 }
 SLICES = tuple(SLICE_WEIGHTS)
-
-
-def category_of(record: Record) -> str | None:
-    """A record's category/intent, from the source, the original log's extra keys, or a tag."""
-    app = record.meta.get("metadata") if isinstance(record.meta.get("metadata"), dict) else {}
-    for value in (record.source.get("category"), record.source.get("intent"), record.meta.get("category"),
-                  app.get("intent"), app.get("category")):
-        if value:
-            return str(value)
-    for tag in record.tags:
-        if tag.startswith(("category:", "intent:")):
-            return tag.split(":", 1)[1]
-    return None
 
 
 @dataclass(slots=True)

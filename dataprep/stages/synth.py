@@ -30,12 +30,11 @@ from ..errors import DataprepError, RecipeError
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..providers import LLM, Completion, LLMSettings, Request
 from ..providers.templates import EXAMPLES_SCHEMA, PROMPT, SYSTEM, TASKS
-from ..record import Record, derived_id, message_text
+from ..record import Record, category_of, derived_id, message_text
 from ..tokens import count_text
 from .mine import PII_TAG
 
 SCHEMA_NAME = "synthetic_examples"
-INTENT_TAG_PREFIXES = ("intent:", "category:", "topic:")
 RARE_SHARE = 0.25  # the rarest groups, up to a quarter of the records, seed the "rare" strategy
 EXPECTED_WHY_TOKENS = 60
 VARIATION = "\n\nThis is request {number} for this task: make its examples differ from those of the other requests."
@@ -157,20 +156,13 @@ def pool_for(strategy: str, records: list[Record]) -> list[Record]:
     return records
 
 
-def intent_of(record: Record) -> str | None:
-    for key in ("intent", "category", "topic"):
-        if record.source.get(key):
-            return str(record.source[key])
-    return next((tag for tag in record.tags if tag.startswith(INTENT_TAG_PREFIXES)), None)
-
-
 def rarest(records: list[Record]) -> list[Record]:
     """The rarest groups (least frequent intent, then smallest near-duplicate cluster), whole groups
     at a time, up to a quarter of the records; always at least the rarest group."""
-    intents = Counter(intent_of(record) for record in records)
+    intents = Counter(category_of(record) for record in records)
 
     def rarity(record: Record) -> tuple[int, int]:
-        return intents[intent_of(record)], record.groups.get("cluster_size", 1)
+        return intents[category_of(record)], record.groups.get("cluster_size", 1)
 
     pool: list[Record] = []
     for _, group in itertools.groupby(sorted(records, key=rarity), key=rarity):
