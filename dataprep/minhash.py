@@ -17,7 +17,6 @@ and shards of texts are sketched on every core.
 from __future__ import annotations
 
 import os
-import re
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import xxhash
+
+from .pii import PLACEHOLDER  # scrubbed values of one kind count as equal: <EMAIL_1> ~ <EMAIL_2>
 
 # datasketch and scipy.sparse.csgraph are imported where used: together they take ~2 s to
 # import (scipy.integrate), which every dataprep command would pay at startup otherwise.
@@ -50,7 +51,6 @@ PAIR_CHUNK = 65536
 #: (datasketch's default (0.5, 0.5) finds only 40% of pairs at exactly J = 0.8 with 128
 #: permutations; (0.02, 0.98) finds 98%.)
 LSH_WEIGHTS = (0.02, 0.98)
-PLACEHOLDER = re.compile(r"<([A-Z][A-Z_]*)_\d+>")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ import orjson
 import phonenumbers
 from stdnum import iban, luhn
 
+from .errors import UsageError
 from .record import Record
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
@@ -318,6 +319,18 @@ STREET_HINT = re.compile(STREET_SUFFIX)
 LONG_RUN = re.compile(r"[A-Za-z0-9_+=]{32}")
 DETECTOR_NAMES = [d.name for d in built_in_detectors("US", 4.0)]
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
+PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber has seen
+
+
+def unscrubbed_ids(records: Iterable[Record]) -> list[str]:
+    return [record.id for record in records if PII_TAG not in record.tags]
+
+
+def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
+    """Nothing leaves the machine before the PII scrubber has seen it, unless the user says so."""
+    if record_ids:
+        raise UsageError(f"{where}: {len(record_ids)} record(s) are not PII-scrubbed (no '{PII_TAG}' tag, "
+                         f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")
 FIND_CACHE_TEXTS = 4096
 
 

@@ -23,7 +23,6 @@ import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 

@@ -78,7 +78,7 @@ def broken_seed(draw, seeds):
     """A real line with one field (at any depth) given a value of some other type, or dropped."""
     seed = draw(st.sampled_from(seeds))
     path = draw(st.sampled_from(list(paths_of(seed))[1:] or [()]))
-    if path and draw(st.booleans()) and isinstance(replaced(seed, path[:-1], None), object):
+    if path and draw(st.booleans()):  # drop the field instead of changing its type
         parent = seed
         for key in path[:-1]:
             parent = parent[key]

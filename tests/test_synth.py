@@ -335,8 +335,8 @@ def test_dry_run_prints_the_estimate_and_sends_nothing(server, tmp_path):
 
 def test_refuses_records_that_were_not_pii_scrubbed(server, key, tmp_path):
     seeds = write_seeds(tmp_path / "seeds.jsonl", tagged=False)
-    with pytest.raises(DataprepError, match=r"would send 3 record\(s\) without the 'pii:scrubbed' tag to openai "
-                                            r"\(first: .*seeds.jsonl:\d+\); run the mine stage"):
+    with pytest.raises(DataprepError, match=r"would send seeds to openai: 3 record\(s\) are not PII-scrubbed "
+                                            r"\(no 'pii:scrubbed' tag, first seed-\d+\); run the mine stage"):
         run(write_recipe(tmp_path, seeds, base_url=server.openai_url, n=1), tmp_path / "run")
     assert server.requests == []
 

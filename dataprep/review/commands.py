@@ -18,7 +18,8 @@ from ..errors import UsageError
 from ..jsonl import write_json, write_jsonl
 from .server import Connection, die_with_parent, local_server_command, local_server_env, wait_until_up
 from .stats import defect_estimate
-from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, refuse_unscrubbed, task_data, unscrubbed
+from ..pii import refuse_unscrubbed, unscrubbed_ids
+from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, task_data
 from .verdicts import VERDICTS, read_export, review_progress, verdicts_from_export
 
 START_TIMEOUT_S = 300
@@ -28,7 +29,7 @@ def push(in_file: Path, project: str, to_file: Path | None, console: Console, al
     """Send records to Label Studio as tasks, skipping those already in the project."""
     records = read_records(in_file)
     if not allow_unscrubbed:
-        refuse_unscrubbed(unscrubbed(records), str(in_file), "pass --allow-unscrubbed")
+        refuse_unscrubbed(unscrubbed_ids(records), str(in_file), "pass --allow-unscrubbed")
     tasks = [{"data": task_data(record)} for record in records]
     if to_file is not None:
         write_import_files(to_file, tasks, console)

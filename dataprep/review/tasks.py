@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, UsageError
+from ..errors import InputError
 from ..jsonl import BadLine, iter_lines
 from ..record import Record, message_text
 
 CONFIG_PATH = Path(__file__).with_name("labelstudio_config.xml")
 ID_FIELD = "dataprep_id"  # our record id in the task data: what makes a re-push idempotent
-SCRUBBED_TAG = "pii:scrubbed"
 RANDOM_SAMPLE = "random_sample"  # the only pick reason that says something about the records not picked
 
 # Why a record was picked (``review.picked_because``), as a reviewer reads it.
@@ -74,12 +73,4 @@ def read_records(path: Path) -> list[Record]:
     return list(records.values())
 
 
-def unscrubbed(records: list[Record]) -> list[str]:
-    return [record.id for record in records if SCRUBBED_TAG not in record.tags]
 
-
-def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
-    """Nothing leaves the machine before the PII scrubber has seen it, unless the user says so."""
-    if record_ids:
-        raise UsageError(f"{where}: {len(record_ids)} record(s) are not PII-scrubbed (no '{SCRUBBED_TAG}' tag, "
-                         f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")

@@ -192,6 +192,10 @@ def read_verdicts(path: Path) -> dict[str, dict[str, Any]]:
         value = item.value
         if not isinstance(value, dict) or not value.get("id") or value.get("status") not in ("done", "disputed"):
             raise InputError("not a verdict line (needs 'id' and 'status' done or disputed)", file=item.file, line=item.line)
+        if value["status"] == "done" and value.get("verdict") not in VERDICTS:
+            # a misspelt verdict must not count as an accept and put a rejected record in training
+            raise InputError(f"verdict {value.get('verdict')!r} is not one of {', '.join(VERDICTS)}",
+                             file=item.file, line=item.line)
         found[value["id"]] = value
     return found
 

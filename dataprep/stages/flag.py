@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..errors import DataprepError, InputError
+from ..errors import InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, iter_lines
+from ..pii import refuse_unscrubbed, unscrubbed_ids
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, derived_id, message_text
 
@@ -121,10 +122,9 @@ class Judge:
         self.judged = self.skipped = self.overturned = 0
 
     def judge(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            if not self.allow_unscrubbed and "pii:scrubbed" not in finding.record.tags:
-                raise DataprepError(f"record {finding.record.id} was not PII-scrubbed (no 'pii:scrubbed' tag); run the "
-                                    "mine stage first, or set judge.allow_unscrubbed: true to send it anyway")
+        if not self.allow_unscrubbed:
+            refuse_unscrubbed(unscrubbed_ids(f.record for f in findings), "the flag judge would send records",
+                              "set judge.allow_unscrubbed: true")
         requests = [self.llm.request([{"role": "user", "content": _transcript(f.record)}], JUDGE_SCHEMA,
                                      system=JUDGE_SYSTEM, schema_name="fact_heavy_verdict", expected_output_tokens=200)
                     for f in findings]
@@ -257,7 +257,7 @@ class Flag(Stage):
         knowledge = Knowledge.load(path) if path is not None else None
         tally = Tally(self.options["threshold"])
         grounding = Grounding(self.options["not_found_reply"])
-        judge = Judge(self.options["judge"], ctx.cache_dir or ctx.run_dir / "cache", ctx.recipe_dir,
+        judge = Judge(self.options["judge"], ctx.cache_dir, ctx.recipe_dir,
                       self.options["threshold"]) if self.options["judge"] else None
         ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
         if knowledge:

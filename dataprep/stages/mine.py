@@ -30,14 +30,13 @@ import xxhash
 
 from ..errors import RecipeError
 from ..formats.common import openai_message
-from ..pii import Scrubber
+from ..pii import PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
-PII_TAG = "pii:scrubbed"
 
 
 @register

@@ -28,7 +28,8 @@ from ..jsonl import AtomicWriter
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record
 from ..review.stats import defect_estimate, sample_size
-from ..review.tasks import RANDOM_SAMPLE, SCRUBBED_TAG, refuse_unscrubbed
+from ..pii import PII_TAG, refuse_unscrubbed
+from ..review.tasks import RANDOM_SAMPLE
 from ..review.verdicts import DEFECTS, read_verdicts
 
 
@@ -101,7 +102,7 @@ class Review(Stage):
 
     def survey(self, records: RecordSource) -> list[Seen]:
         return [Seen(r.id, self.own_reasons(r), "synthetic" in r.tags, r.review.get("status") == "done",
-                     SCRUBBED_TAG in r.tags) for r in records]
+                     PII_TAG in r.tags) for r in records]
 
     # -- pass 2: mark, apply verdicts, queue -------------------------------------------------------
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:

@@ -32,7 +32,7 @@ from ..providers import LLM, Completion, LLMSettings, Request
 from ..providers.templates import EXAMPLES_SCHEMA, PROMPT, SYSTEM, TASKS
 from ..record import Record, category_of, derived_id, message_text
 from ..tokens import count_text
-from .mine import PII_TAG
+from ..pii import PII_TAG, refuse_unscrubbed, unscrubbed_ids
 
 SCHEMA_NAME = "synthetic_examples"
 RARE_SHARE = 0.25  # the rarest groups, up to a quarter of the records, seed the "rare" strategy
@@ -100,7 +100,7 @@ class Synth(Stage):
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         s = self.settings
         replay = [ctx.recipe_dir / s.replay] if s.replay else []
-        llm = LLM(s.llm_settings(), (ctx.cache_dir or ctx.run_dir / "cache") / "llm", replay)
+        llm = LLM(s.llm_settings(), ctx.cache_dir / "llm", replay)
         calls = plan(list(records), s, ctx, llm)
         if not s.allow_unscrubbed:
             _refuse_unscrubbed(calls, s.provider)
@@ -254,13 +254,8 @@ def _check_strategies(s: SynthOptions) -> None:
 
 
 def _refuse_unscrubbed(calls: list[Call], provider: str) -> None:
-    unscrubbed = {seed.id: seed for call in calls for seed in call.seeds if PII_TAG not in seed.tags}
-    if unscrubbed:
-        first = next(iter(unscrubbed.values()))
-        where = f"{first.source['file']}:{first.source.get('line')}" if first.source.get("file") else first.id
-        raise DataprepError(f"synth would send {len(unscrubbed)} record(s) without the '{PII_TAG}' tag to "
-                            f"{provider} (first: {where}); run the mine stage first to scrub PII, "
-                            f"or set allow_unscrubbed: true")
+    seeds = {seed.id: seed for call in calls for seed in call.seeds}
+    refuse_unscrubbed(unscrubbed_ids(seeds.values()), f"synth would send seeds to {provider}", "set allow_unscrubbed: true")
 
 
 # -- turning answers into records ------------------------------------------------------------------
