@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import resource
 import time
+from queue import Empty
 from typing import Any, Callable
 
 from rich.console import Console
@@ -19,11 +20,18 @@ def _child(target: Callable[..., Any], args: tuple, queue: "mp.Queue") -> None:
 
 
 def measure(target: Callable[..., Any], *args: Any) -> tuple[float, float, Any]:
-    """Run ``target(*args)`` in a fresh process: (seconds, peak RSS in MiB, its return value)."""
+    """Run ``target(*args)`` in a fresh process: (seconds, peak RSS in MiB, its return value).
+    A child that dies (out of memory, say) is reported, not waited for forever."""
     queue: mp.Queue = mp.get_context("fork").Queue()
     process = mp.get_context("fork").Process(target=_child, args=(target, args, queue))
     process.start()
-    seconds, peak_mib, result = queue.get()
+    while True:
+        try:
+            seconds, peak_mib, result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"{getattr(target, '__name__', target)} died (exit code {process.exitcode})")
     process.join()
     return seconds, peak_mib, result
 

@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from .jsonl import AtomicWriter
-from .run_facts import CONTEXT_LIMIT, DEFAULT_EPOCHS, DEFAULT_PRICE_PER_MILLION, RunFacts, gather
+from .run_facts import CONTEXT_LIMIT, RunFacts, gather
 
 COLORS = {"train": "#2f6fdf", "eval": "#e07a1f", "rag_candidates": "#8a4fd1", "duplicates": "#9aa3ad",
           "rejected": "#d64545", "input": "#3b4252", "created": "#2e9e6a"}
@@ -127,8 +127,7 @@ def context(facts: RunFacts) -> dict[str, Any]:
         "tokens": histogram(facts.tokens),
         "token_stats": {split: {"n": len(v), "mean": sum(v) / len(v) if v else 0, "max": max(v) if v else 0}
                         for split, v in facts.tokens.items()},
-        "context_limit": CONTEXT_LIMIT, "epochs": DEFAULT_EPOCHS, "price": DEFAULT_PRICE_PER_MILLION,
-        "cost": facts.training_cost(),
+        "context_limit": CONTEXT_LIMIT, "cost": facts.training_cost(),
         "categories": grouped_bars(categories, facts.categories),
         "slices": grouped_bars(slices, facts.slices),
         "cluster_sizes": hbar_chart([(f"cluster of {size}", n, COLORS["train"]) for size, n in sizes[:12]]),

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import orjson
 
 from .errors import InputError
 from .record import PLACES, Record, category_of
 from .tokens import count_messages
+from .validate import Settings, training_cost
 
 TOKEN_SAMPLE_CAP = 50_000  # records per split whose tokens are counted; more are sampled evenly
 EXAMPLES_PER_BUCKET = 3
 CONTEXT_LIMIT = 65_536
-DEFAULT_PRICE_PER_MILLION = 3.00  # USD per 1M training tokens: an example rate, set your own in the recipe
-DEFAULT_EPOCHS = 3
 ENOUGH_LOW, ENOUGH_HIGH = 200, 2_000  # format/tone guidance: 200-2,000 clean examples
 
 
@@ -58,10 +58,16 @@ class RunFacts:
         total = sum(self.eval_reasons.values())
         return 1 - self.eval_reasons.get("average", 0) / total if total else 0.0
 
-    @property
-    def train_tokens(self) -> int:
-        sampled = self.tokens["train"]
-        return int(sum(sampled) * (self.counts.get("train", 0) / len(sampled))) if sampled else 0
+    def training_cost(self) -> dict[str, Any]:
+        """The same estimate ``validate`` and the export make (recipe export options, then
+        environment, then defaults), from the train split's token counts (sampled evenly past
+        TOKEN_SAMPLE_CAP and scaled up)."""
+        options = ((self.manifest.get("recipe") or {}).get("content") or {}).get("export", {}).get("options")
+        sampled = np.array(self.tokens["train"], dtype=np.int64)
+        cost = training_cost(sampled, Settings.for_format("openai", options))
+        scale = self.counts.get("train", 0) / len(sampled) if len(sampled) else 0.0
+        return {**cost, **{key: int(cost[key] * scale) for key in ("billed_tokens", "billed_tokens_per_epoch")},
+                "estimated_usd": round(cost["estimated_usd"] * scale, 2)}
 
     @property
     def synthetic_acceptance(self) -> float | None:
@@ -73,8 +79,6 @@ class RunFacts:
         """The stats of the first run of ``stage`` in the manifest (empty if the recipe had none)."""
         return next((s["stats"] for s in self.manifest.get("stages", []) if s["stage"] == stage), {})
 
-    def training_cost(self, price_per_million: float = DEFAULT_PRICE_PER_MILLION, epochs: int = DEFAULT_EPOCHS) -> float:
-        return self.train_tokens * epochs * price_per_million / 1_000_000
 
     def verdicts(self) -> list[dict[str, str]]:
         """Plain statements with the number behind each."""

@@ -37,6 +37,8 @@ def test_the_numbers_on_the_page_are_the_manifest_counts(report, quickstart_run)
         card = re.search(rf'data-count="{place}">.*?<b>([\d,]+)</b>', page, re.S)
         assert card and int(card.group(1).replace(",", "")) == manifest["counts"][place], place
     assert "of this data is knowledge" in page
+    cost = manifest["exports"]["openai"]["train"]["training_cost"]["estimated_usd"]
+    assert f"Estimated training cost: <b>${cost:,.2f}</b>" in page  # the same estimate as the export
 
 
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Debian's chromium is not installed")
