@@ -120,6 +120,7 @@ class FakeLLMServer:
     latency: float = 0.0
     responder: Responder = default_responder
     batch_polls: int = 1            # polls that still see a batch in progress
+    fail_batches: int = 0           # this many OpenAI batches end "failed" (e.g. a malformed input file)
     always: Fail | None = None      # answer every model call with this error (e.g. a bad key)
     requests: list[Logged] = field(default_factory=list)
 
@@ -201,6 +202,12 @@ class FakeLLMServer:
         return batch["object"]
 
     def _finish(self, batch_id: str, batch: dict[str, Any]) -> None:
+        if batch["provider"] == "openai" and self.fail_batches:
+            self.fail_batches -= 1
+            batch["object"].update(status="failed", errors={"object": "list", "data": [
+                {"code": "invalid_json_line", "message": "line 1 is not valid JSON", "line": 1, "param": None}]})
+            batch["results"] = []
+            return
         if batch["provider"] == "openai":
             results = [{"id": f"batch_req_{self.next_serial()}", "custom_id": line["custom_id"], "error": None,
                         "response": {"status_code": 200, "request_id": "req", "body": self.answer("openai", line["body"])}}

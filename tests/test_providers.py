@@ -221,6 +221,20 @@ def test_batch_submit_poll_collect_at_half_price(server, tmp_path, provider, sub
     assert [c.cached for c in again] == [True] * 5 and len(server.requests) == before
 
 
+def test_a_failed_batch_is_reported_and_sent_again_on_the_next_run(server, tmp_path):
+    server.fail_batches = 1
+    llm = make_llm(server, tmp_path, "openai", batch=True)
+    requests = [llm.request([{"role": "user", "content": f"question {i}"}], ANSWER_SCHEMA) for i in range(3)]
+
+    failed = llm.complete_all(requests)
+    assert all(c.skipped and "line 1 is not valid JSON" in c.skipped for c in failed)
+    assert not list((tmp_path / "batches").glob("*.json"))  # not collected again and again
+
+    again = make_llm(server, tmp_path, "openai", batch=True).complete_all(requests)
+    assert [c.value for c in again] == [{"answer": "42"}] * 3
+    assert [r.path for r in server.requests].count("/v1/batches") == 2
+
+
 def test_budget_needs_a_price(tmp_path):
     with pytest.raises(RecipeError, match="no price for model 'my-model'"):
         LLM(LLMSettings(model="my-model", budget_usd=1.0), tmp_path)

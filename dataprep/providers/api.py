@@ -32,6 +32,10 @@ class ProviderError(DataprepError):
     """A model call that cannot succeed by retrying: a bad key, a bad request, retries exhausted."""
 
 
+class BatchFailed(ProviderError):
+    """The provider failed a whole batch (e.g. a malformed input file): its requests must be sent again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Failure:
     retry: bool

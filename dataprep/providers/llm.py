@@ -27,7 +27,7 @@ from jsonschema.exceptions import best_match
 from ..errors import RecipeError
 from ..tokens import count_text
 from .anthropic_api import AnthropicMessages
-from .api import Failure, Provider, ProviderError
+from .api import BatchFailed, Failure, Provider, ProviderError
 from .cache import BatchJournal, ResponseCache, request_key
 from .openai_api import OpenAIChat
 from .pricing import Budget, Prices, Usage
@@ -252,7 +252,7 @@ class LLM:
         collected: dict[str, Completion] = {}
         for batch_id, keys in batches.items():
             if keys & missing.keys():
-                collected.update(self._collect(client, journal, batch_id, missing))
+                collected.update(self._collect(client, journal, batch_id, keys, missing))
         self.budget.settle(reserved, 0.0)  # worst cases reserved at submit; _store counted what was spent
         return [result or collected.get(request.key) or
                 Completion(request.key, skipped="no result in the batch" if request.key in submitted else "budget")
@@ -274,10 +274,15 @@ class LLM:
             self.batch_ids.append(batch_id)
         return reserved
 
-    def _collect(self, client: Any, journal: BatchJournal, batch_id: str,
+    def _collect(self, client: Any, journal: BatchJournal, batch_id: str, keys: set[str],
                  missing: dict[str, Request]) -> dict[str, Completion]:
-        while not self._retrying(lambda: self.api.batch_finished(client, batch_id)):
-            time.sleep(self.settings.batch_poll_seconds)
+        try:
+            while not self._retrying(lambda: self.api.batch_finished(client, batch_id)):
+                time.sleep(self.settings.batch_poll_seconds)
+        except BatchFailed as exc:
+            journal.remove(batch_id)  # else every rerun would collect the same failed batch again
+            self._count(failed_requests=len(keys & missing.keys()))
+            return {key: Completion(key, skipped=exc.message) for key in keys & missing.keys()}
         items = self._retrying(lambda: list(self.api.batch_results(client, batch_id)))
         found = {}
         for item in items:

@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import orjson
 
-from .api import BatchItem, Failure, Parsed, ProviderError, sdk_failure, server_message
+from .api import BatchFailed, BatchItem, Failure, Parsed, sdk_failure, server_message
 from .pricing import Usage
 
 BATCH_ENDPOINT = "/v1/chat/completions"
@@ -77,7 +77,7 @@ class OpenAIChat:
         if batch.status == "failed":
             errors = batch.errors.data if batch.errors and batch.errors.data else []
             reasons = "; ".join(error.message or error.code or "" for error in errors) or "no reason given"
-            raise ProviderError(f"openai batch {batch_id} failed: {reasons}")
+            raise BatchFailed(f"openai batch {batch_id} failed: {reasons}")
         return batch.status in FINISHED
 
     def batch_results(self, client: Any, batch_id: str) -> Iterator[BatchItem]:
