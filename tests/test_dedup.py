@@ -289,7 +289,7 @@ def test_bad_reference_file_is_a_one_line_error(tmp_path, monkeypatch, capsys):
     code, err = run_cli(["dedup", "in.jsonl", "--out", "out.jsonl", "--against", "ref.jsonl"],
                         tmp_path, monkeypatch, capsys)
     assert code == 2
-    assert "ref.jsonl:2: reference set line is not a record: not valid JSON" in " ".join(err.split())
+    assert "ref.jsonl:2: not a record: not valid JSON" in " ".join(err.split())
     assert "Traceback" not in err and not (tmp_path / "out.jsonl").exists()
 
 

@@ -322,7 +322,7 @@ def test_push_names_a_bad_line(tmp_path):
     queue = write_jsonl(tmp_path / "queue.jsonl", [chat("q", "a", tags=SCRUBBED), "{oops"])
     done = run_cli("review", "push", queue, "--to-file", tmp_path / "tasks.json")
     assert done.returncode == 2
-    assert "queue.jsonl:2: not valid JSON" in done.stderr
+    assert "queue.jsonl:2: not a record: not valid JSON" in done.stderr
 
 
 def test_server_commands_need_the_connection_settings(tmp_path):

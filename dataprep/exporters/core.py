@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import schemas
-from ..errors import DataprepError, InputError, RecipeError
-from ..formats import ReadOptions, get_reader
-from ..jsonl import BadLine, iter_lines
+from ..errors import DataprepError, RecipeError
+from ..formats.records import read_strict
 from ..record import Record
 from ..tokens import count_text
 from ..validate import RULES, Checked, Checker, Settings, as_numpy, schema_problems, training_cost
@@ -111,22 +110,11 @@ def text_tokens(value: Any) -> int:
     return 0
 
 
-def read_records(path: Path) -> Iterator[tuple[int, Record]]:
-    """Records of a record JSONL file with their line numbers; a bad line is an input error."""
-    reader, options = get_reader("records"), ReadOptions()
-    for line in iter_lines(path):
-        items = [line] if isinstance(line, BadLine) else list(reader.convert(line, options))
-        for item in items:
-            if isinstance(item, BadLine):
-                raise InputError(f"not a record: {item.reason}", file=item.file, line=item.line)
-            yield line.line, item
-
-
 def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: ExportSummary) -> Iterator[tuple[Record, Row]]:
     """Valid rows of ``inputs`` in format ``fmt``; skips are counted in ``summary``."""
     check = RowCheck(fmt, options)
     for path in inputs:
-        for line, record in read_records(path):
+        for line, record in read_strict(path):
             summary.records_in += 1
             row = convert_record(fmt, record, options.rows, path, line)
             if isinstance(row, Skip):

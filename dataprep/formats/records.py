@@ -8,9 +8,10 @@ from typing import Any, Iterator
 import orjson
 
 from .. import schemas
+from ..errors import InputError
 from ..jsonl import BadLine, Line, iter_lines
 from ..record import Record
-from . import Item, ReadOptions, Reader, register
+from . import READERS, Item, ReadOptions, Reader, register
 
 def problem_with(value: Any) -> str | None:
     """Why ``value`` is not a record (checked against schemas/record.schema.json), in words a
@@ -65,3 +66,16 @@ class RecordReader(Reader):
 
 def _short(value: Any) -> str:
     return orjson.dumps(value)[:2000].decode("utf-8", errors="replace")
+
+
+def read_strict(path: Path) -> Iterator[tuple[int, Record]]:
+    """Records of a record file with their line numbers, for inputs that must be whole (a
+    reference set, a review queue, an export): a line that is not a record is an error
+    naming its file and line, not a rejected line."""
+    reader, options = READERS["records"], ReadOptions()
+    for line in iter_lines(path):
+        items = [line] if isinstance(line, BadLine) else list(reader.convert(line, options))
+        for item in items:
+            if isinstance(item, BadLine):
+                raise InputError(f"not a record: {item.reason}", file=item.file, line=item.line)
+            yield line.line, item

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..jsonl import BadLine, iter_lines
+from ..formats.records import read_strict
 from ..record import Record, message_text
 
 CONFIG_PATH = Path(__file__).with_name("labelstudio_config.xml")
@@ -61,12 +61,7 @@ def task_data(record: Record) -> dict[str, Any]:
 def read_records(path: Path) -> list[Record]:
     """Records to push; a line that is not a record stops the push with its file and line."""
     records: dict[str, Record] = {}
-    for item in iter_lines(path):
-        if isinstance(item, BadLine):
-            raise InputError(item.reason, file=item.file, line=item.line)
-        if not isinstance(item.value, dict) or not isinstance(item.value.get("messages"), list):
-            raise InputError("not a record (a JSON object with 'messages')", file=item.file, line=item.line)
-        record = Record.from_dict(item.value)
+    for _, record in read_strict(path):
         records.setdefault(record.id, record)
     if not records:
         raise InputError("no records to push", file=str(path))

@@ -26,9 +26,7 @@ import numpy as np
 import xxhash
 
 from ..errors import InputError
-from ..formats import ReadOptions
-from ..formats.records import RecordReader
-from ..jsonl import BadLine
+from ..formats.records import read_strict
 from ..minhash import Groups, Params, best_matches, find_groups, group_near_duplicates, max_cross_similarity, sketch
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text
@@ -224,10 +222,8 @@ class Dedup(Stage):
         path = self._reference_path(given, ctx)
         if not path.is_file():
             raise InputError("reference set (--against) not found", file=str(path))
-        for item in RecordReader().read_file(path, ReadOptions()):
-            if isinstance(item, BadLine):
-                raise InputError(f"reference set line is not a record: {item.reason}", file=item.file, line=item.line)
-            yield item
+        for _, record in read_strict(path):
+            yield record
 
     @staticmethod
     def _reference_path(given: str, ctx: StageContext) -> Path:
