@@ -17,6 +17,8 @@ import orjson
 
 PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
 SPLITS = ("train", "eval")
+# tags one stage sets and another reads: the record is their only channel
+UNCERTAIN_TAG = "fact-heavy-uncertain"  # flag: scored close to its threshold; review: a person should look
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
 

@@ -54,7 +54,8 @@ def dataset() -> list[dict]:
     rows += [chat(f"eval question {i}", f"eval answer {i}", tags=list(SCRUBBED), split="eval") for i in range(6)]
     rows += [chat(f"synthetic {i}", f"made up {i}", tags=[*SCRUBBED, "synthetic"]) for i in range(20)]
     rows += [chat(f"conflict {i}", f"one of two answers {i}", tags=[*SCRUBBED, "conflict"]) for i in range(3)]
-    rows += [chat(f"near {i}", f"fact {i}", tags=list(SCRUBBED), scores={"fact_heavy": 0.45}) for i in range(4)]
+    rows += [chat(f"near {i}", f"fact {i}", tags=[*SCRUBBED, "fact-heavy-uncertain"],
+                  scores={"fact_heavy": 0.45}) for i in range(4)]
     rows += [chat(f"low {i}", f"no fact {i}", tags=list(SCRUBBED), scores={"fact_heavy": 0.1}) for i in range(2)]
     return rows
 
@@ -113,7 +114,7 @@ def _run(folder: Path, rows: list[dict], seed: int = 7, options: str = "{}") -> 
 
 
 def test_options_turn_reasons_off_and_fix_the_sample_size(tmp_path):
-    options = "{eval_all: false, conflicts: false, flag_margin: 0, synthetic_share: 0, sample_size: 10}"
+    options = "{eval_all: false, conflicts: false, near_flag_threshold: false, synthetic_share: 0, sample_size: 10}"
     picked = picked_because(_run(tmp_path / "x", dataset(), options=options))
     assert sorted({r for because in picked.values() for r in because}) == ["random_sample"]
     assert len(picked) == 10

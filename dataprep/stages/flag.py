@@ -45,7 +45,7 @@ from ..facts import Assessment, assess, input_texts, reply_text, unsupported_cla
 from ..jsonl import BadLine, iter_lines
 from ..pii import refuse_unscrubbed, unscrubbed_ids
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
-from ..record import Record, derived_id, message_text
+from ..record import UNCERTAIN_TAG, Record, derived_id, message_text
 
 ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
 NOT_FOUND_REPLY = ("I couldn't find the answer to that in the provided documents, so I can't say for sure. "
@@ -301,7 +301,7 @@ class Flag(Stage):
         if reasons:
             record.reasons["fact_heavy"] = reasons
         if not finding.judged and self._uncertain(score):
-            _tag(record, "fact-heavy-uncertain")
+            _tag(record, UNCERTAIN_TAG)
             tally.uncertain += 1
         tally.add(finding)
         if score < threshold:

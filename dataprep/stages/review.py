@@ -26,7 +26,7 @@ from typing import Any, Iterator
 
 from ..jsonl import AtomicWriter
 from ..pipeline import RecordSource, Stage, StageContext, register
-from ..record import Record
+from ..record import UNCERTAIN_TAG, Record
 from ..review.stats import defect_estimate, sample_size
 from ..pii import PII_TAG, refuse_unscrubbed
 from ..review.tasks import RANDOM_SAMPLE
@@ -57,10 +57,10 @@ class Review(Stage):
     name = "review"
 
     def __init__(self, eval_all: bool = True, synthetic_share: float = 0.15, conflicts: bool = True,
-                 flag_threshold: float = 0.5, flag_margin: float = 0.1, margin: float = 0.05,
+                 near_flag_threshold: bool = True, margin: float = 0.05,
                  confidence: float = 0.95, sample_size: int | None = None, allow_unscrubbed: bool = False):
         super().__init__(eval_all=eval_all, synthetic_share=synthetic_share, conflicts=conflicts,
-                         flag_threshold=flag_threshold, flag_margin=flag_margin, margin=margin,
+                         near_flag_threshold=near_flag_threshold, margin=margin,
                          confidence=confidence, sample_size=sample_size, allow_unscrubbed=allow_unscrubbed)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
@@ -76,9 +76,8 @@ class Review(Stage):
             reasons.append("eval")
         if options["conflicts"] and ("conflict" in record.tags or record.groups.get("conflict") is not None):
             reasons.append("conflict")
-        fact_heavy = record.scores.get("fact_heavy")
-        threshold = options["flag_threshold"]
-        if fact_heavy is not None and threshold - options["flag_margin"] <= fact_heavy < threshold:
+        # the flag stage tags the records it scored within its uncertain_margin of its threshold
+        if options["near_flag_threshold"] and UNCERTAIN_TAG in record.tags:
             reasons.append("near_flag_threshold")
         return reasons
 
