@@ -120,6 +120,30 @@ _OPTIONAL_FIELDS = ("tools", "source", "feedback", "review", "tags", "scores", "
                     "provenance", "rejected_reply", "disposition", "meta")
 
 
+def readable_text(message: dict[str, Any], call_prefix: str = "") -> str:
+    """A message's text with its tool calls as ``name(arguments)`` lines (after ``call_prefix``):
+    what a person, a judge or a similarity measure should read of it."""
+    calls = [call.get("function", {}) for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+    return "\n".join(filter(None, [message_text(message), *(f"{call_prefix}{c.get('name', '')}({c.get('arguments', '')})"
+                                                           for c in calls)]))
+
+
+def record_text(record: "Record", view: str = "user") -> str:
+    """The text of ``record`` that similarity compares, one message per line: its user turns
+    (``user``), user and assistant turns (``user_assistant``), everything before the reply but
+    the system prompt (``input``: user turns, earlier replies, tool results) or every message
+    (``conversation``). Tool calls count as text (``name(arguments)``)."""
+    if view == "user":
+        messages = [m for m in record.messages if m.get("role") == "user"]
+    elif view == "user_assistant":
+        messages = [m for m in record.messages if m.get("role") in ("user", "assistant")]
+    elif view == "input":
+        messages = [m for m in record.prompt_messages if m.get("role") not in ("system", "developer")]
+    else:
+        messages = record.messages
+    return "\n".join(readable_text(m) for m in messages)
+
+
 def message_text(message: dict[str, Any]) -> str:
     """The plain text of a message, whether ``content`` is a string or a list of parts."""
     content = message.get("content")

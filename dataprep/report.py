@@ -7,11 +7,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from .jsonl import AtomicWriter
+from .record import readable_text
 from .run_facts import CONTEXT_LIMIT, RunFacts, gather
 
 COLORS = {"train": "#2f6fdf", "eval": "#e07a1f", "rag_candidates": "#8a4fd1", "duplicates": "#9aa3ad",
@@ -94,11 +94,7 @@ def funnel_rows(facts: RunFacts) -> list[tuple[str, float, str]]:
 
 
 def render_message(message: dict[str, Any]) -> dict[str, str]:
-    content = message.get("content")
-    text = content if isinstance(content, str) else orjson.dumps(content).decode() if content else ""
-    for call in message.get("tool_calls") or []:
-        text += f"\n→ {call['function']['name']}({call['function']['arguments']})"
-    return {"role": message.get("role", "?"), "text": text.strip()[:1200]}
+    return {"role": message.get("role", "?"), "text": readable_text(message, call_prefix="→ ").strip()[:1200]}
 
 
 def example_view(row: dict[str, Any]) -> dict[str, Any]:

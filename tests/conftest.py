@@ -37,11 +37,6 @@ def chat(user: str, reply: str, **extra) -> dict:
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}], **extra}
 
 
-@pytest.fixture
-def cli():
-    return run_cli
-
-
 @pytest.fixture(scope="session")
 def quickstart_run(tmp_path_factory) -> Path:
     """The README's demo: recipes/quickstart.yaml on sample_data/, run once per test session."""

@@ -13,15 +13,14 @@ import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
 
-from conftest import chat
 from dataprep.cli import main
 from dataprep.jsonl import write_jsonl
 from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs, group_near_duplicates,
                               max_cross_similarity, shingle_hashes, sketch)
 from dataprep.recipe import InputSpec, load_recipe
-from dataprep.record import Record
+from dataprep.record import Record, record_text
 from dataprep.runner import run_recipe, run_single_stage
-from dataprep.stages.dedup import Dedup, record_text
+from dataprep.stages.dedup import Dedup
 
 WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa "
          "quebec romeo sierra tango uniform victor whiskey xray yankee zulu amber basil cedar dune ember fjord "

@@ -540,3 +540,16 @@ def test_fixtures_with_a_part_replaced_by_a_wrong_value_never_crash_or_lose_a_li
     assert accounted(items) == expected
     for row in records(items):  # a wrong value deep inside is rejected, never passed on to break a later stage
         assert list(schema_errors("record", row)) == [], row
+
+
+def test_a_trace_logged_twice_accounts_for_both_lines(tmp_path):
+    """Found by the fuzz test: two trace lines with one id (here both without one) lost a line."""
+    source = FIXTURES / "langfuse" / "api"
+    for name in ("observations.jsonl", "scores.jsonl"):
+        (tmp_path / name).write_bytes((source / name).read_bytes())
+    traces = [orjson.loads(line) for line in (source / "traces.jsonl").read_bytes().splitlines() if line.strip()]
+    twice = {**traces[0], "id": None}
+    (tmp_path / "traces.jsonl").write_bytes(orjson.dumps(twice) + b"\n" + orjson.dumps(twice) + b"\n")
+    items = list(get_reader("langfuse").read_files(sorted(tmp_path.glob("*.jsonl")), ReadOptions()))
+    assert {(file, line) for file, line in accounted(items) if file.endswith("traces.jsonl")} == \
+        {(str(tmp_path / "traces.jsonl"), 1), (str(tmp_path / "traces.jsonl"), 2)}

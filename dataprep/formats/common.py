@@ -74,9 +74,9 @@ def _has_non_text_parts(content: Any) -> bool:
         isinstance(part, dict) and part.get("type") not in (None, "text", "input_text", "output_text") for part in content)
 
 
-def iso_timestamp(value: Any) -> str | None:
-    """A log's time as ISO 8601 UTC (``2026-11-02T08:00:00Z``) from unix seconds, milliseconds,
-    microseconds or nanoseconds, or an ISO string (a naive one is taken as UTC); ``None`` if unreadable."""
+def parse_moment(value: Any) -> datetime | None:
+    """A time as an aware date-time, from unix seconds, milliseconds, microseconds or
+    nanoseconds, or an ISO 8601 string (a naive one is taken as UTC); ``None`` if unreadable."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -84,19 +84,22 @@ def iso_timestamp(value: Any) -> str | None:
         while abs(seconds) > 1e11:  # milliseconds, microseconds or nanoseconds since the epoch
             seconds /= 1000
         try:
-            moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
         except (OverflowError, OSError, ValueError):
             return None
-    elif isinstance(value, str):
+    if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-    else:
-        return None
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return None
+
+
+def iso_timestamp(value: Any) -> str | None:
+    """A log's time as ISO 8601 UTC (``2026-11-02T08:00:00Z``); ``None`` if unreadable."""
+    moment = parse_moment(value)
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z") if moment else None
 
 
 THUMBS_UP = frozenset({"up", "thumbs_up", "thumbsup", "\U0001f44d", "+1", "1", "true", "yes", "positive", "good", "like"})

@@ -124,24 +124,26 @@ def score_target(score: dict[str, Any]) -> str:
 
 # -- the reader ------------------------------------------------------------------------------------
 class Traces:
-    """Trace id -> session id and where the trace line is, and which traces ended up in a record
-    (the rest are BadLines). Only ids are kept, not the traces' content."""
+    """Trace id -> session id and where its trace lines are (an export may hold a trace twice),
+    and which traces ended up in a record (the rest are BadLines). Only ids are kept, not the
+    traces' content."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, str | None] = {}
-        self.lines: dict[str, tuple[str, int]] = {}
+        self.lines: dict[str, list[tuple[str, int]]] = {}
         self.used: set[str] = set()
 
     def add(self, line: Line, trace: dict[str, Any]) -> None:
         trace_id = str(trace["id"])
         self.sessions[trace_id] = _str(pick(trace, "sessionId"))
-        self.lines[trace_id] = (line.file, line.line)
+        self.lines.setdefault(trace_id, []).append((line.file, line.line))
 
     def unused(self) -> Iterator[BadLine]:
-        for trace_id, (file, line) in self.lines.items():
+        for trace_id, places in self.lines.items():
             if trace_id not in self.used:
-                yield BadLine(file, line, f"trace {trace_id!r} has no answered model call (GENERATION with output) "
-                                          "in the input", "")
+                for file, line in places:
+                    yield BadLine(file, line, f"trace {trace_id!r} has no answered model call (GENERATION with "
+                                              "output) in the input", "")
 
 
 @register
@@ -211,7 +213,8 @@ class LangfuseReader(Reader):
         record = checked_record([*messages, reply], function_tools(tools), source, record_id, metadata=metadata)
         if trace_id in traces.lines:
             traces.used.add(trace_id)
-            join_line(record, *traces.lines[trace_id])
+            for place in traces.lines[trace_id]:
+                join_line(record, *place)
         feedback.attach(record, call_id, trace_id)
         yield record
 

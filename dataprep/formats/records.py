@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import orjson
 
 from .. import schemas
 from ..errors import InputError
 from ..jsonl import BadLine, Line, iter_lines
 from ..record import Record
 from . import READERS, Item, ReadOptions, Reader, register
+from .common import excerpt
 
 def problem_with(value: Any) -> str | None:
     """Why ``value`` is not a record (checked against schemas/record.schema.json), in words a
@@ -51,21 +51,17 @@ class RecordReader(Reader):
     def convert(self, line: Line, options: ReadOptions) -> Iterator[Item]:
         problem = problem_with(line.value)
         if problem:
-            yield BadLine(line.file, line.line, problem, _short(line.value))
+            yield BadLine(line.file, line.line, problem, excerpt(line.value))
             return
         try:
             record = Record.from_dict(line.value)
         except TypeError as exc:
-            yield BadLine(line.file, line.line, f"field of the wrong type: {exc}", _short(line.value))
+            yield BadLine(line.file, line.line, f"field of the wrong type: {exc}", excerpt(line.value))
             return
         # A record file from an earlier run keeps its original source; a plain file gets one.
         if not record.source:
             record.source = {"format": "records", "file": line.file, "line": line.line}
         yield record
-
-
-def _short(value: Any) -> str:
-    return orjson.dumps(value)[:2000].decode("utf-8", errors="replace")
 
 
 def read_strict(path: Path) -> Iterator[tuple[int, Record]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..formats.records import read_strict
-from ..record import Record, message_text
+from ..record import Record, readable_text
 
 CONFIG_PATH = Path(__file__).with_name("labelstudio_config.xml")
 ID_FIELD = "dataprep_id"  # our record id in the task data: what makes a re-push idempotent
@@ -30,11 +30,7 @@ def label_config() -> str:
 
 def render_message(message: dict[str, Any]) -> str:
     """A message as plain text a reviewer can read, tool calls included."""
-    lines = [message_text(message)] if message_text(message) else []
-    for call in message.get("tool_calls") or []:
-        function = call.get("function", {})
-        lines.append(f"→ calls {function.get('name', '?')}({function.get('arguments', '')})")
-    return "\n".join(lines) or "(empty)"
+    return readable_text(message, call_prefix="→ calls ") or "(empty)"
 
 
 def speaker(message: dict[str, Any]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,12 +25,13 @@ import numpy as np
 import xxhash
 
 from ..errors import InputError
+from ..formats.common import parse_moment
 from ..formats.records import read_strict
 from ..minhash import Groups, Params, best_matches, find_groups, group_near_duplicates, max_cross_similarity, sketch
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
-from ..record import Record, message_text
+from ..record import Record, message_text, readable_text, record_text
 
-__all__ = ["Dedup", "record_text", "group_near_duplicates", "max_cross_similarity"]
+__all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
 VIEWS = ("user", "user_assistant", "input", "conversation")
 #: conflicts compare what the model was given: a reply built on a different tool result is no conflict
@@ -41,40 +41,11 @@ KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "long
 REPLY_PARAMS = Params(shingle="word", ngram=1)
 
 
-def record_text(record: Record, view: str = "user") -> str:
-    """The text of ``record`` that dedup compares, one message per line: its user turns
-    (``user``), user and assistant turns (``user_assistant``), everything before the reply but
-    the system prompt (``input``: user turns, earlier replies, tool results) or every message
-    (``conversation``). Tool calls count as text (``name(arguments)``)."""
-    if view == "user":
-        messages = [m for m in record.messages if m.get("role") == "user"]
-    elif view == "user_assistant":
-        messages = [m for m in record.messages if m.get("role") in ("user", "assistant")]
-    elif view == "input":
-        messages = [m for m in record.prompt_messages if m.get("role") not in ("system", "developer")]
-    else:
-        messages = record.messages
-    return "\n".join(_message_text(m) for m in messages)
-
-
-def _message_text(message: dict[str, Any]) -> str:
-    calls = [call.get("function", {}) for call in message.get("tool_calls") or [] if isinstance(call, dict)]
-    return "\n".join(filter(None, [message_text(message), *(f"{c.get('name', '')}({c.get('arguments', '')})"
-                                                              for c in calls)]))
-
-
 # -- what the keeper policy looks at ------------------------------------------------------------------------
 def _timestamp(value: Any) -> float:
     """Seconds since the epoch; -inf when missing or unreadable (oldest)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return float("-inf")
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
-    return float("-inf")
+    moment = parse_moment(value)
+    return moment.timestamp() if moment else float("-inf")
 
 
 def _merits(record: Record) -> tuple[float, ...]:
@@ -89,7 +60,7 @@ def _merits(record: Record) -> tuple[float, ...]:
 
 def _accepted_reply(record: Record) -> bool:
     """Whether the record has a reply nobody rejected (a thumbs-down or a reviewer's reject)."""
-    return (record.target is not None and bool(_message_text(record.target).strip())
+    return (record.target is not None and bool(readable_text(record.target).strip())
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
 
 
@@ -241,7 +212,7 @@ class Dedup(Stage):
         if not shared.any():
             return
         members = np.flatnonzero(shared)
-        replies = [_message_text(r.target) for i, r in enumerate(records) if shared[i]]
+        replies = [readable_text(r.target) for i, r in enumerate(records) if shared[i]]
         best = self.choose_keepers(input_labels[members], members, survey)  # sorted by label
         position = np.full(len(input_labels), -1)
         position[members] = np.arange(len(members))

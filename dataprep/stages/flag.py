@@ -45,7 +45,7 @@ from ..facts import Assessment, assess, input_texts, reply_text, unsupported_cla
 from ..jsonl import BadLine, iter_lines
 from ..pii import refuse_unscrubbed, unscrubbed_ids
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
-from ..record import UNCERTAIN_TAG, Record, derived_id, message_text
+from ..record import UNCERTAIN_TAG, Record, derived_id, message_text, readable_text
 
 ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
 NOT_FOUND_REPLY = ("I couldn't find the answer to that in the provided documents, so I can't say for sure. "
@@ -143,12 +143,7 @@ class Judge:
 
 
 def _transcript(record: Record) -> str:
-    lines = []
-    for message in record.messages[:-1]:
-        text = message_text(message)
-        for call in message.get("tool_calls") or ():
-            text += f"\n[calls {call['function']['name']}({call['function']['arguments']})]"
-        lines.append(f"[{message.get('role')}] {text}")
+    lines = [f"[{message.get('role')}] {readable_text(message, call_prefix='→ calls ')}" for message in record.messages[:-1]]
     return "CONVERSATION INPUT:\n" + "\n".join(lines) + f"\n\nFINAL ASSISTANT REPLY:\n{reply_text(record.messages[-1])}"
 
 

@@ -29,7 +29,7 @@ import orjson
 import xxhash
 
 from ..errors import RecipeError
-from ..formats.common import openai_message
+from ..formats.common import openai_message, parse_moment
 from ..pii import PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
@@ -317,7 +317,7 @@ class Filters:
         if self.since is None and self.until is None:
             return None
         stamp = record.source.get("timestamp")
-        when = parse_timestamp(stamp)
+        when = parse_moment(stamp)
         if when is None:
             what = f"timestamp {stamp!r} is not an ISO 8601 date-time" if stamp else "no timestamp"
             return "date", f"{what}; the recipe keeps only calls in a date range"
@@ -349,25 +349,6 @@ def bound(value: Any, which: str) -> datetime | None:
         day = datetime.combine(value, time(), tzinfo=timezone.utc)
         return day if which == "since" else day + timedelta(days=1) - timedelta(microseconds=1)
     raise RecipeError(f"mine.{which}: expected an ISO 8601 date or date-time, got {_kind(value)}")
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 string (a missing zone means UTC) or unix seconds/milliseconds; None if neither."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value
-        try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 # -- 4. PII -------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..pipeline import RecordSource, Stage, StageContext, register
-from ..record import Record, category_of, message_text
+from ..record import Record, category_of, message_text, record_text
 
 SLICE_WEIGHTS = {
     "negative_feedback": 3.0,
@@ -131,7 +131,7 @@ class Split(Stage):
             conversation_keys.append(None if conversation is None else f"conversation:{conversation}")
             sizes.append(int(record.groups.get("cluster_size", 1)))
             if texts is not None:
-                texts.append(_user_text(record))
+                texts.append(record_text(record))
             if cluster is not None:
                 texts = None  # dedup already grouped these records: no need to keep their text
         if cluster_keys and all(key is None for key in cluster_keys):
@@ -261,11 +261,11 @@ class Split(Stage):
         for index, record in enumerate(records):
             if int(survey.groups[index]) in picked:
                 eval_index.append(index)
-                eval_texts.append(_user_text(record))
+                eval_texts.append(record_text(record))
                 ids[index] = record.id
             else:
                 train_index.append(index)
-                train_texts.append(_user_text(record))
+                train_texts.append(record_text(record))
         if not eval_texts or not train_texts:
             return {}, 0.0
         sims, best = best_matches(train_texts, eval_texts, Params(threshold=self.options["threshold"]), minimum=0.0)
@@ -273,10 +273,6 @@ class Split(Stage):
         held_out = {train_index[i]: ids[eval_index[best[i]]] for i in np.flatnonzero(leaked)}
         remaining = sims[(best >= 0) & ~leaked]
         return held_out, float(remaining.max()) if remaining.size else 0.0
-
-
-def _user_text(record: Record) -> str:
-    return "\n".join(message_text(m) for m in record.messages if m.get("role") == "user")
 
 
 def _connected_groups(*key_lists: list[str | None]) -> np.ndarray:
