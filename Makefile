@@ -7,10 +7,11 @@ PY := $(VENV)/bin/python
 .PHONY: demo test bench clean
 
 # uv (from PyPI) installs in seconds what pip takes minutes for; the tests reuse it for Label Studio's own venv.
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, every start would recompile typer and rich.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -13,7 +13,30 @@ memory is its own; the time covers everything from texts to similar pairs (shing
 sketching, indexing, querying, checking). "dataprep stage" is the whole ``dataprep dedup``
 on a record JSONL file of the same texts (reading, three passes, writing both outputs).
 
-    python benchmarks/bench_dedup.py                  # 100,000 records, every method
+Judgment cases (``--cases``, run first by default): groups of records whose pairs are labeled
+``duplicate`` (same example: one-word edits, reordered sentences, punctuation and whitespace,
+agreeing paraphrased replies), ``conflict`` (same input, replies that disagree on an amount, a
+date, a decision or a tool call) or ``distinct`` (same question over different tool results,
+lookalike questions). Every group's records go through one ``Dedup()`` run together, as a
+user's logs would (records of different groups are distinct by construction). A pair (a, b)
+is judged, from the stage's two outputs:
+
+- **conflict** when the records they stand for (themselves if kept, else their keeper) are two
+  different kept records tagged ``conflict`` with the same ``groups.conflict`` id: a copy of
+  one answer set aside for its keeper still counts as disagreeing with the other answers;
+- **duplicate** otherwise, when one of the two was set aside as a duplicate whose keeper is
+  the other or sits in the other's cluster;
+- **distinct** otherwise.
+
+Per kind the table gives duplicate recall and precision, conflict recall and precision (over
+the labeled pairs) and how many records of different groups were wrongly merged. The cases
+are synthetic, built from real support exchanges; ``--labeled FILE`` scores a hand-labeled
+set instead (one group a line: ``{"group", "kind", "records": [{"key", "messages"}],
+"pairs": [{"a", "b", "label"}]}``).
+
+    python benchmarks/bench_dedup.py                  # judgment cases, then 100,000 records, every method
+    python benchmarks/bench_dedup.py --cases          # judgment cases only
+    python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/dev.jsonl
     python benchmarks/bench_dedup.py --million        # dataprep alone on 1,000,000 records
 """
 
@@ -235,6 +258,232 @@ def quality(corpus: Corpus, pairs: np.ndarray, threshold: float,
     return (correct / len(reported) if reported else 1.0), (found / len(positives) if positives else 1.0)
 
 
+# -- judgment cases -------------------------------------------------------------------------------------------
+KINDS = ("one_word_edit", "sentence_reorder", "punctuation_whitespace", "agreeing_paraphrase", "disagreeing_reply",
+         "tool_context", "distinct_lookalike")
+CASES_PER_KIND = 40
+
+
+def chat(question: str, reply: str | dict) -> list[dict]:
+    target = reply if isinstance(reply, dict) else {"role": "assistant", "content": reply}
+    return [{"role": "user", "content": question}, target]
+
+
+def _group(kind: str, number: int, records: list[list[dict]], label: str) -> dict:
+    """A group of records, every pair of them carrying ``label``."""
+    keys = [f"{kind}-{number}-{i}" for i in range(len(records))]
+    return {"group": f"{kind}-{number}", "kind": kind,
+            "records": [{"key": key, "messages": messages} for key, messages in zip(keys, records)],
+            "pairs": [{"a": a, "b": b, "label": label} for a, b in itertools.combinations(keys, 2)]}
+
+
+def _edit_one_word(rng: random.Random, text: str, vocabulary: list[str]) -> str:
+    words = text.split(" ")
+    words[rng.randrange(len(words))] = rng.choice(vocabulary)
+    return " ".join(words)
+
+
+def _reorder(rng: random.Random, text: str) -> str:
+    sentences = SENTENCE_END.split(text.strip())
+    if len(sentences) > 1:
+        first, *rest = sentences
+        rng.shuffle(rest)
+        sentences = [*rest, first] if rest == sentences[1:] else [first, *rest]
+    return " ".join(sentences)
+
+
+def _punctuate(rng: random.Random, text: str) -> str:
+    text = re.sub(r"[?.!,]", lambda m: rng.choice(["", m.group(), m.group() * 2]), text)
+    return "  ".join(text.split(" ")).upper() if rng.random() < 0.5 else f"  {text.lower()}\n"
+
+
+ORDER_NUMBER = re.compile(r"\b\d{6,}\b")
+AGREEMENTS = (  # one assertion in two wordings
+    ("The fee for this is $4.99.", "It costs 4.99 USD."),
+    ("It will be done by May 4.", "Expect it on 4 May."),
+    ("Yes, you are eligible for this.", "Good news: you qualify."),
+    ("Your request has been approved.", "We approved your request."),
+    ("", ""),
+)
+DISAGREEMENTS = (  # (what the first reply adds, what the disagreeing one adds instead)
+    ("The fee for this is $4.99.", "The fee for this is $9.49."),
+    ("It will be done by May 4.", "It will be done by June 14."),
+    ("Yes, you are eligible for this.", "No, you are not eligible for this."),
+    ("Your request has been approved.", "Your request has been denied."),
+)
+
+
+def _tool_reply(name: str, arguments: dict) -> dict:
+    function = {"name": name, "arguments": orjson.dumps(arguments).decode()}
+    call = {"id": "call_1", "type": "function", "function": function}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+
+def _lookup(question: str, result: dict, reply: str) -> list[dict]:
+    call = _tool_reply("lookup_order", {"order": "<ORDER_1>"})
+    return [{"role": "user", "content": question}, call,
+            {"role": "tool", "tool_call_id": "call_1", "content": orjson.dumps(result).decode()},
+            {"role": "assistant", "content": reply}]
+
+
+def build_cases(seed: int) -> list[dict]:
+    """Groups of every kind, from real support questions and replies."""
+    rng = random.Random(seed)
+    with open(CORPUS, newline="", encoding="utf-8") as handle:
+        # one row per question: the corpus repeats some word for word, and groups must differ
+        rows = list({" ".join(row["instruction"].lower().split()): row for row in csv.DictReader(handle)}.values())
+    by_intent: dict[str, list[dict]] = {}
+    for row in rows:
+        by_intent.setdefault(row["intent"], []).append(row)
+    vocabulary = sorted({w for row in rows[:2000] for w in WORD.findall(row["response"].lower())})
+    groups = []
+    for number in range(CASES_PER_KIND):
+        # each group its own exchange: records of different groups must be different examples
+        picked = [(r["instruction"], r["response"], r["intent"]) for r in rng.sample(rows, 5)]
+        (question, reply, intent), *others = picked
+        groups.append(_group("one_word_edit", number, [chat(question, reply),
+                                                       chat(question, _edit_one_word(rng, reply, vocabulary))],
+                             "duplicate"))
+        question, reply, intent = others.pop()
+        groups.append(_group("sentence_reorder", number, [chat(question, reply), chat(question, _reorder(rng, reply))],
+                             "duplicate"))
+        question, reply, intent = others.pop()
+        groups.append(_group("punctuation_whitespace", number,
+                             [chat(question, reply), chat(_punctuate(rng, question), reply)], "duplicate"))
+        question, reply, intent = others.pop()
+        # another sampled wording of the same answer; the corpus fills in order numbers at random,
+        # so they are put back to the template's placeholder on both sides
+        other = ORDER_NUMBER.sub("{{Order Number}}", rng.choice(by_intent[intent])["response"])
+        said, reworded = AGREEMENTS[number % len(AGREEMENTS)]
+        records = [chat(question, f"{said} {ORDER_NUMBER.sub('{{Order Number}}', reply)}".strip()),
+                   chat(question, f"{reworded} {other}".strip())]
+        groups.append(_group("agreeing_paraphrase", number, records, "duplicate"))
+        groups.append(_disagreeing(rng, number, *others.pop()[:2]))
+        groups.append(_tool_context(rng, number))
+        groups.append(_lookalike(rng, number, by_intent))
+    return groups
+
+
+def _disagreeing(rng: random.Random, number: int, question: str, reply: str) -> dict:
+    if number % 5 == 4:
+        first = _tool_reply("cancel_order", {"order": "<ORDER_1>", "refund": True})
+        second = _tool_reply(*rng.choice([("cancel_order", {"order": "<ORDER_1>", "refund": False}),
+                                          ("lookup_order", {"order": "<ORDER_1>"})]))
+        return _group("disagreeing_reply", number, [chat(question, first), chat(question, second)], "conflict")
+    said, instead = DISAGREEMENTS[number % len(DISAGREEMENTS)]
+    records = [chat(question, f"{said} {reply}"), chat(question, f"{instead} {reply}")]
+    group = _group("disagreeing_reply", number, records, "conflict")
+    if number % 2:  # production logs hold copies of each answer too: they must collapse, not all go to review
+        copy = {"key": f"{group['group']}-copy", "messages": chat(question, _punctuate(rng, f"{said} {reply}"))}
+        first, second = (record["key"] for record in group["records"])
+        group["records"].append(copy)
+        group["pairs"] += [{"a": first, "b": copy["key"], "label": "duplicate"},
+                           {"a": second, "b": copy["key"], "label": "conflict"}]
+    return group
+
+
+def _tool_context(rng: random.Random, number: int) -> dict:
+    """One question, looked up for different orders: different examples however alike they read."""
+    question = rng.choice(["Can you check order <ORDER_1>?", "Where is my order <ORDER_1>?",
+                           "what's the status of <ORDER_1>"])
+    records = []
+    statuses = rng.sample(["shipped", "processing", "delivered", "cancelled"], 2)
+    items = rng.sample(["trail boots", "rain jacket", "tent", "sleeping bag", "headlamp"], 2)
+    for status, item, day in zip(statuses, items, rng.sample(range(1, 29), 2)):
+        total = f"${rng.randint(20, 400)}.{rng.randint(0, 99):02d}"  # no two lookups alike across groups
+        records.append(_lookup(question, {"status": status, "item": item, "total": total, "eta": f"2025-05-{day:02d}"},
+                               f"Your {item} order is {status}; expected date May {day}."))
+    return _group("tool_context", number, records, "distinct")
+
+
+def _lookalike(rng: random.Random, number: int, by_intent: dict[str, list[dict]]) -> dict:
+    """Questions of two different intents that share most of their words."""
+    first, second = rng.sample([("cancel_order", "cancel my order"), ("change_order", "change my order"),
+                                ("track_order", "track my order"), ("track_refund", "track my refund"),
+                                ("get_refund", "get a refund")], 2)
+    when = f"from {rng.choice(['March', 'April', 'May', 'June'])} {rng.randint(1, 28)} ({rng.randint(2, 9)} items)"
+    records = [chat(f"can you help me {phrase} {when} please", rng.choice(by_intent[intent])["response"])
+               for intent, phrase in (first, second)]
+    return _group("distinct_lookalike", number, records, "distinct")
+
+
+def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
+    """Run every group's records through one dedup; score each kind's labeled pairs."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, kept_path = Path(folder) / "in.jsonl", Path(folder) / "kept.jsonl"
+        with open(source, "wb") as handle:
+            for group in groups:
+                for record in group["records"]:
+                    record_id = _record_id(group, record["key"])
+                    handle.write(orjson.dumps({"id": record_id, "messages": record["messages"]}) + b"\n")
+        run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], kept_path,
+                         {"duplicates": kept_path.with_name("duplicates.jsonl"),
+                          "rejected": kept_path.with_name("rejected.jsonl")})
+        outcome = {r["id"]: r for path in (kept_path, kept_path.with_name("duplicates.jsonl"))
+                   for r in map(orjson.loads, path.read_bytes().splitlines())}
+    group_of = {_record_id(group, record["key"]): group["group"] for group in groups for record in group["records"]}
+    scores = {}
+    for kind in dict.fromkeys(group["kind"] for group in groups):
+        pairs = [(p["label"], _predicted(outcome, _record_id(g, p["a"]), _record_id(g, p["b"])))
+                 for g in groups if g["kind"] == kind for p in g["pairs"]]
+        members = [_record_id(g, r["key"]) for g in groups if g["kind"] == kind for r in g["records"]]
+        scores[kind] = {**_rates(pairs), "pairs": len(pairs),
+                        "merged_across": _merged_across(outcome, members, group_of)}
+    return scores
+
+
+def _record_id(group: dict, key: str) -> str:
+    """Keys are unique within a group only."""
+    return f"{group['group']}/{key}"
+
+
+def _predicted(outcome: dict[str, dict], a: str, b: str) -> str:
+    stands_for = [(outcome[k].get("disposition") or {}).get("keeper_id", k) for k in (a, b)]
+    conflict = [outcome[k]["groups"].get("conflict") if k in outcome else None for k in stands_for]
+    if stands_for[0] != stands_for[1] and conflict[0] and conflict[0] == conflict[1]:
+        return "conflict"
+    for one, other in ((a, b), (b, a)):
+        disposition = outcome[one].get("disposition")
+        if disposition and disposition.get("keeper_id") in outcome:
+            keeper = outcome[disposition["keeper_id"]]
+            if keeper["id"] == other or keeper["groups"]["cluster"] == outcome[other]["groups"]["cluster"]:
+                return "duplicate"
+    return "distinct"
+
+
+def _rates(pairs: list[tuple[str, str]]) -> dict[str, float]:
+    out = {}
+    for label in ("duplicate", "conflict"):
+        hits = sum(truth == guess == label for truth, guess in pairs)
+        labeled, guessed = sum(t == label for t, _ in pairs), sum(g == label for _, g in pairs)
+        out[f"{label} recall"] = hits / labeled if labeled else float("nan")
+        out[f"{label} precision"] = hits / guessed if guessed else float("nan")
+    out["distinct kept apart"] = (sum(t == g == "distinct" for t, g in pairs) / n
+                                  if (n := sum(t == "distinct" for t, _ in pairs)) else float("nan"))
+    return out
+
+
+def _merged_across(outcome: dict[str, dict], members: list[str], group_of: dict[str, str]) -> int:
+    """Records set aside as duplicates of a record from another group (always wrong)."""
+    keepers = {key: (outcome[key].get("disposition") or {}).get("keeper_id") for key in members}
+    return sum(keeper in group_of and group_of[keeper] != group_of[key] for key, keeper in keepers.items())
+
+
+def report_cases(groups: list[dict], source: str) -> None:
+    started = time.perf_counter()
+    scores = judge(groups, {})
+    print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
+          f"one dedup run, default options, {time.perf_counter() - started:.1f} s\n")
+    columns = ("duplicate recall", "duplicate precision", "conflict recall", "conflict precision",
+               "distinct kept apart")
+    print("| kind | pairs | " + " | ".join(columns) + " | merged across groups |")
+    print("|---|---:|" + "---:|" * (len(columns) + 1))
+    for kind, row in scores.items():
+        cells = " | ".join("-" if row[c] != row[c] else f"{row[c]:.2f}" for c in columns)
+        print(f"| {kind} | {row['pairs']} | {cells} | {row['merged_across']} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
@@ -242,12 +491,22 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
+    parser.add_argument("--cases", action="store_true", help="the judgment cases alone")
+    parser.add_argument("--labeled", type=Path, help="score a labeled set of groups instead of the synthetic cases")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pairs-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
+        return
+    if args.labeled:
+        report_cases([orjson.loads(line) for line in args.labeled.read_bytes().splitlines() if line.strip()],
+                     str(args.labeled))
+        return
+    if not args.million:
+        report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support")
+    if args.cases:
         return
     size, methods = (1_000_000, ["dataprep", STAGE]) if args.million else (args.records, args.methods.split(","))
     report(size, methods, args.threshold, args.seed)

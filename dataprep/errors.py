@@ -25,6 +25,10 @@ class InputError(DataprepError):
     """Unreadable input: a missing file, an unknown format, a file with no readable line."""
 
 
+class OutputError(DataprepError):
+    """An output that cannot be written: a full disk, a size limit, a folder without permission."""
+
+
 class RecipeError(DataprepError):
     """A recipe that does not validate; the message names the key and what is allowed."""
 

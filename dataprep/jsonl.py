@@ -7,15 +7,24 @@ line number and a reason a person understands, so the caller can route it to
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import os
+import re
+import shutil
 import tempfile
+import zlib
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import orjson
+import zstandard
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 RAW_EXCERPT_CHARS = 2000
 _UMASK = os.umask(0o022)
@@ -63,18 +72,131 @@ def parse_line(raw: bytes, file: str, line_no: int) -> Line | BadLine | None:
         return BadLine(file, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})", _excerpt(stripped))
 
 
-def iter_lines(path: str | os.PathLike[str]) -> Iterator[Line | BadLine]:
-    """Stream a JSONL file as parsed lines or bad lines, in order, with 1-based line numbers."""
-    name = str(path)
+# -- opening inputs: compressed or not, judged by their first bytes rather than their names ---------
+DEFAULT_MAX_LINE_BYTES = 64 * 2**20
+BOM = b"\xef\xbb\xbf"
+BZIP2_MAGIC = re.compile(rb"BZh[1-9](\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)")  # a block or the end
+DECOMPRESS_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+
+
+def _zstd_stream(path: str | os.PathLike[str]) -> BinaryIO:
+    raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+    return io.BufferedReader(raw, buffer_size=1 << 20)
+
+
+DECOMPRESSORS: dict[str, Callable[[Any], BinaryIO]] = {
+    "gzip": partial(gzip.open, mode="rb"), "bz2": partial(bz2.open, mode="rb"), "zstd": _zstd_stream}
+
+
+def compression_of(path: str | os.PathLike[str]) -> str | None:
+    """``"gzip"``, ``"zstd"``, ``"bz2"`` or ``None``, from the file's magic bytes; a file that only starts
+    like one (a log line beginning with those bytes) and does not decompress is plain."""
+    with open(path, "rb") as handle:
+        head = handle.read(10)
+    kind = ("gzip" if head.startswith(b"\x1f\x8b") else "zstd" if head.startswith(b"\x28\xb5\x2f\xfd")
+            else "bz2" if BZIP2_MAGIC.match(head) else None)
+    if kind is None:
+        return None
     try:
-        handle = open(path, "rb")
+        with DECOMPRESSORS[kind](path) as stream:
+            stream.read(1)
+    except DECOMPRESS_ERRORS:
+        return None
+    return kind
+
+
+def open_input(path: str | os.PathLike[str]) -> BinaryIO:
+    """A binary stream of the file's content, decompressed on the fly (never whole in memory)."""
+    try:
+        kind = compression_of(path)
+        return DECOMPRESSORS[kind](path) if kind else open(path, "rb")
     except OSError as exc:
-        raise InputError(f"cannot open: {exc.strerror}", file=name) from None
-    with handle:
-        for line_no, raw in enumerate(handle, start=1):
-            parsed = parse_line(raw, name, line_no)
+        raise InputError(f"cannot open: {exc.strerror or exc}", file=str(path)) from None
+
+
+def raw_lines(handle: BinaryIO, file: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+              ) -> Iterator[tuple[int, int, bytes | BadLine]]:
+    """``(line number, byte offset, bytes)`` of each physical line of a stream, a UTF-8 BOM dropped.
+
+    A line over ``max_line_bytes`` comes as a BadLine instead, read past in chunks so it is never held
+    whole; a damaged compressed stream ends with a BadLine saying so (the rest cannot be read)."""
+    offset = line_no = 0
+    try:
+        if handle.peek(len(BOM)).startswith(BOM):
+            offset = len(handle.read(len(BOM)))
+        for line_no, raw in enumerate(iter(partial(handle.readline, max_line_bytes + 1), b""), start=1):
+            start = offset
+            offset += len(raw)
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                rest, newline = _rest_of_line(handle)
+                offset += rest
+                raw = BadLine(file, line_no, f"line is {_size(offset - start - newline)}, over the "
+                                             f"{_size(max_line_bytes)} limit (max_line_bytes)", _excerpt(raw))
+            yield line_no, start, raw
+    except DECOMPRESS_ERRORS as exc:
+        yield line_no + 1, offset, BadLine(file, line_no + 1, f"the compressed data is damaged or cut short here "
+                                                              f"({exc}); nothing after this line can be read", "")
+
+
+def _rest_of_line(handle: BinaryIO) -> tuple[int, int]:
+    """Read past the rest of an over-long line a chunk at a time: (bytes read, of which newline)."""
+    read = 0
+    while True:
+        chunk = handle.readline(1 << 20)
+        read += len(chunk)
+        if not chunk or chunk.endswith(b"\n"):
+            return read, len(chunk) - len(chunk.rstrip(b"\r\n"))
+
+
+def _size(count: int) -> str:
+    return f"{count / 2**20:,.0f} MB" if count >= 2**20 else f"{count:,} bytes"
+
+
+def iter_lines(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+               ) -> Iterator[Line | BadLine]:
+    """Stream a JSONL file (plain or compressed) as parsed lines or bad lines, in order, with 1-based
+    line numbers of its (decompressed) text."""
+    for _, parsed in located_lines(path, max_line_bytes):
+        yield parsed
+
+
+def located_lines(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+                  ) -> Iterator[tuple[int, Line | BadLine]]:
+    """``iter_lines`` with each line's byte offset in the decompressed text, for ``SeekableLines``."""
+    name = str(path)
+    with open_input(path) as handle:
+        for line_no, offset, raw in raw_lines(handle, name, max_line_bytes):
+            parsed = raw if isinstance(raw, BadLine) else parse_line(raw, name, line_no)
             if parsed is not None:
-                yield parsed
+                yield offset, parsed
+
+
+class SeekableLines:
+    """Lines read back by byte offset, for readers that index a file and return to it: a compressed
+    file is decompressed once into a temporary file (on disk, not in memory) to seek in."""
+
+    def __init__(self) -> None:
+        self.handles: dict[str, BinaryIO] = {}
+
+    def line_at(self, file: str, offset: int, line_no: int) -> Line | BadLine | None:
+        handle = self.handles.get(file) or self.handles.setdefault(file, self.open_file(file))
+        handle.seek(offset)
+        return parse_line(handle.readline(), file, line_no)
+
+    @staticmethod
+    def open_file(file: str) -> BinaryIO:
+        """The file, or for a compressed one a seekable temporary copy of its content."""
+        if compression_of(file) is None:
+            return open(file, "rb")
+        copy = tempfile.TemporaryFile()
+        with open_input(file) as source:
+            shutil.copyfileobj(source, copy, 1 << 20)
+        return copy
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
 
 
 def dumps(value: Any) -> bytes:
@@ -99,21 +221,30 @@ class AtomicWriter:
         self.count = 0
 
     def write(self, value: Any) -> None:
-        self._handle.write(dumps(value))
-        self._handle.write(b"\n")
+        self.write_raw(dumps(value) + b"\n")
         self.count += 1
 
     def write_raw(self, data: bytes) -> None:
-        self._handle.write(data)
+        with self._naming_the_file():
+            self._handle.write(data)
 
     def commit(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-        os.replace(self._tmp, self.path)
+        with self._naming_the_file():
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            os.replace(self._tmp, self.path)
+
+    @contextmanager
+    def _naming_the_file(self) -> Iterator[None]:
+        """A full disk or a size limit surfaces as an error naming the file being written."""
+        try:
+            yield
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def abort(self) -> None:
-        if not self._handle.closed:
+        with suppress(OSError):  # the buffer's last flush fails again on a full disk: it is discarded anyway
             self._handle.close()
         self._tmp.unlink(missing_ok=True)
 

@@ -3,14 +3,40 @@ typed placeholder that stays the same everywhere in that record (``<EMAIL_1>`` i
 address in every message, tool-call argument, rejected reply and feedback comment).
 
 Detection is regular expressions plus validators, in priority order (the first detector
-to claim a span keeps it): phone numbers are confirmed by ``phonenumbers`` (Google's
-libphonenumber metadata), card numbers by Luhn (``stdnum.luhn``) and a card-network
-prefix, IBANs by their mod-97 check (``stdnum.iban``), IPs by ``ipaddress``, generic
-secrets by character mix and Shannon entropy. Order and account numbers need a keyword
-next to them ("order #A-10293"), which is what tells them apart from phone numbers.
+to claim a span keeps it):
+
+- secrets: PEM private-key blocks (whole block), JWTs and bearer tokens, API keys by vendor
+  prefix (an ``sk-`` key needs a digit, so ``sk-learn-compatible`` is left alone), AWS secret
+  access keys (40 base64 characters mixing cases and digits), passwords stated in text in
+  several languages ("my password is hunter", "pwd: correcthorse", ``://user:pass@host``),
+  other keyword secrets (token, PIN, one-time codes: these need a digit), and long random
+  tokens by character mix and Shannon entropy (not CamelCase words, not hex hashes);
+- e-mail addresses, including unicode (IDN) ones;
+- IBANs in any case and spacing (mod-97 check, ``stdnum.iban``), card numbers (Luhn and a
+  card-network prefix), order and account numbers next to their keyword;
+- US SSNs with dashes or spaces (and nine bare digits after "SSN"/"social security"),
+  UK National Insurance numbers (valid prefixes), passport numbers and dates of birth next to
+  their keyword in English, German, French, Spanish, Italian, Dutch and Portuguese;
+- IPv4/IPv6 addresses (``ipaddress``; not 4-part versions after "build"/"version");
+- phone numbers of every region in ``phone_regions``, with or without ``+`` (Google's
+  libphonenumber metadata via ``phonenumbers``; a number without separators and without
+  ``+`` or a trunk ``0`` must be valid in the first region);
+- postal addresses: US street addresses, addresses ending in a UK postcode, a US state and ZIP,
+  an Australian state and postcode or an Indian PIN, European street + postcode + city
+  (DE, FR, ES, IT, NL, PT), and PO boxes (PO Box, Postfach, Postbus, Apartado de Correos);
+- personal names where logs carry them: greetings ("Hi Maria,", "Dear Mr. Okafor"),
+  sign-offs ("Thanks,\\nJames"), introductions ("my name is", "I'm Tom", "ich bin"),
+  titles, "Name: ..." labels and name fields in JSON, and a known first name followed by a
+  surname. First names are Faker's person lists across its locales (Latin script), minus
+  common English words ("Will", "May").
+
+Not detected: names with no context and no known first name, names in lower case or all
+capitals, user names and handles (``jbecker``), national IDs other than SSN and NINO
+(tax IDs, CPF, DNI), licence plates, dates that are not next to a birth keyword, addresses
+with no postcode and no street-type word, and secrets with no keyword that look like words.
 We chose this over presidio-analyzer and scrubadub: both want spaCy/NLTK models that
 cannot be downloaded offline, and their pattern recognizers are the same regexes at a
-fraction of the speed. Personal names are not detected (that needs an NER model).
+fraction of the speed.
 
 Text that is a JSON object or array (tool arguments, tool results) is scrubbed value by
 value, so a placeholder never breaks the JSON or swallows an escape sequence.
@@ -18,20 +44,26 @@ value, so a placeholder never breaks the JSON or swallows an escape sequence.
 
 from __future__ import annotations
 
+import calendar
+import importlib
 import ipaddress
 import math
+import pkgutil
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 import phonenumbers
+from sortedcontainers import SortedDict
 from stdnum import iban, luhn
+from stdnum.exceptions import ValidationError
 
 from .errors import UsageError
 from .record import Record
+from .record_fields import map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
 #: and "(415) 555-0123" get one placeholder), or None when the match is not really PII.
@@ -75,7 +107,7 @@ class Text:
 #: be near what it needs (an "@", a keyword, a run of digits).
 Window = tuple[int, int]
 Where = Callable[[Text], Iterable[Window]]
-DIGIT, DIGIT_RUN = re.compile(r"\d"), re.compile(r"\d[\d ().-]{5,}\d")
+DIGIT, DIGIT_RUN = re.compile(r"\d"), re.compile(r"\d[\d ()./-]{5,}\d")
 
 
 def whole_if(test: Callable[[Text], bool]) -> Where:
@@ -89,15 +121,17 @@ def containing(*needles: str) -> Where:
 
 def near(*needles: str, before: int, after: int, lower: bool = False) -> Where:
     """Windows around each occurrence of a needle (found in the lowercased text if ``lower``)."""
+    return after_keyword("|".join(map(re.escape, needles)), before=before, after=after, lower=lower)
+
+
+def after_keyword(regex: str, before: int = 0, after: int = 120, lower: bool = True) -> Where:
+    """Windows around each match of ``regex`` (in the lowercased text if ``lower``): a
+    case-sensitive search of lowercased text is much faster than a case-insensitive one."""
+    hint = re.compile(regex)
+
     def windows(text: Text) -> list[Window]:
         haystack = text.lower if lower else text.value
-        found = []
-        for needle in needles:
-            index = haystack.find(needle)
-            while index >= 0:
-                found.append((max(index - before, 0), index + len(needle) + after))
-                index = haystack.find(needle, index + 1)
-        return merged(found)
+        return merged([(max(m.start() - before, 0), m.end() + after) for m in hint.finditer(haystack)])
     return windows
 
 
@@ -111,9 +145,10 @@ def merged(windows: list[Window]) -> list[Window]:
     return out
 
 
-def around_digit_runs(text: Text) -> list[Window]:
-    # "+(" may open a phone number before its first digit; lookaheads look two characters past the run
-    return [(max(start - 2, 0), end + 2) for start, end in text.digit_runs]
+def around_digit_runs(before: int = 2) -> Where:
+    """Windows around the digit runs; ``before`` reaches back to a keyword or a "+(" that opens
+    a phone number before its first digit (lookaheads look two characters past the run)."""
+    return lambda text: merged([(max(start - before, 0), end + 2) for start, end in text.digit_runs])
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,21 +159,27 @@ class Detector:
     validate: Validator | None = None
     where: Where | None = None  # None: the whole text
     shrink: bool = False  # on a failed validation, retry without the last space-separated group
+    veto: re.Pattern[str] | None = None  # a match this close to a value says it is something else
 
     def candidates(self, text: Text) -> Iterable[Window]:
-        """Spans the regex matches; a ``value`` group narrows the span to the value."""
-        has_value = "value" in self.pattern.groupindex
+        """Spans the regex matches; a ``value`` group (or ``value_…``) narrows the span to the value."""
+        value_groups = [name for name in self.pattern.groupindex if name.startswith("value")]
         windows = self.where(text) if self.where is not None else [(0, len(text.value))]
         for start, end in windows:
             # finditer from pos to endpos: lookbehinds still see the text before the window
             for match in self.pattern.finditer(text.value, start, end):
                 # a pattern may have alternatives with and without a value group
-                yield match.span("value") if has_value and match.start("value") >= 0 else match.span()
+                yield next((match.span(group) for group in value_groups if match.start(group) >= 0), match.span())
+
+    def vetoed(self, text: Text, start: int, end: int) -> bool:
+        return self.veto is not None and bool(self.veto.search(text.value, max(start - VETO_BEFORE, 0), end + VETO_AFTER))
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         """(start, end, identity) of each validated match."""
         for start, end in self.candidates(text):
             value = text.value[start:end]
+            if self.vetoed(text, start, end):
+                continue
             if self.validate is None:
                 yield start, end, value
                 continue
@@ -150,31 +191,66 @@ class Detector:
                 yield start, start + len(value), identity
 
 
+VETO_BEFORE, VETO_AFTER = 80, 30
+
+
+# -- phone numbers -----------------------------------------------------------------------------
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "AU", "IN", "CA", "BR", "MX")
+
+
 @dataclass(frozen=True, slots=True)
 class PhoneDetector(Detector):
     """libphonenumber's matcher looks inside each digit run: it finds "415-555-0123" in
     "415-555-0123 2" and nothing in "2024-03-15 10:30". A run written the way phone numbers
     are written ("+1 692-604-7232", "(692) 604-7232") counts when it has a possible length,
-    even if its area code is not assigned: made-up and mistyped numbers are still someone's."""
+    even if its area code is not assigned: made-up and mistyped numbers are still someone's.
+    A national number ("07700 900123", "06 12 34 56 78") counts when it is valid in one of
+    ``regions``, tried in order; its identity is the E.164 form, so one number written two
+    ways gets one placeholder."""
 
-    region: str = "US"
+    regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         for start, end in self.candidates(text):
-            run = text.value[start:end]
-            if sum(ch.isdigit() for ch in run) < 7:
+            if self.vetoed(text, start, end):
                 continue
-            found = False
-            for match in phonenumbers.PhoneNumberMatcher(run, self.region, leniency=phonenumbers.Leniency.VALID):
-                found = True
-                yield start + match.start, start + match.end, e164(match.number)
-            if not found and PHONE_SHAPED.fullmatch(run):
-                number = possible_number(run, self.region)
-                if number is not None:
-                    yield start, end, e164(number)
+            for offset, stop, identity in phones_in(text.value[start:end], self.regions):
+                yield start + offset, start + stop, identity
+
+
+@lru_cache(maxsize=65536)  # logs repeat the same numbers, and libphonenumber is the slow part
+def phones_in(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+    if sum(ch.isdigit() for ch in run) < 7 or NOT_A_PHONE.fullmatch(run):
+        return ()
+    matcher = phonenumbers.PhoneNumberMatcher(run, regions[0], leniency=phonenumbers.Leniency.VALID)
+    found = tuple((match.start, match.end, e164(match.number)) for match in matcher)
+    if found:
+        return found
+    number = national_number(run, regions[1:]) or (
+        possible_number(run, regions[0]) if run.startswith("+") or PHONE_SHAPED.fullmatch(run) else None)
+    return ((0, len(run), e164(number)),) if number is not None else ()
 
 
 PHONE_SHAPED = re.compile(r"\+\d{1,3}[ .-]\(?\d{1,4}\)?(?:[ .-]\d{2,4}){2,4}|(?:\+?1[ .-])?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}")
+#: dates, year ranges, versions (7.3.1.2045), amounts (61320.00), ZIP+4 codes, and runs ending in a one-digit
+#: group (ISBNs, "06/03/2024 4"): valid national numbers in some region, but not written as phones
+NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|(?:19|20)\d\d-(?:19|20)\d\d|\d+(?:\.\d+){3,}|\d+\.\d{1,2}|\d{5}-\d{4}|.*\D\d")
+BARE_DIGITS = re.compile(r"[1-9]\d+")  # no separators, no "+", no trunk "0": order ids and amounts look like this
+
+
+def national_number(run: str, regions: tuple[str, ...]) -> phonenumbers.PhoneNumber | None:
+    """The number ``run`` stands for in the first of ``regions`` where it is valid; a bare run
+    of digits must be valid in the first region, which the caller has tried already."""
+    if BARE_DIGITS.fullmatch(run.strip("()")):
+        return None
+    for region in regions:
+        try:
+            number = phonenumbers.parse(run, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if phonenumbers.is_valid_number_for_region(number, region):
+            return number
+    return None
 
 
 def possible_number(text: str, region: str) -> phonenumbers.PhoneNumber | None:
@@ -189,6 +265,182 @@ def e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# -- personal names ----------------------------------------------------------------------------
+@cache
+def common_words() -> frozenset[str]:
+    """Everyday English words (Faker's lorem list) plus month and day names: a capitalised one
+    is a sentence start or a title more often than a name."""
+    from faker.providers.lorem.en_US import Provider as Lorem
+
+    calendar_words = [*calendar.month_name[1:], *calendar.day_name]
+    return frozenset(word.casefold() for word in [*Lorem.word_list, *calendar_words, *NOT_NAMES])
+
+
+#: words a greeting or sign-off is followed by that are not names
+NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "sir", "madam", "customer",
+             "support", "again", "both", "admin", "colleagues", "thanks", "regards", "cheers", "hello",
+             "siri", "alexa", "cortana")  # voice assistants are greeted like people
+
+
+@cache
+def first_names() -> frozenset[str]:
+    """First names from Faker's person providers in every locale, Latin script only."""
+    common = common_words()
+    return frozenset(name for name in faker_names("first_name") if name.casefold() not in common)
+
+
+@cache
+def last_names() -> frozenset[str]:
+    return frozenset(faker_names("last_name"))
+
+
+def faker_names(prefix: str) -> set[str]:
+    """Every name in the list attributes starting with ``prefix`` of Faker's person providers."""
+    import faker.providers.person as person
+
+    names: set[str] = set()
+    for module in pkgutil.iter_modules(person.__path__):
+        provider = importlib.import_module(f"{person.__name__}.{module.name}").Provider
+        for attribute in dir(provider):
+            if attribute.startswith(prefix) and isinstance(getattr(provider, attribute), (tuple, list, dict)):
+                names.update(name for name in getattr(provider, attribute) if isinstance(name, str))
+    return {name for name in names if NAME_WORD.fullmatch(name)}
+
+
+UPPER, LOWER = "A-ZÀ-ÖØ-Þ\u0100-\u017f", "a-zß-öø-ÿ\u0100-\u017f"  # Latin Extended-A mixes both cases
+NAME_WORD = re.compile(rf"[{UPPER}][{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:[-'’][{UPPER}]?[{LOWER}]+)?")
+PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bin|ibn)"
+#: a first name and up to three more capitalised words on the same line ("Femke de Boer")
+FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
+TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
+         r"|Dhr|Mevr)\.?")
+OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+)?"
+VALUE = rf"(?P<value>{FULL_NAME})"
+GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
+            r"|Caro|Cara|Buongiorno|Buonasera|Estimad[oa]|Querid[oa]|Thanks|Thank you|Thx|Danke|Merci|Gracias"
+            r"|Obrigad[oa]|Grazie|Bedankt|Good (?:morning|afternoon|evening)|Guten (?:Tag|Morgen|Abend)")
+SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
+            r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
+            r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
+            r"|Obrigad[oa]|Cordiali saluti|Distinti saluti|Saluti|Grazie(?: mille)?|Met vriendelijke groet(?:en)?"
+            r"|Vriendelijke groet(?:en)?|Groeten|Groetjes|Merci|Gracias|Danke")
+NAME_LABEL = (r"full[ _]?name|(?:first|last|given|family|middle|display|customer|client|contact|creditor|debtor"
+              r"|account|holder|passenger|patient|employee|card)?[ _]?names?|surname|nombre|nom|naam|nome|navn"
+              r"|prenom|prénom|vorname|nachname|apellidos?|cognome|achternaam|voornaam"
+              r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
+              r"|applicant|agente?|name on (?:the )?(?:card|account)|account holder|cardholder")
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|soy|sono|eu sou|sou [oa]"
+                r"|he's|she's|he is|she is|er ist|sie ist")
+STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|mein Name ist|ich heiße|je m'appelle"
+               r"|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é"
+               r"|chamo-me|me chamo")
+RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum|mom|dad|colleague|manager"
+            r"|boss|friend|landlord|landlady|nurse|doctor|driver|neighbour|neighbor|ask for|speak to|talk to"
+            r"|donner à|parler à|Mann|Frau|Sohn|Tochter|Schwester|Bruder|marido|esposa|mari|femme|attn|attention"
+            r"|c/o|z\. ?Hd\.|name|named|called|titular|holder|name on (?:the )?(?:card|account)")
+INTERJECTION = r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye"
+SURNAME_LABEL = r"surname|last name|family name|nachname|apellido|cognome|achternaam|nom de famille"
+
+
+@dataclass(frozen=True, slots=True)
+class NameRule:
+    pattern: re.Pattern[str]
+    keywords: str | None  # the rule only matches after one of these (lower case): run it near them
+    where: Where | None  # None: the whole text
+    known_first: bool  # the name must start with a known first name (after any title)
+    min_words: int = 1  # a bare "First Last" needs its surname
+    surname_known: bool = False  # ... and one from the surname lists ("Victoria Sponge" is cake)
+
+
+def name_rules() -> list[NameRule]:
+    def rule(regex: str, known_first: bool, min_words: int = 1, surname_known: bool = False,
+             keywords: str | None = None) -> NameRule:
+        keywords = rf"(?<![\w-])(?:{keywords.lower()})" if keywords else None
+        where = after_keyword(keywords, after=160) if keywords else None
+        return NameRule(re.compile(regex, re.MULTILINE), keywords, where, known_first, min_words, surname_known)
+    end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z))"
+    return [
+        rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False),
+        rule(rf"(?i:{STATED_NAME})[ \t]+{OPTIONAL_TITLE}{VALUE}", known_first=False, keywords=STATED_NAME),
+        rule(rf"\A{VALUE}\Z", known_first=True),  # a name field: "Hannah Kowalski"
+        rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?[ \t]*[:=][ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}", known_first=False,
+             keywords=r"(?<![a-z-])(?:" + NAME_LABEL + ")"),
+        rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
+        rule(rf"^(?:From|To|Cc|Reply-To):[ \t]*\"?{VALUE}\"?[ \t]*<", known_first=False),
+        rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|[ \t]*\Z)",
+             known_first=False, keywords=GREETING),
+        rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?{OPTIONAL_TITLE}{VALUE}{end_of_line}",
+             known_first=False, keywords=SIGN_OFF),
+        rule(rf"(?<![\w-])(?:{SIGN_OFF}),[ \t]+{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False,
+             keywords=SIGN_OFF),
+        rule(rf"(?:^|[.!?)][ \t]*)[—–][ \t]*{VALUE}{end_of_line}", known_first=False),
+        rule(rf"(?<![\w-])(?:{GREETING}|{SIGN_OFF})[ \t]*,?\s+{VALUE}", known_first=True,
+             keywords=f"{GREETING}|{SIGN_OFF}"),
+        rule(rf"(?<![\w-])(?i:{INTRODUCTION}|{RELATION})[ \t]+{VALUE}", known_first=True,
+             keywords=f"{INTRODUCTION}|{RELATION}"),
+        rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
+        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[,.!?]", known_first=True, keywords=INTERJECTION),  # "I'm sorry, Daniel,"
+        rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True),  # a signature line that ends the text
+        rule(rf"(?<![\w-]){VALUE}", known_first=True, min_words=2, surname_known=True),
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class NameDetector(Detector):
+    """Names where logs carry them (see ``name_rules``). Capitalised words after a known first
+    name are its surname; a capitalised common word ends the name ("Hi Anna Thanks")."""
+
+    rules: tuple[NameRule, ...] = ()
+    any_keyword: re.Pattern[str] | None = None  # one pass that tells whether any keyword rule can match
+
+    def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
+        known = first_names()
+        keyword_rules = self.any_keyword is not None and self.any_keyword.search(text.lower) is not None
+        for rule in self.rules:
+            if rule.keywords and not keyword_rules:
+                continue
+            for match in rule_matches(rule, text):
+                start, end = match.span("value")
+                words = [(m.start(), m.end()) for m in NAME_WORD_OR_PARTICLE.finditer(text.value, start, end)]
+                if rule.known_first and text.value[words[0][0]:words[0][1]] not in known:
+                    continue
+                kept, count = name_words(text.value, words, rule)
+                if count >= rule.min_words:
+                    yield start, kept, text.value[start:kept].casefold()
+
+
+def rule_matches(rule: NameRule, text: Text) -> Iterator[re.Match[str]]:
+    windows = rule.where(text) if rule.where is not None else [(0, len(text.value))]
+    for start, end in windows:
+        yield from rule.pattern.finditer(text.value, start, end)
+
+
+NAME_WORD_OR_PARTICLE = re.compile(rf"{NAME_WORD.pattern}|\b{PARTICLE}\b")
+
+
+def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int]:
+    """Where the name ends and how many words it keeps: it stops before the first common word
+    (a known first name is never cut), or the first word not on the surname lists when the rule
+    wants a known surname, and never ends on a particle."""
+    common, surnames = common_words(), last_names()
+    end = count = 0
+    for index, (start, stop) in enumerate(words):
+        word = text[start:stop]
+        if index == 0 and rule.known_first:
+            pass
+        elif rule.surname_known:
+            if word not in surnames and word not in first_names():  # "Ana Beatriz Souza"
+                break
+        elif word.casefold() in common:
+            break
+        if not PARTICLE_ONLY.fullmatch(word):
+            end, count = stop, count + 1
+    return end, count
+
+
+PARTICLE_ONLY = re.compile(PARTICLE)
+
+
 # -- validators ------------------------------------------------------------------------------
 CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35")
 
@@ -201,8 +453,13 @@ def card_number(value: str) -> str | None:
 
 
 def iban_number(value: str) -> str | None:
+    """Mod-97 and the country's length; not the national check digits, which a mistyped or
+    made-up IBAN can fail while still being someone's account."""
     compact = value.replace(" ", "").upper()
-    return compact if iban.is_valid(compact) else None
+    try:
+        return iban.validate(compact, check_country=False)
+    except ValidationError:
+        return None
 
 
 def ip_address(value: str) -> str | None:
@@ -219,8 +476,21 @@ def ipv6_candidate(value: str) -> str | None:
     return ip_address(value)
 
 
-def casefolded(value: str) -> str:
-    return value.casefold()
+def email_address(value: str) -> str | None:
+    # git@github.com and the like are how every developer clones, not someone's address
+    return None if value.casefold().startswith(SERVICE_LOCAL_PARTS) else value.casefold()
+
+
+SERVICE_LOCAL_PARTS = ("git@",)
+
+
+def compact(value: str) -> str:
+    """The identity of a value whatever its case and spacing: "LF-960195" is "lf 960195"."""
+    return SEPARATORS.sub("", value).casefold()
+
+
+SEPARATOR = r"[\s().,/-]"  # what may stand between the characters of a value written another way
+SEPARATORS = re.compile(SEPARATOR + "+")
 
 
 def high_entropy(min_bits: float) -> Validator:
@@ -228,13 +498,23 @@ def high_entropy(min_bits: float) -> Validator:
     (hashes, UUIDs), and with high Shannon entropy."""
     def validate(value: str) -> str | None:
         classes = [char_class(c) for c in value]
-        if not {"upper", "lower", "digit"} <= set(classes) or HEXISH.fullmatch(value):
+        # "=" padding: encoded binary, a content hash (ETag, digest) rather than a key
+        if not {"upper", "lower", "digit"} <= set(classes) or HEXISH.fullmatch(value) or value.endswith("="):
             return None
         switches = sum(a != b for a, b in zip(classes, classes[1:])) / (len(value) - 1)
-        counts = Counter(value)
-        bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-        return value if switches >= 0.35 and bits >= min_bits else None
+        return value if switches >= 0.35 and shannon_bits(value) >= min_bits else None
     return validate
+
+
+def shannon_bits(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def aws_secret(value: str) -> str | None:
+    """40 base64 characters that mix upper, lower and digits: not a word, not a hex hash."""
+    classes = {char_class(c) for c in value}
+    return value if {"upper", "lower", "digit"} <= classes and shannon_bits(value) >= 4.0 else None
 
 
 def char_class(char: str) -> str:
@@ -248,9 +528,31 @@ def digits_only(value: str) -> str:
     return re.sub(r"\D", "", value)
 
 
+def stated_password(value: str) -> str | None:
+    """A password someone wrote out, not the word after "password is" in "password is wrong"."""
+    if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value):
+        return None
+    return value
+
+
+NOT_PASSWORDS = frozenset((
+    "incorrect correct wrong invalid required expired too not the a an my your his her our their still being "
+    "reset changed set empty missing weak strong ok okay fine valid same different case saved stored now no yes "
+    "here there this that it secure safe visible hidden shown needed sent long short forgotten lost locked "
+    "blocked only must should will can cannot can't isn't doesn't hashed encrypted protected also already "
+    "working accepted rejected asked requested case-sensitive mandatory optional updated "
+    "de le la les un une el il lo der die das ein eine nicht pas falsch richtig incorrecta correcta sbagliata "
+    "errata incorrecte erronée ungültig abgelaufen caducada scaduta verlopen onjuist fout"
+).split()) | {"***", "...", "xxx", "****", "********"}
+
+
 # -- the built-in detectors, in priority order -------------------------------------------------
+PEM_KEY = re.compile(r"-----BEGIN(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----"
+                     r"(?:(?:\s|\\[nr])*(?:Proc-Type|DEK-Info|Comment):[^\n\\]*)*"
+                     r"(?:(?:\s|\\[nr])*[A-Za-z0-9+/=]{8,})*"
+                     r"(?:(?:\s|\\[nr])*-----END(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----)?")
 API_KEY = re.compile(
-    r"\b(?:sk-[A-Za-z0-9_-]{20,}"                      # OpenAI sk-, sk-proj-; Anthropic sk-ant-
+    r"\b(?:sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"   # OpenAI sk-, sk-proj-; Anthropic sk-ant- (with digits)
     r"|[rsp]k_(?:live|test)_[A-Za-z0-9]{16,}"           # Stripe
     r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub
     r"|xox[abposr]-[A-Za-z0-9-]{10,}"                   # Slack
@@ -260,65 +562,148 @@ API_KEY = re.compile(
     r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,})")
 TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
                    r"|(?i:\bbearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
+AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_-])")
+PASSWORD_WORD = (r"(?i:(?<![\w-])(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe|contraseña|senha"
+                 r"|wachtwoord|kennwort|clave)(?![\w-]))")
+PASSWORD = re.compile(
+    PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,3}?[\"']?[ \t]*(?:[:=]|[ \t](?i:is|es|est|ist|è|é|era|was|is now|lautet|c'est)\b)[ \t]*"
+    r"[\"'“(]?(?P<value>[^\s\"'”,;)]{2,}[^\s\"'”,;.!?)])"
+    r"|://[^\s:/@]+:(?P<value_in_url>[^\s:/@]{3,})@"
+    # no verb: "password GlacierMintTea" only when it looks made up (digits, symbols, inner capitals)
+    + "|" + PASSWORD_WORD + r"[ \t]+(?P<value_bare>(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))"
+    r"[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)])")
 KEYWORD_SECRET = re.compile(
-    r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token|password|passwd|passcode|pwd|pin|otp"
+    r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token|pin|otp"
     r"|access[_ -]?key|(?:verification|security|confirmation|one[- ]time|login|sms|2fa) code|the code)"
     r"(?![a-z])[\"']?"
     r"\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])")
-EMAIL = re.compile(r"(?<![\w.%+'-])[A-Za-z0-9][A-Za-z0-9._%+'-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
-IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)\b")
+EMAIL = re.compile(r"(?<![\w.%+-])\w[\w.%+'-]*@\w[\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
+IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)"
+                  r"(?![A-Z0-9])")
 ORDER = re.compile(r"(?i)\border\s*(?:number|no\.?|num|id|#)?(?:\s+is)?\s*[:#]?\s*#?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b")
 ACCOUNT = re.compile(r"(?i)\b(?:account|acct|a/c)\s*(?:number|no\.?|num|#)?(?:\s+is)?\s*[:#]?\s*(?:ending in\s*)?"
                      r"(?P<value>\d(?:[ -]?\d){5,})\b")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}\b")
-IPV4 = re.compile(r"(?<![\w.])(?<!\bversion )(?<!\bver )(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}"
-                  r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\d)")
+SSN_GROUPS = r"(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}"
+SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
+                 r"|(?i:\b(?:ssn|ss ?(?:number|no|#)|social security(?: number| no\.?| #)?))[\s:#=]*(?:is\s+)?"
+                 r"(?P<value>(?!000|666|9)\d{9})\b")
+NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]"
+UK_NINO = re.compile(rf"\b{NINO_SHAPE}\b"  # lower case only next to its keyword: "ty 71 04 55 c"
+                     rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?\b(?P<value>{NINO_SHAPE})\b)")
+PASSPORT = re.compile(r"(?i:\b(?:passport|reisepass|pass|passeport|pasaporte|passaporto|paspoort|passaporte)"
+                      r"(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
+                      r"[^\n\d]{0,30}?(?<![A-Za-z0-9])(?P<value>(?=[A-Z]{0,3}\d)[A-Z0-9]{6,9})(?![A-Za-z0-9])")
+BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date of birth|birth[ _-]?date|birthday|geboren|geburtsdatum|geb\.|née?"
+              r"|nato|nata|nacid[oa]|fecha de nacimiento|nascimento|data di nascita|geboortedatum"
+              r"|date[ _]de[ _]naissance|date_naissance|naissance|geburtstag")
+DATE = (r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
+        r"|\d{1,2}(?:st|nd|rd|th|er)?\.?[ \t]+[^\W\d_]{3,10}\.?,?[ \t]+\d{4}"
+        r"|[^\W\d_]{3,10}\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?,?[ \t]+\d{4}|\d{2}[A-Z]{3}\d{2}")
+DATE_OF_BIRTH = re.compile(rf"(?i:\b(?:{BIRTH_WORD})(?!\w))[^\n\d]{{0,25}}?(?<!\d)(?P<value>{DATE})(?!\d)")
+IPV4 = re.compile(r"(?<![\w.])(?<!\bversion )(?<!\bVersion )(?<!\bver )(?<!\bbuild )(?<!\bBuild )(?<!\brelease )"
+                  r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\d)")
+VERSION_WORD = re.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
+                          r"|\w*_version)\b")
+#: product and parcel numbers written like phone numbers, right after their keyword
+PRODUCT_NUMBER = re.compile(r"(?i)\b(?:sku|isbn|ean|upc|serial|s/n|part|model|tracking)(?: ?(?:no\.?|number|#))?[:#]? ?"
+                            r"(?=[\d+(])")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
-PHONE = re.compile(r"(?<![\w+\-./])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ().-]{5,20}\d(?![\w-]|\.\d)")  # not ISO dates
+PHONE = re.compile(r"(?<![\w+\-./])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![\w-]|\.\d)")  # not ISO dates
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
-ADDRESS = re.compile(
-    rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})\b"
-    r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit)\.? ?#?[A-Za-z0-9-]+|,? #\d+[A-Za-z]?)?"
-    r"(?:, (?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+,? [A-Z]{2} \d{5}(?:-\d{4})?)?")
+US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})\b"
+              r"(?:,? (?:Apt|Apartment|Suite|Ste|Unit)\.? ?#?[A-Za-z0-9-]+|,? #\d+[A-Za-z]?)?"
+              r"(?:, (?:[A-Z][a-z]+ ){0,2}[A-Z][a-z]+,? [A-Z]{2} \d{5}(?:-\d{4})?)?")
+# Addresses that end in a postcode: a street (number first, "12 rue de la Paix"; or name first,
+# "Hauptstraße 5"), up to three more lines or comma-separated parts, then the postcode
+# (UK "NW1 6XE", US "IL 62704", AU "NSW 2000", IN "400050") or postcode and city (DE/FR/ES/IT
+# "10115 Berlin", NL "3511 NK Utrecht", PT "1100-053 Lisboa").
+PLACE_WORD = rf"[{UPPER}][\w'’-]*\.?"
+LINK = r"(?:upon|on|de|la|le|du|des|di|del|della|da|do|dos|das|van|der|den|am|an|im|y|e|sur|en|sous)"
+PLACE = rf"{PLACE_WORD}(?:[ \t]+(?:{LINK}[ \t]+)*{PLACE_WORD}){{0,4}}"
+HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b"
+CITY = rf"[{UPPER}][\w'’-]*(?:[ \t]+(?:{LINK}[ \t]+)*[{UPPER}][\w'’-]*){{0,2}}"
+FLOOR = r"\d{1,3}[º°ª]\.?(?:[ \t]*\w{1,5}\.?)?"  # Spanish "3º B", "2º izq."
+UNIT = r"(?:Flat|Unit|Apt\.?|Apartment|Suite|Ste\.?|Room|Floor|#)[ \t]*[\w-]+"
+PART_SEP = r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*)"
+STREET = (rf"(?:{UNIT}{PART_SEP}(?:{HOUSE},?[ \t]+)?{PLACE}"
+          rf"|{HOUSE},?[ \t]+(?:[{LOWER}.]+[ \t]+){{0,3}}{PLACE}"
+          rf"|(?:C/[ \t]*)?{PLACE}[ \t]+(?:(?:No|Nr|N[º°o])\.?:?[ \t]*)?{HOUSE})")
+UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b"
+POSTAL_ADDRESS = (rf"{STREET}(?:{PART_SEP}(?:{UNIT}|{FLOOR}|{PLACE})){{0,3}}?"
+                  rf"(?:{PART_SEP}(?:[A-Z]{{1,2}}-)?(?:\d{{5}}|\d{{4}}[ \t]?[A-Z]{{2}}\b|\d{{4}}-\d{{3}})[ \t]+{CITY}"
+                  rf"|(?:{PART_SEP}|[ \t]+)(?:{UK_POSTCODE}|[A-Z]{{2,3}}[ \t]+\d{{4,5}}(?:-\d{{4}})?\b|\d{{6}}\b))")
+PO_BOX = (r"(?:P\.?[ \t]?O\.?[ \t]?[Bb]ox|Post[ \t]Office[ \t]Box|Postfach|Postbus|Apartado(?: de [Cc]orreos)?|Apdo\."
+          r"|Boîte [Pp]ostale|Caixa [Pp]ostal|Casella [Pp]ostale)[ \t]+\d+(?:[ \t]\d+){0,3}"
+          rf"(?:{PART_SEP}(?:{PLACE},?[ \t]+[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?"
+          rf"|(?:\d{{5}}|\d{{4}}[ \t]?[A-Z]{{2}}|\d{{4}}-\d{{3}})[ \t]+{CITY}|{PLACE}[ \t]+{UK_POSTCODE}))?")
+ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|{US_ADDRESS}")
 GENERIC_SECRET = re.compile(r"(?<![\w+=/-])[A-Za-z0-9_+=]{32,}(?![\w+=/-])")
 
 
 API_KEY_PREFIXES = ("sk-", "k_live_", "k_test_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox",
                     "AKIA", "ASIA", "AIza", "glpat-", "hf_", "npm_", "SG.")
-SECRET_WORDS = ("key", "secret", "token", "pass", "pwd", "pin", "otp", "code")  # every KEYWORD_SECRET holds one
+SECRET_WORDS = ("key", "secret", "token", "pin", "otp", "code")  # every KEYWORD_SECRET holds one
+PASSWORD_WORDS = ("pass", "pwd", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://")
+ADDRESS_HINT = re.compile(rf"{STREET_SUFFIX}|\d{{4,6}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa")
 
 
-def built_in_detectors(phone_region: str, entropy_bits: float) -> list[Detector]:
+def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> list[Detector]:
     return [
+        Detector("pem_key", "private_key", PEM_KEY, where=containing("PRIVATE KEY")),
         Detector("api_key", "api_key", API_KEY, where=containing(*API_KEY_PREFIXES)),
         Detector("token", "token", TOKEN, where=whole_if(lambda text: "eyJ" in text.value or "bearer" in text.lower)),
+        Detector("aws_secret", "secret", AWS_SECRET, aws_secret,
+                 where=whole_if(lambda text: text.has_digit and LONG_RUN.search(text.value))),
+        Detector("password", "password", PASSWORD, stated_password,
+                 where=near(*PASSWORD_WORDS, before=0, after=120, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
-        Detector("email", "email", EMAIL, casefolded, where=near("@", before=100, after=260)),
+        Detector("email", "email", EMAIL, email_address, where=near("@", before=100, after=260)),
         Detector("iban", "iban", IBAN, iban_number, where=whole_if(lambda text: IBAN_START.search(text.value)),
                  shrink=True),
-        Detector("order", "order", ORDER, where=near("order", before=0, after=100, lower=True)),
+        Detector("order", "order", ORDER, compact, where=near("order", before=0, after=100, lower=True)),
         Detector("account", "account", ACCOUNT, digits_only, where=near("account", "acct", "a/c", before=0, after=100,
                                                                         lower=True)),
-        Detector("card", "card", CARD, card_number, where=around_digit_runs, shrink=True),
-        Detector("ssn", "ssn", SSN, where=around_digit_runs),
-        Detector("ip", "ip", IPV4, ip_address, where=whole_if(lambda text: IPV4_HINT.search(text.value))),
+        Detector("card", "card", CARD, card_number, where=around_digit_runs(), shrink=True),
+        Detector("ssn", "ssn", SSN, digits_only, where=around_digit_runs(before=40)),
+        Detector("uk_nino", "nino", UK_NINO, compact, where=whole_if(lambda text: NINO_HINT.search(text.value))),
+        Detector("passport", "passport", PASSPORT, compact,
+                 where=near("pass", "paspoort", "pasaporte", before=10, after=60, lower=True)),
+        Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(rf"\b(?:{BIRTH_WORD})", after=60)),
+        Detector("ip", "ip", IPV4, ip_address, where=whole_if(lambda text: IPV4_HINT.search(text.value)),
+                 veto=VERSION_WORD),
         Detector("ipv6", "ip", IPV6, ipv6_candidate,
                  where=whole_if(lambda text: "::" in text.value or text.value.count(":") >= 7)),
-        PhoneDetector("phone", "phone", PHONE, where=around_digit_runs, region=phone_region),
-        Detector("address", "address", ADDRESS,
-                 where=whole_if(lambda text: text.has_digit and STREET_HINT.search(text.value))),
-        Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits),
-                 where=whole_if(lambda text: text.has_digit and LONG_RUN.search(text.value))),
+        Detector("address", "address", ADDRESS, compact,
+                 where=whole_if(lambda text: text.has_digit and ADDRESS_HINT.search(text.value))),
+        PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
+        NameDetector("name", "name", NAME_PATTERN, rules=NAME_RULES, any_keyword=NAME_KEYWORDS),
+        Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),
     ]
 
 
-IBAN_START, IPV4_HINT = re.compile(r"[A-Z]{2}\d\d"), re.compile(r"\d\.\d{1,3}\.\d")
-STREET_HINT = re.compile(STREET_SUFFIX)
-LONG_RUN = re.compile(r"[A-Za-z0-9_+=]{32}")
-DETECTOR_NAMES = [d.name for d in built_in_detectors("US", 4.0)]
+def outside_public_blocks(text: Text) -> list[Window]:
+    """The text around PEM public keys and certificates: their base64 is meant to be shared."""
+    if not (text.has_digit and LONG_RUN.search(text.value)):
+        return []
+    windows, position = [], 0
+    for block in PUBLIC_BLOCK.finditer(text.value) if "-----BEGIN" in text.value else ():
+        windows.append((position, block.start()))
+        position = block.end()
+    return windows + [(position, len(text.value))]
+
+
+PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:PUBLIC KEY|CERTIFICATE|[A-Z ]*PUBLIC KEY)-----.*?(?:-----END[A-Z ]*-----|\Z)",
+                          re.DOTALL)
+IBAN_START, IPV4_HINT = re.compile(r"(?i)[A-Z]{2} ?\d\d"), re.compile(r"\d\.\d{1,3}\.\d")
+NINO_HINT = re.compile(r"(?i)\d\d ?\d\d ?\d\d ?[A-D]\b")
+NAME_PATTERN = NAME_WORD  # what ``patterns: {name: ...}`` replaces; the rules hold the real patterns
+NAME_RULES = tuple(name_rules())
+NAME_KEYWORDS = re.compile("|".join(rule.keywords for rule in NAME_RULES if rule.keywords))
+LONG_RUN = re.compile(r"[A-Za-z0-9_+=/]{32}")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
+DETECTOR_NAMES = [d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)]
 PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber has seen
 
 
@@ -337,13 +722,15 @@ FIND_CACHE_TEXTS = 4096
 # -- placeholders consistent within one record ---------------------------------------------------
 class Placeholders:
     """Hands out ``<KIND_n>`` per distinct value, numbering each kind from 1 within one record,
-    and remembers each value as written so every occurrence of it can be replaced."""
+    and remembers each value as written so every occurrence of it can be replaced, in any case
+    and spacing ("LF-960195" and "lf 960195"; names only as written: "Mark" is not "mark")."""
 
     def __init__(self) -> None:
         self.by_identity: dict[tuple[str, str], str] = {}
-        self.by_raw: dict[str, tuple[str, str]] = {}  # value as written -> (placeholder, kind)
+        self.by_key: dict[str, tuple[str, str]] = {}  # occurrence_key(value) -> (placeholder, kind)
         self.last: Counter[str] = Counter()
         self.replaced: Counter[str] = Counter()
+        self._order: list[tuple[str, str]] | None = None  # learned values, longest first
 
     def reserve(self, text: str) -> str:
         """Numbers already used in the text (a record scrubbed before) are not handed out again."""
@@ -358,22 +745,41 @@ class Placeholders:
             upper = kind.upper()
             self.last[upper] += 1
             self.by_identity[key] = f"<{upper}_{self.last[upper]}>"
-        self.by_raw.setdefault(raw, (self.by_identity[key], kind))
+        raw_key = occurrence_key(raw, kind)
+        if raw_key and raw_key not in self.by_key:
+            self.by_key[raw_key] = (self.by_identity[key], kind)
+            self._order = None
 
     def occurrences(self, text: str) -> Iterator[tuple[int, int]]:
-        """Where learned values stand alone in ``text`` (not inside a longer word or number), longest first."""
-        for raw in sorted(self.by_raw, key=len, reverse=True):
-            start = text.find(raw)
-            while start >= 0:
-                end = start + len(raw)
-                if not (is_word_char(text, start - 1) or is_word_char(text, end)):
-                    yield start, end
-                start = text.find(raw, end)
+        """Where learned values stand alone in ``text`` (not inside a longer word or number),
+        longest value first."""
+        if self._order is None:
+            self._order = sorted(((key, kind) for key, (_, kind) in self.by_key.items()), key=lambda item: -len(item[0]))
+        for key, kind in self._order:
+            for match in occurrence_pattern(key, kind).finditer(text):
+                start = match.start()
+                if not (start and (text[start - 1].isalnum() or text[start - 1] == "_")):
+                    yield match.span()
 
     def substitute(self, raw: str) -> str:
-        placeholder, kind = self.by_raw[raw]
+        placeholder, kind = self.by_key.get(raw) or self.by_key[occurrence_key(raw, "")]
         self.replaced[kind] += 1
         return placeholder
+
+
+def occurrence_key(raw: str, kind: str) -> str:
+    """Names as written; every other value without case or separators."""
+    return raw if kind == "name" else compact(raw)
+
+
+@lru_cache(maxsize=4096)  # the calls of one conversation share their values, and compiling is slow
+def occurrence_pattern(key: str, kind: str) -> re.Pattern[str]:
+    """A learned value, not followed by a letter or digit; other than a name, in any case and
+    with separators anywhere between its characters. (What stands before it is checked by the
+    caller: a leading lookbehind would stop the regex engine skipping ahead to the first character.)"""
+    if kind == "name":
+        return re.compile(re.escape(key) + r"(?!\w)")
+    return re.compile("(?i:" + f"{SEPARATOR}*".join(map(re.escape, key)) + r")(?!\w)")
 
 
 # -- the scrubber --------------------------------------------------------------------------------
@@ -383,24 +789,46 @@ class Found:
     end: int
     kind: str
     identity: str
+    detector: str = ""
+
+
+class Taken:
+    """Non-overlapping spans by start, so checking or adding a span costs a binary search
+    (a text with 20,000 e-mail addresses must not cost 20,000² comparisons)."""
+
+    def __init__(self) -> None:
+        self.end_by_start: SortedDict = SortedDict()
+
+    def free(self, start: int, end: int) -> bool:
+        index = self.end_by_start.bisect_right(start)
+        if index and self.end_by_start.peekitem(index - 1)[1] > start:
+            return False
+        return index == len(self.end_by_start) or self.end_by_start.peekitem(index)[0] >= end
+
+    def add(self, start: int, end: int) -> None:
+        self.end_by_start[start] = end
 
 
 class Scrubber:
     """Built-in detectors minus ``disable``, plus named ``patterns`` (a built-in name replaces that
     detector's regex and keeps its validator; a new name adds a detector that runs first).
-    Values listed in ``keep`` (e.g. the company's own support address) are never scrubbed."""
+    Values listed in ``keep`` (e.g. the company's own support address) are never scrubbed.
+    Phone numbers without a country code are read as numbers of ``phone_regions``, in order."""
 
     def __init__(self, disable: Iterable[str] = (), patterns: dict[str, str] | None = None,
-                 keep: Iterable[str] = (), phone_region: str = "US", entropy_bits: float = 4.0):
+                 keep: Iterable[str] = (), phone_regions: Iterable[str] = DEFAULT_PHONE_REGIONS,
+                 entropy_bits: float = 4.0):
         patterns = dict(patterns or {})
         off = set(disable)
         detectors = []
-        for detector in built_in_detectors(phone_region, entropy_bits):
+        for detector in built_in_detectors(tuple(phone_regions), entropy_bits):
             if detector.name in off:
                 continue
             if detector.name in patterns:
                 # where to look was worked out for the built-in regex
                 detector = replace(detector, pattern=re.compile(patterns.pop(detector.name)), where=None)
+                if isinstance(detector, NameDetector):  # a replaced name regex is a plain detector
+                    detector = Detector(detector.name, detector.kind, detector.pattern)
             detectors.append(detector)
         custom = [Detector(name, name, re.compile(regex)) for name, regex in patterns.items()]
         self.detectors = custom + detectors
@@ -413,18 +841,19 @@ class Scrubber:
         return self._find_cached(text)
 
     def _find(self, text: str) -> tuple[Found, ...]:
-        taken: list[Found] = []
+        taken, spans = Taken(), []
         view = Text(text)
         for detector in self.detectors:
             for start, end, identity in detector.spans(view):
-                if text[start:end].casefold() in self.keep:
+                if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
-                if all(end <= other.start or start >= other.end for other in taken):
-                    taken.append(Found(start, end, detector.kind, identity))
-        return tuple(sorted(taken, key=lambda found: found.start))
+                taken.add(start, end)
+                spans.append(Found(start, end, detector.kind, identity, detector.name))
+        return tuple(sorted(spans, key=lambda found: found.start))
 
     def scrub_record(self, record: Record) -> Counter[str]:
-        """Scrub every text a person or model wrote in ``record``, in place; returns counts by kind.
+        """Scrub every string field of ``record`` (``dataprep.record_fields`` says which are left as
+        structure), in place, and turn identity fields into keyed hashes; returns counts by kind.
 
         Pass one finds PII in each text and numbers it in reading order; pass two replaces what
         it found plus every other standalone occurrence of a found value anywhere in the record,
@@ -434,9 +863,8 @@ class Scrubber:
         map_record_texts(record, placeholders.reserve)
         found: dict[str, tuple[Found, ...]] = {}
         map_record_texts(record, lambda text: each_json_string(text, lambda leaf: self._learn(leaf, placeholders, found)))
-        if placeholders.by_raw:
-            map_record_texts(record, lambda text: each_json_string(
-                text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)))
+        map_record_texts(record, lambda text: each_json_string(
+            text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym)
         return placeholders.replaced
 
     def scrub_text(self, text: str) -> str:
@@ -453,20 +881,19 @@ class Scrubber:
         return leaf
 
 
-def is_word_char(text: str, index: int) -> bool:
-    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
-
-
 def replace_spans(text: str, found: tuple[Found, ...], placeholders: Placeholders) -> str:
     """Replace the spans found in ``text`` and any other standalone occurrence of a found value."""
-    spans = [(item.start, item.end) for item in found]
-    for start, end in placeholders.occurrences(text):
-        if all(end <= other_start or start >= other_end for other_start, other_end in spans):
-            spans.append((start, end))
-    if not spans:
+    occurrences = list(placeholders.occurrences(text))
+    if not (found or occurrences):
         return text
+    taken = Taken()
+    for item in found:
+        taken.add(item.start, item.end)
+    for start, end in occurrences:
+        if taken.free(start, end):
+            taken.add(start, end)
     pieces, position = [], 0
-    for start, end in sorted(spans):
+    for start, end in taken.end_by_start.items():
         pieces += [text[position:start], placeholders.substitute(text[start:end])]
         position = end
     pieces.append(text[position:])
@@ -495,38 +922,3 @@ def _each_string(value: Any, change: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {key: _each_string(item, change) for key, item in value.items()}
     return value
-
-
-# -- where the text of a record lives ---------------------------------------------------------------
-def map_record_texts(record: Record, change: Callable[[str], str]) -> None:
-    """Apply ``change`` to each text of the record in reading order: the messages (content and
-    tool-call arguments), the rejected reply, then feedback comments and correction.
-    ``source`` and ``meta`` stay as logged: they never go into training files."""
-    for message in record.messages:
-        map_message_texts(message, change)
-    if record.rejected_reply:
-        map_message_texts(record.rejected_reply, change)
-    feedback = record.feedback
-    if isinstance(feedback.get("comments"), list):
-        feedback["comments"] = [change(c) if isinstance(c, str) else c for c in feedback["comments"]]
-    correction = feedback.get("correction")
-    if isinstance(correction, str):
-        feedback["correction"] = change(correction)
-    elif isinstance(correction, dict):
-        map_message_texts(correction, change)
-
-
-def map_message_texts(message: dict[str, Any], change: Callable[[str], str]) -> None:
-    content = message.get("content")
-    if isinstance(content, str):
-        message["content"] = change(content)
-    elif isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                part["text"] = change(part["text"])
-    if isinstance(message.get("refusal"), str):
-        message["refusal"] = change(message["refusal"])
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("arguments"), str):
-            function["arguments"] = change(function["arguments"])

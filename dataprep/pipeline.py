@@ -11,7 +11,6 @@ killed at any point resumes from the last completed stage with identical results
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 from functools import cache
 from dataclasses import dataclass, field
@@ -95,6 +94,8 @@ class StageContext:
     seed: int = 0
     recipe_dir: Path = field(default_factory=Path.cwd)
     cache_dir: Path | None = None
+    run_budget: Any = None  # providers.pricing.Budget shared by every LLM stage of a run (recipe budget_usd)
+    planning: bool = False  # `run --plan`: LLM stages estimate their calls and cost, and send nothing
     stats: dict[str, Any] = field(default_factory=dict)
     _aside: Callable[[str, dict[str, Any]], None] | None = None
 
@@ -102,14 +103,18 @@ class StageContext:
         """Route ``record`` out of training to ``place`` with a reason a person understands."""
         if place not in ASIDE_PLACES:
             raise ValueError(f"unknown place {place!r}; use one of {ASIDE_PLACES}")
-        record.disposition = {"place": place, "stage": self.stage, "reason": reason, **detail}
+        # a reason can quote the data ("error: no account for maria@example.com"): scrubbed like it
+        record.disposition = {"place": place, "stage": self.stage, "reason": default_scrubber().scrub_text(reason),
+                              **detail}
         self._aside(place, record.to_dict())
 
     def reject_line(self, bad: BadLine) -> None:
-        """Route an unreadable input line to rejected.jsonl with its file and line; its text is
-        PII-scrubbed first (a failed call's log line can hold keys and customers' details)."""
+        """Route an unreadable input line to rejected.jsonl with its file and line; its text and
+        the reason (which may quote it) are PII-scrubbed first (a failed call's log line can hold
+        keys and customers' details)."""
         value = bad.to_dict()
         value["raw"] = default_scrubber().scrub_text(value["raw"])
+        value["disposition"]["reason"] = default_scrubber().scrub_text(value["disposition"]["reason"])
         self._aside("rejected", value)
 
     def count(self, key: str, n: int = 1) -> None:
@@ -203,17 +208,6 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
     return fingerprint([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()])
 
 
-def clear_stale_temp_files(folder: Path) -> None:
-    """Temp files (and temp folders, e.g. a half-built dataset) left by a killed run are never
-    results; remove them before resuming."""
-    if folder.is_dir():
-        for tmp in sorted(folder.rglob(".*.tmp"), reverse=True):
-            if tmp.is_dir():
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                tmp.unlink(missing_ok=True)
-
-
 def concat_files(paths: Iterable[Path], target: Path) -> int:
     """Concatenate JSONL files into ``target`` atomically; returns the number of lines."""
     with AtomicWriter(target) as writer:
@@ -244,18 +238,3 @@ def versions() -> dict[str, str]:
 
 def stage_dir_name(index: int, name: str) -> str:
     return f"{index:02d}-{name}"
-
-
-def remove_previous_outputs(run_dir: Path) -> None:
-    """A fresh run (no --resume) starts from nothing the last run left behind."""
-    for path in (*output_paths(run_dir).values(), run_dir / "manifest.json", run_dir / "report.html"):
-        path.unlink(missing_ok=True)
-    # review/ is kept: verdicts pulled from reviewers are people's work, and apply to a rerun too
-    for folder in (run_dir / ".work", run_dir / "exports"):
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def ensure_empty_or_run(run_dir: Path) -> None:
-    if run_dir.exists() and any(run_dir.iterdir()) and not (run_dir / ".work").exists() \
-            and not (run_dir / "manifest.json").exists():
-        raise UsageError(f"{run_dir} exists and is not a dataprep run folder; choose another --out")

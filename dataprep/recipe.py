@@ -24,6 +24,7 @@ class InputSpec:
     path: str
     format: str = "auto"
     mapping: dict[str, str] = field(default_factory=dict)
+    max_line_bytes: int | None = None  # None: the readers' default (jsonl.DEFAULT_MAX_LINE_BYTES)
 
 
 @dataclass(slots=True)
@@ -45,13 +46,20 @@ class Recipe:
         return int(self.data.get("seed", 0))
 
     @property
+    def budget_usd(self) -> float | None:
+        """The run's LLM budget across all stages (None: no run-wide limit)."""
+        value = self.data.get("budget_usd")
+        return None if value is None else float(value)
+
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
     def inputs(self) -> list[InputSpec]:
         return [InputSpec(path=str(self.folder / item["path"]), format=item.get("format", "auto"),
-                          mapping=item.get("mapping", {})) for item in self.data["inputs"]]
+                          mapping=item.get("mapping", {}), max_line_bytes=item.get("max_line_bytes"))
+                for item in self.data["inputs"]]
 
     @property
     def stages(self) -> list[StageSpec]:

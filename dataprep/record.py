@@ -130,9 +130,12 @@ def readable_text(message: dict[str, Any], call_prefix: str = "") -> str:
 
 def record_text(record: "Record", view: str = "user") -> str:
     """The text of ``record`` that similarity compares, one message per line: its user turns
-    (``user``), user and assistant turns (``user_assistant``), everything before the reply but
-    the system prompt (``input``: user turns, earlier replies, tool results) or every message
+    (``user``), user turns plus the tool calls and tool results before the reply (``auto``),
+    user and assistant turns (``user_assistant``), everything before the reply but the system
+    prompt (``input``: user turns, earlier replies, tool results) or every message
     (``conversation``). Tool calls count as text (``name(arguments)``)."""
+    if view == "auto":
+        return "\n".join(filter(None, map(_user_or_tool_text, record.prompt_messages)))
     if view == "user":
         messages = [m for m in record.messages if m.get("role") == "user"]
     elif view == "user_assistant":
@@ -142,6 +145,17 @@ def record_text(record: "Record", view: str = "user") -> str:
     else:
         messages = record.messages
     return "\n".join(readable_text(m) for m in messages)
+
+
+def _user_or_tool_text(message: dict[str, Any]) -> str:
+    """A user turn or tool result in full; of an assistant turn only its tool calls (its wording
+    says nothing about which example this is)."""
+    role = message.get("role")
+    if role in ("user", "tool", "function"):
+        return readable_text(message)
+    if role == "assistant":
+        return readable_text({"tool_calls": message.get("tool_calls")})
+    return ""
 
 
 def message_text(message: dict[str, Any]) -> str:

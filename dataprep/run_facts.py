@@ -21,7 +21,7 @@ from .tokens import count_messages
 from .validate import Settings, training_cost
 
 TOKEN_SAMPLE_CAP = 50_000  # records per split whose tokens are counted; more are sampled evenly
-EXAMPLES_PER_BUCKET = 3
+BROWSE_CAP_PER_PLACE = 2_000  # records per place embedded in the report's browser; more are sampled evenly
 CONTEXT_LIMIT = 65_536
 ENOUGH_LOW, ENOUGH_HIGH = 200, 2_000  # format/tone guidance: 200-2,000 clean examples
 
@@ -41,7 +41,7 @@ class RunFacts:
     cluster_sizes: Counter = field(default_factory=Counter)
     synthetic: Counter = field(default_factory=Counter)
     review: Counter = field(default_factory=Counter)
-    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    browsable: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {place: [] for place in PLACES})
 
     # -- the numbers teams decide by -------------------------------------------------------------
     @property
@@ -79,6 +79,8 @@ class RunFacts:
         """The stats of the first run of ``stage`` in the manifest (empty if the recipe had none)."""
         return next((s["stats"] for s in self.manifest.get("stages", []) if s["stage"] == stage), {})
 
+    def ran(self, stage: str) -> bool:
+        return any(s["stage"] == stage for s in self.manifest.get("stages", []))
 
     def verdicts(self) -> list[dict[str, str]]:
         """Plain statements with the number behind each."""
@@ -114,17 +116,35 @@ class RunFacts:
 def iter_rows(path: Path) -> Iterator[dict[str, Any]]:
     if path.exists():
         with open(path, "rb") as handle:
-            for line in handle:
-                yield orjson.loads(line)
+            for number, line in enumerate(handle, 1):
+                yield read_json(line, str(path), number)
+
+
+def read_json(data: bytes, file: str, line: int | None = None) -> Any:
+    """A run file's JSON, or an error naming the file and line (a run folder edited or cut short)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg}): was this run folder edited or cut short?", file=file, line=line) from None
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    manifest = read_json(path.read_bytes(), str(path))
+    if not isinstance(manifest, dict):
+        raise InputError("not a dataprep manifest: expected a JSON object", file=str(path))
+    missing = [key for key in ("recipe", "counts", "stages") if key not in manifest]
+    if missing:
+        raise InputError(f"not a dataprep manifest: {', '.join(missing)} missing", file=str(path))
+    return manifest
 
 
 def reason_family(reason: str) -> str:
     """Group reasons that differ only in details: 'not valid JSON (… column 57)' -> 'not valid JSON',
-    'near-duplicate of rec-1f2e…' -> 'near-duplicate of rec-…'."""
+    'near-duplicate of rec-1f2e…' -> 'near-duplicate of rec-…', 'after 3 retries' -> 'after N retries'.
+    Digits inside a word stay ('UTF-8', 'gpt-4.1'): they name things, not amounts."""
     family = re.sub(r"\s*\([^)]*\)", "", reason)
-    family = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", family)
     family = re.sub(r"\b(rec|msg|chatcmpl|call|toolu)[-_][\w-]+", r"\1-…", family)
-    family = re.sub(r"\d+", "N", family)
+    family = re.sub(r"(?<![\w.-])\d+(?:[.,]\d+)*(?![\w-])", "N", family)
     return family if len(family) <= 70 else family[:69] + "…"
 
 
@@ -137,20 +157,20 @@ def gather(run_dir: Path, manifest: dict[str, Any] | None = None) -> RunFacts:
     manifest_path = run_dir / "manifest.json"
     if manifest is None and not manifest_path.exists():
         raise InputError("no manifest.json here: is this a finished dataprep run folder?", file=str(run_dir))
-    manifest = manifest or orjson.loads(manifest_path.read_bytes())
+    manifest = manifest or read_manifest(manifest_path)
     facts = RunFacts(run_dir, manifest, {place: manifest["counts"].get(place, 0) for place in PLACES})
     for split in ("train", "eval"):
         _gather_kept(facts, split)
-    for row in iter_rows(run_dir / "rejected.jsonl"):
+    for index, row in enumerate(iter_rows(run_dir / "rejected.jsonl")):
         facts.rejected_by_reason[reason_family(row["disposition"].get("reason", "?"))] += 1
         if "synthetic" in row.get("tags", []) and row["disposition"].get("stage") == "review":
             facts.synthetic["synthetic reject"] += 1
-        _example(facts, "rejected", row)
-    for row in iter_rows(run_dir / "duplicates.jsonl"):
+        _browse(facts, "rejected", index, row)
+    for index, row in enumerate(iter_rows(run_dir / "duplicates.jsonl")):
         facts.duplicates_by_stage[row["disposition"].get("stage", "?")] += 1
-        _example(facts, "duplicates", row)
-    for row in iter_rows(run_dir / "rag_candidates.jsonl"):
-        _example(facts, "rag_candidates", row)
+        _browse(facts, "duplicates", index, row)
+    for index, row in enumerate(iter_rows(run_dir / "rag_candidates.jsonl")):
+        _browse(facts, "rag_candidates", index, row)
     return facts
 
 
@@ -177,10 +197,11 @@ def _gather_kept(facts: RunFacts, split: str) -> None:
             facts.review[review.get("verdict") or review.get("status", "pending")] += 1
             if "synthetic" in tags and review.get("verdict"):
                 facts.synthetic[f"synthetic {review['verdict']}"] += 1
-        _example(facts, split, row)
+        _browse(facts, split, index, row)
 
 
-def _example(facts: RunFacts, bucket: str, row: dict[str, Any]) -> None:
-    examples = facts.examples.setdefault(bucket, [])
-    if len(examples) < EXAMPLES_PER_BUCKET:
-        examples.append(row)
+def _browse(facts: RunFacts, place: str, index: int, row: dict[str, Any]) -> None:
+    """Keep every k-th record of a place for the report's browser: evenly spread, the same on every run."""
+    step = max(1, -(-facts.counts.get(place, 0) // BROWSE_CAP_PER_PLACE))
+    if index % step == 0 and len(facts.browsable[place]) < BROWSE_CAP_PER_PLACE:
+        facts.browsable[place].append(row)

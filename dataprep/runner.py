@@ -19,13 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from . import __version__
 from .errors import AccountingError
-from .formats import expand_paths, read_inputs
+from .formats import Skipped, expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
-from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, clear_stale_temp_files,
-                       concat_files, ensure_empty_or_run, execute, files_fingerprint, fingerprint, get_stage, output_paths,
-                       remove_previous_outputs, stage_dir_name, versions)
+from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, concat_files, execute,
+                       files_fingerprint, fingerprint, get_stage, output_paths, stage_dir_name, versions)
 from .recipe import InputSpec, Recipe
 from .report import write_report
+from .run_folder import RunFolder
+from .terminal import SafeConsole, error_line
 from .run_facts import gather
 from .record import Record
 
@@ -35,14 +36,26 @@ class ReadInputs(Stage):
 
     name = "read"
 
-    def __init__(self, inputs: list[InputSpec]):
-        super().__init__(inputs=[{"path": s.path, "format": s.format, "mapping": s.mapping} for s in inputs])
+    def __init__(self, inputs: list[InputSpec], limit: int | None = None):
+        super().__init__(inputs=[{"path": s.path, "format": s.format, "mapping": s.mapping,
+                                  "max_line_bytes": s.max_line_bytes} for s in inputs], limit=limit)
         self.inputs = inputs
+        self.limit = limit  # a plan's sample: the first lines only
         self.lines_seen = 0
 
     def run(self, records: Any, ctx: StageContext) -> Iterator[Record]:
+        """Records of every input; files skipped in a folder (not logs, or empty) are warned about and
+        listed in ``ctx.stats["skipped"]``; the run's own folder is never read back."""
         unique = UniqueIds()
-        for item in read_inputs(self.inputs):
+        skipped = ctx.stats.setdefault("skipped", [])
+
+        def note(file: Skipped) -> None:
+            skipped.append(file.to_dict())
+            SafeConsole(stderr=True).print(error_line("warning", f"skipped {file.path}: {file.reason}"), soft_wrap=True)
+
+        for item in read_inputs(self.inputs, exclude=[ctx.run_dir], on_skip=note):
+            if self.lines_seen == self.limit:
+                break
             self.lines_seen += 1
             if isinstance(item, Record):
                 unique.claim(item)
@@ -51,7 +64,7 @@ class ReadInputs(Stage):
                 ctx.reject_line(item)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
-        return files_fingerprint(path for spec in self.inputs for path in expand_paths(spec.path))
+        return files_fingerprint(path for spec in self.inputs for path in expand_paths(spec.path, [ctx.run_dir]))
 
 
 class UniqueIds:
@@ -97,6 +110,9 @@ class RunSettings:
     recipe_dir: Path = field(default_factory=Path.cwd)
     cache_dir: Path | None = None
     resume: bool = False
+    budget_usd: float | None = None  # the whole run's LLM budget, shared by its LLM stages
+    planning: bool = False  # `run --plan`: LLM stages estimate instead of calling
+    sample_records: int | None = None  # read only this many input lines (the plan's sample)
 
 
 class Runner:
@@ -104,14 +120,19 @@ class Runner:
                  console: Console | None = None):
         self.run_dir = run_dir
         self.settings = settings
-        self.console = console or Console(stderr=True)
+        self.console = console or SafeConsole(stderr=True)
         work = run_dir / ".work"
-        steps = [ReadInputs(inputs), *stages]
+        steps = [ReadInputs(inputs, settings.sample_records), *stages]
         self.steps = [Step(i, stage, work / stage_dir_name(i, stage.name)) for i, stage in enumerate(steps)]
+        self.reused: list[bool] = []  # per step: taken whole from a previous run (--resume)
+        self.run_budget = None
+        if settings.budget_usd is not None:
+            from .providers.pricing import Budget
+
+            self.run_budget = Budget(settings.budget_usd)
 
     def execute(self) -> list[StageResult]:
         """Run every step in order, reusing completed steps whose inputs did not change (on resume)."""
-        clear_stale_temp_files(self.run_dir)
         results: list[StageResult] = []
         previous_fp = fingerprint(__version__)
         with self._progress() as progress:
@@ -119,6 +140,7 @@ class Runner:
                 ctx = self._context(step)
                 step_fp = fingerprint(previous_fp, step.stage.name, step.stage.options, step.stage.fingerprint_extra(ctx))
                 result = self._reuse(step, step_fp) if self.settings.resume else None
+                self.reused.append(result is not None)
                 if result is None:
                     result = self._execute(step, ctx, results, progress)
                     write_json(step.done_path, {"fingerprint": step_fp, "result": result.to_dict()})
@@ -130,7 +152,8 @@ class Runner:
         step.folder.mkdir(parents=True, exist_ok=True)
         return StageContext(stage=step.stage.name, run_dir=self.run_dir, work_dir=step.folder,
                             seed=self.settings.seed, recipe_dir=self.settings.recipe_dir,
-                            cache_dir=self.settings.cache_dir or self.run_dir / "cache")
+                            cache_dir=self.settings.cache_dir or self.run_dir / "cache",
+                            run_budget=self.run_budget, planning=self.settings.planning)
 
     @staticmethod
     def _reuse(step: Step, step_fp: str) -> StageResult | None:
@@ -197,17 +220,23 @@ def check_accounting(counts: dict[str, int], input_count: int, created: int, whe
 class RunOutcome:
     run_dir: Path
     manifest: dict[str, Any]
+    reused: list[bool] = field(default_factory=list)  # per manifest stage: reused by --resume, not re-run
 
 
 def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: Console | None = None) -> RunOutcome:
     """Run a recipe into ``run_dir``: train/eval/rag_candidates/duplicates/rejected JSONL and manifest.json."""
-    ensure_empty_or_run(run_dir)
-    if not resume:
-        remove_previous_outputs(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunFolder(run_dir) as folder:
+        if not resume:
+            folder.remove_previous_outputs()
+        folder.clear_stale_temp_files()
+        return _run_in_folder(recipe, run_dir, resume, console)
+
+
+def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console | None) -> RunOutcome:
     stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
     cache = os.environ.get("DATAPREP_CACHE_DIR")  # share paid LLM answers across run folders
-    settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume)
+    settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume,
+                           budget_usd=recipe.budget_usd)
     runner = Runner(stages, recipe.inputs, run_dir, settings, console)
     results = runner.execute()
     paths = output_paths(run_dir)
@@ -218,6 +247,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
         "dataprep_version": __version__,
         "recipe": {"path": str(recipe.path), "sha256": recipe.sha256, "content": recipe.data},
         "versions": versions(),
+        "inputs": {"skipped": results[0].stats.get("skipped", [])},  # files of input folders no reader reads
         "counts": {"input": input_count, "created": created,
                    **{place: counts[place] for place in ("train", "eval", "rag_candidates", "duplicates", "rejected")}},
         "stages": [result.to_dict() for result in results],
@@ -232,7 +262,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
         manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest)
     write_json(run_dir / "manifest.json", manifest)
     write_report(facts)
-    return RunOutcome(run_dir, manifest)
+    return RunOutcome(run_dir, manifest, runner.reused)
 
 
 @dataclass

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when something is validated, not for --help
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 _CANDIDATES = (Path(__file__).resolve().parent.parent / "schemas", Path(__file__).resolve().parent / "_schemas")
 
@@ -28,13 +28,17 @@ def load(name: str) -> dict[str, Any]:
 
 
 @cache
-def validator(name: str) -> Draft202012Validator:
+def validator(name: str) -> "Draft202012Validator":
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load(name))
 
 
 @cache
 def fast_validator(name: str) -> Any:
     """The Rust validator: answers valid or not in microseconds; ``errors`` explains a failure."""
+    import jsonschema_rs
+
     return jsonschema_rs.validator_for(load(name))
 
 
@@ -46,7 +50,7 @@ def has_schema(name: str) -> bool:
     return (schema_dir() / f"{name}.schema.json").is_file()
 
 
-def json_path(error: ValidationError, prefix: str = "") -> str:
+def json_path(error: "ValidationError", prefix: str = "") -> str:
     """Render an error's location as ``stages[1].dedup.threshold``."""
     path = prefix
     for part in error.absolute_path:
@@ -54,7 +58,7 @@ def json_path(error: ValidationError, prefix: str = "") -> str:
     return path or "(top level)"
 
 
-def explain(error: ValidationError) -> str:
+def explain(error: "ValidationError") -> str:
     """A message that says what is allowed, not only what is wrong."""
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and "properties" in schema:
@@ -71,10 +75,12 @@ def errors(name: str, instance: Any, prefix: str = "") -> Iterator[tuple[str, st
 
 
 def errors_against(schema: dict[str, Any], instance: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+    from jsonschema import Draft202012Validator
+
     yield from _explained(Draft202012Validator(schema), instance, prefix)
 
 
-def _explained(checker: Draft202012Validator, instance: Any, prefix: str) -> Iterator[tuple[str, str]]:
+def _explained(checker: "Draft202012Validator", instance: Any, prefix: str) -> Iterator[tuple[str, str]]:
     found = sorted(checker.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
     for error in found:
         yield json_path(error, prefix), explain(error)

@@ -50,3 +50,15 @@ def count_messages(messages: list[dict[str, Any]], tools: list[dict[str, Any]] |
     if tools:
         total += count_text(orjson.dumps(tools).decode("utf-8"))
     return total
+
+
+def count_strings(value: Any) -> int:
+    """Tokens of every string in a JSON value: for formats without a fixed chat framing
+    (TRL, ShareGPT, Alpaca, the hf rows), counted by their text."""
+    if isinstance(value, str):
+        return count_text(value)
+    if isinstance(value, dict):
+        return sum(count_strings(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(count_strings(item) for item in value)
+    return 0

@@ -1,16 +1,21 @@
 """Check a training file against its target format before it is uploaded.
 
-Formats: ``openai`` (chat SFT), ``openai-dpo`` (preference) and ``bedrock`` (Anthropic on
-Bedrock). The OpenAI rules are the error classes of the OpenAI cookbook's chat data checker
+Formats: ``openai`` (chat SFT), ``openai-dpo`` (preference), ``bedrock`` (Anthropic on
+Bedrock), ``trl`` (messages, prompt-completion or preference rows), ``sharegpt``
+(LLaMA-Factory) and ``alpaca``. Without ``--format`` the format is told from the file's first
+readable lines (``detect_format``). The OpenAI rules are the error classes of the OpenAI cookbook's chat data checker
 (``data_type``, ``missing_messages_list``, ``message_missing_key``,
 ``message_unrecognized_key``, ``unrecognized_role``, ``missing_content``,
 ``example_missing_assistant_message``), extended for tool calls, ``tool`` messages, ``weight``
-and ``tools``; after them each example is checked against ``schemas/export/<format>.schema.json``.
+and ``tools``; the ShareGPT rules are LLaMA-Factory's (turns alternate, function calls are
+JSON); after them each example is checked against ``schemas/export/<format>.schema.json``.
 Every example is token-counted; examples over the context limit are errors (the trainer
-would cut their end, which is the reply being taught).
+would cut their end, which is the reply being taught). Provider limits on a whole file
+(``dataset_limits``: OpenAI's minimum of 10 examples, Bedrock's record caps) are warnings.
 
 Settings (recipe ``export.options`` or environment): ``context_limit``
-(``DATAPREP_CONTEXT_LIMIT``; default 65,536 tokens for OpenAI, 32,000 for Bedrock),
+(``DATAPREP_CONTEXT_LIMIT``; default the target ``model``'s training context when it is
+known, else 65,536 tokens for OpenAI, 32,000 for Bedrock, 131,072 for the open formats),
 ``price_per_million_tokens`` (``DATAPREP_PRICE_PER_MILLION_TOKENS``; default 3.00 USD,
 gpt-4o-mini training) and ``epochs`` (``DATAPREP_EPOCHS``; default: OpenAI's heuristic, as
 in the cookbook, 3 epochs nudged so that examples x epochs lands in 100..25,000).
@@ -23,6 +28,7 @@ import re
 from array import array
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -31,13 +37,24 @@ import orjson
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from . import schemas
 from .errors import UsageError
 from .jsonl import BadLine, iter_lines
-from .tokens import count_messages
+from .tokens import count_messages, count_strings
 
-CONTEXT_LIMITS = {"openai": 65_536, "openai-dpo": 65_536, "bedrock": 32_000}
+CONTEXT_LIMITS = {"openai": 65_536, "openai-dpo": 65_536, "bedrock": 32_000,
+                  "trl": 131_072, "sharegpt": 131_072, "alpaca": 131_072}
+OPENAI_FORMATS = ("openai", "openai-dpo")
+# The longest training example each fine-tunable model takes, and the formats it is trained
+# from (OpenAI fine-tuning guide; Bedrock: Claude 3 Haiku, 32,000 tokens a record).
+TRAINING_CONTEXT: dict[str, tuple[int, tuple[str, ...]]] = {
+    "gpt-4.1": (65_536, OPENAI_FORMATS), "gpt-4.1-mini": (65_536, OPENAI_FORMATS),
+    "gpt-4.1-nano": (65_536, OPENAI_FORMATS), "gpt-4o": (65_536, OPENAI_FORMATS),
+    "gpt-4o-mini": (65_536, OPENAI_FORMATS), "gpt-3.5-turbo": (16_385, OPENAI_FORMATS),
+    "claude-3-haiku": (32_000, ("bedrock",)), "anthropic.claude-3-haiku": (32_000, ("bedrock",)),
+}
 DEFAULT_PRICE_PER_MILLION_TOKENS = 3.00
 SETTINGS_ENV = {"context_limit": ("DATAPREP_CONTEXT_LIMIT", int),
                 "price_per_million_tokens": ("DATAPREP_PRICE_PER_MILLION_TOKENS", float),
@@ -45,6 +62,8 @@ SETTINGS_ENV = {"context_limit": ("DATAPREP_CONTEXT_LIMIT", int),
 # OpenAI's default-epochs heuristic (from the cookbook).
 TARGET_EPOCHS, MIN_TARGET_EXAMPLES, MAX_TARGET_EXAMPLES, MIN_EPOCHS, MAX_EPOCHS = 3, 100, 25_000, 1, 25
 MIN_EXAMPLES = {"openai": 10, "openai-dpo": 10}  # OpenAI refuses fine-tuning files with fewer
+# Bedrock's caps on Claude 3 Haiku fine-tuning records (training, validation)
+MAX_EXAMPLES = {"bedrock": {"train": 10_000, "eval": 1_000}}
 SHOWN_PROBLEMS = 50  # human mode: the first N problems in full, the rest counted by class
 
 
@@ -360,6 +379,82 @@ def check_bedrock_order(roles: list[Any]) -> Iterator[Issue]:
             return
 
 
+# -- TRL rows (messages, prompt-completion, preference) -------------------------------------------
+def trl_style(value: dict[str, Any]) -> str:
+    """The TRL dataset type a row's keys pick (as the trl schema does)."""
+    return "messages" if "messages" in value else "preference" if "chosen" in value else "prompt-completion"
+
+
+def check_trl(value: dict[str, Any]) -> Iterator[Issue]:
+    if trl_style(value) == "messages":
+        messages = value.get("messages")
+        if isinstance(messages, list) and not any(isinstance(m, dict) and m.get("role") == "assistant" for m in messages):
+            yield error("example_missing_assistant_message", "no assistant message to learn from")
+        return
+    prompt = value.get("prompt")
+    if isinstance(prompt, list) and prompt and isinstance(prompt[-1], dict) and prompt[-1].get("role") == "assistant":
+        yield error("prompt_ends_with_assistant", "prompt ends with an assistant message; the reply must answer a user or tool turn")
+    if "chosen" in value and value.get("chosen") == value.get("rejected"):
+        yield warning("identical_outputs", "chosen and rejected are the same, so there is nothing to prefer")
+
+
+# -- ShareGPT (LLaMA-Factory) -----------------------------------------------------------------------
+SHAREGPT_ASKING = ("human", "observation")
+SHAREGPT_ANSWERING = ("gpt", "function_call")
+
+
+def check_sharegpt(value: dict[str, Any]) -> Iterator[Issue]:
+    turns = value.get("conversations")
+    if not isinstance(turns, list) or not turns:
+        yield error("missing_conversations", "'conversations' must be a non-empty list of {from, value} turns")
+        return
+    if "tools" in value and not isinstance(json_or_none(value["tools"]), list):
+        yield error("tools_invalid", "tools must be the JSON text of a list of function definitions")
+    start = 1 if isinstance(turns[0], dict) and turns[0].get("from") == "system" else 0
+    yield from check_sharegpt_order([t.get("from") if isinstance(t, dict) else None for t in turns[start:]], start)
+    for index, turn in enumerate(turns):
+        if isinstance(turn, dict) and turn.get("from") == "function_call" and function_call_problem(turn.get("value")):
+            yield error("function_call_invalid", f"conversations[{index}].value {function_call_problem(turn.get('value'))}")
+
+
+def check_sharegpt_order(senders: list[Any], start: int) -> Iterator[Issue]:
+    """LLaMA-Factory drops a conversation whose turns do not alternate asking and answering."""
+    if not senders:
+        yield error("too_few_turns", "the conversation needs a human turn and a gpt reply")
+        return
+    for index, sender in enumerate(senders):
+        allowed = SHAREGPT_ASKING if index % 2 == 0 else SHAREGPT_ANSWERING
+        if sender not in allowed:
+            yield error("not_alternating", f"conversations[{index + start}].from is {_short(sender)}; here it must be "
+                        f"{' or '.join(allowed)} (LLaMA-Factory drops conversations that do not alternate)")
+            return
+    if len(senders) % 2:
+        yield error("last_turn_not_assistant", "the conversation must end with a gpt or function_call turn")
+
+
+def function_call_problem(value: Any) -> str | None:
+    calls = json_or_none(value)
+    calls = calls if isinstance(calls, list) else [calls]
+    if calls and all(isinstance(c, dict) and isinstance(c.get("name"), str) and "arguments" in c for c in calls):
+        return None
+    return f'is {_short(value)}; it must be the JSON of {{"name", "arguments"}} (a list for parallel calls)'
+
+
+def json_or_none(text: Any) -> Any:
+    try:
+        return orjson.loads(text) if isinstance(text, str) else None
+    except orjson.JSONDecodeError:
+        return None
+
+
+# -- Alpaca ---------------------------------------------------------------------------------------
+def check_alpaca(value: dict[str, Any]) -> Iterator[Issue]:
+    if not any(isinstance(value.get(key), str) and value[key].strip() for key in ("instruction", "input")):
+        yield error("missing_instruction", "instruction and input are both blank, so there is nothing to answer")
+    if isinstance(value.get("output"), str) and not value["output"].strip():
+        yield error("missing_content", "output is blank, so there is nothing to learn")
+
+
 def openai_tokens(value: dict[str, Any]) -> int:
     return count_messages(value["messages"], value.get("tools"))
 
@@ -378,11 +473,62 @@ def bedrock_tokens(value: dict[str, Any]) -> int:
 class Rules:
     check: Callable[[dict[str, Any]], Iterator[Issue]]
     tokens: Callable[[dict[str, Any]], int]
+    priced: bool = False  # a hosted trainer bills by token: estimate the cost
 
 
-RULES = {"openai": Rules(check_openai, openai_tokens),
-         "openai-dpo": Rules(check_openai_dpo, dpo_tokens),
-         "bedrock": Rules(check_bedrock, bedrock_tokens)}
+RULES = {"openai": Rules(check_openai, openai_tokens, priced=True),
+         "openai-dpo": Rules(check_openai_dpo, dpo_tokens, priced=True),
+         "bedrock": Rules(check_bedrock, bedrock_tokens, priced=True),
+         "trl": Rules(check_trl, count_strings),
+         "sharegpt": Rules(check_sharegpt, count_strings),
+         "alpaca": Rules(check_alpaca, count_strings)}
+
+
+# -- telling the format of a file ----------------------------------------------------------------------
+DETECT_LINES = 50  # the first lines looked at
+
+
+def format_of(value: Any) -> str | None:
+    """The format one example is in, from its keys (None: none of them; "trl messages": a
+    messages row only TRL writes)."""
+    if not isinstance(value, dict):
+        return None
+    keys = set(value)
+    if "preferred_output" in keys or "non_preferred_output" in keys:
+        return "openai-dpo"
+    if "conversations" in keys:
+        return "sharegpt"
+    if {"instruction", "output"} <= keys:
+        return "alpaca"
+    if "prompt" in keys and keys & {"completion", "chosen"}:
+        return "trl"
+    messages = value.get("messages")
+    if not isinstance(messages, list):
+        return None
+    if "system" in keys:
+        return "bedrock"
+    return "trl messages" if any(trl_shaped(m) for m in messages) else "openai"
+
+
+def trl_shaped(message: Any) -> bool:
+    """TRL's own marks: tool-call arguments as objects, images as {"type": "image"} parts."""
+    if not isinstance(message, dict):
+        return False
+    calls = message.get("tool_calls") if isinstance(message.get("tool_calls"), list) else []
+    parts = message.get("content") if isinstance(message.get("content"), list) else []
+    return any(isinstance(c, dict) and isinstance(c.get("function"), dict) and isinstance(c["function"].get("arguments"), dict)
+               for c in calls) or any(isinstance(p, dict) and p.get("type") == "image" for p in parts)
+
+
+def detect_format(path: Path) -> str:
+    """The format most of the first readable lines are in; a usage error if none is recognised."""
+    votes = Counter(format_of(item.value) for item in islice(iter_lines(path), DETECT_LINES) if not isinstance(item, BadLine))
+    del votes[None]
+    if votes["trl messages"]:  # a TRL file's plain text lines look like OpenAI chat lines
+        votes["trl"] += votes.pop("trl messages") + votes.pop("openai", 0)
+    if not votes:
+        raise UsageError(f"cannot tell the format from its first lines; pass --format ({', '.join(RULES)})", file=str(path))
+    return votes.most_common(1)[0][0]
 
 
 # -- settings ---------------------------------------------------------------------------------------
@@ -394,8 +540,9 @@ class Settings:
 
     @classmethod
     def for_format(cls, fmt: str, options: dict[str, Any] | None = None) -> "Settings":
-        """Defaults, overridden by environment variables, overridden by explicit options."""
-        chosen: dict[str, Any] = {"context_limit": CONTEXT_LIMITS[fmt]}
+        """Defaults (the target model's context when known), overridden by environment
+        variables, overridden by explicit options."""
+        chosen: dict[str, Any] = {"context_limit": model_context((options or {}).get("model"), fmt) or CONTEXT_LIMITS[fmt]}
         for key, (env, kind) in SETTINGS_ENV.items():
             if os.environ.get(env):
                 try:
@@ -404,6 +551,13 @@ class Settings:
                     raise UsageError(f"{env}={os.environ[env]!r} is not a valid {kind.__name__}") from None
         chosen.update({key: value for key, value in (options or {}).items() if key in SETTINGS_ENV and value is not None})
         return cls(**chosen)
+
+
+def model_context(model: str | None, fmt: str) -> int | None:
+    """The training context of ``model`` (or of the longest listed name it starts with) when it is
+    trained from ``fmt`` files; None for a model not listed."""
+    names = [name for name in TRAINING_CONTEXT if model and model.startswith(name) and fmt in TRAINING_CONTEXT[name][1]]
+    return TRAINING_CONTEXT[max(names, key=len)][0] if names else None
 
 
 def default_epochs(examples: int) -> int:
@@ -484,7 +638,7 @@ class Checker:
             "tokens": token_distribution(counts),
             "context_limit": self.settings.context_limit,
             "over_context_limit": int((counts > self.settings.context_limit).sum()),
-            "training_cost": training_cost(counts, self.settings),
+            "training_cost": training_cost(counts, self.settings) if RULES[self.fmt].priced else None,
         }
 
 
@@ -528,10 +682,12 @@ class Report:
                 "warnings": [p.to_dict() for p in self.warnings], "stats": self.stats}
 
 
-def validate_file(path: Path, fmt: str, options: dict[str, Any] | None = None,
+def validate_file(path: Path, fmt: str | None = None, options: dict[str, Any] | None = None,
                   on_line: Callable[[], None] | None = None) -> Report:
-    """Check every line of ``path``; a missing or unreadable file raises ``InputError``."""
-    checker = Checker.for_format(fmt, options)
+    """Check every line of ``path`` as ``fmt`` (None: told from its first lines); a missing or
+    unreadable file raises ``InputError``."""
+    checker = Checker.for_format(fmt or detect_format(path), options)
+    detected = fmt is None
     errors: list[Problem] = []
     warnings: list[Problem] = []
     for item in iter_lines(path):
@@ -543,21 +699,29 @@ def validate_file(path: Path, fmt: str, options: dict[str, Any] | None = None,
             warnings += checked.warnings
         if on_line:
             on_line()
-    whole_file_checks(fmt, checker.examples, errors, warnings)
-    return Report(errors, warnings, checker.stats())
-
-
-def whole_file_checks(fmt: str, examples: int, errors: list[Problem], warnings: list[Problem]) -> None:
-    """Problems of the file as a whole are reported at line 0."""
-    if examples == 0:
+    if checker.examples == 0:  # problems of the file as a whole are reported at line 0
         errors.append(Problem(0, "empty_file", "the file holds no examples"))
-    elif examples < MIN_EXAMPLES.get(fmt, 0):
-        warnings.append(Problem(0, "too_few_examples", f"{examples} examples; OpenAI fine-tuning needs at least {MIN_EXAMPLES[fmt]}"))
+    else:
+        warnings += dataset_limits(checker.fmt, checker.examples)
+    return Report(errors, warnings, {**checker.stats(), "format_detected": detected})
 
 
-def validate_command(file: Path, fmt: str, as_json: bool, console: Console, err_console: Console) -> bool:
+def dataset_limits(fmt: str, examples: int, split: str = "train") -> list[Problem]:
+    """Provider limits on the number of examples in one file (a training file unless ``split``
+    is "eval"): warnings at line 0, since the provider refuses the upload, not the example."""
+    if split == "train" and 0 < examples < MIN_EXAMPLES.get(fmt, 0):
+        return [Problem(0, "too_few_examples", f"{examples} examples; OpenAI fine-tuning needs at least {MIN_EXAMPLES[fmt]}")]
+    most = MAX_EXAMPLES.get(fmt, {}).get(split)
+    if most and examples > most:
+        kind = "validation" if split == "eval" else "training"
+        return [Problem(0, "too_many_examples", f"{examples:,} examples; Bedrock takes at most {most:,} {kind} records")]
+    return []
+
+
+def validate_command(file: Path, fmt: str | None, as_json: bool, console: Console, err_console: Console) -> bool:
     """``dataprep validate``: print the problems and stats; True when the file has no errors."""
-    Checker.for_format(fmt)  # a wrong --format is a usage error before any reading
+    if fmt:
+        Checker.for_format(fmt)  # a wrong --format is a usage error before any reading
     with Progress(SpinnerColumn(), TextColumn("validating {task.completed:,} lines"), console=err_console,
                   transient=True, disable=not err_console.is_terminal) as progress:
         task = progress.add_task("validate")
@@ -574,21 +738,23 @@ def print_report(report: Report, file: Path, console: Console) -> None:
         if problems:
             console.print(problem_table(f"{len(problems):,} {title} in {file}", problems))
     stats = report.stats
-    table = Table(title=f"{file} as {stats['format']}", show_header=False, title_justify="left")
+    told = " (told from its first lines; --format overrides)" if stats.get("format_detected") else ""
+    table = Table(title=f"{file} as {stats['format']}{told}", show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     tokens, cost = stats["tokens"], stats["training_cost"]
     rows = {"examples": stats["examples"], "examples with errors": stats["examples_with_errors"],
             "tokens (total)": tokens["total"], "tokens per example (mean / p95 / max)":
                 f"{tokens.get('mean', 0)} / {tokens.get('p95', 0):g} / {tokens.get('max', 0)}",
-            f"over the {stats['context_limit']:,}-token limit": stats["over_context_limit"],
-            "epochs": f"{cost['epochs']} ({cost['epochs_from']})", "billed tokens": f"{cost['billed_tokens']:,}",
-            f"estimated cost at ${cost['price_per_million_tokens']:.2f}/1M": f"${cost['estimated_usd']:,.2f}"}
+            f"over the {stats['context_limit']:,}-token limit": stats["over_context_limit"]}
+    if cost:
+        rows.update({"epochs": f"{cost['epochs']} ({cost['epochs_from']})", "billed tokens": f"{cost['billed_tokens']:,}",
+                     f"estimated cost at ${cost['price_per_million_tokens']:.2f}/1M": f"${cost['estimated_usd']:,.2f}"})
     for key, value in {**rows, **{f"warnings: {k}": v for k, v in stats["warnings_by_class"].items()}}.items():
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(table)
-    verdict = "[green]ok[/green]: no errors" if report.ok else f"[red]{len(report.errors):,} errors[/red]"
-    console.print(f"{verdict} ({len(report.warnings):,} warnings)")
+    verdict = Text("ok", style="green") + ": no errors" if report.ok else Text(f"{len(report.errors):,} errors", style="red")
+    console.print(verdict + f" ({len(report.warnings):,} warnings)")
 
 
 def problem_table(title: str, problems: list[Problem]) -> Table:

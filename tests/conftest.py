@@ -21,6 +21,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=timeout)
 
 
+def one_line_error(result) -> str:
+    """The CLI contract for bad input: exit 2, one line, no traceback; returns the line."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows), encoding="utf-8")

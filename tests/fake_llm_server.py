@@ -34,6 +34,7 @@ class Fail:
 
     status: int
     retry_after: float | None = None
+    echo_key: bool = False  # quote the key in the error message whatever the status, as some servers do
 
 
 @dataclass
@@ -289,7 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _error(self, provider: str, fail: Fail) -> tuple[int, Any, dict[str, str]]:
         key = (self.headers.get("authorization") or "").removeprefix("Bearer ") or self.headers.get("x-api-key", "")
         # Like a real server, a 401 may quote the key it got: the client must never repeat it.
-        message = f"Incorrect API key provided: {key}" if fail.status == 401 else f"scripted failure {fail.status}"
+        message = (f"Incorrect API key provided: {key}" if fail.status == 401 or fail.echo_key
+                   else f"scripted failure {fail.status}")
         kind = ERROR_TYPES.get(fail.status, "api_error")
         payload = ({"error": {"message": message, "type": kind, "param": None, "code": None}} if provider == "openai"
                    else {"type": "error", "error": {"type": kind, "message": message}})

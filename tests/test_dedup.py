@@ -177,28 +177,82 @@ QUESTION = "Can I get a refund after 60 days?"
 POLICY = "No, refunds are only possible within 30 days of delivery."
 
 
-def test_same_question_with_contradicting_replies_is_a_conflict_kept_whole(tmp_path):
+def test_contradicting_replies_keep_one_record_per_answer_and_flag_a_conflict(tmp_path):
     rows = [chat(QUESTION, POLICY, id="no"),
             chat(QUESTION.lower().rstrip("?"), "Yes! We refund any purchase, any time, no questions asked.", id="yes"),
-            chat(QUESTION, POLICY, id="no2"),
+            chat(QUESTION, "No, only within 30 days of delivery.", id="no2"),
             chat("Do you sell gift cards?", "Yes, in any amount from $10.", id="other")]
     kept, dropped, stats = run_dedup(tmp_path, rows)
-    assert ids(kept) == ["no", "yes", "no2", "other"] and not dropped
+    assert ids(kept) == ["no", "yes", "other"] and ids(dropped) == ["no2"]
     conflicted = [r for r in kept if "conflict" in r.get("tags", [])]
-    assert ids(conflicted) == ["no", "yes", "no2"]
-    assert len({r["groups"]["conflict"] for r in conflicted}) == 1
-    assert conflicted[0]["groups"]["conflict"] == conflicted[0]["groups"]["cluster"]
-    why = conflicted[0]["reasons"]["conflict"][0]
-    assert why.startswith("3 records share this input but their accepted replies differ")
-    assert (stats["conflicts"], stats["conflict_records"]) == (1, 3)
+    assert ids(conflicted) == ["no", "yes"]
+    group = conflicted[0]["groups"]["conflict"]
+    assert conflicted[1]["groups"]["conflict"] == group == conflicted[0]["groups"]["cluster"]
+    assert conflicted[0]["reasons"]["conflict"] == [
+        "2 different answers to one input (3 records): opposite decisions (lead: no vs yes)"]
+    assert dropped[0]["disposition"]["keeper_id"] == "no"
+    assert dropped[0]["disposition"]["reason"] == f"same input and same answer as no (conflict {group})"
+    assert (stats["conflicts"], stats["conflict_records"], stats["conflict_copies_removed"]) == (1, 2, 1)
 
 
-def test_same_question_with_reworded_replies_is_a_duplicate_not_a_conflict(tmp_path):
-    rows = [chat(QUESTION, POLICY, id="a"),
-            chat(QUESTION.lower(), "No, refunds are possible only within 30 days after delivery.", id="b")]
+CHANGED = {  # the first reply, then one that disagrees with it in one assertion
+    "amount": ("Your refund of $45.00 was approved on May 4.", "Your refund of $54.00 was approved on May 4."),
+    "date": ("Your refund of $45.00 was approved on May 4.", "Your refund of $45.00 was approved on May 14."),
+    "decision": ("Your refund of $45.00 was approved.", "Your refund of $45.00 was denied."),
+    "can / cannot": ("You can return the boots within 45 days.", "You can't return the boots after 45 days."),
+    "refusal": ("Sure, open Settings and choose Reset password.", "I'm sorry, but I can't help with that request."),
+}
+REWORDED = {  # the first reply, then the same answer in other words
+    "amount and date": ("Your refund of $45.00 was approved on May 4.",
+                        "Good news: we approved your $45 refund on 4 May."),
+    "spelled number": ("Refunds are possible within thirty days.", "You can get a refund within 30 days of delivery."),
+    "no facts": ("Happy to help! Open Settings, then Security, and pick Reset password.",
+                 "Sure: go to Settings > Security and choose the Reset password option."),
+    "refusal": ("I'm sorry, but I can't help with that request.", "Sorry, I cannot assist with that."),
+    "placeholders": ("Order <ORDER_1> ships May 4.", "Your order <ORDER_2> will ship on May 4."),
+    "reordered": ("Your refund is approved. You can't get store credit as well.",
+                  "You can't get store credit as well. Your refund is approved."),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGED))
+def test_replies_that_disagree_on_one_assertion_are_a_conflict(tmp_path, change):
+    first, second = CHANGED[change]
+    kept, dropped, stats = run_dedup(tmp_path, [chat("Can you check my refund? Can I return the boots?", first, id="a"),
+                                                chat("can you check my refund, can i return the boots", second, id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, change
+
+
+@pytest.mark.parametrize("wording", sorted(REWORDED))
+def test_reworded_replies_that_agree_are_one_answer_not_a_conflict(tmp_path, wording):
+    first, second = REWORDED[wording]
+    kept, dropped, stats = run_dedup(tmp_path, [chat("Can you check my refund?", first, id="a"),
+                                                chat("can you check my refund", second, id="b")])
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, wording
+
+
+def test_many_sampled_wordings_of_one_answer_add_nothing_to_review(tmp_path):
+    wordings = ["Refunds are possible within 30 days of delivery.", "You can get a refund within 30 days.",
+                "We refund purchases returned within 30 days of delivery.",
+                "Within 30 days you can get your money back."]
+    rows = [chat("What is your refund window?", wording, id=f"w{i}") for i, wording in enumerate(wordings * 25)]
     kept, dropped, stats = run_dedup(tmp_path, rows)
-    assert len(kept) == 1 and dropped[0]["disposition"]["keeper_id"] == kept[0]["id"]
-    assert stats["conflicts"] == 0 and "conflict" not in kept[0].get("tags", [])
+    assert ids(kept) == ["w2"] and stats["conflicts"] == 0 and len(dropped) == 99  # w2: the longest wording
+
+
+def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
+    def calling(name: str, arguments: str, rid: str) -> dict:
+        call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
+        return {"id": rid, "messages": [{"role": "user", "content": "Cancel order <ORDER_1> please"},
+                                        {"role": "assistant", "content": None, "tool_calls": [call]}]}
+    same = [calling("cancel_order", '{"order": "<ORDER_1>", "refund": true}', "a"),
+            calling("cancel_order", '{ "refund": true,  "order": "<ORDER_2>"}', "b")]  # same call, other spelling
+    assert ids(run_dedup(tmp_path, same)[0]) == ["a"]
+    for other in (calling("lookup_order", '{"order": "<ORDER_1>"}', "c"),
+                  calling("cancel_order", '{"order": "<ORDER_1>", "refund": false}', "c")):
+        kept, _, stats = run_dedup(tmp_path, [same[0], other])
+        assert ids(kept) == ["a", "c"] and stats["conflicts"] == 1
+        assert "different tool calls" in kept[0]["reasons"]["conflict"][0]
 
 
 def test_a_rejected_reply_is_no_conflict(tmp_path):
@@ -209,27 +263,73 @@ def test_a_rejected_reply_is_no_conflict(tmp_path):
     assert ids(kept) == ["right"] and ids(dropped) == ["wrong"] and stats["conflicts"] == 0
 
 
-def test_replies_built_on_different_tool_results_are_no_conflict(tmp_path):
-    def order(status_json: str, reply: str, rid: str) -> dict:
-        call = {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"n": 1}'}}
-        return {"id": rid, "messages": [{"role": "user", "content": "Where is my order <ORDER_1>?"},
-                                        {"role": "assistant", "content": None, "tool_calls": [call]},
-                                        {"role": "tool", "tool_call_id": "c1", "content": status_json},
-                                        {"role": "assistant", "content": reply}]}
-    rows = [order('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS, due May 4.", "a"),
-            order('{"status": "processing", "warehouse": "Denver", "eta": null}', "Still being packed in Denver.", "b")]
+def order_lookup(status_json: str, reply: str, rid: str) -> dict:
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"n": 1}'}}
+    return {"id": rid, "messages": [{"role": "user", "content": "Where is my order <ORDER_1>?"},
+                                    {"role": "assistant", "content": None, "tool_calls": [call]},
+                                    {"role": "tool", "tool_call_id": "c1", "content": status_json},
+                                    {"role": "assistant", "content": reply}]}
+
+
+def test_same_question_with_different_tool_results_are_different_examples(tmp_path):
+    rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}',
+                         "It shipped with UPS, due May 4.", "a"),
+            order_lookup('{"status": "processing", "warehouse": "Denver", "eta": null}',
+                         "Still being packed in Denver.", "b")]
     kept, dropped, stats = run_dedup(tmp_path, rows)
-    assert stats["conflicts"] == 0
-    assert len(kept) == len(dropped) == 1  # the user view sees one question twice
-    kept, dropped, stats = run_dedup(tmp_path, rows, view="input")
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 0
+    kept, dropped, stats = run_dedup(tmp_path, rows, view="user")  # the user view: one question asked twice
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
+
+
+def test_a_fact_relayed_from_its_own_tool_result_is_no_conflict(tmp_path):
+    shipped = '{"order": "<ORDER_1>", "status": "shipped", "carrier": "UPS", "total": "$84.20", "eta": "May %d"}'
+    rows = [order_lookup(shipped % 4, "It shipped with UPS and should arrive May 4.", "a"),
+            order_lookup(shipped % 5, "Your order shipped with UPS; it should arrive May 5.", "b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)  # near-identical lookups, each reply true to its own
+    assert stats["conflicts"] == 0 and len(kept) == 1
 
 
 def test_conflict_detection_can_be_turned_off(tmp_path):
     rows = [chat("Can I get a refund after 60 days?", "No, only within 30 days.", id="no"),
             chat("Can I get a refund after 60 days?", "Yes! Any purchase, any time.", id="yes")]
-    kept, dropped, stats = run_dedup(tmp_path, rows, conflict_below=0)
+    kept, dropped, stats = run_dedup(tmp_path, rows, conflicts=False)
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0 and stats["exact_removed"] == 1
+
+
+def test_conflict_below_also_separates_replies_with_few_words_in_common(tmp_path):
+    rows = [chat("My app keeps crashing", "Please reinstall it from the store.", id="a"),
+            chat("My app keeps crashing", "Try clearing the cache under Settings.", id="b")]
+    assert run_dedup(tmp_path, rows)[2]["conflicts"] == 0  # nothing asserted differs
+    kept, _, stats = run_dedup(tmp_path, rows, conflict_below=0.2)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+    assert "replies share 9% of their words" in kept[0]["reasons"]["conflict"][0]
+
+
+# -- keeping several phrasings --------------------------------------------------------------------------------------
+def test_keep_per_cluster_keeps_the_most_different_members(tmp_path):
+    base = WORDS[:40]
+    one_off = replace_word(base, 5, "CHANGED")
+    far = replace_word(replace_word(base, 20, "OTHER"), 30, "WORDS")
+    rows = [chat(" ".join(base), id="base", feedback={"thumbs": "up"}), chat(" ".join(one_off), id="near"),
+            chat(" ".join(base).upper(), id="copy"), chat(" ".join(far), id="far")]
+    assert ids(run_dedup(tmp_path, rows, threshold=0.7)[0]) == ["base"]
+    kept, dropped, _ = run_dedup(tmp_path, rows, threshold=0.7, keep_per_cluster=2)
+    assert ids(kept) == ["base", "far"]
+    assert {r["id"]: r["disposition"]["keeper_id"] for r in dropped} == {"near": "base", "copy": "base"}
+    kept, dropped, _ = run_dedup(tmp_path, rows, threshold=0.7, keep_per_cluster=10)
+    assert ids(kept) == ["base", "near", "far"] and ids(dropped) == ["copy"]  # an exact copy is never diversity
+
+
+def test_cli_keeps_several_phrasings_when_asked(tmp_path, monkeypatch, capsys):
+    base = WORDS[:40]
+    write_jsonl(tmp_path / "in.jsonl", [chat(" ".join(base), id="base"), chat(" ".join(base).upper(), id="copy"),
+                                        chat(" ".join(replace_word(base, 20, "OTHER")), id="other")])
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "u.jsonl", "--keep-per-cluster", "2"],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert ids(read(tmp_path / "u.jsonl")) == ["base", "other"]
+    assert ids(read(tmp_path / "u.duplicates.jsonl")) == ["copy"]
 
 
 # -- views -------------------------------------------------------------------------------------------------------
@@ -240,6 +340,11 @@ def test_record_text_views():
                               {"role": "tool", "tool_call_id": "c1", "content": "found"},
                               {"role": "assistant", "content": "Done."}])
     assert record_text(record) == "Hi"
+    assert record_text(record, "auto") == 'Hi\nlookup({"q": 1})\nfound'
+    chatty = Record(messages=[{"role": "user", "content": "Hi"},
+                              {"role": "assistant", "content": "Hello! How can I help?"},
+                              {"role": "user", "content": "Order?"}, {"role": "assistant", "content": "Here."}])
+    assert record_text(chatty, "auto") == "Hi\nOrder?"  # earlier replies' wording is not what makes an example
     assert record_text(record, "user_assistant") == 'Hi\nlookup({"q": 1})\nDone.'
     assert record_text(record, "input") == 'Hi\nlookup({"q": 1})\nfound'
     assert record_text(record, "conversation") == 'Be brief.\nHi\nlookup({"q": 1})\nfound\nDone.'
@@ -249,7 +354,7 @@ def test_view_decides_what_counts_as_the_same(tmp_path):
     hours = "What are your store hours?"
     same_question = [chat(hours, "We open 9 to 5 on weekdays.", id="a"),
                      chat(hours, "Our shop is open from nine until five, Monday to Friday.", id="b")]
-    assert len(run_dedup(tmp_path, same_question, conflict_below=0)[0]) == 1
+    assert len(run_dedup(tmp_path, same_question, conflicts=False)[0]) == 1
     assert ids(run_dedup(tmp_path, same_question, view="user_assistant")[0]) == ["a", "b"]
     pirate = {"role": "system", "content": "Answer like a pirate."}
     other_system = [{**same_question[0], "id": "c", "messages": [pirate, *same_question[0]["messages"]]},
@@ -334,6 +439,24 @@ def test_cli_dedup_writes_kept_and_duplicates(tmp_path, monkeypatch, capsys):
     kept, dropped = read(tmp_path / "unique.jsonl"), read(tmp_path / "unique.duplicates.jsonl")
     assert len(kept) == 60 and len(kept) + len(dropped) == len(rows)
     assert all(r["disposition"]["keeper_id"] == r["id"].split("-")[0] for r in dropped)
+
+
+def test_an_empty_record_file_is_no_crash(tmp_path, monkeypatch, capsys):
+    (tmp_path / "in.jsonl").write_text("")
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "out.jsonl"], tmp_path, monkeypatch, capsys)
+    assert "internal error" not in err and "Traceback" not in err
+    # either nothing to do (empty outputs) or a one-line error naming the file
+    assert (code == 0 and read(tmp_path / "out.jsonl") == []) or (code == 2 and "in.jsonl" in err), (code, err)
+
+
+def test_a_recipe_whose_filter_keeps_nothing_runs_dedup_on_zero_records(tmp_path):
+    write_jsonl(tmp_path / "logs.jsonl", [chat("Where is my order?", id="a"), chat("Do you ship abroad?", id="b")])
+    (tmp_path / "recipe.yaml").write_text("name: t\ninputs: [{path: logs.jsonl}]\n"
+                                          "stages: [{mine: {models: [no-such-model]}}, {dedup: {}}]\n")
+    manifest = run_recipe(load_recipe(tmp_path / "recipe.yaml"), tmp_path / "run").manifest
+    assert manifest["counts"]["rejected"] == 2 and manifest["counts"]["train"] == 0
+    stats = [s["stats"] for s in manifest["stages"] if s["stage"] == "dedup"][0]
+    assert (stats["exact_removed"], stats["near_removed"], stats["clusters"], stats["conflicts"]) == (0, 0, 0, 0)
 
 
 def test_cli_rejects_a_threshold_out_of_range(tmp_path, monkeypatch, capsys):

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from dataprep.errors import DataprepError, RecipeError, UsageError
+from conftest import SAMPLE_DATA
 from dataprep.export import export_file, export_run
 from dataprep.exporters.core import ExportInvalid, ExportOptions
 from dataprep.exporters.hf import dataset_card
+from dataprep.providers.pricing import Prices
+from dataprep.record import PLACES
+from dataprep.tokens import count_text
 from dataprep.validate import validate_file
 from test_validate import run_cli  # noqa: F401  (the fixture)
 
@@ -285,3 +291,334 @@ def test_cli_export_failure_is_one_line_exit_2(tmp_path, run_cli):
         f"error: {records}:1: record orphan-tool would fail openai validation: tool_message_missing_id: "
         "messages[1] is a tool message without tool_call_id; nothing was written"]
     assert not (tmp_path / "out.jsonl").exists()
+
+
+# -- every assistant text and tool call survives (or the record is left out, counted) ---------------------
+CONVERSATION = Path(__file__).parent / "fixtures" / "export" / "conversation.jsonl"
+SAID = ["Let me check.", "Order 1234 has shipped; 5678 is in transit.", "Happy to help."]
+CALLED = [("lookup_order", {"order_id": "1234"}), ("track_parcel", {"order_id": "5678"})]
+RESULTS = ['{"status": "shipped"}', '{"status": "in transit"}']
+
+
+def strings_in(value) -> list[str]:
+    """Every string in a row, with JSON text opened up (tool calls and arguments may be either)."""
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in strings_in(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in strings_in(item)]
+    if isinstance(value, str):
+        try:
+            opened = json.loads(value)
+        except ValueError:
+            return [value]
+        return [value, *strings_in(opened)] if isinstance(opened, (dict, list)) else [value]
+    return []
+
+
+def calls_in(value) -> list[tuple[str, dict]]:
+    """(name, arguments) of every tool call anywhere in a row, arguments as objects."""
+    found = []
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if isinstance(value, dict):
+        if isinstance(value.get("name"), str) and "arguments" in value:  # a call's function, or a ShareGPT call
+            arguments = value["arguments"]
+            found.append((value["name"], json.loads(arguments) if isinstance(arguments, str) else arguments))
+        found += [call for item in value.values() for call in calls_in(item)]
+    elif isinstance(value, list):
+        found += [call for item in value for call in calls_in(item)]
+    return found
+
+
+@pytest.mark.parametrize("fmt", ["openai", "trl", "hf"])
+def test_tool_conversations_keep_every_reply_call_and_result(tmp_path, fmt):
+    out = tmp_path / ("hf" if fmt == "hf" else f"out.{fmt}.jsonl")
+    summary = export_file([CONVERSATION], fmt, out, ExportOptions())
+    if fmt == "hf":
+        import datasets
+        rows = list(datasets.load_from_disk(str(out))["train"])
+    else:
+        rows = read_jsonl(out)
+    assert summary.written == 2 and len(rows) == 2
+    texts = strings_in(rows[0])
+    assert all(said in texts for said in SAID) and all(result in texts for result in RESULTS)
+    assert sorted(calls_in(rows[0]["messages"])) == CALLED
+    assert sorted(calls_in(rows[1]["messages"])) == CALLED
+
+
+def test_sharegpt_leaves_out_text_beside_a_call_and_keeps_parallel_calls(tmp_path):
+    summary, rows = export("sharegpt", tmp_path / "out.jsonl", inputs=[CONVERSATION])
+    # a ShareGPT turn holds text or calls: rather than lose "Let me check.", the record is left out and counted
+    assert dict(summary.skipped) == {"assistant text and a tool call in one message (a ShareGPT turn holds one or the other)": 1}
+    assert rows == [{"conversations": [
+        {"from": "human", "value": "Where are orders 1234 and 5678?"},
+        {"from": "function_call", "value": json.dumps([{"name": n, "arguments": a} for n, a in CALLED], separators=(",", ":"))},
+        {"from": "observation", "value": "\n".join(RESULTS)},
+        {"from": "gpt", "value": SAID[1]}],
+        "tools": rows[0]["tools"]}]
+    assert validate_file(tmp_path / "out.jsonl", "sharegpt").ok
+
+
+@pytest.mark.parametrize("fmt", ["bedrock", "alpaca", "openai-dpo"])
+def test_formats_without_tool_turns_leave_tool_conversations_out_counted(tmp_path, fmt):
+    with pytest.raises(DataprepError, match=f"no record could be exported as {fmt}: .*\\(2\\)"):
+        export(fmt, tmp_path / "out.jsonl", inputs=[CONVERSATION])
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# -- images, audio and files ------------------------------------------------------------------------------
+MEDIA = Path(__file__).parent / "fixtures" / "export" / "media.jsonl"
+IMAGE_URL = {"url": "https://example.com/box.png", "detail": "low"}
+
+
+def test_openai_keeps_images_and_counts_what_it_cannot_take(tmp_path):
+    summary, rows = export("openai", tmp_path / "out.jsonl", inputs=[MEDIA])
+    assert rows[0]["messages"][1]["content"] == [{"type": "text", "text": "Is this box damaged?"},
+                                                 {"type": "image_url", "image_url": IMAGE_URL}]
+    assert len(rows) == 2 and rows[1]["messages"][0]["content"] == "Do you ship to Canada?"
+    assert dict(summary.skipped) == {"has input_audio content (openai takes text and images)": 1,
+                                     "has file content (openai takes text and images)": 1}
+    assert validate_file(tmp_path / "out.jsonl", "openai").ok
+
+
+def test_trl_keeps_images_as_chat_template_parts(tmp_path):
+    summary, rows = export("trl", tmp_path / "out.jsonl", inputs=[MEDIA])
+    assert rows[0]["messages"][1]["content"] == [{"type": "text", "text": "Is this box damaged?"},
+                                                 {"type": "image", "url": IMAGE_URL["url"]}]
+    assert summary.written == 2 and sum(summary.skipped.values()) == 2
+
+
+def test_hf_keeps_every_part(tmp_path):
+    import datasets
+
+    summary, _ = export("hf", tmp_path / "hf", inputs=[MEDIA])
+    rows = {row["id"]: row for row in datasets.load_from_disk(str(tmp_path / "hf"))["train"]}
+    assert summary.written == 4 and set(rows) == {"image", "audio", "file", "text"}
+    image_user = rows["image"]["messages"][1]
+    assert image_user["content"] == "Is this box damaged?"
+    assert [(p["type"], p["text"], json.loads(p["data"]) if p["data"] else None) for p in image_user["parts"]] == [
+        ("text", "Is this box damaged?", None), ("image_url", None, IMAGE_URL)]
+    assert json.loads(rows["audio"]["messages"][0]["parts"][0]["data"]) == {"data": "UklGRg==", "format": "wav"}
+    assert rows["file"]["messages"][0]["parts"][1]["type"] == "file"
+    assert rows["text"]["messages"][0]["parts"] is None
+
+
+@pytest.mark.parametrize("fmt", ["bedrock", "sharegpt", "alpaca"])
+def test_text_only_formats_leave_media_out_counted(tmp_path, fmt):
+    summary, rows = export(fmt, tmp_path / "out.jsonl", inputs=[MEDIA])
+    assert len(rows) == 1 and "Canada" in json.dumps(rows[0])
+    assert dict(summary.skipped) == {f"has {kind} content ({fmt} takes text only)": 1 for kind in ("image_url", "input_audio", "file")}
+
+
+def test_a_run_with_images_exports_what_fits_and_says_what_it_left_out(tmp_path):
+    (tmp_path / "train.jsonl").write_text(MEDIA.read_text(encoding="utf-8"), encoding="utf-8")
+    result = export_run(tmp_path, ["trl", "bedrock"], {})
+    assert result["trl"]["train"]["written"] == 2
+    assert result["bedrock"]["train"]["skipped"]["has image_url content (bedrock takes text only)"] == 1
+
+
+# -- provider limits: warnings, not failures ----------------------------------------------------------------
+def pairs(n: int) -> list[dict]:
+    return [{"id": f"pair-{i}", "messages": [{"role": "user", "content": f"Do you ship to region {i}?"}, CANADA_A],
+             "rejected_reply": CANADA_WRONG} for i in range(n)]
+
+
+def test_a_dpo_export_under_openais_minimum_is_written_with_a_warning(tmp_path):
+    write_records(tmp_path / "train.jsonl", pairs(7))
+    write_records(tmp_path / "eval.jsonl", [{**pair, "split": "eval"} for pair in pairs(3)])
+    result = export_run(tmp_path, ["openai-dpo", "openai"], {})
+    assert len(read_jsonl(tmp_path / "exports" / "train.openai-dpo.jsonl")) == 7
+    expected = {"format": "openai-dpo", "split": "train", "class": "too_few_examples",
+                "message": "7 examples; OpenAI fine-tuning needs at least 10"}
+    assert result["openai-dpo"]["train"]["limits"] == [{k: expected[k] for k in ("class", "message", "split")}]
+    # a validation file has no minimum; the SFT files are as short, so they are warned about too
+    assert result["warnings"] == [expected, {**expected, "format": "openai"}]
+
+
+def test_bedrock_record_caps_are_warnings(tmp_path):
+    records = [{"id": f"r{i}", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": f"Hello {i}"}]}
+               for i in range(1001)]
+    summary = export_file([write_records(tmp_path / "in.jsonl", [{**r, "split": "eval"} for r in records])],
+                          "bedrock", tmp_path / "out.jsonl", ExportOptions())
+    limits = summary.to_dict(ExportOptions())["limits"]
+    assert limits == [{"class": "too_many_examples", "split": "eval",
+                       "message": "1,001 examples; Bedrock takes at most 1,000 validation records"}]
+    assert len(read_jsonl(tmp_path / "out.jsonl")) == 1001
+
+
+def test_the_target_models_context_sets_the_limit(tmp_path):
+    long_reply = {"role": "assistant", "content": "word " * 20_000}  # ~20k tokens: fits gpt-4.1, not gpt-3.5-turbo
+    records = write_records(tmp_path / "in.jsonl", [{"messages": RESET}, {"messages": [RESET[0], long_reply]}])
+    summary, rows = export("openai", tmp_path / "a.jsonl", {"model": "gpt-4.1-mini"}, inputs=[records])
+    assert len(rows) == 2 and not summary.skipped
+    summary, rows = export("openai", tmp_path / "b.jsonl", {"model": "gpt-3.5-turbo-0125"}, inputs=[records])
+    assert rows == [{"messages": RESET}] and dict(summary.skipped) == {"over the context limit": 1}
+    summary, _ = export("openai", tmp_path / "c.jsonl", {"model": "my-own-model"}, inputs=[records])
+    assert {limit["class"] for limit in summary.to_dict(ExportOptions.parse({"model": "my-own-model"}))["limits"]} == {
+        "too_few_examples", "unknown_model"}
+
+
+# -- nothing to export ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["openai", "openai-dpo", "bedrock", "trl", "sharegpt", "alpaca", "hf"])
+def test_empty_input_writes_nothing_and_says_so(tmp_path, run_cli, fmt):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out = tmp_path / ("hf" if fmt == "hf" else "out.jsonl")
+    result = run_cli("export", str(empty), "--format", fmt, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "nothing to export" in result.stderr and "holds no records" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jsonl"]
+
+
+def test_a_run_with_no_records_exports_nothing_without_failing(tmp_path):
+    for split in ("train", "eval"):
+        (tmp_path / f"{split}.jsonl").write_text("", encoding="utf-8")
+    result = export_run(tmp_path, ["openai", "hf"], {"system_prompt": "drop"})
+    assert result["openai"] == {} and result["hf"]["written"] == 0 and "holds no records" in result["hf"]["skipped_because"]
+    assert result["system_prompt"]["calls_observed"] == 0 and result["system_prompt"]["usd_per_month"] is None
+    assert not (tmp_path / "exports" / "hf").exists()
+
+
+def test_a_killed_hf_export_is_cleaned_up_by_the_next(tmp_path):
+    exports = tmp_path / "exports"
+    for stale in (".hf.k3j4h5g6.tmp", ".hf-cache.a1b2c3d4.tmp", ".hf-old.z9y8x7w6.tmp"):
+        (exports / stale / "data").mkdir(parents=True)
+        (exports / stale / "data" / "train.parquet").write_bytes(b"PAR1 half written")
+    (tmp_path / "train.jsonl").write_text(RECORDS.read_text(encoding="utf-8"), encoding="utf-8")
+    export_run(tmp_path, ["hf"], {})
+    assert sorted(p.name for p in exports.iterdir()) == ["hf"]
+
+
+def test_resume_removes_a_half_written_hf_export(tmp_path, run_cli):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"name: tiny\ninputs:\n  - path: {RECORDS}\nstages:\n  - split: {{eval_size: 0.2}}\n"
+                      "export:\n  formats: [hf]\n", encoding="utf-8")
+    run = tmp_path / "run"
+    assert run_cli("run", str(recipe), "--out", str(run)).returncode == 0
+    staging = run / "exports" / ".hf.q1w2e3r4.tmp"
+    (staging / "data").mkdir(parents=True)  # what kill -9 during the hf export leaves
+    result = run_cli("run", str(recipe), "--out", str(run), "--resume")
+    assert result.returncode == 0, result.stderr
+    assert not staging.exists() and (run / "exports" / "hf" / "dataset_dict.json").is_file()
+
+
+# -- training under a short system prompt (issue 16) -----------------------------------------------------------
+SHORT = "You are Parcelly support."
+
+
+def test_replace_with_puts_one_short_system_prompt_in_every_record(tmp_path):
+    _, rows = export("openai", tmp_path / "out.jsonl", {"system_prompt": {"replace_with": SHORT}})
+    assert len(rows) == 5
+    assert all([m for m in row["messages"] if m["role"] == "system"] == [{"role": "system", "content": SHORT}]
+               and row["messages"][0]["role"] == "system" for row in rows)
+    _, bedrock = export("bedrock", tmp_path / "bedrock.jsonl", {"system_prompt": {"replace_with": SHORT}})
+    assert {row["system"] for row in bedrock} == {SHORT}
+
+
+def test_drop_removes_every_system_prompt(tmp_path):
+    _, rows = export("openai", tmp_path / "out.jsonl", {"system_prompt": "drop"})
+    assert len(rows) == 5 and not any(m["role"] == "system" for row in rows for m in row["messages"])
+    _, sharegpt = export("sharegpt", tmp_path / "sharegpt.jsonl", {"system_prompt": "drop"})
+    assert not any(turn["from"] == "system" for row in sharegpt for turn in row["conversations"])
+
+
+def test_a_wrong_system_prompt_option_fails_when_the_recipe_loads(tmp_path):
+    from dataprep.recipe import load_recipe
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs:\n  - path: {RECORDS}\nstages:\n  - split: {{}}\n"
+                      "export:\n  formats: [openai]\n  options: {system_prompt: {replace: short}}\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match="export.options.system_prompt"):
+        load_recipe(recipe)
+
+
+def logged_calls() -> list[tuple[datetime, str]]:
+    """(when, system prompt) of every call in the quickstart's logs, read straight from the files."""
+    calls = []
+    for name in ("openai_chat.jsonl", "anthropic_messages.jsonl"):
+        for raw in (SAMPLE_DATA / "logs" / name).read_bytes().splitlines():
+            try:
+                log = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(log, dict) or not log.get("timestamp"):
+                continue
+            request = log.get("request") or {}
+            system = request.get("system") if "system" in request else "\n\n".join(
+                m["content"] for m in request.get("messages", []) if m.get("role") in ("system", "developer"))
+            when = datetime.fromisoformat(log["timestamp"].replace("Z", "+00:00"))
+            calls.append((when, system or ""))
+    return calls
+
+
+def test_system_prompt_savings_on_the_quickstart_logs(tmp_path, quickstart_run):
+    for name in [f"{place}.jsonl" for place in PLACES] + ["manifest.json"]:
+        shutil.copy(quickstart_run / name, tmp_path / name)
+    result = export_run(tmp_path, ["openai"], {"system_prompt": {"replace_with": SHORT}})
+    saved = result["system_prompt"]
+
+    calls = logged_calls()
+    before = round(sum(count_text(system) for _, system in calls) / len(calls))
+    after = count_text(SHORT)
+    days = (max(when for when, _ in calls) - min(when for when, _ in calls)).total_seconds() / 86_400
+    per_month = len(calls) / days * 365.25 / 12
+    price = Prices().for_model("gpt-4.1-mini")["input"]  # the quickstart's synth model
+    assert before > 2 * after > 0
+    assert {k: saved[k] for k in ("mode", "tokens_before", "tokens_after", "tokens_saved_per_call", "calls_observed", "model")} == {
+        "mode": "replace_with", "tokens_before": before, "tokens_after": after, "tokens_saved_per_call": before - after,
+        "calls_observed": len(calls), "model": "gpt-4.1-mini"}
+    assert saved["days_observed"] == pytest.approx(days, abs=1e-3)
+    assert saved["calls_per_month"] == pytest.approx(per_month, abs=0.1)
+    assert saved["usd_per_month"] == pytest.approx((before - after) * per_month * price / 1e6, abs=0.01)
+    exported = read_jsonl(tmp_path / "exports" / "train.openai.jsonl")
+    assert {m["content"] for row in exported for m in row["messages"] if m["role"] == "system"} == {SHORT}
+
+
+def test_system_prompt_savings_without_timestamps_has_no_rate(tmp_path):
+    (tmp_path / "train.jsonl").write_text(RECORDS.read_text(encoding="utf-8"), encoding="utf-8")
+    saved = export_run(tmp_path, ["openai"], {"system_prompt": "drop", "model": "gpt-4o-mini"})["system_prompt"]
+    # three of the five records carry the 8-token prompt; none says when it was made
+    assert saved == {"mode": "drop", "tokens_before": round(3 * count_text(SYSTEM["content"]) / 5), "tokens_after": 0,
+                     "tokens_saved_per_call": round(3 * count_text(SYSTEM["content"]) / 5), "calls_observed": 0,
+                     "days_observed": 0.0, "calls_per_month": None, "model": "gpt-4o-mini", "usd_per_month": None}
+
+
+def test_the_quickstart_manifest_warns_about_its_short_dpo_file(quickstart_run):
+    manifest = json.loads((quickstart_run / "manifest.json").read_text(encoding="utf-8"))
+    written = len(read_jsonl(quickstart_run / "exports" / "train.openai-dpo.jsonl"))
+    assert written < 10
+    assert {"format": "openai-dpo", "split": "train", "class": "too_few_examples",
+            "message": f"{written} examples; OpenAI fine-tuning needs at least 10"} in manifest["exports"]["warnings"]
+
+
+def test_a_greeting_before_the_user_spoke_is_left_out_and_counted(tmp_path):
+    for fmt in ("bedrock", "alpaca", "sharegpt"):
+        summary, rows = export(fmt, tmp_path / f"{fmt}.jsonl")
+        assert GREETING["content"] not in json.dumps(rows)
+        assert summary.warnings["assistant_turn_before_user_left_out"] == 1, fmt
+    summary, rows = export("openai", tmp_path / "openai.jsonl")
+    assert GREETING in rows[4]["messages"] and "assistant_turn_before_user_left_out" not in summary.warnings
+
+
+def test_a_hostile_part_type_is_named_unrecognised(tmp_path):
+    hostile = {"role": "user", "content": [{"type": "[bold]\x1b[31mboom"}, {"type": "text", "text": "Hi"}]}
+    records = write_records(tmp_path / "in.jsonl", [{"messages": [hostile, RESET[1]]}, {"messages": RESET}])
+    summary, _ = export("bedrock", tmp_path / "out.jsonl", inputs=[records])
+    assert dict(summary.skipped) == {"has unrecognised content (bedrock takes text only)": 1}
+
+
+def test_broken_image_parts_are_left_out_not_fatal(tmp_path):
+    def asking(image_url):
+        return {"messages": [{"role": "user", "content": [{"type": "text", "text": "Look"}, {"type": "image_url", "image_url": image_url}]},
+                             RESET[1]]}
+    records = write_records(tmp_path / "in.jsonl", [asking({"url": None}), asking({"url": "https://example.com/a.png", "detail": "ultra"}),
+                                                    {"messages": RESET}])
+    for fmt in ("openai", "trl"):
+        summary, rows = export(fmt, tmp_path / f"out.{fmt}.jsonl", inputs=[records])
+        assert dict(summary.skipped) == {"has an image_url part without a url": 1} and len(rows) == 2
+    assert rows[0]["messages"][0]["content"][1] == {"type": "image", "url": "https://example.com/a.png"}
+    _, openai_rows = export("openai", tmp_path / "again.jsonl", inputs=[records])
+    assert openai_rows[0]["messages"][0]["content"][1] == {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}

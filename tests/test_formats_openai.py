@@ -254,13 +254,23 @@ def test_responses_function_call_output_in_input_becomes_a_tool_message():
                                   "correction": "It shipped with UPS and should arrive on March 7."}
 
 
-def test_responses_stateful_call_is_grouped_not_collapsed():
+def test_responses_call_chained_to_a_logged_call_gets_that_calls_conversation_first():
     record = record_at(read(RESPONSES_LOG), 4)
+    assert record["messages"] == [*HISTORY[:3], {"role": "user", "content": "And to Mexico?"},
+                                  {"role": "assistant", "content": "Not yet, sorry."}]
+    assert record["source"]["previous_response_id"] == "resp_68a0"
+    assert record["source"]["conversation_id"] == "sess_r2"  # whole now: collapsed like any re-sent history
+
+
+def test_responses_call_chained_to_a_call_not_in_the_input_keeps_its_turn_and_is_grouped(tmp_path):
+    lines = RESPONSES_LOG.read_text().splitlines()
+    alone = tmp_path / "later.jsonl"
+    alone.write_text(lines[3] + "\n")  # its earlier call resp_68a0 is in another file, not given
+    [record] = [item.to_dict() for item in read(alone)]
     assert record["messages"] == [{"role": "user", "content": "And to Mexico?"},
                                   {"role": "assistant", "content": "Not yet, sorry."}]
     assert record["groups"] == {"conversation": "sess_r2"}
     assert "conversation_id" not in record["source"]
-    assert record["source"]["previous_response_id"] == "resp_68a0"
 
 
 def test_responses_stream_events_and_incomplete_and_hosted_items():
@@ -475,4 +485,5 @@ def test_csv_with_an_unclosed_quote_rejects_that_row_instead_of_swallowing_the_f
     path.write_text('input,output\nDo you ship to Canada?,Yes.\nWhere is my order?,"It shipped\nHi,Hello\n')
     items = read(path)
     assert record_at(items, 2)["messages"][-1] == {"role": "assistant", "content": "Yes."}
-    assert rejected(items) == {3: "unreadable CSV row: unexpected end of data"}
+    assert rejected(items) == {3: "unreadable CSV row: unexpected end of data; reading resumed at line 4"}
+    assert record_at(items, 4)["messages"] == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]

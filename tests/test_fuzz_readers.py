@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from dataprep.errors import InputError
 from dataprep.formats import READERS, Reader, read_inputs, reader_names
-from dataprep.jsonl import BadLine
+from dataprep.jsonl import BOM, BadLine
 from dataprep.recipe import InputSpec
 from dataprep.record import Record
 
@@ -128,7 +128,7 @@ def test_reader_survives_fuzzed_input_and_loses_no_line(reader):
                 items = list(read_inputs([spec]))
             except InputError:
                 return  # a whole-file problem, reported as one line with exit 2
-            expected = {number for number, raw in enumerate(path.read_bytes().split(b"\n")[:-1], start=1)
+            expected = {number for number, raw in enumerate(path.read_bytes().removeprefix(BOM).split(b"\n")[:-1], start=1)
                         if raw.strip()}
             missing = expected - covered_lines(items)
             if joins_lines(reader) and items:

@@ -124,7 +124,11 @@ def test_calls_are_collapsed_per_conversation_id_keeping_the_longest(tmp_path):
     assert sorted(r["id"] for r in out["train"]) == ["c1-long", "c1-regenerated", "c2-only"]
     assert {r["id"]: r["disposition"]["keeper_id"] for r in out["duplicates"]} == {
         "c1-short": "c1-regenerated", "c1-edited": "c1-regenerated"}
-    assert by_id(out["train"])["c2-only"]["groups"] == {"conversation": "c2"}
+    # the conversation id groups records but is an identity: it leaves as a keyed hash
+    train = by_id(out["train"])
+    c2_group, c1_group = train["c2-only"]["groups"]["conversation"], train["c1-long"]["groups"]["conversation"]
+    assert c2_group.startswith("anon-") and "c2" not in c2_group and c1_group != c2_group
+    assert train["c1-regenerated"]["groups"]["conversation"] == c1_group == train["c1-long"]["source"]["conversation_id"]
 
 
 def test_prefix_mode_ignores_conversation_ids_and_off_keeps_every_call(tmp_path):

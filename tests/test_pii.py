@@ -1,5 +1,5 @@
-"""The PII scrubber: measured precision and recall on the labeled fixture must not regress, and
-the behaviours the mine stage relies on (validators, consistent placeholders, JSON-safe)."""
+"""The PII scrubber: measured precision and recall on the labeled sets must not regress, and
+the behaviours the mine stage relies on (validators, consistent placeholders, JSON-safe, linear)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,35 @@ from pathlib import Path
 import pytest
 
 from dataprep import schemas
-from dataprep.pii import DETECTOR_NAMES, Scrubber
+from dataprep.pii import DEFAULT_PHONE_REGIONS, DETECTOR_NAMES, Scrubber
 from dataprep.record import Record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from bench_pii import load, score  # noqa: E402
+from bench_pii import LABELED, load, score  # noqa: E402
 
-ROWS = load()
-
-
-def test_the_fixture_is_big_enough_and_its_spans_match_their_text():
-    assert len(ROWS) >= 150
-    assert sum(not row["spans"] for row in ROWS) >= 50  # hard negatives
-    for row in ROWS:
-        for span in row["spans"]:
-            assert row["text"][span["start"]:span["end"]] == span["value"]
-    kinds = {span["type"] for row in ROWS for span in row["spans"]}
-    assert kinds == {"email", "phone", "card", "iban", "account", "order", "ssn", "ip", "address", "api_key", "token", "secret"}
+DEV = load(LABELED / "dev.jsonl")  # never holdout.jsonl: that one is only for the benchmark's last run
+STRUCTURED = ("email", "phone", "card", "iban", "ssn", "uk_nino", "passport", "dob", "ip", "api_key", "jwt",
+              "pem_key", "aws_secret")
 
 
-def test_precision_and_recall_stay_at_the_measured_level():
-    overlap, exact = score(ROWS, Scrubber()), score(ROWS, Scrubber(), exact=True)
-    assert overlap.precision() >= 0.98, overlap.errors
-    assert overlap.recall() >= 0.98, overlap.errors
-    assert exact.precision() >= 0.97 and exact.recall() >= 0.97, exact.errors
-    for kind in overlap.kinds():
-        assert overlap.recall(kind) >= 0.9, (kind, overlap.errors)
-        assert overlap.precision(kind) >= 0.9, (kind, overlap.errors)
+def test_dev_set_precision_and_recall_stay_at_the_measured_level():
+    tally = score(DEV, Scrubber())
+    assert tally.precision() >= 0.98, tally.errors
+    assert tally.recall() >= 0.94, tally.errors
+    assert tally.recall("name") >= 0.85, tally.errors
+    for kind in STRUCTURED:
+        assert tally.recall(kind) >= 0.9, (kind, tally.errors)
+        assert tally.precision(kind) >= 0.95, (kind, tally.errors)
+    assert tally.neutral_hit / tally.neutral_texts <= 0.03, tally.errors
+
+
+def test_the_older_fixture_still_scores_for_the_types_it_labels():
+    # it predates names, dates of birth, passports and NI numbers: those detectors are off here
+    older = {"password": "secret", "aws_secret": "secret", "high_entropy": "secret", "pem_key": "secret", "ipv6": "ip"}
+    rows = load(Path(__file__).resolve().parent / "data" / "pii_labeled.jsonl")
+    tally = score(rows, Scrubber(disable=["name", "dob", "passport", "uk_nino"]),
+                  label=lambda found: older.get(found.detector, found.detector))
+    assert tally.precision() >= 0.97 and tally.recall() >= 0.98, tally.errors
 
 
 @pytest.mark.parametrize("text, kind", [
@@ -46,12 +48,58 @@ def test_precision_and_recall_stay_at_the_measured_level():
     ("call (415) 555-0123 today", "phone"),
     ("call +44 20 7946 0958", "phone"),
     ("call +1 692-604-7232", "phone"),  # written like a phone number, area code unassigned
+    ("ring me on 07700 900123", "phone"),  # UK mobile, no +44
+    ("meine Nummer: 0151 23456789", "phone"),  # German mobile
+    ("appelez le 06 12 34 56 78", "phone"),  # French mobile
+    ("mobile 0412 345 678", "phone"),  # Australian mobile
     ("iban GB82 WEST 1234 5698 7654 32", "iban"),
+    ("pay to de89 3704 0044 0532 0130 00 please", "iban"),  # lower case
+    ("mail josé@exämple.de today", "email"),  # unicode local part and domain
     ("from 2001:db8::8a2e:370:7334", "ip"),
     ("key AKIAIOSFODNN7EXAMPLE", "api_key"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret"),
+    ("my password is hunter", "password"),
+    ("pwd: correcthorse", "password"),
+    ("SSN 123-45-6789", "ssn"),
+    ("SSN 123 45 6789", "ssn"),
+    ("my ssn is 123456789", "ssn"),
+    ("NI number AB 12 34 56 C", "nino"),
+    ("passport number 533380006", "passport"),
+    ("Reisepass C4J7NPR92", "passport"),
+    ("born 14 March 1992", "dob"),
+    ("date of birth: 1988-11-02", "dob"),
+    ("geboren am 12.04.1986", "dob"),
+    ("né le 2 février 1983", "dob"),
+    ("fecha de nacimiento 19/11/1976", "dob"),
+    ("send it to 221B Baker Street, London NW1 6XE", "address"),
+    ("Hauptstraße 5, 10115 Berlin", "address"),
+    ("12 rue de la Paix, 75002 Paris", "address"),
+    ("Calle de Alcalá 48, 28014 Madrid", "address"),
+    ("Oudegracht 231, 3511 NK Utrecht", "address"),
+    ("PO Box 1234", "address"),
+    ("P.O. Box 4471, Boise, ID 83701", "address"),
+    ("Postfach 12 34", "address"),
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == [kind]
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Hi Maria, your parcel is on its way.", "Maria"),
+    ("Dear Mr. Okafor,", "Okafor"),
+    ("Thanks,\nJames", "James"),
+    ("Best, Ana", "Ana"),
+    ("Hello, my name is Priya Raman and I need help.", "Priya Raman"),
+    ("I'm Tom, I ordered a desk.", "Tom"),
+    ("this is Sarah from the Leeds branch", "Sarah"),
+    ("Name: Oluwaseun Adeyemi\nDOB unknown", "Oluwaseun Adeyemi"),
+    ('{"klant":"Femke de Boer","taal":"nl"}', "Femke de Boer"),
+    ("Mit freundlichen Grüßen\nStefan Hoffmann\nKundenservice", "Stefan Hoffmann"),
+    ("Hallo, ich bin Jürgen Weiß und habe eine Frage.", "Jürgen Weiß"),
+    ("Escalate to Marek Nowak for prod incidents.", "Marek Nowak"),
+])
+def test_names_are_found_where_logs_carry_them(text, name):
+    assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
 
 
 @pytest.mark.parametrize("text", [
@@ -61,18 +109,63 @@ def test_valid_values_are_found(text, kind):
     "on 2024-03-15 at 10:30:00",
     "iban GB82 WEST 1234 5698 7654 33",  # bad check digits
     "version 1.2.3.4 and build 10.0.19041.1",
+    "After upgrading to build 4.2.10.3 the crash is gone",
+    "pip install sk-learn-compatible-estimator-toolkit",
     "commit 3f2a9c1b7e4d5f60718293a4b5c6d7e8f9012345",
     "id 550e8400-e29b-41d4-a716-446655440000",
+    'ETag: W/"wCwLll4COr7oCPK1SNjVGTqLUim+bzEhpvFuLUGkSbM="',  # base64 content hash
     "total $1,299.00 for 12,500 units",
     "class CustomerOrderHistoryView2024Handler",
+    "Hi there, I'm sorry to hear that. Hi team!",
+    "I'm Tom's manager",  # not a greeting of Tom, but still Tom: see below
+    "my password is incorrect, can you reset it?",
+    "customer number 123456789",  # nine digits without an SSN keyword
 ])
 def test_lookalikes_are_left_alone(text):
-    assert Scrubber().find(text) == ()
+    found = [(text[f.start:f.end], f.kind) for f in Scrubber().find(text)]
+    assert found in ([], [("Tom", "name")])
 
 
 def test_one_value_written_two_ways_gets_one_placeholder():
     text = "Call (415) 555-0123 or +1 415-555-0123; mail Jane@Example.com or jane@example.com"
     assert Scrubber().scrub_text(text) == "Call <PHONE_1> or <PHONE_1>; mail <EMAIL_1> or <EMAIL_1>"
+
+
+def test_a_tool_call_argument_in_another_case_and_spacing_gets_the_users_placeholder():
+    record = Record(messages=[
+        {"role": "user", "content": "Where is order LF-960195? Text me on 07700 900123."},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+            "name": "lookup_order", "arguments": json.dumps({"order_id": "lf 960195", "notify": "07700900123"})}}]},
+    ])
+    Scrubber().scrub_record(record)
+    assert record.messages[0]["content"] == "Where is order <ORDER_1>? Text me on <PHONE_1>."
+    arguments = json.loads(record.messages[1]["tool_calls"][0]["function"]["arguments"])
+    assert arguments == {"order_id": "<ORDER_1>", "notify": "<PHONE_1>"}
+
+
+def test_names_are_replaced_elsewhere_only_as_written():
+    record = Record(messages=[{"role": "user", "content": "Thanks,\nMark"},
+                              {"role": "assistant", "content": "Mark, I will mark it as done."}])
+    Scrubber().scrub_record(record)
+    assert record.messages[1]["content"] == "<NAME_1>, I will mark it as done."
+
+
+def test_twenty_thousand_copies_of_one_address_become_one_placeholder():
+    text = " ".join(["mail jane.doe@example.com"] * 20_000)
+    scrubbed = Scrubber().scrub_text(text)
+    assert scrubbed == " ".join(["mail <EMAIL_1>"] * 20_000)
+
+
+def test_a_pem_private_key_is_replaced_whole():
+    key = ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgHcTz6sE2I2yPB\n"
+           "aNcAHfyS9J3X5Yq8T6mK6p1JjX0Vb9mDq2Yq3x0uYkXb2vM4tR7wZp6h1rT0yQ==\n-----END RSA PRIVATE KEY-----")
+    assert Scrubber().scrub_text(f"my key:\n{key}\nthanks") == "my key:\n<PRIVATE_KEY_1>\nthanks"
+
+
+def test_phone_regions_decide_which_national_numbers_count():
+    text = "appelez le 06 12 34 56 78"
+    assert Scrubber(phone_regions=["US"]).find(text) == ()
+    assert [found.kind for found in Scrubber(phone_regions=["US", "FR"]).find(text)] == ["phone"]
 
 
 def test_a_value_found_once_is_scrubbed_wherever_it_stands_alone_in_the_record():
@@ -106,6 +199,7 @@ def test_a_built_in_name_replaces_that_detectors_pattern():
     assert scrubber.scrub_text("LK-1234 and order #A-77120") == "<ORDER_1> and order #A-77120"
 
 
-def test_the_schema_lists_exactly_the_built_in_detectors():
-    listed = schemas.load("stages/mine")["properties"]["pii"]["properties"]["disable"]["items"]["enum"]
-    assert listed == DETECTOR_NAMES
+def test_the_schema_lists_exactly_the_built_in_detectors_and_the_default_phone_regions():
+    pii = schemas.load("stages/mine")["properties"]["pii"]["properties"]
+    assert pii["disable"]["items"]["enum"] == DETECTOR_NAMES
+    assert pii["phone_regions"]["default"] == list(DEFAULT_PHONE_REGIONS)

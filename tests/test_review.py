@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import socket
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -77,9 +78,12 @@ def picked_because(run: Path) -> dict[str, list[str]]:
     return {row["messages"][0]["content"]: row["review"]["picked_because"] for row in rows if row.get("review")}
 
 
+BUDGET_KEYS = ("max_tasks", "budget", "over_budget", "minutes_per_task", "reviewer_hours")
+
+
 def test_picks_eval_conflicts_near_threshold_share_of_synthetic_and_a_sized_random_sample(tmp_path):
     run = tmp_path / "run"
-    outcome = run_recipe(load_recipe(make_run(tmp_path, dataset())), run)
+    outcome = run_recipe(load_recipe(make_run(tmp_path, dataset(), "{max_tasks: 1000}")), run)
     picked = picked_because(run)
     reasons = [reason for because in picked.values() for reason in because]
     assert reasons.count("eval") == 6
@@ -92,11 +96,46 @@ def test_picks_eval_conflicts_near_threshold_share_of_synthetic_and_a_sized_rand
     stats = review_stats(outcome.manifest)
     assert stats["picked"] == {"conflict": 3, "eval": 6, "near_flag_threshold": 4, "random_sample": 280, "synthetic": 3}
     assert stats["sample"] == {"population": 1019, "size": 280, "margin": 0.05, "confidence": 0.95, "already_reviewed": 0}
+    assert {key: stats[key] for key in BUDGET_KEYS} == {
+        "max_tasks": 1000, "budget": 1000, "over_budget": {}, "minutes_per_task": 3, "reviewer_hours": 14.8}
     # nothing leaves the flow: review is a state, not a place
     assert outcome.manifest["counts"]["train"] + outcome.manifest["counts"]["eval"] == len(dataset())
     queue = read_jsonl(run / "review" / "queue.jsonl")
     assert len(queue) == stats["picked_records"] == len(picked) == 296
     assert all(row["review"]["status"] == "pending" for row in queue)
+
+
+def test_the_default_budget_is_a_tenth_of_the_records_filled_in_priority_order(tmp_path):
+    outcome = run_recipe(load_recipe(make_run(tmp_path, dataset())), tmp_path / "run")
+    stats = review_stats(outcome.manifest)
+    # 1035 records -> 104 tasks: every eval, conflict, near-threshold and synthetic pick, then 88 random ones
+    assert stats["picked"] == {"conflict": 3, "eval": 6, "near_flag_threshold": 4, "random_sample": 88, "synthetic": 3}
+    assert {key: stats[key] for key in BUDGET_KEYS} == {
+        "max_tasks": None, "budget": 104, "over_budget": {"random_sample": 280 - 88}, "minutes_per_task": 3,
+        "reviewer_hours": 5.2}
+    assert stats["picked_records"] == 104
+    assert stats["sample"]["size"] == 88
+    assert len(read_jsonl(tmp_path / "run" / "review" / "queue.jsonl")) == 104
+
+
+def test_a_tight_budget_keeps_the_first_reasons_and_says_what_did_not_fit(tmp_path):
+    run = _run(tmp_path / "x", dataset(), options="{max_tasks: 8, minutes_per_task: 7.5}")
+    reasons = [reason for because in picked_because(run).values() for reason in because]
+    assert sorted(reasons) == ["conflict"] * 2 + ["eval"] * 6
+    stats = review_stats(json.loads((run / "manifest.json").read_text()))
+    assert {key: stats[key] for key in BUDGET_KEYS} == {
+        "max_tasks": 8, "budget": 8, "minutes_per_task": 7.5, "reviewer_hours": 1.0,
+        "over_budget": {"conflict": 1, "near_flag_threshold": 4, "synthetic": 3, "random_sample": 280}}
+
+
+def test_push_says_how_many_reviewer_hours_the_queue_asks_for(tmp_path):
+    run = _run(tmp_path / "x", dataset(), options="{max_tasks: 20, minutes_per_task: 6}")
+    done = run_cli("review", "push", run / "review" / "queue.jsonl", "--to-file", tmp_path / "tasks.json")
+    assert done.returncode == 0, done.stderr
+    assert "that is 20 task(s), about 2 reviewer-hours at 6 min each" in done.stderr
+    loose = write_jsonl(tmp_path / "loose.jsonl", [chat(f"q{i}", f"a{i}", tags=SCRUBBED) for i in range(30)])
+    done = run_cli("review", "push", loose, "--to-file", tmp_path / "loose-tasks.json")
+    assert "that is 30 task(s), about 1.5 reviewer-hours at 3 min each" in done.stderr  # the default pace
 
 
 def test_picking_is_deterministic_per_seed(tmp_path):
@@ -202,10 +241,46 @@ def test_resume_without_new_verdicts_reuses_the_review_stage(tmp_path):
     assert [row["disposition"]["reason"] for row in read_jsonl(run / "rejected.jsonl")] == ["review: unsafe"]
 
 
+def test_personal_data_found_by_a_reviewer_is_rejected_and_measured(tmp_path):
+    recipe, run, ids = small_run(tmp_path)
+    write_jsonl(run / "review" / "verdicts.jsonl", [
+        verdict(ids["accepted"], "accept", personal_data=True),
+        verdict(ids["edited"], "needs_edit", edited_reply="Fixed.", personal_data=True),  # the conversation may hold it
+        verdict(ids["rejected"], "reject", reason="unsafe"),
+        verdict(ids["unedited"], "needs_edit", edited_reply=" reply unedited \n"),  # the prefill, untouched
+    ])
+    outcome = run_recipe(load_recipe(recipe), run, resume=True)
+    rejected = {row["id"]: row["disposition"]["reason"] for row in read_jsonl(run / "rejected.jsonl")}
+    assert rejected == {ids["accepted"]: "review: reviewer found personal data",
+                        ids["edited"]: "review: reviewer found personal data", ids["rejected"]: "review: unsafe",
+                        ids["unedited"]: "review: needs edit, but the reviewer gave no corrected reply"}
+    stats = review_stats(outcome.manifest)
+    assert stats["verdicts"] == {"personal_data": 2, "reject": 1, "unedited": 1}
+    # Wilson 95% interval of 2/4
+    assert stats["residual_pii"] == {"reviewed": 4, "flagged": 2, "rate": 0.5, "low": 0.15, "high": 0.85}
+    first = run_recipe(load_recipe(make_run(tmp_path / "fresh", [chat("q", "a", tags=SCRUBBED)])), tmp_path / "fresh" / "run")
+    assert "residual_pii" not in review_stats(first.manifest)  # nothing reviewed, nothing to claim
+
+
+def test_pull_counts_the_tasks_marked_as_holding_personal_data(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([
+        export_task("r1", annotation("Accept", "ann@x", pii=True)),
+        export_task("r2", annotation("Accept", "ann@x"), annotation("Reject", "bob@x", pii=True)),  # one is enough
+        export_task("r3", annotation("Accept", "ann@x"))]))
+    done = run_cli("review", "pull", "--from-file", path, "--out", tmp_path / "v.jsonl")
+    assert done.returncode == 0, done.stderr
+    assert "2 of 3 judged task(s) marked as containing personal data" in done.stderr
+    assert {row["id"]: row["personal_data"] for row in read_jsonl(tmp_path / "v.jsonl")} == {"r1": True, "r2": True, "r3": False}
+
+
 def test_a_broken_verdicts_file_names_file_and_line(tmp_path):
     recipe, run, ids = small_run(tmp_path)
     write_jsonl(run / "review" / "verdicts.jsonl", [verdict(ids["accepted"], "accept"), {"id": "x"}])
     with pytest.raises(InputError, match=r"verdicts.jsonl:2: not a verdict line"):
+        run_recipe(load_recipe(recipe), run, resume=True)
+    write_jsonl(run / "review" / "verdicts.jsonl", [verdict(ids["accepted"], "accept", personal_data="no")])
+    with pytest.raises(InputError, match=r"verdicts.jsonl:1: 'personal_data' must be true or false"):
         run_recipe(load_recipe(recipe), run, resume=True)
 
 
@@ -213,8 +288,12 @@ def test_a_broken_verdicts_file_names_file_and_line(tmp_path):
 ANNOTATION_IDS = itertools.count(1)
 
 
-def annotation(verdict: str, email: str, *, reasons=(), edit=None, updated="2026-01-01T00:00:00Z", cancelled=False) -> dict:
+def annotation(verdict: str, email: str, *, reasons=(), edit=None, updated="2026-01-01T00:00:00Z", cancelled=False,
+               pii=False) -> dict:
     result = [{"from_name": "verdict", "to_name": "reply", "type": "choices", "value": {"choices": [verdict]}}]
+    if pii:
+        result.append({"from_name": "pii", "to_name": "reply", "type": "choices",
+                       "value": {"choices": ["Contains personal data"]}})
     if reasons:
         result.append({"from_name": "reason", "to_name": "reply", "type": "choices", "value": {"choices": list(reasons)}})
     if edit is not None:
@@ -292,21 +371,66 @@ def test_push_to_file_writes_an_import_and_the_labeling_config(tmp_path):
     done = run_cli("review", "push", queue, "--to-file", tmp_path / "ls" / "tasks.json")
     assert done.returncode == 0, done.stderr
     tasks = json.loads((tmp_path / "ls" / "tasks.json").read_text())
-    assert tasks == [{"data": {
-        "dataprep_id": "rec-1",
-        "conversation": [{"author": "system", "text": "Be brief."}, {"author": "user", "text": "Weather in Oslo?"},
-                         {"author": "assistant", "text": "→ calls weather({\"city\": \"Oslo\"})"},
-                         {"author": "tool", "text": "4 C"}],
-        "reply": "4 degrees.",
-        "picked": ["eval", "random_sample"],
-        "picked_because": "in the eval set; random sample for the defect-rate estimate"}}]
+    assert tasks == [{
+        "data": {
+            "dataprep_id": "rec-1",
+            # one plain text, turn by turn (Paragraphs would stamp each turn "00:00:00 - 00:00:00")
+            "conversation": "── system ──\nBe brief.\n\n── user ──\nWeather in Oslo?\n\n"
+                            "── assistant ──\n→ calls weather({\"city\": \"Oslo\"})\n\n── tool ──\n4 C",
+            "reply": "4 degrees.",
+            "context": "(nothing else recorded)",
+            "picked": ["eval", "random_sample"],
+            "picked_because": "in the eval set; random sample for the defect-rate estimate"},
+        # the reply fills the "Corrected reply" box: a reviewer edits it instead of retyping it
+        "predictions": [{"model_version": "dataprep: the reply under review", "result": [
+            {"id": "prefill", "from_name": "edited_reply", "to_name": "reply", "type": "textarea",
+             "value": {"text": ["4 degrees."]}}]}]}]
     config = ElementTree.parse(tmp_path / "ls" / "tasks.label_config.xml").getroot()
     names = {tag.get("name"): tag.tag for tag in config.iter() if tag.get("name")}
-    assert names == {"conversation": "Paragraphs", "reply": "Text", "verdict": "Choices", "reason": "Choices",
-                     "edited_reply": "TextArea"}
+    # everything from the logs is shown by Text tags, which escape it: nothing renders as HTML
+    assert names == {"conversation": "Text", "reply": "Text", "context": "Text", "verdict": "Choices",
+                     "pii": "Choices", "reason": "Choices", "edited_reply": "TextArea"}
+    shown = {tag.get("value") for tag in config.iter() if tag.get("value", "").startswith("$")}
+    assert shown == {"$conversation", "$reply", "$context"}
     choices = {tag.get("name"): [c.get("value") for c in tag] for tag in config.iter("Choices")}
-    assert choices == {"verdict": ["Accept", "Reject", "Needs edit"],
+    assert choices == {"verdict": ["Accept", "Reject", "Needs edit"], "pii": ["Contains personal data"],
                        "reason": ["Wrong facts", "Wrong format", "Unsafe", "Off-tone", "Bad input"]}
+
+
+def test_tasks_show_why_the_record_matters_facts_feedback_tools_and_the_conflicting_answer(tmp_path):
+    hostile = "<script>alert(1)</script> [bold]x[/]"
+    near = {**chat("Do you ship to Oslo?", "Yes, in 3 days via PostNord.", tags=SCRUBBED),
+            "scores": {"fact_heavy": 0.47}, "reasons": {"fact_heavy": ["names a carrier: PostNord", "a delivery time"]},
+            "feedback": {"thumbs": "down", "comments": [hostile]},
+            "tools": [{"type": "function", "function": {"name": "track_order", "description": "Where a parcel is."}},
+                      {"type": "function", "function": {"name": "refund"}}],
+            "review": {"status": "pending", "picked_because": ["near_flag_threshold"]}}
+    conflict = {"tags": SCRUBBED, "groups": {"conflict": "cl-1"}, "reasons": {"conflict": ["one says 14 days, one 30"]},
+                "review": {"status": "pending", "picked_because": ["conflict"]}}
+    rows = [near, {**chat("Refund window?", "14 days."), **conflict}, {**chat("Refund window?", "30 days."), **conflict},
+            {**chat("Hi", "Hello!", tags=SCRUBBED), "review": {"status": "pending", "picked_because": ["random_sample"]}}]
+    queue = write_jsonl(tmp_path / "queue.jsonl", rows)
+    done = run_cli("review", "push", queue, "--to-file", tmp_path / "tasks.json")
+    assert done.returncode == 0, done.stderr
+    context = {task["data"]["reply"]: task["data"]["context"] for task in json.loads((tmp_path / "tasks.json").read_text())}
+    assert context["Yes, in 3 days via PostNord."] == (
+        "Fact-heavy score: 0.47 (close to the flag threshold: is this reply resting on facts the conversation "
+        "does not give?)\n  - names a carrier: PostNord\n  - a delivery time\n\n"
+        f"User feedback: thumbs down\nUser comment: {hostile}\n\n"
+        "Tools the model could call:\n  - track_order: Where a parcel is.\n  - refund")
+    assert context["14 days."] == ("Labeling conflict: one says 14 days, one 30\n"
+                                   "Another answer logged for the same input:\n30 days.")
+    assert context["30 days."].endswith("Another answer logged for the same input:\n14 days.")
+    assert context["Hello!"] == "(nothing else recorded)"
+
+
+def test_a_reply_of_tool_calls_is_not_prefilled_as_text(tmp_path):
+    row = {"messages": [{"role": "user", "content": "Track 12"}, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "track_order", "arguments": "{}"}}]}], "tags": SCRUBBED}
+    done = run_cli("review", "push", write_jsonl(tmp_path / "q.jsonl", [row]), "--to-file", tmp_path / "tasks.json")
+    assert done.returncode == 0, done.stderr
+    [task] = json.loads((tmp_path / "tasks.json").read_text())
+    assert "predictions" not in task and task["data"]["reply"] == "→ calls track_order({})"
 
 
 def test_push_refuses_unscrubbed_records_unless_allowed(tmp_path):
@@ -331,6 +455,17 @@ def test_server_commands_need_the_connection_settings(tmp_path):
     done = run_cli("review", "push", queue, env={"LABEL_STUDIO_URL": "", "LABEL_STUDIO_API_KEY": ""})
     assert done.returncode == 2
     assert "set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY" in done.stderr
+
+
+def test_serve_refuses_a_busy_port_instead_of_moving_to_another(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_cli("review", "serve", tmp_path / "run", "--port", str(port), env={"LABEL_STUDIO_BIN": "/bin/true"})
+    assert done.returncode == 2
+    assert f"port {port} is busy on 127.0.0.1" in done.stderr
+    assert not (tmp_path / "run").exists()
 
 
 def test_serve_without_label_studio_says_how_to_install_it(tmp_path):

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from rich.console import Console
@@ -67,9 +68,11 @@ def reviewer(server: LabelStudioServer, email: str) -> int:
     return found[0] if found else client.users.create(email=email, username=email.split("@")[0]).id
 
 
-def result(verdict: str, reasons=(), edit=None) -> list[dict]:
-    """What a reviewer's Submit sends: the verdict, the reasons, the corrected reply."""
+def result(verdict: str, reasons=(), edit=None, pii=False) -> list[dict]:
+    """What a reviewer's Submit sends: the verdict, the reasons, the corrected reply, the personal-data box."""
     found = [{"from_name": "verdict", "to_name": "reply", "type": "choices", "value": {"choices": [verdict]}}]
+    if pii:
+        found.append({"from_name": "pii", "to_name": "reply", "type": "choices", "value": {"choices": ["Contains personal data"]}})
     if reasons:
         found.append({"from_name": "reason", "to_name": "reply", "type": "choices", "value": {"choices": list(reasons)}})
     if edit is not None:
@@ -77,8 +80,18 @@ def result(verdict: str, reasons=(), edit=None) -> list[dict]:
     return found
 
 
-def annotate(server: LabelStudioServer, task_id: int, user_id: int, verdict: str, *, reasons=(), edit=None) -> int:
-    return server.client().annotations.create(id=task_id, result=result(verdict, reasons, edit), completed_by=user_id).id
+def annotate(server: LabelStudioServer, task_id: int, user_id: int, verdict: str, *, reasons=(), edit=None,
+             pii=False) -> int:
+    return server.client().annotations.create(id=task_id, result=result(verdict, reasons, edit, pii),
+                                              completed_by=user_id).id
+
+
+def next_task(server: LabelStudioServer, project_id: int) -> dict:
+    """The task as the labeling stream hands it to the reviewer's browser (data and pre-annotations)."""
+    request = urllib.request.Request(f"{server.url}/api/projects/{project_id}/next",
+                                     headers={"Authorization": f"Token {server.token}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 # -- push ------------------------------------------------------------------------------------------
@@ -192,6 +205,55 @@ def test_status_estimates_the_defect_rate_from_the_random_sample(connected, tmp_
     out = console()
     status("estimate", out)
     assert "10.0% defective (2/20); 95% interval 2.8%-30.1%" in said(out)
+
+
+def test_a_reviewer_edits_the_prefilled_reply_sees_the_context_and_flags_personal_data(connected, tmp_path):
+    near = {"tags": [*SCRUBBED, "fact-heavy-uncertain"], "scores": {"fact_heavy": 0.47},
+            "reasons": {"fact_heavy": ["names a carrier: PostNord"]}, "feedback": {"thumbs": "down", "comments": ["too slow"]}}
+    rows = [{**chat("question near", "Ships in 3 days via PostNord.", split="eval"), **near},
+            *scrubbed_rows(("leaky", "fixed"), split="eval")]
+    write_jsonl(tmp_path / "records.jsonl", rows)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: pii\ninputs:\n  - path: records.jsonl\nstages:\n  - review: {}\n", encoding="utf-8")
+    run = tmp_path / "run"
+    run_recipe(load_recipe(recipe), run)
+    out = console()
+    push(run / "review" / "queue.jsonl", "pii", None, out)
+    assert "pushing 3 task(s), about 0.15 reviewer-hours at 3 min each" in said(out)
+
+    # what the browser gets: the reply as the pre-annotation it opens with, and the context as text
+    client = connected.client()
+    [project] = [p for p in client.projects.list(title="pii") if p.title == "pii"]
+    project = client.projects.get(project.id)
+    assert project.model_version == "dataprep: the reply under review" and project.show_collab_predictions
+    verdicts = {"Ships in 3 days via PostNord.": {"verdict": "Accept"}, "reply leaky": {"verdict": "Accept", "pii": True},
+                "reply fixed": {"verdict": "Needs edit", "edit": "reply fixed, kindly"}}
+    ann, shown = reviewer(connected, "ann@example.com"), {}
+    for _ in verdicts:
+        task = next_task(connected, project.id)
+        [prediction] = task["predictions"]
+        [prefill] = prediction["result"]
+        assert prefill["from_name"] == "edited_reply" and prefill["value"]["text"] == [task["data"]["reply"]]
+        shown[task["data"]["reply"]] = task["data"]["context"]
+        client.annotations.create(id=task["id"], result=result(**verdicts[task["data"]["reply"]]), completed_by=ann)
+    assert shown["Ships in 3 days via PostNord."] == ("Fact-heavy score: 0.47 (close to the flag threshold: is this reply "
+                                                      "resting on facts the conversation does not give?)\n"
+                                                      "  - names a carrier: PostNord\n\n"
+                                                      "User feedback: thumbs down\nUser comment: too slow")
+    assert shown["reply leaky"] == "(nothing else recorded)"
+
+    out = console()
+    pull(run / "review" / "verdicts.jsonl", "pii", None, out)
+    assert "1 of 3 judged task(s) marked as containing personal data" in said(out)
+    out = console()
+    status("pii", out)
+    assert "residual personal data: 1 of 3 reviewed example(s) (33.3%); 95% interval 6.2%-79.2%" in said(out)
+    manifest = run_recipe(load_recipe(recipe), run, resume=True).manifest
+    stats = next(stage for stage in manifest["stages"] if stage["stage"] == "review")["stats"]
+    assert stats["residual_pii"] == {"reviewed": 3, "flagged": 1, "rate": 0.3333, "low": 0.0615, "high": 0.7923}
+    assert [row["disposition"]["reason"] for row in read_jsonl(run / "rejected.jsonl")] == ["review: reviewer found personal data"]
+    assert {row["messages"][-1]["content"] for row in read_jsonl(run / "eval.jsonl")} == \
+        {"Ships in 3 days via PostNord.", "reply fixed, kindly"}
 
 
 # -- connection: both kinds of token, server down, bad token, the key never shown -------------------

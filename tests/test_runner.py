@@ -187,6 +187,6 @@ def test_resume_clears_a_half_built_temp_folder(tmp_path, every_third):
     make_inputs(tmp_path)
     recipe = load_recipe(write_recipe(tmp_path, "  - every_third: null\n"))
     run_recipe(recipe, tmp_path / "run")
-    (tmp_path / "run" / "exports" / ".hf.x1y2.tmp" / "data").mkdir(parents=True)  # as a kill mid-export leaves it
+    (tmp_path / "run" / "exports" / ".hf.x1y2z3w4.tmp" / "data").mkdir(parents=True)  # as a kill mid-export leaves it
     run_recipe(recipe, tmp_path / "run", resume=True)
     assert not list((tmp_path / "run").rglob(".*.tmp"))

@@ -291,3 +291,75 @@ example = shaped(messages=messages, tools=tools, system=st.text(max_size=3), inp
 def test_any_json_value_gets_problems_not_a_traceback(value, fmt):
     checked = Checker.for_format(fmt).check(value, 1)
     assert all(problem.line == 1 and problem.cls for problem in checked.errors + checked.warnings)
+
+
+# -- the format told from the file ----------------------------------------------------------------
+RECORDS = Path(__file__).parent / "fixtures" / "export" / "records.jsonl"
+
+
+@pytest.mark.parametrize("fmt,options", [("openai", {}), ("openai-dpo", {}), ("bedrock", {}), ("sharegpt", {}),
+                                         ("alpaca", {}), ("trl", {"trl_style": "messages"}),
+                                         ("trl", {"trl_style": "prompt-completion"}), ("trl", {"trl_style": "preference"})])
+def test_each_export_is_told_apart_and_passes(tmp_path, fmt, options):
+    from dataprep.export import export_file
+    from dataprep.exporters.core import ExportOptions
+
+    path = tmp_path / f"train.{fmt}.jsonl"
+    export_file([RECORDS], fmt, path, ExportOptions.parse(options))
+    report = validate_file(path)
+    assert (report.stats["format"], report.stats["format_detected"]) == (fmt, True)
+    assert report.ok, report.errors
+
+
+def test_cli_validates_a_dpo_file_without_being_told_its_format(tmp_path, run_cli):
+    pair = {"input": {"messages": [SYSTEM, {"role": "user", "content": "Do you ship to Canada?"}]},
+            "preferred_output": [{"role": "assistant", "content": "Yes."}],
+            "non_preferred_output": [{"role": "assistant", "content": "No."}]}
+    path = write_lines(tmp_path / "train.openai-dpo.jsonl", [pair] * 10)
+    result = run_cli("validate", str(path), "--json")
+    assert result.returncode == 0, result.stdout
+    report = json.loads(result.stdout)
+    assert report["stats"]["format"] == "openai-dpo" and report["errors"] == []
+    human = run_cli("validate", str(path))
+    assert "as openai-dpo (told from its first lines" in human.stdout and "ok: no errors" in human.stdout
+    # --format still overrides: read as chat SFT, every line lacks its messages
+    forced = run_cli("validate", str(path), "--format", "openai", "--json")
+    assert forced.returncode == 1 and {e["class"] for e in json.loads(forced.stdout)["errors"]} == {"missing_messages_list"}
+
+
+def test_a_file_in_no_known_format_exits_2_with_one_line(tmp_path, run_cli):
+    path = write_lines(tmp_path / "rows.jsonl", [{"question": "Hi?", "answer": "Hello."}])
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: cannot tell the format from its first lines; pass --format "
+        "(openai, openai-dpo, bedrock, trl, sharegpt, alpaca)"]
+
+
+def test_sharegpt_rules_follow_llama_factory():
+    report = validate_file(FIXTURES / "sharegpt_seeded.jsonl")
+    assert report.stats["format"] == "sharegpt"
+    assert classes_by_line(report.errors) == {2: {"not_alternating"}, 3: {"last_turn_not_assistant"},
+                                              4: {"function_call_invalid"}, 5: {"tools_invalid"},
+                                              6: {"not_alternating"}, 7: {"missing_conversations"}}
+
+
+def test_alpaca_rules():
+    report = validate_file(FIXTURES / "alpaca_seeded.jsonl")
+    assert report.stats["format"] == "alpaca"
+    assert classes_by_line(report.errors) == {2: {"missing_instruction"}, 3: {"missing_content"}, 4: {"schema"}, 5: {"schema"}}
+
+
+def test_trl_rules_in_each_style():
+    report = validate_file(FIXTURES / "trl_seeded.jsonl")
+    assert report.stats["format"] == "trl"  # line 1's object arguments mark the file as TRL, not OpenAI
+    assert classes_by_line(report.errors) == {2: {"example_missing_assistant_message"}, 3: {"prompt_ends_with_assistant"},
+                                              5: {"schema"}}
+    assert classes_by_line(report.warnings) == {4: {"identical_outputs"}}
+    assert report.stats["training_cost"] is None  # trained on your own hardware: nothing billed per token
+
+
+def test_bedrock_record_caps_are_warnings_in_validate(tmp_path):
+    line = {"system": "Be brief.", "messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]}
+    report = validate_file(write_lines(tmp_path / "big.jsonl", [line] * 10_001))
+    assert report.ok and [(p.line, p.cls) for p in report.warnings] == [(0, "too_many_examples")]

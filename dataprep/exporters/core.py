@@ -2,9 +2,9 @@
 
 A row that would fail its format's check stops the export with an error naming the
 record (nothing is written: callers write through ``AtomicWriter`` or a temp folder).
-The one exception is an example over the target's context limit (openai, openai-dpo,
-bedrock): it is skipped and counted, since a long conversation is a property of the data,
-not a bug in it.
+The one exception is an example over the target's context limit: it is skipped and
+counted, since a long conversation is a property of the data, not a bug in it. Provider
+limits on a whole file (too few or too many examples) are warnings in the summary's ``limits``.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from .. import schemas
 from ..errors import DataprepError, RecipeError
 from ..formats.records import read_strict
 from ..record import Record
-from ..tokens import count_text
-from ..validate import RULES, Checked, Checker, Settings, as_numpy, schema_problems, training_cost
-from .rows import CONVERTERS, Row, RowOptions, Skip, convert
+from ..tokens import count_strings
+from ..validate import (OPENAI_FORMATS, RULES, Checked, Checker, Settings, as_numpy, dataset_limits, model_context,
+                        schema_problems, training_cost)
+from .rows import CONVERTERS, Row, RowOptions, Skip, convert, left_out_turns
 
 FORMATS = tuple(CONVERTERS)
 TOO_LONG = "over the context limit"
@@ -36,7 +37,7 @@ class ExportOptions:
     """A recipe's ``export.options`` (schema: ``schemas/export/options.schema.json``)."""
 
     rows: RowOptions = field(default_factory=RowOptions)
-    settings: dict[str, Any] = field(default_factory=dict)  # context_limit, price_per_million_tokens, epochs
+    settings: dict[str, Any] = field(default_factory=dict)  # model, context_limit, price_per_million_tokens, epochs
 
     @classmethod
     def parse(cls, options: dict[str, Any] | None, where: str = "export.options") -> "ExportOptions":
@@ -74,10 +75,21 @@ class ExportSummary:
         out = {"format": self.format, "path": self.path, "records_in": self.records_in, "written": self.written,
                "splits": dict(sorted(self.splits.items())), "skipped": dict(self.skipped.most_common()),
                "warnings": dict(self.warnings.most_common()), "tokens": int(counts.sum()),
-               "sources": dict(self.sources.most_common()), "review": dict(self.review.most_common())}
-        if self.format in RULES:
+               "sources": dict(self.sources.most_common()), "review": dict(self.review.most_common()),
+               "limits": [{"class": p.cls, "message": p.message, "split": split} for split, count in sorted(self.splits.items())
+                          for p in dataset_limits(self.format, count, split)] + self.model_limits(options)}
+        if self.format in RULES and RULES[self.format].priced:
             out["training_cost"] = training_cost(counts, Settings.for_format(self.format, options.settings))
         return out
+
+    def model_limits(self, options: ExportOptions) -> list[dict[str, Any]]:
+        """A warning when the target model's training context is not known for this format."""
+        model = options.settings.get("model")
+        if not model or self.format not in (*OPENAI_FORMATS, "bedrock") or model_context(model, self.format):
+            return []
+        limit = Settings.for_format(self.format, options.settings).context_limit
+        return [{"class": "unknown_model", "message": f"no known training context for model {model!r} "
+                 f"as {self.format}; examples were checked against {limit:,} tokens (set context_limit)"}]
 
 
 class RowCheck:
@@ -92,22 +104,15 @@ class RowCheck:
         if self.checker:
             return self.checker.check(row, line)
         errors = schema_problems(f"export/{self.fmt}", row, line)
-        return Checked(errors, [], None if errors else text_tokens(row))
+        return Checked(errors, [], None if errors else count_strings(row))
 
 
 class NothingToExport(DataprepError):
-    """Every record was skipped (e.g. no preference pairs for a DPO export)."""
+    """Every record was skipped (e.g. no preference pairs for a DPO export), or there were none."""
 
-
-def text_tokens(value: Any) -> int:
-    """Tokens of every string in a row: formats without a fixed chat framing are counted by their text."""
-    if isinstance(value, str):
-        return count_text(value)
-    if isinstance(value, dict):
-        return sum(text_tokens(item) for item in value.values())
-    if isinstance(value, list):
-        return sum(text_tokens(item) for item in value)
-    return 0
+    def __init__(self, message: str, *, records_in: int, **where: Any):
+        super().__init__(message, **where)
+        self.records_in = records_in
 
 
 def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: ExportSummary) -> Iterator[tuple[Record, Row]]:
@@ -129,11 +134,12 @@ def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: E
                 raise ExportInvalid(f"record {record.id} would fail {fmt} validation: {first.cls}: {first.message}; "
                                     "nothing was written", file=str(path), line=line)
             summary.wrote(record, checked)
+            summary.warnings.update(left_out_turns(fmt, record))
             yield record, row
     if not summary.written:
         reasons = ", ".join(f"{reason} ({n})" for reason, n in summary.skipped.most_common()) or "the input holds no records"
         raise NothingToExport(f"no record could be exported as {fmt}: {reasons}; nothing was written",
-                              file=", ".join(map(str, inputs)))
+                              records_in=summary.records_in, file=", ".join(map(str, inputs)))
 
 
 def convert_record(fmt: str, record: Record, options: RowOptions, path: Path, line: int) -> Row | Skip:

@@ -8,11 +8,14 @@ Layout of the output folder (it loads with ``datasets.load_from_disk(folder)``, 
     dataset_dict.json, <split>/   written by DatasetDict.save_to_disk
 
 Rows stream to parquet in batches, so memory stays bounded; the folder is built beside the
-target and renamed into place, so a crash never leaves a half-written dataset.
+target (``.<name>.XXXXXXXX.tmp``) and renamed into place, so a crash never leaves a
+half-written dataset, and the next export (or a run's ``--resume``) removes what a killed
+one left behind.
 """
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -37,8 +40,9 @@ def features():
 
     tool_call = {"id": Value("string"), "type": Value("string"),
                  "function": {"name": Value("string"), "arguments": Value("string")}}
+    part = {"type": Value("string"), "text": Value("string"), "data": Value("string")}
     message = {"role": Value("string"), "content": Value("string"), "name": Value("string"),
-               "tool_call_id": Value("string"), "tool_calls": List(tool_call)}
+               "tool_call_id": Value("string"), "tool_calls": List(tool_call), "parts": List(part)}
     return Features({"id": Value("string"), "messages": List(message), "tools": Value("string")})
 
 
@@ -49,11 +53,12 @@ def export_hf(inputs: list[Path], out_dir: Path, options: ExportOptions, manifes
     datasets.disable_progress_bars()
     summary = ExportSummary("hf", str(out_dir))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_staging(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         schema = features().arrow_schema
         write_parquet(export_rows(inputs, "hf", options, summary), staging / "data", schema)
-        with tempfile.TemporaryDirectory(prefix=".hf-cache-", dir=out_dir.parent) as cache:
+        with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-cache.", suffix=".tmp", dir=out_dir.parent) as cache:
             splits = {split: split_dataset(staging / "data" / f"{split}.parquet", cache) for split in sorted(summary.splits)}
             datasets.DatasetDict(splits).save_to_disk(str(staging))
         (staging / "README.md").write_text(dataset_card(manifest, summary.to_dict(options)), encoding="utf-8")
@@ -103,12 +108,18 @@ def replace_folder(staging: Path, target: Path) -> None:
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the dataset is not
     old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    if target.exists():  # an empty temp folder to swap into: a crash here leaves only a .tmp
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old.", suffix=".tmp", dir=target.parent))
         os.replace(target, old)
     os.replace(staging, target)
     if old is not None:
         shutil.rmtree(old) if old.is_dir() else old.unlink()
+
+
+def remove_stale_staging(target: Path) -> None:
+    """Folders a killed export of ``target`` left beside it (staging, datasets cache, old copy)."""
+    for stale in target.parent.glob(f".{glob.escape(target.name)}[.-]*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
 
 
 # -- the dataset card ------------------------------------------------------------------------------------
@@ -195,7 +206,8 @@ def verdict_section(manifest: dict[str, Any]) -> str:
 
 def limits_section(stages: list[str]) -> str:
     limits = ["Token counts use the cl100k tokenizer; other models count differently.",
-              "Tool-call arguments and tool definitions are stored as JSON text."]
+              "Tool-call arguments and tool definitions are stored as JSON text.",
+              "A message's `content` is its text; images, audio and files are in its `parts` (payload as JSON text in `data`)."]
     if "mine" in stages:
         limits.insert(0, "PII was scrubbed by pattern matching; unusual formats of personal data can slip through.")
     if "synth" in stages:

@@ -15,15 +15,24 @@ hold everything a record can:
   ``system``.
 - ``sharegpt`` (LLaMA-Factory style): an assistant message with tool calls becomes one
   ``function_call`` turn (value: the JSON of ``{"name", "arguments"}``, a list for parallel
-  calls; text said alongside the calls is not kept); tool results become ``observation``;
-  consecutive turns from one sender are merged.
+  calls); tool results become ``observation``; consecutive turns from one sender are merged.
+  A turn holds text or calls, not both, and LLaMA-Factory drops a conversation whose turns
+  do not alternate, so a record whose assistant says something and calls a tool in one
+  message is skipped (counted) rather than losing what it said.
 - ``trl``: tool-call arguments become objects, as chat templates expect.
 - Only ``openai`` carries ``weight``; in the other formats every assistant turn is trained on.
+- Content that is not text (images, audio, files): ``openai`` keeps ``image_url`` parts (vision
+  fine-tuning), ``trl`` keeps images as ``{"type": "image", "url"}`` parts (the transformers
+  multimodal chat format), ``hf`` keeps every part in each message's ``parts``; any other
+  format, or kind of part, skips the record with a counted reason naming the kind.
+- ``system_prompt`` (export option): every record's system messages are replaced by one short
+  prompt (``{"replace_with": TEXT}``) or removed (``"drop"``) before conversion.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import orjson
@@ -33,6 +42,13 @@ from ..record import Record, message_text
 
 SYSTEM_ROLES = ("system", "developer")
 TOOL_ROLES = ("tool", "function")
+TEXT_PART_TYPES = (None, "text", "input_text", "output_text")
+PART_TYPE = re.compile(r"[a-z0-9_]{1,40}")
+IMAGE_DETAILS = ("auto", "low", "high")
+TEXT_TURN_FORMATS = ("bedrock", "alpaca", "sharegpt")  # must start with the user
+# the non-text parts each format can hold; every other kind skips the record
+KEEPS_PARTS: dict[str, frozenset[str] | None] = {"openai": frozenset({"image_url"}), "trl": frozenset({"image_url"}),
+                                                 "hf": None}  # None: every kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,20 +60,92 @@ class Skip:
 class RowOptions:
     exclude_pending: bool = False
     trl_style: str = "messages"
+    system_prompt: str | dict[str, str] | None = None  # "drop" or {"replace_with": TEXT}
 
 
 Row = dict[str, Any]
 Converter = Callable[[Record, RowOptions], "Row | Skip"]
 
 
+# -- content parts --------------------------------------------------------------------------------
+def part_kind(part: Any) -> str:
+    """"text", or the part's type; a type that is not a plain name is "unrecognised" (it ends up
+    in skip reasons, and a log's junk must not make a reason per line)."""
+    kind = part.get("type") if isinstance(part, dict) else None
+    if isinstance(part, str) or kind in TEXT_PART_TYPES:
+        return "text"
+    return kind if isinstance(kind, str) and PART_TYPE.fullmatch(kind) else "unrecognised"
+
+
+def part_text(part: Any) -> str:
+    return part if isinstance(part, str) else str(part.get("text") or "")
+
+
+def content_text(content: Any) -> str | None:
+    """The text of content (a string, None, or a list of parts: its text parts joined)."""
+    if isinstance(content, list):
+        return "".join(part_text(part) for part in content if part_kind(part) == "text")
+    return content
+
+
+def image_url(part: dict[str, Any]) -> dict[str, Any]:
+    found = part.get("image_url")
+    return found if isinstance(found, dict) else {"url": found}
+
+
+def openai_part(part: Any) -> dict[str, Any]:
+    if part_kind(part) == "text":
+        return {"type": "text", "text": part_text(part)}
+    found = image_url(part)
+    detail = {"detail": found["detail"]} if found.get("detail") in IMAGE_DETAILS else {}
+    return {"type": "image_url", "image_url": {"url": found["url"], **detail}}
+
+
+def trl_part(part: Any) -> dict[str, Any]:
+    if part_kind(part) == "text":
+        return {"type": "text", "text": part_text(part)}
+    return {"type": "image", "url": image_url(part).get("url")}
+
+
+def non_text_parts(record: Record) -> list[Any]:
+    messages = [*record.messages, *([record.rejected_reply] if record.rejected_reply else [])]
+    return [part for m in messages if isinstance(m.get("content"), list) for part in m["content"] if part_kind(part) != "text"]
+
+
+def unsupported_parts(fmt: str, record: Record) -> Skip | None:
+    """A skip naming the kinds of content the format cannot hold, or None."""
+    keeps = KEEPS_PARTS.get(fmt, frozenset())
+    if keeps is None:
+        return None
+    parts = non_text_parts(record)
+    kinds = {part_kind(part) for part in parts} - keeps
+    if kinds:
+        return Skip(f"has {', '.join(sorted(kinds))} content ({fmt} takes {'text and images' if keeps else 'text only'})")
+    if any(not isinstance(image_url(part).get("url"), str) or not image_url(part)["url"] for part in parts):
+        return Skip("has an image_url part without a url")
+    return None
+
+
 # -- messages -----------------------------------------------------------------------------------
-def chat_message(message: dict[str, Any], keep_weight: bool = True) -> dict[str, Any]:
+def chat_message(message: dict[str, Any], keep_weight: bool = True, part: Callable[[Any], dict] = openai_part) -> dict[str, Any]:
     out = openai_message(message)
     if out["role"] == "developer":
         out["role"] = "system"
+    if isinstance(out.get("content"), list):
+        out["content"] = [part(p) for p in out["content"]]
     if keep_weight and out["role"] == "assistant" and "weight" in message:
         out["weight"] = message["weight"]
     return out
+
+
+def with_system_prompt(record: Record, choice: str | dict[str, str] | None) -> Record:
+    """The record trained under a short system prompt (or none): its system messages replaced."""
+    if choice is None:
+        return record
+    messages = [m for m in record.messages if m.get("role") not in SYSTEM_ROLES]
+    if choice != "drop":
+        messages.insert(0, {"role": "system", "content": choice["replace_with"]})
+    return replace(record, messages=messages)
 
 
 def text_reply(message: dict[str, Any]) -> dict[str, Any]:
@@ -66,6 +154,13 @@ def text_reply(message: dict[str, Any]) -> dict[str, Any]:
 
 def calls_tools(record: Record) -> bool:
     return any(m.get("role") in TOOL_ROLES or m.get("tool_calls") for m in record.messages)
+
+
+def left_out_turns(fmt: str, record: Record) -> list[str]:
+    """Warning classes for what a written row leaves out of its record (counted, never silent)."""
+    if fmt in TEXT_TURN_FORMATS and len(answering(record.messages)) < len(record.messages):
+        return ["assistant_turn_before_user_left_out"]
+    return []
 
 
 def answering(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,7 +250,7 @@ def to_alpaca(record: Record, options: RowOptions) -> Row | Skip:
 
 
 def trl_message(message: dict[str, Any]) -> dict[str, Any]:
-    out = chat_message(message, keep_weight=False)
+    out = chat_message(message, keep_weight=False, part=trl_part)
     for call in out.get("tool_calls", ()):
         call["function"]["arguments"] = tool_arguments(call["function"]["arguments"])
     return out
@@ -188,7 +283,9 @@ def sharegpt_turn(message: dict[str, Any]) -> dict[str, str]:
     return {"from": SHAREGPT_FROM[out["role"]], "value": message_text(out)}
 
 
-def to_sharegpt(record: Record, options: RowOptions) -> Row:
+def to_sharegpt(record: Record, options: RowOptions) -> Row | Skip:
+    if any(m.get("tool_calls") and message_text(m).strip() for m in record.messages):
+        return Skip("assistant text and a tool call in one message (a ShareGPT turn holds one or the other)")
     turns: list[dict[str, str]] = []
     for message in answering(record.messages):
         turn = sharegpt_turn(message)
@@ -203,11 +300,24 @@ def to_sharegpt(record: Record, options: RowOptions) -> Row:
 
 
 def hf_message(message: dict[str, Any]) -> dict[str, Any]:
-    """Every message with the same fields, so the Arrow schema is fixed (arguments stay JSON text)."""
-    out = chat_message(message, keep_weight=False)
+    """Every message with the same fields, so the Arrow schema is fixed (arguments stay JSON text).
+    ``content`` is the text; a message with images, audio or files also lists all its ``parts``."""
+    out = chat_message(message, keep_weight=False, part=lambda p: p)
     calls = [{"id": c.get("id"), "type": "function", "function": c["function"]} for c in out.get("tool_calls", ())]
-    return {"role": out["role"], "content": message_text(out) if out.get("content") is not None else None,
-            "name": out.get("name"), "tool_call_id": out.get("tool_call_id"), "tool_calls": calls or None}
+    parts = out["content"] if isinstance(out.get("content"), list) else None
+    return {"role": out["role"], "content": content_text(out.get("content")),
+            "name": out.get("name"), "tool_call_id": out.get("tool_call_id"), "tool_calls": calls or None,
+            "parts": [hf_part(p) for p in parts] if parts else None}
+
+
+def hf_part(part: Any) -> dict[str, Any]:
+    """A content part as ``{"type", "text", "data"}``: text parts keep their text, every other
+    part its payload as JSON text (an image's url object, an audio's data and format, ...)."""
+    kind = part_kind(part)
+    if kind == "text":
+        return {"type": "text", "text": part_text(part), "data": None}
+    payload = part.get(kind, {k: v for k, v in part.items() if k != "type"})
+    return {"type": kind, "text": None, "data": orjson.dumps(payload).decode("utf-8")}
 
 
 def to_hf(record: Record, options: RowOptions) -> Row:
@@ -226,4 +336,7 @@ def convert(fmt: str, record: Record, options: RowOptions) -> Row | Skip:
         return Skip("rejected in review")
     if options.exclude_pending and review.get("status") == "pending":
         return Skip("review pending (exclude_pending)")
-    return CONVERTERS[fmt](record, options)
+    unsupported = unsupported_parts(fmt, record)
+    if unsupported:
+        return unsupported
+    return CONVERTERS[fmt](with_system_prompt(record, options.system_prompt), options)

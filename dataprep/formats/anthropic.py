@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..jsonl import BadLine, Line, parse_line
+from ..jsonl import BadLine, Line, SeekableLines, located_lines
 from . import Item, ReadOptions, Reader, register
 from .common import ShapeError, excerpt, expect, guarded, text_of, tool_call
 from .openai_chat import Call, chat_calls, convert_log, error_text, record_of
@@ -210,7 +210,6 @@ class AnthropicMessagesReader(Reader):
     keys (time, session, feedback), read like the OpenAI chat logs."""
 
     name = "anthropic-messages"
-    description = "Anthropic Messages request/response pairs as apps log them ({\"request\", \"response\"})"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -234,7 +233,6 @@ class AnthropicBatchReader(Reader):
     """
 
     name = "anthropic-batch"
-    description = "Anthropic Message Batches: request file + results file joined on custom_id"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -244,7 +242,7 @@ class AnthropicBatchReader(Reader):
 
     def read_files(self, paths: list[Path], options: ReadOptions) -> Iterator[Item]:
         requests: dict[str, tuple[str, int, int]] = {}  # custom_id -> (file, byte offset, line)
-        for file, offset, parsed in _lines(paths):
+        for file, offset, parsed in _lines(paths, options.max_line_bytes):
             if isinstance(parsed, BadLine):
                 yield parsed
             elif _is_request(parsed.value):
@@ -256,23 +254,28 @@ class AnthropicBatchReader(Reader):
             elif not _is_result(parsed.value):
                 yield _bad(parsed, "neither a batch request ({custom_id, params}) "
                                    "nor a batch result ({custom_id, result})")
-        for _, _, parsed in _lines(paths):
-            if isinstance(parsed, Line) and _is_result(parsed.value):
-                yield from self._result(parsed, requests)
+        request_lines = SeekableLines()
+        try:
+            for _, _, parsed in _lines(paths, options.max_line_bytes):
+                if isinstance(parsed, Line) and _is_result(parsed.value):
+                    yield from self._result(parsed, requests, request_lines)
+        finally:
+            request_lines.close()
         for custom_id, (file, _, line_no) in requests.items():
             yield BadLine(file, line_no, f"batch request {custom_id!r} has no result in the input", "")
 
-    def _result(self, line: Line, requests: dict[str, tuple[str, int, int]]) -> Iterator[Item]:
+    def _result(self, line: Line, requests: dict[str, tuple[str, int, int]], request_lines: SeekableLines
+                ) -> Iterator[Item]:
         """The record of one result line; if the call failed, its request line is rejected too, pointing here."""
         found = requests.pop(line.value["custom_id"], None)
-        items = list(guarded(line, lambda line: self._join(line, found)))
+        items = list(guarded(line, lambda line: self._join(line, found, request_lines)))
         yield from items
         if found and isinstance(items[0], BadLine):
             request_file, _, request_line = found
             yield BadLine(request_file, request_line,
                           f"its result ({line.file}:{line.line}) was rejected: {items[0].reason}", "")
 
-    def _join(self, line: Line, found: tuple[str, int, int] | None) -> Iterator[Item]:
+    def _join(self, line: Line, found: tuple[str, int, int] | None, request_lines: SeekableLines) -> Iterator[Item]:
         custom_id, result = line.value["custom_id"], line.value["result"]
         if found is None:
             raise ShapeError(f"no request with custom_id {custom_id!r} in the input; add the batch's request file")
@@ -282,30 +285,17 @@ class AnthropicBatchReader(Reader):
             why = (error_text(_inner_error(result.get("error"))) if kind == "errored"
                    else SKIPPED_RESULTS.get(kind, f"result type {kind!r}"))
             raise ShapeError(f"batch request {custom_id!r} {kind}: {why}")
-        params = _read_request(request_file, offset, request_line)["params"]
+        params = request_lines.line_at(request_file, offset, request_line).value["params"]  # parsed when indexed
         yield record_of(self.name, line, anthropic_call(params, result.get("message")), line.value, params,
                         trace_id=custom_id, joined=[{"file": request_file, "line": request_line}])
 
 
-def _lines(paths: list[Path]) -> Iterator[tuple[str, int, Line | BadLine]]:
+def _lines(paths: list[Path], max_line_bytes: int) -> Iterator[tuple[str, int, Line | BadLine]]:
     """Every non-blank line of every file with its byte offset, parsed."""
     for path in paths:
         name = str(path)  # one string per file, shared by every index entry
-        with open(path, "rb") as handle:
-            offset = 0
-            for line_no, raw in enumerate(handle, start=1):
-                parsed = parse_line(raw, name, line_no)
-                if parsed is not None:
-                    yield name, offset, parsed
-                offset += len(raw)
-
-
-def _read_request(file: str, offset: int, line_no: int) -> dict[str, Any]:
-    with open(file, "rb") as handle:
-        handle.seek(offset)
-        parsed = parse_line(handle.readline(), file, line_no)
-    assert isinstance(parsed, Line)  # it parsed when it was indexed
-    return parsed.value
+        for offset, parsed in located_lines(name, max_line_bytes):
+            yield name, offset, parsed
 
 
 def _inner_error(error: Any) -> Any:

@@ -39,14 +39,17 @@ def tool_call(call_id: str | None, name: str, arguments: Any) -> dict[str, Any]:
 
 
 def text_of(content: Any) -> str | None:
-    """Plain text of message content given as a string, a list of parts, or None."""
+    """Plain text of message content given as a string, a list of text parts, or None; any other
+    value (an SDK wrapper that logged a dict) as its JSON text, never Python's repr."""
     if content is None or isinstance(content, str):
         return content
-    if isinstance(content, list):
-        texts = [part if isinstance(part, str) else part.get("text", "") for part in content
-                 if isinstance(part, str) or (isinstance(part, dict) and part.get("type") in (None, "text", "input_text", "output_text"))]
-        return "".join(texts)
-    return str(content)
+    if isinstance(content, list) and all(_is_text_part(part) for part in content):
+        return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+    return orjson.dumps(content, default=str).decode("utf-8")
+
+
+def _is_text_part(part: Any) -> bool:
+    return isinstance(part, str) or (isinstance(part, dict) and part.get("type") in (None, "text", "input_text", "output_text"))
 
 
 def openai_message(message: dict[str, Any]) -> dict[str, Any]:
@@ -70,8 +73,8 @@ def openai_message(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _has_non_text_parts(content: Any) -> bool:
-    return isinstance(content, list) and any(
-        isinstance(part, dict) and part.get("type") not in (None, "text", "input_text", "output_text") for part in content)
+    """A list with an image, a file or another part a fine-tuning file keeps as a part."""
+    return isinstance(content, list) and any(isinstance(part, dict) and not _is_text_part(part) for part in content)
 
 
 def parse_moment(value: Any) -> datetime | None:

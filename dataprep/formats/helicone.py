@@ -54,7 +54,6 @@ def row_feedback(row: dict[str, Any]) -> dict[str, Any]:
 @register
 class HeliconeReader(Reader):
     name = "helicone"
-    description = "Helicone request exports (request_body/response_body, feedback, session properties)"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:

@@ -149,7 +149,6 @@ class Traces:
 @register
 class LangfuseReader(Reader):
     name = "langfuse"
-    description = "Langfuse traces, observations (GENERATION) and scores; API camelCase or blob-export snake_case"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -157,7 +156,7 @@ class LangfuseReader(Reader):
 
     def read_files(self, paths: list[Path], options: ReadOptions) -> Iterator[Item]:
         feedback, traces = FeedbackIndex(), Traces()
-        for line in parsed_lines(paths):
+        for line in parsed_lines(paths, options.max_line_bytes):
             if isinstance(line, BadLine):
                 yield line
             elif is_score(line.value):
@@ -169,19 +168,19 @@ class LangfuseReader(Reader):
             elif not is_observation(line.value):
                 yield BadLine(line.file, line.line, "not a Langfuse observation, score or trace", excerpt(line.value))
         if feedback.waiting:
-            for _, observation in self._observations(paths):
+            for _, observation in self._observations(paths, options.max_line_bytes):
                 if answered(observation):
                     feedback.note_call(str(observation.get("id")), _str(pick(observation, "traceId")),
                                        iso_timestamp(pick(observation, "startTime")))
-        for line, observation in self._observations(paths):
+        for line, observation in self._observations(paths, options.max_line_bytes):
             yield from guarded(line, partial(self._convert, observation=observation, feedback=feedback, traces=traces))
         yield from feedback.leftovers("score")
         yield from traces.unused()
 
     @staticmethod
-    def _observations(paths: list[Path]) -> Iterator[tuple[Line, dict[str, Any]]]:
+    def _observations(paths: list[Path], max_line_bytes: int) -> Iterator[tuple[Line, dict[str, Any]]]:
         """Every observation with its line: observation lines, and those inside a trace fetched with details."""
-        for line in parsed_lines(paths):
+        for line in parsed_lines(paths, max_line_bytes):
             if isinstance(line, Line):
                 if is_observation(line.value):
                     yield line, line.value

@@ -103,9 +103,9 @@ def checked_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]] |
                   meta={"metadata": metadata} if isinstance(metadata, dict) and metadata else {})
 
 
-def parsed_lines(paths: Iterable[Path]) -> Iterator[Line | BadLine]:
+def parsed_lines(paths: Iterable[Path], max_line_bytes: int) -> Iterator[Line | BadLine]:
     for path in paths:
-        yield from iter_lines(path)
+        yield from iter_lines(path, max_line_bytes)
 
 
 # -- LangChain / OpenAI messages ----------------------------------------------------------------
@@ -271,7 +271,6 @@ def is_feedback(value: Any) -> bool:
 @register
 class LangSmithReader(Reader):
     name = "langsmith"
-    description = "LangSmith run exports (run_type llm runs) with their feedback records"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -279,7 +278,7 @@ class LangSmithReader(Reader):
 
     def read_files(self, paths: list[Path], options: ReadOptions) -> Iterator[Item]:
         feedback = FeedbackIndex()
-        for line in parsed_lines(paths):
+        for line in parsed_lines(paths, options.max_line_bytes):
             if isinstance(line, BadLine):
                 yield line
             elif is_feedback(line.value):
@@ -288,12 +287,12 @@ class LangSmithReader(Reader):
                 yield BadLine(line.file, line.line, "neither a LangSmith run (no run_type) nor a feedback record",
                               excerpt(line.value))
         if feedback.waiting:
-            for line in parsed_lines(paths):
+            for line in parsed_lines(paths, options.max_line_bytes):
                 run = line.value if isinstance(line, Line) else None
                 if is_run(run) and run["run_type"] == "llm" and run.get("outputs"):
                     feedback.note_call(str(run.get("id")), _str(run.get("trace_id")),
                                        iso_timestamp(run.get("start_time")))
-        for line in parsed_lines(paths):
+        for line in parsed_lines(paths, options.max_line_bytes):
             if isinstance(line, Line) and is_run(line.value):
                 yield from guarded(line, partial(self._convert, feedback=feedback))
         yield from feedback.leftovers("feedback")

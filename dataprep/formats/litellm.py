@@ -65,7 +65,6 @@ def request_of(payload: dict[str, Any]) -> dict[str, Any]:
 @register
 class LiteLLMReader(Reader):
     name = "litellm"
-    description = "LiteLLM proxy logs: StandardLoggingPayload (callbacks) and spend-log rows"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:

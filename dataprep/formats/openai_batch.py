@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..jsonl import BadLine, Line, iter_lines, parse_line
+from ..jsonl import BadLine, Line, SeekableLines, iter_lines, located_lines
 from . import Item, ReadOptions, Reader, register
 from .common import ShapeError, excerpt, expect, guarded
 from .openai_chat import CallConverter, chat_calls, error_text, record_of
@@ -44,37 +44,30 @@ class _Outputs:
 
     def __init__(self) -> None:
         self.where: dict[str, Where] = {}
-        self.handles: dict[str, Any] = {}
+        self.lines = SeekableLines()
         self.files_with_other_lines: set[Path] = set()  # the rest need no second pass
 
-    def index(self, path: Path) -> Iterator[BadLine]:
+    def index(self, path: Path, max_line_bytes: int) -> Iterator[BadLine]:
         """Index a file's output lines; yields a BadLine for each repeated custom_id."""
-        name, offset = str(path), 0
-        with open(path, "rb") as handle:
-            for line_no, raw in enumerate(handle, start=1):
-                parsed = parse_line(raw, name, line_no)
-                offset, start = offset + len(raw), offset
-                if parsed is None:  # a blank line
-                    continue
-                if isinstance(parsed, BadLine) or line_kind(parsed.value) != "output":
-                    self.files_with_other_lines.add(path)
-                    continue
-                custom_id = parsed.value["custom_id"]
-                if custom_id in self.where:
-                    first = self.where[custom_id]
-                    yield BadLine(name, line_no, f"custom_id {custom_id!r} already has an output at "
+        name = str(path)
+        for offset, parsed in located_lines(name, max_line_bytes):
+            if isinstance(parsed, BadLine) or line_kind(parsed.value) != "output":
+                self.files_with_other_lines.add(path)
+                continue
+            custom_id = parsed.value["custom_id"]
+            if custom_id in self.where:
+                first = self.where[custom_id]
+                yield BadLine(name, parsed.line, f"custom_id {custom_id!r} already has an output at "
                                                  f"{first[0]}:{first[1]}", excerpt(parsed.value))
-                else:
-                    self.where[custom_id] = (name, line_no, start)
+            else:
+                self.where[custom_id] = (name, parsed.line, offset)
 
     def take(self, custom_id: str) -> Line | None:
         where = self.where.pop(custom_id, None)
         if where is None:
             return None
         name, line_no, offset = where
-        handle = self.handles.get(name) or self.handles.setdefault(name, open(name, "rb"))
-        handle.seek(offset)
-        return parse_line(handle.readline(), name, line_no)  # parsed fine when indexed
+        return self.lines.line_at(name, offset, line_no)  # parsed fine when indexed
 
     def leftovers(self) -> Iterator[BadLine]:
         for custom_id, (name, line_no, _) in self.where.items():
@@ -82,8 +75,7 @@ class _Outputs:
                                          "give the input file together with its output files", "")
 
     def close(self) -> None:
-        for handle in self.handles.values():
-            handle.close()
+        self.lines.close()
 
 
 def paired(line: Line, output: Line | None) -> list[Item]:
@@ -118,7 +110,6 @@ def paired(line: Line, output: Line | None) -> list[Item]:
 @register
 class OpenAIBatchReader(Reader):
     name = "openai-batch"
-    description = "OpenAI Batch API input file + output/error files, joined on custom_id"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -128,18 +119,18 @@ class OpenAIBatchReader(Reader):
         outputs = _Outputs()
         try:
             for path in paths:
-                yield from outputs.index(path)
+                yield from outputs.index(path, options.max_line_bytes)
             seen: dict[str, str] = {}
             for path in paths:
                 if path in outputs.files_with_other_lines:
-                    yield from self._inputs(path, outputs, seen)
+                    yield from self._inputs(path, outputs, seen, options.max_line_bytes)
             yield from outputs.leftovers()
         finally:
             outputs.close()
 
-    def _inputs(self, path: Path, outputs: _Outputs, seen: dict[str, str]) -> Iterator[Item]:
+    def _inputs(self, path: Path, outputs: _Outputs, seen: dict[str, str], max_line_bytes: int) -> Iterator[Item]:
         """Every line of a file but the output lines (already indexed): inputs paired, the rest rejected."""
-        for line in iter_lines(path):
+        for line in iter_lines(path, max_line_bytes):
             if isinstance(line, BadLine):
                 yield line
                 continue

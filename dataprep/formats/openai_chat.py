@@ -379,7 +379,6 @@ def _is_completion(value: Any) -> bool:
 @register
 class OpenAIChatReader(Reader):
     name = "openai-chat"
-    description = "OpenAI Chat Completions request/response logs, streamed chunks, stored completions"
     priority = 40  # generic request/response pairs: proxies' own shapes (LiteLLM, Helicone) go first
 
     def sniff(self, first: Any, path: Path) -> bool:

@@ -20,20 +20,31 @@ Conversion to chat shape:
   tool), incomplete -> ``length`` for ``max_output_tokens``, else the incomplete reason; failed,
   cancelled or unfinished calls are rejected with their error.
 
-A call with ``previous_response_id`` or a server ``conversation`` sent only its new turn (the server
-holds the history), so its conversation goes to ``groups.conversation``, not ``source.conversation_id``
-(the key the mine stage collapses re-sent histories by), and ``source.previous_response_id`` is kept.
+Calls chained with ``previous_response_id`` sent only their new turn (the server holds the history).
+When the earlier call is in the input, the history is rebuilt: the call's messages become the earlier
+call's whole conversation (its input and output, and so on up the chain) followed by its own input
+and reply, under its own instructions (instructions are not carried over by the API). Every call of a
+chain is still a record; each earlier one is a prefix of the later ones, so the mine stage absorbs it
+into the longest (into duplicates, accounted for) and branches of a chain stay. Memory stays bounded:
+a first pass indexes response ids by byte offset, and earlier calls are read back from disk.
+
+A call whose history is not in the input (``previous_response_id`` of a call not logged, or a server
+``conversation``) keeps only its new turn; its conversation goes to ``groups.conversation``, not
+``source.conversation_id`` (the key the mine stage collapses re-sent histories by), and
+``source.previous_response_id`` is kept.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..jsonl import Line
+from ..jsonl import BadLine, Line, SeekableLines, iter_lines, located_lines
 from . import Item, ReadOptions, Reader, register
 from .common import ShapeError, expect, iso_timestamp, text_of, tool_call
-from .openai_chat import Call, convert_log, error_text, has_body
+from .openai_chat import Call, convert_log, error_text, has_body, request_response
 
 TEXT_PARTS = ("input_text", "output_text", "text")
 FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
@@ -118,7 +129,7 @@ def message_of(item: dict[str, Any]) -> dict[str, Any]:
     role = expect(item.get("role"), str, "message role")
     content = item.get("content")
     if not isinstance(content, list):
-        return {"role": role, "content": content}
+        return {"role": role, "content": text_of(content)}
     parts, refusals = [], []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
@@ -184,14 +195,118 @@ def _is_response(value: Any) -> bool:
     return isinstance(value, dict) and value.get("object") == "response"
 
 
+SYSTEM_ROLES = ("system", "developer")
+HISTORY_CACHE = 256  # rebuilt conversations kept for the calls that continue them (logs are mostly in order)
+Where = tuple[str, int, int]  # file, line, byte offset
+
+
+class Chains:
+    """Calls linked by ``previous_response_id``: the response ids of the input indexed by where their
+    line is, and each call's whole conversation rebuilt on demand by reading earlier calls back."""
+
+    def __init__(self) -> None:
+        self.where: dict[str, Where] = {}
+        self.lines = SeekableLines()
+        self.history_cache: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+
+    def index(self, located: Iterator[tuple[int, Line | BadLine]]) -> None:
+        for offset, line in located:
+            response_id = _ids(line.value)[0] if isinstance(line, Line) else None
+            if response_id is not None:
+                self.where.setdefault(response_id, (line.file, line.line, offset))
+
+    def joined(self, call: Call) -> Call:
+        """The call with the conversation it continues put before its new turn, when that is in the input."""
+        history = self.conversation(call.source.get("previous_response_id"))
+        if history is None:
+            return call
+        return replace(call, messages=continued(history, call.messages), stateful=bool(call.source.get("conversation_id")))
+
+    def conversation(self, response_id: str | None) -> list[dict[str, Any]] | None:
+        """The whole conversation up to and including a call's reply; None if the call is not in the input
+        or cannot be read (a failed call: what follows it keeps only its new turn)."""
+        chain: list[tuple[str, Call]] = []  # from the call asked for up towards the first call
+        history, seen = None, set()
+        while response_id in self.where and response_id not in self.history_cache and response_id not in seen:
+            seen.add(response_id)  # a loop of ids (a hand-edited log) ends the walk
+            call = self._call_at(self.where[response_id])
+            if call is None:
+                return None
+            chain.append((response_id, call))
+            response_id = call.source.get("previous_response_id")
+        if response_id in self.history_cache:
+            history = self.history_cache[response_id]
+            self.history_cache.move_to_end(response_id)
+        elif not chain:
+            return None
+        for chain_id, call in reversed(chain):
+            history = call.messages if history is None else continued(history, call.messages)
+            self._remember(chain_id, history)
+        return history
+
+    def _call_at(self, where: Where) -> Call | None:
+        file, line_no, offset = where
+        line = self.lines.line_at(file, offset, line_no)
+        try:
+            return response_calls(*request_response(line.value))[0]
+        except (ShapeError, KeyError, TypeError, AttributeError, IndexError, ValueError):
+            return None
+
+    def _remember(self, response_id: str, history: list[dict[str, Any]]) -> None:
+        self.history_cache[response_id] = history
+        if len(self.history_cache) > HISTORY_CACHE:
+            self.history_cache.popitem(last=False)
+
+    def close(self) -> None:
+        self.lines.close()
+
+
+def continued(history: list[dict[str, Any]], messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A call's messages after the conversation it continues: its own instructions (system messages)
+    replace the earlier ones when it has some; the history otherwise keeps its own."""
+    own_system = _leading_system(messages)
+    past = history[_leading_system(history):] if own_system else history
+    return [*messages[:own_system], *past, *messages[own_system:]]
+
+
+def _leading_system(messages: list[dict[str, Any]]) -> int:
+    count = 0
+    while count < len(messages) and messages[count].get("role") in SYSTEM_ROLES:
+        count += 1
+    return count
+
+
+def _ids(value: Any) -> tuple[str | None, str | None]:
+    """A log line's response id and the id it continues, or Nones for a line that is not a readable call."""
+    try:
+        request, response = request_response(value)
+        response = final_response(response)
+    except (ShapeError, KeyError, TypeError, AttributeError, IndexError):
+        return None, None
+    previous = request.get("previous_response_id") or response.get("previous_response_id")
+    response_id = response.get("id")
+    return (response_id if isinstance(response_id, str) else None), previous
+
+
 @register
 class OpenAIResponsesReader(Reader):
     name = "openai-responses"
-    description = "OpenAI Responses API request/response logs (input items, output items, streamed events)"
     priority = 40
 
     def sniff(self, first: Any, path: Path) -> bool:
         return isinstance(first, dict) and "response" in first and _is_response(first["response"])
 
-    def convert(self, line: Line, options: ReadOptions) -> Iterator[Item]:
-        return convert_log(self.name, line, response_calls)
+    def read_files(self, paths: list[Path], options: ReadOptions) -> Iterator[Item]:
+        chains = Chains()
+        try:
+            for path in paths:
+                chains.index(located_lines(path, options.max_line_bytes))
+            for path in paths:
+                for line in iter_lines(path, options.max_line_bytes):
+                    if isinstance(line, BadLine):
+                        yield line
+                    else:
+                        yield from convert_log(self.name, line, lambda request, response: [
+                            chains.joined(call) for call in response_calls(request, response)])
+        finally:
+            chains.close()

@@ -22,9 +22,9 @@ from typing import Any, Iterator
 
 import orjson
 
-from ..jsonl import Line
+from ..jsonl import Line, open_input, raw_lines
 from ..record import Record, derived_id
-from . import Item, ReadOptions, Reader, register
+from . import Item, ReadOptions, Reader, register, whole_document
 from .anthropic import finish_reason, function_tools
 from .common import ShapeError, expect, guarded, iso_timestamp, openai_message, text_of, tool_call
 from .langsmith import checked_record
@@ -194,7 +194,6 @@ def flattened_tools(attrs: dict[str, Any]) -> list[dict[str, Any]] | None:
 @register
 class OtelGenAIReader(Reader):
     name = "otel-genai"
-    description = "OpenTelemetry GenAI spans in OTLP JSON (gen_ai.* attributes, current and flattened conventions)"
     priority = 20
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -252,12 +251,12 @@ def span_records(line: Line, span: dict[str, Any], attrs: dict[str, Any], reader
 
 def _whole_document(path: Path) -> Any:
     """The export, if the file is one pretty-printed OTLP export (``{`` alone on its first line); None for JSONL."""
-    with open(path, "rb") as handle:
-        first = next((raw for raw in handle if raw.strip()), b"")
+    with open_input(path) as handle:
+        first = next((raw for _, _, raw in raw_lines(handle, str(path)) if isinstance(raw, bytes) and raw.strip()), b"")
     if first.strip() != b"{":
         return None
     try:
-        value = orjson.loads(path.read_bytes())
+        value = whole_document(path)
     except orjson.JSONDecodeError:
         return None  # read line by line: each broken line is reported
     return value if isinstance(value, dict) else None

@@ -27,7 +27,6 @@ def problem_with(value: Any) -> str | None:
 @register
 class RecordReader(Reader):
     name = "records"
-    description = "dataprep records, or plain OpenAI chat fine-tuning JSONL ({\"messages\": [...]})"
     priority = 90  # the most general shape: let specific log formats claim a file first
 
     def sniff(self, first: Any, path: Path) -> bool:
@@ -35,7 +34,7 @@ class RecordReader(Reader):
 
     def read_file(self, path: Path, options: ReadOptions) -> Iterator[Item]:
         seen: dict[str, int] = {}
-        for line in iter_lines(path):
+        for line in iter_lines(path, options.max_line_bytes):
             if isinstance(line, BadLine):
                 yield line
                 continue

@@ -18,18 +18,25 @@ Mapping keys (each names the column that holds it):
 - ``score``: a number -> ``feedback.scores[<column name>]``;
 - ``comment``: -> ``feedback.comments``;
 - ``correction``: a better reply -> ``feedback.correction`` (the mine stage makes it the target);
-- ``category``: -> ``source.category`` and the tag ``category:<value>``.
+- ``category``: -> ``source.category`` and the tag ``category:<value>``;
+- ``delimiter`` (not a column): the CSV delimiter, one character or comma/semicolon/tab/pipe; without
+  it the delimiter is sniffed among , ; tab | from the file's start (else tab for .tsv, comma otherwise).
 
 Without a mapping, columns named like the keys are used. A mapped column the file does not have is
 an error naming the file, the column and the columns it has. A row with an empty required cell is
 rejected at its line (CSV/TSV: the physical line the row starts on, the header being line 1;
 Parquet: the row number, from 1). A thumbs or score cell that cannot be read is kept in ``meta``.
-Files stream (CSV row by row, Parquet in record batches), so memory stays bounded.
+A CSV row the parser cannot read (an opening quote never closed, so the cell would run to the end of the
+file or past MAX_ROW_LINES lines) is rejected at its first line and reading resumes on the line after it.
+Files stream (CSV row by row, Parquet in record batches), so memory stays bounded; gzip, zstd and bz2
+files are read through (``tickets.csv.gz``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,9 +46,9 @@ import pyarrow
 import pyarrow.parquet as parquet
 
 from ..errors import InputError
-from ..jsonl import BadLine, iter_lines
+from ..jsonl import RAW_EXCERPT_CHARS, BadLine, SeekableLines, compression_of, iter_lines, open_input
 from ..record import Record, derived_id
-from . import Item, ReadOptions, Reader, register
+from . import TABLE_SUFFIXES, Item, ReadOptions, Reader, register, table_suffix
 from .common import ShapeError, excerpt, iso_timestamp, thumbs_of
 from .openai_chat import chat_message
 from .records import problem_with
@@ -54,9 +61,10 @@ csv.field_size_limit(2**31 - 1)  # long replies exceed the default 128 KiB cell 
 
 def resolve_mapping(mapping: dict[str, str], columns: list[str], file: str) -> dict[str, str]:
     """The mapping checked against the file's columns (key -> column), or an InputError saying what is wrong."""
-    unknown = sorted(set(mapping) - set(KEYS))
+    unknown = sorted(set(mapping) - set(KEYS) - {"delimiter"})
     if unknown:
-        raise InputError(f"unknown mapping key {unknown[0]!r}; use {', '.join(KEYS)}", file=file)
+        raise InputError(f"unknown mapping key {unknown[0]!r}; use {', '.join(KEYS)} or delimiter", file=file)
+    mapping = {key: column for key, column in mapping.items() if key != "delimiter"}  # not a column
     resolved = dict(mapping) if mapping else {key: key for key in KEYS if key in columns}
     missing = [column for column in resolved.values() if column not in columns]
     if missing:
@@ -153,29 +161,107 @@ def _number_or_text(value: Any) -> Any:
 
 
 # -- files ----------------------------------------------------------------------------------------
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|"}
+SNIFF_CHARS = 64 * 1024
+MAX_ROW_LINES = 10_000  # a quoted cell running longer than this is an unclosed quote, not a long reply
+
+
 def csv_rows(path: Path, mapping: dict[str, str]) -> Iterator[Item]:
+    """Rows of a CSV/TSV file (plain or compressed), delimiter from the mapping or sniffed. A row that
+    cannot be parsed (an unclosed quote) is rejected at its first line and reading resumes on the next."""
     name = str(path)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     # surrogateescape keeps bytes that are not UTF-8 so that only their row is rejected
-    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
-        reader = csv.reader(handle, delimiter=delimiter, strict=True)  # a stray quote is an error, not a merged row
-        header = next(reader, None)
+    with io.TextIOWrapper(open_input(path), encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+        sample = handle.read(SNIFF_CHARS) + handle.readline()
+        lines = PhysicalLines(itertools.chain(io.StringIO(sample, newline=""), handle))
+        delimiter = _delimiter(mapping.get("delimiter"), sample, path, name)
+        try:
+            header = next(csv.reader(lines, delimiter=delimiter, strict=True), None)
+        except (csv.Error, RowTooLong) as exc:
+            raise InputError(f"unreadable header row: {exc}", file=name, line=1) from None
         if not header:
             raise InputError("the table is empty: no header row", file=name, line=1)
         header = [column.encode("utf-8", "surrogateescape").decode("utf-8", "replace") for column in header]
         resolved = resolve_mapping(mapping, header, name)
-        start = reader.line_num + 1
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                yield BadLine(name, start, f"unreadable CSV row: {exc}", "")
-            else:
-                if row:
-                    yield csv_row(row, header, resolved, name, start)
-            start = reader.line_num + 1
+        yield from _csv_body(lines, delimiter, header, resolved, name)
+
+
+def _csv_body(lines: "PhysicalLines", delimiter: str, header: list[str], mapping: dict[str, str],
+              name: str) -> Iterator[Item]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)  # a stray quote is an error, not a merged row
+    while True:
+        lines.start_row()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except (csv.Error, RowTooLong) as exc:
+            start = lines.row_start()
+            yield BadLine(name, start, f"unreadable CSV row: {exc}; reading resumed at line {start + 1}",
+                          lines.row_excerpt())
+            lines.reread_after_row_start()
+            reader = csv.reader(lines, delimiter=delimiter, strict=True)  # a fresh parser: no half-read quote
+        else:
+            if row:
+                yield csv_row(row, header, mapping, name, lines.row_start())
+
+
+class RowTooLong(Exception):
+    def __str__(self) -> str:
+        return f"a quoted cell runs over {MAX_ROW_LINES:,} lines (an opening quote that is never closed?)"
+
+
+class PhysicalLines:
+    """The lines the CSV parser reads, numbered, with the lines of the row being parsed kept so that a
+    row that turns out unreadable can be read again from its second line."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.lines = lines
+        self.number = 0
+        self.row: list[tuple[int, str]] = []
+        self.pending: list[tuple[int, str]] = []  # lines to read again, last first
+
+    def __iter__(self) -> "PhysicalLines":
+        return self
+
+    def __next__(self) -> str:
+        if len(self.row) >= MAX_ROW_LINES:
+            raise RowTooLong()
+        if self.pending:
+            line = self.pending.pop()
+        else:
+            self.number += 1
+            line = (self.number, next(self.lines))
+        self.row.append(line)
+        return line[1]
+
+    def start_row(self) -> None:
+        self.row.clear()
+
+    def row_start(self) -> int:
+        return self.row[0][0] if self.row else self.number + 1
+
+    def row_excerpt(self) -> str:
+        return "".join(text for _, text in self.row[:3])[:RAW_EXCERPT_CHARS].encode(
+            "utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+    def reread_after_row_start(self) -> None:
+        self.pending.extend(reversed(self.row[1:]))
+        self.row.clear()
+
+
+def _delimiter(given: str | None, sample: str, path: Path, file: str) -> str:
+    """The mapping's ``delimiter`` (a character, or comma/semicolon/tab/pipe), else sniffed from the sample."""
+    if given is not None:
+        delimiter = DELIMITERS.get(given, given)
+        if len(delimiter) != 1:
+            raise InputError(f"mapping delimiter {given!r} should be one character or one of: {', '.join(DELIMITERS)}",
+                             file=file)
+        return delimiter
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(DELIMITERS.values())).delimiter
+    except csv.Error:  # one column, or too little to tell: go by the name
+        return "\t" if table_suffix(path) == ".tsv" else ","
 
 
 def csv_row(row: list[str], header: list[str], mapping: dict[str, str], file: str, line: int) -> Item:
@@ -204,7 +290,7 @@ def _row_excerpt(row: list[str]) -> str:
 def parquet_rows(path: Path, mapping: dict[str, str]) -> Iterator[Item]:
     name = str(path)
     try:
-        table = parquet.ParquetFile(path)
+        table = parquet.ParquetFile(path if compression_of(path) is None else SeekableLines.open_file(name))
     except (pyarrow.ArrowInvalid, OSError) as exc:
         raise InputError(f"not a readable Parquet file: {exc}", file=name) from None
     resolved = resolve_mapping(mapping, table.schema_arrow.names, name)
@@ -218,31 +304,32 @@ def parquet_rows(path: Path, mapping: dict[str, str]) -> Iterator[Item]:
         raise InputError(f"unreadable Parquet data after row {row_number}: {exc}", file=name) from None
 
 
-def jsonl_rows(path: Path, mapping: dict[str, str]) -> Iterator[Item]:
+def jsonl_rows(path: Path, options: ReadOptions) -> Iterator[Item]:
     resolved = None
-    for line in iter_lines(path):
+    for line in iter_lines(path, options.max_line_bytes):
         if isinstance(line, BadLine):
             yield line
         elif not isinstance(line.value, dict):
             yield BadLine(line.file, line.line, "a table row must be a JSON object", excerpt(line.value))
         else:
-            resolved = resolved or resolve_mapping(mapping, list(line.value), line.file)
+            resolved = resolved or resolve_mapping(options.mapping, list(line.value), line.file)
             yield row_record(line.value, resolved, line.file, line.line)
 
 
 @register
 class TableReader(Reader):
     name = "table"
-    description = "CSV, TSV or Parquet tables (or JSONL rows) with a column mapping from the recipe"
     priority = 10
 
     def sniff(self, first: Any, path: Path) -> bool:
-        return path.suffix.lower() in (".csv", ".tsv", ".parquet")
+        return table_suffix(path) in TABLE_SUFFIXES
 
     def read_file(self, path: Path, options: ReadOptions) -> Iterator[Item]:
-        suffix = path.suffix.lower()
-        rows = parquet_rows if suffix == ".parquet" else jsonl_rows if suffix in (".jsonl", ".json") else csv_rows
+        suffix = table_suffix(path)
         try:
-            yield from rows(path, options.mapping)
+            if suffix in (".jsonl", ".json"):
+                yield from jsonl_rows(path, options)
+            else:
+                yield from (parquet_rows if suffix == ".parquet" else csv_rows)(path, options.mapping)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None

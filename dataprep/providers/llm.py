@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..errors import RecipeError
+from ..settings import secret_setting, url_setting
 from ..tokens import count_text
 from .anthropic_api import AnthropicMessages
 from .api import BatchFailed, Failure, Provider, ProviderError
@@ -92,7 +93,7 @@ class Completion:
 
 
 class LLM:
-    def __init__(self, settings: LLMSettings, cache_dir: Path, replay: Iterable[Path] = ()):
+    def __init__(self, settings: LLMSettings, cache_dir: Path, replay: Iterable[Path] = (), run_budget: Budget | None = None):
         if settings.provider not in PROVIDERS:
             raise RecipeError(f"unknown provider '{settings.provider}'; use one of: {', '.join(PROVIDERS)}")
         self.settings = settings
@@ -101,7 +102,7 @@ class LLM:
         self.prices = Prices(settings.prices)
         if settings.budget_usd is not None:
             self.prices.require(settings.model)
-        self.budget = Budget(settings.budget_usd)
+        self.budget = Budget(settings.budget_usd, run_budget)
         self.counts = {"calls_sent": 0, "cache_hits": 0, "retries": 0, "failed_requests": 0,
                        "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0, "cost_usd_cached": 0.0}
         self.batch_ids: list[str] = []
@@ -228,13 +229,14 @@ class LLM:
                 f"received are cached, so a rerun continues from here")
 
     def _client_for(self, uncached: int) -> Any:
-        secret = os.environ.get(self.key_env)
+        secret = secret_setting(self.key_env)
         if not secret:
             raise ProviderError(f"{uncached} request(s) are not in the cache and {self.key_env} is not set: set it "
                                 f"to call {self.settings.provider}, or use --dry-run to see what the run would cost")
         with self._lock:
             if self._client is None:
-                self._client = self.api.client(secret, self.settings.base_url, self.settings.timeout)
+                base_url = self.settings.base_url and url_setting("base_url", self.settings.base_url)
+                self._client = self.api.client(secret, base_url, self.settings.timeout)
         return self._client
 
     # -- batch: submit what is missing (once), wait, collect into the same cache --------------------

@@ -67,8 +67,9 @@ class Budget:
     does not fit stops all further sending: the run keeps what is done and says so.
     """
 
-    def __init__(self, limit_usd: float | None):
+    def __init__(self, limit_usd: float | None, run: "Budget | None" = None):
         self.limit_usd = limit_usd
+        self.run = run  # the whole run's budget, shared by every LLM stage: a call must fit both
         self.spent_usd = 0.0
         self.reserved_usd = 0.0
         self.exhausted = False
@@ -81,6 +82,9 @@ class Budget:
             if self.limit_usd is not None and self.spent_usd + self.reserved_usd + usd > self.limit_usd:
                 self.exhausted = True
                 return False
+            if self.run is not None and not self.run.reserve(usd):
+                self.exhausted = True
+                return False
             self.reserved_usd += usd
             return True
 
@@ -88,6 +92,8 @@ class Budget:
         with self._lock:
             self.reserved_usd -= reserved
             self.spent_usd += actual or 0.0
+        if self.run is not None:
+            self.run.settle(reserved, actual)
 
     def summary(self) -> dict[str, Any]:
         return {"budget_usd": self.limit_usd, "budget_stopped": self.exhausted}

@@ -6,6 +6,7 @@ import importlib.util
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,10 @@ from rich.table import Table
 from ..errors import UsageError
 from ..jsonl import write_json, write_jsonl
 from .server import Connection, die_with_parent, local_server_command, local_server_env, wait_until_up
-from .stats import defect_estimate
+from .stats import MINUTES_PER_TASK, defect_estimate, describe_effort, describe_residual_pii, residual_pii
 from ..pii import refuse_unscrubbed, unscrubbed_ids
-from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, task_data
-from .verdicts import VERDICTS, read_export, review_progress, verdicts_from_export
+from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, tasks_for
+from .verdicts import VERDICTS, personal_data_found, read_export, review_progress, verdicts_from_export
 
 START_TIMEOUT_S = 300
 
@@ -30,14 +31,17 @@ def push(in_file: Path, project: str, to_file: Path | None, console: Console, al
     records = read_records(in_file)
     if not allow_unscrubbed:
         refuse_unscrubbed(unscrubbed_ids(records), str(in_file), "pass --allow-unscrubbed")
-    tasks = [{"data": task_data(record)} for record in records]
+    tasks = tasks_for(records)
+    minutes = minutes_per_task(in_file)
     if to_file is not None:
         write_import_files(to_file, tasks, console)
+        console.print(f"that is {describe_effort(len(tasks), minutes)}", highlight=False)
         return
     connection = Connection.from_env()
     project_id, created = connection.project(project, create=True)
     present = {} if created else connection.task_ids(project_id)
     new = [task for task in tasks if task["data"][ID_FIELD] not in present]
+    console.print(f"pushing {describe_effort(len(new), minutes)}", highlight=False)
     connection.import_tasks(project_id, new)
     # a disputed record is already there: show its task the disagreement so it gets another look
     disputed = {present[record.id]: task["data"] for record, task in zip(records, tasks)
@@ -47,6 +51,15 @@ def push(in_file: Path, project: str, to_file: Path | None, console: Console, al
                   f"{len(tasks) - len(new)} already there"
                   + (f", {len(disputed)} disputed one(s) marked for another look" if disputed else ""),
                   highlight=False, soft_wrap=True)
+
+
+def minutes_per_task(queue: Path) -> float:
+    """The run's ``minutes_per_task`` when ``queue`` is a run's ``review/queue.jsonl``, else the default."""
+    try:
+        stages = orjson.loads((queue.parent.parent / "manifest.json").read_bytes())["stages"]
+        return next(s["stats"]["minutes_per_task"] for s in reversed(stages) if s["stage"] == "review")
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, StopIteration):
+        return MINUTES_PER_TASK
 
 
 def write_import_files(to_file: Path, tasks: list[dict], console: Console) -> None:
@@ -76,10 +89,12 @@ def pull(out_file: Path, project: str, from_file: Path | None, console: Console)
 
 
 def status(project: str, console: Console) -> None:
-    """Progress per reason picked, and the defect rate the random sample shows so far."""
+    """Progress per reason picked, the defect rate the random sample shows so far, and the share
+    of reviewed examples in which reviewers still found personal data."""
     connection = Connection.from_env()
     project_id, _ = connection.project(project)
-    progress = review_progress(connection.export(project_id, annotated_only=False))
+    tasks = connection.export(project_id, annotated_only=False)
+    progress = review_progress(tasks)
     table = Table(title=f"review of '{project}' ({connection.url}/projects/{project_id})", title_justify="left")
     for column in ("picked because", "tasks", "judged", *VERDICTS, "disputed"):
         table.add_column(column, justify="left" if column == "picked because" else "right")
@@ -91,6 +106,7 @@ def status(project: str, console: Console) -> None:
     estimate = defect_estimate(sample.defects, sample.done) if sample else defect_estimate(0, 0)
     console.print(f"defect rate of the unreviewed data (random sample, reject or needs edit): {estimate.describe()}",
                   highlight=False)
+    console.print(describe_residual_pii(residual_pii(*personal_data_found(tasks))), highlight=False)
 
 
 # -- a local Label Studio ------------------------------------------------------------------------
@@ -112,6 +128,7 @@ def label_studio_launcher() -> list[str]:
 def serve(run_dir: Path, port: int, console: Console) -> None:
     """Start Label Studio with its data under the run folder; print the URL and the login once it answers."""
     launcher = label_studio_launcher()
+    refuse_busy_port(port)
     data_dir = run_dir / "label-studio"
     login = server_login(data_dir)
     url = f"http://127.0.0.1:{port}"
@@ -136,6 +153,16 @@ def serve(run_dir: Path, port: int, console: Console) -> None:
         if process.poll() is None:
             process.terminate()
             process.wait()
+
+
+def refuse_busy_port(port: int) -> None:
+    """Label Studio moves to the next port when its own is busy, and nobody would know where it
+    went: stop here instead."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise UsageError(f"port {port} is busy on 127.0.0.1: stop what uses it or pass --port") from None
 
 
 def server_login(data_dir: Path) -> dict[str, str]:

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import orjson
 
 from ..errors import DataprepError, UsageError
+from ..settings import secret_setting, url_setting
 from .tasks import ID_FIELD, label_config
 
 URL_ENV, KEY_ENV = "LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY"
@@ -53,13 +54,13 @@ class Connection:
 
     @classmethod
     def from_env(cls) -> "Connection":
-        url, key = os.environ.get(URL_ENV, "").strip(), os.environ.get(KEY_ENV, "").strip()
+        url, key = os.environ.get(URL_ENV, "").strip(), secret_setting(KEY_ENV)
         if not url or not key:
             raise UsageError(f"set {URL_ENV} and {KEY_ENV} to reach Label Studio "
                              "(or use --to-file / --from-file to work without a server)")
+        url = url_setting(URL_ENV, url)
         from label_studio_sdk import LabelStudio  # heavy import (~2 s): only when a server is used
 
-        url = url.rstrip("/")
         connection = cls(url, key, None)
         with connection.errors():
             connection.client = LabelStudio(base_url=url, api_key=key, timeout=300)
@@ -203,6 +204,6 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> bool
 
 
 def local_server_command(launcher: list[str], port: int) -> list[str]:
-    """``--debug`` makes a busy port an error instead of a silent move to the next one;
-    ``--internal-host`` keeps it off other interfaces."""
-    return [*launcher, "start", "--no-browser", "--debug", "--internal-host", "127.0.0.1", "--port", str(port)]
+    """``--internal-host`` keeps it off other interfaces. No ``--debug`` (Django's debug mode,
+    not for people's data): check the port is free before starting instead."""
+    return [*launcher, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)]

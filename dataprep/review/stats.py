@@ -49,13 +49,43 @@ class Estimate:
                 "confidence": self.confidence, "low": round(self.low, 4), "high": round(self.high, 4)}
 
 
+def wilson_interval(hits: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion: unlike the normal approximation it stays inside
+    [0, 1] and behaves with few hits, which is the usual case for a clean dataset."""
+    if trials == 0:
+        return 0.0, 1.0
+    from scipy.stats import binomtest  # heavy import: only when there is something to estimate
+
+    interval = binomtest(hits, trials).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
 def defect_estimate(defects: int, reviewed: int, confidence: float = 0.95) -> Estimate:
-    """Wilson score interval: unlike the normal approximation it stays inside [0, 1] and
-    behaves with few defects, which is the usual case for a clean dataset."""
-    if reviewed == 0:
-        return Estimate(0, 0, confidence, 0.0, 1.0)
-    z = z_score(confidence)
-    p = defects / reviewed
-    centre = (p + z * z / (2 * reviewed)) / (1 + z * z / reviewed)
-    half = z / (1 + z * z / reviewed) * math.sqrt(p * (1 - p) / reviewed + z * z / (4 * reviewed ** 2))
-    return Estimate(defects, reviewed, confidence, max(0.0, centre - half), min(1.0, centre + half))
+    return Estimate(defects, reviewed, confidence, *wilson_interval(defects, reviewed, confidence))
+
+
+def residual_pii(reviewed: int, flagged: int) -> dict[str, float | int]:
+    """Personal data reviewers still found after scrubbing: the rate and its 95% interval."""
+    low, high = wilson_interval(flagged, reviewed)
+    return {"reviewed": reviewed, "flagged": flagged, "rate": round(flagged / reviewed, 4) if reviewed else 0.0,
+            "low": round(low, 4), "high": round(high, 4)}
+
+
+def describe_residual_pii(found: dict[str, float | int]) -> str:
+    if not found["reviewed"]:
+        return "residual personal data: nothing reviewed yet"
+    return (f"residual personal data: {found['flagged']} of {found['reviewed']} reviewed example(s) "
+            f"({found['rate']:.1%}); 95% interval {found['low']:.1%}-{found['high']:.1%}")
+
+
+MINUTES_PER_TASK = 3.0  # the review stage's default (schemas/stages/review.schema.json): read, judge, maybe rewrite
+
+
+def reviewer_hours(tasks: int, minutes_per_task: float) -> float:
+    return round(tasks * minutes_per_task / 60, 2)
+
+
+def describe_effort(tasks: int, minutes_per_task: float) -> str:
+    """"54 tasks, about 2.7 reviewer-hours at 3 min each": what a push asks of people."""
+    return (f"{tasks} task(s), about {reviewer_hours(tasks, minutes_per_task):g} reviewer-hours "
+            f"at {minutes_per_task:g} min each")

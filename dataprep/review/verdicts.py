@@ -32,10 +32,12 @@ class Judgement:
     reasons: tuple[str, ...] = ()
     edited_reply: str | None = None
     ground_truth: bool = False  # a manager's "ground truth" annotation settles a dispute
+    personal_data: bool = False  # ticked "Contains personal data", whatever the verdict
 
     def to_dict(self) -> dict[str, Any]:
         return {"reviewer": self.reviewer, "verdict": self.verdict, "reasons": list(self.reasons),
-                "edited_reply": self.edited_reply, "ground_truth": self.ground_truth}
+                "edited_reply": self.edited_reply, "ground_truth": self.ground_truth,
+                "personal_data": self.personal_data}
 
 
 def reviewer_name(completed_by: Any) -> str:
@@ -69,7 +71,7 @@ def judgement(annotation: dict[str, Any]) -> Judgement | None:
     reasons = tuple(sorted({c.strip().lower() for c in choices(result, "reason")})) if verdict in DEFECTS else ()
     edited = text_of(result, "edited_reply") if verdict == "needs_edit" else None
     return Judgement(reviewer_name(annotation.get("completed_by")), verdict, reasons, edited,
-                     bool(annotation.get("ground_truth")))
+                     bool(annotation.get("ground_truth")), bool(choices(result, "pii")))
 
 
 def latest_judgements(task: dict[str, Any]) -> list[Judgement]:
@@ -97,6 +99,8 @@ def combine(record_id: str, task: dict[str, Any], judgements: list[Judgement]) -
         "reviewer": ", ".join(j.reviewer for j in deciding),
         "reason": "; ".join(reasons) or None,
         "edited_reply": deciding[0].edited_reply if agreed else None,
+        # one reviewer seeing personal data is enough: nobody outvotes a leak
+        "personal_data": any(j.personal_data for j in judgements),
         "picked_because": (task.get("data") or {}).get("picked") or [],
         "annotations": [j.to_dict() for j in judgements],
     }
@@ -106,12 +110,15 @@ def combine(record_id: str, task: dict[str, Any], judgements: list[Judgement]) -
 class PullSummary:
     tasks: int = 0
     without_verdict: int = 0
+    personal_data: int = 0
     verdicts: Counter = field(default_factory=Counter)
     agreement: dict[str, Any] = field(default_factory=dict)
 
     def lines(self) -> list[str]:
         counts = ", ".join(f"{name} {self.verdicts.get(name, 0)}" for name in (*VERDICTS, "disputed"))
         out = [f"{self.tasks} annotated task(s): {counts}"]
+        out.append(f"{self.personal_data} of {sum(self.verdicts.values())} judged task(s) marked as containing "
+                   "personal data (the run drops them on --resume)")
         if self.without_verdict:
             out.append(f"{self.without_verdict} task(s) annotated without a verdict (skipped or incomplete): left pending")
         if self.agreement.get("tasks"):
@@ -141,6 +148,7 @@ def verdicts_from_export(tasks: Iterable[dict[str, Any]], where: str) -> tuple[l
             continue
         row = combine(record_id, task, judgements)
         summary.verdicts[row["verdict"] or "disputed"] += 1
+        summary.personal_data += row["personal_data"]
         rated.append([j.verdict for j in judgements])
         rows.append(row)
     summary.agreement = agreement(rated)
@@ -196,6 +204,9 @@ def read_verdicts(path: Path) -> dict[str, dict[str, Any]]:
             # a misspelt verdict must not count as an accept and put a rejected record in training
             raise InputError(f"verdict {value.get('verdict')!r} is not one of {', '.join(VERDICTS)}",
                              file=item.file, line=item.line)
+        if not isinstance(value.get("personal_data", False), bool):
+            # "no" is truthy: only a real true/false may decide whether a record is dropped
+            raise InputError("'personal_data' must be true or false", file=item.file, line=item.line)
         found[value["id"]] = value
     return found
 
@@ -229,3 +240,13 @@ def review_progress(tasks: Iterable[dict[str, Any]]) -> dict[str, ReasonProgress
             if outcome:
                 entry.verdicts[outcome] += 1
     return progress
+
+
+def personal_data_found(tasks: Iterable[dict[str, Any]]) -> tuple[int, int]:
+    """(tasks judged, tasks a reviewer marked as containing personal data): the residual PII sample."""
+    judged = flagged = 0
+    for task in tasks:
+        judgements = latest_judgements(task)
+        judged += bool(judgements)
+        flagged += any(j.personal_data for j in judgements)
+    return judged, flagged

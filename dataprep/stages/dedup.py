@@ -1,17 +1,22 @@
 """The dedup stage: exact and near-duplicate records, labeling conflicts, decontamination.
 
-Records are compared on a view of their text (user turns, user + assistant turns, the input
-before the reply, or the whole conversation), normalized so case, whitespace, unicode forms
-and numbered PII placeholders do not matter. Equal texts and texts whose shingle Jaccard
-similarity reaches the threshold form clusters (transitively); one keeper per cluster goes on
-and the others go to duplicates.jsonl pointing at it. Every record that goes on carries its
-cluster id and size, which the split stage uses to keep clusters on one side.
+Records are compared on a view of their text, normalized so case, whitespace, unicode forms
+and numbered PII placeholders do not matter. The default view, ``auto``, is the user turns
+plus any tool calls and tool results before the reply: two "check order <ORDER_1>"
+conversations whose lookups returned different orders are different examples. Equal texts
+and texts whose shingle Jaccard similarity reaches the threshold form clusters
+(transitively); the keeper policy picks who goes on (``keep_per_cluster`` more, chosen to
+differ most, for teams that want several phrasings of one intent) and the others go to
+duplicates.jsonl pointing at their keeper. Every record that goes on carries its cluster id
+and size, which the split stage uses to keep clusters on one side.
 
-Records that share an input (everything before the reply but the system prompt) while their
-accepted replies differ materially are a labeling conflict, not duplicates: all of them go
-on, tagged ``conflict``, for the review stage. Records near-duplicate to a reference set
-(``against``: an eval set, a public benchmark) are set aside so nothing in training leaks
-into evaluation.
+Records that share an input (user turns, tool calls and results) are grouped by answer: a
+reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
+see reply_agreement.py) is the same answer however it is worded. One answer: ordinary
+duplicates. Several answers that disagree: a labeling conflict; one record per answer goes
+on, tagged ``conflict``, for the review stage, and the copies of each answer go to
+duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
+benchmark) are set aside so nothing in training leaks into evaluation.
 """
 
 from __future__ import annotations
@@ -27,18 +32,20 @@ import xxhash
 from ..errors import InputError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
-from ..minhash import Groups, Params, best_matches, find_groups, group_near_duplicates, max_cross_similarity, sketch
+from ..minhash import Params, Sketches, best_matches, find_groups, group_near_duplicates, max_cross_similarity
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text, readable_text, record_text
+from ..reply_agreement import Reply, disagreement, read_reply, word_similarity
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
-VIEWS = ("user", "user_assistant", "input", "conversation")
-#: conflicts compare what the model was given: a reply built on a different tool result is no conflict
-CONFLICT_VIEW = "input"
+VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
+#: answers are compared among records given the same input: user turns, tool calls and tool
+#: results (a reply built on a different tool result is no conflict)
+CONFLICT_VIEW = "auto"
+#: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
+WORDINGS_COMPARED = 20
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
-#: replies are compared as sets of words: two phrasings of one answer share most of them
-REPLY_PARAMS = Params(shingle="word", ngram=1)
 
 
 # -- what the keeper policy looks at ------------------------------------------------------------------------
@@ -64,6 +71,19 @@ def _accepted_reply(record: Record) -> bool:
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
 
 
+def _reply_of(record: Record) -> Reply:
+    """The record's reply, read with its input and the user turn it answers."""
+    question = next((message_text(m) for m in reversed(record.prompt_messages) if m.get("role") == "user"), "")
+    return read_reply(record.target, "\n".join(map(readable_text, record.prompt_messages)), question)
+
+
+def _first_of_runs(labels: np.ndarray) -> np.ndarray:
+    """Where each run of equal labels starts in a sorted label array."""
+    first = np.ones(len(labels), bool)
+    first[1:] = labels[1:] != labels[:-1]
+    return np.flatnonzero(first)
+
+
 @dataclass
 class Survey:
     """Pass 1: what dedup needs of every record, without keeping the records (flat arrays:
@@ -71,6 +91,7 @@ class Survey:
 
     texts: list[str] = field(default_factory=list)
     input_texts: list[str] = field(default_factory=list)  # for conflicts, when the view differs
+    input_differs: bool = False  # some record's input text is not its view text
     ids: list[str] = field(default_factory=list)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
@@ -83,26 +104,30 @@ class Plan:
     """Where each record goes, decided before any record is written."""
 
     labels: np.ndarray  # dedup cluster per record (-1: decontaminated)
-    keepers: np.ndarray  # index of the keeper of each cluster
-    sizes: np.ndarray  # members per cluster
+    keeper_of: np.ndarray  # the record each one is set aside for (itself when kept; -1: decontaminated)
+    sizes: np.ndarray  # original records per cluster
     cluster_ids: list[str]
+    sketches: Sketches  # of the records not decontaminated
+    row: np.ndarray  # each record's row in sketches (-1: decontaminated)
     similarity: np.ndarray  # to its keeper (duplicates) or reference (decontaminated)
     exact: np.ndarray  # same normalized text as the keeper
     reference: list[tuple[str, str] | None]  # (file, record id) a decontaminated record matched
-    conflict: dict[int, str] = field(default_factory=dict)  # record index -> conflict group id
+    conflict: dict[int, str] = field(default_factory=dict)  # kept record index -> conflict group id
     conflict_reason: dict[str, str] = field(default_factory=dict)  # group id -> why
+    same_answer: dict[int, str] = field(default_factory=dict)  # set-aside copy of a conflict's answer -> group id
 
 
 @register
 class Dedup(Stage):
     name = "dedup"
 
-    def __init__(self, view: str = "user", threshold: float = 0.8, num_perm: int = 128, shingle: str = "word",
+    def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "word",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
-                 conflict_below: float = 0.3, against: list[str] | tuple[str, ...] = (), workers: int | None = None):
+                 keep_per_cluster: int = 1, conflicts: bool = True, conflict_below: float = 0.0,
+                 against: list[str] | tuple[str, ...] = (), workers: int | None = None):
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
-                         verify=verify, keeper=list(keeper), conflict_below=conflict_below, against=list(against),
-                         workers=workers)
+                         verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
+                         conflict_below=conflict_below, against=list(against), workers=workers)
         self.params = Params(threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram, verify=verify,
                              workers=workers)
 
@@ -113,19 +138,21 @@ class Dedup(Stage):
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         survey = self.survey(records)
         plan = self.plan(survey, ctx)
-        if self.options["conflict_below"] > 0:
+        if self.options["conflicts"]:
             self.find_conflicts(records, survey, plan)
+        self.settle(plan)
         yield from self.emit(records, survey, plan, ctx)
 
     # -- pass 1 ---------------------------------------------------------------------------------------------
     def survey(self, records: RecordSource) -> Survey:
         survey = Survey()
-        separate_input_view = self.options["view"] != CONFLICT_VIEW and self.options["conflict_below"] > 0
+        separate_input_view = self.options["view"] != CONFLICT_VIEW and self.options["conflicts"]
         for record in records:
             text = record_text(record, self.options["view"])
             survey.texts.append(text)
             if separate_input_view:
                 input_text = record_text(record, CONFLICT_VIEW)
+                survey.input_differs |= input_text != text
                 survey.input_texts.append(text if input_text == text else input_text)  # one copy when equal
             survey.ids.append(record.id)
             survey.merits.extend(_merits(record))
@@ -141,40 +168,54 @@ class Dedup(Stage):
             self.decontaminate(survey, ctx, similarity, reference)
         clean = np.array([i for i in range(n) if reference[i] is None], np.int64)
         groups = find_groups([survey.texts[i] for i in clean], self.params)
-        labels = np.full(n, -1)
-        labels[clean] = groups.labels
-        keepers = self.choose_keepers(labels[clean], clean, survey)
+        labels, row = np.full(n, -1), np.full(n, -1)
+        labels[clean], row[clean] = groups.labels, np.arange(len(clean))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
         weights = np.frombuffer(survey.represents, np.int64)[clean] if n else np.zeros(0, np.int64)
         sizes = np.bincount(labels[clean], weights=weights).astype(np.int64)
-        plan = Plan(labels, keepers, sizes, [_group_id(survey.ids[clean[i]]) for i in first],
-                    similarity, np.zeros(n, bool), reference)
-        self.measure_to_keepers(plan, groups, clean)
+        plan = Plan(labels, np.full(n, -1), sizes, [_group_id(survey.ids[clean[i]]) for i in first],
+                    groups.sketches, row, similarity, np.zeros(n, bool), reference)
+        self.choose_keepers(plan, clean, survey)
         ctx.stats.update(view=self.options["view"], threshold=self.params.threshold, num_perm=self.params.num_perm,
                          bands=self.params.bands_rows[0], rows=self.params.bands_rows[1],
                          similar_pairs=groups.similar_pairs)
         return plan
 
-    def choose_keepers(self, labels: np.ndarray, members: np.ndarray, survey: Survey) -> np.ndarray:
-        """The keeper of each cluster: best on the first keeper criterion, ties broken by the
-        next, and finally by input order."""
+    def rank(self, labels: np.ndarray, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, np.ndarray]:
+        """``members`` sorted by cluster, and within a cluster best first: by the first keeper
+        criterion, ties broken by the next, and finally by input order. Returns (members, labels)."""
         merits = np.frombuffer(survey.merits, float).reshape(-1, len(KEEPER_CRITERIA))[members]
         columns = [KEEPER_CRITERIA.index(c) for c in self.options["keeper"]]
         order = np.lexsort([members, *(-merits[:, c] for c in reversed(columns)), labels])
-        first_in_cluster = np.concatenate(([True], labels[order][1:] != labels[order][:-1]))
-        return members[order][first_in_cluster]
+        return members[order], labels[order]
 
-    @staticmethod
-    def measure_to_keepers(plan: Plan, groups: Groups, clean: np.ndarray) -> None:
-        position = np.full(len(plan.labels), -1)
-        position[clean] = np.arange(len(clean))
-        keeper = plan.keepers[plan.labels[clean]]
-        dropped = clean[keeper != clean]
-        pos, keeper_pos = position[dropped], position[plan.keepers[plan.labels[dropped]]]
-        plan.similarity[dropped] = groups.sketches.similarity(pos, keeper_pos)
-        plan.exact[dropped] = groups.sketches.same_text(pos, keeper_pos)
+    def choose_keepers(self, plan: Plan, clean: np.ndarray, survey: Survey) -> None:
+        """The best record of each cluster is kept; with keep_per_cluster k, up to k - 1 more."""
+        ranked, labels = self.rank(plan.labels[clean], clean, survey)
+        starts = _first_of_runs(labels)
+        plan.keeper_of[ranked] = np.repeat(ranked[starts], np.diff(np.append(starts, len(ranked))))
+        if self.options["keep_per_cluster"] > 1:
+            for start, end in zip(starts, np.append(starts[1:], len(ranked))):
+                if end - start > 1:
+                    self._keep_diverse(plan, ranked[start:end])
+
+    def _keep_diverse(self, plan: Plan, members: np.ndarray) -> None:
+        """Greedy farthest-first: after the best record, keep the member least similar to every
+        record kept so far, until keep_per_cluster are kept or only copies of them remain; the
+        others are set aside for the kept record they are most similar to."""
+        rows = plan.row[members]
+        nearest = np.zeros(len(members), np.int64)
+        closeness = plan.sketches.similarity(rows, np.full(len(rows), rows[0]))
+        for _ in range(self.options["keep_per_cluster"] - 1):
+            farthest = int(np.argmin(closeness))  # ties go to the better-ranked member
+            if closeness[farthest] >= 1.0:
+                break
+            similarity = plan.sketches.similarity(rows, np.full(len(rows), rows[farthest]))
+            closer = similarity > closeness
+            nearest[closer], closeness = farthest, np.maximum(closeness, similarity)
+        plan.keeper_of[members] = members[nearest]
 
     def decontaminate(self, survey: Survey, ctx: StageContext, similarity: np.ndarray,
                       reference: list[tuple[str, str] | None]) -> None:
@@ -201,54 +242,90 @@ class Dedup(Stage):
         path = Path(given)
         return path if path.is_absolute() else ctx.recipe_dir / path
 
-    # -- pass 2: labeling conflicts ---------------------------------------------------------------------------
+    # -- pass 2: answers and labeling conflicts -------------------------------------------------------------
     def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan) -> None:
-        """Clusters on the input view whose accepted replies differ materially from the reply of
-        the cluster's best record: all their members are kept and flagged."""
+        """Among records given the same input, group accepted replies by answer; where answers
+        disagree, keep one record per answer (the best ranked) and set its copies aside."""
         input_labels = self._input_labels(survey, plan)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
         accepted_per_label = np.bincount(input_labels[accepted], minlength=len(input_labels))
-        shared = accepted & (accepted_per_label[np.maximum(input_labels, 0)] > 1)
-        if not shared.any():
+        shared = np.flatnonzero(accepted & (accepted_per_label[np.maximum(input_labels, 0)] > 1))
+        if not len(shared):
             return
-        members = np.flatnonzero(shared)
-        replies = [readable_text(r.target) for i, r in enumerate(records) if shared[i]]
-        best = self.choose_keepers(input_labels[members], members, survey)  # sorted by label
-        position = np.full(len(input_labels), -1)
-        position[members] = np.arange(len(members))
-        reference = position[best[np.searchsorted(input_labels[best], input_labels[members])]]
-        similarity = sketch(replies, REPLY_PARAMS).similarity(np.arange(len(members)), reference)
-        self._flag(plan, survey, input_labels, input_labels[members], similarity)
+        wanted = set(shared.tolist())
+        replies = {i: _reply_of(r) for i, r in enumerate(records) if i in wanted}
+        ranked, labels = self.rank(input_labels[shared], shared, survey)
+        starts = _first_of_runs(labels)
+        for start, end in zip(starts, np.append(starts[1:], len(ranked))):
+            self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
 
     def _input_labels(self, survey: Survey, plan: Plan) -> np.ndarray:
-        """Clusters on the input view: the dedup clusters themselves when dedup compares inputs."""
-        if self.options["view"] == CONFLICT_VIEW:
+        """Clusters on the conflict view: the dedup clusters themselves when they compare the same text."""
+        if self.options["view"] == CONFLICT_VIEW or not survey.input_differs:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
         labels = np.full(len(plan.labels), -1)
         labels[clean] = find_groups([survey.input_texts[i] for i in clean], self.params).labels
         return labels
 
-    def _flag(self, plan: Plan, survey: Survey, input_labels: np.ndarray, compared_labels: np.ndarray,
-              similarity: np.ndarray) -> None:
-        limit = self.options["conflict_below"]
-        conflicting = np.unique(compared_labels[similarity < limit])
-        lowest = np.ones(len(input_labels))
-        np.minimum.at(lowest, compared_labels, similarity)
-        in_conflict = np.flatnonzero(np.isin(input_labels, conflicting))
-        by_label = in_conflict[np.argsort(input_labels[in_conflict], kind="stable")]
-        labels, first, sizes = np.unique(input_labels[by_label], return_index=True, return_counts=True)
-        group_of_label = {}
-        for label, first_member, size in zip(labels, by_label[first], sizes):
-            group_id = group_of_label[label] = _group_id(survey.ids[first_member])
-            plan.conflict_reason[group_id] = (
-                f"{size} records share this input but their accepted replies differ "
-                f"(reply word overlap down to {lowest[label]:.2f}, below {limit})")
-        plan.conflict.update({int(i): group_of_label[input_labels[i]] for i in by_label})
+    def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
+        """Best ranked first, each reply joins the first answer it agrees with, or starts its own."""
+        answer_of: dict[int, int] = {}
+        wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
+        why: list[str] = []
+        for i in ranked:
+            differences = [self._answer_difference(wordings[a], replies[i]) for a in wordings]
+            answer_of[i] = next((a for a, d in zip(wordings, differences) if d is None), i)
+            if answer_of[i] == i:
+                why.extend(differences[:1])
+                wordings[i] = []
+            if all(replies[i].key != other.key for other in wordings[answer_of[i]]):
+                wordings[answer_of[i]].append(replies[i])
+        answers = list(wordings)
+        if len(answers) < 2:
+            return
+        group_id = _group_id(survey.ids[min(ranked)])
+        plan.conflict_reason[group_id] = (
+            f"{len(answers)} different answers to one input ({len(ranked)} records): "
+            + "; ".join(dict.fromkeys(why[:3])))
+        for i, answer in answer_of.items():
+            plan.keeper_of[i] = answer
+            if answer == i:
+                plan.conflict[i] = group_id
+            else:
+                plan.same_answer[i] = group_id
+
+    def _answer_difference(self, wordings: list[Reply], reply: Reply) -> str | None:
+        """Why ``reply`` is not the answer these wordings give: it must agree with each of them
+        (agreement is not transitive: "12 months" and "18 months" both agree with "never
+        expires, 1,200 points" on facts alone)."""
+        return next(filter(None, (self._difference(wording, reply) for wording in wordings[:WORDINGS_COMPARED])), None)
+
+    def _difference(self, a: Reply, b: Reply) -> str | None:
+        """Why two replies are different answers; None when they are one answer."""
+        if (a.key, a.calls) == (b.key, b.calls):
+            return None
+        found = disagreement(a, b)
+        if found is None and word_similarity(a, b) < self.options["conflict_below"]:
+            found = f"replies share {word_similarity(a, b):.0%} of their words"
+        return found
+
+    def settle(self, plan: Plan) -> None:
+        """Point every set-aside record at a kept one and measure how close it is to it."""
+        clean = np.flatnonzero(plan.keeper_of >= 0)
+        # A cluster keeper that turned out to be a copy of a conflict's answer hands its
+        # duplicates on to that answer's record (which keeps itself, so one step suffices).
+        plan.keeper_of[clean] = plan.keeper_of[plan.keeper_of[clean]]
+        dropped = clean[plan.keeper_of[clean] != clean]
+        rows, keeper_rows = plan.row[dropped], plan.row[plan.keeper_of[dropped]]
+        plan.similarity[dropped] = plan.sketches.similarity(rows, keeper_rows)
+        plan.exact[dropped] = plan.sketches.same_text(rows, keeper_rows)
 
     # -- pass 3: writing --------------------------------------------------------------------------------------
     def emit(self, records: RecordSource, survey: Survey, plan: Plan, ctx: StageContext) -> Iterator[Record]:
-        counts = dict.fromkeys(("exact_removed", "near_removed", "decontaminated", "conflict_records"), 0)
+        counts = dict.fromkeys(("exact_removed", "near_removed", "decontaminated", "conflict_records",
+                                "conflict_copies_removed"), 0)
+        stands_for = np.bincount(plan.keeper_of[plan.keeper_of >= 0], minlength=len(plan.keeper_of)) - 1
         for i, record in enumerate(records):
             if plan.reference[i] is not None:
                 file, ref_id = plan.reference[i]
@@ -258,22 +335,23 @@ class Dedup(Stage):
                 continue
             label = plan.labels[i]
             record.groups["cluster"], record.groups["cluster_size"] = plan.cluster_ids[label], int(plan.sizes[label])
-            keeper = int(plan.keepers[label])
-            if i in plan.conflict:
-                self._mark_conflict(record, plan.conflict[i], plan.conflict_reason[plan.conflict[i]])
-                counts["conflict_records"] += 1
+            keeper = int(plan.keeper_of[i])
+            if keeper == i:
+                if i in plan.conflict:
+                    self._mark_conflict(record, plan.conflict[i], plan.conflict_reason[plan.conflict[i]])
+                    counts["conflict_records"] += 1
+                if stands_for[i] > 0:
+                    record.note(self.name, "kept", cluster=plan.cluster_ids[label], duplicates=int(stands_for[i]))
                 yield record
-            elif keeper == i:
-                if plan.sizes[label] > 1:
-                    record.note(self.name, "kept", cluster=plan.cluster_ids[label],
-                                duplicates=int(plan.sizes[label]) - 1)
-                yield record
-            else:
-                kind = "exact" if plan.exact[i] else "near"
-                ctx.set_aside(record, "duplicates", _duplicate_reason(kind, survey.ids[keeper], plan.similarity[i]),
-                              keeper_id=survey.ids[keeper], cluster_id=plan.cluster_ids[label],
-                              similarity=round(float(plan.similarity[i]), 4))
-                counts[f"{kind}_removed"] += 1
+                continue
+            kind = "exact" if plan.exact[i] else "near"
+            reason = _duplicate_reason(kind, survey.ids[keeper], plan.similarity[i])
+            if i in plan.same_answer:
+                reason = f"same input and same answer as {survey.ids[keeper]} (conflict {plan.same_answer[i]})"
+                counts["conflict_copies_removed"] += 1
+            ctx.set_aside(record, "duplicates", reason, keeper_id=survey.ids[keeper],
+                          cluster_id=plan.cluster_ids[label], similarity=round(float(plan.similarity[i]), 4))
+            counts[f"{kind}_removed"] += 1
         members = np.bincount(plan.labels[plan.labels >= 0])  # found in this pass, not carried over
         ctx.stats.update(counts, clusters=int((members > 1).sum()), largest_cluster=int(members.max(initial=0)),
                          conflicts=len(plan.conflict_reason))

@@ -30,7 +30,7 @@ import xxhash
 
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
-from ..pii import PII_TAG, Scrubber
+from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
 
@@ -360,7 +360,8 @@ def build_scrubber(options: dict[str, Any]) -> Scrubber:
         except re.error as exc:
             raise RecipeError(f"mine.pii.patterns.{name}: not a valid regular expression ({exc})") from None
     return Scrubber(disable=options.get("disable", ()), patterns=patterns, keep=options.get("keep", ()),
-                    phone_region=options.get("phone_region", "US"), entropy_bits=options.get("entropy_bits", 4.0))
+                    phone_regions=options.get("phone_regions", DEFAULT_PHONE_REGIONS),
+                    entropy_bits=options.get("entropy_bits", 4.0))
 
 
 def scrub(record: Record, scrubber: Scrubber, totals: dict[str, int]) -> bool:

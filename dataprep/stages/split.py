@@ -166,6 +166,8 @@ class Split(Stage):
 
     def choose(self, survey: Survey, seed: int) -> dict[int, str]:
         """Pick eval groups; returns {group id: why it was picked}."""
+        if not len(survey.groups):
+            return {}
         order = np.argsort(survey.groups, kind="stable")
         group_ids, starts, sizes = np.unique(survey.groups[order], return_index=True, return_counts=True)
         members = np.split(order, starts[1:])

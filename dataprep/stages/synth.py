@@ -100,12 +100,12 @@ class Synth(Stage):
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         s = self.settings
         replay = [ctx.recipe_dir / s.replay] if s.replay else []
-        llm = LLM(s.llm_settings(), ctx.cache_dir / "llm", replay)
+        llm = LLM(s.llm_settings(), ctx.cache_dir / "llm", replay, ctx.run_budget)
         calls = plan(list(records), s, ctx, llm)
         if not s.allow_unscrubbed:
             _refuse_unscrubbed(calls, s.provider)
         yield from records
-        if s.dry_run:
+        if s.dry_run or ctx.planning:
             ctx.stats.update(dry_run=True, estimate=llm.estimate([call.request for call in calls]))
             return
         completions = llm.complete_all([call.request for call in calls])
@@ -134,7 +134,7 @@ def plan(records: list[Record], s: SynthOptions, ctx: StageContext, llm: LLM) ->
     ctx.stats.update(requested=s.n, strategies=allocation)
     if empty:
         ctx.stats["strategies_without_seeds"] = empty
-    if s.n and not allocation:
+    if s.n and not allocation and len(records):  # no records at all (a filter kept none): nothing to draw from
         raise DataprepError(f"synth has no seeds: none of the {len(records)} input records is a conversation "
                             f"ending in an assistant reply that suits the strategies {', '.join(s.weights())}")
     calls = []

@@ -1,0 +1,193 @@
+"""Where the text of a record lives, and which of its strings are safe to leave as they are.
+
+The PII scrubber must see every string a record carries: message content, tool-call
+arguments, tool descriptions and parameter schemas, feedback, the app's metadata, reasons,
+tags. ``map_record_texts`` walks all of them. Only a short allow-list of structural fields is
+passed over, each for a reason given beside it. Fields that carry someone's identity
+(``source.user``, session and conversation ids, a message's ``name``) are not text to scrub
+but keys to group by: they become keyed hashes (``anon-…``), so grouping still works and
+the value is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Any, Callable
+
+from .record import Record
+
+Change = Callable[[str], str]
+
+# -- strings that are structure, not content ------------------------------------------------------
+#: message keys: the role is one of a fixed set; tool_call_id is the provider's generated call id
+MESSAGE_STRUCTURE = frozenset({"role", "tool_call_id"})
+#: tool-call keys: the provider's call id and "function"; the function name is the app's own tool name
+CALL_STRUCTURE = frozenset({"id", "type"})
+#: content-part keys: the part type ("text", "image_url") and the image detail level are enums
+PART_STRUCTURE = frozenset({"type", "detail"})
+#: JSON Schema keywords whose values are keywords or property names the app's developers chose
+SCHEMA_STRUCTURE = frozenset({"type", "required", "format", "$ref", "$schema", "$id"})
+#: source keys dataprep or the provider filled: the input file's path and format, the model,
+#: finish reason, timestamps, line numbers and provider-generated request/trace/response ids
+SOURCE_STRUCTURE = frozenset({"file", "output_file", "format", "model", "finish_reason", "timestamp", "line",
+                              "trace_id", "request_id", "response_id", "previous_response_id", "span_id",
+                              "run_id", "observation_id", "custom_id", "skipped_items", "skipped_tools"})
+#: stage bookkeeping dataprep writes itself: which stage, what it did, where a record went,
+#: which generated record id kept it
+BOOKKEEPING = frozenset({"stage", "action", "place", "keeper_id", "cluster", "verdict", "thumbs"})
+
+#: keys that name a person, a session or a conversation: hashed, never scrubbed as text
+IDENTITY_KEY = re.compile(
+    r"(?i)(?:^|[_\-.])(?:end[_-]?)?(?:user|session|conversation|thread|customer|client|member|visitor|device|"
+    r"account|participant|author|sender|recipient)(?:[_\-.]?(?:id|name|key))?$")
+PSEUDONYM = re.compile(r"anon-[0-9a-f]{16}")
+
+
+def map_record_texts(record: Record, change: Change, identity: Change | None = None) -> None:
+    """Apply ``change`` to every text of ``record`` in reading order (messages first, so
+    placeholders number the way a person reads the conversation), and ``identity`` (when
+    given) to the strings that identify a person, session or conversation."""
+    walker = Walker(change, identity)
+    record.messages = [walker.message(m) for m in record.messages]
+    if record.rejected_reply:
+        record.rejected_reply = walker.message(record.rejected_reply)
+    if record.tools:
+        record.tools = [walker.tool(tool) for tool in record.tools]
+    record.source = walker.mapping(record.source, keep=SOURCE_STRUCTURE)
+    record.groups = walker.mapping(record.groups)
+    correction = record.feedback.get("correction")
+    record.feedback = walker.mapping(record.feedback, keep=BOOKKEEPING)
+    if isinstance(correction, dict):
+        record.feedback["correction"] = walker.message(correction)
+    record.review = walker.mapping(record.review, keep=BOOKKEEPING)
+    record.meta = walker.mapping(record.meta)
+    record.tags = [walker.value(tag) for tag in record.tags]
+    record.reasons = walker.mapping(record.reasons)
+    record.provenance = [walker.mapping(item, keep=BOOKKEEPING) for item in record.provenance]
+    if record.disposition:
+        record.disposition = walker.mapping(record.disposition, keep=BOOKKEEPING)
+
+
+class Walker:
+    def __init__(self, change: Change, identity: Change | None):
+        self.change = change
+        self.identity = identity
+
+    def message(self, message: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in message.items():
+            if key in MESSAGE_STRUCTURE or not value:
+                out[key] = value
+            elif key == "name" and message.get("role") not in ("tool", "function"):
+                out[key] = self.identify(value)  # a participant's name: one person keeps one pseudonym
+            elif key == "content" and isinstance(value, list):
+                out[key] = [self.mapping(part, keep=PART_STRUCTURE) if isinstance(part, dict) and part.get("type") != "image_url"
+                            else self.image_part(part) for part in value]
+            elif key == "tool_calls" and isinstance(value, list):
+                out[key] = [self.tool_call(call) for call in value]
+            else:
+                out[key] = self.value(value)
+        return out
+
+    def tool_call(self, call: Any) -> Any:
+        if not isinstance(call, dict):
+            return self.value(call)
+        out = self.mapping(call, keep=CALL_STRUCTURE | {"function"})
+        if isinstance(call.get("function"), dict):
+            out["function"] = self.mapping(call["function"], keep={"name"})  # the app's own tool name
+        return out
+
+    def image_part(self, part: Any) -> Any:
+        """Inline images (``data:`` URLs) are left as they are: bytes, not text; a linked image's URL
+        may carry a name or an email in its path or query, so it is scrubbed like text."""
+        image = part.get("image_url") if isinstance(part, dict) else None
+        if isinstance(image, dict) and str(image.get("url", "")).startswith("data:"):
+            return {**part, "image_url": {**image}}
+        return self.mapping(part, keep=PART_STRUCTURE) if isinstance(part, dict) else self.value(part)
+
+    def tool(self, tool: Any) -> Any:
+        if not isinstance(tool, dict):
+            return self.value(tool)
+        out = self.mapping(tool, keep={"type", "function", "name"})
+        function = tool.get("function")
+        if isinstance(function, dict):
+            out["function"] = {key: (value if key in ("name", "strict") else
+                                     self.schema(value) if key == "parameters" else self.value(value))
+                               for key, value in function.items()}
+        return out
+
+    def schema(self, value: Any) -> Any:
+        """A JSON Schema: keywords and property names are structure; descriptions, titles,
+        enums, defaults and examples are text someone wrote."""
+        if isinstance(value, dict):
+            return {key: item if key in SCHEMA_STRUCTURE else self.schema(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.schema(item) for item in value]
+        return self.value(value)
+
+    def mapping(self, value: Any, keep: frozenset[str] | set[str] = frozenset()) -> Any:
+        if not isinstance(value, dict):
+            return self.value(value)
+        out = {}
+        for key, item in value.items():
+            if key in keep:
+                out[key] = item
+            elif IDENTITY_KEY.search(str(key)) and isinstance(item, (str, int)) and not isinstance(item, bool):
+                out[key] = self.identify(item)
+            else:
+                out[key] = self.mapping(item)
+        return out
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.change(value) if value else value
+        if isinstance(value, list):
+            return [self.mapping(item) for item in value]
+        if isinstance(value, dict):
+            return self.mapping(value)
+        return value
+
+    def identify(self, value: Any) -> Any:
+        if self.identity is None:
+            return self.value(value)
+        return self.identity(str(value)) if value != "" else value
+
+
+# -- keyed hashes for identity fields ----------------------------------------------------------------
+def pseudonym(value: str) -> str:
+    """A keyed hash of ``value``: the same value always gives the same pseudonym (with the same
+    key), and without the key a short user id cannot be recovered by hashing guesses."""
+    if PSEUDONYM.fullmatch(value):  # already a pseudonym: scrubbing twice changes nothing
+        return value
+    digest = hmac.new(pseudonym_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"anon-{digest[:16]}"
+
+
+@cache
+def pseudonym_key() -> bytes:
+    """``DATAPREP_PSEUDONYM_KEY`` if set (share it to get the same pseudonyms on several
+    machines), else a random key made once per user and kept in their config folder."""
+    given = os.environ.get("DATAPREP_PSEUDONYM_KEY")
+    if given:
+        return given.encode("utf-8")
+    folder = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "dataprep"
+    path = folder / "pseudonym.key"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".pseudonym.key.{os.getpid()}.tmp"
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:  # two processes starting at once: the first key linked in wins, the other is dropped
+            os.link(partial, path)
+        except FileExistsError:
+            pass
+        finally:
+            partial.unlink()
+    return path.read_text().strip().encode("utf-8")

@@ -1,0 +1,226 @@
+"""Whether two replies to the same input give the same answer or disagree.
+
+Production logs hold many sampled wordings of one answer, so wording is no evidence of a
+labeling conflict; what a reply asserts is. Two replies disagree when:
+
+- they call different tools, or the same tools with different arguments (compared as
+  canonical JSON, placeholders and case normalized);
+- one refuses while the other helps;
+- their decisions have opposite polarity (yes / no, approved / denied, can / cannot);
+- each states a specific fact that neither the other reply nor its own input holds: an
+  amount, date, time, number or identifier, read with the fact-heavy scorer's patterns in any
+  common format (``$30`` = ``30.00 USD``, ``May 4`` = ``4 May``, ``thirty days`` = ``30 days``)
+  and compared exactly (the scorer's own lookup is lenient: "may" and a "4" anywhere hold
+  May 4). A fact only one of them states is detail, not dispute; a fact relayed from its own
+  tool result is no dispute either (two lookups of one order return different answers).
+
+Replies that agree on all of these are one answer however they are worded.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from .facts import NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, NUMERIC, _compact, _date_keys, _key, _minutes, number_values
+from .minhash import normalize
+from .pii import PLACEHOLDER
+from .record import message_text
+
+WORD = re.compile(r"\w+")
+REFUSAL = re.compile(
+    r"\b(?:can(?:no|['’])t|can\s+not|won['’]t|will\s+not|unable\s+to|not\s+able\s+to|must\s+decline\s+to|"
+    r"not\s+(?:allowed|permitted)\s+to)\s+(?:help|assist|provide|share|comply|answer|discuss|give|do\s+that)\b"
+    r"|\b(?:not\s+something|nothing)\s+(?:i|we)\s+(?:can|could|am\s+able\s+to)\s+(?:help|assist)"
+    r"|\bas\s+an\s+ai\b|\bagainst\s+(?:my|our)\s+(?:policy|policies|guidelines)\b", re.I)
+#: a decision stated up front: "Yes, ...", "Unfortunately, ..." (sympathy is no decision)
+LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news)\b"
+                  r"|(?P<no>no|nope|unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
+                  r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
+_NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)\s+"
+#: decisions by subject: (words saying yes, words saying no); "not" before a yes word says no
+DECISIONS = {
+    "approval": (r"approved?|accepted|granted", r"denied|deny|declined|rejected"),
+    "eligibility": (r"eligible|qualif(?:y|ies)|covered|refundable|returnable",
+                    r"ineligible|non-?refundable|non-?returnable"),
+}
+DECISION = re.compile("|".join(
+    [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
+    + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
+#: words that negate the next content word of their clause ("can't be returned", "never expire")
+NEGATORS = frozenset("not never no cannot unable without".split())
+CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b", re.I)
+TOKEN = re.compile(r"\w+(?:['’]\w+)?")
+FUNCTION_WORDS = frozenset(
+    "a an the to be been being able get got it its them they this that these those you your our we us i me my of for "
+    "with in on at by from as is are was were will would can could do does did have has had yet currently always "
+    "ever really actually any some all so too also just".split())
+STEM = 5  # words compared by their first five letters: return, returned, returns; expire, expiry
+#: what says nothing about the decision: offers to help and restatements of the customer's problem
+ASIDE = re.compile(
+    r"\b(?:i|we)\s+(?:can|will|['’]ll|am\s+able\s+to|are\s+able\s+to)\s+(?:help|assist|guide|walk|look|check)\b"
+    r"|(?:^|(?<=[.!?]\s))(?:i\s+(?:understand|see|know|realize)|(?:i['’]m\s+)?sorry\s+to\s+hear)[^.!?]*", re.I)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a reply asserts, read once."""
+
+    key: str  # the normalized text: equal keys are the same reply
+    facts: tuple[tuple[str, frozenset], ...]  # (as written, its possible readings) per fact stated
+    stated: frozenset  # every reading of every fact stated
+    given: frozenset  # readings of the facts in the input the reply was given (relayed, not asserted)
+    words: frozenset[str]
+    calls: tuple[tuple[str, str], ...]  # (name, canonical arguments), in call order
+    refusal: bool
+    decisions: frozenset[tuple[str, str]]  # (subject, "yes" or "no"), for subjects it decides one way only
+
+
+def read_reply(message: dict[str, Any], context: str = "", question: str = "") -> Reply:
+    """Read a reply given its input (``context``) and the user turn it answers (``question``)."""
+    text = message_text(message)
+    key = normalize(text)
+    facts = _facts(text)
+    return Reply(key, facts, _all_readings(facts), _all_readings(_facts(context)), frozenset(WORD.findall(key)),
+                 _calls(message), bool(REFUSAL.search(text)), _decisions(text, _content_stems(question)))
+
+
+def disagreement(a: Reply, b: Reply) -> str | None:
+    """Why ``a`` and ``b`` disagree, in a few words; None when they give the same answer."""
+    if a.calls != b.calls:
+        return f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
+    if a.refusal != b.refusal:
+        return "one refuses, the other helps"
+    opposite = _opposite(a.decisions, b.decisions)
+    if opposite:
+        return f"opposite decisions ({opposite})"
+    if a.key == b.key:
+        return None
+    only_a, only_b = _facts_missing_from(a, b), _facts_missing_from(b, a)
+    if only_a and only_b:
+        return f"different facts ({only_a[0]} vs {only_b[0]})"
+    return None
+
+
+def word_similarity(a: Reply, b: Reply) -> float:
+    """Jaccard similarity of the replies' word sets (1.0 for two empty replies)."""
+    union = len(a.words | b.words)
+    return len(a.words & b.words) / union if union else 1.0
+
+
+def _facts_missing_from(reply: Reply, other: Reply) -> list[str]:
+    """The facts ``reply`` states that neither ``other`` states nor ``reply``'s input holds."""
+    held = other.stated | reply.given
+    return [written for written, readings in reply.facts if not readings & held]
+
+
+@lru_cache(maxsize=65536)
+def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
+    """Every amount, date, time, number and identifier in ``text``, each with its readings:
+    ("date", (5, 4)), ("time", minutes), ("number", value key) or ("id", letters and digits)."""
+    text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
+    text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
+    found = [(match.group().strip(), _readings(match)) for match in NUMERIC.finditer(text)]
+    found += [(match.group(), frozenset({("number", _key(NUMBER_WORDS[match["word"].lower()]))}))
+              for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
+    return tuple((written, readings) for written, readings in found if readings)
+
+
+def _all_readings(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:
+    return frozenset().union(*(readings for _, readings in facts))
+
+
+def _readings(match: re.Match) -> frozenset:
+    kind = match.lastgroup
+    if kind in ("month_date", "numeric_date"):
+        dates = frozenset(("date", key) for key in _date_keys(match))
+        return dates or frozenset().union(*map(_number_readings, NUMBER.finditer(match.group())))  # 4.99: no date
+    if kind == "time":
+        minutes = _minutes(match)
+        return frozenset({("time", minutes)}) if minutes is not None else frozenset()
+    if kind == "number":
+        return _number_readings(match)
+    if kind == "list_marker":
+        return frozenset()  # layout, not a fact
+    return frozenset({("id", _compact(match.group()))})
+
+
+def _number_readings(match: re.Match) -> frozenset:
+    """A number, or both ends of a range, with every value its writing may mean."""
+    ends = [match["num"], *([match["to"]] if match["to"] else [])]
+    return frozenset(("number", value) for end in ends for value in number_values(end, match["scale"]))
+
+
+def _decisions(text: str, asked: frozenset[str]) -> frozenset[tuple[str, str]]:
+    """What the reply decides, by subject: its opening word ("lead"), approval and eligibility
+    words, and each word of the question, negated or not ("can I return it?": "you can return
+    it" / "it can't be returned"). In any order: reordered sentences are the same answer; a
+    subject decided both ways ("you can't return it, but you can exchange it") settles nothing."""
+    plain = ASIDE.sub(" ", text)
+    found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
+    found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
+    lead = LEAD.match(text)
+    if lead:
+        found.add(("lead", lead.lastgroup))
+    subjects = [subject for subject, _ in found]
+    return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
+
+
+def _stances(text: str) -> list[tuple[str, str]]:
+    """(stem, "no") for each content word right after a negator in its clause, else (stem, "yes")."""
+    found = []
+    for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
+        negated = False
+        for token in TOKEN.findall(clause):
+            if token in NEGATORS or token.endswith("n't"):
+                negated = True
+            elif token not in FUNCTION_WORDS and len(token) > 2:
+                found.append((token[:STEM], "no" if negated else "yes"))
+                negated = False
+    return found
+
+
+def _content_stems(text: str) -> frozenset[str]:
+    return frozenset(token[:STEM] for token in TOKEN.findall(text.lower().replace("’", "'"))
+                     if token not in FUNCTION_WORDS and token not in NEGATORS and len(token) > 2)
+
+
+def _opposite(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> str:
+    """The subjects ``a`` and ``b`` decide opposite ways, as "subject: yes vs no"; "" if none."""
+    b_says = dict(b)
+    return ", ".join(f"{subject}: {said} vs {b_says[subject]}" for subject, said in sorted(a)
+                     if b_says.get(subject, said) != said)
+
+
+def _calls(message: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    calls = [call.get("function") or {} for call in message.get("tool_calls") or () if isinstance(call, dict)]
+    return tuple((normalize(str(call.get("name", ""))), _canonical_arguments(call.get("arguments")))
+                 for call in calls)
+
+
+def _canonical_arguments(arguments: Any) -> str:
+    """Arguments as sorted-key JSON with every string normalized; unparseable ones as normalized text."""
+    if isinstance(arguments, str):
+        try:
+            arguments = orjson.loads(arguments or "{}")
+        except orjson.JSONDecodeError:
+            return normalize(arguments)
+    return orjson.dumps(_normalized_leaves(arguments), option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _normalized_leaves(value: Any) -> Any:
+    if isinstance(value, str):
+        return normalize(value)
+    if isinstance(value, dict):
+        return {str(k): _normalized_leaves(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalized_leaves(v) for v in value]
+    return value
+
+
+def _calls_text(reply: Reply) -> str:
+    return ", ".join(name for name, _ in reply.calls) or "none"

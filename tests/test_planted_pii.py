@@ -1,0 +1,156 @@
+"""Personal data planted in every field every reader fills never leaves the machine.
+
+Each format's fixture is copied with PII appended to every free-text string (message content,
+tool descriptions and arguments, metadata, feedback, error text) and an identity planted in
+every user, session and conversation id and participant name. A full recipe then runs: mine,
+dedup, flag, synth through the real OpenAI SDK against the loopback server, split, review
+pushed to a real Label Studio, every export. No planted value may appear in any file outside
+``.work/``, in any request the provider server received, or in any task Label Studio holds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rich.console import Console
+
+from conftest import REPO, read_jsonl
+from dataprep.recipe import load_recipe
+from dataprep.review import push
+from dataprep.runner import run_recipe
+from fake_llm_server import FakeLLMServer
+from labelstudio_server import LabelStudioServer, labelstudio  # noqa: F401
+
+pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(1800)]
+
+FIXTURES = REPO / "tests" / "fixtures" / "formats"
+PLANTED_TEXT = ("my name is Priya Raman, mail priya.raman@example.org, call +44 7700 900123, "
+                "card 4111 1111 1111 1111, key sk-proj-Zq8Lm3Xv9Tb2Nc7Rw4Ky6Hd1")
+PLANTED_ID = "priya-raman-1987"
+#: what must never be seen again, in any form a reader might keep
+PLANTED_VALUES = ["priya.raman@example.org", "7700 900123", "07700900123", "4111 1111 1111 1111", "4111111111111111",
+                  "sk-proj-Zq8Lm3Xv9Tb2Nc7Rw4Ky6Hd1", "Raman", PLANTED_ID]
+
+#: keys whose string values are structure a reader dispatches on (roles, types, models, enums,
+#: provider-generated ids, timestamps): planting there would make the line unreadable, not test a field
+STRUCTURAL = {"role", "type", "object", "model", "finish_reason", "stop_reason", "status", "id", "custom_id",
+              "tool_call_id", "tool_use_id", "call_id", "method", "url", "endpoint", "run_type", "level", "kind",
+              "key", "traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_run_id", "run_id",
+              "observationId", "traceId", "previous_response_id", "response_id", "request_id", "batch_id",
+              "input_file_id", "output_file_id", "format", "data_type", "dataType", "source"}
+IDENTITY = re.compile(r"(?i)(?:^|_)(?:user|session|conversation|thread|customer)(?:_?id)?$|sessionId|userId|threadId")
+MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d|^\d{10,19}$")
+
+
+def plant(value: Any, key: str = "", parent: dict | None = None) -> Any:
+    if isinstance(value, dict):
+        return {k: plant(v, k, value) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plant(item, key, parent) for item in value]
+    if not isinstance(value, str) or not value:
+        return value
+    if IDENTITY.search(key) or (key == "name" and parent is not None and "role" in parent):
+        return f"{value}-{PLANTED_ID}"  # still distinct per conversation, now carrying an identity
+    if key in STRUCTURAL or key.endswith(("_id", "Id", "_at", "At", "time", "Time")) or key == "name" \
+            or MOMENT.search(value) or key.startswith(("gen_ai.", "llm.")):
+        return value
+    if value[:1] in "{[":
+        try:
+            return json.dumps(plant(json.loads(value)))  # tool arguments and results: inside the JSON
+        except ValueError:
+            pass
+    return f"{value} {PLANTED_TEXT}"
+
+
+def planted_copy(source: Path, target: Path) -> None:
+    for path in sorted(source.rglob("*.json*")):
+        out = target / path.relative_to(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json":
+            out.write_text(json.dumps(plant(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+        else:
+            lines = [planted_line(line) for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+            out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def planted_line(line: str) -> str:
+    try:
+        return json.dumps(plant(json.loads(line)))
+    except ValueError:  # the fixtures' deliberately broken lines stay broken, with PII beside them
+        return f"{line} {PLANTED_TEXT}"
+
+
+def leaks(text: str) -> list[str]:
+    return [value for value in PLANTED_VALUES if value.lower() in text.lower()]
+
+
+@pytest.fixture
+def planted_run(tmp_path, monkeypatch):
+    logs = tmp_path / "logs"
+    for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
+        planted_copy(folder, logs / folder.name)
+    with FakeLLMServer() as server:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-only")
+        recipe = tmp_path / "recipe.yaml"
+        recipe.write_text(yaml.safe_dump({
+            "name": "planted", "inputs": [{"path": str(logs)}],
+            "stages": [{"mine": {}}, {"dedup": {}}, {"flag": {}},
+                       {"synth": {"provider": "openai", "model": "gpt-4.1-mini", "n": 6, "base_url": server.openai_url}},
+                       {"dedup": {}}, {"flag": {}}, {"split": {"eval_size": 0.3}}, {"review": {}}],
+            "export": {"formats": ["openai", "openai-dpo", "bedrock", "trl", "sharegpt", "alpaca", "hf"]}}),
+            encoding="utf-8")
+        manifest = run_recipe(load_recipe(recipe), tmp_path / "run", console=Console(file=io.StringIO())).manifest
+        sent = [json.dumps(entry.body) for entry in server.requests]
+    return tmp_path / "run", manifest, sent
+
+
+def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, labelstudio, monkeypatch):  # noqa: F811
+    run, manifest, sent = planted_run
+    counts = manifest["counts"]
+    read = manifest["stages"][0]
+    # planting must not have made the logs unreadable: most lines still become records
+    assert read["out"] >= 0.8 * read["in"] and counts["train"] + counts["eval"] > 20, manifest["stages"][0]
+    assert sent, "synth called the loopback provider"
+
+    outside_work = [p for p in run.rglob("*") if p.is_file() and ".work" not in p.relative_to(run).parts]
+    assert any(p.name == "report.html" for p in outside_work) and any(p.suffix == ".parquet" for p in outside_work)
+    found = {str(p.relative_to(run)): leaks(p.read_bytes().decode("utf-8", "ignore")) for p in outside_work}
+    assert {path: values for path, values in found.items() if values} == {}
+    assert [leaks(body) for body in sent if leaks(body)] == []
+
+    monkeypatch.setenv("LABEL_STUDIO_URL", labelstudio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", labelstudio.token)
+    queue = run / "review" / "queue.jsonl"
+    assert read_jsonl(queue)
+    push(queue, "planted", None, Console(file=io.StringIO()))
+    client = labelstudio.client()
+    [project] = [p for p in client.projects.list(title="planted") if p.title == "planted"]
+    tasks = [json.dumps(task.data) for task in client.tasks.list(project=project.id, fields="all", page_size=1000)]
+    assert len(tasks) == len(read_jsonl(queue))
+    assert [leaks(task) for task in tasks if leaks(task)] == []
+
+
+def test_the_planting_reaches_every_reader(tmp_path):
+    """The check above means something only if the planted copies still carry the values into
+    records: read them without the mine stage's scrubbing and find the values."""
+    logs = tmp_path / "logs"
+    for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
+        planted_copy(folder, logs / folder.name)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"inputs": [{"path": str(logs)}], "stages": [{"mine": {"pii": {"enabled": False}}}]}),
+                      encoding="utf-8")
+    run_recipe(load_recipe(recipe), tmp_path / "run", console=Console(file=io.StringIO()))
+    formats = {}
+    for row in read_jsonl(tmp_path / "run" / "train.jsonl") + read_jsonl(tmp_path / "run" / "duplicates.jsonl"):
+        formats.setdefault(row["source"]["format"], []).append(json.dumps(row))
+    assert len(formats) >= 9, sorted(formats)
+    for name, rows in formats.items():
+        assert any("priya.raman@example.org" in row for row in rows), name
+    shutil.rmtree(tmp_path / "run")
