@@ -172,7 +172,9 @@ class Detector:
                 yield next((match.span(group) for group in value_groups if match.start(group) >= 0), match.span())
 
     def vetoed(self, text: Text, start: int, end: int) -> bool:
-        return self.veto is not None and bool(self.veto.search(text.value, max(start - VETO_BEFORE, 0), end + VETO_AFTER))
+        if self.veto is None:
+            return False
+        return self.veto.search(text.value, max(start - VETO_BEFORE, 0), end + VETO_AFTER) is not None
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         """(start, end, identity) of each validated match."""
@@ -234,7 +236,8 @@ def phones_in(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str],
 PHONE_SHAPED = re.compile(r"\+\d{1,3}[ .-]\(?\d{1,4}\)?(?:[ .-]\d{2,4}){2,4}|(?:\+?1[ .-])?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}")
 #: dates, year ranges, versions (7.3.1.2045), amounts (61320.00), ZIP+4 codes, and runs ending in a one-digit
 #: group (ISBNs, "06/03/2024 4"): valid national numbers in some region, but not written as phones
-NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|(?:19|20)\d\d-(?:19|20)\d\d|\d+(?:\.\d+){3,}|\d+\.\d{1,2}|\d{5}-\d{4}|.*\D\d")
+NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|(?:19|20)\d\d-(?:19|20)\d\d|\d+(?:\.\d+){3,}|\d+\.\d{1,2}"
+                         r"|\d{5}-\d{4}|.*\D\d")
 BARE_DIGITS = re.compile(r"[1-9]\d+")  # no separators, no "+", no trunk "0": order ids and amounts look like this
 
 
@@ -355,7 +358,7 @@ class NameRule:
 def name_rules() -> list[NameRule]:
     def rule(regex: str, known_first: bool, min_words: int = 1, surname_known: bool = False,
              keywords: str | None = None) -> NameRule:
-        keywords = rf"(?<![\w-])(?:{keywords.lower()})" if keywords else None
+        keywords = rf"(?<![a-z0-9-])(?:{keywords.lower()})" if keywords else None  # "_" may come before: user_name
         where = after_keyword(keywords, after=160) if keywords else None
         return NameRule(re.compile(regex, re.MULTILINE), keywords, where, known_first, min_words, surname_known)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z))"
@@ -363,13 +366,14 @@ def name_rules() -> list[NameRule]:
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False),
         rule(rf"(?i:{STATED_NAME})[ \t]+{OPTIONAL_TITLE}{VALUE}", known_first=False, keywords=STATED_NAME),
         rule(rf"\A{VALUE}\Z", known_first=True),  # a name field: "Hannah Kowalski"
-        rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?[ \t]*[:=][ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}", known_first=False,
-             keywords=r"(?<![a-z-])(?:" + NAME_LABEL + ")"),
+        rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?[ \t]*[:=][ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}",
+             known_first=False, keywords=NAME_LABEL),
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
         rule(rf"^(?:From|To|Cc|Reply-To):[ \t]*\"?{VALUE}\"?[ \t]*<", known_first=False),
         rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|[ \t]*\Z)",
              known_first=False, keywords=GREETING),
-        rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?{OPTIONAL_TITLE}{VALUE}{end_of_line}",
+        rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?"
+             rf"{OPTIONAL_TITLE}{VALUE}{end_of_line}",
              known_first=False, keywords=SIGN_OFF),
         rule(rf"(?<![\w-])(?:{SIGN_OFF}),[ \t]+{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False,
              keywords=SIGN_OFF),
@@ -379,7 +383,8 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?<![\w-])(?i:{INTRODUCTION}|{RELATION})[ \t]+{VALUE}", known_first=True,
              keywords=f"{INTRODUCTION}|{RELATION}"),
         rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
-        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[,.!?]", known_first=True, keywords=INTERJECTION),  # "I'm sorry, Daniel,"
+        # "I'm sorry, Daniel,"
+        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[,.!?]", known_first=True, keywords=INTERJECTION),
         rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True),  # a signature line that ends the text
         rule(rf"(?<![\w-]){VALUE}", known_first=True, min_words=2, surname_known=True),
     ]
@@ -566,7 +571,8 @@ AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_
 PASSWORD_WORD = (r"(?i:(?<![\w-])(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe|contraseña|senha"
                  r"|wachtwoord|kennwort|clave)(?![\w-]))")
 PASSWORD = re.compile(
-    PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,3}?[\"']?[ \t]*(?:[:=]|[ \t](?i:is|es|est|ist|è|é|era|was|is now|lautet|c'est)\b)[ \t]*"
+    PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,3}?[\"']?[ \t]*"
+    r"(?:[:=]|[ \t](?i:is|es|est|ist|è|é|era|was|is now|lautet|c'est)\b)[ \t]*"
     r"[\"'“(]?(?P<value>[^\s\"'”,;)]{2,}[^\s\"'”,;.!?)])"
     r"|://[^\s:/@]+:(?P<value_in_url>[^\s:/@]{3,})@"
     # no verb: "password GlacierMintTea" only when it looks made up (digits, symbols, inner capitals)
@@ -591,7 +597,7 @@ SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
 NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]"
 UK_NINO = re.compile(rf"\b{NINO_SHAPE}\b"  # lower case only next to its keyword: "ty 71 04 55 c"
                      rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?\b(?P<value>{NINO_SHAPE})\b)")
-PASSPORT = re.compile(r"(?i:\b(?:passport|reisepass|pass|passeport|pasaporte|passaporto|paspoort|passaporte)"
+PASSPORT = re.compile(r"(?i:\b(?:passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte)"
                       r"(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       r"[^\n\d]{0,30}?(?<![A-Za-z0-9])(?P<value>(?=[A-Z]{0,3}\d)[A-Z0-9]{6,9})(?![A-Za-z0-9])")
 BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date of birth|birth[ _-]?date|birthday|geboren|geburtsdatum|geb\.|née?"
@@ -601,8 +607,7 @@ DATE = (r"\d{4}-\d{2}-\d{2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
         r"|\d{1,2}(?:st|nd|rd|th|er)?\.?[ \t]+[^\W\d_]{3,10}\.?,?[ \t]+\d{4}"
         r"|[^\W\d_]{3,10}\.?[ \t]+\d{1,2}(?:st|nd|rd|th)?,?[ \t]+\d{4}|\d{2}[A-Z]{3}\d{2}")
 DATE_OF_BIRTH = re.compile(rf"(?i:\b(?:{BIRTH_WORD})(?!\w))[^\n\d]{{0,25}}?(?<!\d)(?P<value>{DATE})(?!\d)")
-IPV4 = re.compile(r"(?<![\w.])(?<!\bversion )(?<!\bVersion )(?<!\bver )(?<!\bbuild )(?<!\bBuild )(?<!\brelease )"
-                  r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\d)")
+IPV4 = re.compile(r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\w|\.\d)")
 VERSION_WORD = re.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
                           r"|\w*_version)\b")
 #: product and parcel numbers written like phone numbers, right after their keyword
@@ -754,7 +759,8 @@ class Placeholders:
         """Where learned values stand alone in ``text`` (not inside a longer word or number),
         longest value first."""
         if self._order is None:
-            self._order = sorted(((key, kind) for key, (_, kind) in self.by_key.items()), key=lambda item: -len(item[0]))
+            learned = [(key, kind) for key, (_, kind) in self.by_key.items()]
+            self._order = sorted(learned, key=lambda item: -len(item[0]))
         for key, kind in self._order:
             for match in occurrence_pattern(key, kind).finditer(text):
                 start = match.start()

@@ -19,6 +19,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 
 import orjson
 
+from .engine import InProcessEngine
 from .errors import AccountingError, UsageError
 from .jsonl import AtomicWriter, BadLine
 from .record import PLACES, Record
@@ -97,6 +98,7 @@ class StageContext:
     run_budget: Any = None  # providers.pricing.Budget shared by every LLM stage of a run (recipe budget_usd)
     planning: bool = False  # `run --plan`: LLM stages estimate their calls and cost, and send nothing
     stats: dict[str, Any] = field(default_factory=dict)
+    engine: Any = field(default_factory=InProcessEngine)  # engine.Engine: where per-record work runs
     _aside: Callable[[str, dict[str, Any]], None] | None = None
 
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:

@@ -7,12 +7,13 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
   canonical JSON, placeholders and case normalized);
 - one refuses while the other helps;
 - their decisions have opposite polarity (yes / no, approved / denied, can / cannot);
-- each states a specific fact that neither the other reply nor its own input holds: an
-  amount, date, time, number or identifier, read with the fact-heavy scorer's patterns in any
-  common format (``$30`` = ``30.00 USD``, ``May 4`` = ``4 May``, ``thirty days`` = ``30 days``)
-  and compared exactly (the scorer's own lookup is lenient: "may" and a "4" anywhere hold
-  May 4). A fact only one of them states is detail, not dispute; a fact relayed from its own
-  tool result is no dispute either (two lookups of one order return different answers).
+- one states a specific fact that neither the other reply nor its own input holds, while the
+  other states a fact the first does not: an amount, date, time, number or identifier, read
+  with the fact-heavy scorer's patterns in any common format (``$30`` = ``30.00 USD``,
+  ``May 4`` = ``4 May``, ``thirty days`` = ``30 days``) and compared exactly (the scorer's
+  own lookup is lenient: "may" and a "4" anywhere hold May 4). A fact only one of them states
+  is detail, not dispute; two replies each relaying its own input ("8 days late", "4 days
+  late") are no dispute either.
 
 Replies that agree on all of these are one answer however they are worded.
 """
@@ -29,7 +30,7 @@ import orjson
 from .facts import NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, NUMERIC, _compact, _date_keys, _key, _minutes, number_values
 from .minhash import normalize
 from .pii import PLACEHOLDER
-from .record import message_text
+from .record import message_text, readable_text
 
 WORD = re.compile(r"\w+")
 REFUSAL = re.compile(
@@ -53,7 +54,8 @@ DECISION = re.compile("|".join(
     + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
 #: words that negate the next content word of their clause ("can't be returned", "never expire")
 NEGATORS = frozenset("not never no cannot unable without".split())
-CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b", re.I)
+CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
+                        re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
 FUNCTION_WORDS = frozenset(
     "a an the to be been being able get got it its them they this that these those you your our we us i me my of for "
@@ -75,18 +77,26 @@ class Reply:
     stated: frozenset  # every reading of every fact stated
     given: frozenset  # readings of the facts in the input the reply was given (relayed, not asserted)
     words: frozenset[str]
-    calls: tuple[tuple[str, str], ...]  # (name, canonical arguments), in call order
+    calls: tuple[tuple[str, str], ...]  # (name, canonical arguments) of every call since the user spoke
+    results: str  # what those calls returned, normalized
     refusal: bool
     decisions: frozenset[tuple[str, str]]  # (subject, "yes" or "no"), for subjects it decides one way only
 
 
-def read_reply(message: dict[str, Any], context: str = "", question: str = "") -> Reply:
-    """Read a reply given its input (``context``) and the user turn it answers (``question``)."""
-    text = message_text(message)
+def read_reply(messages: list[dict[str, Any]]) -> Reply:
+    """Read the answer a conversation ends with: everything after its last user turn (tool calls,
+    their results, the final reply), with what it was given (every earlier message)."""
+    asked_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    turn = messages[asked_at + 1:]
+    text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
     key = normalize(text)
     facts = _facts(text)
-    return Reply(key, facts, _all_readings(facts), _all_readings(_facts(context)), frozenset(WORD.findall(key)),
-                 _calls(message), bool(REFUSAL.search(text)), _decisions(text, _content_stems(question)))
+    given = _facts("\n".join(map(readable_text, messages[:-1])))
+    question = message_text(messages[asked_at]) if asked_at >= 0 else ""
+    calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
+    results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
+    return Reply(key, facts, _all_readings(facts), _all_readings(given), frozenset(WORD.findall(key)), calls, results,
+                 bool(REFUSAL.search(text)), _decisions(text, _content_stems(question)))
 
 
 def disagreement(a: Reply, b: Reply) -> str | None:
@@ -100,10 +110,19 @@ def disagreement(a: Reply, b: Reply) -> str | None:
         return f"opposite decisions ({opposite})"
     if a.key == b.key:
         return None
+    # One side must state a fact its input does not give it, the other something else: two
+    # replies each relaying its own input are no dispute, one contradicting the shared input is.
+    new_a, new_b = _facts_missing_from(a, b, a.given), _facts_missing_from(b, a, b.given)
     only_a, only_b = _facts_missing_from(a, b), _facts_missing_from(b, a)
-    if only_a and only_b:
-        return f"different facts ({only_a[0]} vs {only_b[0]})"
+    if (new_a and only_b) or (new_b and only_a):
+        return f"different facts ({(new_a or only_a)[0]} vs {(only_b if new_a else new_b)[0]})"
     return None
+
+
+def same_grounds(a: Reply, b: Reply) -> bool:
+    """Whether both replies rest on the same tool results (two lookups of different orders are
+    different examples, whatever their replies say)."""
+    return a.results == b.results
 
 
 def word_similarity(a: Reply, b: Reply) -> float:
@@ -112,9 +131,9 @@ def word_similarity(a: Reply, b: Reply) -> float:
     return len(a.words & b.words) / union if union else 1.0
 
 
-def _facts_missing_from(reply: Reply, other: Reply) -> list[str]:
-    """The facts ``reply`` states that neither ``other`` states nor ``reply``'s input holds."""
-    held = other.stated | reply.given
+def _facts_missing_from(reply: Reply, other: Reply, given: frozenset = frozenset()) -> list[str]:
+    """The facts ``reply`` states that ``other`` does not state (nor ``given`` hold)."""
+    held = other.stated | given
     return [written for written, readings in reply.facts if not readings & held]
 
 

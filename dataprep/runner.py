@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
+from .engine import make_engine
 from .errors import AccountingError
 from .formats import Skipped, expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
@@ -113,6 +114,7 @@ class RunSettings:
     budget_usd: float | None = None  # the whole run's LLM budget, shared by its LLM stages
     planning: bool = False  # `run --plan`: LLM stages estimate instead of calling
     sample_records: int | None = None  # read only this many input lines (the plan's sample)
+    engine: str = "local"  # where per-record work runs: engine.ENGINES
 
 
 class Runner:
@@ -125,6 +127,7 @@ class Runner:
         steps = [ReadInputs(inputs, settings.sample_records), *stages]
         self.steps = [Step(i, stage, work / stage_dir_name(i, stage.name)) for i, stage in enumerate(steps)]
         self.reused: list[bool] = []  # per step: taken whole from a previous run (--resume)
+        self.engine = make_engine(settings.engine)
         self.run_budget = None
         if settings.budget_usd is not None:
             from .providers.pricing import Budget
@@ -153,7 +156,7 @@ class Runner:
         return StageContext(stage=step.stage.name, run_dir=self.run_dir, work_dir=step.folder,
                             seed=self.settings.seed, recipe_dir=self.settings.recipe_dir,
                             cache_dir=self.settings.cache_dir or self.run_dir / "cache",
-                            run_budget=self.run_budget, planning=self.settings.planning)
+                            run_budget=self.run_budget, planning=self.settings.planning, engine=self.engine)
 
     @staticmethod
     def _reuse(step: Step, step_fp: str) -> StageResult | None:

@@ -204,6 +204,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float) -> bool
 
 
 def local_server_command(launcher: list[str], port: int) -> list[str]:
-    """``--internal-host`` keeps it off other interfaces. No ``--debug`` (Django's debug mode,
-    not for people's data): check the port is free before starting instead."""
+    """``--internal-host`` keeps it off other interfaces. No ``--debug``: in Label Studio 1.23 it
+    only turns a busy port into an error (Django's DEBUG comes from the environment, which
+    ``local_server_env`` clears), but it reads as a debug server; ``serve`` checks the port first."""
     return [*launcher, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port)]

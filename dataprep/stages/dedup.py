@@ -35,14 +35,16 @@ from ..formats.records import read_strict
 from ..minhash import Params, Sketches, best_matches, find_groups, group_near_duplicates, max_cross_similarity
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text, readable_text, record_text
-from ..reply_agreement import Reply, disagreement, read_reply, word_similarity
+from ..reply_agreement import Reply, disagreement, read_reply, same_grounds, word_similarity
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
 VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
-#: answers are compared among records given the same input: user turns, tool calls and tool
-#: results (a reply built on a different tool result is no conflict)
-CONFLICT_VIEW = "auto"
+#: answers are compared among records whose user turns are the same: what the assistant did
+#: next (tool calls, then its reply) is the answer; tool results are what it was given
+CONFLICT_VIEW = "user"
+#: two replies given different tool results by the same calls: different examples, no dispute
+OTHER_GROUNDS = "other tool results"
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
@@ -69,12 +71,6 @@ def _accepted_reply(record: Record) -> bool:
     """Whether the record has a reply nobody rejected (a thumbs-down or a reviewer's reject)."""
     return (record.target is not None and bool(readable_text(record.target).strip())
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
-
-
-def _reply_of(record: Record) -> Reply:
-    """The record's reply, read with its input and the user turn it answers."""
-    question = next((message_text(m) for m in reversed(record.prompt_messages) if m.get("role") == "user"), "")
-    return read_reply(record.target, "\n".join(map(readable_text, record.prompt_messages)), question)
 
 
 def _first_of_runs(labels: np.ndarray) -> np.ndarray:
@@ -253,7 +249,7 @@ class Dedup(Stage):
         if not len(shared):
             return
         wanted = set(shared.tolist())
-        replies = {i: _reply_of(r) for i, r in enumerate(records) if i in wanted}
+        replies = {i: read_reply(r.messages) for i, r in enumerate(records) if i in wanted}
         ranked, labels = self.rank(input_labels[shared], shared, survey)
         starts = _first_of_runs(labels)
         for start, end in zip(starts, np.append(starts[1:], len(ranked))):
@@ -269,25 +265,28 @@ class Dedup(Stage):
         return labels
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
-        """Best ranked first, each reply joins the first answer it agrees with, or starts its own."""
+        """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
+        Answers resting on other tool results are other examples, not a dispute."""
         answer_of: dict[int, int] = {}
         wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
-        why: list[str] = []
+        disputes: list[tuple[int, int, str]] = []  # (answer, answer, how they differ)
         for i in ranked:
             differences = [self._answer_difference(wordings[a], replies[i]) for a in wordings]
             answer_of[i] = next((a for a, d in zip(wordings, differences) if d is None), i)
             if answer_of[i] == i:
-                why.extend(differences[:1])
+                disputes += [(a, i, d) for a, d in zip(wordings, differences) if d is not OTHER_GROUNDS]
                 wordings[i] = []
             if all(replies[i].key != other.key for other in wordings[answer_of[i]]):
                 wordings[answer_of[i]].append(replies[i])
-        answers = list(wordings)
-        if len(answers) < 2:
-            return
-        group_id = _group_id(survey.ids[min(ranked)])
-        plan.conflict_reason[group_id] = (
-            f"{len(answers)} different answers to one input ({len(ranked)} records): "
-            + "; ".join(dict.fromkeys(why[:3])))
+        for answers, why in _connected(disputes):
+            self._flag(plan, survey, {i: a for i, a in answer_of.items() if a in answers}, why)
+
+    @staticmethod
+    def _flag(plan: Plan, survey: Survey, answer_of: dict[int, int], why: list[str]) -> None:
+        """One record per disputed answer goes on, tagged; the copies of each are set aside for it."""
+        group_id = _group_id(survey.ids[min(answer_of)])
+        plan.conflict_reason[group_id] = (f"{len(set(answer_of.values()))} different answers to one input "
+                                          f"({len(answer_of)} records): " + "; ".join(dict.fromkeys(why[:4])))
         for i, answer in answer_of.items():
             plan.keeper_of[i] = answer
             if answer == i:
@@ -299,12 +298,15 @@ class Dedup(Stage):
         """Why ``reply`` is not the answer these wordings give: it must agree with each of them
         (agreement is not transitive: "12 months" and "18 months" both agree with "never
         expires, 1,200 points" on facts alone)."""
-        return next(filter(None, (self._difference(wording, reply) for wording in wordings[:WORDINGS_COMPARED])), None)
+        return next(filter(None, (self._difference(w, reply) for w in wordings[:WORDINGS_COMPARED])), None)
 
     def _difference(self, a: Reply, b: Reply) -> str | None:
-        """Why two replies are different answers; None when they are one answer."""
-        if (a.key, a.calls) == (b.key, b.calls):
+        """Why two replies are different answers (OTHER_GROUNDS: given other tool results); None
+        when they are one answer."""
+        if (a.key, a.calls, a.results) == (b.key, b.calls, b.results):
             return None
+        if a.calls == b.calls and not same_grounds(a, b):
+            return OTHER_GROUNDS
         found = disagreement(a, b)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
@@ -362,6 +364,25 @@ class Dedup(Stage):
         record.groups["conflict"] = group_id
         record.reasons["conflict"] = [reason]
         record.note(self.name, "flagged_conflict", group=group_id)
+
+
+def _connected(edges: list[tuple[int, int, str]]) -> list[tuple[set[int], list[str]]]:
+    """The connected groups of an edge list, each with the labels of its edges."""
+    root: dict[int, int] = {}
+
+    def find(node: int) -> int:
+        while root.setdefault(node, node) != node:
+            node = root[node]
+        return node
+
+    for a, b, _ in edges:
+        root[find(a)] = find(b)
+    groups: dict[int, tuple[set[int], list[str]]] = {}
+    for a, b, label in edges:
+        nodes, labels = groups.setdefault(find(a), (set(), []))
+        nodes.update((a, b))
+        labels.append(label)
+    return list(groups.values())
 
 
 def _group_id(first_member_id: str) -> str:

@@ -22,12 +22,14 @@ from array import array
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from fnmatch import fnmatchcase
+from functools import cache
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import orjson
 import xxhash
 
+from ..engine import batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
@@ -35,6 +37,8 @@ from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
 
 ABSORBED = "absorbed by a longer call of the same conversation"
+# a record, where it goes (None: on; else place, reason, detail) and the PII found in it by kind
+Decided = "tuple[Record, tuple[str, str, dict[str, Any]] | None, dict[str, int] | None]"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
 
@@ -48,42 +52,46 @@ class Mine(Stage):
         self.collapse = options.get("collapse", "auto")
         self.filters = Filters.from_options(options)
         pii = options.get("pii") or {}
-        self.scrubber = build_scrubber(pii) if pii.get("enabled", True) else None
+        self.pii = pii if pii.get("enabled", True) else None
+        if self.pii is not None:
+            scrubber_for(self.pii)  # a bad pattern fails now, not in a worker
 
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         plan = plan_collapse(records, self.collapse, self.screen)
         ctx.stats["collapsed"] = plan.absorbed_total
         pii_counts: dict[str, int] = {}
-        for index, record in enumerate(records):
-            keeper = plan.keeper_of(index)
-            if keeper is not None:
-                self.scrub_set_aside(record)
-                ctx.set_aside(record, "duplicates", ABSORBED, keeper_id=keeper)
+        decided = (self.decide(index, record, plan, ctx) for index, record in enumerate(records))
+        if self.pii is not None:  # scrubbing is most of the work: on every core, results in input order
+            decided = (item for done in ctx.engine.map_batches(scrub_batch, batched(decided), self.pii) for item in done)
+        for record, aside, found in decided:
+            if aside is not None:
+                place, reason, detail = aside
+                ctx.set_aside(record, place, reason, **detail)
                 continue
-            corrected, rejection = self.screen(record)
-            if rejection:
-                kind, reason = rejection
-                ctx.stats.setdefault("filtered", {})
-                ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
-                self.scrub_set_aside(record)
-                ctx.set_aside(record, "rejected", reason)
-                continue
-            ctx.count("corrected", corrected)
-            if plan.absorbed[index]:
-                record.note("mine", "collapsed", absorbed=int(plan.absorbed[index]))
-            if record.source.get("conversation_id") and "conversation" not in record.groups:
-                record.groups["conversation"] = record.source["conversation_id"]
-            if self.scrubber is not None:
-                ctx.count("pii_records", scrub(record, self.scrubber, pii_counts))
+            if found is not None:
+                ctx.count("pii_records", tag_scrubbed(record, found, pii_counts))
             yield record
-        if self.scrubber is not None:
+        if self.pii is not None:
             ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
-    def scrub_set_aside(self, record: Record) -> None:
-        """Records set aside land in output files people share too: scrub them (not counted:
-        the manifest's PII counts are about the data that goes on)."""
-        if self.scrubber is not None:
-            self.scrubber.scrub_record(record)
+    def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> "Decided":
+        """Where ``record`` goes (``aside`` is None for on), made in this process so every engine
+        decides alike; records set aside are scrubbed too: they land in files people share."""
+        keeper = plan.keeper_of(index)
+        if keeper is not None:
+            return record, ("duplicates", ABSORBED, {"keeper_id": keeper}), None
+        corrected, rejection = self.screen(record)
+        if rejection:
+            kind, reason = rejection
+            ctx.stats.setdefault("filtered", {})
+            ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
+            return record, ("rejected", reason, {}), None
+        ctx.count("corrected", corrected)
+        if plan.absorbed[index]:
+            record.note("mine", "collapsed", absorbed=int(plan.absorbed[index]))
+        if record.source.get("conversation_id") and "conversation" not in record.groups:
+            record.groups["conversation"] = record.source["conversation_id"]
+        return record, None, None
 
     def screen(self, record: Record) -> tuple[bool, tuple[str, str] | None]:
         """Apply the record's correction; say whether it was corrected and why the filters reject it."""
@@ -364,9 +372,24 @@ def build_scrubber(options: dict[str, Any]) -> Scrubber:
                     entropy_bits=options.get("entropy_bits", 4.0))
 
 
-def scrub(record: Record, scrubber: Scrubber, totals: dict[str, int]) -> bool:
-    """Scrub ``record`` in place and tag it; True if it held any PII."""
-    found = scrubber.scrub_record(record)
+@cache
+def _scrubber(options_key: bytes) -> Scrubber:
+    return build_scrubber(orjson.loads(options_key))
+
+
+def scrubber_for(options: dict[str, Any]) -> Scrubber:
+    """The scrubber built from the pii options, built once per process (engine workers included)."""
+    return _scrubber(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
+
+
+def scrub_batch(batch: list["Decided"], pii: dict[str, Any]) -> list["Decided"]:
+    """Engine work: scrub each record of a batch in place; what was found, by kind, comes back with it."""
+    scrubber = scrubber_for(pii)
+    return [(record, aside, dict(scrubber.scrub_record(record))) for record, aside, _ in batch]
+
+
+def tag_scrubbed(record: Record, found: dict[str, int], totals: dict[str, int]) -> bool:
+    """Note and tag a scrubbed record that goes on, add its counts to ``totals``; True if it held any PII."""
     if found:
         record.note("mine", "scrubbed_pii", counts=dict(sorted(found.items())))
         for kind, count in found.items():
