@@ -139,7 +139,10 @@ def run(recipe: Path = typer.Argument(..., help="A recipe YAML file, e.g. recipe
         resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last completed stage."),
         plan: bool = typer.Option(False, "--plan", help="Only estimate: records per stage, LLM calls, tokens and dollars, "
                                                         "review hours and wall time, from a sample; nothing is written or sent."),
-        sample: int = typer.Option(2000, help="With --plan: how many input lines to run the recipe on.", min=1)):
+        sample: int = typer.Option(2000, help="With --plan: how many input lines to run the recipe on.", min=1),
+        engine: Optional[str] = typer.Option(None, help="Where per-record work runs: local (every core of this machine) "
+                                                        "or ray (RAY_ADDRESS's cluster, else a local Ray); default: "
+                                                        "the recipe's engine, else local.")):
     """Run a recipe end to end: read the inputs, run its stages in order, write the run folder.
 
     Every input record ends in exactly one of train.jsonl, eval.jsonl, rag_candidates.jsonl,
@@ -158,7 +161,7 @@ def run(recipe: Path = typer.Argument(..., help="A recipe YAML file, e.g. recipe
         print_plan(loaded.name, plan_recipe(loaded, run_dir, sample, console=err))
         next_step(f"dataprep run {recipe} --out {run_dir}")
         return
-    outcome = run_recipe(loaded, run_dir, resume=resume, console=err)
+    outcome = run_recipe(loaded, run_dir, resume=resume, console=err, engine=engine)
     table = Table(title=f"dataprep run {loaded.name} → {run_dir}", title_justify="left")
     for column in ("stage", "in", "out", "set aside", "seconds"):
         table.add_column(column, justify="left" if column == "stage" else "right")

@@ -11,7 +11,7 @@ Memory stays bounded: at most ``window`` batches are in flight, never the whole 
 
 from __future__ import annotations
 
-import importlib.util
+import logging
 import multiprocessing
 import os
 from collections import deque
@@ -84,8 +84,10 @@ class RayEngine(Engine):
     name = "ray"
 
     def __init__(self) -> None:
-        if importlib.util.find_spec("ray") is None:  # said before any stage runs, not after the first
-            raise UsageError(RAY_MISSING)
+        try:  # said before any stage runs, not after the first
+            import ray  # noqa: F401
+        except ImportError:
+            raise UsageError(RAY_MISSING) from None
 
     def map_batches(self, fn: Callable[..., Result], batches: Iterable[Any], *args: Any) -> Iterator[Result]:
         ray = connected_ray()
@@ -101,7 +103,7 @@ def connected_ray() -> Any:
 
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), runtime_env=cluster_env(), log_to_driver=False,
-                 include_dashboard=False)
+                 include_dashboard=False, logging_level=logging.WARNING)
     return ray
 
 

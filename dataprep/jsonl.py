@@ -53,8 +53,14 @@ class Line:
     value: Any
 
 
-def _excerpt(raw: bytes) -> str:
-    return raw[:RAW_EXCERPT_CHARS].decode("utf-8", errors="backslashreplace")
+def line_excerpt(raw: bytes) -> str:
+    """The start of a bad line, for rejected.jsonl. A long line is cut between tokens: half an
+    email or key at the cut would be missed by the PII scrubber and kept."""
+    if len(raw) > RAW_EXCERPT_CHARS:
+        cut = raw[:RAW_EXCERPT_CHARS]
+        boundary = max(cut.rfind(char) for char in (b" ", b'"', b",", b":", b"\t", b"{", b"}", b"[", b"]"))
+        raw = cut[:boundary] if boundary > RAW_EXCERPT_CHARS // 2 else cut[:RAW_EXCERPT_CHARS // 2]
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def parse_line(raw: bytes, file: str, line_no: int) -> Line | BadLine | None:
@@ -65,11 +71,11 @@ def parse_line(raw: bytes, file: str, line_no: int) -> Line | BadLine | None:
     try:
         stripped.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return BadLine(file, line_no, f"not UTF-8 (byte 0x{stripped[exc.start]:02x} at column {exc.start + 1})", _excerpt(stripped))
+        return BadLine(file, line_no, f"not UTF-8 (byte 0x{stripped[exc.start]:02x} at column {exc.start + 1})", line_excerpt(stripped))
     try:
         return Line(file, line_no, orjson.loads(stripped))
     except orjson.JSONDecodeError as exc:
-        return BadLine(file, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})", _excerpt(stripped))
+        return BadLine(file, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})", line_excerpt(stripped))
 
 
 # -- opening inputs: compressed or not, judged by their first bytes rather than their names ---------
@@ -131,7 +137,7 @@ def raw_lines(handle: BinaryIO, file: str, max_line_bytes: int = DEFAULT_MAX_LIN
                 rest, newline = _rest_of_line(handle)
                 offset += rest
                 raw = BadLine(file, line_no, f"line is {_size(offset - start - newline)}, over the "
-                                             f"{_size(max_line_bytes)} limit (max_line_bytes)", _excerpt(raw))
+                                             f"{_size(max_line_bytes)} limit (max_line_bytes)", line_excerpt(raw))
             yield line_no, start, raw
     except DECOMPRESS_ERRORS as exc:
         yield line_no + 1, offset, BadLine(file, line_no + 1, f"the compressed data is damaged or cut short here "

@@ -349,7 +349,6 @@ SURNAME_LABEL = r"surname|last name|family name|nachname|apellido|cognome|achter
 class NameRule:
     pattern: re.Pattern[str]
     keywords: str | None  # the rule only matches after one of these (lower case): run it near them
-    where: Where | None  # None: the whole text
     known_first: bool  # the name must start with a known first name (after any title)
     min_words: int = 1  # a bare "First Last" needs its surname
     surname_known: bool = False  # ... and one from the surname lists ("Victoria Sponge" is cake)
@@ -358,9 +357,9 @@ class NameRule:
 def name_rules() -> list[NameRule]:
     def rule(regex: str, known_first: bool, min_words: int = 1, surname_known: bool = False,
              keywords: str | None = None) -> NameRule:
-        keywords = rf"(?<![a-z0-9-])(?:{keywords.lower()})" if keywords else None  # "_" may come before: user_name
-        where = after_keyword(keywords, after=160) if keywords else None
-        return NameRule(re.compile(regex, re.MULTILINE), keywords, where, known_first, min_words, surname_known)
+        # "_" may come before a keyword (user_name), a letter may not come after one ("mari" in "maria")
+        keywords = rf"(?<![a-z0-9-])(?:{keywords.lower()})(?![a-zà-ÿ])" if keywords else None
+        return NameRule(re.compile(regex, re.MULTILINE), keywords, known_first, min_words, surname_known)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z))"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False),
@@ -396,15 +395,14 @@ class NameDetector(Detector):
     name are its surname; a capitalised common word ends the name ("Hi Anna Thanks")."""
 
     rules: tuple[NameRule, ...] = ()
-    any_keyword: re.Pattern[str] | None = None  # one pass that tells whether any keyword rule can match
+    near_keywords: Where | None = None  # one pass for the keywords of every rule that has some
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         known = first_names()
-        keyword_rules = self.any_keyword is not None and self.any_keyword.search(text.lower) is not None
+        whole = [(0, len(text.value))]
+        near = self.near_keywords(text) if self.near_keywords is not None else whole
         for rule in self.rules:
-            if rule.keywords and not keyword_rules:
-                continue
-            for match in rule_matches(rule, text):
+            for match in rule_matches(rule, text, near if rule.keywords else whole):
                 start, end = match.span("value")
                 words = [(m.start(), m.end()) for m in NAME_WORD_OR_PARTICLE.finditer(text.value, start, end)]
                 if rule.known_first and text.value[words[0][0]:words[0][1]] not in known:
@@ -414,8 +412,7 @@ class NameDetector(Detector):
                     yield start, kept, text.value[start:kept].casefold()
 
 
-def rule_matches(rule: NameRule, text: Text) -> Iterator[re.Match[str]]:
-    windows = rule.where(text) if rule.where is not None else [(0, len(text.value))]
+def rule_matches(rule: NameRule, text: Text, windows: list[Window]) -> Iterator[re.Match[str]]:
     for start, end in windows:
         yield from rule.pattern.finditer(text.value, start, end)
 
@@ -494,8 +491,8 @@ def compact(value: str) -> str:
     return SEPARATORS.sub("", value).casefold()
 
 
-SEPARATOR = r"[\s().,/-]"  # what may stand between the characters of a value written another way
-SEPARATORS = re.compile(SEPARATOR + "+")
+SEPARATOR_CHARS = " \t\n\r().,/-"  # what may stand between the characters of a value written another way
+SEPARATORS = re.compile(f"[{re.escape(SEPARATOR_CHARS)}]+")
 
 
 def high_entropy(min_bits: float) -> Validator:
@@ -683,7 +680,9 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("address", "address", ADDRESS, compact,
                  where=whole_if(lambda text: text.has_digit and ADDRESS_HINT.search(text.value))),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
-        NameDetector("name", "name", NAME_PATTERN, rules=NAME_RULES, any_keyword=NAME_KEYWORDS),
+        NameDetector("name", "name", NAME_PATTERN, rules=NAME_RULES,
+                     near_keywords=after_keyword("|".join(rule.keywords for rule in NAME_RULES if rule.keywords),
+                                                 after=NAME_REACH)),
         Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),
     ]
 
@@ -705,7 +704,7 @@ IBAN_START, IPV4_HINT = re.compile(r"(?i)[A-Z]{2} ?\d\d"), re.compile(r"\d\.\d{1
 NINO_HINT = re.compile(r"(?i)\d\d ?\d\d ?\d\d ?[A-D]\b")
 NAME_PATTERN = NAME_WORD  # what ``patterns: {name: ...}`` replaces; the rules hold the real patterns
 NAME_RULES = tuple(name_rules())
-NAME_KEYWORDS = re.compile("|".join(rule.keywords for rule in NAME_RULES if rule.keywords))
+NAME_REACH = 100  # characters after a keyword that hold the name: a title and four words
 LONG_RUN = re.compile(r"[A-Za-z0-9_+=/]{32}")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 DETECTOR_NAMES = [d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)]
@@ -761,11 +760,13 @@ class Placeholders:
         if self._order is None:
             learned = [(key, kind) for key, (_, kind) in self.by_key.items()]
             self._order = sorted(learned, key=lambda item: -len(item[0]))
+        folded = None
         for key, kind in self._order:
-            for match in occurrence_pattern(key, kind).finditer(text):
-                start = match.start()
-                if not (start and (text[start - 1].isalnum() or text[start - 1] == "_")):
-                    yield match.span()
+            if kind == "name":
+                yield from loose_occurrences(text, text, key, separators="")
+            else:
+                folded = folded if folded is not None else lower_in_place(text)
+                yield from loose_occurrences(text, folded, key, separators=SEPARATOR_CHARS)
 
     def substitute(self, raw: str) -> str:
         placeholder, kind = self.by_key.get(raw) or self.by_key[occurrence_key(raw, "")]
@@ -774,18 +775,48 @@ class Placeholders:
 
 
 def occurrence_key(raw: str, kind: str) -> str:
-    """Names as written; every other value without case or separators."""
-    return raw if kind == "name" else compact(raw)
+    """Names as written; every other value in lower case without separators."""
+    return raw if kind == "name" else lower_in_place(SEPARATORS.sub("", raw))
 
 
-@lru_cache(maxsize=4096)  # the calls of one conversation share their values, and compiling is slow
-def occurrence_pattern(key: str, kind: str) -> re.Pattern[str]:
-    """A learned value, not followed by a letter or digit; other than a name, in any case and
-    with separators anywhere between its characters. (What stands before it is checked by the
-    caller: a leading lookbehind would stop the regex engine skipping ahead to the first character.)"""
-    if kind == "name":
-        return re.compile(re.escape(key) + r"(?!\w)")
-    return re.compile("(?i:" + f"{SEPARATOR}*".join(map(re.escape, key)) + r")(?!\w)")
+def lower_in_place(text: str) -> str:
+    """``text.lower()`` with every character where it was (a few, like "İ", lower to two)."""
+    lower = text.lower()
+    return lower if len(lower) == len(text) else "".join(char.lower()[:1] for char in text)
+
+
+def loose_occurrences(text: str, folded: str, key: str, separators: str) -> Iterator[tuple[int, int]]:
+    """Where ``key`` stands alone in ``folded`` (``text`` lowered, or ``text`` itself) with any of
+    ``separators`` between its characters. ``str.find`` of its first character and a short walk
+    from there: compiling a regex per learned value costs more than scrubbing the record."""
+    head, second = key[0], key[1:2]
+    start = folded.find(head)
+    while start >= 0:
+        following = folded[start + 1:start + 2]
+        # most places where the first character stands are not the value: tell from the next one
+        end = end_of_key(folded, start, key, separators) if following == second or following in separators else 0
+        if end and not (is_word_char(text, start - 1) or is_word_char(text, end)):
+            yield start, end
+            start = folded.find(head, end)
+        else:
+            start = folded.find(head, start + 1)
+
+
+def end_of_key(folded: str, start: int, key: str, separators: str) -> int:
+    matched, position = 0, start
+    while matched < len(key):
+        if position == len(folded):
+            return 0
+        if folded[position] == key[matched]:
+            matched += 1
+        elif not (matched and folded[position] in separators):
+            return 0
+        position += 1
+    return position
+
+
+def is_word_char(text: str, index: int) -> bool:
+    return 0 <= index < len(text) and (text[index].isalnum() or text[index] == "_")
 
 
 # -- the scrubber --------------------------------------------------------------------------------

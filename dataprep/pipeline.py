@@ -114,8 +114,10 @@ class StageContext:
         """Route an unreadable input line to rejected.jsonl with its file and line; its text and
         the reason (which may quote it) are PII-scrubbed first (a failed call's log line can hold
         keys and customers' details)."""
+        from .record_fields import pseudonymize_identity_text
+
         value = bad.to_dict()
-        value["raw"] = default_scrubber().scrub_text(value["raw"])
+        value["raw"] = default_scrubber().scrub_text(pseudonymize_identity_text(value["raw"]))
         value["disposition"]["reason"] = default_scrubber().scrub_text(value["disposition"]["reason"])
         self._aside("rejected", value)
 

@@ -52,6 +52,11 @@ class Recipe:
         return None if value is None else float(value)
 
     @property
+    def engine(self) -> str:
+        """Where per-record work runs: local (this machine, every core) or ray."""
+        return self.data.get("engine", "local")
+
+    @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 

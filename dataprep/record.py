@@ -128,7 +128,7 @@ def readable_text(message: dict[str, Any], call_prefix: str = "") -> str:
                                                            for c in calls)]))
 
 
-def record_text(record: "Record", view: str = "user") -> str:
+def record_text(record: "Record", view: str = "auto") -> str:
     """The text of ``record`` that similarity compares, one message per line: its user turns
     (``user``), user turns plus the tool calls and tool results before the reply (``auto``),
     user and assistant turns (``user_assistant``), everything before the reply but the system
@@ -148,14 +148,27 @@ def record_text(record: "Record", view: str = "user") -> str:
 
 
 def _user_or_tool_text(message: dict[str, Any]) -> str:
-    """A user turn or tool result in full; of an assistant turn only its tool calls (its wording
-    says nothing about which example this is)."""
+    """A user turn in full; a tool result, and of an assistant turn only its tool calls (its
+    wording says nothing about which example this is), with JSON keys sorted: the same lookup
+    logged with its keys in another order is the same example."""
     role = message.get("role")
-    if role in ("user", "tool", "function"):
+    if role == "user":
         return readable_text(message)
+    if role in ("tool", "function"):
+        return _sorted_json(message_text(message))
     if role == "assistant":
-        return readable_text({"tool_calls": message.get("tool_calls")})
+        functions = [call.get("function") or {} for call in message.get("tool_calls") or [] if isinstance(call, dict)]
+        calls = [{"function": {**f, "arguments": _sorted_json(f.get("arguments"))}} for f in functions]
+        return readable_text({"tool_calls": calls})
     return ""
+
+
+def _sorted_json(text: Any) -> str:
+    """JSON text with its keys sorted; anything else as it is."""
+    try:
+        return canonical_json(orjson.loads(text)).decode()
+    except (orjson.JSONDecodeError, TypeError):
+        return text if isinstance(text, str) else ""
 
 
 def message_text(message: dict[str, Any]) -> str:

@@ -33,11 +33,13 @@ CALL_STRUCTURE = frozenset({"id", "type"})
 PART_STRUCTURE = frozenset({"type", "detail"})
 #: JSON Schema keywords whose values are keywords or property names the app's developers chose
 SCHEMA_STRUCTURE = frozenset({"type", "required", "format", "$ref", "$schema", "$id"})
-#: source keys dataprep or the provider filled: the input file's path and format, the model,
-#: finish reason, timestamps, line numbers and provider-generated request/trace/response ids
-SOURCE_STRUCTURE = frozenset({"file", "output_file", "format", "model", "finish_reason", "timestamp", "line",
-                              "trace_id", "request_id", "response_id", "previous_response_id", "span_id",
-                              "run_id", "observation_id", "custom_id", "skipped_items", "skipped_tools"})
+#: source keys dataprep or the provider filled: the input file's path (the operator's own) and
+#: reader name, line numbers, timestamps, and the provider's random request/trace/response ids
+#: (a secret detector could mangle them, and they identify a call, not a person). The model name
+#: and finish reason come from the app's log like any text, so they are scrubbed.
+SOURCE_STRUCTURE = frozenset({"file", "output_file", "format", "timestamp", "line", "trace_id", "request_id",
+                              "response_id", "previous_response_id", "span_id", "run_id", "observation_id",
+                              "custom_id"})
 #: stage bookkeeping dataprep writes itself: which stage, what it did, where a record went,
 #: which generated record id kept it
 BOOKKEEPING = frozenset({"stage", "action", "place", "keeper_id", "cluster", "verdict", "thumbs"})
@@ -47,6 +49,9 @@ IDENTITY_KEY = re.compile(
     r"(?i)(?:^|[_\-.])(?:end[_-]?)?(?:user|session|conversation|thread|customer|client|member|visitor|device|"
     r"account|participant|author|sender|recipient)(?:[_\-.]?(?:id|name|key))?$")
 PSEUDONYM = re.compile(r"anon-[0-9a-f]{16}")
+INLINE_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*")
+#: ``"session_id": "sess_priya-raman"`` in the text of a line no reader could parse
+IDENTITY_IN_TEXT = re.compile(r'"(?P<key>[^"\\]{1,64})"\s*:\s*"(?P<value>[^"\\]{1,256})"')
 
 
 def map_record_texts(record: Record, change: Change, identity: Change | None = None) -> None:
@@ -104,10 +109,10 @@ class Walker:
         return out
 
     def image_part(self, part: Any) -> Any:
-        """Inline images (``data:`` URLs) are left as they are: bytes, not text; a linked image's URL
-        may carry a name or an email in its path or query, so it is scrubbed like text."""
+        """An inline image (a base64 ``data:image/…`` URL) is left as it is: bytes, not text. Any
+        other URL (a link, a ``data:text/plain,…``) may carry a name or an email: scrubbed as text."""
         image = part.get("image_url") if isinstance(part, dict) else None
-        if isinstance(image, dict) and str(image.get("url", "")).startswith("data:"):
+        if isinstance(image, dict) and INLINE_IMAGE.fullmatch(str(image.get("url", ""))):
             return {**part, "image_url": {**image}}
         return self.mapping(part, keep=PART_STRUCTURE) if isinstance(part, dict) else self.value(part)
 
@@ -157,6 +162,16 @@ class Walker:
         if self.identity is None:
             return self.value(value)
         return self.identity(str(value)) if value != "" else value
+
+
+def pseudonymize_identity_text(text: str) -> str:
+    """Identity fields in the raw text of an unreadable line (broken JSON keeps its key-value
+    pairs): their values become keyed hashes, as they would in a parsed record."""
+    def swap(match: re.Match) -> str:
+        if not IDENTITY_KEY.search(match["key"]):
+            return match.group()
+        return f'"{match["key"]}": "{pseudonym(match["value"])}"'
+    return IDENTITY_IN_TEXT.sub(swap, text) if '"' in text else text
 
 
 # -- keyed hashes for identity fields ----------------------------------------------------------------

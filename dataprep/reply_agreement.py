@@ -6,7 +6,9 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - they call different tools, or the same tools with different arguments (compared as
   canonical JSON, placeholders and case normalized);
 - one refuses while the other helps;
-- their decisions have opposite polarity (yes / no, approved / denied, can / cannot);
+- their decisions have opposite polarity: an opening "Yes" / "No", approved / denied,
+  eligible / not eligible, or a word of the user's question affirmed in one and negated in
+  the other ("you can return it" / "it can't be returned");
 - one states a specific fact that neither the other reply nor its own input holds, while the
   other states a fact the first does not: an amount, date, time, number or identifier, read
   with the fact-heavy scorer's patterns in any common format (``$30`` = ``30.00 USD``,
@@ -23,11 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
-from .facts import NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, NUMERIC, _compact, _date_keys, _key, _minutes, number_values
+from .facts import (DIGIT_RUN, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, NUMERIC, _candidate_starts, _compact,
+                    _date_keys, _key, _minutes, number_values)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -143,10 +146,29 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     ("date", (5, 4)), ("time", minutes), ("number", value key) or ("id", letters and digits)."""
     text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
-    found = [(match.group().strip(), _readings(match)) for match in NUMERIC.finditer(text)]
+    found = [(match.group().strip(), _readings(match)) for match in _numeric_matches(text)]
     found += [(match.group(), frozenset({("number", _key(NUMBER_WORDS[match["word"].lower()]))}))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+def _numeric_matches(text: str) -> Iterator[re.Match]:
+    """The fact scorer's numeric matches, tried only where a digit run's claim may begin (the
+    pattern has many alternatives: trying it at every position is slow)."""
+    done = 0
+    for run in DIGIT_RUN.finditer(text):
+        if run.start() < done:
+            continue
+        starts = (start for start in _candidate_starts(text, run.start()) if start >= done)
+        match = next((m for start in starts if (m := NUMERIC.match(text, start)) and m.end() > run.start()), None)
+        if match:
+            done = match.end()
+            yield match
+
+
+def stated_facts(text: str) -> frozenset:
+    """Every reading of every amount, date, time, number and identifier ``text`` states."""
+    return _all_readings(_facts(text)) if any(ch.isdigit() for ch in text) else frozenset()
 
 
 def _all_readings(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:

@@ -226,20 +226,22 @@ class RunOutcome:
     reused: list[bool] = field(default_factory=list)  # per manifest stage: reused by --resume, not re-run
 
 
-def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: Console | None = None) -> RunOutcome:
-    """Run a recipe into ``run_dir``: train/eval/rag_candidates/duplicates/rejected JSONL and manifest.json."""
+def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: Console | None = None,
+               engine: str | None = None) -> RunOutcome:
+    """Run a recipe into ``run_dir``: train/eval/rag_candidates/duplicates/rejected JSONL and manifest.json;
+    ``engine`` (local or ray) overrides the recipe's."""
     with RunFolder(run_dir) as folder:
         if not resume:
             folder.remove_previous_outputs()
         folder.clear_stale_temp_files()
-        return _run_in_folder(recipe, run_dir, resume, console)
+        return _run_in_folder(recipe, run_dir, resume, console, engine or recipe.engine)
 
 
-def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console | None) -> RunOutcome:
+def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console | None, engine: str) -> RunOutcome:
     stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
     cache = os.environ.get("DATAPREP_CACHE_DIR")  # share paid LLM answers across run folders
     settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume,
-                           budget_usd=recipe.budget_usd)
+                           budget_usd=recipe.budget_usd, engine=engine)
     runner = Runner(stages, recipe.inputs, run_dir, settings, console)
     results = runner.execute()
     paths = output_paths(run_dir)

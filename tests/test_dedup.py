@@ -79,15 +79,19 @@ def test_case_whitespace_unicode_and_placeholder_variants_are_exact_duplicates(t
             chat("Ｗhere is my ｏrder?", id="c"),  # fullwidth letters: equal under NFKC
             chat("Please email <EMAIL_1> the receipt", id="d"),
             chat("please email <EMAIL_2> the receipt", id="e"),
-            chat("Where is my order", id="f")]  # no question mark: not exact, but a near-duplicate
+            chat("Where is my order", id="f"),  # short texts are compared by their words: punctuation aside
+            chat("Where is my order? It has not arrived yet and the tracking page shows nothing", id="g"),
+            chat("where is my order? it has not arived yet and the tracking page shows nothing", id="h")]  # a typo
     kept, dropped, stats = run_dedup(tmp_path, rows)
-    assert ids(kept) == ["a", "d"]
+    assert ids(kept) == ["a", "d", "g"]
     reasons = {r["id"]: r["disposition"] for r in dropped}
-    assert {i: d["keeper_id"] for i, d in reasons.items()} == {"b": "a", "c": "a", "e": "d", "f": "a"}
-    assert all(reasons[i]["reason"] == "exact duplicate of a (same text once normalized)" for i in "bc")
-    assert reasons["f"]["reason"].startswith("near-duplicate of a")
-    assert all(d["similarity"] == 1.0 for d in reasons.values())
-    assert (stats["exact_removed"], stats["near_removed"]) == (3, 1)
+    assert {i: d["keeper_id"] for i, d in reasons.items()} == {"b": "a", "c": "a", "e": "d", "f": "a", "h": "g"}
+    assert all(reasons[i]["reason"] == "exact duplicate of a (same text once normalized)" for i in "bcf")
+    assert reasons["h"]["reason"].startswith("near-duplicate of g")
+    assert all(reasons[i]["similarity"] == 1.0 for i in "bcef") and 0.8 <= reasons["h"]["similarity"] < 1
+    assert (stats["exact_removed"], stats["near_removed"]) == (4, 1)
+    word_shingles = run_dedup(tmp_path, rows, shingle="word")[0]
+    assert ids(word_shingles) == ["a", "d", "g", "h"]  # one typo in 15 words: word 3-gram Jaccard 0.6
 
 
 def test_every_record_carries_its_cluster_id_and_size(tmp_path):
@@ -218,8 +222,8 @@ REWORDED = {  # the first reply, then the same answer in other words
 @pytest.mark.parametrize("change", sorted(CHANGED))
 def test_replies_that_disagree_on_one_assertion_are_a_conflict(tmp_path, change):
     first, second = CHANGED[change]
-    kept, dropped, stats = run_dedup(tmp_path, [chat("Can you check my refund? Can I return the boots?", first, id="a"),
-                                                chat("can you check my refund, can i return the boots", second, id="b")])
+    question = "Can you check my refund? Can I return the boots?"
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question.lower(), second, id="b")])
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, change
 
 
@@ -282,12 +286,19 @@ def test_same_question_with_different_tool_results_are_different_examples(tmp_pa
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
 
 
+def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(tmp_path):
+    rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS.", "a"),
+            order_lookup('{"eta":"May 4","carrier":"UPS","status":"shipped"}', "Shipped, with UPS.", "b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a"] and dropped[0]["disposition"]["reason"].startswith("exact duplicate of a")
+
+
 def test_a_fact_relayed_from_its_own_tool_result_is_no_conflict(tmp_path):
     shipped = '{"order": "<ORDER_1>", "status": "shipped", "carrier": "UPS", "total": "$84.20", "eta": "May %d"}'
     rows = [order_lookup(shipped % 4, "It shipped with UPS and should arrive May 4.", "a"),
             order_lookup(shipped % 5, "Your order shipped with UPS; it should arrive May 5.", "b")]
     kept, dropped, stats = run_dedup(tmp_path, rows)  # near-identical lookups, each reply true to its own
-    assert stats["conflicts"] == 0 and len(kept) == 1
+    assert stats["conflicts"] == 0 and ids(kept) == ["a", "b"]  # other dates: other examples
 
 
 def test_conflict_detection_can_be_turned_off(tmp_path):
@@ -339,8 +350,8 @@ def test_record_text_views():
                               {"role": "assistant", "content": None, "tool_calls": [call]},
                               {"role": "tool", "tool_call_id": "c1", "content": "found"},
                               {"role": "assistant", "content": "Done."}])
-    assert record_text(record) == "Hi"
-    assert record_text(record, "auto") == 'Hi\nlookup({"q": 1})\nfound'
+    assert record_text(record, "user") == "Hi"
+    assert record_text(record) == 'Hi\nlookup({"q":1})\nfound'  # auto, the default: JSON with its keys sorted
     chatty = Record(messages=[{"role": "user", "content": "Hi"},
                               {"role": "assistant", "content": "Hello! How can I help?"},
                               {"role": "user", "content": "Order?"}, {"role": "assistant", "content": "Here."}])

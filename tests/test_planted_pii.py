@@ -44,22 +44,29 @@ STRUCTURAL = {"role", "type", "object", "model", "finish_reason", "stop_reason",
               "tool_call_id", "tool_use_id", "call_id", "method", "url", "endpoint", "run_type", "level", "kind",
               "key", "traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_run_id", "run_id",
               "observationId", "traceId", "previous_response_id", "response_id", "request_id", "batch_id",
-              "input_file_id", "output_file_id", "format", "data_type", "dataType", "source"}
-IDENTITY = re.compile(r"(?i)(?:^|_)(?:user|session|conversation|thread|customer)(?:_?id)?$|sessionId|userId|threadId")
+              "input_file_id", "output_file_id", "format", "data_type", "dataType", "source", "call_type",
+              "status_code", "required"}  # a JSON Schema's required: property names, structure
+#: the last part of an OpenTelemetry attribute name that is structure ("gen_ai.prompt.0.role", "gen_ai.system")
+OTEL_STRUCTURAL = {"system", "role", "model", "name", "id", "finish_reasons", "finish_reason", "type", "method",
+                   "path", "environment", "is_streaming"}
+IDENTITY = re.compile(r"(?i)(?:^|[_.])(?:user|session|conversation|thread|customer)(?:[_.]?id)?$|sessionId|userId|threadId")
 MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d|^\d{10,19}$")
 
 
 def plant(value: Any, key: str = "", parent: dict | None = None) -> Any:
     if isinstance(value, dict):
+        if set(value) == {"key", "value"} and isinstance(value["value"], dict):  # an OTel attribute: its name is the key
+            return {"key": value["key"], "value": {kind: plant(v, value["key"]) for kind, v in value["value"].items()}}
         return {k: plant(v, k, value) for k, v in value.items()}
     if isinstance(value, list):
         return [plant(item, key, parent) for item in value]
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or value.isdigit():
         return value
     if IDENTITY.search(key) or (key == "name" and parent is not None and "role" in parent):
         return f"{value}-{PLANTED_ID}"  # still distinct per conversation, now carrying an identity
-    if key in STRUCTURAL or key.endswith(("_id", "Id", "_at", "At", "time", "Time")) or key == "name" \
-            or MOMENT.search(value) or key.startswith(("gen_ai.", "llm.")):
+    last = key.rsplit(".", 1)[-1]
+    if key in STRUCTURAL or last in STRUCTURAL or key.endswith(("_id", "Id", "_at", "At", "time", "Time")) \
+            or key == "name" or ("." in key and last in OTEL_STRUCTURAL) or MOMENT.search(value):
         return value
     if value[:1] in "{[":
         try:
@@ -114,9 +121,9 @@ def planted_run(tmp_path, monkeypatch):
 def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, labelstudio, monkeypatch):  # noqa: F811
     run, manifest, sent = planted_run
     counts = manifest["counts"]
-    read = manifest["stages"][0]
-    # planting must not have made the logs unreadable: most lines still become records
-    assert read["out"] >= 0.8 * read["in"] and counts["train"] + counts["eval"] > 20, manifest["stages"][0]
+    # the fixtures' non-model and broken lines are rejected (with their scrubbed text); the rest flows
+    # (test_the_planting_reaches_every_reader checks planting reads like the originals)
+    assert counts["train"] + counts["eval"] + counts["rag_candidates"] >= 15, counts
     assert sent, "synth called the loopback provider"
 
     outside_work = [p for p in run.rglob("*") if p.is_file() and ".work" not in p.relative_to(run).parts]
@@ -137,20 +144,29 @@ def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, 
     assert [leaks(task) for task in tasks if leaks(task)] == []
 
 
-def test_the_planting_reaches_every_reader(tmp_path):
-    """The check above means something only if the planted copies still carry the values into
-    records: read them without the mine stage's scrubbing and find the values."""
-    logs = tmp_path / "logs"
-    for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
-        planted_copy(folder, logs / folder.name)
-    recipe = tmp_path / "recipe.yaml"
+def records_by_format(logs, run) -> dict[str, list[str]]:
+    """Every record the readers make of ``logs`` (mine without scrubbing), by format."""
+    recipe = run.parent / f"{run.name}.yaml"
     recipe.write_text(yaml.safe_dump({"inputs": [{"path": str(logs)}], "stages": [{"mine": {"pii": {"enabled": False}}}]}),
                       encoding="utf-8")
-    run_recipe(load_recipe(recipe), tmp_path / "run", console=Console(file=io.StringIO()))
-    formats = {}
-    for row in read_jsonl(tmp_path / "run" / "train.jsonl") + read_jsonl(tmp_path / "run" / "duplicates.jsonl"):
-        formats.setdefault(row["source"]["format"], []).append(json.dumps(row))
-    assert len(formats) >= 9, sorted(formats)
-    for name, rows in formats.items():
+    run_recipe(load_recipe(recipe), run, console=Console(file=io.StringIO()))
+    formats: dict[str, list[str]] = {}
+    for place in ("train", "duplicates", "rejected"):
+        for row in read_jsonl(run / f"{place}.jsonl"):
+            if "messages" in row:  # a record, not an unreadable line
+                formats.setdefault(row["source"]["format"], []).append(json.dumps(row))
+    return formats
+
+
+def test_the_planting_reaches_every_reader(tmp_path):
+    """The check above means something only if the planted copies are read like the originals
+    and carry the values into records: read both without scrubbing and compare."""
+    logs, originals = tmp_path / "logs", tmp_path / "originals"
+    for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
+        planted_copy(folder, logs / folder.name)
+        shutil.copytree(folder, originals / folder.name)
+    planted = records_by_format(logs, tmp_path / "planted")
+    original = records_by_format(originals, tmp_path / "original")
+    assert {name: len(rows) for name, rows in planted.items()} == {name: len(rows) for name, rows in original.items()}
+    for name, rows in planted.items():
         assert any("priya.raman@example.org" in row for row in rows), name
-    shutil.rmtree(tmp_path / "run")

@@ -73,8 +73,11 @@ def test_pii_is_scrubbed_from_what_is_trained_on(quickstart_run):
 def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     counts, composition = manifest["counts"], stage_stats(manifest, "split")[0]["composition"]
     rate = lambda name, side: composition["slices"].get(name, {}).get(side, 0) / counts[side]  # noqa: E731
-    for hard in ("negative_feedback", "tool_use", "rare_category"):
+    for hard in ("negative_feedback", "rare_category"):
         assert rate(hard, "eval") > 2 * rate(hard, "train"), hard
+    # Lookups of different orders are different examples (dedup's auto view), so tool use is
+    # about half of train: eval can hold more of it, not twice as much.
+    assert rate("tool_use", "eval") > rate("tool_use", "train")
     for rare in ("bulk_order", "prompt_injection", "gear_advice_long"):
         assert composition["categories"][rare]["eval"] >= 1, rare
     assert stage_stats(manifest, "split")[0]["max_train_eval_similarity"] < 0.8

@@ -7,7 +7,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
-from ..jsonl import BadLine, Line
+from ..jsonl import BadLine, Line, line_excerpt
 from ..record import Record
 
 
@@ -173,7 +173,8 @@ def expect(value: Any, kind: type, what: str) -> Any:
 
 
 def excerpt(value: Any) -> str:
-    return orjson.dumps(value, default=str)[:2000].decode("utf-8", errors="replace")
+    """A parsed line that did not convert, as text for rejected.jsonl (cut like any bad line)."""
+    return line_excerpt(orjson.dumps(value, default=str))
 
 
 def guarded(line: Line, convert: Callable[[Line], Iterable[Record | BadLine]]) -> Iterator[Record | BadLine]:

@@ -5,14 +5,17 @@ and numbered PII placeholders do not matter. The default view, ``auto``, is the 
 plus any tool calls and tool results before the reply: two "check order <ORDER_1>"
 conversations whose lookups returned different orders are different examples. Equal texts
 and texts whose shingle Jaccard similarity reaches the threshold form clusters
-(transitively); the keeper policy picks who goes on (``keep_per_cluster`` more, chosen to
+(transitively; short texts compared as character 5-grams, so one typo does not hide a copy),
+split where texts state other amounts, dates or numbers ("a $25 gift card" is not "a $75 gift
+card"); the keeper policy picks who goes on (``keep_per_cluster`` more, chosen to
 differ most, for teams that want several phrasings of one intent) and the others go to
 duplicates.jsonl pointing at their keeper. Every record that goes on carries its cluster id
 and size, which the split stage uses to keep clusters on one side.
 
-Records that share an input (user turns, tool calls and results) are grouped by answer: a
+Records whose user turns are the same are grouped by answer (tool calls, then the reply): a
 reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
-see reply_agreement.py) is the same answer however it is worded. One answer: ordinary
+see reply_agreement.py) is the same answer however it is worded; replies given other tool
+results by the same calls are other examples. One answer: ordinary
 duplicates. Several answers that disagree: a labeling conflict; one record per answer goes
 on, tagged ``conflict``, for the review stage, and the copies of each answer go to
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
@@ -22,7 +25,7 @@ benchmark) are set aside so nothing in training leaks into evaluation.
 from __future__ import annotations
 
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -32,10 +35,11 @@ import xxhash
 from ..errors import InputError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
-from ..minhash import Params, Sketches, best_matches, find_groups, group_near_duplicates, max_cross_similarity
+from ..minhash import (Params, Sketches, best_matches, find_groups, group_near_duplicates, max_cross_similarity,
+                       normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text, readable_text, record_text
-from ..reply_agreement import Reply, disagreement, read_reply, same_grounds, word_similarity
+from ..reply_agreement import WORD, Reply, disagreement, read_reply, same_grounds, stated_facts, word_similarity
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -47,6 +51,11 @@ CONFLICT_VIEW = "user"
 OTHER_GROUNDS = "other tool results"
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
+#: with shingle "auto", texts shorter than this many words and without tool context are compared
+#: as character 5-grams: one typo changes a third of a short text's word 3-grams, a few of its
+#: character 5-grams; longer texts keep word 3-grams (as discriminating, and four times faster)
+SHORT_TEXT_WORDS = 32
+CHAR_NGRAM = 5
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
 
 
@@ -73,6 +82,26 @@ def _accepted_reply(record: Record) -> bool:
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
 
 
+def _split_by_facts(labels: np.ndarray, texts: list[str], members: np.ndarray) -> np.ndarray:
+    """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
+    gift card") are other examples: each cluster splits by the facts its texts state."""
+    if not len(members):
+        return labels
+    sizes = np.bincount(labels[members])
+    signatures: dict[frozenset, int] = {frozenset(): 0}
+    signature = np.zeros(len(labels), np.int64)
+    for i in members[sizes[labels[members]] > 1]:
+        signature[i] = signatures.setdefault(stated_facts(texts[i]), len(signatures))
+    split = labels.copy()
+    split[members] = np.unique(np.stack([labels[members], signature[members]]), axis=1, return_inverse=True)[1].ravel()
+    return split
+
+
+def _words(text: str) -> str:
+    """The text's words alone, once normalized (placeholders unnumbered, case folded)."""
+    return " ".join(WORD.findall(normalize(text)))
+
+
 def _first_of_runs(labels: np.ndarray) -> np.ndarray:
     """Where each run of equal labels starts in a sorted label array."""
     first = np.ones(len(labels), bool)
@@ -91,8 +120,38 @@ class Survey:
     ids: list[str] = field(default_factory=list)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
+    tool_context: bytearray = field(default_factory=bytearray)  # tool calls or results before the reply
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
+
+
+class Measured:
+    """Sketches of records, one set per shingle kind, to measure any two records against each other."""
+
+    def __init__(self, texts: list[str], params: Params):
+        self.texts, self.params = texts, params
+        self.parts: list[Sketches] = []
+        self.part = np.full(len(texts), -1)
+        self.row = np.full(len(texts), -1)
+
+    def add(self, members: np.ndarray, sketches: Sketches) -> None:
+        self.part[members], self.row[members] = len(self.parts), np.arange(len(members))
+        self.parts.append(sketches)
+
+    def similarity(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return self.compare(i, j)[0]
+
+    def compare(self, i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(Jaccard similarity, equal normalized text) of records i and j, pair by pair."""
+        similarity, same = np.zeros(len(i)), np.zeros(len(i), bool)
+        for number, sketches in enumerate(self.parts):
+            both = (self.part[i] == number) & (self.part[j] == number)
+            rows, other = self.row[i[both]], self.row[j[both]]
+            similarity[both], same[both] = sketches.similarity(rows, other), sketches.same_text(rows, other)
+        for k in np.flatnonzero(self.part[i] != self.part[j]):  # rare: a conflict's copies told apart
+            pair = sketch([self.texts[i[k]], self.texts[j[k]]], self.params)
+            similarity[k], same[k] = pair.similarity([0], [1])[0], pair.same_text([0], [1])[0]
+        return similarity, same
 
 
 @dataclass
@@ -103,8 +162,7 @@ class Plan:
     keeper_of: np.ndarray  # the record each one is set aside for (itself when kept; -1: decontaminated)
     sizes: np.ndarray  # original records per cluster
     cluster_ids: list[str]
-    sketches: Sketches  # of the records not decontaminated
-    row: np.ndarray  # each record's row in sketches (-1: decontaminated)
+    measured: Measured  # the records not decontaminated, to measure against each other
     similarity: np.ndarray  # to its keeper (duplicates) or reference (decontaminated)
     exact: np.ndarray  # same normalized text as the keeper
     reference: list[tuple[str, str] | None]  # (file, record id) a decontaminated record matched
@@ -117,15 +175,16 @@ class Plan:
 class Dedup(Stage):
     name = "dedup"
 
-    def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "word",
+    def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "auto",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
                  keep_per_cluster: int = 1, conflicts: bool = True, conflict_below: float = 0.0,
                  against: list[str] | tuple[str, ...] = (), workers: int | None = None):
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
                          verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
                          conflict_below=conflict_below, against=list(against), workers=workers)
-        self.params = Params(threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram, verify=verify,
-                             workers=workers)
+        # "auto": word n-grams, or character 5-grams for short texts (see SHORT_TEXT_WORDS)
+        self.params = Params(threshold=threshold, num_perm=num_perm, shingle="word" if shingle == "auto" else shingle,
+                             ngram=ngram, verify=verify, workers=workers)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
         paths = [self._reference_path(p, ctx) for p in self.options["against"]]
@@ -153,6 +212,8 @@ class Dedup(Stage):
             survey.ids.append(record.id)
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
+            survey.tool_context.append(any(m.get("role") in ("tool", "function") or m.get("tool_calls")
+                                           for m in record.prompt_messages))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
         return survey
 
@@ -163,21 +224,41 @@ class Dedup(Stage):
         if self.options["against"]:
             self.decontaminate(survey, ctx, similarity, reference)
         clean = np.array([i for i in range(n) if reference[i] is None], np.int64)
-        groups = find_groups([survey.texts[i] for i in clean], self.params)
-        labels, row = np.full(n, -1), np.full(n, -1)
-        labels[clean], row[clean] = groups.labels, np.arange(len(clean))
+        labels, measured, similar_pairs = self.cluster(survey.texts, clean, survey)
+        labels = _split_by_facts(labels, survey.texts, clean)
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
         weights = np.frombuffer(survey.represents, np.int64)[clean] if n else np.zeros(0, np.int64)
         sizes = np.bincount(labels[clean], weights=weights).astype(np.int64)
         plan = Plan(labels, np.full(n, -1), sizes, [_group_id(survey.ids[clean[i]]) for i in first],
-                    groups.sketches, row, similarity, np.zeros(n, bool), reference)
+                    measured, similarity, np.zeros(n, bool), reference)
         self.choose_keepers(plan, clean, survey)
         ctx.stats.update(view=self.options["view"], threshold=self.params.threshold, num_perm=self.params.num_perm,
                          bands=self.params.bands_rows[0], rows=self.params.bands_rows[1],
-                         similar_pairs=groups.similar_pairs)
+                         similar_pairs=similar_pairs)
         return plan
+
+    def cluster(self, texts: list[str], members: np.ndarray, survey: Survey) -> tuple[np.ndarray, Measured, int]:
+        """Near-duplicate clusters of ``members`` (a label per record, -1 for others), each
+        shingle kind's texts among themselves; how to measure them; how many similar pairs."""
+        labels, measured, found = np.full(len(texts), -1), Measured(texts, self.params), 0
+        for params, part in self._by_shingle(texts, members, survey):
+            # character shingles would see punctuation: "refund?" and "refund," differ in five
+            shown = [texts[i] for i in part] if params is self.params else [_words(texts[i]) for i in part]
+            groups = find_groups(shown, params)
+            labels[part] = groups.labels + labels.max(initial=-1) + 1
+            measured.add(part, groups.sketches)
+            found += groups.similar_pairs
+        return labels, measured, found
+
+    def _by_shingle(self, texts: list[str], members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
+        if self.options["shingle"] != "auto":
+            return [(self.params, members)]
+        tools = np.frombuffer(survey.tool_context, bool)
+        short = np.array([not tools[i] and len(texts[i].split()) < SHORT_TEXT_WORDS for i in members], bool)
+        chars = replace(self.params, shingle="char", ngram=CHAR_NGRAM)
+        return [(chars, members[short]), (self.params, members[~short])]
 
     def rank(self, labels: np.ndarray, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, np.ndarray]:
         """``members`` sorted by cluster, and within a cluster best first: by the first keeper
@@ -201,14 +282,13 @@ class Dedup(Stage):
         """Greedy farthest-first: after the best record, keep the member least similar to every
         record kept so far, until keep_per_cluster are kept or only copies of them remain; the
         others are set aside for the kept record they are most similar to."""
-        rows = plan.row[members]
         nearest = np.zeros(len(members), np.int64)
-        closeness = plan.sketches.similarity(rows, np.full(len(rows), rows[0]))
+        closeness = plan.measured.similarity(members, np.full(len(members), members[0]))
         for _ in range(self.options["keep_per_cluster"] - 1):
             farthest = int(np.argmin(closeness))  # ties go to the better-ranked member
             if closeness[farthest] >= 1.0:
                 break
-            similarity = plan.sketches.similarity(rows, np.full(len(rows), rows[farthest]))
+            similarity = plan.measured.similarity(members, np.full(len(members), members[farthest]))
             closer = similarity > closeness
             nearest[closer], closeness = farthest, np.maximum(closeness, similarity)
         plan.keeper_of[members] = members[nearest]
@@ -260,9 +340,7 @@ class Dedup(Stage):
         if self.options["view"] == CONFLICT_VIEW or not survey.input_differs:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
-        labels = np.full(len(plan.labels), -1)
-        labels[clean] = find_groups([survey.input_texts[i] for i in clean], self.params).labels
-        return labels
+        return _split_by_facts(self.cluster(survey.input_texts, clean, survey)[0], survey.input_texts, clean)
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
@@ -319,9 +397,7 @@ class Dedup(Stage):
         # duplicates on to that answer's record (which keeps itself, so one step suffices).
         plan.keeper_of[clean] = plan.keeper_of[plan.keeper_of[clean]]
         dropped = clean[plan.keeper_of[clean] != clean]
-        rows, keeper_rows = plan.row[dropped], plan.row[plan.keeper_of[dropped]]
-        plan.similarity[dropped] = plan.sketches.similarity(rows, keeper_rows)
-        plan.exact[dropped] = plan.sketches.same_text(rows, keeper_rows)
+        plan.similarity[dropped], plan.exact[dropped] = plan.measured.compare(dropped, plan.keeper_of[dropped])
 
     # -- pass 3: writing --------------------------------------------------------------------------------------
     def emit(self, records: RecordSource, survey: Survey, plan: Plan, ctx: StageContext) -> Iterator[Record]:

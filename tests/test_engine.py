@@ -1,0 +1,171 @@
+"""Execution engines: this process, a local process pool and Ray place every record alike.
+
+Costs about a minute and a half on 2 cores, most of it the generated 200k-record input run
+three times (in-process, pool, Ray) and starting a local Ray.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from rich.console import Console
+
+from conftest import REPO, one_line_error, run_cli
+from dataprep import engine
+from dataprep.engine import LocalEngine, batched
+from dataprep.recipe import load_recipe
+from dataprep.runner import run_recipe
+
+PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
+
+
+def square_in(batch: list[int], offset: int) -> list[tuple[int, int]]:
+    """Engine work for the tests: each item squared, with the id of the process that did it."""
+    return [(os.getpid(), item * item + offset) for item in batch]
+
+
+def flat(results) -> list[tuple[int, int]]:
+    return [item for done in results for item in done]
+
+
+def test_pool_returns_every_result_in_input_order_from_worker_processes():
+    results = flat(LocalEngine(workers=2, pool_after=1).map_batches(square_in, batched(range(500), 7), 3))
+    assert [value for _, value in results] == [item * item + 3 for item in range(500)]
+    assert os.getpid() not in {pid for pid, _ in results}
+
+
+def test_small_input_stays_in_this_process():
+    results = flat(LocalEngine(workers=2).map_batches(square_in, batched(range(30), 10), 0))
+    assert [value for _, value in results] == [item * item for item in range(30)]
+    assert {pid for pid, _ in results} == {os.getpid()}
+
+
+def test_pool_holds_a_bounded_window_of_batches_not_the_input():
+    drawn: list[int] = []
+
+    def batches():
+        for index in range(100_000):
+            drawn.append(index)
+            yield [index]
+
+    results = LocalEngine(workers=2, pool_after=1).map_batches(square_in, batches(), 0)
+    assert next(results)[0][1] == 0
+    results.close()
+    assert len(drawn) <= 1 + 2 * 2 + 1  # the peeked batch, the window, the one that filled it
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray  # the dev extra installs it
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def run_three_ways(recipe: Path, out: Path, monkeypatch, batch_records: int) -> dict[str, Path]:
+    """The recipe run in this process, in a 2-process pool and on Ray; their run folders."""
+    monkeypatch.setattr(engine, "BATCH_RECORDS", batch_records)
+    monkeypatch.setattr(engine, "POOL_AFTER_BATCHES", 2)
+    runs = {}
+    for name, workers, engine_name in (("in-process", "1", "local"), ("pool", "2", "local"), ("ray", "2", "ray")):
+        monkeypatch.setenv("DATAPREP_WORKERS", workers)
+        runs[name] = out / name
+        run_recipe(load_recipe(recipe), runs[name], engine=engine_name)
+    return runs
+
+
+def assert_same_placement(runs: dict[str, Path]) -> None:
+    manifests = {name: orjson.loads((folder / "manifest.json").read_bytes()) for name, folder in runs.items()}
+    first = runs["in-process"]
+    for name, folder in runs.items():
+        for place in PLACES:
+            assert (folder / f"{place}.jsonl").read_bytes() == (first / f"{place}.jsonl").read_bytes(), (name, place)
+        assert manifests[name]["counts"] == manifests["in-process"]["counts"], name
+        assert [(s["stage"], s["in"], s["out"], s["set_aside"], s["stats"]) for s in manifests[name]["stages"]] == \
+            [(s["stage"], s["in"], s["out"], s["set_aside"], s["stats"]) for s in manifests["in-process"]["stages"]]
+    counts = manifests["in-process"]["counts"]
+    assert counts["input"] + counts["created"] == sum(counts[place] for place in PLACES)
+
+
+def test_quickstart_places_every_record_alike_in_process_in_a_pool_and_on_ray(tmp_path, monkeypatch, local_ray):
+    runs = run_three_ways(REPO / "recipes" / "quickstart.yaml", tmp_path, monkeypatch, batch_records=16)
+    assert_same_placement(runs)
+    assert orjson.loads((runs["pool"] / "manifest.json").read_bytes())["stages"][1]["stats"]["pii"]  # scrubbed there
+
+
+def generated_logs(path: Path, count: int) -> Path:
+    """``count`` short chats: distinct questions, near-duplicates of earlier ones, conversations
+    re-sent call by call, emails and phone numbers, thumbs down and errored calls."""
+    rng = random.Random(5)
+    vocabulary = [a + b + c for a in ("ka", "lo", "mi", "ne", "su", "ta") for b in ("ri", "po", "ve", "da", "xu")
+                  for c in ("n", "s", "l", "m", "")]
+    earlier: list[str] = []
+    with open(path, "wb") as handle:
+        for number in range(count):
+            if earlier and number % 10 == 0:  # a near-duplicate: an earlier question, one word changed
+                question = rng.choice(earlier).rsplit(" ", 1)[0] + " " + rng.choice(vocabulary)
+            else:
+                question = " ".join(rng.choices(vocabulary, k=12))
+            earlier = [*earlier[-999:], question]
+            if number % 20 == 0:
+                question += f" mail me at user{number}@example.com or call +1 415 555 01{number % 90 + 10}"
+            messages = [{"role": "user", "content": question}, {"role": "assistant", "content": f"Answer {number}."}]
+            if number % 7 == 0:  # the next call of the same conversation re-sends this one
+                handle.write(orjson.dumps({"messages": messages}) + b"\n")
+                messages = [*messages, {"role": "user", "content": "and then?"}, {"role": "assistant", "content": "Done."}]
+            line = {"messages": messages, "source": {"finish_reason": "stop"}}
+            if number % 17 == 0:
+                line["feedback"] = {"thumbs": "down"}
+            if number % 101 == 0:
+                line["source"]["error"] = "upstream timeout"
+            handle.write(orjson.dumps(line) + b"\n")
+    return path
+
+
+def test_200k_records_place_alike_in_process_in_a_pool_and_on_ray(tmp_path, monkeypatch, local_ray):
+    logs = generated_logs(tmp_path / "logs.jsonl", 200_000)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(orjson.dumps({"name": "big", "seed": 11, "inputs": [{"path": logs.name}],
+                                    "stages": [{"mine": {}}, {"dedup": {}}, {"split": {"eval_size": 0.05}}]}).decode())
+    runs = run_three_ways(recipe, tmp_path / "runs", monkeypatch, batch_records=1000)
+    assert_same_placement(runs)
+
+
+def test_pool_run_still_advances_the_progress_bars(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 16)
+    monkeypatch.setattr(engine, "POOL_AFTER_BATCHES", 2)
+    monkeypatch.setenv("DATAPREP_WORKERS", "2")
+    screen = io.StringIO()
+    outcome = run_recipe(load_recipe(REPO / "recipes" / "mine.yaml"), tmp_path / "run",
+                         console=Console(file=screen, force_terminal=True, width=120))
+    mined = outcome.manifest["stages"][1]
+    done = mined["out"] + sum(mined["set_aside"].values())
+    assert f"{done}/{done}" in screen.getvalue()
+
+
+def test_engine_ray_without_ray_installed_is_one_line_naming_the_extra(tmp_path):
+    script = "import sys; sys.modules['ray'] = None; from dataprep.cli import main; main()"
+    result = subprocess.run([sys.executable, "-c", script, "run", str(REPO / "recipes" / "mine.yaml"),
+                             "--out", str(tmp_path / "run"), "--engine", "ray"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert "pip install 'dataprep[ray]'" in one_line_error(result)
+    assert not (tmp_path / "run" / "manifest.json").exists()
+
+
+def test_unknown_engine_is_one_line_listing_the_engines(tmp_path):
+    line = one_line_error(run_cli("run", REPO / "recipes" / "mine.yaml", "--out", tmp_path / "run", "--engine", "spark"))
+    assert "spark" in line and "local, ray" in line
+
+
+def test_recipe_engine_is_checked_against_the_schema(tmp_path):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("inputs: [{path: x.jsonl}]\nstages: [{mine: {}}]\nengine: spark\n")
+    assert "engine" in one_line_error(run_cli("run", recipe, "--out", tmp_path / "run"))
