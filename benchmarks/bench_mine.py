@@ -2,19 +2,24 @@
 
 Generates support-bot logs (multi-turn conversations re-sent call by call, tool calls,
 feedback, some PII) in each format asked for, then measures, each in a fresh subprocess:
-reading alone (``read_inputs``) and reading + the mine stage with default options (what
-``dataprep mine`` does: collapse, corrections, filters, PII scrubbing, files written).
-Prints MB/s and records/s per format (wall clock, and MB per CPU-second, which holds on a busy
-machine) and the peak resident memory (``ru_maxrss``).
+the baseline (a loop that only ``json.loads`` every line of the same file), reading alone
+(``read_inputs``) and reading + the mine stage with default options (what ``dataprep mine``
+does: collapse, corrections, filters, PII scrubbing, files written) on one core
+(``DATAPREP_WORKERS=1``) and on every core. Prints MB/s and records/s per format (wall clock,
+and MB per CPU-second, which holds on a busy machine), the ratio to the baseline's MB/s (target
+for read+mine on one core: >= 0.5) and the peak resident memory (``ru_maxrss``). On every core
+the CPU time and peak are the main process's only (the pool's workers are not its children).
 
     python benchmarks/bench_mine.py                      # ~200 MB of OpenAI chat logs
     python benchmarks/bench_mine.py --mb 50 --formats openai-chat,anthropic-messages,records
-    python benchmarks/bench_mine.py --huge               # 5 GB of OpenAI chat logs: read+mine only
+    python benchmarks/bench_mine.py --huge               # 5 GB of OpenAI chat logs: baseline and read+mine, every core
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import resource
 import subprocess
@@ -135,6 +140,11 @@ def generate(fmt: str, path: Path, megabytes: float, seed: int = 0) -> None:
                 number += 1
 
 
+# (label, what the child measures, DATAPREP_WORKERS: "" is every core)
+RUNS = [("baseline: json.loads/line", "json", "1"), ("read", "read", "1"), ("read+mine, 1 core", "mine", "1"),
+        (f"read+mine, {os.cpu_count()} cores", "mine", "")]
+
+
 # -- one measurement, in its own process so ru_maxrss is its own ------------------------------------
 def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
     from dataprep.recipe import InputSpec
@@ -147,7 +157,10 @@ def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
     reader_names()  # imports done before the clock starts
     mine = get_stage("mine")()
     started, cpu_started = time.perf_counter(), cpu_seconds()
-    if mode == "read":
+    if mode == "json":
+        with open(path, encoding="utf-8") as handle:
+            records = sum(1 for line in handle if json.loads(line))
+    elif mode == "read":
         records = sum(1 for _ in read_inputs(inputs))
     else:
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
@@ -165,9 +178,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_child(mode: str, fmt: str, path: Path) -> dict[str, Any]:
+def run_child(mode: str, fmt: str, path: Path, workers: str = "") -> dict[str, Any]:
     done = subprocess.run([sys.executable, __file__, "--child", mode, "--format", fmt, "--path", str(path)],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env={**os.environ, "DATAPREP_WORKERS": workers})
     return orjson.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -181,9 +194,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=200, help="Size of each generated log file in MB.")
     parser.add_argument("--formats", default="openai-chat", help=f"Comma-separated, from: {', '.join(GENERATORS)}.")
-    parser.add_argument("--huge", action="store_true", help="5 GB of OpenAI chat logs, read+mine only (slow).")
+    parser.add_argument("--huge", action="store_true",
+                        help="5 GB of OpenAI chat logs: baseline and read+mine on every core (slow).")
     parser.add_argument("--dir", type=Path, default=None, help="Where to write the generated logs (default: a temp dir).")
-    parser.add_argument("--child", choices=("read", "mine"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("json", "read", "mine"), help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -191,24 +205,26 @@ def main() -> None:
         print(orjson.dumps(measure(args.child, args.format, args.path)).decode())
         return
     formats = ["openai-chat"] if args.huge else args.formats.split(",")
-    modes = ("mine",) if args.huge else ("read", "mine")
+    rows = RUNS[3:] if args.huge else RUNS[1:]
     megabytes = 5000 if args.huge else args.mb
     missing = [fmt for fmt in formats if fmt not in GENERATORS or fmt not in existing_readers()]
     if missing:
         sys.exit(f"no generator or no reader for: {', '.join(missing)}")
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        print(f"{'format':<20} {'what':<10} {'MB':>8} {'records':>9} {'seconds':>8} {'MB/s':>7} {'records/s':>10} "
-              f"{'cpu s':>7} {'MB/cpu-s':>9} {'peak MB':>8}")
+        print(f"{'format':<20} {'what':<26} {'MB':>6} {'records':>9} {'seconds':>8} {'MB/s':>7} {'records/s':>10} "
+              f"{'cpu s':>7} {'MB/cpu-s':>9} {'x json':>7} {'peak MB':>8}")
         for fmt in formats:
             path = Path(tmp) / f"{fmt}.jsonl"
             generate(fmt, path, megabytes)
             size = path.stat().st_size / 1e6
-            for mode in modes:
-                result = run_child(mode, fmt, path)
-                seconds = result["seconds"]
-                print(f"{fmt:<20} {'read' if mode == 'read' else 'read+mine':<10} {size:>8.0f} {result['records']:>9} "
-                      f"{seconds:>8.1f} {size / seconds:>7.1f} {result['records'] / seconds:>10,.0f} "
-                      f"{result['cpu_seconds']:>7.1f} {size / result['cpu_seconds']:>9.1f} {result['peak_mb']:>8.0f}",
+            baseline = None
+            for label, mode, workers in [RUNS[0], *rows]:
+                result = run_child(mode, fmt, path, workers)
+                speed = size / result["seconds"]
+                baseline = baseline or speed
+                print(f"{fmt:<20} {label:<26} {size:>6.0f} {result['records']:>9} {result['seconds']:>8.1f} "
+                      f"{speed:>7.1f} {result['records'] / result['seconds']:>10,.0f} {result['cpu_seconds']:>7.1f} "
+                      f"{size / result['cpu_seconds']:>9.1f} {speed / baseline:>7.3f} {result['peak_mb']:>8.0f}",
                       flush=True)
             path.unlink()
 

@@ -180,8 +180,10 @@ def run(recipe: Path = typer.Argument(..., help="A recipe YAML file, e.g. recipe
 
 def print_plan(name: str, found: Any) -> None:
     """The --plan table: each stage at full scale, then the totals a person decides on."""
-    table = Table(title=f"dataprep run {name} --plan: {found.input_lines:,} input lines, estimated from the first "
-                        f"{found.sampled:,}; nothing was written or sent", title_justify="left")
+    scope = (f"all {found.input_records:,} input records read" if found.whole else
+             f"~{found.input_records:,} input records ({found.input_lines:,} lines), estimated from the first "
+             f"{found.sampled:,}")
+    table = Table(title=f"dataprep run {name} --plan: {scope}; nothing was written or sent", title_justify="left")
     for column in ("stage", "in", "out", "set aside", "LLM calls to send", "tokens (in/out)", "cost", "time"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in found.stages:
@@ -284,13 +286,18 @@ def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.")
          action: Optional[Literal["route", "drop", "tag"]] = typer.Option(
              None, help="route (to --rag), drop (to rejected) or tag (keep, tagged fact-heavy).",
              show_default=schema_default("flag", "action")),
-         grounded_variants: bool = typer.Option(False, "--grounded-variants", help="Also write retrieval-grounded training variants of each fact-heavy example.")):
+         grounded_variants: bool = typer.Option(False, "--grounded-variants", help="Also write retrieval-grounded training variants of each fact-heavy example."),
+         probe_model: Optional[str] = typer.Option(None, help="Knowledge probe: the model to be fine-tuned, sampled on each prompt; facts it never states go to RAG."),
+         probe_base_url: Optional[str] = typer.Option(None, help="The probe's OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)."),
+         probe_samples: Optional[int] = typer.Option(None, min=1, help="Answers sampled per prompt by the probe (default: the flag schema's).")):
     """Flag examples whose replies rest on facts not in their input; route them to RAG.
 
     Example: [bold]dataprep flag unique.jsonl --out behaviour.jsonl --rag rag.jsonl --knowledge docs/[/bold]
     """
+    probe = {"model": probe_model, "base_url": probe_base_url, "samples": probe_samples}
     options = {"threshold": threshold, "knowledge": str(knowledge) if knowledge else None, "action": action,
-               "grounded_variants": grounded_variants or None}
+               "grounded_variants": grounded_variants or None,
+               "probe": {key: value for key, value in probe.items() if value is not None} if probe_model else None}
     outcome = run_stage("flag", options, records_input([in_file]), out_file,
                         {"rag_candidates": rag, "rejected": side_path(out_file, "rejected")})
     single_summary("dataprep flag", outcome)

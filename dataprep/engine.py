@@ -2,20 +2,20 @@
 processes on every core, or as Ray tasks on a cluster.
 
 A stage hands ``Engine.map_batches`` a picklable top-level function and an iterator of
-batches (lists of record dicts or JSON lines); results come back in input order. Every
-decision that spans records (collapse, clusters, placement) stays in the stage, in this
+batches (lists of records, record dicts or JSON lines); results come back in input order.
+Every decision that spans records (collapse, clusters, placement) stays in the stage, in this
 process, so every engine places every record the same way by construction.
 
-Memory stays bounded: at most ``window`` batches are in flight, never the whole input.
+Memory stays bounded: at most two batches per worker are in flight, never the whole input.
+Pool workers import the main module as Python's ``spawn`` does: a script that calls
+``run_recipe`` needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import os
+import signal
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -72,10 +72,21 @@ class LocalEngine(Engine):
         if self.workers <= 1 or len(first) < self.pool_after:
             yield from InProcessEngine().map_batches(fn, batches, *args)
             return
+        import multiprocessing  # here, not at the top: every command would pay for it at start
+        from concurrent.futures import Future, ProcessPoolExecutor
+
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
+        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
+        try:
             yield from in_order(lambda batch: pool.submit(fn, batch, *args), Future.result, batches, 2 * self.workers)
+        finally:  # on Ctrl-C or an error, batches not started yet are dropped, not worked through
+            pool.shutdown(cancel_futures=True)
+
+
+def ignore_interrupts() -> None:
+    """Ctrl-C reaches the whole process group: the main process stops the run, workers stay quiet."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class RayEngine(Engine):
@@ -99,6 +110,8 @@ class RayEngine(Engine):
 
 def connected_ray() -> Any:
     """Ray, joined to ``RAY_ADDRESS``'s cluster or to a local one it starts (once per process)."""
+    import logging
+
     import ray
 
     if not ray.is_initialized():

@@ -191,17 +191,28 @@ def system_tokens(record: dict[str, Any]) -> int:
 def print_run_exports(results: dict[str, Any], console: Console) -> None:
     """One row per export file: written, left out (with why), provider-limit warnings."""
     table = Table(title="exports", title_justify="left")
-    for column in ("format", "split", "written", "left out", "warnings"):
+    for column in EXPORT_COLUMNS:
         table.add_column(column, justify="right" if column == "written" else "left", overflow="fold")
-    for fmt, split, summary in summaries(results):
-        left_out = [f"{reason}: {count:,}" for reason, count in summary.get("skipped", {}).items()]
-        table.add_row(fmt, split, f"{summary.get('written', 0):,}",
-                      "; ".join(left_out) or summary.get("skipped_because", "-"),
-                      "; ".join(limit["message"] for limit in summary.get("limits", ())) or "-")
+    for row in export_rows_shown(results):
+        table.add_row(*row)
     console.print(table)
     saved = results.get("system_prompt")
     if saved:
         console.print(system_prompt_line(saved))
+
+
+EXPORT_COLUMNS = ("format", "split", "written", "left out", "warnings")
+
+
+def export_rows_shown(results: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """Per export file, as the terminal and the report show it: written, what was left out and
+    why, the provider-limit warnings."""
+    rows = []
+    for fmt, split, summary in summaries(results):
+        left_out = [f"{reason}: {count:,}" for reason, count in summary.get("skipped", {}).items()]
+        rows.append((fmt, split, f"{summary.get('written', 0):,}", "; ".join(left_out) or summary.get("skipped_because", "-"),
+                     "; ".join(limit["message"] for limit in summary.get("limits", ())) or "-"))
+    return rows
 
 
 def system_prompt_line(saved: dict[str, Any]) -> str:

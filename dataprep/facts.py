@@ -18,7 +18,24 @@ Normalization, so that behaviour (reformatting, extracting, relaying, computing)
 - PII placeholders (``<EMAIL_1>``) count as present when the input has them; template
   placeholders (``{{Order Number}}``) are generic procedure, never claims.
 
-Code in the reply is a transformation, not a claim: only URLs and hosts inside code count.
+Derived numbers are supported (the labeling guide: arithmetic, unit, date and time-zone
+conversions are behaviour, shown or not): a calculation the reply shows and gets right
+(``40 × $22 = $880``) supports every number in it; a number two steps from the input as shown
+rounded (a total of three, ``£807.69``, a share ``56%``, a change ``+12.9%``); a date a known
+number of days, weeks or months from an input date; a time a known number of hours from an
+input time (a time zone, a dose every 8 hours).
+
+Facts with no digit and no name are claims too: a sentence that asserts how something is
+(``ASSERTION_WORDS``: covers, doesn't include, only, partner, expires, closed...) with at least
+three words and half its content words the input lacks, even in another form (stems), is an
+unsupported "assertion". Questions, how-to steps (a sentence opening on a verb), hedged general
+advice and sentences with numbers (read as numbers) are not.
+
+Code in the reply is a transformation, not a claim: only URLs and hosts inside code count, and
+world constants (an image tag, an API version, a pinned package) the input did not give. A JSON
+reply's short capitalized values the input lacks (a manufacturer, a currency or country code)
+were recalled, not extracted. Interface labels (bold, quoted, in a menu path, after "click"),
+template placeholders (``[Company Name]``) and invented names in creative text are not claims.
 
 Scoring: each unsupported claim weighs by its kind (``WEIGHTS``); policy language in a
 sentence that says something new, and a user question asking for a fact, add cues; when the
@@ -38,7 +55,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -48,12 +65,12 @@ from .record import message_text
 WEIGHTS = {
     "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.6,
     "small number": 0.2, "year": 0.5, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
-    "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5,
+    "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5, "assertion": 0.8,
 }
 # What reformatting, translating or extracting can produce from the input; a phone number,
 # a URL, an identifier or a scrubbed placeholder it cannot (it can only copy them).
 SOFT_KINDS = frozenset(WEIGHTS) - {"phone", "URL", "email", "placeholder", "identifier"}
-TRANSFORM_FACTOR = 0.4
+TRANSFORM_FACTOR = 0.7
 POLICY_CUE = 0.5
 POLICY_CUE_MAX = 1.0
 QUESTION_CUE = 0.3
@@ -91,7 +108,7 @@ SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e
 GENERIC_WORDS = frozenset(
     "i i'm i'll i've i'd ok okay hi hello hey dear thanks thank yes no please note tip step subject re fw fyi "
     "am pm a.m p.m api apis url urls json csv pdf sql http https html css id ids faq it hr ceo cfo cto coo vp "
-    "os ui ux usb tbd eta asap n/a utc gmt ai llm q1 q2 q3 q4 yoy sku po p.s e.g i.e etc mr mrs ms dr prof st "
+    "wi-fi wifi windows macos linux android ios os ui ux usb tbd eta asap n/a utc gmt ai llm q1 q2 q3 q4 yoy sku po p.s e.g i.e etc mr mrs ms dr prof st "
     "jr sr inc ltd llc gmbh co corp usd eur gbp chf jpy cad aud inr".split())
 CONNECTORS = frozenset("of de du la le van von der den del da y and & the".split())
 STOPWORDS = frozenset(
@@ -168,7 +185,10 @@ NAME = re.compile(rf"{_CAP}(?:[ ](?:(?:of|de|du|la|van|von|der|den|del|da|and|&)
 UNIT = re.compile(rf"[\s-]*(?:per\s)?(?:{_UNIT_WORDS})\b", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-\d+(?:[.,]\d+)?)?(?:st|nd|rd|th)?(?:-?[A-Za-z]+)*")
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*\d*>|\[[A-Z][A-Z_]*\d*\]")
-TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}")
+TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}|\[(?:[A-Z][\w'’-]*|[Yy]our|of|or|and|\s|/)+\]")  # {{Order Number}}, [Company Name]
+CODE_CONSTANT = re.compile(r"\b[a-z][\w.-]*:\d+(?:\.\d+)+[\w.-]*|\b[a-z][\w.-]*/v\d+(?:(?:alpha|beta)\d+)?\b"
+                           r"|\b[\w.-]+==\d+(?:\.\d+)+")  # python:3.12-slim, apps/v1, requests==2.31.0
+JSON_LABEL = re.compile(r"[A-Z][A-Za-z&'.-]*(?: [A-Z][A-Za-z&'.-]*){0,2}")  # letters only: identifiers are read as such
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
 LINK_MARKS = ("://", "@", ".com", ".io", ".org", ".net", ".dev", ".app", ".ai", ".co", ".de", ".uk", ".fr", ".eu",
               ".us", ".gov", ".edu")
@@ -186,6 +206,12 @@ TOKEN_OPENERS = "([\"'“‘*"
 OPENS_NUMBER = frozenset("0123456789+($€£¥₹")
 CURRENCY_CODES = frozenset("usd eur gbp chf jpy cad aud inr".split())
 
+SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*")  # "1.8 TB" does not end a sentence
+CREATIVE_REQUEST = re.compile(
+    r"\b(?:write|draft|compose|create|generate|make up|come up with|invent|rewrite|re-write|imagine)\b.{0,60}?"
+    r"\b(?:story|stories|poem|sketch|scene|skit|song|limerick|haiku|script|questions?|quiz|lesson|plan|reply|"
+    r"response|email|message|letter|clause|announcement|post|bio|ad|slogan|example|template|version)\b"
+    r"|\b(?:fictional|made-up|for (?:a|my) (?:child|kid|\d+-year-old))\b")
 TRANSFORM_REQUEST = re.compile(
     r"\b(?:rewrite|re-write|rephrase|paraphrase|translate|summari[sz]e|extract|pull out|list (?:all|every|the)|"
     r"classify|categori[sz]e|tag|route|detect|format|reformat|convert|turn (?:this|these|it)|make (?:this|it)|"
@@ -226,6 +252,32 @@ POLICY_PARTS = tuple((frozenset(words.split()), re.compile(pattern)) for words, 
      r"(?:within|every|up to|at least|at most|no more than|a minimum of|a maximum of) " + _COUNT),
 ))
 SENTENCE_ENDS = ".!?\n"
+# An assertion about how something is (policy, availability, limits, rules, behaviour, origin),
+# as opposed to advice on what to do: the predicates such sentences turn on, digits or not.
+ASSERTION_WORDS = frozenset(
+    "only covered covers cover include includes included exclude excludes excluded eligible qualify qualifies "
+    "reimbursable expensed allowed permitted required requires require needs need entitled applies apply "
+    "expire expires expired valid void unenforceable enforceable free charged charges fee penalty default "
+    "defaults closed closes opens partner partners counts count affect affects lose loses interact "
+    "interacts interaction avoid safer standard largest biggest based headquartered "
+    "founded published released introduced deprecated removed dropped supports supported uses leave leaves "
+    "terminal handled handles carried carry never always automatically automatic no-claims restricted "
+    "restrictions exception exceptions rule rules rated rating allowance treats treated considered capped cap "
+    "limited limit maximum minimum mandatory "
+    "recommended approved network benefits guest lounge doesn't don't isn't aren't won't can't cannot".split())
+HOWTO_OPENERS = frozenset(
+    "go click open select check try restart make use add set pick keep book send take ask contact call note let "
+    "start enter choose tap run install update remove read write plan allow pass handle consider look follow "
+    "create copy paste save sign log turn move press drag type find visit see confirm review make sure "
+    "include list say describe attach mention share explain give tell "
+    "if please here hi hello thanks thank sorry yes no sure great good congratulations i i'm i'd i'll i've to "
+    "e.g".split())
+LIST_LABEL = re.compile(r"^[\s*•\-]*(?:\*\*[^*]{1,40}\*\*\s*:?)?\s*")  # "- **Environment**: include your OS"
+HEDGES = frozenset("might could may probably perhaps depends depend likely "
+                   "worth".split())
+ASSERTION_NOVELTY = 0.5  # share of a sentence's content words the input does not have
+ASSERTION_MIN_NEW = 3  # new words an assertion needs: one new word is a paraphrase
+STEM = 5  # letters that make a word's stem: "included" and "include" meet
 
 
 # -- results ----------------------------------------------------------------------------------------
@@ -262,7 +314,7 @@ class Assessment:
 
 
 # -- normalization ----------------------------------------------------------------------------------
-def _key(value: float) -> int:
+def number_key(value: float) -> int:
     """A number as a set key: its value in ten-thousandths (round() is five times slower)."""
     return math.floor(value * 10000 + 0.5)
 
@@ -271,7 +323,7 @@ def _singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
-def _compact(text: str) -> str:
+def compact(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
@@ -286,7 +338,7 @@ def number_values(text: str, scale: str | None = None) -> tuple[int, ...]:
     factor = SCALE.get(scale.strip().lower()) if scale else None
     if factor:
         values += [value * factor for value in values]
-    return tuple(_key(value) for value in values)
+    return tuple(number_key(value) for value in values)
 
 
 def _readings(text: str) -> list[str]:
@@ -309,7 +361,7 @@ def _group(match: re.Match, name: str) -> str | None:
     return match.group(name) if name in match.re.groupindex else None
 
 
-def _date_keys(match: re.Match) -> tuple[tuple[int, int], ...]:
+def date_keys(match: re.Match) -> tuple[tuple[int, int], ...]:
     """(month, day) readings of a date match; both orders for 3/4 and 03.04.2024."""
     if _group(match, "iso"):
         return ((int(match["iso_m"]), int(match["iso_d"])),)
@@ -323,6 +375,13 @@ def _date_keys(match: re.Match) -> tuple[tuple[int, int], ...]:
     return ((month, day),) if 1 <= day <= 31 else ()
 
 
+DAYS_BEFORE_MONTH = (0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334)
+
+
+def _day_of_year(key: tuple[int, int]) -> int:
+    return DAYS_BEFORE_MONTH[key[0]] + key[1]
+
+
 def _date_year(match: re.Match) -> int | None:
     year = next((match[name] for name in ("iso", "y", "my", "my2", "dy") if _group(match, name)), None)
     if year and len(year) == 2:
@@ -330,7 +389,7 @@ def _date_year(match: re.Match) -> int | None:
     return int(year) if year else None
 
 
-def _minutes(match: re.Match) -> int | None:
+def minutes_of(match: re.Match) -> int | None:
     if match["h24"] is not None:
         hour, minute = int(match["h24"]), int(match["m24"])
     else:
@@ -345,6 +404,7 @@ def _minutes(match: re.Match) -> int | None:
 @lru_cache(maxsize=4096)
 def _words_of(text: str) -> frozenset[str]:
     words = set(WORD.findall(text.lower()))
+    words.update([part for w in words if "_" in w for part in w.split("_")])  # JSON keys: flood_cover
     words.update([w[:-1] for w in words if len(w) > 3 and w[-1] == "s"])
     return frozenset(words)
 
@@ -356,7 +416,7 @@ def _numbers_of(text: str) -> frozenset[float]:
         values = number_values(match.group())
         numbers.update(values)
         if text[match.end():match.end() + 1] == "%":
-            numbers.update(_key(v / 1e6) for v in values)  # 19% is also 0.19
+            numbers.update(number_key(v / 1e6) for v in values)  # 19% is also 0.19
     return frozenset(numbers)
 
 
@@ -380,14 +440,19 @@ class Support:
         return frozenset().union(*map(_words_of, self.texts))
 
     @cached_property
+    def stems(self) -> frozenset[str]:
+        """Each word's first five letters: "included" and "include", "expires" and "expiry" meet."""
+        return frozenset(word[:STEM] for word in self.words)
+
+    @cached_property
     def numbers(self) -> frozenset[float]:
-        spelled = frozenset(_key(NUMBER_WORDS[w]) for w in self.words & NUMBER_WORDS.keys())
+        spelled = frozenset(number_key(NUMBER_WORDS[w]) for w in self.words & NUMBER_WORDS.keys())
         return spelled.union(*map(_numbers_of, self.texts))
 
     @cached_property
     def dates(self) -> set[tuple[int, int]]:
         matches = [*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text)]
-        return {key for match in matches for key in _date_keys(match)}
+        return {key for match in matches for key in date_keys(match)}
 
     @cached_property
     def months(self) -> set[int]:
@@ -395,7 +460,7 @@ class Support:
 
     @cached_property
     def times(self) -> set[int]:
-        return {m for m in map(_minutes, TIME.finditer(self.text)) if m is not None}
+        return {m for m in map(minutes_of, TIME.finditer(self.text)) if m is not None}
 
     @cached_property
     def digits(self) -> str:
@@ -404,12 +469,12 @@ class Support:
 
     @cached_property
     def alnum(self) -> str:
-        return _compact(self.text)
+        return compact(self.text)
 
     @cached_property
     def compact_tokens(self) -> frozenset[str]:
         """Each whitespace-separated token's letters and digits: "TB-3" is "tb3"."""
-        return frozenset(map(_compact, self.text.split()))
+        return frozenset(map(compact, self.text.split()))
 
     @cached_property
     def total(self) -> int:
@@ -418,7 +483,7 @@ class Support:
     @cached_property
     def seconds_parts(self) -> frozenset[int]:
         """372 seconds is 6 min 12 s: the parts of every count of 60 or more."""
-        return frozenset(_key(part) for key in self.numbers if key >= 600000
+        return frozenset(number_key(part) for key in self.numbers if key >= 600000
                          for part in (key // 600000, key % 600000 / 10000, key // 36000000))
 
     def has_words(self, text: str) -> bool:
@@ -440,10 +505,15 @@ def converts(key: int, known: frozenset[int] | set[int], seconds_parts: frozense
         return True
     value = key / 10000
     for factor in CONVERSION_FACTORS:
-        for source in (_key(value / factor), _key(value * factor)):
+        for source in (number_key(value / factor), number_key(value * factor)):
             if source in known and (source >= 100000 or source % 10000):
                 return True
     return False
+
+
+def _rounds(key: int, known: frozenset[int] | set[int]) -> bool:
+    """The number is a known one rounded ("41.7, so about 42"; "£807.69, about £808")."""
+    return key % 10000 == 0 and any(abs(key - other) < 5000 for other in known if other % 10000)
 
 
 def computes(key: int, known: Iterable[int]) -> bool:
@@ -455,11 +525,76 @@ def computes(key: int, known: Iterable[int]) -> bool:
         if key - other in known or other - key in known:
             return True
         a = other / 10000
-        if a and (_key(value / a) in known or _key(value * 100 / a) in known
-                  or _key((1 - value / a) * 100) in known or _key((value / a - 1) * 100) in known):
+        if a and (number_key(value / a) in known or number_key(value * 100 / a) in known
+                  or number_key((1 - value / a) * 100) in known or number_key((value / a - 1) * 100) in known):
             return True
-        if value and _key(a / value) in known:
+        if value and number_key(a / value) in known:
             return True
+    return False
+
+
+# -- worked arithmetic -------------------------------------------------------------------------
+_OPERAND = r"[$€£¥]?\d[\d,]*(?:\.\d+)?%?(?:\s?[A-Za-z/]+(?<![xX]))?"
+EQUATION = re.compile(rf"(?:\(?{_OPERAND}\)?\s*[×x*÷/+\-−–]\s*)+\(?{_OPERAND}\)?\s*(?:=|≈|~|is about|is)\s*\**\s*{_OPERAND}")
+OPERATORS = {"×": "*", "x": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
+EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)")
+
+
+def worked_numbers(text: str) -> set[int]:
+    """The numbers of every calculation the reply shows and gets right ("40 × $22 = $880",
+    "20,000 ÷ 480 ≈ 41.7"): shown working is reasoning, whatever constants it uses (12 months,
+    52 weeks, x1.5)."""
+    found: set[int] = set()
+    for match in EQUATION.finditer(text):
+        left, right, operands = [], None, []
+        for number, percent, operator, equals in EQUATION_TOKEN.findall(match.group()):
+            if equals:
+                right = []
+            elif number:
+                value = float(number.replace(",", ""))
+                (left if right is None else right).append(repr(value / 100 if percent else value))
+                operands.append(value)
+            elif operator and right is None and left and left[-1] not in OPERATORS.values():
+                left.append(OPERATORS[operator])
+        if right and left and left[-1] not in OPERATORS.values() and _close(_evaluate(" ".join(left)), float(right[0])):
+            found.update(number_key(v) for v in operands)
+    return found
+
+
+def _evaluate(expression: str) -> float | None:
+    """The value of numbers joined by + - * / (nothing else reaches here)."""
+    try:
+        return float(eval(compile(expression, "<arithmetic>", "eval"), {"__builtins__": {}}))  # noqa: S307
+    except (SyntaxError, ZeroDivisionError, OverflowError):
+        return None
+
+
+def _close(value: float | None, shown: float) -> bool:
+    """Equal as written: rounded to the shown precision, or within 1% ("≈ 42")."""
+    return value is not None and (abs(value - shown) <= max(0.01, abs(shown) * 0.01))
+
+
+TWO_STEP_LIMIT = 40  # known numbers tried in pairs (the check is quadratic)
+
+
+def two_steps(key: int, known: frozenset[int] | set[int]) -> bool:
+    """The number is two arithmetic steps from the known numbers, as shown rounded: a sum of three,
+    a product or ratio rounded to cents, a share or a percentage change ("56%", "+12.9%")."""
+    value = key / 10000
+    numbers = sorted(known)[:TWO_STEP_LIMIT]
+    tolerance = 0.5 if key % 10000 == 0 else max(0.006, abs(value) * 0.001)  # as rounded when shown
+    for i, a_key in enumerate(numbers):
+        a = a_key / 10000
+        for b_key in numbers[i:]:
+            if key - a_key - b_key in known:
+                return True
+            b = b_key / 10000
+            if abs(a * b - value) <= tolerance or (b and abs(a / b - value) <= tolerance) \
+                    or (a and abs(b / a - value) <= tolerance):
+                return True
+            for share in ((a / b, (a - b) / b) if b else ()) + ((b / a, (b - a) / a) if a else ()):
+                if abs(abs(share) * 100 - value) <= (0.5 if key % 10000 == 0 else 0.051):
+                    return True
     return False
 
 
@@ -512,9 +647,13 @@ class ReplyClaims:
         # numbers before it ("2 items at $168 each, so $336"). Otherwise 2 and 60 "explain" 120.
         self._computing: bool | None = None
         self.restated = 0
-        if "{{" in reply:
+        if "{{" in reply or "[" in reply:
             reply = TEMPLATE.sub(" ", reply)
         text = prose(reply)
+        if text is not reply and "`" in reply:
+            self._code_constants(reply)
+        if reply.lstrip()[:1] in "{[" and text is not reply:
+            self._json_labels(text)
         if _may_hold_link(reply):  # links count even inside code; read them once, then hide them
             for match in URL.finditer(reply):
                 self._link(match.group().rstrip(".,;:!?"))
@@ -524,28 +663,37 @@ class ReplyClaims:
         self.text = text
         self.low = text.lower()
         tokens = set(self.low.split())
+        self.dates: set[tuple[int, int]] = set()  # the reply's dates and times already explained, for chains
+        self.times: set[int] = set()
+        self.labels: set[str] = set()  # interface labels the reply names
+        self.worked = worked_numbers(text) if "=" in text or "≈" in text or "~" in text else set()
         if HAS_DIGIT.search(text):
             self._read_numeric(text)
-        if not COUNT_WORDS.isdisjoint(tokens):
+        if not COUNT_WORDS.isdisjoint(tokens) or "-" in self.low:  # "five days", "a five-day course"
             for match in NUMBER_WORD_UNIT.finditer(self.low):
                 self._number_word(match)
         self.tokens = tokens
         for match in NAME.finditer(text):
             self._name(match)
 
+    def _code_constants(self, reply: str) -> None:
+        """Code is a transformation, but its world constants are facts: an image tag, an API version,
+        a pinned package version the input did not give."""
+        for block in CODE.findall(reply):
+            for match in CODE_CONSTANT.finditer(block):
+                if match.group().lower() not in self.support.lower:
+                    self._miss("version", match.group())
+
+    def _json_labels(self, values: str) -> None:
+        """A JSON reply's short capitalized values (a manufacturer, a currency or country code)
+        that the input lacks were recalled, not extracted; lower-case labels are classifications."""
+        for value in values.splitlines():
+            if JSON_LABEL.fullmatch(value) and not self.support.has_words(value):
+                self._miss("name" if " " in value or not value.isupper() else "identifier", value)
+
     def _read_numeric(self, text: str) -> None:
-        """Try the numeric pattern where each digit run's claim may begin: the token before it
-        ("USD 5", "March 3", "+1 503-..."), the token itself ("$49", "A-55821") or the run."""
-        done = 0
-        for run in DIGIT_RUN.finditer(text):
-            if run.start() < done:
-                continue
-            for start in _candidate_starts(text, run.start()):
-                match = NUMERIC.match(text, start) if start >= done else None
-                if match and match.end() > run.start():
-                    READERS[match.lastgroup](self, match)
-                    done = match.end()
-                    break
+        for match in numeric_matches(text):
+            READERS[match.lastgroup](self, match)
 
     @property
     def computing(self) -> bool:
@@ -583,7 +731,7 @@ class ReplyClaims:
             self._miss("identifier", match.group())
 
     def _date(self, match: re.Match) -> None:
-        keys = _date_keys(match)
+        keys = date_keys(match)
         if not keys:
             self._numbers_in(match)  # 3.9 or 4.0: numbers after all
             return
@@ -591,32 +739,75 @@ class ReplyClaims:
         if match.group().lower() in support.lower:
             return
         year = _date_year(match)
-        known = any(key in support.dates or (_key(key[1]) in support.numbers and key[0] in support.months)
-                    for key in keys)
-        if not known or (year is not None and _key(year) not in support.numbers):
+        known = any(key in support.dates or (number_key(key[1]) in support.numbers and key[0] in support.months)
+                    or self._date_derived(key) for key in keys)
+        if not known or (year is not None and not self._year_derived(year)):
             self._miss("date", match.group())
+            return
+        self.dates.update(keys)
+
+    def _date_derived(self, key: tuple[int, int]) -> bool:
+        """A date some known number of days, weeks or months from a date of the input (or one
+        the reply derived): a deadline counted from a given date, a next working day."""
+        known = self.known_numbers
+        target = _day_of_year(key)
+        for base in self.support.dates | self.dates:
+            delta = abs(target - _day_of_year(base))
+            delta = min(delta, 365 - delta)
+            if delta <= 3 or any(number_key(n) in known for n in (delta, delta - 1, delta + 1, delta / 7)):
+                return True
+            if key[1] == base[1] and number_key((key[0] - base[0]) % 12) in known:
+                return True
+        return False
+
+    def _year_derived(self, year: int) -> bool:
+        known = self.known_numbers
+        return any(number_key(year + offset) in known for offset in range(-10, 11)
+                   if offset == 0 or abs(offset) <= 1 or number_key(abs(offset)) in known)
 
     def _time(self, match: re.Match) -> None:
-        minutes = _minutes(match)
+        minutes = minutes_of(match)
         if minutes is None:
             self._numbers_in(match)
             return
         support = self.support
         hour, minute = divmod(minutes, 60)
         known = minutes in support.times or (
-            (_key(hour) in support.numbers or _key(hour % 12 or 12) in support.numbers)
-            and (minute == 0 or _key(minute) in support.numbers))
-        # "95 minutes until 16:05" is reasoning over two given times
-        if not known and not any(abs(minutes - other) in support.times for other in support.times):
+            (number_key(hour) in support.numbers or number_key(hour % 12 or 12) in support.numbers)
+            and (minute == 0 or number_key(minute) in support.numbers))
+        if not known and not self._time_derived(minutes):
             self._miss("time", match.group())
+            return
+        self.times.add(minutes)
+
+    def _time_derived(self, minutes: int) -> bool:
+        """A time a known number of hours or minutes from a time of the input or of the reply: a
+        time-zone conversion, an arrival, a dose every 8 hours."""
+        known = self.known_numbers
+        bases = self.support.times | self.times
+        for base in bases:
+            for gap in {(minutes - base) % 1440, (base - minutes) % 1440}:
+                hours = gap / 60
+                if gap in bases or number_key(gap) in known or number_key(hours) in known \
+                        or computes(number_key(hours), known) or computes(number_key(gap), known):
+                    return True
+                if hours.is_integer() and any(key <= 240000 and key % 10000 == 0 and hours % (key // 10000) == 0
+                                              for key in known if key):
+                    return True  # a multiple of an interval: every 8 hours
+        return False
+
+    @property
+    def known_numbers(self) -> frozenset[int] | set[int]:
+        return self.support.numbers | self.accepted | self.worked if self.accepted or self.worked else self.support.numbers
 
     def _identifier(self, match: re.Match) -> None:
         text = match.group()
         if NUMBER_WITH_UNIT.fullmatch(text):
             self._numbers_in(match)  # "12-15", "2-year", "6th", "10mg": numbers
             return
-        compact = _compact(text)
-        present = compact in self.support.compact_tokens if len(compact) <= 3 else compact in self.support.alnum
+        letters_digits = compact(text)
+        present = (letters_digits in self.support.compact_tokens if len(letters_digits) <= 3
+                   else letters_digits in self.support.alnum)
         if not present and not self.support.has_digits(text):
             self._miss("identifier", text)
 
@@ -631,10 +822,10 @@ class ReplyClaims:
         readings = []
         for end in ends:
             values = number_values(end, match["scale"])
-            readings.append(values + tuple(_key(v / 1e6) for v in values) if match["pct"] else values)
+            readings.append(values + tuple(number_key(v / 1e6) for v in values) if match["pct"] else values)
         support = self.support
         for end, values in zip(ends, readings):
-            if any(value in support.numbers for value in values):
+            if any(value in support.numbers or value in self.worked for value in values):
                 self.restated += 1
             elif not self._derived(values) and not support.has_digits(end):
                 self._miss(_number_kind(match, readings[0]), match.group() + _unit(match))
@@ -644,19 +835,23 @@ class ReplyClaims:
 
     def _derived(self, values: tuple[int, ...]) -> bool:
         support = self.support
-        known = support.numbers | self.accepted if self.accepted else support.numbers
-        if any(converts(value, known, support.seconds_parts) for value in values):
+        known = self.known_numbers
+        derived = self.accepted | self.worked  # rounding applies to what the reply worked out, not to the input
+        if any(converts(value, known, support.seconds_parts) or _rounds(value, derived) for value in values):
             return True
         if self.restated >= 2 or self.computing:
-            return any(value == support.total or computes(value, known) for value in values)
+            return any(value == support.total or computes(value, known) or two_steps(value, known) for value in values)
         return False
 
     def _number_word(self, match: re.Match) -> None:
-        if match["unit"] and _key(NUMBER_WORDS[match["word"].lower()]) not in self.support.numbers:
+        if match["unit"] and number_key(NUMBER_WORDS[match["word"].lower()]) not in self.support.numbers:
             self._miss("quantity", match.group())
 
     def _name(self, match: re.Match) -> None:
         text = match.group()
+        if text in self.labels or _interface_label(match.string, match.start(), match.end()):
+            self.labels.add(text)  # named again later ("if you don't see Automatic Replies")
+            return
         tokens = text.split()
         if _at_sentence_start(match.string, match.start()) and not _marked(tokens[0]):
             if len(tokens) == 1:
@@ -678,7 +873,22 @@ def _may_hold_link(text: str) -> bool:
     return any(mark in text for mark in LINK_MARKS)
 
 
-def _candidate_starts(text: str, run_start: int) -> list[int]:
+def numeric_matches(text: str) -> Iterator[re.Match]:
+    """The numeric pattern's matches, tried only where each digit run's claim may begin: the token
+    before it ("USD 5", "March 3", "+1 503-..."), the token itself ("$49", "A-55821") or the run
+    (the pattern has many alternatives: trying it at every position is slow)."""
+    done = 0
+    for run in DIGIT_RUN.finditer(text):
+        if run.start() < done:
+            continue
+        starts = (start for start in candidate_starts(text, run.start()) if start >= done)
+        match = next((m for start in starts if (m := NUMERIC.match(text, start)) and m.end() > run.start()), None)
+        if match:
+            done = match.end()
+            yield match
+
+
+def candidate_starts(text: str, run_start: int) -> list[int]:
     """Where the claim holding the digit run at ``run_start`` may begin, earliest first: the token
     before it when that can open a claim ("USD 5", "March 3", "+1 503-555-0148"), the token itself
     ("$49", "A-55821"), the token after an opening bracket or quote, the run."""
@@ -724,6 +934,20 @@ def _unit(match: re.Match) -> str:
     return unit.group() if unit else ""
 
 
+UI_VERBS = frozenset("click tap select choose open press toggle enable disable tick untick check uncheck".split())
+UI_MARKS = ("*", "\"", "'", "“", "‘", ">", "→", "›")
+
+
+def _interface_label(text: str, start: int, end: int) -> bool:
+    """A capitalized run that names an interface element in a how-to step: bold or quoted, in a
+    menu path (Settings > Mail), or right after "click", "select"..."""
+    before, after = text[max(0, start - 3):start].rstrip(" "), text[end:end + 3].lstrip(" ")
+    if before.endswith(UI_MARKS) or after.startswith(UI_MARKS):
+        return True
+    words = text[max(0, start - 12):start].split()
+    return bool(words) and words[-1].lower() in UI_VERBS
+
+
 def _at_sentence_start(text: str, start: int) -> bool:
     index = start - 1
     while index >= 0 and text[index] in " \t":
@@ -765,12 +989,42 @@ def _name_kind(name: str) -> str:
 
 
 # -- cues -----------------------------------------------------------------------------------------
+def _content_words(sentence: str) -> list[str]:
+    return [w for w in WORD.findall(sentence) if len(w) > 3 and w not in STOPWORDS]
+
+
+def _new_words(words: list[str], support: Support) -> list[str]:
+    """The words the input does not have, even in another form ("included", "include")."""
+    return [w for w in words if w[:STEM] not in support.stems]
+
+
 def _novelty(sentence: str, support: Support) -> float:
     """Share of the sentence's content words the input does not have."""
-    words = [w for w in WORD.findall(sentence) if len(w) > 3 and w not in STOPWORDS]
-    if not words:
-        return 0.0
-    return sum(1 for w in words if w not in support.words and _singular(w) not in support.words) / len(words)
+    words = _content_words(sentence)
+    return len(_new_words(words, support)) / len(words) if words else 0.0
+
+
+def assertion_claims(low_prose: str, support: Support, found: list[Claim]) -> list[Claim]:
+    """Sentences that assert something about the world with mostly new words: facts with no digit
+    and no capital ("alcohol isn't reimbursable", "that plan doesn't include SSO"). A sentence
+    holding a claim already ``found`` is that claim."""
+    claims = []
+    known = [claim.text.lower() for claim in found]
+    for sentence in SENTENCE.findall(low_prose):
+        words = WORD.findall(LIST_LABEL.sub("", sentence))
+        if any(text in sentence for text in known):
+            continue
+        if len(words) < 4 or sentence.rstrip().endswith("?") or words[0] in HOWTO_OPENERS \
+                or HAS_DIGIT.search(sentence) or not HEDGES.isdisjoint(words):
+            continue  # questions, steps, hedged general advice; a sentence with numbers is read by its numbers
+        if ASSERTION_WORDS.isdisjoint(words):
+            continue
+        content = _content_words(sentence)
+        new = _new_words(content, support)
+        if len(new) < ASSERTION_MIN_NEW or len(new) < ASSERTION_NOVELTY * len(content):
+            continue
+        claims.append(Claim("assertion", sentence.strip()[:160]))
+    return claims
 
 
 def policy_cues(low_prose: str, tokens: set[str], support: Support) -> list[str]:
@@ -817,9 +1071,16 @@ def _system(messages: list[dict[str, Any]]) -> str:
     return "\n".join(message_text(m) for m in messages if m.get("role") in ("system", "developer"))
 
 
-def unsupported_claims(reply: str, texts: list[str]) -> list[Claim]:
+def unsupported_claims(reply: str, texts: list[str], question: str = "") -> list[Claim]:
     """The reply's claims that ``texts`` do not support (e.g. the input plus a retrieved passage)."""
-    return ReplyClaims(reply, Support(texts)).unsupported
+    return _claims(ReplyClaims(reply, Support(texts), question.lower()))
+
+
+def _claims(found: ReplyClaims) -> list[Claim]:
+    """Every unsupported claim: the specific ones, and the assertions with no digit or name."""
+    if CREATIVE_REQUEST.search(found.question):  # invented names and statements are the point of creative text
+        return [claim for claim in found.unsupported if claim.kind not in ("name", "acronym")]
+    return found.unsupported + assertion_claims(found.low, found.support, found.unsupported)
 
 
 def assess_reply(reply: str, prompt: list[dict[str, Any]]) -> Assessment:
@@ -827,7 +1088,7 @@ def assess_reply(reply: str, prompt: list[dict[str, Any]]) -> Assessment:
     support = Support(input_texts(prompt))
     question = _last_user(prompt).lower()
     found = ReplyClaims(reply, support, question)
-    claims = found.unsupported
+    claims = _claims(found)
     policy = policy_cues(found.low, found.tokens, support)
     if not claims and not policy:
         return Assessment(0.0)

@@ -358,7 +358,7 @@ def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray
     return np.stack([(pairs >> U64(32)).astype(np.int64), (pairs & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
 
 
-def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """Connected components of the graph with edges (i, j) (union-find's answer), numbered
     in order of each component's first member."""
     from scipy.sparse import coo_matrix
@@ -414,7 +414,7 @@ def find_groups(texts: Sequence[str], params: Params = Params()) -> Groups:
     # Edges: every text to the first text of its form, and between the firsts of similar forms.
     first_i = np.concatenate([forms.first[forms.form], forms.first[pairs[:, 0]]])
     first_j = np.concatenate([forms.members, forms.first[pairs[:, 1]]])
-    return Groups(sketches, _components(len(sketches), first_i, first_j), len(pairs))
+    return Groups(sketches, components(len(sketches), first_i, first_j), len(pairs))
 
 
 def group_near_duplicates(texts: Sequence[str], *, threshold: float = 0.8, num_perm: int = 128, shingle: str = "word",

@@ -42,14 +42,12 @@ class StagePlan:
 
 @dataclass
 class RunPlan:
+    input_records: int  # what was read, or its estimate from the input's line count
     input_lines: int
     sampled: int
+    whole: bool  # the sample was the whole input: the figures are the run's own
     stages: list[StagePlan]
     budget_usd: float | None
-
-    @property
-    def scale(self) -> float:
-        return self.input_lines / self.sampled if self.sampled else 0.0
 
     @property
     def cost_usd(self) -> float | None:
@@ -67,9 +65,15 @@ class RunPlan:
 
 
 def count_lines(paths: list[Path]) -> int:
-    """Lines in every input file (decompressed), counted in 1 MiB blocks: a close measure of records."""
+    """Lines in every input file (decompressed), counted in 1 MiB blocks: a close measure of
+    records (a Parquet file's rows come from its footer)."""
     total = 0
     for path in paths:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            total += pq.ParquetFile(path).metadata.num_rows
+            continue
         with open_input(path) as handle:
             last = b"\n"
             while block := handle.read(1 << 20):
@@ -91,19 +95,21 @@ def plan_recipe(recipe: Recipe, run_dir: Path, sample: int = DEFAULT_SAMPLE, con
                                planning=True, sample_records=sample)
         results = Runner(stages, recipe.inputs, Path(scratch), settings, console).execute()
     sampled = results[0].consumed
-    scale = input_lines / sampled if sampled else 0.0
+    # the sample was the whole input: the figures are the run's own, not an estimate
+    scale = 1.0 if sampled < sample else input_lines / sampled
     planned = [StagePlan(r.name, round(r.consumed * scale), round(r.produced * scale),
                          {place: round(n * scale) for place, n in r.set_aside.items()}, r.seconds * scale,
                          llm=r.stats.get("estimate") or {}, review_hours=review_hours(r.stats, scale))
                for r in results]
-    return RunPlan(input_lines, sampled, planned, recipe.budget_usd)
+    return RunPlan(round(sampled * scale), input_lines, sampled, sampled < sample, planned, recipe.budget_usd)
 
 
 def review_hours(stats: dict[str, Any], scale: float) -> float | None:
-    """Reviewer-hours of the review stage's queue, scaled, and capped by its task budget when it has one."""
-    if "queue" not in stats:
+    """The review stage's reviewer-hours at full scale: its queue grows with the input up to the
+    task budget the recipe sets (``max_tasks``; the default budget is a share, so it grows too)."""
+    if "reviewer_hours" not in stats:
         return None
-    tasks = stats["queue"] * scale
+    hours = stats["reviewer_hours"] * scale
     if stats.get("max_tasks"):
-        tasks = min(tasks, stats["max_tasks"])
-    return round(tasks * stats.get("minutes_per_task", 3) / 60, 1)
+        hours = min(hours, stats["max_tasks"] * stats["minutes_per_task"] / 60)
+    return round(hours, 1)

@@ -25,12 +25,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
-from .facts import (DIGIT_RUN, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, NUMERIC, _candidate_starts, _compact,
-                    _date_keys, _key, _minutes, number_values)
+from .facts import (NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of, number_key,
+                    number_values, numeric_matches)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -146,24 +146,10 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     ("date", (5, 4)), ("time", minutes), ("number", value key) or ("id", letters and digits)."""
     text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
-    found = [(match.group().strip(), _readings(match)) for match in _numeric_matches(text)]
-    found += [(match.group(), frozenset({("number", _key(NUMBER_WORDS[match["word"].lower()]))}))
+    found = [(match.group().strip(), _readings(match)) for match in numeric_matches(text)]
+    found += [(match.group(), frozenset({("number", number_key(NUMBER_WORDS[match["word"].lower()]))}))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     return tuple((written, readings) for written, readings in found if readings)
-
-
-def _numeric_matches(text: str) -> Iterator[re.Match]:
-    """The fact scorer's numeric matches, tried only where a digit run's claim may begin (the
-    pattern has many alternatives: trying it at every position is slow)."""
-    done = 0
-    for run in DIGIT_RUN.finditer(text):
-        if run.start() < done:
-            continue
-        starts = (start for start in _candidate_starts(text, run.start()) if start >= done)
-        match = next((m for start in starts if (m := NUMERIC.match(text, start)) and m.end() > run.start()), None)
-        if match:
-            done = match.end()
-            yield match
 
 
 def stated_facts(text: str) -> frozenset:
@@ -178,16 +164,16 @@ def _all_readings(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:
 def _readings(match: re.Match) -> frozenset:
     kind = match.lastgroup
     if kind in ("month_date", "numeric_date"):
-        dates = frozenset(("date", key) for key in _date_keys(match))
+        dates = frozenset(("date", key) for key in date_keys(match))
         return dates or frozenset().union(*map(_number_readings, NUMBER.finditer(match.group())))  # 4.99: no date
     if kind == "time":
-        minutes = _minutes(match)
+        minutes = minutes_of(match)
         return frozenset({("time", minutes)}) if minutes is not None else frozenset()
     if kind == "number":
         return _number_readings(match)
     if kind == "list_marker":
         return frozenset()  # layout, not a fact
-    return frozenset({("id", _compact(match.group()))})
+    return frozenset({("id", compact(match.group()))})
 
 
 def _number_readings(match: re.Match) -> frozenset:

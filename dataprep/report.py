@@ -220,6 +220,14 @@ def system_prompt_section(facts: RunFacts) -> dict[str, Any] | None:
     return (facts.manifest.get("exports") or {}).get("system_prompt") or None
 
 
+def exports_section(facts: RunFacts) -> dict[str, Any] | None:
+    """Each export file: written, left out and why, provider-limit warnings (as the terminal showed)."""
+    from .export import EXPORT_COLUMNS, export_rows_shown
+
+    results = facts.manifest.get("exports")
+    return {"columns": EXPORT_COLUMNS, "rows": export_rows_shown(results)} if results else None
+
+
 def stages_section(facts: RunFacts) -> list[dict[str, Any]]:
     """Per-stage counts; timings stay in the manifest so the page is the same on every run."""
     return [{"stage": s["stage"], "in": s["in"], "out": s["out"], "created": s.get("created", 0),
@@ -230,7 +238,7 @@ SECTIONS: dict[str, Callable[[RunFacts], Any]] = {
     "funnel": funnel_section, "tokens": tokens_section, "clusters": clusters_section,
     "categories": categories_section, "slices": slices_section, "pii": pii_section,
     "synthetic": synthetic_section, "review": review_section, "system_prompt": system_prompt_section,
-    "stages": stages_section,
+    "exports": exports_section, "stages": stages_section,
 }
 
 

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from . import __version__
 from .engine import make_engine
 from .errors import AccountingError
-from .formats import Skipped, expand_paths, read_inputs
+from .formats import expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
 from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, concat_files, execute,
                        files_fingerprint, fingerprint, get_stage, output_paths, stage_dir_name, versions)
@@ -45,16 +45,11 @@ class ReadInputs(Stage):
         self.lines_seen = 0
 
     def run(self, records: Any, ctx: StageContext) -> Iterator[Record]:
-        """Records of every input; files skipped in a folder (not logs, or empty) are warned about and
-        listed in ``ctx.stats["skipped"]``; the run's own folder is never read back."""
+        """Records of every input; files skipped in a folder (not logs, or empty) are listed in
+        ``ctx.stats["skipped"]`` (the runner warns about them); the run's own folder is never read back."""
         unique = UniqueIds()
         skipped = ctx.stats.setdefault("skipped", [])
-
-        def note(file: Skipped) -> None:
-            skipped.append(file.to_dict())
-            SafeConsole(stderr=True).print(error_line("warning", f"skipped {file.path}: {file.reason}"), soft_wrap=True)
-
-        for item in read_inputs(self.inputs, exclude=[ctx.run_dir], on_skip=note):
+        for item in read_inputs(self.inputs, exclude=[ctx.run_dir], on_skip=lambda file: skipped.append(file.to_dict())):
             if self.lines_seen == self.limit:
                 break
             self.lines_seen += 1
@@ -149,6 +144,8 @@ class Runner:
                     write_json(step.done_path, {"fingerprint": step_fp, "result": result.to_dict()})
                 results.append(result)
                 previous_fp = step_fp
+        for file in results[0].stats.get("skipped", []):  # after the progress bars: a warning never cuts through one
+            self.console.print(error_line("warning", f"skipped {file['path']}: {file['reason']}"), soft_wrap=True)
         return results
 
     def _context(self, step: Step) -> StageContext:
@@ -264,7 +261,8 @@ def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console
     if recipe.export.get("formats"):
         from .export import export_run
 
-        manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest)
+        manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest,
+                                         console=runner.console)
     write_json(run_dir / "manifest.json", manifest)
     write_report(facts)
     return RunOutcome(run_dir, manifest, runner.reused)

@@ -521,8 +521,12 @@ def trl_shaped(message: Any) -> bool:
 
 
 def detect_format(path: Path) -> str:
-    """The format most of the first readable lines are in; a usage error if none is recognised."""
-    votes = Counter(format_of(item.value) for item in islice(iter_lines(path), DETECT_LINES) if not isinstance(item, BadLine))
+    """The format most of the first readable lines are in; a usage error if none is recognised.
+    A file with no lines at all is checked as OpenAI chat, whose checks report it as empty."""
+    first = list(islice(iter_lines(path), DETECT_LINES))
+    if not first:
+        return "openai"
+    votes = Counter(format_of(item.value) for item in first if not isinstance(item, BadLine))
     del votes[None]
     if votes["trl messages"]:  # a TRL file's plain text lines look like OpenAI chat lines
         votes["trl"] += votes.pop("trl messages") + votes.pop("openai", 0)

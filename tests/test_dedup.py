@@ -143,6 +143,16 @@ def test_char_shingles_catch_typos_that_word_shingles_miss():
     assert group_near_duplicates(texts, shingle="char", ngram=3, threshold=0.5).tolist() == [0, 0]
 
 
+def test_copies_either_side_of_the_short_text_length_are_still_compared(tmp_path):
+    # 31 words are compared as character shingles, 32 as word shingles: the two must still meet
+    question = ("Hello, I ordered the blue rain jacket two weeks ago and it still has not arrived at my flat, "
+                "could you please tell me where the parcel is and when it")
+    longer = question + " delivered"
+    assert len(question.split()) == 31 and len(longer.split()) == 32
+    kept, dropped, _ = run_dedup(tmp_path, [chat(question, "Let me check."), chat(longer, "Let me check.")])
+    assert len(kept) == 1 and dropped[0]["disposition"]["keeper_id"] == kept[0]["id"]
+
+
 # -- keeper policy ---------------------------------------------------------------------------------------------
 KEEPER_CASES = {
     "reviewed": ({}, {"review": {"verdict": "accept", "status": "done"}}),

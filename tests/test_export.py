@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataprep.errors import DataprepError, RecipeError, UsageError
-from conftest import SAMPLE_DATA
+from conftest import SAMPLE_DATA, write_jsonl
 from dataprep.export import export_file, export_run
 from dataprep.exporters.core import ExportInvalid, ExportOptions
 from dataprep.exporters.hf import dataset_card
@@ -586,12 +586,21 @@ def test_system_prompt_savings_without_timestamps_has_no_rate(tmp_path):
                      "days_observed": 0.0, "calls_per_month": None, "model": "gpt-4o-mini", "usd_per_month": None}
 
 
-def test_the_quickstart_manifest_warns_about_its_short_dpo_file(quickstart_run):
+def test_the_quickstart_manifest_warns_about_each_export_under_openai_s_minimum(quickstart_run):
     manifest = json.loads((quickstart_run / "manifest.json").read_text(encoding="utf-8"))
-    written = len(read_jsonl(quickstart_run / "exports" / "train.openai-dpo.jsonl"))
-    assert written < 10
-    assert {"format": "openai-dpo", "split": "train", "class": "too_few_examples",
-            "message": f"{written} examples; OpenAI fine-tuning needs at least 10"} in manifest["exports"]["warnings"]
+    warned = {(w["format"], w["split"]) for w in manifest["exports"]["warnings"] if w["class"] == "too_few_examples"}
+    for fmt in ("openai", "openai-dpo"):
+        for split in ("train", "eval"):
+            written = len(read_jsonl(quickstart_run / "exports" / f"{split}.{fmt}.jsonl"))
+            assert ((fmt, split) in warned) == (0 < written < 10), (fmt, split, written)
+
+
+def test_a_small_export_warns_it_is_under_openai_s_minimum(tmp_path):
+    records = write_jsonl(tmp_path / "records.jsonl", [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]} for i in range(7)])
+    summary = export_file([records], "openai", tmp_path / "out.jsonl", ExportOptions())
+    assert {"class": "too_few_examples", "message": "7 examples; OpenAI fine-tuning needs at least 10"} in [
+        {key: limit[key] for key in ("class", "message")} for limit in summary.to_dict(ExportOptions()).get("limits", [])]
 
 
 def test_a_greeting_before_the_user_spoke_is_left_out_and_counted(tmp_path):

@@ -151,6 +151,85 @@ def test_policy_language_without_any_entity_is_fact_heavy():
     assert 'policy language: "we issue"' in reasons(example)
 
 
+# -- rules from the labeling guide: derived numbers, tool results, labels, facts with no digit ---------
+DEV_SET = REPO / "benchmarks" / "labeled" / "facts" / "dev.jsonl"
+
+
+@pytest.mark.skipif(not DEV_SET.exists(), reason="the dev set is not written yet")
+@pytest.mark.parametrize("hard, floor", [(False, 0.8), (True, 0.76)])
+def test_dev_set_written_from_the_guide_does_not_regress(hard, floor):
+    rows = [r for r in load_labeled(DEV_SET) if r["hard"] or not hard]
+    assert evaluate(rows).f1 >= floor
+
+
+@pytest.mark.parametrize("user, reply", [
+    ("I worked 46 hours at $22/hour, time-and-a-half over 40. Gross pay?",
+     "- Regular: 40 × $22 = $880\n- Overtime rate: $22 × 1.5 = $33\n- Overtime: 6 × $33 = $198\n**Total: $880 + $198 = $1,078**"),
+    ("Offered £42,000 a year, 37.5 hours a week. Weekly and hourly?",
+     "Weekly: £42,000 ÷ 52 ≈ £807.69. Hourly: £807.69 ÷ 37.5 ≈ **£21.54**, before tax."),
+    ("1000 mL over 8 hours, set is 20 drops/mL. Drops per minute?",
+     "1000 mL × 20 = 20,000 drops; 8 h × 60 = 480 min; 20,000 ÷ 480 ≈ 41.7, so about 42 drops per minute."),
+    ("Invoice: 8 seats at £15, 2 storage blocks at £4.50, onboarding £60, tax rate 0.2. Break it down?",
+     "Seats £120.00, storage £9.00, onboarding £60.00.\nSubtotal: £189.00\nVAT at 20%: £37.80\nTotal: £226.80"),
+    ("Notice handed in on Monday 12 August, notice period 4 weeks. Last day?", "Your last day is Monday 9 September."),
+    ("Take one every 8 hours, first at 7am. My times?", "7:00 am, 3:00 pm and 11:00 pm."),
+    ("The call is at 09:00 in New York; London is 5 hours ahead. What time for me in London?",
+     "That's 14:00 for you in London."),
+])
+def test_numbers_derived_from_the_input_are_supported(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+def test_shown_working_that_is_wrong_is_not_reasoning():
+    example = chat("Price is $40 for 3. Total for 3?", "3 × $40 = $150, so you pay $150.")
+    assert score(example) >= 0.5 and "unsupported price: $150" in reasons(example)
+
+
+@pytest.mark.parametrize("user, reply, fact", [
+    ("Can I expense dinner with a client, including wine?",
+     "Client dinners can be expensed when you list attendees, but alcohol isn't reimbursable under the travel rules.",
+     "alcohol isn't reimbursable"),
+    ("Do I get SSO on the Starter plan?", "Sadly that plan doesn't include single sign-on; only the enterprise tier covers it.",
+     "doesn't include single sign-on"),
+    ("Where do my returns go?", "Returns go through our partner courier, who collects from your door free of charge.",
+     "partner courier"),
+])
+def test_facts_with_no_digit_and_no_name_are_found(user, reply, fact):
+    example = chat(user, reply)
+    assert score(example) >= 0.5, reasons(example)
+    assert any(fact in reason for reason in reasons(example))
+
+
+def test_generic_how_to_steps_and_interface_labels_are_behaviour():
+    reply = ("1. Click **File** in the top-left.\n2. Select **Automatic Replies**.\n3. Choose **Send automatic replies**.\n"
+             "If you don't see Automatic Replies, tell me which version you use.")
+    example = chat("How do I set an out-of-office in Outlook?", reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+def test_invented_names_in_creative_text_are_behaviour_but_recalled_ones_are_not():
+    story = "Meet Dottie at Loading Bay Three, where Big Sal and Priya run the Eastfield night shift."
+    assert score(chat("Write a short funny onboarding story for new warehouse staff.", story)) < 0.5
+    assert score(chat("Who runs the night shift at the warehouse?", story)) >= 0.5
+
+
+def test_a_json_extraction_that_adds_a_recalled_value_is_fact_heavy():
+    faithful = chat("Selling WH-1000XM5, barely used, £180", '{"model": "WH-1000XM5", "price": 180}')
+    enriched = chat("Selling WH-1000XM5, barely used, £180", '{"model": "WH-1000XM5", "manufacturer": "Sony", "price": 180}')
+    assert score(faithful) < 0.5
+    assert score(enriched) >= 0.5 and "unsupported identifier: Sony" not in reasons(enriched)
+    assert any("Sony" in reason for reason in reasons(enriched))
+
+
+def test_world_constants_in_code_are_facts_but_the_users_values_are_not():
+    ask = "Write a Kubernetes Deployment for image ghcr.io/acme/web:1.4 on port 8080."
+    own = chat(ask, "```yaml\nimage: ghcr.io/acme/web:1.4\nports:\n  - containerPort: 8080\n```")
+    recalled = chat(ask, "```yaml\napiVersion: apps/v1\nkind: Deployment\nimage: ghcr.io/acme/web:1.4\n```")
+    assert score(own) < 0.5
+    assert "unsupported version: apps/v1" in reasons(recalled)
+
+
 def test_facts_in_the_system_prompt_are_supported():
     example = {"messages": [
         {"role": "system", "content": "Return policy: returns within 30 days of delivery; refunds take 5-7 business days."},

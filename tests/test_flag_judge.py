@@ -87,3 +87,32 @@ def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
         with pytest.raises(DataprepError, match="not PII-scrubbed"):
             run_recipe(load_recipe(recipe), tmp_path / "run")
         assert server.model_calls() == []
+
+
+
+def judge_recipe(tmp_path, server: FakeLLMServer, **recipe) -> object:
+    write_jsonl(tmp_path / "in.jsonl", [{"messages": [{"role": "user", "content": "Can you help?"},
+                                                      {"role": "assistant", "content": reply}], "tags": ["pii:scrubbed"]}
+                                        for reply in REPLIES])
+    path = tmp_path / "r.yaml"
+    path.write_text(json.dumps({**recipe, "inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge": {
+        "model": "gpt-4.1-mini", "base_url": server.openai_url}}}]}), encoding="utf-8")
+    return load_recipe(path)
+
+
+def test_planning_estimates_the_judge_and_sends_nothing(tmp_path, monkeypatch):
+    from dataprep.plan import plan_recipe
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeLLMServer(responder=judge_says_prices_only) as server:
+        plan = plan_recipe(judge_recipe(tmp_path, server), tmp_path / "plan")
+        assert server.model_calls() == []
+    assert (plan.stages[-1].llm["calls"], plan.stages[-1].llm["model"]) == (2, "gpt-4.1-mini")
+
+
+def test_the_run_wide_budget_stops_the_judge(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeLLMServer(responder=judge_says_prices_only) as server:
+        manifest = run_recipe(judge_recipe(tmp_path, server, budget_usd=0.0001), tmp_path / "run").manifest
+        assert server.model_calls() == []
+    assert manifest["stages"][-1]["stats"]["judge_skipped"] == 2

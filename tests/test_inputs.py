@@ -364,3 +364,12 @@ def test_mine_help_and_the_unknown_format_error_name_every_reader(tmp_path):
     for name in reader_names():
         assert f"{name}:" in help_text
         assert name in result.stderr
+
+
+def test_files_in_hidden_folders_of_an_input_folder_are_not_read(tmp_path):
+    write_jsonl(tmp_path / "logs" / "a.jsonl", [chat("question one", "answer one")])
+    write_jsonl(tmp_path / "logs" / ".cache" / "b.jsonl", [chat("cached question", "cached answer")])
+    write_jsonl(tmp_path / "logs" / ".hidden.jsonl", [chat("hidden question", "hidden answer")])
+    result = run_cli("mine", tmp_path / "logs", "--out", tmp_path / "mined.jsonl")
+    assert result.returncode == 0, result.stderr
+    assert [row["messages"][0]["content"] for row in read_jsonl(tmp_path / "mined.jsonl")] == ["question one"]

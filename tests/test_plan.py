@@ -19,8 +19,7 @@ def test_plan_previews_the_quickstart_and_writes_nothing(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = sum(len(path.read_bytes().splitlines()) for path in (SAMPLE_DATA / "logs").glob("*.jsonl"))
     rows = len((SAMPLE_DATA / "tickets.csv").read_bytes().splitlines())  # a header and its rows
-    assert f"{lines + rows:,} input lines" in result.stderr
-    assert "estimated from the first 600" in result.stderr
+    assert f"({lines + rows:,} lines), estimated from the first 600" in result.stderr
     for what in ("synth", "review (reviewer-hours)", "LLM cost (estimated)", "wall time"):
         assert what in result.stderr
     synth_row = next(line for line in result.stderr.splitlines() if line.strip("│ ").startswith("synth"))
@@ -52,3 +51,21 @@ def test_the_run_budget_stops_every_llm_stage_together(tmp_path, monkeypatch):
     assert first["budget_stopped"] and second["budget_stopped"]
     assert first["calls_sent"] + second["calls_sent"] == sent < 25  # 20 + 5 calls planned
     assert 0 < first["cost_usd"] + second["cost_usd"] <= 1.0
+
+
+def test_a_plan_that_reads_the_whole_input_gives_the_run_s_own_figures(tmp_path):
+    write_jsonl(tmp_path / "logs.jsonl", [chat(f"How do I export report {i} as CSV?", "Open Reports, then Export.")
+                                          for i in range(30)] + ["{broken"] + [chat("same question", "same answer")] * 5)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump({"inputs": [{"path": "logs.jsonl"}],
+                                      "stages": [{"mine": {}}, {"dedup": {}}, {"split": {"eval_size": 4}}]}),
+                      encoding="utf-8")
+    plan = run_cli("run", recipe, "--plan", "--out", tmp_path / "run", env={"COLUMNS": "250"})
+    assert plan.returncode == 0, plan.stderr
+    assert "all 36 input records read" in plan.stderr
+    assert run_cli("run", recipe, "--out", tmp_path / "run").returncode == 0
+    stages = json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"]
+    rows = {line.strip("│ ").split()[0]: line for line in plan.stderr.splitlines() if line.startswith("│")}
+    for stage in stages:  # each stage's in and out, as the real run counted them
+        cells = [cell.strip() for cell in rows[stage["stage"]].strip("│").split("│")]
+        assert cells[1:3] == [f"{stage['in']:,}", f"{stage['out']:,}"], (stage, cells)

@@ -10,6 +10,7 @@ pushed to a real Label Studio, every export. No planted value may appear in any 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -94,6 +95,28 @@ def planted_line(line: str) -> str:
         return f"{line} {PLANTED_TEXT}"
 
 
+TICKET_MAPPING = {"id": "ticket_id", "input": "question", "output": "agent_answer", "system": "system_prompt",
+                  "conversation_id": "conversation", "timestamp": "created", "comment": "note", "correction": "fix",
+                  "category": "topic"}
+TABLE_STRUCTURE = {"ticket_id", "created", "model", "thumb", "csat"}  # ids, times, enums and numbers
+
+
+def planted_table(source: Path, target: Path) -> None:
+    """A CSV export with PII in every text column and an identity in its conversation column
+    (rows as the fixture has them, ragged and all)."""
+    # the fixture holds a row that is not UTF-8 on purpose: its bytes go through as they are
+    with source.open(newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        header, *rows = list(csv.reader(handle))
+    columns = header + [""] * max(0, max(map(len, rows)) - len(header))  # cells past the header are text too
+    for row in rows:
+        for index, value in enumerate(row):
+            if value and columns[index] not in TABLE_STRUCTURE:
+                row[index] = f"{value}-{PLANTED_ID}" if columns[index] == "conversation" else f"{value} {PLANTED_TEXT}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        csv.writer(handle).writerows([header, *rows])
+
+
 def leaks(text: str) -> list[str]:
     return [value for value in PLANTED_VALUES if value.lower() in text.lower()]
 
@@ -103,11 +126,13 @@ def planted_run(tmp_path, monkeypatch):
     logs = tmp_path / "logs"
     for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
         planted_copy(folder, logs / folder.name)
+    planted_table(FIXTURES / "table" / "tickets.csv", tmp_path / "tables" / "tickets.csv")
     with FakeLLMServer() as server:
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-only")
         recipe = tmp_path / "recipe.yaml"
         recipe.write_text(yaml.safe_dump({
-            "name": "planted", "inputs": [{"path": str(logs)}],
+            "name": "planted", "inputs": [{"path": str(logs)}, {"path": str(tmp_path / "tables" / "tickets.csv"),
+                                                                 "format": "table", "mapping": TICKET_MAPPING}],
             "stages": [{"mine": {}}, {"dedup": {}}, {"flag": {}},
                        {"synth": {"provider": "openai", "model": "gpt-4.1-mini", "n": 6, "base_url": server.openai_url}},
                        {"dedup": {}}, {"flag": {}}, {"split": {"eval_size": 0.3}}, {"review": {}}],
@@ -124,6 +149,8 @@ def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, 
     # the fixtures' non-model and broken lines are rejected (with their scrubbed text); the rest flows
     # (test_the_planting_reaches_every_reader checks planting reads like the originals)
     assert counts["train"] + counts["eval"] + counts["rag_candidates"] >= 15, counts
+    flowed = read_jsonl(run / "train.jsonl") + read_jsonl(run / "eval.jsonl") + read_jsonl(run / "duplicates.jsonl")
+    assert "table" in {row["source"]["format"] for row in flowed if "source" in row}
     assert sent, "synth called the loopback provider"
 
     outside_work = [p for p in run.rglob("*") if p.is_file() and ".work" not in p.relative_to(run).parts]

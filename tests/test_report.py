@@ -162,3 +162,19 @@ def test_the_page_states_what_the_export_measured_for_a_shorter_system_prompt(tm
     page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert saved["tokens_saved_per_call"] > 300 and f"<b>{saved['tokens_saved_per_call']:,} tokens per call</b>" in page
     assert f"<b>${saved['usd_per_month']:,.2f} a month</b>" in page
+
+
+def test_the_page_lists_what_each_export_left_out_and_the_provider_limits(tmp_path):
+    write_jsonl(tmp_path / "logs" / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": f"What is in photo {i}?"},
+                                                   {"type": "image_url", "image_url": {"url": "https://example.com/p.png"}}]},
+                      {"role": "assistant", "content": f"A tent, number {i}."}]} for i in range(3)])
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({"inputs": [{"path": "logs"}], "stages": [{"mine": {}}],
+                                  "export": {"formats": ["openai", "bedrock"]}}), encoding="utf-8")
+    assert run_cli("run", recipe, "--out", tmp_path / "run").returncode == 0
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    exports = page[page.index('<section id="exports">'):]
+    exports = exports[:exports.index("</section>")]
+    assert "<td>bedrock</td>" in exports and "image_url" in exports  # left out of bedrock, and why
+    assert "at least 10" in exports or "minimum" in exports  # 3 examples: under OpenAI's minimum

@@ -262,6 +262,20 @@ def test_personal_data_found_by_a_reviewer_is_rejected_and_measured(tmp_path):
     assert "residual_pii" not in review_stats(first.manifest)  # nothing reviewed, nothing to claim
 
 
+def test_the_defect_rate_counts_each_sampled_verdict_once(tmp_path):
+    rows = [chat(f"plain {i}", f"answer {i}", tags=list(SCRUBBED)) for i in range(40)]
+    recipe = make_run(tmp_path, rows, "{max_tasks: 40, sample_size: 10}")
+    run = tmp_path / "run"
+    run_recipe(load_recipe(recipe), run)
+    sampled = [row["id"] for row in read_jsonl(run / "review" / "queue.jsonl")
+               if "random_sample" in row["review"]["picked_because"]]
+    assert len(sampled) == 10
+    write_jsonl(run / "review" / "verdicts.jsonl", [verdict(sampled[0], "reject", reason="wrong facts")] +
+                [verdict(record_id, "accept") for record_id in sampled[1:]])
+    rate = review_stats(run_recipe(load_recipe(recipe), run, resume=True).manifest)["defect_rate"]
+    assert (rate["defects"], rate["reviewed"], rate["rate"]) == (1, 10, 0.1)
+
+
 def test_pull_counts_the_tasks_marked_as_holding_personal_data(tmp_path):
     path = tmp_path / "export.json"
     path.write_text(json.dumps([
@@ -472,3 +486,14 @@ def test_serve_without_label_studio_says_how_to_install_it(tmp_path):
     done = run_cli("review", "serve", tmp_path / "run", env={"PATH": "/usr/bin:/bin", "LABEL_STUDIO_BIN": ""})
     assert done.returncode == 2
     assert "Label Studio is not installed" in done.stderr and "its own environment" in done.stderr
+
+
+def test_a_personal_data_tick_counts_even_without_a_verdict():
+    ticked_only = annotation("Accept", "ann@x", pii=True)
+    ticked_only["result"] = [item for item in ticked_only["result"] if item["from_name"] == "pii"]
+    rows, _ = verdicts_from_export([export_task("r1", ticked_only),
+                                    export_task("r2", annotation("Accept", "bob@x", pii=True, cancelled=True)),
+                                    export_task("r3", annotation("Accept", "bob@x", cancelled=True))], "export.json")
+    by_id = {row["id"]: row for row in rows}
+    assert sorted(by_id) == ["r1", "r2"]  # r3 was skipped and marked nothing
+    assert all(by_id[r]["personal_data"] for r in ("r1", "r2"))

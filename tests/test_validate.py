@@ -220,6 +220,16 @@ def test_missing_file_and_unknown_format(tmp_path):
 
 
 # -- the command ----------------------------------------------------------------------------------
+def test_an_empty_file_is_a_data_error_with_or_without_format(tmp_path):
+    empty = tmp_path / "train.jsonl"
+    empty.write_text("", encoding="utf-8")
+    for extra in ([], ["--format", "openai"]):
+        result = subprocess.run([sys.executable, "-m", "dataprep", "validate", str(empty), "--json", *extra],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert [e["class"] for e in json.loads(result.stdout)["errors"]] == ["empty_file"]
+
+
 def test_cli_json_prints_one_object_and_exits_1():
     # a real process once: the console script's exit code and stdout as a script sees them
     result = subprocess.run([sys.executable, "-m", "dataprep.cli", "validate", str(OPENAI_SEEDED), "--json"],

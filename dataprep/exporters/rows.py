@@ -84,7 +84,7 @@ def part_text(part: Any) -> str:
 def content_text(content: Any) -> str | None:
     """The text of content (a string, None, or a list of parts: its text parts joined)."""
     if isinstance(content, list):
-        return "".join(part_text(part) for part in content if part_kind(part) == "text")
+        return "\n".join(part_text(part) for part in content if part_kind(part) == "text")  # as message_text joins them
     return content
 
 

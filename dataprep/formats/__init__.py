@@ -118,7 +118,9 @@ def expand_paths(pattern: str, exclude: Iterable[Path] = ()) -> list[Path]:
     excluded = tuple(_resolved(folder) for folder in exclude)
     path = Path(pattern)
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        # hidden files and folders (.git, .cache, a tool's scratch) are not logs
+        found = sorted(p for p in path.rglob("*")
+                       if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts))
     elif path.is_file():
         found = [path]
     else:

@@ -82,7 +82,7 @@ def row_record(row: dict[str, Any], mapping: dict[str, str], file: str, line: in
     cell = {key: _cell(row.get(column)) for key, column in mapping.items()}
     messages = _messages(cell, mapping, row)
     if isinstance(messages, str):
-        return BadLine(file, line, messages, excerpt(row))
+        return BadLine(file, line, messages, excerpt(fields_of(row, mapping)))
     source = {"format": TableReader.name, "file": file, "line": line, "trace_id": _text(cell.get("id")),
               "conversation_id": _text(cell.get("conversation_id")), "model": _text(cell.get("model")),
               "timestamp": iso_timestamp(_number_or_text(cell.get("timestamp"))), "category": _text(cell.get("category"))}
@@ -268,10 +268,11 @@ def csv_row(row: list[str], header: list[str], mapping: dict[str, str], file: st
     for index, cell in enumerate(row):
         if not cell.isascii() and _not_utf8(cell):
             column = repr(header[index]) if index < len(header) else f"{index + 1}"
-            return BadLine(file, line, f"not UTF-8 (a byte that is not UTF-8 in column {column})", _row_excerpt(row))
+            return BadLine(file, line, f"not UTF-8 (a byte that is not UTF-8 in column {column})",
+                           _row_excerpt(row, header, mapping))
     if len(row) > len(header):
         return BadLine(file, line, f"the row has {len(row)} cells but the header has {len(header)} (a stray "
-                                   f"delimiter or quote?)", _row_excerpt(row))
+                                   f"delimiter or quote?)", _row_excerpt(row, header, mapping))
     return row_record(dict(zip(header, row)), mapping, file, line)
 
 
@@ -283,8 +284,18 @@ def _not_utf8(cell: str) -> bool:
     return False
 
 
-def _row_excerpt(row: list[str]) -> str:
-    return excerpt([cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for cell in row])
+def _row_excerpt(row: list[str], header: list[str], mapping: dict[str, str]) -> str:
+    cells = [cell.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for cell in row]
+    names = header + [f"column {index + 1}" for index in range(len(header), len(cells))]
+    return excerpt(fields_of(dict(zip(names, cells)), mapping))
+
+
+def fields_of(row: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """A row with its mapped columns named for what they hold ("conversation_id", not "thread"):
+    a rejected row's text then shows which cell was what, and its identities get hashed like a
+    record's (``record_fields.pseudonymize_identity_text``)."""
+    field_of = {column: field for field, column in mapping.items()}
+    return {field_of.get(column, column): value for column, value in row.items()}
 
 
 def parquet_rows(path: Path, mapping: dict[str, str]) -> Iterator[Item]:

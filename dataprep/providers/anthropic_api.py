@@ -22,16 +22,13 @@ class AnthropicMessages:
         # Retries are ours (budget-aware, tested); base_url None lets the SDK read ANTHROPIC_BASE_URL.
         return anthropic.Anthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
-    def body(self, *, model: str, system: str | None, messages: list[dict[str, Any]], schema: dict[str, Any],
+    def body(self, *, model: str, system: str | None, messages: list[dict[str, Any]], schema: dict[str, Any] | None,
              schema_name: str, max_tokens: int, temperature: float | None, strict: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": model,
-            "max_tokens": max_tokens,
-            "messages": messages,
-            "tools": [{"name": schema_name, "description": "Return the answer by calling this tool.",
-                       "input_schema": schema}],
-            "tool_choice": {"type": "tool", "name": schema_name},
-        }
+        body: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": messages}
+        if schema is not None:  # None: a plain-text answer
+            body["tools"] = [{"name": schema_name, "description": "Return the answer by calling this tool.",
+                              "input_schema": schema}]
+            body["tool_choice"] = {"type": "tool", "name": schema_name}
         if system:
             body["system"] = system
         if temperature is not None:
@@ -44,9 +41,11 @@ class AnthropicMessages:
         extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
         return client.messages.create(**params, extra_body=extra).to_dict(mode="json")
 
-    def parse(self, response: dict[str, Any], schema_name: str) -> Parsed:
+    def parse(self, response: dict[str, Any], schema_name: str | None) -> Parsed:
         blocks = response.get("content") or []
         text = "".join(block.get("text", "") for block in blocks if block.get("type") == "text")
+        if schema_name is None:
+            return Parsed(text, raw=text)
         if response.get("stop_reason") == "max_tokens":
             return Parsed(problem="the output was cut off at max_tokens", raw=text)
         for block in blocks:

@@ -64,8 +64,8 @@ class LLMSettings:
 class Request:
     key: str
     body: dict[str, Any]
-    schema: dict[str, Any]
-    schema_name: str
+    schema: dict[str, Any] | None  # None: a plain-text answer
+    schema_name: str | None
     expected_output_tokens: int
 
     @cached_property
@@ -115,14 +115,21 @@ class LLM:
     def key_env(self) -> str:
         return self.settings.api_key_env or self.api.key_env
 
-    def request(self, messages: list[dict[str, Any]], schema: dict[str, Any], *, schema_name: str = "output",
-                system: str | None = None, strict: bool = True, expected_output_tokens: int | None = None) -> Request:
-        """A structured-output request: the model must answer with JSON matching ``schema``."""
+    def request(self, messages: list[dict[str, Any]], schema: dict[str, Any] | None, *, schema_name: str = "output",
+                system: str | None = None, strict: bool = True, expected_output_tokens: int | None = None,
+                seed: int | None = None) -> Request:
+        """A structured-output request: the model must answer with JSON matching ``schema``; with
+        ``schema=None`` a plain-text answer. ``seed`` (OpenAI-compatible servers only) makes samples of
+        one prompt distinct requests, cached apart, and a rerun draws the same samples."""
         s = self.settings
+        if seed is not None and s.provider != "openai":
+            raise RecipeError("sampling with a seed needs an OpenAI-compatible endpoint (provider: openai)")
         body = self.api.body(model=s.model, system=system, messages=messages, schema=schema, schema_name=schema_name,
                              max_tokens=s.max_tokens, temperature=s.temperature, strict=strict)
+        if seed is not None:
+            body["seed"] = seed
         expected = min(expected_output_tokens or s.max_tokens, s.max_tokens)
-        return Request(request_key(s.provider, s.model, body), body, schema, schema_name, expected)
+        return Request(request_key(s.provider, s.model, body), body, schema, schema_name if schema else None, expected)
 
     # -- calling ---------------------------------------------------------------------------------
     def complete_json(self, messages: list[dict[str, Any]], schema: dict[str, Any], **options: Any) -> tuple[Any, Usage]:
@@ -322,7 +329,7 @@ class LLM:
     def _completion(self, request: Request, entry: dict[str, Any], *, cached: bool) -> Completion:
         response = entry["response"]
         parsed = self.api.parse(response, request.schema_name)
-        problem = parsed.problem or self._schema_problem(parsed.value, request.schema)
+        problem = parsed.problem or (request.schema and self._schema_problem(parsed.value, request.schema))
         usage = self.api.usage(response)
         return Completion(request.key, None if problem else parsed.value, problem, parsed.raw, usage,
                           self._cost(usage, batch=entry.get("via") == "batch"), cached)

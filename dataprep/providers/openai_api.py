@@ -25,15 +25,16 @@ class OpenAIChat:
         # Retries are ours (budget-aware, tested); base_url None lets the SDK read OPENAI_BASE_URL.
         return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=0)
 
-    def body(self, *, model: str, system: str | None, messages: list[dict[str, Any]], schema: dict[str, Any],
+    def body(self, *, model: str, system: str | None, messages: list[dict[str, Any]], schema: dict[str, Any] | None,
              schema_name: str, max_tokens: int, temperature: float | None, strict: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": ([{"role": "system", "content": system}] if system else []) + messages,
             "max_completion_tokens": max_tokens,
-            "response_format": {"type": "json_schema",
-                                "json_schema": {"name": schema_name, "strict": strict, "schema": schema}},
         }
+        if schema is not None:  # None: a plain-text answer (the flag probe samples what a model says)
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": schema_name, "strict": strict, "schema": schema}}
         if temperature is not None:
             body["temperature"] = temperature
         return body
@@ -41,12 +42,14 @@ class OpenAIChat:
     def send(self, client: Any, body: dict[str, Any]) -> dict[str, Any]:
         return client.chat.completions.create(**body).to_dict(mode="json")
 
-    def parse(self, response: dict[str, Any], schema_name: str) -> Parsed:
+    def parse(self, response: dict[str, Any], schema_name: str | None) -> Parsed:
         choice = (response.get("choices") or [{}])[0]
         message = choice.get("message") or {}
         text = message.get("content") or ""
         if message.get("refusal"):
             return Parsed(problem=f"the model refused: {message['refusal']}", raw=text)
+        if schema_name is None:
+            return Parsed(text, raw=text)  # plain text: a cut-off sample is still a sample
         if choice.get("finish_reason") == "length":
             return Parsed(problem="the output was cut off at max_tokens", raw=text)
         try:

@@ -60,18 +60,20 @@ def text_of(result: list[dict[str, Any]], name: str) -> str | None:
 
 
 def judgement(annotation: dict[str, Any]) -> Judgement | None:
-    """What one annotation says; None for a skipped one or one without a verdict."""
-    if annotation.get("was_cancelled"):
-        return None
+    """What one annotation says; None for a skipped one or one without a verdict, unless it marks
+    personal data: a leak a reviewer saw counts even when they skipped the verdict."""
     result = annotation.get("result") or []
+    personal_data = bool(choices(result, "pii"))
     verdict = next((v for v in (c.strip().lower().replace(" ", "_") for c in choices(result, "verdict"))
                     if v in VERDICTS), None)
-    if verdict is None:
-        return None
+    if annotation.get("was_cancelled") or verdict is None:
+        if not personal_data:
+            return None
+        verdict = "reject"
     reasons = tuple(sorted({c.strip().lower() for c in choices(result, "reason")})) if verdict in DEFECTS else ()
     edited = text_of(result, "edited_reply") if verdict == "needs_edit" else None
     return Judgement(reviewer_name(annotation.get("completed_by")), verdict, reasons, edited,
-                     bool(annotation.get("ground_truth")), bool(choices(result, "pii")))
+                     bool(annotation.get("ground_truth")), personal_data)
 
 
 def latest_judgements(task: dict[str, Any]) -> list[Judgement]:

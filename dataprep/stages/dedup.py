@@ -35,7 +35,7 @@ import xxhash
 from ..errors import InputError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
-from ..minhash import (Params, Sketches, best_matches, find_groups, group_near_duplicates, max_cross_similarity,
+from ..minhash import (Params, Sketches, best_matches, components, find_groups, group_near_duplicates, max_cross_similarity,
                        normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text, readable_text, record_text
@@ -243,22 +243,33 @@ class Dedup(Stage):
         """Near-duplicate clusters of ``members`` (a label per record, -1 for others), each
         shingle kind's texts among themselves; how to measure them; how many similar pairs."""
         labels, measured, found = np.full(len(texts), -1), Measured(texts, self.params), 0
+        linked: list[np.ndarray] = []  # a record near the length boundary, clustered both ways: its two labels
         for params, part in self._by_shingle(texts, members, survey):
             # character shingles would see punctuation: "refund?" and "refund," differ in five
             shown = [texts[i] for i in part] if params is self.params else [_words(texts[i]) for i in part]
             groups = find_groups(shown, params)
-            labels[part] = groups.labels + labels.max(initial=-1) + 1
+            part_labels = groups.labels + labels.max(initial=-1) + 1
+            twice = labels[part] >= 0
+            linked.append(np.stack([labels[part][twice], part_labels[twice]], axis=1))
+            labels[part] = part_labels
             measured.add(part, groups.sketches)
             found += groups.similar_pairs
+        if len(members) and (edges := np.concatenate(linked)).size:
+            merged = components(labels.max() + 1, edges[:, 0], edges[:, 1])
+            labels[members] = merged[labels[members]]
         return labels, measured, found
 
     def _by_shingle(self, texts: list[str], members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
         if self.options["shingle"] != "auto":
             return [(self.params, members)]
-        tools = np.frombuffer(survey.tool_context, bool)
-        short = np.array([not tools[i] and len(texts[i].split()) < SHORT_TEXT_WORDS for i in members], bool)
+        tools = np.frombuffer(survey.tool_context, bool)[members]
+        words = np.array([len(texts[i].split()) for i in members])
+        short = ~tools & (words < SHORT_TEXT_WORDS)
+        # two texts with Jaccard >= t differ in length by a factor t at most: the texts that could
+        # match across the boundary are clustered both ways, and their two clusters joined
+        near = ~tools & (words >= SHORT_TEXT_WORDS * self.params.threshold) & (words < SHORT_TEXT_WORDS / self.params.threshold)
         chars = replace(self.params, shingle="char", ngram=CHAR_NGRAM)
-        return [(chars, members[short]), (self.params, members[~short])]
+        return [(chars, members[short | near]), (self.params, members[~short | near])]
 
     def rank(self, labels: np.ndarray, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, np.ndarray]:
         """``members`` sorted by cluster, and within a cluster best first: by the first keeper

@@ -27,6 +27,14 @@ evidence passage, else the reply's fact sentences) and asks for answers from the
 a citation, and a counterpart whose context lacks the facts and whose reply says the documents
 do not hold the answer. The original still goes where ``action`` sends it.
 
+``probe`` asks the model that will be fine-tuned (any OpenAI-compatible endpoint: a local vLLM
+or Ollama) each prompt without its reply, ``samples`` times at a temperature above 0, for the
+records whose replies hold unsupported facts. A fact no sample reproduces is Unknown to the model
+(Gekhman et al. 2024, "Does fine-tuning LLMs on new knowledge encourage hallucinations?"):
+training on it teaches the model to state what it does not know, so the record goes to RAG with
+the samples as evidence. A reply whose facts the samples all reproduce is known: it stays in
+training.
+
 The dataset verdict (``stats.verdict``) reads the share of fact-heavy records: 50% or more
 is mostly knowledge (index it, fine-tuning will not fix the failures), 20% or more is a
 large part, 5% or more a normal share, less is behaviour data.
@@ -52,6 +60,8 @@ NOT_FOUND_REPLY = ("I couldn't find the answer to that in the provided documents
                    "Could you point me to the right document, or should I pass your question on to the team?")
 GROUNDING = ("Answer using only the documents in the context below, and cite the document you used, like [1]. "
              "If the documents do not contain the answer, say so.")
+LLM_OPTIONS = ("provider", "model", "budget_usd", "prices", "concurrency", "base_url", "api_key_env", "temperature",
+               "max_tokens")
 EVIDENCE_SCORE = 0.9  # a reply whose facts the team's own documents hold is knowledge
 SEARCH_DEPTH = 5  # passages read per reply
 BATCH = 256  # replies searched in the knowledge source at a time
@@ -82,10 +92,16 @@ class Finding:
     evidence_facts: list[str] = field(default_factory=list)
     candidates: list[Passage] = field(default_factory=list)  # retrieved passages, best first
     judged: dict[str, Any] | None = None  # the LLM judge's verdict, for uncertain records
+    probed: dict[str, Any] | None = None  # what the knowledge probe found: the facts the model does not know
 
     @property
     def score(self) -> float:
-        score = JUDGE_SCORES[bool(self.judged["fact_heavy"])] if self.judged else self.assessment.score
+        if self.probed:  # what the model itself knows outranks any guess about it
+            score = PROBE_SCORES[bool(self.probed["unknown_facts"])]
+        elif self.judged:
+            score = JUDGE_SCORES[bool(self.judged["fact_heavy"])]
+        else:
+            score = self.assessment.score
         return max(score, EVIDENCE_SCORE) if self.evidence else score
 
 
@@ -111,24 +127,18 @@ class Judge:
     """An LLM's second opinion, through the provider layer (cache, budget, retries), on the records
     the offline scorer is unsure about. Records leave the machine, so unscrubbed ones are refused."""
 
-    def __init__(self, options: dict[str, Any], cache_dir: Path, recipe_dir: Path, threshold: float):
-        from ..providers.llm import LLM, LLMSettings
-
+    def __init__(self, options: dict[str, Any], ctx: StageContext, threshold: float):
         self.threshold = threshold
-        settings = {key: value for key, value in options.items() if key not in ("replay", "allow_unscrubbed")}
-        replay = [recipe_dir / options["replay"]] if options.get("replay") else []
-        self.llm = LLM(LLMSettings(**settings), cache_dir / "llm", replay)
-        self.allow_unscrubbed = options.get("allow_unscrubbed", False)
+        self.caller = Caller(options, ctx, "judge")
+        self.llm = self.caller.llm
         self.judged = self.skipped = self.overturned = 0
 
     def judge(self, findings: list[Finding]) -> None:
-        if not self.allow_unscrubbed:
-            refuse_unscrubbed(unscrubbed_ids(f.record for f in findings), "the flag judge would send records",
-                              "set judge.allow_unscrubbed: true")
+        self.caller.refuse_unscrubbed(findings)
         requests = [self.llm.request([{"role": "user", "content": _transcript(f.record)}], JUDGE_SCHEMA,
                                      system=JUDGE_SYSTEM, schema_name="fact_heavy_verdict", expected_output_tokens=200)
                     for f in findings]
-        for finding, completion in zip(findings, self.llm.complete_all(requests)):
+        for finding, completion in zip(findings, self.caller.complete(requests)):
             if not completion.ok:
                 self.skipped += 1  # over budget or unusable answer: the offline score stands
                 continue
@@ -140,6 +150,115 @@ class Judge:
     def stats(self) -> dict[str, Any]:
         return {"judged": self.judged, "judge_skipped": self.skipped, "judge_overturned": self.overturned,
                 "judge_calls": self.llm.stats()}
+
+
+class Caller:
+    """What the judge and the probe share: an LLM through the provider layer (cache, budgets, the
+    run-wide budget, retries), the PII refusal, and ``run --plan``, where requests are only counted."""
+
+    def __init__(self, options: dict[str, Any], ctx: StageContext, name: str, **defaults: Any):
+        from ..providers.llm import LLM, LLMSettings
+
+        settings = {**defaults, **{key: value for key, value in options.items() if key in LLM_OPTIONS}}
+        replay = [ctx.recipe_dir / options["replay"]] if options.get("replay") else []
+        self.llm = LLM(LLMSettings(**settings), ctx.cache_dir / "llm", replay, ctx.run_budget)
+        self.name = name
+        self.allow_unscrubbed = options.get("allow_unscrubbed", False)
+        self.planning = ctx.planning
+        self.planned: list[Any] = []
+
+    def refuse_unscrubbed(self, findings: list[Finding]) -> None:
+        if not self.allow_unscrubbed:
+            refuse_unscrubbed(unscrubbed_ids(f.record for f in findings), f"the flag {self.name} would send records",
+                              f"set {self.name}.allow_unscrubbed: true")
+
+    def complete(self, requests: list[Any]) -> list[Any]:
+        """The completions, or none at all when only planning (the requests are kept for the estimate)."""
+        if self.planning:
+            self.planned += requests
+            return []
+        return self.llm.complete_all(requests)
+
+    def estimate(self) -> dict[str, Any]:
+        return self.llm.estimate(self.planned)
+
+
+# -- the knowledge probe ----------------------------------------------------------------------------
+PROBE_SCORES = {True: 0.9, False: 0.1}  # some fact unknown to the model / every fact known
+PROBE_SAMPLE_CHARS = 2000  # of each sample kept as evidence
+
+
+class Probe:
+    """Samples the model to be fine-tuned on each prompt (without the reply) and checks which of
+    the reply's unsupported facts the samples reproduce, with the scorer's own matching (numbers,
+    dates, names in any format). Facts no sample states are Unknown to the model."""
+
+    def __init__(self, options: dict[str, Any], ctx: StageContext):
+        self.caller = Caller(options, ctx, "probe", temperature=1.0, max_tokens=512, concurrency=8)
+        self.samples = options.get("samples", 5)
+        self.probed = self.unknown = self.skipped = 0
+
+    def probe(self, findings: list[Finding]) -> None:
+        findings = [f for f in findings if f.assessment and f.assessment.unsupported]
+        if not findings:
+            return
+        self.caller.refuse_unscrubbed(findings)
+        requests = [self.caller.llm.request(_probe_messages(f.record), None, seed=sample)
+                    for f in findings for sample in range(self.samples)]
+        completions = self.caller.complete(requests)
+        for index, finding in enumerate(findings if completions else []):
+            answers = [c.value for c in completions[index * self.samples:(index + 1) * self.samples] if c.ok]
+            if answers:
+                self._compare(finding, answers)
+            else:
+                self.skipped += 1  # over budget: the offline score stands
+
+    def _compare(self, finding: Finding, answers: list[str]) -> None:
+        messages = finding.record.messages
+        reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
+        missed = [set(unsupported_claims(reply, [*texts, answer], _question(finding.record))) for answer in answers]
+        hits = {claim.text: sum(claim not in still for still in missed) for claim in finding.assessment.unsupported}
+        unknown = [fact for fact, count in hits.items() if count == 0]
+        finding.probed = {"model": self.caller.llm.settings.model, "samples": len(answers),
+                          "unknown_facts": unknown, "known_facts": [fact for fact in hits if fact not in unknown],
+                          "answers": [answer[:PROBE_SAMPLE_CHARS] for answer in answers]}
+        self.probed += 1
+        self.unknown += bool(unknown)
+
+    def stats(self) -> dict[str, Any]:
+        return {"probed": self.probed, "probe_unknown": self.unknown, "probe_known": self.probed - self.unknown,
+                "probe_skipped": self.skipped, "probe_calls": self.caller.llm.stats()}
+
+
+def _probe_messages(record: Record) -> list[dict[str, Any]]:
+    """The prompt as plain chat turns: tool calls and results as text, so any chat endpoint takes it."""
+    turns = []
+    for message in record.prompt_messages:
+        role = message.get("role")
+        text = readable_text(message, call_prefix="→ calls ")
+        if role == "tool":
+            role, text = "user", f"Tool result:\n{text}"
+        turns.append({"role": "system" if role == "developer" else role, "content": text})
+    return turns
+
+
+def _probe_reasons(probed: dict[str, Any]) -> list[str]:
+    if not probed["unknown_facts"]:
+        return [f"probe: {probed['model']} reproduced every fact in {probed['samples']} samples (known)"]
+    return [f"probe: {probed['model']} never stated \"{fact}\" in {probed['samples']} samples (unknown)"
+            for fact in probed["unknown_facts"][:5]]
+
+
+def combined_estimate(estimates: list[dict[str, Any]]) -> dict[str, Any]:
+    """One estimate in the synth shape for several callers: counts and dollars added up."""
+    if len(estimates) == 1:
+        return estimates[0]
+    total = dict(estimates[0], model=" + ".join(e["model"] for e in estimates))
+    for key in ("calls", "cached", "to_send", "prompt_tokens", "output_tokens_estimated", "output_tokens_max",
+                "cost_usd_estimated", "cost_usd_max"):
+        values = [e[key] for e in estimates]
+        total[key] = None if None in values else sum(values)
+    return total
 
 
 def _transcript(record: Record) -> str:
@@ -232,9 +351,10 @@ class Flag(Stage):
 
     def __init__(self, threshold: float = 0.5, action: str = "route", uncertain_margin: float = 0.15,
                  knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY,
-                 judge: dict[str, Any] | None = None):
+                 judge: dict[str, Any] | None = None, probe: dict[str, Any] | None = None):
         super().__init__(threshold=threshold, action=action, uncertain_margin=uncertain_margin, knowledge=knowledge,
-                         grounded_variants=grounded_variants, not_found_reply=not_found_reply, judge=judge)
+                         grounded_variants=grounded_variants, not_found_reply=not_found_reply, judge=judge,
+                         probe=probe)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
         path = self._knowledge_path(ctx)
@@ -252,20 +372,24 @@ class Flag(Stage):
         knowledge = Knowledge.load(path) if path is not None else None
         tally = Tally(self.options["threshold"])
         grounding = Grounding(self.options["not_found_reply"])
-        judge = Judge(self.options["judge"], ctx.cache_dir, ctx.recipe_dir,
-                      self.options["threshold"]) if self.options["judge"] else None
+        judge = Judge(self.options["judge"], ctx, self.options["threshold"]) if self.options["judge"] else None
+        probe = Probe(self.options["probe"], ctx) if self.options["probe"] else None
         ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
         if knowledge:
             ctx.stats["knowledge_passages"] = len(knowledge.passages)
         for batch in _batches(records, BATCH):
             findings = self.assess_batch(batch, knowledge)
+            if probe:
+                probe.probe(findings)
             if judge:
-                judge.judge([f for f in findings if f.assessment and self._uncertain(f.score)])
+                judge.judge([f for f in findings if f.assessment and not f.probed and self._uncertain(f.score)])
             for finding in findings:
                 yield from self.decide(finding, ctx, tally, grounding)
         ctx.stats.update(tally.stats())
-        if judge:
-            ctx.stats.update(judge.stats())
+        for caller in filter(None, (judge, probe)):
+            ctx.stats.update(caller.stats())
+        if ctx.planning and (judge or probe):
+            ctx.stats["estimate"] = combined_estimate([c.caller.estimate() for c in filter(None, (judge, probe))])
         if self.options["grounded_variants"]:
             ctx.stats.update(grounded_created=grounding.created, grounded_skipped=grounding.skipped)
 
@@ -289,13 +413,16 @@ class Flag(Stage):
         record.scores["fact_heavy"] = score
         reasons = finding.assessment.reasons + ([f"found in knowledge: {finding.evidence.source}"]
                                                 if finding.evidence else [])
-        if finding.judged:
+        if finding.judged or finding.probed:
             record.scores["fact_heavy_offline"] = finding.assessment.score
+        if finding.judged:
             reasons.append(f"judge: {finding.judged['reason']}")
             reasons += [f"judge found: {fact}" for fact in finding.judged["unsupported_facts"][:5]]
+        if finding.probed:
+            reasons += _probe_reasons(finding.probed)
         if reasons:
             record.reasons["fact_heavy"] = reasons
-        if not finding.judged and self._uncertain(score):
+        if not (finding.judged or finding.probed) and self._uncertain(score):
             _tag(record, UNCERTAIN_TAG)
             tally.uncertain += 1
         tally.add(finding)
@@ -350,7 +477,7 @@ def _find_evidence(finding: Finding) -> None:
     reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
     missing = finding.assessment.unsupported
     for passage in finding.candidates:
-        still_missing = set(unsupported_claims(reply, [*texts, passage.text]))
+        still_missing = set(unsupported_claims(reply, [*texts, passage.text], _question(finding.record)))
         found = [claim.text for claim in missing if claim not in still_missing]
         if found:
             finding.evidence, finding.evidence_facts = passage, found
@@ -367,6 +494,7 @@ def _rag_block(finding: Finding) -> dict[str, Any]:
         "source_id": record.id,
         "evidence": {"source": finding.evidence.source, "text": finding.evidence.text,
                      "facts": finding.evidence_facts} if finding.evidence else None,
+        **({"probe": finding.probed} if finding.probed else {}),
     }
 
 
@@ -437,7 +565,7 @@ class Grounding:
         options = [p for p in finding.candidates if p.source != context.source] + \
                   ([self.previous_context] if self.previous_context else [])
         for passage in options:
-            if needed <= set(unsupported_claims(reply, [*texts, passage.text])):
+            if needed <= set(unsupported_claims(reply, [*texts, passage.text], _question(record))):
                 return passage
         return None
 

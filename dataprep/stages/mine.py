@@ -37,10 +37,10 @@ from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
 
 ABSORBED = "absorbed by a longer call of the same conversation"
-# a record, where it goes (None: on; else place, reason, detail) and the PII found in it by kind
-Decided = "tuple[Record, tuple[str, str, dict[str, Any]] | None, dict[str, int] | None]"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
+# a record, where it goes (None: on; else place, reason, detail) and the PII found in it by kind
+Decided = tuple[Record, tuple[str, str, dict[str, Any]] | None, dict[str, int] | None]
 
 
 @register
@@ -74,7 +74,7 @@ class Mine(Stage):
         if self.pii is not None:
             ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
-    def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> "Decided":
+    def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> Decided:
         """Where ``record`` goes (``aside`` is None for on), made in this process so every engine
         decides alike; records set aside are scrubbed too: they land in files people share."""
         keeper = plan.keeper_of(index)
@@ -382,7 +382,7 @@ def scrubber_for(options: dict[str, Any]) -> Scrubber:
     return _scrubber(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
 
 
-def scrub_batch(batch: list["Decided"], pii: dict[str, Any]) -> list["Decided"]:
+def scrub_batch(batch: list[Decided], pii: dict[str, Any]) -> list[Decided]:
     """Engine work: scrub each record of a batch in place; what was found, by kind, comes back with it."""
     scrubber = scrubber_for(pii)
     return [(record, aside, dict(scrubber.scrub_record(record))) for record, aside, _ in batch]

@@ -126,7 +126,7 @@ class Review(Stage):
             "sample": {"population": population, "size": drawn,
                        "margin": self.options["margin"], "confidence": self.options["confidence"],
                        "already_reviewed": len(seen) - len(candidates)},
-            # max_tasks as given (null: the default rule), budget as applied; plan.py reads both
+            # max_tasks as given (null: the default rule), budget as applied
             "max_tasks": self.options["max_tasks"], "budget": budget, "over_budget": over_budget,
             "minutes_per_task": minutes, "reviewer_hours": reviewer_hours(len(picks), minutes),
         }
@@ -162,7 +162,7 @@ class Review(Stage):
                 if record.id in picks and record.review["status"] != "done":
                     queue.write(record.to_dict())
                 yield record
-        defects = sum(sample_outcomes[v] for v in (*DEFECTS, *SET_ASIDE))
+        defects = sum(sample_outcomes[v] for v in {*DEFECTS, *SET_ASIDE})  # "reject" is in both: count it once
         judged = defects + sample_outcomes["accept"]
         ctx.stats.update({
             "picked": dict(sorted(picked.items())), "picked_records": len(picks), **plan,
