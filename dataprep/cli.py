@@ -212,6 +212,19 @@ def usd(value: Optional[float]) -> str:
     return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"  # a few calls cost fractions of a cent
 
 
+def review_folder_of_run(path: Path) -> bool:
+    """``path`` lies in a run folder's ``review/`` (a queue or verdicts file of a run)."""
+    return path.parent.name == "review" and (path.parent.parent / ".dataprep-run").is_file()
+
+
+def recipe_of_run(run_dir: Path) -> Optional[str]:
+    """The recipe a run folder's manifest names, if it has one."""
+    try:
+        return orjson.loads((run_dir / "manifest.json").read_bytes())["recipe"]["path"]
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return None
+
+
 def run_next_steps(run_dir: Path, manifest: dict[str, Any]) -> None:
     """Where the outputs are, how many records wait for a person, and the command to run next."""
     counts = manifest["counts"]
@@ -388,6 +401,13 @@ def review_push(in_file: Path = typer.Argument(..., metavar="IN", help="Records 
 
     push(in_file=in_file, project=project, to_file=to_file, console=err,
          allow_unscrubbed=allow_unscrubbed)
+    verdicts = in_file.parent / "verdicts.jsonl" if review_folder_of_run(in_file) else Path("verdicts.jsonl")
+    if to_file is None:
+        next_step(f'dataprep review status --project "{project}"   (while reviewers work), then '
+                  f'dataprep review pull --project "{project}" --out {verdicts}')
+    else:
+        next_step(f"import {to_file} into a Label Studio project; when reviewers are done, export it as JSON and run "
+                  f"dataprep review pull --from-file EXPORT.json --out {verdicts}")
 
 
 @review_app.command("pull")
@@ -401,6 +421,11 @@ def review_pull(out_file: Path = typer.Option(..., "--out", help="Verdicts JSONL
     from .review import pull
 
     pull(out_file=out_file, project=project, from_file=from_file, console=err)
+    run_dir = out_file.parent.parent
+    if review_folder_of_run(out_file) and (recipe := recipe_of_run(run_dir)):
+        next_step(f"dataprep run {recipe} --out {run_dir} --resume   (applies the verdicts)")
+    else:
+        next_step(f"dataprep run RECIPE --out RUN_DIR --resume, with {out_file} at RUN_DIR/review/verdicts.jsonl")
 
 
 @review_app.command("status")
@@ -412,6 +437,7 @@ def review_status(project: str = typer.Option("dataprep review", help="Label Stu
     from .review import status
 
     status(project=project, console=err)
+    next_step(f'dataprep review pull --project "{project}" --out RUN_DIR/review/verdicts.jsonl   (when enough are done)')
 
 
 @review_app.command("serve")

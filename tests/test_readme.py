@@ -37,7 +37,7 @@ def test_the_readme_commands_run_in_order(tmp_path, labelstudio):  # noqa: F811
     commands = readme_commands()
     assert commands[0] == "make demo" and any("review pull" in c for c in commands), commands
     env = {"DATAPREP_CACHE_DIR": str(tmp_path / "llm-cache")}
-    ran = []
+    ran, said = [], {}
     for command in commands:
         if command.startswith("export "):  # the user's Label Studio: the test's real server
             env.update(LABEL_STUDIO_URL=labelstudio.url, LABEL_STUDIO_API_KEY=labelstudio.token)
@@ -50,8 +50,13 @@ def test_the_readme_commands_run_in_order(tmp_path, labelstudio):  # noqa: F811
         result = run_cli(*args, cwd=tmp_path, env=env, timeout=900)
         assert result.returncode == 0, f"{command}\n{result.stderr[-2000:]}"
         assert "Traceback" not in result.stderr
+        assert "next: " in result.stderr or "--json" in args, command  # every command says what to do next
+        said[args[0] if args[0] != "review" else f"review {args[1]}"] = result.stderr
         ran.append(command)
     assert len(ran) >= 15
+    assert "next: dataprep review status" in said["review push"]
+    assert "next: dataprep run recipes/quickstart.yaml --out runs/quickstart --resume" in said["review pull"].replace(
+        str(tmp_path / "recipes"), "recipes")
     run = tmp_path / "runs" / "quickstart"
     rejected_by_reviewer = [r for r in read_jsonl(run / "rejected.jsonl") if r["disposition"]["stage"] == "review"]
     assert len(rejected_by_reviewer) == 1  # the pulled verdict reached the run
