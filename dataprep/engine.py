@@ -115,19 +115,9 @@ def connected_ray() -> Any:
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), runtime_env=cluster_env(), log_to_driver=False,
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False,
                  include_dashboard=False, logging_level=logging.WARNING)
     return ray
-
-
-def cluster_env() -> dict[str, Any] | None:
-    """Workers on other machines must pseudonymise ids with this machine's key (a local Ray's
-    workers read it from the same config folder)."""
-    if not os.environ.get("RAY_ADDRESS"):
-        return None
-    from .record_fields import pseudonym_key
-
-    return {"env_vars": {"DATAPREP_PSEUDONYM_KEY": pseudonym_key().decode("utf-8")}}
 
 
 def in_order(submit: Callable[[Any], Any], wait: Callable[[Any], Result], batches: Iterable[Any],

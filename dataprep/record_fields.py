@@ -180,8 +180,17 @@ def pseudonym(value: str) -> str:
     key), and without the key a short user id cannot be recovered by hashing guesses."""
     if PSEUDONYM.fullmatch(value):  # already a pseudonym: scrubbing twice changes nothing
         return value
-    digest = hmac.new(pseudonym_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    digest = hmac.new(_shipped_key or pseudonym_key(), value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
     return f"anon-{digest[:16]}"
+
+
+_shipped_key: bytes | None = None  # the run's key, as an engine worker received it with its work
+
+
+def use_pseudonym_key(key: bytes) -> None:
+    """Hash identities with ``key`` in this process (a worker on another machine has no key file)."""
+    global _shipped_key
+    _shipped_key = key
 
 
 @cache

@@ -169,3 +169,22 @@ def test_recipe_engine_is_checked_against_the_schema(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("inputs: [{path: x.jsonl}]\nstages: [{mine: {}}]\nengine: spark\n")
     assert "engine" in one_line_error(run_cli("run", recipe, "--out", tmp_path / "run"))
+
+
+def test_a_worker_without_the_key_file_hashes_identities_with_the_run_s_key(tmp_path):
+    """A worker on another machine has no ~/.config/dataprep: the key travels with the work,
+    not in the worker's environment (which a Ray cluster's metadata shows)."""
+    from dataprep.record_fields import pseudonym, pseudonym_key
+
+    probe = ("import sys, orjson\n"
+             "from dataprep.record import Record\n"
+             "from dataprep.stages.mine import scrub_batch\n"
+             "record = Record(messages=[{'role': 'user', 'content': 'hi'}], source={'user': 'maria_77'})\n"
+             "[(done, _, _)] = scrub_batch([(record, None, None)], {}, sys.stdin.buffer.read())\n"
+             "print(done.source['user'])\n")
+    env = {key: value for key, value in os.environ.items() if key != "DATAPREP_PSEUDONYM_KEY"}
+    done = subprocess.run([sys.executable, "-c", probe], input=pseudonym_key(), capture_output=True, timeout=120,
+                          env={**env, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().strip() == pseudonym("maria_77")
+    assert not (tmp_path / "dataprep" / "pseudonym.key").exists()  # it used the key it was given

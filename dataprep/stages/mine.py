@@ -35,6 +35,7 @@ from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, message_text
+from ..record_fields import pseudonym_key, use_pseudonym_key
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
@@ -62,7 +63,10 @@ class Mine(Stage):
         pii_counts: dict[str, int] = {}
         decided = (self.decide(index, record, plan, ctx) for index, record in enumerate(records))
         if self.pii is not None:  # scrubbing is most of the work: on every core, results in input order
-            decided = (item for done in ctx.engine.map_batches(scrub_batch, batched(decided), self.pii) for item in done)
+            # the pseudonym key goes with the work (Ray's object store), never into a worker's environment,
+            # which a cluster's metadata shows
+            decided = (item for done in ctx.engine.map_batches(scrub_batch, batched(decided), self.pii, pseudonym_key())
+                       for item in done)
         for record, aside, found in decided:
             if aside is not None:
                 place, reason, detail = aside
@@ -382,8 +386,10 @@ def scrubber_for(options: dict[str, Any]) -> Scrubber:
     return _scrubber(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
 
 
-def scrub_batch(batch: list[Decided], pii: dict[str, Any]) -> list[Decided]:
-    """Engine work: scrub each record of a batch in place; what was found, by kind, comes back with it."""
+def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes) -> list[Decided]:
+    """Engine work: scrub each record of a batch in place; what was found, by kind, comes back with it.
+    Identities are hashed with the run's key, on whichever machine the batch runs."""
+    use_pseudonym_key(key)
     scrubber = scrubber_for(pii)
     return [(record, aside, dict(scrubber.scrub_record(record))) for record, aside, _ in batch]
 
