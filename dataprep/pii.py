@@ -9,7 +9,8 @@ to claim a span keeps it):
   prefix (an ``sk-`` key needs a digit, so ``sk-learn-compatible`` is left alone), AWS secret
   access keys (40 base64 characters mixing cases and digits), passwords stated in text in
   several languages ("my password is hunter", "pwd: correcthorse", "password was set to X",
-  "pass: Winter2024!", a quoted passphrase with spaces, ``://user:pass@host``),
+  "pass: Winter2024!", a quoted passphrase with spaces, ``://user:pass@host``, "login is jdoe / letmein",
+  "... the new one is Kx9!mPq2", "set it to 'mango tango'"),
   other keyword secrets (token, PIN, one-time codes: these need a digit), and long random
   tokens by character mix and Shannon entropy (not CamelCase words, not hex hashes);
 - e-mail addresses, including unicode (IDN) ones;
@@ -24,15 +25,19 @@ to claim a span keeps it):
   "section", "chapter" and the like);
 - phone numbers of every region in ``phone_regions``, with or without ``+`` (Google's
   libphonenumber metadata via ``phonenumbers``; a number without separators and without
-  ``+`` or a trunk ``0`` must be valid in the first region; not a run after "#" or after
-  "ticket", "case", "invoice", "ref", "tracking", "SKU" and the like);
+  ``+`` or a trunk ``0`` must be valid in the first region; not a run right after "#", a currency
+  sign or an id word ("ticket", "invoice", "tracking", "order", "policy", "SKU" and the like), nor
+  a date with a time, nor thousands grouped with dots);
 - postal addresses: US street addresses, addresses ending in a UK postcode, a US state and ZIP,
   an Australian state and postcode or an Indian PIN, European street + postcode + city
   (DE, FR, ES, IT, NL, PT), and PO boxes (PO Box, Postfach, Postbus, Apartado de Correos);
-- personal names where logs carry them: greetings ("Hi Maria,", "Dear Mr. Okafor"),
-  sign-offs ("Thanks,\\nJames"), introductions ("my name is", "I'm Tom", "ich bin"),
-  titles, "Name: ..." / "Contact: ..." / "cc: ..." labels and name fields in JSON, and a known
-  first name followed by a surname. First names are Faker's person lists across its locales
+- personal names where logs carry them: greetings in many languages ("Hi Maria,", "Bom dia Joana",
+  "Dear Mr. Okafor"), sign-offs and "--" signature blocks ("Thanks,\\nJames"), introductions
+  ("my name is", "I'm Tom", "this is Kenji Watanabe from Acme"), relations and requests ("my
+  colleague Fatima", "ask Dmitri to"), possessives ("Olivia's"), titles, "Name: ..." / "From: ..." /
+  "cc: ..." labels and name fields in JSON (also in lower case or capitals after a label: "name:
+  rosa delgado", "CARDHOLDER: MARIA LOPEZ"), user names made of a name after their label or as a
+  whole field ("username: jbecker", ``kwame.mensah``), and a known first name followed by a surname. First names are Faker's person lists across its locales
   (Latin script), minus common English words ("Will", "May"). Teams and companies that sign
   ("Best,\nAcme Billing") are not names, nor is a label's one word that no name list holds
   ("Customer: Premium").
@@ -42,7 +47,9 @@ The keyword searches run on RE2 (``google-re2``), one automaton for all of a det
 keywords, so a 200 MB line is searched in about a second per keyword list instead of minutes.
 
 Not detected: names with no context and no known first name, names in lower case or all
-capitals, user names and handles (``jbecker``, ``giulia.romano``), airline PNR fields
+capitals outside a label, user names in running text or not made of names on the lists
+(``zdlamini`` alone, ``NguyenVanAn``), passwords with no keyword near them or a plain word
+after "it's either", airline PNR fields
 (``HERRERA/TOMAS``), national IDs other than SSN and NINO
 (tax IDs, CPF, DNI), licence plates, dates that are not next to a birth keyword, addresses
 with no postcode and no street-type word, and secrets with no keyword that look like words.
@@ -101,8 +108,9 @@ class Text:
 
     @property
     def lower(self) -> str:
+        """The text in lower case, each character where it was: keyword positions found in it hold."""
         if self._lower is None:
-            self._lower = self.value.lower()
+            self._lower = lower_in_place(self.value)
         return self._lower
 
     @property
@@ -233,6 +241,7 @@ class Detector:
 
 
 VETO_BEFORE, VETO_AFTER = 80, 30
+KEYWORD_REACH = 40  # "purchase order number is " and the like
 
 
 @cache
@@ -259,10 +268,22 @@ class PhoneDetector(Detector):
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         for start, end in self.candidates(text):
             # a card, IBAN or SSN found first: libphonenumber is too slow to ask about it again
-            if self.vetoed(text, start, end) or (text.taken is not None and not text.taken.free(start, end)):
+            if self.labelled_otherwise(text, start, end) or (text.taken is not None and not text.taken.free(start, end)):
                 continue
             for offset, stop, identity in phones_in(text.value[start:end], self.regions):
                 yield start + offset, start + stop, identity
+
+
+    def labelled_otherwise(self, text: Text, start: int, end: int) -> bool:
+        """A keyword or currency sign right before the run says it is an id or an amount ("ticket
+        4155550123", "€ 1 234 567"); one further away may label something else ("ticket 12, call ...")."""
+        if self.veto is None:
+            return False
+        # a veto ends just after the run's first digit (after "+(" at most); searched near each candidate,
+        # since most texts hold few phone-like runs and many keywords
+        before = max(start - KEYWORD_REACH, 0)
+        nearby = self.veto.finditer(text.value[before:start + 3])  # RE2 would re-encode the whole text
+        return any(match.end() > start - before for match in nearby)
 
 
 @lru_cache(maxsize=65536)  # logs repeat the same numbers, and libphonenumber is the slow part
@@ -282,10 +303,10 @@ def phones_in(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str],
 
 
 PHONE_SHAPED = re.compile(r"\+\d{1,3}[ .-]\(?\d{1,4}\)?(?:[ .-]\d{2,4}){2,4}|(?:\+?1[ .-])?\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}")
-#: dates, year ranges, versions (7.3.1.2045), amounts (61320.00), ZIP+4 codes, and runs ending in a one-digit
+#: dates (and a time after one), year ranges, versions (7.3.1.2045), amounts (61320.00, 1.234.567), ZIP+4 codes, and runs ending in a one-digit
 #: group (ISBNs, "06/03/2024 4"): valid national numbers in some region, but not written as phones
-NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}|(?:19|20)\d\d-(?:19|20)\d\d|\d+(?:\.\d+){3,}|\d+\.\d{1,2}"
-                         r"|\d{5}-\d{4}|.*\D\d")
+NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}(?:[ T].*)?|(?:19|20)\d\d-(?:19|20)\d\d|\d+(?:\.\d+){3,}"
+                         r"|\d+\.\d{1,2}|\d{1,3}(?:\.\d{3}){2,}|\d{5}-\d{4}|.*\D\d")
 BARE_DIGITS = re.compile(r"[1-9]\d+")  # no separators, no "+", no trunk "0": order ids and amounts look like this
 
 
@@ -375,12 +396,19 @@ OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+)?"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
             r"|Caro|Cara|Buongiorno|Buonasera|Estimad[oa]|Querid[oa]|Thanks|Thank you|Thx|Danke|Merci|Gracias"
-            r"|Obrigad[oa]|Grazie|Bedankt|Good (?:morning|afternoon|evening)|Guten (?:Tag|Morgen|Abend)")
+            r"|Obrigad[oa]|Grazie|Bedankt|Good (?:morning|afternoon|evening)|Guten (?:Tag|Morgen|Abend)"
+            r"|Morning|Evening|Hiya|Howdy|Greetings|Welcome|Hej|Hei|Moin|Servus|Grüezi|Grüß Gott|Salve|Bom dia"
+            r"|Boa tarde|Boa noite|Buenos días|Buenos dias|Buenas tardes|Buenas noches|Bonsoir|Goedemorgen"
+            r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
             r"|Obrigad[oa]|Cordiali saluti|Distinti saluti|Saluti|Grazie(?: mille)?|Met vriendelijke groet(?:en)?"
-            r"|Vriendelijke groet(?:en)?|Groeten|Groetjes|Merci|Gracias|Danke")
+            r"|Vriendelijke groet(?:en)?|Groeten|Groetjes|Merci|Gracias|Danke|Best wishes|All the best|Take care"
+            r"|Talk soon|Thanks again|Thanks so much|Thanks a lot|Much appreciated|Respectfully|Warmly|Ciao"
+            r"|Un abrazo|Abrazos|Saludos cordiales|Un cordial saludo|Abraços|Beijos|Bises|Amicalement"
+            r"|Bien cordialement|Salutations|Herzliche Grüße|Beste Grüße|Schöne Grüße|MfG|LG|VG|Tschüss"
+            r"|Hartelijke groet(?:en)?|Pozdrawiam|Mvh|Med vänliga hälsningar|Hälsningar|Hilsen|Terveisin")
 NAME_LABEL = (r"full[ _]?name|(?:first|last|given|family|middle|display|customer|client|contact|creditor|debtor"
               r"|account|holder|passenger|patient|employee|card)?[ _]?names?|surname|nombre|nom|naam|nome|navn"
               r"|prenom|prénom|vorname|nachname|apellidos?|cognome|achternaam|voornaam"
@@ -388,15 +416,26 @@ NAME_LABEL = (r"full[ _]?name|(?:first|last|given|family|middle|display|customer
               r"|applicant|agente?|name on (?:the )?(?:card|account)|account holder|cardholder"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
 INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|soy|sono|eu sou|sou [oa]"
-                r"|he's|she's|he is|she is|er ist|sie ist")
-STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|mein Name ist|ich heiße|je m'appelle"
+                r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
+                r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
+STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
                r"|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é"
                r"|chamo-me|me chamo")
 RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum|mom|dad|colleague|manager"
             r"|boss|friend|landlord|landlady|nurse|doctor|driver|neighbour|neighbor|ask for|speak to|talk to"
             r"|donner à|parler à|Mann|Frau|Sohn|Tochter|Schwester|Bruder|marido|esposa|mari|femme|attn|attention"
-            r"|c/o|z\. ?Hd\.|name|named|called|titular|holder|name on (?:the )?(?:card|account)")
+            r"|c/o|z\. ?Hd\.|name|named|called|titular|holder|name on (?:the )?(?:card|account)"
+            r"|ask|asked|tell|told|ping|cc|cc'd|cc'ing|email|e-mail|call|called|phone|text|message|contact|remind"
+            r"|thank|thanked|forward to|forwarded to|assign to|assigned to|reassign to|escalate to|escalated to"
+            r"|hand over to|loop in|looped in|meet|met|invite|invited|hired|fired|fiancé"
+            r"|fiancée|fiance|fiancee|girlfriend|boyfriend|spouse|uncle|aunt|cousin|grandma|grandpa|grandmother"
+            r"|grandfather|niece|nephew|roommate|flatmate|coworker|co-worker|teammate|supervisor|assistant"
+            r"|technician|lawyer|accountant|tutor|teacher|coach"
+            r"|mein Kollege|meine Kollegin|mon collègue|ma collègue|mi colega|il mio collega|la mia collega"
+            r"|mijn collega|meu colega|minha colega|Monsieur|Madame|Señor|Señora|Signor|Signora")
 INTERJECTION = r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye"
+USER_LABEL = (r"user(?:[ _-]?name)?|login|logon|handle|uid|user[ _-]?id|screen[ _]?name|nick(?:name)?"
+              r"|benutzer(?:name)?|utilisateur|usuario|utente|gebruiker(?:snaam)?|usuário|login name")
 SURNAME_LABEL = r"surname|last name|family name|nachname|apellido|cognome|achternaam|nom de famille"
 
 
@@ -408,13 +447,18 @@ class NameRule:
     min_words: int = 1  # a bare "First Last" needs its surname
     surname_known: bool = False  # ... and one from the surname lists ("Victoria Sponge" is cake)
     lone_word_known: bool = False  # one word alone must be on the name lists ("Customer: Premium")
+    #: for names not written with capitals ("name: rosa delgado", "user jbecker"): the name the value starts
+    #: with, or "" when it holds none; the capitalised-word rules above do not apply then
+    uncased: Callable[[str], str] | None = None
+    max_text: int = 0  # the rule reads only texts this short (a whole field), 0: any text
 
 
 def name_rules() -> list[NameRule]:
-    def rule(regex: str, known_first: bool, min_words: int = 1, surname_known: bool = False,
-             keywords: str | None = None, lone_word_known: bool = False) -> NameRule:
+    def rule(regex: str, known_first: bool = False, min_words: int = 1, surname_known: bool = False,
+             keywords: str | None = None, lone_word_known: bool = False,
+             uncased: Callable[[str], str] | None = None, max_text: int = 0) -> NameRule:
         return NameRule(re.compile(regex, re.MULTILINE), re.compile(keywords.lower()) if keywords else None,
-                        known_first, min_words, surname_known, lone_word_known)
+                        known_first, min_words, surname_known, lone_word_known, uncased, max_text)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z))"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
@@ -423,7 +467,19 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?[ \t]*[:=][ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}",
              known_first=False, keywords=NAME_LABEL, lone_word_known=True),
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
-        rule(rf"^(?:From|To|Cc|Reply-To):[ \t]*\"?{VALUE}\"?[ \t]*<", known_first=False),
+        rule(rf"^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:[ \t]*\"?{VALUE}\"?"
+             r"(?=[ \t]*(?:<|,|;|\(|$))", known_first=False, lone_word_known=True),
+        # "this is Ana Lopez from Acme": who speaks for a company says their name first
+        rule(rf"(?i:\b(?:this is|it's|it is|I'm|I am|c'est|soy|sono|ich bin|ik ben|hier ist))[ \t]+{VALUE}"
+             r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
+             known_first=False, keywords=INTRODUCTION),
+        rule(rf"^--[ \t]*\n[ \t]*{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False),  # a signature block
+        rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’]s\b", known_first=True),  # "Maria's account"
+        rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?[ \t]*[:=]?[ \t]*[\"']?"
+             rf"(?P<value>[^\W\d_]+(?:[ \t]+[^\W\d_]+){{0,2}})", keywords=NAME_LABEL, uncased=uncased_name),
+        rule(rf"(?i:(?<![A-Za-z-])(?:{USER_LABEL}))[\"']?[ \t]*(?:[:=]|is|was|of|for)?[ \t]*[\"'`]?@?"
+             r"(?P<value>[^\W\d_][\w.-]*[^\W_])", keywords=USER_LABEL, uncased=user_name),
+        rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64),
         rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+@?{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|[ \t]*\Z)",
              known_first=False, keywords=GREETING),
         rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?"
@@ -457,24 +513,86 @@ class NameDetector(Detector):
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         known = first_names()
-        whole = [(0, len(text.value))]
-        near = self.keyword_windows(text)
+        starts = self.keyword_starts(text)
         for rule in self.rules:
-            for match in rule_matches(rule, text, near[rule.keywords] if rule.keywords else whole):
+            if rule.max_text and len(text.value) > rule.max_text:
+                continue
+            for match in rule_matches(rule, text, starts.get(rule.keywords)):
                 start, end = match.span("value")
-                words = [(m.start(), m.end()) for m in NAME_WORD_OR_PARTICLE.finditer(text.value, start, end)]
+                if rule.uncased is not None:
+                    if name := rule.uncased(text.value[start:end]):
+                        yield start, start + len(name), name.casefold()
+                    continue
+                words = [without_possessive(text.value, m.start(), m.end())
+                         for m in NAME_WORD_OR_PARTICLE.finditer(text.value, start, end)]
                 if rule.known_first and text.value[words[0][0]:words[0][1]] not in known:
                     continue
                 kept, count = name_words(text.value, words, rule)
                 if count >= rule.min_words and plausible_name(text.value[start:kept], count, rule):
                     yield start, kept, text.value[start:kept].casefold()
 
-    def keyword_windows(self, text: Text) -> dict[re.Pattern[str], list[Window]]:
-        """The windows after each rule's own keywords, from one pass over the text for all of them."""
+    def keyword_starts(self, text: Text) -> dict[re.Pattern[str], list[int]]:
+        """Where each rule's own keywords start, from one pass over the text for all of them."""
         hits = [(m.start(1), m.group(1)) for m in self.keyword_hint.finditer(text.lower)]
-        return {rule.keywords: merged([(start, start + len(keyword) + NAME_REACH) for start, keyword in hits
-                                       if rule.keywords.match(keyword)])
+        return {rule.keywords: [start for start, keyword in hits if rule.keywords.match(keyword)]
                 for rule in self.rules if rule.keywords is not None}
+
+
+def without_possessive(text: str, start: int, end: int) -> Window:
+    """A word without its possessive "'s": "Mensah's phone" is Mensah's."""
+    return (start, end - 2) if text[end - 2:end] in ("'s", "’s") and end - start > 3 else (start, end)
+
+
+def uncased_name(value: str) -> str:
+    """The name a lower-case or capitals-only value starts with ("rosa delgado -- pls", "WEI ZHANG"): a
+    known first name, then the words after it that are on the name lists."""
+    words = list(re.finditer(r"[^\W\d_]+", value))
+    if not words or not (value.islower() or value.isupper()) or words[0].group().title() not in first_names():
+        return ""
+    end = words[0].end()
+    for word in words[1:]:
+        if word.group().title() not in last_names() and word.group().title() not in first_names():
+            break
+        end = word.end()
+    return value[:end]
+
+
+def user_name(value: str) -> str:
+    """A user name after its label made from a person's name: "jbecker", "wei.zhang", "sven_lindqvist_2",
+    "mariagonzalez"; not "admin" or "root"."""
+    parts = [part.title() for part in USER_NAME_PARTS.split(value.rstrip("0123456789_.-")) if part]
+    if len(parts) > 1:  # "wei.zhang": after its label, a surname is enough
+        return value if parts[-1] in last_names() or names_in_parts(parts) else ""
+    word = parts[0] if parts else ""
+    if any(word[cut:].title() in last_names() for cut in (1, 2) if len(word) - cut >= 4):
+        return value  # "maria", "jbecker", "zdlamini"
+    return value if any(names_in_parts([word[:cut], word[cut:].title()]) for cut in range(3, len(word) - 2)) else ""
+
+
+def field_user_name(value: str) -> str:
+    """A whole field that is a user name: two or more name parts, split ("kwame.mensah") or in CamelCase
+    ("NguyenVanAn"); one word alone is too often just a word."""
+    parts = [part.title() for part in USER_NAME_PARTS.split(value.rstrip("0123456789_.-")) if part]
+    if len(parts) == 1 and value[:1].isupper():
+        parts = CAMEL_PART.findall(value)
+    return value if len(parts) > 1 and names_in_parts(parts) else ""
+
+
+def names_in_parts(parts: list[str]) -> bool:
+    """A first name or an initial, then names (or particles like "van") ending in a known name."""
+    first, rest = parts[0], parts[1:]
+    known = known_names()
+    return ((first in first_names() or len(first) == 1) and rest[-1] in known
+            and all(part in known or PARTICLE_ONLY.fullmatch(part.lower()) for part in rest))
+
+
+@cache
+def known_names() -> frozenset[str]:
+    return first_names() | last_names()
+
+
+USER_NAME_PARTS = re.compile(r"[._-]+")
+CAMEL_PART = re.compile(rf"[{UPPER}][{LOWER}]*")
 
 
 def plausible_name(name: str, count: int, rule: NameRule) -> bool:
@@ -501,9 +619,15 @@ def keyword_automaton(rules: Iterable[NameRule]) -> Any:
     return compiled_re2(rf"(?:\b|_)({keywords})(?:[^a-zà-ÿ]|$)", longest_match=True)
 
 
-def rule_matches(rule: NameRule, text: Text, windows: list[Window]) -> Iterator[re.Match[str]]:
-    for start, end in windows:
-        yield from rule.pattern.finditer(text.value, start, end)
+def rule_matches(rule: NameRule, text: Text, keyword_starts: list[int] | None) -> Iterator[re.Match[str]]:
+    """A rule with keywords is tried only where one starts (its pattern starts with the keyword): trying
+    a long alternation at every character of a window around it costs more than the rest of the scrub."""
+    if keyword_starts is None:
+        yield from rule.pattern.finditer(text.value)
+        return
+    for start in keyword_starts:
+        if match := rule.pattern.match(text.value, start):
+            yield match
 
 
 NAME_WORD_OR_PARTICLE = re.compile(rf"{NAME_WORD.pattern}|\b{PARTICLE}\b")
@@ -517,6 +641,8 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
     end = count = 0
     for index, (start, stop) in enumerate(words):
         word = text[start:stop]
+        if end and text[end:end + 1] in ("'", "’"):
+            break  # the name ended in a possessive
         if index == 0 and rule.known_first:
             pass
         elif rule.surname_known:
@@ -655,10 +781,13 @@ TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]
                    r"|(?i:\bbearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_-])")
 PASSWORD_WORD = (r"(?i:(?<![\w-])(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe|contraseña|senha"
-                 r"|wachtwoord|kennwort|clave)(?![\w-]))")
+                 r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord|losenord|adgangskode|passord"
+                 r"|salasana|şifre|sifre|heslo|jelszó|пароль)(?![\w-]))")
 PASSWORD_VERB = (r"[:=]|[ \t](?i:(?:is|was|has been|is now|now is|got)?[ \t]*(?:set|changed|reset|updated) to"
                  r"|is|es|est|ist"
-                 r"|è|é|era|was|is now|lautet|c'est)\b")
+                 r"|è|é|era|was|is now|lautet|c'est|war|är|er|on|je|jest|wynosi|sería)\b")
+#: a value that looks made up (a digit, a symbol or an inner capital): enough without a verb
+MADE_UP = r"(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)]"
 PASSWORD = re.compile(
     # a quoted phrase may hold spaces: "passphrase 'purple monkey dishwasher'"; words in between
     # only before a verb ("password for the VPN is '...'", not "password reset 'Send link'")
@@ -670,11 +799,17 @@ PASSWORD = re.compile(
     r"|(?i:(?<![\w-])(?:pass|pw|pword)(?![\w-]))[ \t]*(?::|=|[ \t]is[ \t])[ \t]*"
     r"(?P<value_short>(?=[^\s\"',;)]*\d)[^\s\"'”,;)]{3,}[^\s\"'”,;.!?)])"
     r"|://[^\s:/@]+:(?P<value_in_url>[^\s:/@]{3,})@"
+    # a user name and its password: "login is wei.zhang / letmein", "creds: admin:Summer2024"
+    r"|(?i:\b(?:login|logon|credentials?|creds|sign[- ]in)\b)[^\n:=]{0,20}?(?:[:=]|[ \t](?:is|are|was|were)[ \t])"
+    r"[ \t]*[^\s/:]+[ \t]*[/:][ \t]*(?P<value_pair>[^\s\"',;/][^\s\"',;]{1,}[^\s\"',;.!?):])(?=[\s\"',;.!?)]|\Z)"
+    # after a password word: "... the new one is Kx9!mPq2", "set it to 'purple'"
+    r"|(?i:\b(?:(?:the )?(?:new|old|temp|temporary|current) one|mine)[ \t]+(?:is|was|is now|will be)"
+    r"|\b(?:set|changed|reset|updated) it to)[ \t]*(?:[\"'“‘](?P<value_pronoun_quoted>[^\"'”’\n]{3,64})[\"'”’]"
+    r"|(?P<value_pronoun>" + MADE_UP + "))"
     # no verb: "password GlacierMintTea", "changed my password to Gato1234" only when it looks made up
     # (digits, symbols, inner capitals)
     + "|" + PASSWORD_WORD
-    + r"(?:[ \t]+to)?[ \t]+(?P<value_bare>(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))"
-    r"[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)])")
+    + r"(?:[ \t]+to)?[ \t]+(?P<value_bare>" + MADE_UP + ")")
 KEYWORD_SECRET = re.compile(
     r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token|pin|otp"
     r"|access[_ -]?key|(?:verification|security|confirmation|one[- ]time|login|sms|2fa) code|the code)"
@@ -713,11 +848,17 @@ VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão
                            r"|v|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
                            r"|paragraph|para|step|table|figure|fig|rule|oid|§)\b"
                            r"|_version\b")  # any identifier ending in _version
-#: product and parcel numbers written like phone numbers, right after their keyword
-PRODUCT_NUMBER = re2.compile(r"(?i)\b(?:sku|isbn|ean|upc|serial|s/n|part|model|tracking|ticket|case|invoice|ref"
-                             r"|reference|transaction|txn|receipt|booking|reservation|confirmation|id)"
-                             r"(?: ?(?:no\.?|number|#))?[:#]? ?"
-                             r"\d")  # "+41 79 ..." after "booking:" is still a phone
+#: ids, parcel numbers and amounts written like phone numbers, right after their keyword or currency sign
+PRODUCT_NUMBER = re2.compile(
+    r"(?i)\b(?:sku|isbn|ean|upc|gtin|asin|serial|s/n|part|model|tracking|ticket|case|incident|issue|bug|invoice|inv"
+    r"|bill|ref|reference|transaction|txn|trx|receipt|booking|reservation|confirmation|conf|id|order|po|shipment"
+    r"|parcel|package|consignment|awb|waybill|claim|policy|member|membership|customer|client|employee|staff|badge"
+    r"|student|patient|mrn|record|file|docket|licen[cs]e|permit|registration|vin|imei|iccid|imsi|asset|batch|lot"
+    r"|job|build|run|request|req|session|pid|voucher|coupon|loyalty|points|amount|total|balance|price|cost|fee"
+    r"|usd|eur|gbp|inr|aud|cad|chf|jpy|rs|auftrag|rechnung|bestellung|kundennummer|commande|facture|pedido"
+    r"|factura|ordine|fattura|bestelling|factuur)"
+    r"(?: ?(?:no\.?|nr\.?|number|num|#|id|code))?(?:[ \t]+(?:is|was))?[:#]? ?\d"  # "booking: +41 79 ..." is a phone
+    r"|[$€£¥₹][ \t]?\d")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 PHONE = re.compile(r"(?<![\w+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![\w-]|\.\d)")  # not ISO dates
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
@@ -755,7 +896,9 @@ GENERIC_SECRET = re.compile(r"(?<![\w+=/-])[A-Za-z0-9_+=]{32,}(?![\w+=/-])")
 API_KEY_PREFIXES = ("sk-", "k_live_", "k_test_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "xox",
                     "AKIA", "ASIA", "AIza", "glpat-", "hf_", "npm_", "SG.")
 SECRET_WORDS = ("key", "secret", "token", "pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://")
+PASSWORD_WORDS = ("pass", "pw", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
+                  "login", "logon", "cred", "sign-in", "sign in", "parola d", "hasło", "haslo", "lösenord", "losenord",
+                  "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "пароль")
 ADDRESS_HINT = rf"{STREET_SUFFIX}|\d{{4,6}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa"
 ADDRESS_REACH = 200
 
@@ -768,7 +911,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret,
                  where=whole_if(lambda text: text.has_digit and LONG_RUN.search(text.value))),
         Detector("password", "password", PASSWORD, stated_password,
-                 where=near(*PASSWORD_WORDS, before=0, after=120, lower=True)),
+                 where=near(*PASSWORD_WORDS, before=0, after=200, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
         Detector("email", "email", EMAIL, email_address, where=near("@", before=100, after=260)),
         Detector("iban", "iban", IBAN, iban_number, where=after_keyword(r"[a-z]{2} ?\d\d", after=50), shrink=True),
@@ -810,7 +953,6 @@ PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:PUBLIC KEY|CERTIFICATE|[A-Z ]*PUBLIC K
 NINO_HINT = r"(?i)\d\d ?\d\d ?\d\d ?[A-D]\b"
 NAME_PATTERN = NAME_WORD  # what ``patterns: {name: ...}`` replaces; the rules hold the real patterns
 NAME_RULES = tuple(name_rules())
-NAME_REACH = 100  # characters after a keyword that hold the name: a title and four words
 LONG_RUN = re2.compile(r"[A-Za-z0-9_+=/]{32}")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 DETECTOR_NAMES = [d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)]

@@ -110,6 +110,23 @@ def test_valid_values_are_found(text, kind):
     ("Signed: Olga Petrova", "Olga Petrova"),
     ("Contact: Hiroshi Tanaka", "Hiroshi Tanaka"),
     ("Kind regards\nDr. Aisha Bello", "Aisha Bello"),
+    # round three: greetings in more languages, sign-offs, introductions, relations, fields, user names
+    ("Bom dia Joana, tudo bem?", "Joana"),
+    ("Hej Lars, tack!", "Lars"),
+    ("Take care,\nPriya", "Priya"),
+    ("thanks\n--\nMarta Kowalczyk\nSupport Lead", "Marta Kowalczyk"),
+    ("This is Kenji Watanabe from Acme Logistics.", "Kenji Watanabe"),
+    ("my colleague Fatima will send the form", "Fatima"),
+    ("please ask Dmitri to call back", "Dmitri"),
+    ("I changed Olivia's shipping address", "Olivia"),
+    ("From: Lucas Martin\nSubject: refund", "Lucas Martin"),
+    ("name: rosa delgado -- pls check", "rosa delgado"),
+    ("CARDHOLDER: MARIA LOPEZ", "MARIA LOPEZ"),
+    ('{"sender_name": "Ingrid Berg"}', "Ingrid Berg"),
+    ("username: jbecker", "jbecker"),
+    ('password authentication failed for user "giulia.romano"', "giulia.romano"),
+    ("kwame.mensah", "kwame.mensah"),
+    ("sven_lindqvist_2", "sven_lindqvist_2"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
@@ -148,6 +165,16 @@ def test_names_are_found_where_logs_carry_them(text, name):
     "Customer: Premium",                      # a label followed by a category
     "DOB field is required",
     'Click password reset "Send link" and check your inbox',
+    # round three: not names, not phones
+    "SMTP 550 User unknown",                # a user label followed by a plain word
+    "username: admin",
+    "config.yaml",                           # a whole field that is a file name
+    "invoice 4155550123 is overdue",         # an id written like a phone number
+    "tracking number: 4155550123",
+    "paid € 4155550123 in total",            # an amount
+    "refund of $ 415 555 0123 approved",
+    "logged at 03/15/2024 1030 UTC",         # a date and a time
+    "population 1.234.567",                  # thousands separated by dots
     "born in the USA",
 ])
 def test_lookalikes_are_left_alone(text):
@@ -269,9 +296,24 @@ def test_dates_of_birth_are_found_however_they_are_written(text, value):
     ("mi contraseña es Gato1234", "Gato1234"),
     ("PASSWORD=Gato1234", "Gato1234"),
     ("use the passphrase 'purple monkey dishwasher'", "purple monkey dishwasher"),
+    # round three
+    ("my laptop login is wei.zhang / letmein", "letmein"),
+    ("creds: admin:Hunter2024", "Hunter2024"),
+    ("I reset your password, the new one is Blue7Sky#", "Blue7Sky#"),
+    ("password expired so I set it to 'mango tango'", "mango tango"),
+    ("mijn wachtwoord is Tulp2024", "Tulp2024"),
+    ("a minha senha é Praia!99", "Praia!99"),
+    ("mein Passwort ist Sommer!77", "Sommer!77"),
+    ("moje hasło to Zima2024", "Zima2024"),
+    ("https://admin:S3cr3tPass@db.example.com/prod", "S3cr3tPass"),
 ])
 def test_passwords_are_found_however_they_are_stated(text, value):
     assert value not in Scrubber().scrub_text(text)
+
+
+def test_an_id_keyword_far_before_a_phone_number_does_not_hide_it():
+    text = "About ticket 1182: please call me on 07700 900123 tomorrow."
+    assert [f.kind for f in Scrubber().find(text)] == ["phone"]
 
 
 def test_a_phone_number_after_a_booking_keyword_is_still_a_phone():
