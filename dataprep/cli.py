@@ -219,10 +219,9 @@ def review_folder_of_run(path: Path) -> bool:
 
 def recipe_of_run(run_dir: Path) -> Optional[str]:
     """The recipe a run folder's manifest names, if it has one."""
-    try:
-        return orjson.loads((run_dir / "manifest.json").read_bytes())["recipe"]["path"]
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
-        return None
+    from .run_folder import manifest_of
+
+    return ((manifest_of(run_dir) or {}).get("recipe") or {}).get("path")
 
 
 def run_next_steps(run_dir: Path, manifest: dict[str, Any]) -> None:

@@ -19,7 +19,6 @@ from pathlib import Path
 from statistics import mean
 from typing import Any, Iterator
 
-import orjson
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +30,7 @@ from .formats.common import parse_moment
 from .jsonl import AtomicWriter, BadLine, iter_lines
 from .providers.pricing import Prices
 from .record import PLACES, SPLITS, message_text
+from .run_folder import manifest_of
 from .terminal import SafeConsole
 from .tokens import count_text
 from .validate import RULES
@@ -76,7 +76,7 @@ def export_run(run_dir: Path, formats: list[str], options: dict[str, Any] | None
     ``manifest`` feeds the hf dataset card and the default model; without it,
     ``<run>/manifest.json`` is read if present.
     """
-    manifest = manifest or run_manifest(run_dir)
+    manifest = manifest or manifest_of(run_dir)
     parsed = ExportOptions.parse(options)
     results = export_formats(run_dir, formats, parsed, manifest)
     results["warnings"] = [{"format": fmt, **limit} for fmt, _, summary in summaries(results) for limit in summary.get("limits", ())]
@@ -116,11 +116,6 @@ def run_export(run_dir: Path, inputs: list[Path], fmt: str, out: Path, options: 
     except NothingToExport as exc:
         return {"format": fmt, "written": 0, "skipped_because": exc.message}
     return {**summary, "path": str(out)}
-
-
-def run_manifest(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "manifest.json"
-    return orjson.loads(path.read_bytes()) if path.is_file() else None
 
 
 def summaries(results: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

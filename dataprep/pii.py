@@ -86,6 +86,7 @@ from stdnum.exceptions import ValidationError
 
 from .errors import UsageError
 from .record import Record
+from .key_shapes import API_KEY, TOKEN
 from .record_fields import map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
@@ -768,17 +769,6 @@ PEM_KEY = re.compile(r"-----BEGIN(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----"
                      r"(?:(?:\s|\\[nr])*(?:Proc-Type|DEK-Info|Comment):[^\n\\]*)*"
                      r"(?:(?:\s|\\[nr])*[A-Za-z0-9+/=]{8,})*"
                      r"(?:(?:\s|\\[nr])*-----END(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----)?")
-API_KEY = re.compile(
-    r"\b(?:sk-(?=[A-Za-z0-9_-]*\d)[A-Za-z0-9_-]{20,}"   # OpenAI sk-, sk-proj-; Anthropic sk-ant- (with digits)
-    r"|[rsp]k_(?:live|test)_[A-Za-z0-9]{16,}"           # Stripe
-    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}"  # GitHub
-    r"|xox[abposr]-[A-Za-z0-9-]{10,}"                   # Slack
-    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"                       # AWS access key id
-    r"|AIza[0-9A-Za-z_-]{35}"                           # Google
-    r"|glpat-[A-Za-z0-9_-]{20,}|hf_[A-Za-z0-9]{30,}|npm_[A-Za-z0-9]{36}"
-    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,})")
-TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
-                   r"|(?i:\bbearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_-])")
 PASSWORD_WORD = (r"(?i:(?<![\w-])(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe|contraseña|senha"
                  r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord|losenord|adgangskode|passord"

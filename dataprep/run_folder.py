@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -94,6 +94,17 @@ class RunFolder:
     def clear_stale_temp_files(self) -> None:
         """Temp files and folders a killed run left (e.g. a half-built dataset) are never results."""
         clear_stale_temp_files(self.path, recursive_in=(".work", "exports"))
+
+
+def manifest_of(run_dir: Path) -> dict[str, Any] | None:
+    """A finished run's manifest, or None when ``run_dir`` has no readable one (a file exported
+    on its own, a run killed before its end): for hints and extras, never for the run's facts
+    (``run_facts.read_manifest`` checks those strictly)."""
+    try:
+        manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def clear_stale_temp_files(folder: Path, recursive_in: tuple[str, ...] = ()) -> None:

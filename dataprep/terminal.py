@@ -13,6 +13,8 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
+from .key_shapes import API_KEY, TOKEN
+
 #: C0 and C1 control characters but newline and tab, and the bidi overrides that reorder text
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SECRET_ENV = re.compile(r"(?i)(?:key|token|secret|password|passwd)$")
@@ -57,8 +59,6 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
                 pieces.append("[redacted]")
             position = max(position, start + FRAGMENT)
         text = "".join(pieces) + text[position:]
-    from .pii import API_KEY, TOKEN  # the key shapes the scrubber knows; only on this (error) path
-
     return TOKEN.sub("[redacted]", API_KEY.sub("[redacted]", text))
 
 

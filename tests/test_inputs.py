@@ -132,7 +132,7 @@ def test_files_in_a_folder_that_no_reader_knows_are_skipped_with_a_warning(tmp_p
 
 
 def test_a_run_manifest_lists_the_skipped_files_with_reasons(tmp_path):
-    folder = mixed_folder(tmp_path)
+    mixed_folder(tmp_path)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(json.dumps({"inputs": [{"path": "export"}], "stages": []}))
     result = run_cli("run", recipe, "--out", tmp_path / "run")

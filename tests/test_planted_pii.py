@@ -27,7 +27,7 @@ from dataprep.recipe import load_recipe
 from dataprep.review import push
 from dataprep.runner import run_recipe
 from fake_llm_server import FakeLLMServer
-from labelstudio_server import LabelStudioServer, labelstudio  # noqa: F401
+from labelstudio_server import labelstudio  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(1800)]
 

@@ -20,6 +20,7 @@ from ..jsonl import write_json, write_jsonl
 from .server import Connection, die_with_parent, local_server_command, local_server_env, wait_until_up
 from .stats import MINUTES_PER_TASK, defect_estimate, describe_effort, describe_residual_pii, residual_pii
 from ..pii import refuse_unscrubbed, unscrubbed_ids
+from ..run_folder import manifest_of
 from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, tasks_for
 from .verdicts import VERDICTS, personal_data_found, read_export, review_progress, verdicts_from_export
 
@@ -55,11 +56,9 @@ def push(in_file: Path, project: str, to_file: Path | None, console: Console, al
 
 def minutes_per_task(queue: Path) -> float:
     """The run's ``minutes_per_task`` when ``queue`` is a run's ``review/queue.jsonl``, else the default."""
-    try:
-        stages = orjson.loads((queue.parent.parent / "manifest.json").read_bytes())["stages"]
-        return next(s["stats"]["minutes_per_task"] for s in reversed(stages) if s["stage"] == "review")
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, StopIteration):
-        return MINUTES_PER_TASK
+    stages = (manifest_of(queue.parent.parent) or {}).get("stages") or []
+    return next((s["stats"]["minutes_per_task"] for s in reversed(stages)
+                 if s.get("stage") == "review" and "minutes_per_task" in s.get("stats", {})), MINUTES_PER_TASK)
 
 
 def write_import_files(to_file: Path, tasks: list[dict], console: Console) -> None:
