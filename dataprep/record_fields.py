@@ -54,10 +54,11 @@ INLINE_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*")
 IDENTITY_IN_TEXT = re.compile(r'"(?P<key>[^"\\]{1,64})"\s*:\s*"(?P<value>[^"\\]{1,256})"')
 
 
-def map_record_texts(record: Record, change: Change, identity: Change | None = None) -> None:
+def map_record_texts(record: Record, change: Change, identity: Change | None = None) -> bool:
     """Apply ``change`` to every text of ``record`` in reading order (messages first, so
     placeholders number the way a person reads the conversation), and ``identity`` (when
-    given) to the strings that identify a person, session or conversation."""
+    given, else ``change``) to the strings that identify a person, session or conversation.
+    Returns whether the record has any such identity field."""
     walker = Walker(change, identity)
     record.messages = [walker.message(m) for m in record.messages]
     if record.rejected_reply:
@@ -77,12 +78,14 @@ def map_record_texts(record: Record, change: Change, identity: Change | None = N
     record.provenance = [walker.mapping(item, keep=BOOKKEEPING) for item in record.provenance]
     if record.disposition:
         record.disposition = walker.mapping(record.disposition, keep=BOOKKEEPING)
+    return walker.identities > 0
 
 
 class Walker:
     def __init__(self, change: Change, identity: Change | None):
         self.change = change
         self.identity = identity
+        self.identities = 0  # identity fields seen
 
     def message(self, message: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -159,6 +162,7 @@ class Walker:
         return value
 
     def identify(self, value: Any) -> Any:
+        self.identities += 1
         if self.identity is None:
             return self.value(value)
         return self.identity(str(value)) if value != "" else value
