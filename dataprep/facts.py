@@ -20,39 +20,61 @@ Normalization, so that behaviour (reformatting, extracting, relaying, computing)
 
 Derived numbers are supported (the labeling guide: arithmetic, unit, date and time-zone
 conversions are behaviour, shown or not): a calculation the reply shows and gets right
-(``40 × $22 = $880``) supports every number in it; a number two steps from the input as shown
-rounded (a total of three, ``£807.69``, a share ``56%``, a change ``+12.9%``); a date a known
-number of days, weeks or months from an input date; a time a known number of hours from an
-input time (a time zone, a dose every 8 hours).
+(``40 × $22 = $880``) from numbers it was given or worked out, or constants of arithmetic and
+units (12 months, 1.609 km a mile, x 1.20 for a given 20%), supports every number in it; a number
+two steps from the input as shown rounded (a total of three, ``£807.69``, a share ``56%``, a
+change ``+12.9%``); °F as °C; the days between two input dates, the hours between two input
+times (ISO time stamps included), a duration the input states; a date a known number of days,
+weeks or months from an input date; a time a known number of hours from an input time (a time
+zone, a dose every 8 hours). What a calculation *applies* is not derived: a rate or percentage
+the input lacks (a VAT rate, a loyalty discount, a dose per kg) is a fact however well the result
+checks out, so a percentage is derived only as a share or change of known numbers, and shown
+working with an operand from nowhere explains nothing. Products and ratios use a small whole
+number only when the reply states it (with every 2 and 5 of the input as factors, "5 days" is
+always 10 / 2).
 
 Facts with no digit and no name are claims too: a sentence that asserts how something is
 (``ASSERTION_WORDS``: covers, doesn't include, only, partner, expires, closed...) with at least
 three words and half its content words the input lacks, even in another form (stems), is an
 unsupported "assertion". Questions, how-to steps (a sentence opening on a verb), hedged general
-advice and sentences with numbers (read as numbers) are not.
+advice and sentences with numbers (read as numbers) are not. A reply built on a tool's result
+that adds a long statement of its own (a cause, a rule, a schedule) makes an assertion whatever
+its words. And an organisation's assistant whose system prompt only names its role, with no tool
+result and nothing pasted, that answers a question by stating something new, speaks from the
+organisation's own documents: that alone makes the reply fact-heavy.
+
+Nothing in a question is a claim ("Are you on Django or Rails?", "for example 160 mg per 5 mL?").
+A number right after a name is a version or model ("Python 3.12", "Terminal 5").
 
 Code in the reply is a transformation, not a claim: only URLs and hosts inside code count, and
-world constants (an image tag, an API version, a pinned package) the input did not give. A JSON
-reply's short capitalized values the input lacks (a manufacturer, a currency or country code)
-were recalled, not extracted. Interface labels (bold, quoted, in a menu path, after "click"),
-template placeholders (``[Company Name]``) and invented names in creative text are not claims.
+world constants (an image tag, an API version, a pinned package or action, a runtime version)
+the input did not give. A JSON reply's short capitalized values the input lacks (a manufacturer,
+a country code) were recalled, not extracted; a weekday worked out from a date and the currency
+code of the input's symbol (GBP for £) were not. Interface labels (bold, quoted, in a menu path,
+after "click"), template placeholders (``[Company Name]``, ``[Name, Title]``), invented names in
+creative text and a translation's capitalized words are not claims.
 
 Scoring: each unsupported claim weighs by its kind (``WEIGHTS``); policy language in a
-sentence that says something new, and a user question asking for a fact, add cues; when the
-user asked to transform the input (translate, extract, summarize, classify...) the claims a
-transformation can produce weigh less. ``score = 1 - exp(-total)``: one unsupported price,
-name or URL crosses 0.5 alone, a bare number does not.
+sentence that says something new (not one quoting the input's own number), and a user question
+asking for a fact, add cues; when the user asked to transform the input (translate, extract,
+summarize, classify...) the claims a transformation can produce weigh less, but not a name, a
+number or a version it adds (a summary that adds a claim is the guide's fact-heavy case).
+``score = 1 - exp(-total)``: one unsupported price, name, URL or number above 12 crosses 0.5
+alone, a small number or an acronym does not.
 
-Speed matters (10,000 examples a second on one core), and Python's regex engine is slow when
-it must try many alternatives at every position. So numeric claims are matched only where a
-digit run begins, names by one pattern that starts with a capital, word cues only when one of
-their words occurs, and the input's lookups are built on first use and cached per message.
+Speed matters (about 7,500 examples a second on one core on the old labeled set, 4,800 on the
+longer blind-written ones), and Python's regex engine is slow when it must try many alternatives
+at every position. So numeric claims are matched only where a digit run begins, names by one
+pattern that starts a word, word cues only when one of their words occurs, pairwise checks on
+at most 40 numbers, dates or times, and the input's lookups are built on first use and cached
+per message.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Iterator
@@ -63,17 +85,22 @@ from .record import message_text
 
 # -- what a claim weighs ----------------------------------------------------------------------
 WEIGHTS = {
-    "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.6,
+    "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.7,
     "small number": 0.2, "year": 0.5, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
     "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5, "assertion": 0.8,
 }
-# What reformatting, translating or extracting can produce from the input; a phone number,
-# a URL, an identifier or a scrubbed placeholder it cannot (it can only copy them).
-SOFT_KINDS = frozenset(WEIGHTS) - {"phone", "URL", "email", "placeholder", "identifier"}
+# What reformatting, translating or extracting can produce from the input by rewording or rounding
+# (a quantity in other words, a percentage, an assertion): these weigh less in a transformation. A
+# name, a date, a version or a number it adds is the guide's "summary that adds a claim", and a phone
+# number, a URL, an identifier or a scrubbed placeholder it can only copy.
+SOFT_KINDS = frozenset({"price", "percentage", "quantity", "time", "small number", "year", "acronym", "assertion"})
 TRANSFORM_FACTOR = 0.7
 POLICY_CUE = 0.5
 POLICY_CUE_MAX = 1.0
 QUESTION_CUE = 0.3
+ORGANISATION_CUE = 0.8  # an organisation's assistant stating something new with no source: alone, fact-heavy
+ROLE_ONLY_MAX = 160  # characters of a system prompt that only names the assistant's role
+PASTED_MIN = 300  # characters of a user turn that hold a pasted document, not just a question
 NOVEL_SENTENCE = 0.34  # a policy sentence counts when at least a third of its content words are new
 CONVERSION_FACTORS = (60, 100, 1000, 1024, 1048576, 1_000_000, 3600, 24, 7, 12, 52, 365)
 
@@ -109,13 +136,19 @@ GENERIC_WORDS = frozenset(
     "i i'm i'll i've i'd ok okay hi hello hey dear thanks thank yes no please note tip step subject re fw fyi "
     "am pm a.m p.m api apis url urls json csv pdf sql http https html css id ids faq it hr ceo cfo cto coo vp "
     "wi-fi wifi windows macos linux android ios os ui ux usb tbd eta asap n/a utc gmt ai llm q1 q2 q3 q4 yoy sku po p.s e.g i.e etc mr mrs ms dr prof st "
-    "jr sr inc ltd llc gmbh co corp usd eur gbp chf jpy cad aud inr".split())
+    "jr sr inc ltd llc gmbh co corp usd eur gbp chf jpy cad aud inr sir madam".split())
 CONNECTORS = frozenset("of de du la le van von der den del da y and & the".split())
 STOPWORDS = frozenset(
     "the a an and or but if then so to of in on at by for with from as is are was were be been being it its this "
     "that these those there here you your yours we our ours they their them he she his her i me my not no yes can "
     "could would should will shall may might must do does did have has had just also very more most any all some "
     "what which who when where how why about into onto over under than too only own same other each".split())
+# Words of any sentence, fact or advice: they say nothing new about the world when the input lacks them.
+COMMON_WORDS = STOPWORDS | frozenset(
+    "doesn don isn aren won didn wasn weren hasn haven shouldn wouldn couldn whether because instead such having "
+    "going already until while since though although either neither every really properly normally usually "
+    "means mean want know help find take turn uses make need needs like well even still much many often "
+    "something anything nothing someone anyone thing things way ways sure right good best better".split())
 
 # -- patterns ---------------------------------------------------------------------------------------
 def word_alternation(words: Iterable[str]) -> str:
@@ -163,7 +196,7 @@ NUMERIC_PATTERNS = (
                      r"|\b(?!24/7\b)(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?:(?P=sep)(?P<y>\d{4}|\d{2}))?\b(?![.,]\d)"),
     ("version", r"\b[vV]?\d+\.\d+\.\d+(?:[.-]\w+)?\b"),
     ("time", r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ap>(?i:[ap]\.?\s?m)\b\.?)|\b(?P<h24>\d{1,2}):(?P<m24>\d{2})\b(?![:\d])"),
-    ("phone", r"(?<![\w-])(?:\+\d{1,3}[\s.-]?)?(?:\(?\d{3}\)?[\s.-]?|1[\s.-]\d{3}[\s.-])\d{3}[\s.-]\d{4}\b"
+    ("phone", r"(?<![\w-])(?:\+\d{1,3}[ \t.-]?)?(?:\(?\d{3}\)?[ \t.-]?|1[ \t.-]\d{3}[ \t.-])\d{3}[ \t.-]\d{4}\b"
               r"|(?<![\w-])\d{3}-\d{4}\b"),
     ("digit_group", r"(?<![\w.,])\d{3,}(?:[ -]\d{3,}){2,}\b"),
     # a number or a range ("5-7 days"), not followed by letters then digits (1Z999AA1 is an identifier)
@@ -181,13 +214,18 @@ TIME = re.compile(dict(NUMERIC_PATTERNS)["time"])
 NUMBER = re.compile(dict(NUMERIC_PATTERNS)["number"])
 NUMBER_WORD_UNIT = re.compile(rf"\b(?P<word>{_COUNT_WORD})\b(?P<unit>[\s-]+(?:business\s+|working\s+)?"
                               rf"(?:days?|weeks?|months?|years?|hours?|minutes?|seconds?|times))?")
-NAME = re.compile(rf"{_CAP}(?:[ ](?:(?:of|de|du|la|van|von|der|den|del|da|and|&)[ ])?{_CAP})*")
+# a capitalized run, or a brand with an inner capital (easyJet), from the start of a word: the inner
+# capital of camelCase or sessionStorage alone names nothing
+NAME = re.compile(rf"(?<![\w'’])(?:{_CAP}|[a-z]+[A-Z][\w'’&]*)"
+                  rf"(?:[ ](?:(?:of|de|du|la|van|von|der|den|del|da|and|&)[ ])?{_CAP})*")
 UNIT = re.compile(rf"[\s-]*(?:per\s)?(?:{_UNIT_WORDS})\b", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-\d+(?:[.,]\d+)?)?(?:st|nd|rd|th)?(?:-?[A-Za-z]+)*")
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*\d*>|\[[A-Z][A-Z_]*\d*\]")
-TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}|\[(?:[A-Z][\w'’-]*|[Yy]our|of|or|and|\s|/)+\]")  # {{Order Number}}, [Company Name]
+TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}|\[(?:[A-Z][\w'’-]*|[Yy]our|of|or|and|\s|/|,)+\]")  # {{Order Number}}, [Company Name]
 CODE_CONSTANT = re.compile(r"\b[a-z][\w.-]*:\d+(?:\.\d+)+[\w.-]*|\b[a-z][\w.-]*/v\d+(?:(?:alpha|beta)\d+)?\b"
-                           r"|\b[\w.-]+==\d+(?:\.\d+)+")  # python:3.12-slim, apps/v1, requests==2.31.0
+                           r"|\b[\w.-]+==\d+(?:\.\d+)+|\b[\w.-]+/[\w.-]+@v?\d+(?:\.\d+)*\b"
+                           r"|\b[\w-]*version[\"']?\s*[:=]\s*[\"']?\d+(?:\.\d+)+")
+# python:3.12-slim, apps/v1, requests==2.31.0, actions/checkout@v4, python-version: "3.12"
 JSON_LABEL = re.compile(r"[A-Z][A-Za-z&'.-]*(?: [A-Z][A-Za-z&'.-]*){0,2}")  # letters only: identifiers are read as such
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
 LINK_MARKS = ("://", "@", ".com", ".io", ".org", ".net", ".dev", ".app", ".ai", ".co", ".de", ".uk", ".fr", ".eu",
@@ -198,6 +236,7 @@ URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
 LETTER_PREFIX = re.compile(r"[A-Z]-[a-z]+")  # X-ray, T-shirt: a letter prefix, not a name
 FLOAT = re.compile(r"\d+(?:\.\d+)?")
 INPUT_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+INPUT_SCALE = re.compile(r"\s?(k|m|mn|bn|million|billion|thousand)\b", re.I)
 INPUT_DIGITS = re.compile(r"\d(?:[\d().\- ]*\d)?")
 WORD = re.compile(r"\w+")
 SENTENCE_START = frozenset(".!?:;\n|\"'“‘([{—–->*#•")
@@ -205,6 +244,7 @@ BLANK = "\u2060"  # hides a link or placeholder already read: neither a word cha
 TOKEN_OPENERS = "([\"'“‘*"
 OPENS_NUMBER = frozenset("0123456789+($€£¥₹")
 CURRENCY_CODES = frozenset("usd eur gbp chf jpy cad aud inr".split())
+CURRENCY_SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£", "jpy": "¥", "inr": "₹"}
 
 SENTENCE = re.compile(r"(?:[^.!?\n]|\.(?=\d))+[.!?]*")  # "1.8 TB" does not end a sentence
 CREATIVE_REQUEST = re.compile(
@@ -212,6 +252,10 @@ CREATIVE_REQUEST = re.compile(
     r"\b(?:story|stories|poem|sketch|scene|skit|song|limerick|haiku|script|questions?|quiz|lesson|plan|reply|"
     r"response|email|message|letter|clause|announcement|post|bio|ad|slogan|example|template|version)\b"
     r"|\b(?:fictional|made-up|for (?:a|my) (?:child|kid|\d+-year-old))\b")
+CONCEPT_REQUEST = re.compile(r"\bwhat(?:'s|’s| is) an? (?:[\w'-]+ ){0,2}[\w'-]+\s*[?,]|\bwhat does .{1,60} mean\b"
+                             r"|\bin simple terms\b"
+                             r"|\bexplain\b.{0,80}\bto an? (?:\d+-year-old|child|kid|beginner)")
+TRANSLATE_REQUEST = re.compile(r"\b(?:translate|translation|in (?:french|german|spanish|italian|portuguese|dutch))\b")
 TRANSFORM_REQUEST = re.compile(
     r"\b(?:rewrite|re-write|rephrase|paraphrase|translate|summari[sz]e|extract|pull out|list (?:all|every|the)|"
     r"classify|categori[sz]e|tag|route|detect|format|reformat|convert|turn (?:this|these|it)|make (?:this|it)|"
@@ -220,6 +264,11 @@ TRANSFORM_REQUEST = re.compile(
     r"score|assign|escalate\?|which team)\b")
 SYSTEM_TASK = re.compile(r"(?:^|[.!?:\n]\s*)(?:classify|route|assign|score|extract|translate|summari[sz]e|tag|"
                          r"categori[sz]e|detect|rewrite|convert)\b")
+# "You are the HR assistant for Calloway Studios." / "You are Cirrusly's billing assistant." / "You are
+# PeopleBot, the HR assistant for Northwind Logistics.": one sentence naming an organisation's assistant
+ORGANISATION_ROLE = re.compile(
+    r"you are (?:[\w&'’.-]+,? ){0,6}?(?:assistant|agent|bot|helpdesk|help desk|concierge)"
+    r"(?: (?:for|at|of) (?:the )?[A-Z][\w&'’ .-]{1,60})?\.?", re.I)
 COMPUTE_REQUEST = re.compile(r"\b(?:compute|calculate|total|how much (?:is|would) (?:that|it)|what(?:'s| is) \d)")
 ARITHMETIC = re.compile(r"[×*=+÷−]|\b(?:total|sum|altogether|comes? to|works? out|adds? up|which is|that's|that is|"
                         r"minus|plus|times|multiplied|divided|difference|left|remaining|balance|overcharged?|"
@@ -277,6 +326,8 @@ HEDGES = frozenset("might could may probably perhaps depends depend likely "
                    "worth".split())
 ASSERTION_NOVELTY = 0.5  # share of a sentence's content words the input does not have
 ASSERTION_MIN_NEW = 3  # new words an assertion needs: one new word is a paraphrase
+BEYOND_MIN_NEW = 8  # new content words of a statement a tool-grounded reply adds of its own
+BEYOND_NOVELTY = 0.7
 STEM = 5  # letters that make a word's stem: "included" and "include" meet
 
 
@@ -413,7 +464,8 @@ def _words_of(text: str) -> frozenset[str]:
 def _numbers_of(text: str) -> frozenset[float]:
     numbers: set[float] = set()
     for match in INPUT_NUMBER.finditer(text):
-        values = number_values(match.group())
+        scale = INPUT_SCALE.match(text, match.end())
+        values = number_values(match.group(), scale[1] if scale else None)  # $1.2k is 1.2 and 1200
         numbers.update(values)
         if text[match.end():match.end() + 1] == "%":
             numbers.update(number_key(v / 1e6) for v in values)  # 19% is also 0.19
@@ -455,12 +507,58 @@ class Support:
         return {key for match in matches for key in date_keys(match)}
 
     @cached_property
+    def codes(self) -> frozenset[str]:
+        """Three-letter codes the input holds (airports: LHR-LIS, DUB)."""
+        return frozenset(CODE3.findall(self.text))
+
+    def abbreviated(self, name: str) -> bool:
+        """A one-word name that a code of the input abbreviates: its letters in order, from the first
+        (Dublin for DUB, Barcelona for BCN); a reader expands the code, recalling nothing new."""
+        low = name.lower()
+        return " " not in name and any(code[0].lower() == low[0] and _in_order(code.lower(), low) for code in self.codes)
+
+    @cached_property
+    def ascii_words(self) -> frozenset[str]:
+        """The words without accents, as addresses spell them ("Chloé" in chloe.martin@)."""
+        return frozenset(unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode() for word in self.words)
+
+    @cached_property
+    def names_a_weekday(self) -> bool:
+        """"Next Tuesday" resolves to a date within a week of the input's."""
+        return not self.words.isdisjoint(WEEKDAYS)
+
+    @cached_property
+    def has_temperatures(self) -> bool:
+        return "°" in self.text or "fahrenheit" in self.lower or "celsius" in self.lower
+
+    @cached_property
+    def bare_numbers(self) -> frozenset[int]:
+        """Numbers standing alone ("open 9 to 5"), not parts of a date, an id or a code ("2024-06-11")."""
+        text = self.text
+        return frozenset(key for match in INPUT_NUMBER.finditer(text)
+                         if not (text[match.start() - 1:match.start()].isalnum() or text[match.end():match.end() + 1]
+                                 in ("-", "/")) and text[match.start() - 1:match.start()] not in ("-", "/")
+                         for key in number_values(match.group()))
+
+    @cached_property
+    def intervals(self) -> frozenset[int]:
+        """Days between the input's dates (counted either way, inclusive too) and hours and minutes
+        between its times: "day 21 of 30" from 3 May to 24 May, an 8.5 h shift from 07:00-15:30."""
+        dates, times = sorted(self.dates)[:TWO_STEP_LIMIT], sorted(self.times)[:TWO_STEP_LIMIT]  # pairs: quadratic
+        days = {abs(_day_of_year(a) - _day_of_year(b)) for a in dates for b in dates if a < b}
+        days |= {365 - d for d in days} | {d + 1 for d in days}
+        minutes = {abs(a - b) for a in times for b in times if a < b}
+        minutes |= {int(h) * 60 + int(m or 0) for h, m in DURATION.findall(self.text)}
+        return frozenset(number_key(n) for n in (*days, *minutes, *(m / 60 for m in minutes)))
+
+    @cached_property
     def months(self) -> set[int]:
         return {MONTH_NUMBER[w] for w in self.words & MONTH_NUMBER.keys()} | {month for month, _ in self.dates}
 
     @cached_property
     def times(self) -> set[int]:
-        return {m for m in map(minutes_of, TIME.finditer(self.text)) if m is not None}
+        stamps = {int(h) * 60 + int(m) for h, m in ISO_TIME.findall(self.text) if int(h) < 24 and int(m) < 60}
+        return {m for m in map(minutes_of, TIME.finditer(self.text)) if m is not None} | stamps
 
     @cached_property
     def digits(self) -> str:
@@ -489,7 +587,7 @@ class Support:
     def has_words(self, text: str) -> bool:
         words = self.words
         return all(word in words or _singular(word) in words
-                   for word in WORD.findall(text.lower()) if word not in CONNECTORS and len(word) > 1)
+                   for word in WORD.findall(text.lower()) if word not in STOPWORDS and len(word) > 1)
 
     def has_digits(self, text: str) -> bool:
         """A long digit string (phone, tracking number) present in the input, however it was spaced."""
@@ -511,24 +609,43 @@ def converts(key: int, known: frozenset[int] | set[int], seconds_parts: frozense
     return False
 
 
+def _in_order(letters: str, word: str) -> bool:
+    position = 0
+    for letter in letters:
+        position = word.find(letter, position) + 1
+        if not position:
+            return False
+    return True
+
+
+def converts_temperature(key: int, known: frozenset[int] | set[int]) -> bool:
+    """The number is a known temperature in the other scale (°F and °C), as rounded when shown."""
+    value = key / 10000
+    tolerance = 0.5 if key % 10000 == 0 else 0.05
+    return any(abs((other / 10000 - 32) / 1.8 - value) <= tolerance
+               or abs(other / 10000 * 1.8 + 32 - value) <= tolerance for other in known)
+
+
 def _rounds(key: int, known: frozenset[int] | set[int]) -> bool:
     """The number is a known one rounded ("41.7, so about 42"; "£807.69, about £808")."""
     return key % 10000 == 0 and any(abs(key - other) < 5000 for other in known if other % 10000)
 
 
-def computes(key: int, known: Iterable[int]) -> bool:
-    """The number is one arithmetic step from the known numbers: a sum, difference, product, ratio,
-    percentage of, discount or markup."""
+def computes(key: int, known: Iterable[int], factors: Iterable[int] | None = None) -> bool:
+    """The number is one arithmetic step from the known numbers: a sum or difference of ``known``,
+    or a product (not a square: 25 is not 5 x 5), ratio, percentage of, discount or markup of
+    ``factors`` (default: ``known``)."""
     known = known if isinstance(known, (set, frozenset)) else set(known)
+    factors = known if factors is None else factors if isinstance(factors, (set, frozenset)) else set(factors)
     value = key / 10000
-    for other in known:
-        if key - other in known or other - key in known:
-            return True
+    if any(key - other in known or other - key in known for other in known):
+        return True
+    for other in factors:
         a = other / 10000
-        if a and (number_key(value / a) in known or number_key(value * 100 / a) in known
-                  or number_key((1 - value / a) * 100) in known or number_key((value / a - 1) * 100) in known):
+        if a and (number_key(value / a) in factors - {other} or number_key(value * 100 / a) in factors
+                  or number_key((1 - value / a) * 100) in factors or number_key((value / a - 1) * 100) in factors):
             return True
-        if value and number_key(a / value) in known:
+        if value and number_key(a / value) in factors:
             return True
     return False
 
@@ -537,28 +654,48 @@ def computes(key: int, known: Iterable[int]) -> bool:
 _OPERAND = r"[$€£¥]?\d[\d,]*(?:\.\d+)?%?(?:\s?[A-Za-z/]+(?<![xX]))?"
 EQUATION = re.compile(rf"(?:\(?{_OPERAND}\)?\s*[×x*÷/+\-−–]\s*)+\(?{_OPERAND}\)?\s*(?:=|≈|~|is about|is)\s*\**\s*{_OPERAND}")
 OPERATORS = {"×": "*", "x": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
-EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)")
+EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)"
+                            r"|([()])")
 
 
-def worked_numbers(text: str) -> set[int]:
+def worked_numbers(text: str, known: frozenset[int] | set[int]) -> set[int]:
     """The numbers of every calculation the reply shows and gets right ("40 × $22 = $880",
-    "20,000 ÷ 480 ≈ 41.7"): shown working is reasoning, whatever constants it uses (12 months,
-    52 weeks, x1.5)."""
+    "20,000 ÷ 480 ≈ 41.7") from numbers it was given (``known``), worked out (shown after an "=" or
+    "≈") or that are constants of arithmetic and units (12 months, 52 weeks, x1.5, 1.609 km a mile,
+    the count of numbers an average divides by).
+    An operand from anywhere else (a tax rate, a dose per kg) is a fact the calculation applies:
+    that calculation explains nothing."""
+    results = {key for match in RESULT.finditer(text) for key in number_values(match[1].replace(",", ""))}
     found: set[int] = set()
     for match in EQUATION.finditer(text):
-        left, right, operands = [], None, []
-        for number, percent, operator, equals in EQUATION_TOKEN.findall(match.group()):
-            if equals:
+        left, right, operands, given = [], None, [], True
+        for number, percent, operator, equals, bracket in EQUATION_TOKEN.findall(match.group()):
+            if bracket:
+                if right is None:
+                    left.append(bracket)
+            elif equals:
                 right = []
             elif number:
                 value = float(number.replace(",", ""))
                 (left if right is None else right).append(repr(value / 100 if percent else value))
+                counted = value == len(operands)  # an average: the sum of 4 numbers ÷ 4
                 operands.append(value)
+                given = given and (right is not None or counted or _given(number_key(value), known, results))
             elif operator and right is None and left and left[-1] not in OPERATORS.values():
                 left.append(OPERATORS[operator])
-        if right and left and left[-1] not in OPERATORS.values() and _close(_evaluate(" ".join(left)), float(right[0])):
+        if left.count("(") != left.count(")"):
+            left = [token for token in left if token not in "()"]  # "(40 × 22 = 880)": the text's bracket
+        if given and right and left and left[-1] not in OPERATORS.values() \
+                and _close(_evaluate(" ".join(left)), float(right[0])):
             found.update(number_key(v) for v in operands)
     return found
+
+
+def _given(key: int, known: frozenset[int] | set[int], results: set[int]) -> bool:
+    """An operand of shown working the reader can trace: given, worked out, a constant, or a given
+    rate as a multiplier (20% VAT: x 1.20; 3% inflation: 1.03)."""
+    return key in known or key in results or key in WORKING_CONSTANTS \
+        or number_key((key / 10000 - 1) * 100) in known or number_key((1 - key / 10000) * 100) in known
 
 
 def _evaluate(expression: str) -> float | None:
@@ -575,27 +712,51 @@ def _close(value: float | None, shown: float) -> bool:
 
 
 TWO_STEP_LIMIT = 40  # known numbers tried in pairs (the check is quadratic)
+SMALL_FACTOR = number_key(12)  # whole numbers up to this explain too much as factors
+# operands shown working may use without the input giving them: unit factors, halves and doubles,
+# the definitions of units (a mile, an inch, a foot, a yard, a pound, a gallon, an ounce, °F, kelvin)
+WORKING_CONSTANTS = frozenset(number_key(n) for n in (
+    *CONVERSION_FACTORS, 0.5, 1, 1.5, 2, 1.609, 1.6093, 0.621, 0.6214, 2.54, 0.3048, 0.9144, 0.4536, 0.454,
+    2.2046, 2.205, 3.785, 4.546, 28.35, 1.8, 32, 0.5556, 273.15))
+ISO_TIME = re.compile(r"\dT(\d{2}):(\d{2})")  # 2024-12-03T17:40:00Z
+DURATION = re.compile(r"\b(\d{1,2})\s?h(?:ours?|rs?)?\s?(\d{1,2})\s?m(?:in(?:utes?|s)?)?\b")  # 7h 40m
+FRACTION_CONTEXT = re.compile(r"\s?(?:[=×*÷]|of\b)")  # "25 × 3/5 = 15", "3/4 of a circle": a fraction, not a date
+CODE3 = re.compile(r"\b[A-Z]{3}\b")
+QUESTION_END = re.compile(r"[?!\n]|\.(?=\s|$)")  # where the sentence a claim sits in ends
+RESULT = re.compile(r"(?:=|≈)\s*\**\s*[$€£¥]?(\d[\d,]*(?:\.\d+)?)")  # a number shown as worked out
 
 
-def two_steps(key: int, known: frozenset[int] | set[int]) -> bool:
-    """The number is two arithmetic steps from the known numbers, as shown rounded: a sum of three,
-    a product or ratio rounded to cents, a share or a percentage change ("56%", "+12.9%")."""
+def is_share(key: int, known: list[int]) -> bool:
+    """The percentage is one known number as a share of another, or the change between them."""
     value = key / 10000
+    tolerance = 0.5 if key % 10000 == 0 else 0.051  # as rounded when shown
+    for i, a_key in enumerate(known):
+        for b_key in known[i + 1:]:
+            a, b = a_key / 10000, b_key / 10000
+            shares = ((a / b, (a - b) / b) if b else ()) + ((b / a, (b - a) / a) if a else ())
+            if any(abs(abs(share) * 100 - value) <= tolerance for share in shares):
+                return True
+    return False
+
+
+def two_steps(key: int, known: frozenset[int] | set[int], factors: frozenset[int] | set[int] | None = None) -> bool:
+    """The number is two arithmetic steps from the known numbers, as shown rounded: a sum of three
+    of ``known``; a product or ratio of ``factors`` (default: ``known``) rounded to cents, a share
+    or a percentage change ("56%", "+12.9%")."""
     numbers = sorted(known)[:TWO_STEP_LIMIT]
+    if any(key - a - b in known for i, a in enumerate(numbers) for b in numbers[i:]):
+        return True
+    value = key / 10000
+    numbers = sorted(known if factors is None else factors)[:TWO_STEP_LIMIT]
     tolerance = 0.5 if key % 10000 == 0 else max(0.006, abs(value) * 0.001)  # as rounded when shown
     for i, a_key in enumerate(numbers):
         a = a_key / 10000
-        for b_key in numbers[i:]:
-            if key - a_key - b_key in known:
-                return True
+        for b_key in numbers[i + 1:]:
             b = b_key / 10000
             if abs(a * b - value) <= tolerance or (b and abs(a / b - value) <= tolerance) \
                     or (a and abs(b / a - value) <= tolerance):
                 return True
-            for share in ((a / b, (a - b) / b) if b else ()) + ((b / a, (b - a) / a) if a else ()):
-                if abs(abs(share) * 100 - value) <= (0.5 if key % 10000 == 0 else 0.051):
-                    return True
-    return False
+    return is_share(key, numbers)
 
 
 # -- the reply side ---------------------------------------------------------------------------
@@ -650,6 +811,9 @@ class ReplyClaims:
         if "{{" in reply or "[" in reply:
             reply = TEMPLATE.sub(" ", reply)
         text = prose(reply)
+        # the tools the reply's code uses ("npm", "pandas"): a number after one is its version
+        self.tools = frozenset(WORD.findall(" ".join(CODE.findall(reply)).lower())) - COMMON_WORDS \
+            if "`" in reply else frozenset()
         if text is not reply and "`" in reply:
             self._code_constants(reply)
         if reply.lstrip()[:1] in "{[" and text is not reply:
@@ -666,7 +830,8 @@ class ReplyClaims:
         self.dates: set[tuple[int, int]] = set()  # the reply's dates and times already explained, for chains
         self.times: set[int] = set()
         self.labels: set[str] = set()  # interface labels the reply names
-        self.worked = worked_numbers(text) if "=" in text or "≈" in text or "~" in text else set()
+        shows_working = "=" in text or "≈" in text or "~" in text
+        self.worked = worked_numbers(text, support.numbers | support.intervals) if shows_working else set()
         if HAS_DIGIT.search(text):
             self._read_numeric(text)
         if not COUNT_WORDS.isdisjoint(tokens) or "-" in self.low:  # "five days", "a five-day course"
@@ -688,12 +853,16 @@ class ReplyClaims:
         """A JSON reply's short capitalized values (a manufacturer, a currency or country code)
         that the input lacks were recalled, not extracted; lower-case labels are classifications."""
         for value in values.splitlines():
-            if JSON_LABEL.fullmatch(value) and not self.support.has_words(value):
+            low = value.lower()
+            if JSON_LABEL.fullmatch(value) and not self.support.has_words(value) \
+                    and low not in WEEKDAYS and low not in MONTH_NUMBER \
+                    and CURRENCY_SYMBOLS.get(low, "\0") not in self.support.text:  # a weekday from a date, GBP from £
                 self._miss("name" if " " in value or not value.isupper() else "identifier", value)
 
     def _read_numeric(self, text: str) -> None:
         for match in numeric_matches(text):
-            READERS[match.lastgroup](self, match)
+            if not _in_question(text, match.end()):
+                READERS[match.lastgroup](self, match)
 
     @property
     def computing(self) -> bool:
@@ -707,8 +876,15 @@ class ReplyClaims:
             self.unsupported.append(claim)
 
     def _link(self, link: str) -> None:
-        if link.lower() not in self.support.lower:
+        if link.lower() not in self.support.lower and not self._built_address(link):
             self._miss("email" if "@" in link and "/" not in link else "URL", link)
+
+    def _built_address(self, link: str) -> bool:
+        """An email address built from the input's parts (the user's domain and a person's names:
+        "first.last@" the user asked for)."""
+        local, at, domain = link.lower().partition("@")
+        return bool(at) and "/" not in domain and domain in self.support.lower \
+            and all(part in self.support.ascii_words for part in re.split(r"[._-]", local) if part)
 
     def _placeholder(self, match: re.Match) -> str:
         if match.group() not in self.support.text:
@@ -732,7 +908,8 @@ class ReplyClaims:
 
     def _date(self, match: re.Match) -> None:
         keys = date_keys(match)
-        if not keys:
+        fraction = match["a"] and not match["y"] and FRACTION_CONTEXT.match(match.string, match.end(), match.end() + 3)
+        if not keys or fraction:
             self._numbers_in(match)  # 3.9 or 4.0: numbers after all
             return
         support = self.support
@@ -754,9 +931,11 @@ class ReplyClaims:
         for base in self.support.dates | self.dates:
             delta = abs(target - _day_of_year(base))
             delta = min(delta, 365 - delta)
-            if delta <= 3 or any(number_key(n) in known for n in (delta, delta - 1, delta + 1, delta / 7)):
+            if delta <= 3 or (delta <= 7 and self.support.names_a_weekday) \
+                    or any(number_key(n) in known for n in (delta, delta - 1, delta + 1, delta / 7)):
                 return True
-            if key[1] == base[1] and number_key((key[0] - base[0]) % 12) in known:
+            months = (key[0] - base[0]) % 12
+            if key[1] == base[1] and any(number_key(months + 12 * years) in known for years in range(4)):
                 return True
         return False
 
@@ -772,9 +951,10 @@ class ReplyClaims:
             return
         support = self.support
         hour, minute = divmod(minutes, 60)
+        hours = support.bare_numbers
         known = minutes in support.times or (
-            (number_key(hour) in support.numbers or number_key(hour % 12 or 12) in support.numbers)
-            and (minute == 0 or number_key(minute) in support.numbers))
+            (number_key(hour) in hours or number_key(hour % 12 or 12) in hours)
+            and (minute == 0 or number_key(minute) in hours))
         if not known and not self._time_derived(minutes):
             self._miss("time", match.group())
             return
@@ -789,6 +969,7 @@ class ReplyClaims:
             for gap in {(minutes - base) % 1440, (base - minutes) % 1440}:
                 hours = gap / 60
                 if gap in bases or number_key(gap) in known or number_key(hours) in known \
+                        or number_key(gap) in self.support.intervals \
                         or computes(number_key(hours), known) or computes(number_key(gap), known):
                     return True
                 if hours.is_integer() and any(key <= 240000 and key % 10000 == 0 and hours % (key // 10000) == 0
@@ -827,8 +1008,8 @@ class ReplyClaims:
         for end, values in zip(ends, readings):
             if any(value in support.numbers or value in self.worked for value in values):
                 self.restated += 1
-            elif not self._derived(values) and not support.has_digits(end):
-                self._miss(_number_kind(match, readings[0]), match.group() + _unit(match))
+            elif not (self._share(values) if match["pct"] else self._derived(values)) and not support.has_digits(end):
+                self._miss(_number_kind(match, readings[0], self.tools), match.group() + _unit(match))
                 return
         for values in readings:
             self.accepted.update(values)
@@ -837,11 +1018,45 @@ class ReplyClaims:
         support = self.support
         known = self.known_numbers
         derived = self.accepted | self.worked  # rounding applies to what the reply worked out, not to the input
-        if any(converts(value, known, support.seconds_parts) or _rounds(value, derived) for value in values):
+        if any(value in support.intervals or converts(value, known, support.seconds_parts) or _rounds(value, derived)
+               or (support.has_temperatures and converts_temperature(value, support.numbers)) for value in values):
             return True
         if self.restated >= 2 or self.computing:
-            return any(value == support.total or computes(value, known) or two_steps(value, known) for value in values)
+            factors = self.factors
+            return any(value == support.total or computes(value, known, factors) or two_steps(value, known, factors)
+                       for value in values)
         return False
+
+    @property
+    def factors(self) -> set[int]:
+        """What the reply's products and ratios may use: the input's numbers, but a small whole number
+        only when the reply or the user's question states it ("split $120 between 4"): with every 2 or
+        5 of a tool result or a prompt, 5 days is 10 / 2 and 25 is 5 x 5."""
+        return {key for key in self.support.numbers if key > SMALL_FACTOR or key % 10000} \
+            | self.mentioned | self.accepted | self.worked | _numbers_of(self.question)
+
+    @cached_property
+    def stated_sums(self) -> frozenset[int]:
+        """The reply's numbers that add up two of the input's, wherever stated: "70% ... (175 of 250)"
+        is a share of a sum the reply gives after it."""
+        numbers = self.support.numbers
+        return frozenset(value for match in INPUT_NUMBER.finditer(self.text) for value in number_values(match.group())
+                         if value not in numbers and any(value - other in numbers for other in numbers))
+
+    @cached_property
+    def mentioned(self) -> frozenset[int]:
+        """The input's numbers the reply states somewhere."""
+        numbers = self.support.numbers
+        return frozenset(value for match in INPUT_NUMBER.finditer(self.text)
+                         for value in number_values(match.group()) if value in numbers)
+
+    def _share(self, values: tuple[int, ...]) -> bool:
+        """A percentage the input does not state is derived only as a share or a change between two
+        numbers already known (``56%`` of a total): a rate is what a calculation applies, so one
+        the reply brings (a discount, a tax rate) is a fact however well its result checks out."""
+        known = sorted(self.known_numbers | self.stated_sums)[:TWO_STEP_LIMIT]
+        percents = values[:len(values) // 2]  # the rest are the same values as fractions (19% is 0.19)
+        return any(_rounds(value, self.accepted | self.worked) or is_share(value, known) for value in percents)
 
     def _number_word(self, match: re.Match) -> None:
         if match["unit"] and number_key(NUMBER_WORDS[match["word"].lower()]) not in self.support.numbers:
@@ -849,6 +1064,8 @@ class ReplyClaims:
 
     def _name(self, match: re.Match) -> None:
         text = match.group()
+        if _in_question(match.string, match.end()) or text.startswith("Dear "):
+            return  # a question asserts nothing; "Dear Manager" addresses a reader
         if text in self.labels or _interface_label(match.string, match.start(), match.end()):
             self.labels.add(text)  # named again later ("if you don't see Automatic Replies")
             return
@@ -858,8 +1075,15 @@ class ReplyClaims:
                 return
             tokens = tokens[1:]
         for name in _name_runs(tokens, bool(HAS_DIGIT.search(text))):
-            if not self.support.has_words(name):
+            if not self.support.has_words(name) and not self._variant(name) and not self.support.abbreviated(name):
                 self._miss(_name_kind(name), name)
+
+    def _variant(self, name: str) -> bool:
+        """A fuller form of a name the input holds ("VW Golf" for "Golf"): a multi-word name whose last
+        word, the thing named, the input has as a name, capitalized ("St Mary's Hospital" is no variant
+        of "which hospital?"; "Calloway Wellness Fund" of "Calloway" names something else)."""
+        words = name.split()
+        return len(words) > 1 and re.search(rf"\b{re.escape(words[-1])}\b", self.support.text) is not None
 
 
 READERS: dict[str, Callable[[ReplyClaims, re.Match], None]] = {
@@ -916,7 +1140,7 @@ def candidate_starts(text: str, run_start: int) -> list[int]:
     return starts
 
 
-def _number_kind(match: re.Match, values: tuple[int, ...]) -> str:
+def _number_kind(match: re.Match, values: tuple[int, ...], tools: frozenset[str] = frozenset()) -> str:
     if match["cur"] or match["cur2"]:
         return "price"
     if match["pct"]:
@@ -926,7 +1150,25 @@ def _number_kind(match: re.Match, values: tuple[int, ...]) -> str:
     value = values[0] / 10000 if values else 0.0
     if value.is_integer() and 1900 <= value <= 2100:
         return "year"
+    if _names_a_version(match.string, match.start(), tools):
+        return "version"
     return "small number" if value <= 12 else "number"
+
+
+def _names_a_version(text: str, start: int, tools: frozenset[str]) -> bool:
+    """A number right after a name is its version, model or number ("Python 3.12", "Chrome 126",
+    "Terminal 5"), unless the name is a layout word of the reply ("Step 2", "Option 3"); so is a
+    number after a tool the reply's code runs ("npm 6", "pandas 2.0")."""
+    before = text[max(0, start - 24):start]
+    if not before.endswith(" "):
+        return False
+    word = before.split()[-1].lstrip(TOKEN_OPENERS) if before.split() else ""
+    low = word.lower()
+    if low in tools and word.isalpha():
+        return True
+    return word[:1].isupper() and word.isalpha() and low not in LAYOUT_WORDS and low not in WEEKDAYS \
+        and low not in MONTH_NUMBER \
+        and not _at_sentence_start(text, start - len(word) - 1)
 
 
 def _unit(match: re.Match) -> str:
@@ -934,6 +1176,8 @@ def _unit(match: re.Match) -> str:
     return unit.group() if unit else ""
 
 
+LAYOUT_WORDS = frozenset("step steps option options question questions page part section level phase round line item "
+                         "table figure chapter tier day week month year room gate floor unit no".split())
 UI_VERBS = frozenset("click tap select choose open press toggle enable disable tick untick check uncheck".split())
 UI_MARKS = ("*", "\"", "'", "“", "‘", ">", "→", "›")
 
@@ -946,6 +1190,12 @@ def _interface_label(text: str, start: int, end: int) -> bool:
         return True
     words = text[max(0, start - 12):start].split()
     return bool(words) and words[-1].lower() in UI_VERBS
+
+
+def _in_question(text: str, end: int) -> bool:
+    """The claim sits in a question ("Are you on Django or Rails?"): a question asserts nothing."""
+    found = QUESTION_END.search(text, end)
+    return bool(found) and found.group() == "?"
 
 
 def _at_sentence_start(text: str, start: int) -> bool:
@@ -990,7 +1240,7 @@ def _name_kind(name: str) -> str:
 
 # -- cues -----------------------------------------------------------------------------------------
 def _content_words(sentence: str) -> list[str]:
-    return [w for w in WORD.findall(sentence) if len(w) > 3 and w not in STOPWORDS]
+    return [w for w in WORD.findall(sentence) if len(w) > 3 and w not in COMMON_WORDS]
 
 
 def _new_words(words: list[str], support: Support) -> list[str]:
@@ -1010,25 +1260,67 @@ def assertion_claims(low_prose: str, support: Support, found: list[Claim]) -> li
     holding a claim already ``found`` is that claim."""
     claims = []
     known = [claim.text.lower() for claim in found]
-    for sentence in SENTENCE.findall(low_prose):
-        words = WORD.findall(LIST_LABEL.sub("", sentence))
-        if any(text in sentence for text in known):
-            continue
-        if len(words) < 4 or sentence.rstrip().endswith("?") or words[0] in HOWTO_OPENERS \
-                or HAS_DIGIT.search(sentence) or not HEDGES.isdisjoint(words):
-            continue  # questions, steps, hedged general advice; a sentence with numbers is read by its numbers
-        if ASSERTION_WORDS.isdisjoint(words):
-            continue
-        content = _content_words(sentence)
-        new = _new_words(content, support)
-        if len(new) < ASSERTION_MIN_NEW or len(new) < ASSERTION_NOVELTY * len(content):
-            continue
-        claims.append(Claim("assertion", sentence.strip()[:160]))
+    for sentence, words in _statements(low_prose):
+        if any(text in sentence for text in known) or HAS_DIGIT.search(sentence) or ASSERTION_WORDS.isdisjoint(words):
+            continue  # a sentence with numbers is read by its numbers
+        if _says_something_new(sentence, support):
+            claims.append(Claim("assertion", sentence.strip()[:160]))
     return claims
 
 
-def policy_cues(low_prose: str, tokens: set[str], support: Support) -> list[str]:
-    """Policy language ("we don't offer", "within 30 days") in sentences that say something the input does not."""
+def beyond_the_tool(low_prose: str, support: Support, found: list[Claim]) -> list[Claim]:
+    """A reply built on a tool's result that adds a long statement of its own (a rule, a cause, a
+    date the tool did not give): most of its content words are in neither the result nor the
+    question. Shorter additions are read by their numbers, names and assertion words."""
+    known = [claim.text.lower() for claim in found]
+    for sentence, _ in _statements(low_prose):
+        content = _content_words(sentence)
+        new = _new_words(content, support)
+        if len(new) >= BEYOND_MIN_NEW and len(new) >= BEYOND_NOVELTY * len(content) \
+                and not any(text in sentence for text in known):
+            return [Claim("assertion", sentence.strip()[:160])]
+    return []
+
+
+def _statements(low_prose: str) -> Iterator[tuple[str, list[str]]]:
+    """The sentences that state something, with their words: not questions, steps, greetings or
+    hedged general advice."""
+    for sentence in SENTENCE.findall(low_prose):
+        words = WORD.findall(LIST_LABEL.sub("", sentence))
+        if len(words) >= 4 and not sentence.rstrip().endswith("?") and words[0] not in HOWTO_OPENERS \
+                and HEDGES.isdisjoint(words):
+            yield sentence, words
+
+
+def _says_something_new(sentence: str, support: Support, at_least: int = ASSERTION_MIN_NEW) -> bool:
+    content = _content_words(sentence)
+    new = _new_words(content, support)
+    return len(new) >= at_least and len(new) >= ASSERTION_NOVELTY * len(content)
+
+
+def speaks_for_an_organisation(prompt: list[dict[str, Any]], low_prose: str, support: Support) -> bool:
+    """The system prompt only says whose assistant this is ("You are the HR assistant for Calloway
+    Studios."), no tool answered and nothing was pasted, the user asked a question, and the reply
+    states something new: an organisation's rules, offers or procedures, which only its own
+    documents hold."""
+    system = _system(prompt).strip()
+    if not system or len(system) > ROLE_ONLY_MAX or not ORGANISATION_ROLE.fullmatch(system):
+        return False
+    question = _last_user(prompt)
+    if any(m.get("role") == "tool" for m in prompt) or len(question) > PASTED_MIN:
+        return False
+    low = question.lower()
+    asks = ("?" in question or FACT_QUESTION.search(low)) and not CREATIVE_REQUEST.search(low) \
+        and not CONCEPT_REQUEST.search(low)  # not thanks, a poem, or what a common term means
+    return bool(asks) and any(_says_something_new(sentence, support, 2) for sentence, _ in _statements(low_prose))
+
+
+def policy_cues(low_prose: str, tokens: set[str], support: Support, claims: list[Claim]) -> list[str]:
+    """Policy language ("we don't offer", "within 30 days") in sentences that say something the input
+    does not. A sentence that quotes one of the input's numbers ("at least 500 points", the tool's
+    minimum) and holds no unsupported claim restates the input's policy (a small number may match
+    by chance: 5 days and the 5th)."""
+    unsupported = [claim.text.lower() for claim in claims]
     found: list[str] = []
     for words, pattern in POLICY_PARTS:
         if words.isdisjoint(tokens):
@@ -1037,9 +1329,18 @@ def policy_cues(low_prose: str, tokens: set[str], support: Support) -> list[str]
             start = match.start()
             if (start and low_prose[start - 1].isalnum()) or match.group() in found:
                 continue
-            if _novelty(_sentence_around(low_prose, start), support) >= NOVEL_SENTENCE:
+            sentence = _sentence_around(low_prose, start)
+            if HAS_DIGIT.search(sentence) and _quotes_the_input(sentence, support) \
+                    and not any(text in sentence for text in unsupported):
+                continue
+            if _novelty(sentence, support) >= NOVEL_SENTENCE:
                 found.append(match.group())
     return found
+
+
+def _quotes_the_input(sentence: str, support: Support) -> bool:
+    return any(key > SMALL_FACTOR and key in support.bare_numbers
+               for match in INPUT_NUMBER.finditer(sentence) for key in number_values(match.group()))
 
 
 def _sentence_around(text: str, index: int) -> str:
@@ -1078,7 +1379,10 @@ def unsupported_claims(reply: str, texts: list[str], question: str = "") -> list
 
 def _claims(found: ReplyClaims) -> list[Claim]:
     """Every unsupported claim: the specific ones, and the assertions with no digit or name."""
-    if CREATIVE_REQUEST.search(found.question):  # invented names and statements are the point of creative text
+    question = found.question
+    if CREATIVE_REQUEST.search(question) or TRANSLATE_REQUEST.search(question) or CONCEPT_REQUEST.search(question):
+        # invented names are the point of creative text; a translation's capitalised words are its
+        # language's; what a common term means is general knowledge (its numbers still count)
         return [claim for claim in found.unsupported if claim.kind not in ("name", "acronym")]
     return found.unsupported + assertion_claims(found.low, found.support, found.unsupported)
 
@@ -1089,14 +1393,20 @@ def assess_reply(reply: str, prompt: list[dict[str, Any]]) -> Assessment:
     question = _last_user(prompt).lower()
     found = ReplyClaims(reply, support, question)
     claims = _claims(found)
-    policy = policy_cues(found.low, found.tokens, support)
-    if not claims and not policy:
+    if any(m.get("role") == "tool" for m in prompt):
+        claims += beyond_the_tool(found.low, support, claims)
+    policy = policy_cues(found.low, found.tokens, support, claims)
+    organisation = speaks_for_an_organisation(prompt, found.low, support)
+    if not claims and not policy and not organisation:
         return Assessment(0.0)
     transform = bool(TRANSFORM_REQUEST.search(question)) or _system_asks_transform(_system(prompt))
     factor = TRANSFORM_FACTOR if transform else 1.0
     total = sum(claim.weight * (factor if claim.kind in SOFT_KINDS else 1.0) for claim in claims)
     total += min(POLICY_CUE_MAX, POLICY_CUE * len(policy)) * factor
     cues = [f'policy language: "{cue}"' for cue in policy]
+    if organisation:
+        total += ORGANISATION_CUE
+        cues.append("answers for an organisation with nothing in the conversation to go on")
     asked = None if transform else FACT_QUESTION.search(question)
     if asked:
         total += QUESTION_CUE

