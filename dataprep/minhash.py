@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Iterator, Sequence
 
@@ -254,12 +254,32 @@ class Sketches:
     params: Params
     keys: np.ndarray
     blank: np.ndarray
-    signatures: np.ndarray
+    signatures: np.ndarray  # (texts, num_perm); (texts, 0) once compacted
     hashes: np.ndarray  # every text's sorted unique shingle hashes, concatenated
     offsets: np.ndarray  # text i's shingles are hashes[offsets[i]:offsets[i + 1]]
+    bands: np.ndarray | None = None  # LSH band keys (texts, bands), kept in place of the signatures
 
     def __len__(self) -> int:
         return len(self.blank)
+
+    def band_keys(self, rows: np.ndarray) -> np.ndarray:
+        """The LSH band keys of these rows."""
+        return self.bands[rows] if self.bands is not None else band_keys(self.signatures[rows], *self.params.bands_rows)
+
+    def compact(self) -> "Sketches":
+        """The same sketches in less memory: with exact Jaccard (``verify``) the signatures serve
+        LSH only, and its band keys (bands x 8 bytes a text) replace them (num_perm x 4 bytes)."""
+        if not self.params.verify or self.bands is not None:
+            return self
+        return replace(self, signatures=self.signatures[:, :0], bands=band_keys(self.signatures, *self.params.bands_rows))
+
+    def take(self, rows: np.ndarray) -> "Sketches":
+        """The sketches of these rows, in this order."""
+        rows = np.asarray(rows, np.int64)
+        sizes = self.offsets[rows + 1] - self.offsets[rows]
+        return Sketches(self.params, self.keys[rows], self.blank[rows], self.signatures[rows],
+                        self.hashes[_ranges(self.offsets[rows], sizes)], np.concatenate(([0], np.cumsum(sizes))),
+                        None if self.bands is None else self.bands[rows])
 
     def same_text(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Whether texts i and j are equal once normalized (never for empty texts)."""
@@ -292,6 +312,17 @@ class Sketches:
         inter = np.bincount(shared.astype(np.int64), minlength=len(i))
         union = sizes_i + sizes_j - inter
         return np.divide(inter, union, out=np.zeros(len(i)), where=union > 0)
+
+
+def concat(parts: Sequence[Sketches], params: Params) -> Sketches:
+    """The sketches of several lists of texts, one after the other."""
+    if not parts:
+        return sketch([], params)
+    ends = np.cumsum([p.offsets[-1] for p in parts])
+    offsets = np.concatenate([[0], *(p.offsets[1:] + end - p.offsets[-1] for p, end in zip(parts, ends))])
+    bands = None if parts[0].bands is None else np.concatenate([p.bands for p in parts])
+    return Sketches(params, *(np.concatenate([getattr(p, name) for p in parts])
+                              for name in ("keys", "blank", "signatures", "hashes")), offsets, bands)
 
 
 def _ranges(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -333,29 +364,46 @@ def _shards(texts: Sequence[str], params: Params) -> Iterator[_Shard]:
 
 
 # -- LSH and clusters ----------------------------------------------------------------------------------
-def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """Pairs (i < j) of rows that agree on every value of at least one band: the LSH candidates.
-
-    Band values are folded into a 64-bit key per row and rows are sorted by key, so a
-    bucket is a run of equal keys; each row is paired with the next ``WINDOW`` rows of its run.
-    """
-    found = []
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Each band's values folded into a 64-bit key: (rows of signatures, bands) uint64."""
+    keys = np.zeros((len(signatures), bands), U64)
     for band in range(bands):
-        key = np.zeros(len(signatures), U64)
         for column in range(band * rows, (band + 1) * rows):
-            key = key * POLY + signatures[:, column]
+            keys[:, band] = keys[:, band] * POLY + signatures[:, column]
+    return keys
+
+
+def candidate_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Pairs (i < j) of rows that agree on every value of at least one band: the LSH candidates."""
+    return _unpacked(bucket_pairs(band_keys(signatures, bands, rows)))
+
+
+def _unpacked(pairs: np.ndarray) -> np.ndarray:
+    """Pairs packed as ``i << 32 | j`` (8 bytes a pair), as an (n, 2) array of indices."""
+    return np.stack([(pairs >> U64(32)).astype(np.int64), (pairs & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+
+
+def bucket_pairs(keys: np.ndarray) -> np.ndarray:
+    """Pairs (i < j) of rows with an equal key in some band (a column of ``keys``), sorted and
+    packed as ``i << 32 | j``: candidates can outnumber rows a hundred to one.
+
+    Rows are sorted by each band's key, so a bucket is a run of equal keys; each row is
+    paired with the next ``WINDOW`` rows of its run.
+    """
+    pairs = np.zeros(0, U64)
+    for band in range(keys.shape[1]):
+        key = keys[:, band]
         order = np.argsort(key, kind="stable")
         ordered = key[order]
+        found = []
         for step in range(1, WINDOW + 1):
             same = ordered[step:] == ordered[:-step]
             if not same.any():
                 break
             found.append((order[:-step][same].astype(U64) << U64(32)) | order[step:][same].astype(U64))
-    if not found:
-        return np.zeros((0, 2), np.int64)
-    # order is stable within a bucket, so the first of each pair is the smaller index
-    pairs = np.unique(np.concatenate(found))
-    return np.stack([(pairs >> U64(32)).astype(np.int64), (pairs & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+        if found:  # merged band by band: memory holds the distinct pairs, not every band's copy of them
+            pairs = np.union1d(pairs, np.concatenate(found))
+    return pairs  # order is stable within a bucket, so the first of each pair is the smaller index
 
 
 def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -389,11 +437,15 @@ def _forms(sketches: Sketches) -> _Forms:
 def _similar_forms(sketches: Sketches, forms: _Forms, floor: float) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of forms (f < g) found by LSH whose similarity is >= floor, and that similarity."""
     searched = np.flatnonzero(np.diff(sketches.offsets)[forms.first] > 0)
-    params = sketches.params
-    pairs = searched[candidate_pairs(sketches.signatures[forms.first[searched]], *params.bands_rows)]
-    similarity = sketches.similarity(forms.first[pairs[:, 0]], forms.first[pairs[:, 1]])
-    keep = similarity >= floor
-    return pairs[keep], similarity[keep]
+    candidates = bucket_pairs(sketches.band_keys(forms.first[searched]))
+    found, similarities = [np.zeros((0, 2), np.int64)], [np.zeros(0)]
+    for start in range(0, len(candidates), PAIR_CHUNK):  # only the similar pairs are kept
+        pairs = searched[_unpacked(candidates[start:start + PAIR_CHUNK])]
+        similarity = sketches.similarity(forms.first[pairs[:, 0]], forms.first[pairs[:, 1]])
+        keep = similarity >= floor
+        found.append(pairs[keep])
+        similarities.append(similarity[keep])
+    return np.concatenate(found), np.concatenate(similarities)
 
 
 @dataclass
@@ -408,9 +460,13 @@ class Groups:
 def find_groups(texts: Sequence[str], params: Params = Params()) -> Groups:
     """Group texts whose normalized form is equal or whose Jaccard similarity reaches the
     threshold, transitively (A~B and B~C put A, B and C in one group). Empty texts stay alone."""
-    sketches = sketch(texts, params)
+    return groups_of(sketch(texts, params))
+
+
+def groups_of(sketches: Sketches) -> Groups:
+    """``find_groups`` on texts already sketched."""
     forms = _forms(sketches)
-    pairs, _ = _similar_forms(sketches, forms, params.threshold)
+    pairs, _ = _similar_forms(sketches, forms, sketches.params.threshold)
     # Edges: every text to the first text of its form, and between the firsts of similar forms.
     first_i = np.concatenate([forms.first[forms.form], forms.first[pairs[:, 0]]])
     first_j = np.concatenate([forms.members, forms.first[pairs[:, 1]]])
@@ -434,8 +490,13 @@ def best_matches(texts_a: Sequence[str], texts_b: Sequence[str], params: Params 
     """For each text of ``texts_a``, its most similar text of ``texts_b`` among LSH candidates:
     (similarity, index into texts_b), or (0.0, -1) when none reaches ``minimum`` (default:
     the threshold; 0.0 takes any candidate). An equal normalized text scores 1.0."""
-    n_a = len(texts_a)
-    sketches = sketch([*texts_a, *texts_b], params)
+    return best_sketched_matches(sketch(texts_a, params), sketch(texts_b, params), minimum)
+
+
+def best_sketched_matches(a: Sketches, b: Sketches, minimum: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``best_matches`` on texts already sketched."""
+    n_a, params = len(a), a.params
+    sketches = concat([a, b], params)
     forms = _forms(sketches)
     n_forms = len(forms.first)
     a_member, b_member = np.zeros(n_forms, bool), np.full(n_forms, -1)

@@ -557,3 +557,62 @@ def test_a_second_dedup_pass_keeps_the_cluster_sizes_of_the_first(tmp_path):
     kept = [orjson.loads(line) for line in (tmp_path / "run" / "train.jsonl").read_bytes().splitlines()]
     sizes = sorted(r["groups"]["cluster_size"] for r in kept)
     assert sizes == [1, 3]
+
+
+# -- memory: texts are sketched a batch at a time, never held ------------------------------------------------
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_data" / "logs" / "openai_chat.jsonl"
+
+
+def run_dedup_on(tmp_path: Path, *sources: Path, **options) -> tuple[list[dict], list[dict], dict]:
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
+    out, duplicates = folder / "out.jsonl", folder / "out.duplicates.jsonl"
+    outcome = run_single_stage(Dedup(**options), [InputSpec(str(source)) for source in sources], out,
+                               {"duplicates": duplicates, "rejected": folder / "out.rejected.jsonl"})
+    return read(out), read(duplicates), outcome.results[1].stats
+
+
+@pytest.mark.skipif(not SAMPLE_LOGS.is_file(), reason="sample_data/ is not generated")
+@pytest.mark.parametrize("options", [{}, {"keep_per_cluster": 3}])
+def test_small_batches_and_many_reply_passes_place_every_record_the_same(tmp_path, monkeypatch, options):
+    """Pass 1 sketches texts a batch at a time and answers are judged a bounded number of
+    replies at a time: however small those batches, every record lands in the same place."""
+    import dataprep.stages.dedup as dedup
+
+    disputed = tmp_path / "disputed.jsonl"  # the logs hold no labeling conflict: a few are added
+    write_jsonl(disputed, [chat(f"How much is the {item} fee?", f"The {item} fee is ${price}.", id=f"{item}-{price}-{copy}")
+                           for item in ("rental", "repair", "restocking") for price in (5, 9) for copy in range(3)])
+    whole = run_dedup_on(tmp_path, SAMPLE_LOGS, disputed, **options)
+    assert whole[2]["clusters"] > 50 and whole[2]["conflicts"] == 3 and whole[2]["exact_removed"] > 0
+    monkeypatch.setattr(dedup, "SURVEY_BATCH", 37)
+    monkeypatch.setattr(dedup, "REPLIES_PER_PASS", 25)
+    assert run_dedup_on(tmp_path, SAMPLE_LOGS, disputed, **options) == whole
+
+
+def test_longer_texts_with_the_same_words_cost_dedup_no_more_memory(tmp_path, monkeypatch):
+    """Texts are not held: records whose texts are twenty times longer, the same sentence
+    repeated (so the same shingles and sketches), raise the stage's peak by a small part
+    of the texts' size (a batch of them is sketched at a time)."""
+    import tracemalloc
+
+    import dataprep.stages.dedup as dedup
+
+    monkeypatch.setattr(dedup, "SURVEY_BATCH", 5)
+    rng = random.Random(3)
+    sentences = [" ".join(rng.choices(WORDS, k=40)) for _ in range(1500)]
+    sentences += sentences[:300]  # copies, so there are clusters to plan and settle
+
+    def peak(repeat: int) -> tuple[int, int]:
+        rows = [chat(" ".join([sentence] * repeat), id=f"r{i}") for i, sentence in enumerate(sentences)]
+        folder = Path(tempfile.mkdtemp(dir=tmp_path))
+        write_jsonl(folder / "in.jsonl", rows)
+        tracemalloc.start()
+        outcome = run_single_stage(Dedup(), [InputSpec(str(folder / "in.jsonl"))], folder / "out.jsonl",
+                                   {"duplicates": folder / "duplicates.jsonl", "rejected": folder / "rejected.jsonl"})
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert (outcome.counts["out"], outcome.counts["duplicates"]) == (1500, 300)
+        return peak, sum(len(row["messages"][0]["content"]) for row in rows)
+
+    peak(1)  # the first run imports what dedup uses: not what is measured
+    (short_peak, _), (long_peak, long_texts) = peak(1), peak(20)
+    assert long_peak - short_peak < 0.25 * long_texts

@@ -20,23 +20,30 @@ duplicates. Several answers that disagree: a labeling conflict; one record per a
 on, tagged ``conflict``, for the review stage, and the copies of each answer go to
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
 benchmark) are set aside so nothing in training leaks into evaluation.
+
+Memory: no text is held across the input. Pass 1 sketches texts a batch at a time (LSH band
+keys and shingle hashes per record, plus flat arrays: about 700 bytes a record on support
+logs); the few texts needed later (two records sketched with different shingle kinds) and the
+replies of records that share an input are read in further passes over the input.
 """
 
 from __future__ import annotations
 
+import tempfile
 from array import array
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
+import orjson
 import xxhash
 
 from ..errors import InputError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
-from ..minhash import (Params, Sketches, best_matches, components, find_groups, group_near_duplicates, max_cross_similarity,
-                       normalize, sketch)
+from ..minhash import (Params, Sketches, best_sketched_matches, components, concat, group_near_duplicates, groups_of,
+                       max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import Record, message_text, readable_text, record_text
 from ..reply_agreement import WORD, Reply, disagreement, read_reply, same_grounds, stated_facts, word_similarity
@@ -56,6 +63,10 @@ WORDINGS_COMPARED = 20
 #: character 5-grams; longer texts keep word 3-grams (as discriminating, and four times faster)
 SHORT_TEXT_WORDS = 32
 CHAR_NGRAM = 5
+#: records read per batch in pass 1: their texts are sketched, then dropped
+SURVEY_BATCH = 16384
+#: replies held at once when judging answers (a few KB each); more take another pass over the input
+REPLIES_PER_PASS = 500_000
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
 
 
@@ -82,18 +93,23 @@ def _accepted_reply(record: Record) -> bool:
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
 
 
-def _split_by_facts(labels: np.ndarray, texts: list[str], members: np.ndarray) -> np.ndarray:
+def _facts_key(text: str) -> int:
+    """A 64-bit hash of the amounts, dates and numbers ``text`` states; 0 when it states none."""
+    facts = stated_facts(text)
+    return (xxhash.xxh3_64_intdigest(repr(sorted(map(repr, facts))).encode()) >> 1) | 1 if facts else 0
+
+
+def _split_by_facts(labels: np.ndarray, facts: np.ndarray, members: np.ndarray) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
-    gift card") are other examples: each cluster splits by the facts its texts state."""
+    gift card") are other examples: each cluster splits by the facts its texts state
+    (``facts``: a hash per record, see _facts_key). Clusters are numbered by first member."""
     if not len(members):
         return labels
     sizes = np.bincount(labels[members])
-    signatures: dict[frozenset, int] = {frozenset(): 0}
-    signature = np.zeros(len(labels), np.int64)
-    for i in members[sizes[labels[members]] > 1]:
-        signature[i] = signatures.setdefault(stated_facts(texts[i]), len(signatures))
+    signature = np.where(sizes[labels[members]] > 1, facts[members], 0)
+    _, first, inverse = np.unique(np.stack([labels[members], signature]), axis=1, return_index=True, return_inverse=True)
     split = labels.copy()
-    split[members] = np.unique(np.stack([labels[members], signature[members]]), axis=1, return_inverse=True)[1].ravel()
+    split[members] = np.argsort(np.argsort(first))[inverse.ravel()]
     return split
 
 
@@ -109,15 +125,132 @@ def _first_of_runs(labels: np.ndarray) -> np.ndarray:
     return np.flatnonzero(first)
 
 
+def _kinds(tools: np.ndarray, words: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """With shingle "auto": which texts are compared as character n-grams, which as word n-grams.
+    Two texts with Jaccard >= t differ in length by a factor t at most: the texts that could
+    match across the boundary are compared both ways (and their two clusters joined)."""
+    short = ~tools & (words < SHORT_TEXT_WORDS)
+    near = ~tools & (words >= SHORT_TEXT_WORDS * threshold) & (words < SHORT_TEXT_WORDS / threshold)
+    return short | near, ~short | near
+
+
+class Ids:
+    """Record ids packed in one buffer: ten million cost their bytes plus 8 each, not ~70 as strings."""
+
+    def __init__(self) -> None:
+        self.data, self.ends = bytearray(), array("q")
+
+    def append(self, value: str) -> None:
+        self.data += value.encode("utf-8", "surrogatepass")
+        self.ends.append(len(self.data))
+
+    def __getitem__(self, i: int) -> str:
+        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+
+class Store:
+    """The compact sketches (see Sketches.compact) of the records compared with one kind of shingle.
+    Each batch's are spilled to temporary files until ``close`` reads them back whole: kept in
+    memory, thousands of mid-sized arrays between the batches' temporaries fragment the heap."""
+
+    COLUMNS = ("keys", "blank", "signatures", "hashes", "counts", "bands")
+
+    def __init__(self, params: Params, words_only: bool = False):
+        # character shingles would see punctuation: "refund?" and "refund," differ in five
+        self.params, self.words_only = params, words_only
+        self.files = {column: tempfile.TemporaryFile() for column in self.COLUMNS}
+        self.rows = array("i")  # row of each record, -1 for records not compared this way
+        self.count = 0
+        self.sketches = sketch([], params).compact()
+
+    def add(self, texts: list[str], wanted: np.ndarray) -> None:
+        """Sketch the wanted texts of a batch of records."""
+        chosen = [_words(t) if self.words_only else t for t, w in zip(texts, wanted) if w]
+        part = sketch(chosen, self.params).compact()
+        for column, values in zip(self.COLUMNS, (part.keys, part.blank, part.signatures, part.hashes,
+                                                 np.diff(part.offsets), part.bands)):
+            if values is not None:
+                self.files[column].write(np.ascontiguousarray(values).tobytes())
+        self.rows.extend(np.where(wanted, self.count + np.cumsum(wanted) - 1, -1).tolist())
+        self.count += len(chosen)
+
+    def close(self) -> None:
+        empty = self.sketches
+        columns = {}
+        for column, like in zip(self.COLUMNS, (empty.keys, empty.blank, empty.signatures, empty.hashes,
+                                               empty.offsets, empty.bands)):
+            handle = self.files.pop(column)
+            handle.seek(0)
+            values = np.fromfile(handle, like.dtype) if like is not None else None
+            handle.close()
+            columns[column] = values if like is None or like.ndim == 1 else values.reshape(self.count, like.shape[1])
+        offsets = np.concatenate(([0], np.cumsum(columns["counts"])))
+        self.sketches = Sketches(self.params, columns["keys"], columns["blank"], columns["signatures"],
+                                 columns["hashes"], offsets, columns["bands"])
+
+    def take(self, members: np.ndarray) -> Sketches:
+        rows = np.frombuffer(self.rows, np.int32)[members]
+        return self.sketches if np.array_equal(rows, np.arange(len(self.sketches))) else self.sketches.take(rows)
+
+
+class Sketched:
+    """One view of every record, sketched batch by batch in pass 1 and its texts dropped: per
+    record its word count, a hash of the facts it states and its sketches, per shingle kind.
+    With a ``base`` view, a record whose text is the same in both is sketched once, there."""
+
+    def __init__(self, params: Params, auto: bool, base: Sketched | None = None):
+        chars = replace(params, shingle="char", ngram=CHAR_NGRAM)
+        self.threshold, self.base = params.threshold, base
+        self.stores = {p: Store(p, words_only=p is chars) for p in ((chars, params) if auto else (params,))}
+        self.words, self.facts = array("i"), array("q")
+        self.own = bytearray()  # the record's text differs from the base's (always, without a base)
+
+    def add(self, texts: list[str], tools: np.ndarray, base_texts: list[str] | None = None,
+            every_word: bool = False) -> None:
+        """Sketch a batch of records' texts (``every_word``: each as word n-grams, whatever its length)."""
+        own = np.array([a != b for a, b in zip(texts, base_texts)], bool) if base_texts else np.ones(len(texts), bool)
+        self.own += own.tobytes()
+        words = np.fromiter((len(t.split()) for t in texts), np.int32, len(texts))
+        self.words.extend(words.tolist())
+        self.facts.extend(_facts_key(t) if o else int(f)
+                          for t, o, f in zip(texts, own, self.base.facts[-len(texts):] if self.base else own))
+        wanted = [own]
+        if len(self.stores) == 2:
+            chars, word = _kinds(tools, words, self.threshold)
+            wanted = [chars & own, (word | every_word) & own]
+        for store, chosen in zip(self.stores.values(), wanted):
+            store.add(texts, chosen)
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            store.close()
+
+    @property
+    def differs(self) -> bool:
+        return 1 in self.own
+
+    def take(self, params: Params, members: np.ndarray) -> Sketches:
+        """The sketches of these records, in this order."""
+        own = np.frombuffer(self.own, bool)[members]
+        if own.all():
+            return self.stores[params].take(members)
+        if not own.any():
+            return self.base.take(params, members)
+        both = concat([self.base.take(params, members[~own]), self.stores[params].take(members[own])], params)
+        return both.take(np.argsort(np.concatenate([np.flatnonzero(~own), np.flatnonzero(own)]), kind="stable"))
+
+
 @dataclass
 class Survey:
-    """Pass 1: what dedup needs of every record, without keeping the records (flat arrays:
-    a million records cost their texts and ids plus 41 bytes each)."""
+    """Pass 1: what dedup needs of every record, without keeping the records or their texts
+    (flat arrays and sketches)."""
 
-    texts: list[str] = field(default_factory=list)
-    input_texts: list[str] = field(default_factory=list)  # for conflicts, when the view differs
-    input_differs: bool = False  # some record's input text is not its view text
-    ids: list[str] = field(default_factory=list)
+    view: Sketched
+    input: Sketched | None  # the conflict view, when it is not the dedup view
+    ids: Ids = field(default_factory=Ids)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
     tool_context: bytearray = field(default_factory=bytearray)  # tool calls or results before the reply
@@ -126,13 +259,21 @@ class Survey:
 
 
 class Measured:
-    """Sketches of records, one set per shingle kind, to measure any two records against each other."""
+    """Sketches of records, one set per shingle kind, to measure any two records against each
+    other; records sketched with different kinds are re-read and compared on their texts."""
 
-    def __init__(self, texts: list[str], params: Params):
-        self.texts, self.params = texts, params
+    def __init__(self, n: int, params: Params, text_of: Callable[[np.ndarray], dict[int, str]]):
+        self.params, self.text_of = params, text_of
+        self.texts: dict[int, str] = {}
         self.parts: list[Sketches] = []
-        self.part = np.full(len(texts), -1)
-        self.row = np.full(len(texts), -1)
+        self.part = np.full(n, -1, np.int32)
+        self.row = np.full(n, -1, np.int32)
+
+    def read(self, indices: np.ndarray) -> None:
+        """Keep the texts of these records (one more pass over the input, for those not kept yet)."""
+        missing = np.setdiff1d(indices, np.fromiter(self.texts, np.int64, len(self.texts)))
+        if len(missing):
+            self.texts.update(self.text_of(missing))
 
     def add(self, members: np.ndarray, sketches: Sketches) -> None:
         self.part[members], self.row[members] = len(self.parts), np.arange(len(members))
@@ -148,7 +289,9 @@ class Measured:
             both = (self.part[i] == number) & (self.part[j] == number)
             rows, other = self.row[i[both]], self.row[j[both]]
             similarity[both], same[both] = sketches.similarity(rows, other), sketches.same_text(rows, other)
-        for k in np.flatnonzero(self.part[i] != self.part[j]):  # rare: a conflict's copies told apart
+        across = np.flatnonzero(self.part[i] != self.part[j])  # rare: a conflict's copies told apart
+        self.read(np.concatenate([i[across], j[across]]))
+        for k in across:
             pair = sketch([self.texts[i[k]], self.texts[j[k]]], self.params)
             similarity[k], same[k] = pair.similarity([0], [1])[0], pair.same_text([0], [1])[0]
         return similarity, same
@@ -161,11 +304,11 @@ class Plan:
     labels: np.ndarray  # dedup cluster per record (-1: decontaminated)
     keeper_of: np.ndarray  # the record each one is set aside for (itself when kept; -1: decontaminated)
     sizes: np.ndarray  # original records per cluster
-    cluster_ids: list[str]
+    first: np.ndarray  # first record of each cluster (its id names the cluster)
     measured: Measured  # the records not decontaminated, to measure against each other
     similarity: np.ndarray  # to its keeper (duplicates) or reference (decontaminated)
     exact: np.ndarray  # same normalized text as the keeper
-    reference: list[tuple[str, str] | None]  # (file, record id) a decontaminated record matched
+    reference: dict[int, tuple[str, str]]  # record -> (file, record id) of the reference it matched
     conflict: dict[int, str] = field(default_factory=dict)  # kept record index -> conflict group id
     conflict_reason: dict[str, str] = field(default_factory=dict)  # group id -> why
     same_answer: dict[int, str] = field(default_factory=dict)  # set-aside copy of a conflict's answer -> group id
@@ -192,7 +335,7 @@ class Dedup(Stage):
 
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         survey = self.survey(records)
-        plan = self.plan(survey, ctx)
+        plan = self.plan(records, survey, ctx)
         if self.options["conflicts"]:
             self.find_conflicts(records, survey, plan)
         self.settle(plan)
@@ -200,76 +343,99 @@ class Dedup(Stage):
 
     # -- pass 1 ---------------------------------------------------------------------------------------------
     def survey(self, records: RecordSource) -> Survey:
-        survey = Survey()
+        """Every record's sketches and keeper merits, its texts sketched a batch at a time and dropped."""
         separate_input_view = self.options["view"] != CONFLICT_VIEW and self.options["conflicts"]
+        auto = self.options["shingle"] == "auto"
+        view = Sketched(self.params, auto)
+        survey = Survey(view, Sketched(self.params, auto, base=view) if separate_input_view else None)
+        batch: list[tuple[str, str]] = []
         for record in records:
             text = record_text(record, self.options["view"])
-            survey.texts.append(text)
-            if separate_input_view:
-                input_text = record_text(record, CONFLICT_VIEW)
-                survey.input_differs |= input_text != text
-                survey.input_texts.append(text if input_text == text else input_text)  # one copy when equal
+            batch.append((text, record_text(record, CONFLICT_VIEW) if separate_input_view else text))
             survey.ids.append(record.id)
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
             survey.tool_context.append(any(m.get("role") in ("tool", "function") or m.get("tool_calls")
                                            for m in record.prompt_messages))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
+            if len(batch) == SURVEY_BATCH:
+                self._sketch_batch(survey, batch)
+                batch = []
+        self._sketch_batch(survey, batch)
+        survey.view.close()
+        if survey.input is not None:
+            survey.input.close()
+        if survey.input is not None and not survey.input.differs:
+            survey.input = None
         return survey
 
+    def _sketch_batch(self, survey: Survey, batch: list[tuple[str, str]]) -> None:
+        tools = np.frombuffer(survey.tool_context, bool)[len(survey.tool_context) - len(batch):]
+        texts = [text for text, _ in batch]
+        survey.view.add(texts, tools, every_word=bool(self.options["against"]))  # decontamination compares words
+        if survey.input is not None:
+            survey.input.add([text for _, text in batch], tools, base_texts=texts)
+
     # -- deciding ---------------------------------------------------------------------------------------------
-    def plan(self, survey: Survey, ctx: StageContext) -> Plan:
-        n = len(survey.texts)
-        similarity, reference = np.zeros(n), [None] * n
+    def plan(self, records: RecordSource, survey: Survey, ctx: StageContext) -> Plan:
+        n = len(survey.ids)
+        similarity, reference = np.zeros(n), {}
         if self.options["against"]:
             self.decontaminate(survey, ctx, similarity, reference)
-        clean = np.array([i for i in range(n) if reference[i] is None], np.int64)
-        labels, measured, similar_pairs = self.cluster(survey.texts, clean, survey)
-        labels = _split_by_facts(labels, survey.texts, clean)
+        clean = np.setdiff1d(np.arange(n), np.fromiter(reference, np.int64, len(reference)))
+        labels, similar_pairs = self.cluster(survey.view, clean, survey)
+        labels = _split_by_facts(labels, np.frombuffer(survey.view.facts, np.int64), clean)
+        measured = self.measure(records, survey, clean)
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
         weights = np.frombuffer(survey.represents, np.int64)[clean] if n else np.zeros(0, np.int64)
         sizes = np.bincount(labels[clean], weights=weights).astype(np.int64)
-        plan = Plan(labels, np.full(n, -1), sizes, [_group_id(survey.ids[clean[i]]) for i in first],
-                    measured, similarity, np.zeros(n, bool), reference)
+        plan = Plan(labels, np.full(n, -1), sizes, clean[first], measured, similarity, np.zeros(n, bool), reference)
         self.choose_keepers(plan, clean, survey)
         ctx.stats.update(view=self.options["view"], threshold=self.params.threshold, num_perm=self.params.num_perm,
                          bands=self.params.bands_rows[0], rows=self.params.bands_rows[1],
                          similar_pairs=similar_pairs)
         return plan
 
-    def cluster(self, texts: list[str], members: np.ndarray, survey: Survey) -> tuple[np.ndarray, Measured, int]:
+    def cluster(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, int]:
         """Near-duplicate clusters of ``members`` (a label per record, -1 for others), each
-        shingle kind's texts among themselves; how to measure them; how many similar pairs."""
-        labels, measured, found = np.full(len(texts), -1), Measured(texts, self.params), 0
+        shingle kind's texts among themselves; how many similar pairs."""
+        labels, found = np.full(len(survey.ids), -1), 0
         linked: list[np.ndarray] = []  # a record near the length boundary, clustered both ways: its two labels
-        for params, part in self._by_shingle(texts, members, survey):
-            # character shingles would see punctuation: "refund?" and "refund," differ in five
-            shown = [texts[i] for i in part] if params is self.params else [_words(texts[i]) for i in part]
-            groups = find_groups(shown, params)
+        for params, part in self._by_shingle(sketched, members, survey):
+            groups = groups_of(sketched.take(params, part))
             part_labels = groups.labels + labels.max(initial=-1) + 1
             twice = labels[part] >= 0
             linked.append(np.stack([labels[part][twice], part_labels[twice]], axis=1))
             labels[part] = part_labels
-            measured.add(part, groups.sketches)
             found += groups.similar_pairs
         if len(members) and (edges := np.concatenate(linked)).size:
             merged = components(labels.max() + 1, edges[:, 0], edges[:, 1])
             labels[members] = merged[labels[members]]
-        return labels, measured, found
+        return labels, found
 
-    def _by_shingle(self, texts: list[str], members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
+    def measure(self, records: RecordSource, survey: Survey, members: np.ndarray) -> Measured:
+        """How to measure ``members`` against each other: each by the last shingle kind it was
+        clustered with (word n-grams, for a text near the boundary)."""
+        view = self.options["view"]
+
+        def text_of(indices: np.ndarray) -> dict[int, str]:
+            wanted = set(indices.tolist())
+            return {i: record_text(r, view) for i, r in enumerate(records) if i in wanted}
+
+        measured = Measured(len(survey.ids), self.params, text_of)
+        for params, part in self._by_shingle(survey.view, members, survey):
+            measured.add(part, survey.view.take(params, part))
+        return measured
+
+    def _by_shingle(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
         if self.options["shingle"] != "auto":
             return [(self.params, members)]
         tools = np.frombuffer(survey.tool_context, bool)[members]
-        words = np.array([len(texts[i].split()) for i in members])
-        short = ~tools & (words < SHORT_TEXT_WORDS)
-        # two texts with Jaccard >= t differ in length by a factor t at most: the texts that could
-        # match across the boundary are clustered both ways, and their two clusters joined
-        near = ~tools & (words >= SHORT_TEXT_WORDS * self.params.threshold) & (words < SHORT_TEXT_WORDS / self.params.threshold)
-        chars = replace(self.params, shingle="char", ngram=CHAR_NGRAM)
-        return [(chars, members[short | near]), (self.params, members[~short | near])]
+        chars, words = _kinds(tools, np.frombuffer(sketched.words, np.int32)[members], self.params.threshold)
+        char_params = replace(self.params, shingle="char", ngram=CHAR_NGRAM)
+        return [(char_params, members[chars]), (self.params, members[words])]
 
     def rank(self, labels: np.ndarray, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, np.ndarray]:
         """``members`` sorted by cluster, and within a cluster best first: by the first keeper
@@ -285,7 +451,11 @@ class Dedup(Stage):
         starts = _first_of_runs(labels)
         plan.keeper_of[ranked] = np.repeat(ranked[starts], np.diff(np.append(starts, len(ranked))))
         if self.options["keep_per_cluster"] > 1:
-            for start, end in zip(starts, np.append(starts[1:], len(ranked))):
+            parts = plan.measured.part[ranked]
+            ends = np.append(starts[1:], len(ranked))
+            mixed = np.maximum.reduceat(parts, starts) != np.minimum.reduceat(parts, starts)
+            plan.measured.read(ranked[np.repeat(mixed, ends - starts)])  # their texts, in one pass
+            for start, end in zip(starts, ends):
                 if end - start > 1:
                     self._keep_diverse(plan, ranked[start:end])
 
@@ -305,13 +475,15 @@ class Dedup(Stage):
         plan.keeper_of[members] = members[nearest]
 
     def decontaminate(self, survey: Survey, ctx: StageContext, similarity: np.ndarray,
-                      reference: list[tuple[str, str] | None]) -> None:
+                      reference: dict[int, tuple[str, str]]) -> None:
         ref_texts, ref_from = [], []
         for given in self.options["against"]:
             for record in self._read_reference(given, ctx):
                 ref_texts.append(record_text(record, self.options["view"]))
                 ref_from.append((given, record.id))
-        sims, index = best_matches(survey.texts, ref_texts, self.params)
+        every = np.arange(len(survey.ids))
+        sims, index = best_sketched_matches(survey.view.take(self.params, every),
+                                            sketch(ref_texts, self.params).compact())
         for i in np.flatnonzero(index >= 0):
             similarity[i], reference[i] = sims[i], ref_from[index[i]]
 
@@ -339,19 +511,22 @@ class Dedup(Stage):
         shared = np.flatnonzero(accepted & (accepted_per_label[np.maximum(input_labels, 0)] > 1))
         if not len(shared):
             return
-        wanted = set(shared.tolist())
-        replies = {i: read_reply(r.messages) for i, r in enumerate(records) if i in wanted}
         ranked, labels = self.rank(input_labels[shared], shared, survey)
         starts = _first_of_runs(labels)
-        for start, end in zip(starts, np.append(starts[1:], len(ranked))):
-            self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
+        for groups in _passes(starts, np.append(starts[1:], len(ranked)), REPLIES_PER_PASS):
+            wanted = np.zeros(len(survey.ids), bool)
+            wanted[ranked[groups[0][0]:groups[-1][1]]] = True
+            replies = _read_replies(records, wanted)
+            for start, end in groups:
+                self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
 
     def _input_labels(self, survey: Survey, plan: Plan) -> np.ndarray:
         """Clusters on the conflict view: the dedup clusters themselves when they compare the same text."""
-        if self.options["view"] == CONFLICT_VIEW or not survey.input_differs:
+        if survey.input is None:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
-        return _split_by_facts(self.cluster(survey.input_texts, clean, survey)[0], survey.input_texts, clean)
+        return _split_by_facts(self.cluster(survey.input, clean, survey)[0], np.frombuffer(survey.input.facts, np.int64),
+                               clean)
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
@@ -416,21 +591,22 @@ class Dedup(Stage):
                                 "conflict_copies_removed"), 0)
         stands_for = np.bincount(plan.keeper_of[plan.keeper_of >= 0], minlength=len(plan.keeper_of)) - 1
         for i, record in enumerate(records):
-            if plan.reference[i] is not None:
+            if i in plan.reference:
                 file, ref_id = plan.reference[i]
                 ctx.set_aside(record, "duplicates", f"near-duplicate of reference set {file}", keeper_id=ref_id,
                               similarity=round(float(plan.similarity[i]), 4))
                 counts["decontaminated"] += 1
                 continue
             label = plan.labels[i]
-            record.groups["cluster"], record.groups["cluster_size"] = plan.cluster_ids[label], int(plan.sizes[label])
+            cluster_id = _group_id(survey.ids[plan.first[label]])
+            record.groups["cluster"], record.groups["cluster_size"] = cluster_id, int(plan.sizes[label])
             keeper = int(plan.keeper_of[i])
             if keeper == i:
                 if i in plan.conflict:
                     self._mark_conflict(record, plan.conflict[i], plan.conflict_reason[plan.conflict[i]])
                     counts["conflict_records"] += 1
                 if stands_for[i] > 0:
-                    record.note(self.name, "kept", cluster=plan.cluster_ids[label], duplicates=int(stands_for[i]))
+                    record.note(self.name, "kept", cluster=cluster_id, duplicates=int(stands_for[i]))
                 yield record
                 continue
             kind = "exact" if plan.exact[i] else "near"
@@ -439,7 +615,7 @@ class Dedup(Stage):
                 reason = f"same input and same answer as {survey.ids[keeper]} (conflict {plan.same_answer[i]})"
                 counts["conflict_copies_removed"] += 1
             ctx.set_aside(record, "duplicates", reason, keeper_id=survey.ids[keeper],
-                          cluster_id=plan.cluster_ids[label], similarity=round(float(plan.similarity[i]), 4))
+                          cluster_id=cluster_id, similarity=round(float(plan.similarity[i]), 4))
             counts[f"{kind}_removed"] += 1
         members = np.bincount(plan.labels[plan.labels >= 0])  # found in this pass, not carried over
         ctx.stats.update(counts, clusters=int((members > 1).sum()), largest_cluster=int(members.max(initial=0)),
@@ -451,6 +627,29 @@ class Dedup(Stage):
         record.groups["conflict"] = group_id
         record.reasons["conflict"] = [reason]
         record.note(self.name, "flagged_conflict", group=group_id)
+
+
+def _read_replies(records: RecordSource, wanted: np.ndarray) -> dict[int, Reply]:
+    """The replies of the wanted records; copies (the same messages) share one."""
+    replies: dict[int, Reply] = {}
+    read: dict[bytes, Reply] = {}
+    for i, record in enumerate(records):
+        if wanted[i]:
+            key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
+            replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages))
+    return replies
+
+
+def _passes(starts: np.ndarray, ends: np.ndarray, limit: int) -> Iterator[list[tuple[int, int]]]:
+    """Consecutive groups (start, end), in runs of at most ``limit`` members (a larger group alone)."""
+    run: list[tuple[int, int]] = []
+    for start, end in zip(starts.tolist(), ends.tolist()):
+        if run and end - run[0][0] > limit:
+            yield run
+            run = []
+        run.append((start, end))
+    if run:
+        yield run
 
 
 def _connected(edges: list[tuple[int, int, str]]) -> list[tuple[set[int], list[str]]]:

@@ -12,6 +12,7 @@ similarity is reported, so the split proves it does not leak.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -34,6 +35,8 @@ SLICE_WEIGHTS = {
     "synthetic": 1.0,
 }
 SLICES = tuple(SLICE_WEIGHTS)
+#: train records whose texts are sketched at a time when checking train against eval
+TRAIN_BATCH = 16384
 
 
 @dataclass(slots=True)
@@ -257,9 +260,10 @@ class Split(Stage):
         """One MinHash pass of train against eval: the train records that near-duplicate an eval
         record ({train index: that eval record's id}, to be set aside) and the highest
         similarity left between the two sides once they are gone."""
-        from ..minhash import Params, best_matches
+        from ..minhash import Params, best_sketched_matches, concat, sketch
 
-        eval_index, train_index, eval_texts, train_texts, ids = [], [], [], [], {}
+        params = Params(threshold=self.options["threshold"])
+        eval_index, eval_texts, ids, train_index, train_parts, batch = [], [], {}, array("q"), [], []
         for index, record in enumerate(records):
             if int(survey.groups[index]) in picked:
                 eval_index.append(index)
@@ -267,10 +271,14 @@ class Split(Stage):
                 ids[index] = record.id
             else:
                 train_index.append(index)
-                train_texts.append(record_text(record))
-        if not eval_texts or not train_texts:
+                batch.append(record_text(record))
+                if len(batch) == TRAIN_BATCH:  # train texts are sketched a batch at a time, never all held
+                    train_parts.append(sketch(batch, params).compact())
+                    batch = []
+        train_parts.append(sketch(batch, params).compact())
+        if not eval_texts or not train_index:
             return {}, 0.0
-        sims, best = best_matches(train_texts, eval_texts, Params(threshold=self.options["threshold"]), minimum=0.0)
+        sims, best = best_sketched_matches(concat(train_parts, params), sketch(eval_texts, params).compact(), minimum=0.0)
         leaked = (best >= 0) & (sims >= self.options["threshold"])
         held_out = {train_index[i]: ids[eval_index[best[i]]] for i in np.flatnonzero(leaked)}
         remaining = sims[(best >= 0) & ~leaked]
