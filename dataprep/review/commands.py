@@ -25,6 +25,7 @@ from .tasks import ID_FIELD, RANDOM_SAMPLE, label_config, read_records, tasks_fo
 from .verdicts import VERDICTS, personal_data_found, read_export, review_progress, verdicts_from_export
 
 START_TIMEOUT_S = 300
+STOP_TIMEOUT_S = 15  # after Ctrl-C, how long Label Studio may take to shut down before it is killed
 
 
 def push(in_file: Path, project: str, to_file: Path | None, console: Console, allow_unscrubbed: bool = False) -> None:
@@ -151,7 +152,11 @@ def serve(run_dir: Path, port: int, console: Console) -> None:
     finally:
         if process.poll() is None:
             process.terminate()
-            process.wait()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:  # Ctrl-C must stop it, however busy its shutdown is
+                process.kill()
+                process.wait()
 
 
 def refuse_busy_port(port: int) -> None:
