@@ -348,7 +348,10 @@ def test_serve_starts_label_studio_under_the_run_folder(labelstudio, tmp_path):
     port = free_port()
     serve = subprocess.Popen([sys.executable, "-m", "dataprep", "review", "serve", str(run), "--port", str(port)],
                              env={**os.environ, "LABEL_STUDIO_BIN": str(VENV / "bin" / "label-studio")},
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             # Ctrl-C reaches it as in a terminal, even when the tests run as a background
+                             # job, whose commands inherit an ignored SIGINT
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     url = f"http://127.0.0.1:{port}"
     try:
         assert wait_until_up(url, serve, 120), "dataprep review serve did not bring Label Studio up"
