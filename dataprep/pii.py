@@ -1424,7 +1424,7 @@ class Scrubber:
             return each_json_string(self._learn_json(text, placeholders, found),
                                     lambda leaf: self._learn(leaf, placeholders, found))
         has_identity = map_record_texts(record, learn)
-        if not (placeholders.by_key or has_identity):
+        if not (placeholders.by_identity or has_identity):
             return placeholders.replaced  # nothing found, nothing to hash: the record stays as it is
         placeholders.number()
         map_record_texts(record, lambda text: each_json_string(
