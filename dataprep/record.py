@@ -10,6 +10,7 @@ exporters convert out of it.
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -193,3 +194,21 @@ def category_of(record: Record) -> str | None:
         if tag.startswith(("category:", "intent:")):
             return tag.split(":", 1)[1]
     return None
+
+
+class IdTable:
+    """Record ids by position, packed in one buffer: ten million cost their bytes plus 8 each,
+    not ~70 as strings."""
+
+    def __init__(self) -> None:
+        self.data, self.ends = bytearray(), array("q")
+
+    def append(self, record_id: str) -> None:
+        self.data += record_id.encode("utf-8", "surrogatepass")
+        self.ends.append(len(self.data))
+
+    def __getitem__(self, index: int) -> str:
+        return self.data[self.ends[index - 1] if index else 0:self.ends[index]].decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self.ends)

@@ -45,7 +45,7 @@ from ..formats.records import read_strict
 from ..minhash import (Params, Sketches, best_sketched_matches, components, concat, group_near_duplicates, groups_of,
                        max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
-from ..record import Record, message_text, readable_text, record_text
+from ..record import IdTable, Record, message_text, readable_text, record_text
 from ..reply_agreement import WORD, Reply, disagreement, read_reply, same_grounds, stated_facts, word_similarity
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
@@ -132,23 +132,6 @@ def _kinds(tools: np.ndarray, words: np.ndarray, threshold: float) -> tuple[np.n
     short = ~tools & (words < SHORT_TEXT_WORDS)
     near = ~tools & (words >= SHORT_TEXT_WORDS * threshold) & (words < SHORT_TEXT_WORDS / threshold)
     return short | near, ~short | near
-
-
-class Ids:
-    """Record ids packed in one buffer: ten million cost their bytes plus 8 each, not ~70 as strings."""
-
-    def __init__(self) -> None:
-        self.data, self.ends = bytearray(), array("q")
-
-    def append(self, value: str) -> None:
-        self.data += value.encode("utf-8", "surrogatepass")
-        self.ends.append(len(self.data))
-
-    def __getitem__(self, i: int) -> str:
-        return self.data[self.ends[i - 1] if i else 0:self.ends[i]].decode("utf-8", "surrogatepass")
-
-    def __len__(self) -> int:
-        return len(self.ends)
 
 
 class Store:
@@ -250,7 +233,7 @@ class Survey:
 
     view: Sketched
     input: Sketched | None  # the conflict view, when it is not the dedup view
-    ids: Ids = field(default_factory=Ids)
+    ids: IdTable = field(default_factory=IdTable)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
     tool_context: bytearray = field(default_factory=bytearray)  # tool calls or results before the reply

@@ -34,7 +34,7 @@ from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, register
-from ..record import Record, message_text
+from ..record import IdTable, Record, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
 
 ABSORBED = "absorbed by a longer call of the same conversation"
@@ -120,22 +120,6 @@ class CollapsePlan:
     def keeper_of(self, index: int) -> str | None:
         keeper = int(self.keeper[index])
         return self.ids[keeper] if keeper >= 0 else None
-
-
-class IdTable:
-    """Record ids by position in one bytes buffer: a few bytes per record, to name keepers."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.ends = array("q")
-
-    def append(self, record_id: str) -> None:
-        self.data += record_id.encode("utf-8")
-        self.ends.append(len(self.data))
-
-    def __getitem__(self, index: int) -> str:
-        start = self.ends[index - 1] if index else 0
-        return self.data[start:self.ends[index]].decode("utf-8")
 
 
 def message_key(message: dict[str, Any]) -> bytes:
