@@ -15,7 +15,7 @@ import time
 from functools import cache, lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 import orjson
 
@@ -90,6 +90,21 @@ class RecordSource:
         with open(self.path, "rb") as handle:
             for line in handle:
                 yield Record.from_dict(orjson.loads(line))
+
+    def select(self, wanted: Sequence[int]) -> Iterator[tuple[int, Record]]:
+        """(index, record) of the wanted records (indices sorted and unique, e.g. a numpy
+        array from flatnonzero); the lines of the others are skipped unparsed, so a pass for a
+        few records costs a read, not a parse of every line."""
+        if not len(wanted):
+            return
+        with open(self.path, "rb") as handle:
+            position = 0
+            for index, line in enumerate(handle):
+                if index == wanted[position]:
+                    yield index, Record.from_dict(orjson.loads(line))
+                    position += 1
+                    if position == len(wanted):
+                        return
 
 
 @dataclass

@@ -93,20 +93,30 @@ def _accepted_reply(record: Record) -> bool:
             and record.review.get("verdict") != "reject" and record.feedback.get("thumbs") != "down")
 
 
+def _last_turn_key(messages: list[dict[str, Any]]) -> int:
+    """A 63-bit hash of everything after the last user turn: the answer (tool calls, their
+    results and the reply) as written."""
+    asked_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    return xxhash.xxh3_64_intdigest(orjson.dumps(messages[asked_at + 1:])) >> 1
+
+
 def _facts_key(text: str) -> int:
     """A 64-bit hash of the amounts, dates and numbers ``text`` states; 0 when it states none."""
     facts = stated_facts(text)
     return (xxhash.xxh3_64_intdigest(repr(sorted(map(repr, facts))).encode()) >> 1) | 1 if facts else 0
 
 
-def _split_by_facts(labels: np.ndarray, facts: np.ndarray, members: np.ndarray) -> np.ndarray:
+def _split_by_facts(labels: np.ndarray, members: np.ndarray, texts_of: Callable[[np.ndarray], Iterator[str]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
-    gift card") are other examples: each cluster splits by the facts its texts state
-    (``facts``: a hash per record, see _facts_key). Clusters are numbered by first member."""
+    gift card") are other examples: each cluster splits by the facts its texts state (read with
+    ``texts_of`` for the records of clusters of several only). Clusters are numbered by first member."""
     if not len(members):
         return labels
     sizes = np.bincount(labels[members])
-    signature = np.where(sizes[labels[members]] > 1, facts[members], 0)
+    clustered = members[sizes[labels[members]] > 1]
+    facts = np.zeros(len(labels), np.int64)
+    facts[clustered] = np.fromiter(map(_facts_key, texts_of(clustered)), np.int64, len(clustered))
+    signature = facts[members]
     _, first, inverse = np.unique(np.stack([labels[members], signature]), axis=1, return_index=True, return_inverse=True)
     split = labels.copy()
     split[members] = np.argsort(np.argsort(first))[inverse.ravel()]
@@ -139,7 +149,7 @@ class Store:
     Each batch's are spilled to temporary files until ``close`` reads them back whole: kept in
     memory, thousands of mid-sized arrays between the batches' temporaries fragment the heap."""
 
-    COLUMNS = ("keys", "blank", "signatures", "hashes", "counts", "bands")
+    COLUMNS = ("keys", "blank", "signatures", "hashes", "counts", "bands", "low_bytes")
 
     def __init__(self, params: Params, words_only: bool = False):
         # character shingles would see punctuation: "refund?" and "refund," differ in five
@@ -153,42 +163,44 @@ class Store:
         """Sketch the wanted texts of a batch of records."""
         chosen = [_words(t) if self.words_only else t for t, w in zip(texts, wanted) if w]
         part = sketch(chosen, self.params).compact()
-        for column, values in zip(self.COLUMNS, (part.keys, part.blank, part.signatures, part.hashes,
-                                                 np.diff(part.offsets), part.bands)):
+        for column in self.COLUMNS:
+            values = _column(part, column)
             if values is not None:
                 self.files[column].write(np.ascontiguousarray(values).tobytes())
         self.rows.extend(np.where(wanted, self.count + np.cumsum(wanted) - 1, -1).tolist())
         self.count += len(chosen)
 
     def close(self) -> None:
-        empty = self.sketches
         columns = {}
-        for column, like in zip(self.COLUMNS, (empty.keys, empty.blank, empty.signatures, empty.hashes,
-                                               empty.offsets, empty.bands)):
-            handle = self.files.pop(column)
+        for column in self.COLUMNS:
+            like, handle = _column(self.sketches, column), self.files.pop(column)
             handle.seek(0)
             values = np.fromfile(handle, like.dtype) if like is not None else None
             handle.close()
             columns[column] = values if like is None or like.ndim == 1 else values.reshape(self.count, like.shape[1])
-        offsets = np.concatenate(([0], np.cumsum(columns["counts"])))
-        self.sketches = Sketches(self.params, columns["keys"], columns["blank"], columns["signatures"],
-                                 columns["hashes"], offsets, columns["bands"])
+        offsets = np.concatenate(([0], np.cumsum(columns.pop("counts"))))
+        self.sketches = Sketches(self.params, offsets=offsets, **columns)
 
     def take(self, members: np.ndarray) -> Sketches:
         rows = np.frombuffer(self.rows, np.int32)[members]
         return self.sketches if np.array_equal(rows, np.arange(len(self.sketches))) else self.sketches.take(rows)
 
 
+def _column(sketches: Sketches, column: str) -> np.ndarray | None:
+    """A column of the sketches as Store spills it: "counts" are the shingles per text."""
+    return np.diff(sketches.offsets) if column == "counts" else getattr(sketches, column)
+
+
 class Sketched:
     """One view of every record, sketched batch by batch in pass 1 and its texts dropped: per
-    record its word count, a hash of the facts it states and its sketches, per shingle kind.
+    record its word count and its sketches, per shingle kind.
     With a ``base`` view, a record whose text is the same in both is sketched once, there."""
 
     def __init__(self, params: Params, auto: bool, base: Sketched | None = None):
         chars = replace(params, shingle="char", ngram=CHAR_NGRAM)
         self.threshold, self.base = params.threshold, base
         self.stores = {p: Store(p, words_only=p is chars) for p in ((chars, params) if auto else (params,))}
-        self.words, self.facts = array("i"), array("q")
+        self.words = array("i")
         self.own = bytearray()  # the record's text differs from the base's (always, without a base)
 
     def add(self, texts: list[str], tools: np.ndarray, base_texts: list[str] | None = None,
@@ -198,8 +210,6 @@ class Sketched:
         self.own += own.tobytes()
         words = np.fromiter((len(t.split()) for t in texts), np.int32, len(texts))
         self.words.extend(words.tolist())
-        self.facts.extend(_facts_key(t) if o else int(f)
-                          for t, o, f in zip(texts, own, self.base.facts[-len(texts):] if self.base else own))
         wanted = [own]
         if len(self.stores) == 2:
             chars, word = _kinds(tools, words, self.threshold)
@@ -236,6 +246,7 @@ class Survey:
     ids: IdTable = field(default_factory=IdTable)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
+    last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
     tool_context: bytearray = field(default_factory=bytearray)  # tool calls or results before the reply
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
@@ -338,6 +349,7 @@ class Dedup(Stage):
             survey.ids.append(record.id)
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
+            survey.last_turns.append(_last_turn_key(record.messages))
             survey.tool_context.append(any(m.get("role") in ("tool", "function") or m.get("tool_calls")
                                            for m in record.prompt_messages))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
@@ -366,8 +378,8 @@ class Dedup(Stage):
         if self.options["against"]:
             self.decontaminate(survey, ctx, similarity, reference)
         clean = np.setdiff1d(np.arange(n), np.fromiter(reference, np.int64, len(reference)))
-        labels, similar_pairs = self.cluster(survey.view, clean, survey)
-        labels = _split_by_facts(labels, np.frombuffer(survey.view.facts, np.int64), clean)
+        labels, linked_pairs = self.cluster(survey.view, clean, survey)
+        labels = _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, self.options["view"]))
         measured = self.measure(records, survey, clean)
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
@@ -378,12 +390,12 @@ class Dedup(Stage):
         self.choose_keepers(plan, clean, survey)
         ctx.stats.update(view=self.options["view"], threshold=self.params.threshold, num_perm=self.params.num_perm,
                          bands=self.params.bands_rows[0], rows=self.params.bands_rows[1],
-                         similar_pairs=similar_pairs)
+                         linked_pairs=linked_pairs)
         return plan
 
     def cluster(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, int]:
         """Near-duplicate clusters of ``members`` (a label per record, -1 for others), each
-        shingle kind's texts among themselves; how many similar pairs."""
+        shingle kind's texts among themselves; how many similar pairs joined two clusters."""
         labels, found = np.full(len(survey.ids), -1), 0
         linked: list[np.ndarray] = []  # a record near the length boundary, clustered both ways: its two labels
         for params, part in self._by_shingle(sketched, members, survey):
@@ -392,7 +404,7 @@ class Dedup(Stage):
             twice = labels[part] >= 0
             linked.append(np.stack([labels[part][twice], part_labels[twice]], axis=1))
             labels[part] = part_labels
-            found += groups.similar_pairs
+            found += groups.linked_pairs
         if len(members) and (edges := np.concatenate(linked)).size:
             merged = components(labels.max() + 1, edges[:, 0], edges[:, 1])
             labels[members] = merged[labels[members]]
@@ -401,16 +413,19 @@ class Dedup(Stage):
     def measure(self, records: RecordSource, survey: Survey, members: np.ndarray) -> Measured:
         """How to measure ``members`` against each other: each by the last shingle kind it was
         clustered with (word n-grams, for a text near the boundary)."""
-        view = self.options["view"]
-
         def text_of(indices: np.ndarray) -> dict[int, str]:
-            wanted = set(indices.tolist())
-            return {i: record_text(r, view) for i, r in enumerate(records) if i in wanted}
+            wanted = np.unique(indices)
+            return dict(zip(wanted.tolist(), self._texts(records, wanted, self.options["view"])))
 
         measured = Measured(len(survey.ids), self.params, text_of)
         for params, part in self._by_shingle(survey.view, members, survey):
             measured.add(part, survey.view.take(params, part))
         return measured
+
+    @staticmethod
+    def _texts(records: RecordSource, wanted: np.ndarray, view: str) -> Iterator[str]:
+        """The texts of the wanted records (sorted indices), in this view: one more pass over the input."""
+        return (record_text(record, view) for _, record in records.select(wanted))
 
     def _by_shingle(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
         if self.options["shingle"] != "auto":
@@ -488,7 +503,7 @@ class Dedup(Stage):
     def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan) -> None:
         """Among records given the same input, group accepted replies by answer; where answers
         disagree, keep one record per answer (the best ranked) and set its copies aside."""
-        input_labels = self._input_labels(survey, plan)
+        input_labels = self._input_labels(records, survey, plan)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
         accepted_per_label = np.bincount(input_labels[accepted], minlength=len(input_labels))
         shared = np.flatnonzero(accepted & (accepted_per_label[np.maximum(input_labels, 0)] > 1))
@@ -496,20 +511,25 @@ class Dedup(Stage):
             return
         ranked, labels = self.rank(input_labels[shared], shared, survey)
         starts = _first_of_runs(labels)
-        for groups in _passes(starts, np.append(starts[1:], len(ranked)), REPLIES_PER_PASS):
+        # records that end in the same turn (reply, tool calls and results) give one answer:
+        # a group of those has nothing to judge, and its replies are not read
+        turns = np.frombuffer(survey.last_turns, np.int64)[ranked]
+        varied = np.minimum.reduceat(turns, starts) != np.maximum.reduceat(turns, starts)
+        for groups in _passes(starts[varied], np.append(starts[1:], len(ranked))[varied], REPLIES_PER_PASS):
             wanted = np.zeros(len(survey.ids), bool)
-            wanted[ranked[groups[0][0]:groups[-1][1]]] = True
+            for start, end in groups:
+                wanted[ranked[start:end]] = True
             replies = _read_replies(records, wanted)
             for start, end in groups:
                 self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
 
-    def _input_labels(self, survey: Survey, plan: Plan) -> np.ndarray:
+    def _input_labels(self, records: RecordSource, survey: Survey, plan: Plan) -> np.ndarray:
         """Clusters on the conflict view: the dedup clusters themselves when they compare the same text."""
         if survey.input is None:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
-        return _split_by_facts(self.cluster(survey.input, clean, survey)[0], np.frombuffer(survey.input.facts, np.int64),
-                               clean)
+        return _split_by_facts(self.cluster(survey.input, clean, survey)[0], clean,
+                               lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
@@ -613,24 +633,25 @@ class Dedup(Stage):
 
 
 def _read_replies(records: RecordSource, wanted: np.ndarray) -> dict[int, Reply]:
-    """The replies of the wanted records; copies (the same messages) share one."""
+    """The replies of the wanted records (a mask); copies (the same messages) share one."""
     replies: dict[int, Reply] = {}
     read: dict[bytes, Reply] = {}
-    for i, record in enumerate(records):
-        if wanted[i]:
-            key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
-            replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages))
+    for i, record in records.select(np.flatnonzero(wanted)):
+        key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
+        replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages))
     return replies
 
 
 def _passes(starts: np.ndarray, ends: np.ndarray, limit: int) -> Iterator[list[tuple[int, int]]]:
-    """Consecutive groups (start, end), in runs of at most ``limit`` members (a larger group alone)."""
+    """Groups (start, end), in runs of at most ``limit`` members (a larger group alone)."""
     run: list[tuple[int, int]] = []
+    held = 0
     for start, end in zip(starts.tolist(), ends.tolist()):
-        if run and end - run[0][0] > limit:
+        if run and held + end - start > limit:
             yield run
-            run = []
+            run, held = [], 0
         run.append((start, end))
+        held += end - start
     if run:
         yield run
 
