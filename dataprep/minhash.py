@@ -449,13 +449,19 @@ def _forms(sketches: Sketches) -> _Forms:
     return _Forms(members, inverse.ravel(), members[first])
 
 
-def _similar_forms(sketches: Sketches, forms: _Forms, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs of forms (f < g) found by LSH whose similarity is >= floor, and that similarity."""
+def _similar_across(sketches: Sketches, forms: _Forms, sides: np.ndarray,
+                    floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of forms found by LSH, one with a text of side A and the other of side B (``sides``:
+    per form, 1 for A, 2 for B, 3 for both), whose similarity is >= floor, and that similarity.
+    Band by band, so only one band's candidates are held; pairs within one side are never
+    verified. A pair found in several bands is listed once per band."""
     searched = np.flatnonzero(np.diff(sketches.offsets)[forms.first] > 0)
-    candidates = bucket_pairs(sketches.band_keys(forms.first[searched]))
+    keys = sketches.band_keys(forms.first[searched])
     found, similarities = [np.zeros((0, 2), np.int64)], [np.zeros(0)]
-    for start in range(0, len(candidates), PAIR_CHUNK):  # only the similar pairs are kept
-        pairs = searched[_unpacked(candidates[start:start + PAIR_CHUNK])]
+    for band in range(keys.shape[1]):
+        pairs = searched[_unpacked(bucket_pairs(keys[:, band:band + 1]))]
+        first, second = sides[pairs[:, 0]], sides[pairs[:, 1]]
+        pairs = pairs[((first & 1) & (second >> 1)) | ((first >> 1) & (second & 1)) > 0]
         similarity = sketches.similarity(forms.first[pairs[:, 0]], forms.first[pairs[:, 1]], floor)
         keep = similarity >= floor
         found.append(pairs[keep])
@@ -578,7 +584,8 @@ def best_sketched_matches(a: Sketches, b: Sketches, minimum: float | None = None
     in_a = forms.members < n_a
     a_member[forms.form[in_a]] = True
     b_member[forms.form[~in_a]] = forms.members[~in_a] - n_a
-    pairs, similarity = _similar_forms(sketches, forms, params.threshold if minimum is None else minimum)
+    sides = a_member.astype(np.int8) | (b_member >= 0).astype(np.int8) << 1
+    pairs, similarity = _similar_across(sketches, forms, sides, params.threshold if minimum is None else minimum)
     # Each similar pair in both directions, plus every form to itself (a copy on both sides).
     own = np.arange(n_forms)
     a_form = np.concatenate([pairs[:, 0], pairs[:, 1], own])

@@ -15,7 +15,7 @@ from datasketch.lsh import _optimal_param
 
 from dataprep.cli import main
 from dataprep.jsonl import write_jsonl
-from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs, group_near_duplicates,
+from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs, find_groups, group_near_duplicates,
                               max_cross_similarity, shingle_hashes, sketch)
 from dataprep.recipe import InputSpec, load_recipe
 from dataprep.record import Record, record_text
@@ -534,6 +534,39 @@ def test_lsh_bands_and_candidates_match_datasketch():
     expected = {(min(i, j), max(i, j)) for i, m in enumerate(minhashes) for j in lsh.query(m) if i != j}
     found = {tuple(pair) for pair in candidate_pairs(signatures, bands, rows).tolist()}
     assert len(expected) > 100 and found == expected
+
+
+def test_groups_are_the_components_of_every_lsh_candidate_at_the_threshold():
+    """Groups are checked band by band, pairs already joined are skipped and candidates are
+    screened by their MinHash estimate before exact Jaccard: none of that may change which
+    texts end up together. Expected: every LSH candidate pair (all bands) whose exact Jaccard
+    reaches the threshold, joined transitively. A bucket of 150 variants of one text (more
+    than a window) puts many pairs on both sides of the threshold."""
+    rng = random.Random(5)
+    base = rng.choices(WORDS, k=40)
+    variants = [" ".join(replace_word(base, rng.randrange(40), rng.choice(WORDS))) for _ in range(75)]
+    variants += [" ".join(replace_word(replace_word(base, rng.randrange(40), rng.choice(WORDS)), rng.randrange(40),
+                                       rng.choice(WORDS))) for _ in range(75)]
+    texts = list(dict.fromkeys(sample_texts(600) + variants))
+    params = Params()
+    pairs = candidate_pairs(sketch(texts, params).signatures, *params.bands_rows).tolist()
+    similarity = {(i, j): jaccard(texts[i], texts[j]) for i, j in pairs}
+    parent = list(range(len(texts)))
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            node = parent[node]
+        return node
+
+    for (i, j), value in similarity.items():
+        if value >= params.threshold:
+            parent[root(i)] = root(j)
+    expected = {frozenset(k for k in range(len(texts)) if root(k) == r) for r in set(map(root, range(len(texts))))}
+    labels = find_groups(texts, params).labels
+    found = {frozenset(np.flatnonzero(labels == label).tolist()) for label in set(labels.tolist())}
+    near_threshold = sum(0.6 <= v < params.threshold for v in similarity.values())
+    assert near_threshold > 200 and sum(v >= params.threshold for v in similarity.values()) > 200
+    assert found == expected
 
 
 def test_threads_give_the_same_sketches(monkeypatch):

@@ -21,10 +21,14 @@ on, tagged ``conflict``, for the review stage, and the copies of each answer go 
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
 benchmark) are set aside so nothing in training leaks into evaluation.
 
-Memory: no text is held across the input. Pass 1 sketches texts a batch at a time (LSH band
-keys and shingle hashes per record, plus flat arrays: about 700 bytes a record on support
-logs); the few texts needed later (two records sketched with different shingle kinds) and the
-replies of records that share an input are read in further passes over the input.
+Memory: no text is held across the input. Pass 1 reads the records and sends their texts, a
+batch at a time, to the engine (every core, or Ray) to be sketched: LSH band keys, the low byte
+of each MinHash value and the shingle hashes per record, spilled to temporary files until the
+pass ends. Clusters are then found band by band (see minhash._linked_forms), so candidate pairs
+are never all held. The texts needed later (the facts of clustered records, two records
+sketched with different shingle kinds) and the replies of records that share an input but end
+in different turns are read in further passes, which skip the other lines unparsed. Measured by
+benchmarks/bench_pipeline.py on generated support logs: about 1.6 KB a record at the margin.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import numpy as np
 import orjson
 import xxhash
 
+from ..engine import Engine, batched
 from ..errors import InputError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
@@ -63,8 +68,8 @@ WORDINGS_COMPARED = 20
 #: character 5-grams; longer texts keep word 3-grams (as discriminating, and four times faster)
 SHORT_TEXT_WORDS = 32
 CHAR_NGRAM = 5
-#: records read per batch in pass 1: their texts are sketched, then dropped
-SURVEY_BATCH = 16384
+#: records read per batch in pass 1: their texts are sketched (on the engine), then dropped
+SURVEY_BATCH = 4096
 #: replies held at once when judging answers (a few KB each); more take another pass over the input
 REPLIES_PER_PASS = 500_000
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
@@ -151,24 +156,21 @@ class Store:
 
     COLUMNS = ("keys", "blank", "signatures", "hashes", "counts", "bands", "low_bytes")
 
-    def __init__(self, params: Params, words_only: bool = False):
-        # character shingles would see punctuation: "refund?" and "refund," differ in five
-        self.params, self.words_only = params, words_only
+    def __init__(self, params: Params):
+        self.params = params
         self.files = {column: tempfile.TemporaryFile() for column in self.COLUMNS}
         self.rows = array("i")  # row of each record, -1 for records not compared this way
         self.count = 0
         self.sketches = sketch([], params).compact()
 
-    def add(self, texts: list[str], wanted: np.ndarray) -> None:
-        """Sketch the wanted texts of a batch of records."""
-        chosen = [_words(t) if self.words_only else t for t, w in zip(texts, wanted) if w]
-        part = sketch(chosen, self.params).compact()
+    def add(self, wanted: np.ndarray, part: Sketches) -> None:
+        """The sketches of a batch's wanted records (made by sketch_view)."""
         for column in self.COLUMNS:
             values = _column(part, column)
             if values is not None:
                 self.files[column].write(np.ascontiguousarray(values).tobytes())
         self.rows.extend(np.where(wanted, self.count + np.cumsum(wanted) - 1, -1).tolist())
-        self.count += len(chosen)
+        self.count += len(part)
 
     def close(self) -> None:
         columns = {}
@@ -191,31 +193,67 @@ def _column(sketches: Sketches, column: str) -> np.ndarray | None:
     return np.diff(sketches.offsets) if column == "counts" else getattr(sketches, column)
 
 
+def shingle_kinds(params: Params, auto: bool) -> tuple[Params, ...]:
+    """How a view's texts are compared: with shingle "auto", character 5-grams for short texts
+    and the params' word n-grams for the rest (see SHORT_TEXT_WORDS)."""
+    return (replace(params, shingle="char", ngram=CHAR_NGRAM), params) if auto else (params,)
+
+
+@dataclass
+class SketchedBatch:
+    """A batch of records' texts in one view, sketched (made by sketch_view, on any engine)."""
+
+    own: np.ndarray  # the record's text differs from the base view's (always, without a base)
+    words: np.ndarray  # words per text
+    parts: list[tuple[np.ndarray, Sketches]]  # per shingle kind: which records it sketched, their sketches
+
+
+def sketch_view(texts: list[str], tools: np.ndarray, params: Params, auto: bool, base_texts: list[str] | None = None,
+                every_word: bool = False) -> SketchedBatch:
+    """Sketch a batch of records' texts with each shingle kind that applies to them
+    (``every_word``: each text as word n-grams, whatever its length; ``base_texts``: only the
+    texts that differ from these)."""
+    own = np.array([a != b for a, b in zip(texts, base_texts)], bool) if base_texts else np.ones(len(texts), bool)
+    words = np.fromiter((len(t.split()) for t in texts), np.int32, len(texts))
+    kinds = shingle_kinds(params, auto)
+    wanted = [own]
+    if len(kinds) == 2:
+        chars, word = _kinds(tools, words, params.threshold)
+        wanted = [chars & own, (word | every_word) & own]
+    # character shingles would see punctuation: "refund?" and "refund," differ in five
+    parts = [(chosen, sketch([_words(t) if kind.shingle == "char" else t for t, w in zip(texts, chosen) if w],
+                             kind).compact())
+             for kind, chosen in zip(kinds, wanted)]
+    return SketchedBatch(own, words, parts)
+
+
+def _sketch_survey_batch(batch: list[tuple[str, str | None, bool]], params: Params, auto: bool,
+                         every_word: bool) -> tuple[SketchedBatch, SketchedBatch | None]:
+    """Pass 1's sketching of a batch of (text, conflict-view text or None, tool context) on
+    the engine: the dedup view, and the conflict view where it is separate."""
+    texts, tools = [text for text, _, _ in batch], np.array([tool for _, _, tool in batch], bool)
+    view = sketch_view(texts, tools, params, auto, every_word=every_word)  # decontamination compares words
+    if batch[0][1] is None:
+        return view, None
+    return view, sketch_view([text for _, text, _ in batch], tools, params, auto, base_texts=texts)
+
+
 class Sketched:
     """One view of every record, sketched batch by batch in pass 1 and its texts dropped: per
     record its word count and its sketches, per shingle kind.
     With a ``base`` view, a record whose text is the same in both is sketched once, there."""
 
     def __init__(self, params: Params, auto: bool, base: Sketched | None = None):
-        chars = replace(params, shingle="char", ngram=CHAR_NGRAM)
-        self.threshold, self.base = params.threshold, base
-        self.stores = {p: Store(p, words_only=p is chars) for p in ((chars, params) if auto else (params,))}
+        self.base = base
+        self.stores = {kind: Store(kind) for kind in shingle_kinds(params, auto)}
         self.words = array("i")
-        self.own = bytearray()  # the record's text differs from the base's (always, without a base)
+        self.own = bytearray()
 
-    def add(self, texts: list[str], tools: np.ndarray, base_texts: list[str] | None = None,
-            every_word: bool = False) -> None:
-        """Sketch a batch of records' texts (``every_word``: each as word n-grams, whatever its length)."""
-        own = np.array([a != b for a, b in zip(texts, base_texts)], bool) if base_texts else np.ones(len(texts), bool)
-        self.own += own.tobytes()
-        words = np.fromiter((len(t.split()) for t in texts), np.int32, len(texts))
-        self.words.extend(words.tolist())
-        wanted = [own]
-        if len(self.stores) == 2:
-            chars, word = _kinds(tools, words, self.threshold)
-            wanted = [chars & own, (word | every_word) & own]
-        for store, chosen in zip(self.stores.values(), wanted):
-            store.add(texts, chosen)
+    def add(self, batch: SketchedBatch) -> None:
+        self.own += batch.own.tobytes()
+        self.words.extend(batch.words.tolist())
+        for store, (wanted, part) in zip(self.stores.values(), batch.parts):
+            store.add(wanted, part)
 
     def close(self) -> None:
         for store in self.stores.values():
@@ -328,7 +366,7 @@ class Dedup(Stage):
         return files_fingerprint(paths)
 
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
-        survey = self.survey(records)
+        survey = self.survey(records, ctx.engine)
         plan = self.plan(records, survey, ctx)
         if self.options["conflicts"]:
             self.find_conflicts(records, survey, plan)
@@ -336,27 +374,19 @@ class Dedup(Stage):
         yield from self.emit(records, survey, plan, ctx)
 
     # -- pass 1 ---------------------------------------------------------------------------------------------
-    def survey(self, records: RecordSource) -> Survey:
-        """Every record's sketches and keeper merits, its texts sketched a batch at a time and dropped."""
+    def survey(self, records: RecordSource, engine: Engine) -> Survey:
+        """Every record's sketches and keeper merits, its texts sketched a batch at a time (on
+        the engine: every core, or Ray) and dropped."""
         separate_input_view = self.options["view"] != CONFLICT_VIEW and self.options["conflicts"]
         auto = self.options["shingle"] == "auto"
         view = Sketched(self.params, auto)
         survey = Survey(view, Sketched(self.params, auto, base=view) if separate_input_view else None)
-        batch: list[tuple[str, str]] = []
-        for record in records:
-            text = record_text(record, self.options["view"])
-            batch.append((text, record_text(record, CONFLICT_VIEW) if separate_input_view else text))
-            survey.ids.append(record.id)
-            survey.merits.extend(_merits(record))
-            survey.accepted.append(_accepted_reply(record))
-            survey.last_turns.append(_last_turn_key(record.messages))
-            survey.tool_context.append(any(m.get("role") in ("tool", "function") or m.get("tool_calls")
-                                           for m in record.prompt_messages))
-            survey.represents.append(int(record.groups.get("cluster_size", 1)))
-            if len(batch) == SURVEY_BATCH:
-                self._sketch_batch(survey, batch)
-                batch = []
-        self._sketch_batch(survey, batch)
+        texts = batched(self._read_survey(records, survey, separate_input_view), SURVEY_BATCH)
+        for view_batch, input_batch in engine.map_batches(_sketch_survey_batch, texts, self.params, auto,
+                                                          bool(self.options["against"])):
+            survey.view.add(view_batch)
+            if input_batch is not None:
+                survey.input.add(input_batch)
         survey.view.close()
         if survey.input is not None:
             survey.input.close()
@@ -364,12 +394,20 @@ class Dedup(Stage):
             survey.input = None
         return survey
 
-    def _sketch_batch(self, survey: Survey, batch: list[tuple[str, str]]) -> None:
-        tools = np.frombuffer(survey.tool_context, bool)[len(survey.tool_context) - len(batch):]
-        texts = [text for text, _ in batch]
-        survey.view.add(texts, tools, every_word=bool(self.options["against"]))  # decontamination compares words
-        if survey.input is not None:
-            survey.input.add([text for _, text in batch], tools, base_texts=texts)
+    def _read_survey(self, records: RecordSource, survey: Survey,
+                     separate_input_view: bool) -> Iterator[tuple[str, str | None, bool]]:
+        """Pass 1's reading: each record's keeper merits and flags go into the survey, and its
+        texts (dedup view, conflict view when separate, tool context) out to be sketched."""
+        for record in records:
+            tools = any(m.get("role") in ("tool", "function") or m.get("tool_calls") for m in record.prompt_messages)
+            survey.ids.append(record.id)
+            survey.merits.extend(_merits(record))
+            survey.accepted.append(_accepted_reply(record))
+            survey.last_turns.append(_last_turn_key(record.messages))
+            survey.tool_context.append(tools)
+            survey.represents.append(int(record.groups.get("cluster_size", 1)))
+            yield (record_text(record, self.options["view"]),
+                   record_text(record, CONFLICT_VIEW) if separate_input_view else None, tools)
 
     # -- deciding ---------------------------------------------------------------------------------------------
     def plan(self, records: RecordSource, survey: Survey, ctx: StageContext) -> Plan:

@@ -15,12 +15,16 @@ import math
 from array import array
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
+from ..engine import Engine, batched
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..record import Record, category_of, message_text, record_text
+
+if TYPE_CHECKING:
+    from ..minhash import Params, Sketches
 
 SLICE_WEIGHTS = {
     "negative_feedback": 3.0,
@@ -36,7 +40,7 @@ SLICE_WEIGHTS = {
 }
 SLICES = tuple(SLICE_WEIGHTS)
 #: train records whose texts are sketched at a time when checking train against eval
-TRAIN_BATCH = 16384
+TRAIN_BATCH = 4096
 
 
 @dataclass(slots=True)
@@ -232,7 +236,8 @@ class Split(Stage):
         survey = self.survey(records)
         self.add_rare_slices(survey)
         picked = self.choose(survey, ctx.seed)
-        held_out, highest = self.leakage(records, survey, picked) if self.options["decontaminate"] else ({}, None)
+        held_out, highest = (self.leakage(records, survey, picked, ctx.engine) if self.options["decontaminate"]
+                             else ({}, None))
         composition = Composition()
         for index, record in enumerate(records):
             group = int(survey.groups[index])
@@ -256,26 +261,28 @@ class Split(Stage):
             ctx.stats["max_train_eval_similarity"] = round(highest, 4)
 
     # -- leakage ----------------------------------------------------------------------------------
-    def leakage(self, records: RecordSource, survey: Survey, picked: dict[int, str]) -> tuple[dict[int, str], float]:
+    def leakage(self, records: RecordSource, survey: Survey, picked: dict[int, str],
+                engine: Engine) -> tuple[dict[int, str], float]:
         """One MinHash pass of train against eval: the train records that near-duplicate an eval
         record ({train index: that eval record's id}, to be set aside) and the highest
         similarity left between the two sides once they are gone."""
         from ..minhash import Params, best_sketched_matches, concat, sketch
 
         params = Params(threshold=self.options["threshold"])
-        eval_index, eval_texts, ids, train_index, train_parts, batch = [], [], {}, array("q"), [], []
-        for index, record in enumerate(records):
-            if int(survey.groups[index]) in picked:
-                eval_index.append(index)
-                eval_texts.append(record_text(record))
-                ids[index] = record.id
-            else:
-                train_index.append(index)
-                batch.append(record_text(record))
-                if len(batch) == TRAIN_BATCH:  # train texts are sketched a batch at a time, never all held
-                    train_parts.append(sketch(batch, params).compact())
-                    batch = []
-        train_parts.append(sketch(batch, params).compact())
+        eval_index, eval_texts, ids, train_index = [], [], {}, array("q")
+
+        def train_texts() -> Iterator[str]:
+            for index, record in enumerate(records):
+                if int(survey.groups[index]) in picked:
+                    eval_index.append(index)
+                    eval_texts.append(record_text(record))
+                    ids[index] = record.id
+                else:
+                    train_index.append(index)
+                    yield record_text(record)
+
+        # train texts are sketched a batch at a time (on the engine), never all held
+        train_parts = list(engine.map_batches(compact_sketches, batched(train_texts(), TRAIN_BATCH), params))
         if not eval_texts or not train_index:
             return {}, 0.0
         sims, best = best_sketched_matches(concat(train_parts, params), sketch(eval_texts, params).compact(), minimum=0.0)
@@ -283,6 +290,13 @@ class Split(Stage):
         held_out = {train_index[i]: ids[eval_index[best[i]]] for i in np.flatnonzero(leaked)}
         remaining = sims[(best >= 0) & ~leaked]
         return held_out, float(remaining.max()) if remaining.size else 0.0
+
+
+def compact_sketches(texts: list[str], params: Params) -> Sketches:
+    """The compact sketches of a batch of texts (a top-level function, for the engine)."""
+    from ..minhash import sketch
+
+    return sketch(texts, params).compact()
 
 
 def _connected_groups(*key_lists: list[str | None]) -> np.ndarray:
