@@ -67,6 +67,19 @@ OUR_SHAPES = (
     r"rzp_(?:live|test)_[A-Za-z0-9]{14,}",  # Razorpay
     r"nfp_[A-Za-z0-9]{36}",  # Netlify
     r"pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.-]{32,64}",  # PlanetScale
+    r"dckr_pat_[A-Za-z0-9_-]{27,}",  # Docker Hub personal access tokens
+    r"CCIPAT_[A-Za-z0-9_]{30,}",  # CircleCI personal API tokens
+    r"bkua_[a-f0-9]{40}",  # Buildkite
+    r"HRKU-[A-Za-z0-9_-]{40,}",  # Heroku
+    r"CFPAT-[A-Za-z0-9_-]{40,}",  # Contentful management tokens
+    r"AGE-SECRET-KEY-1[0-9A-Z]{58}",  # age encryption secret keys
+    r"AKCp[A-Za-z0-9]{60,}",  # JFrog Artifactory API keys (detect-secrets' plugin is off: see NOT_VENDOR_SHAPES)
+    r"hca[a-z]{2}_[A-Za-z0-9]{40,}",  # Honeycomb ingest and configuration keys
+    r"xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}",  # Brevo (Sendinblue)
+    r"pat-(?:na|eu)\d-[a-f0-9]{8}(?:-[a-f0-9]{4}){3}-[a-f0-9]{12}",  # HubSpot private app tokens
+    r"(?:sdk|mob)-[a-f0-9]{8}(?:-[a-f0-9]{4}){3}-[a-f0-9]{12}",  # LaunchDarkly SDK and mobile keys
+    r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{100,}",  # Firebase Cloud Messaging server keys
+    r"[MNO][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",  # Discord bot tokens
     # a key of hex digits has no vendor prefix: only its header or field name says what it is ("DD-API-KEY ...",
     # "X-Algolia-API-Key: ...", Azure OpenAI's "api-key")
     r"(?i:\b(?:[a-z]+[_-])*api[_ -]?key)[\"']?[ \t]*[:=]?[ \t]*[\"']?(?P<value_hex>[0-9a-fA-F]{32,64})",

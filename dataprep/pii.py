@@ -58,8 +58,12 @@ to claim a span keeps it):
   (also in lower case or capitals: "name: rosa delgado", "name on card WEI ZHANG"), user names made
   of a name after their label, in a URL or as a whole field ("username: jbecker", "mi usuario es
   mferrer", ``mysql://tgarcia:...@``, ``kwame.mensah``), first and last names joined by a dot
-  anywhere ("cn=mei.lin", ``"operator": "nadia.petrova"``), and a known first name followed by a
-  surname, also after capitalised nouns ("das Passwort von Lena Vogel"). Names are Faker's person
+  anywhere ("cn=mei.lin", ``"operator": "nadia.petrova"``), a whole field of two parts joined by
+  "_" or "." when one is a known name and neither an everyday word (``nkechi_okafor``), and a known
+  first name followed by a surname, also after capitalised nouns ("das Passwort von Lena Vogel"):
+  a surname on the lists, or a word that is none of the 10,000 most frequent words of English,
+  German, French, Spanish, Italian, Portuguese or Dutch (``wordfreq``: "Ngozi Okonjo", "Harriet
+  Osei-Bonsu"; not "Hugo Boss", "Jasper Pro"). Names are Faker's person
   lists across its locales, as written, without accents ("Aurelie") and, from Cyrillic, Greek,
   Chinese, Korean, Georgian and Armenian, in Latin letters (``anyascii``: "Wei", "Petrova"); first
   names minus common English words ("Will", "May"). Teams and companies that sign ("Best,\nAcme
@@ -78,7 +82,8 @@ or all capitals outside a label, names from Arabic, Hebrew or Indic scripts that
 in those scripts ("Priyanka", "Kerem" are on no list), user names in running text after other words
 ("Your account rgupta is unlocked"), a whole field that is one word made of an initial and a surname
 (``jbecker``, ``zdlamini``: as many English words split that way, "cluster", "parents"), user names
-not made of names on the lists (``NguyenVanAn``, ``sanne_devries``), passwords with no keyword near
+not made of names on the lists (``NguyenVanAn``), places and products that read as a first name
+and a rare word ("Washington Dulles", "Marshall Stanmore"), passwords with no keyword near
 them, a plain word with no verb ("my password Rosebud stopped working", "pass sakura-blossom") or
 after "it's either", airline PNR fields (``HERRERA/TOMAS``), SSNs in a CSV column, national IDs
 other than SSN and NINO (tax IDs, CPF, DNI), licence plates, dates that are not next to a birth
@@ -424,6 +429,21 @@ def common_words() -> frozenset[str]:
     return frozenset(word.casefold() for word in [*Lorem.word_list, *calendar_words, *NOT_NAMES])
 
 
+#: languages whose everyday words are not taken for surnames, and how many of each language's most
+#: frequent words count as everyday (wordfreq): "Cake", "Boss", "Betrag" are; "Okonjo", "Galli" are not
+EVERYDAY_LANGUAGES = ("en", "de", "fr", "es", "it", "pt", "nl")
+EVERYDAY_WORDS_PER_LANGUAGE = 10_000
+
+
+@cache
+def everyday_words() -> frozenset[str]:
+    """The most frequent words of the languages logs are mostly written in (about 0.4 s once per process)."""
+    from wordfreq import top_n_list
+
+    return frozenset(word for language in EVERYDAY_LANGUAGES
+                     for word in top_n_list(language, EVERYDAY_WORDS_PER_LANGUAGE))
+
+
 #: words a greeting or sign-off is followed by that are not names
 NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "sir", "madam", "customer",
              "support", "again", "both", "admin", "colleagues", "thanks", "regards", "cheers", "hello",
@@ -486,9 +506,9 @@ STANDALONE_NAME_WORD = rf"[{UPPER}](?<![\w-].){NAME_WORD_TAIL}"
 PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bin|ibn)"
 #: a first name and up to three more capitalised words on the same line ("Femke de Boer")
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
-TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
-         r"|Dhr|Mevr|M\.)\.?")  # French "M. Girard" only with its dot
-OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+)?"
+TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
+         r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|Signora|Signor|Señora|Señor|Doña|Dona|Maître|M\.)\.?")  # "M. Girard": its dot
+OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
             r"|Caro|Cara|Buongiorno|Buonasera|Estimad[oa]|Querid[oa]|Thanks|Thank you|Thx|Danke|Merci|Gracias"
@@ -534,7 +554,8 @@ RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum
             r"|mijn collega|meu colega|minha colega|Monsieur|Madame|Señor|Señora|Signor|Signora")
 INTERJECTION = r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye"
 USER_LABEL = (r"user(?:[ _-]?name)?|login|logon|handle|uid|cn|user[ _-]?id|screen[ _]?name|nick(?:name)?"
-              r"|benutzer(?:name)?|utilisateur|usuario|utente|gebruiker(?:snaam)?|usuário|login name")
+              r"|benutzer(?:name)?|benutzernamen|utilisateur|identifiant|usuario|utente|gebruiker(?:snaam)?|usuário"
+              r"|login name|(?:log(?:ged)?|sign(?:ed)?)[ -]?in as|sich als|-u|--user")
 SURNAME_LABEL = r"surname|last name|family name|nachname|apellido|cognome|achternaam|nom de famille"
 #: labels whose value is a name whatever it is (no name list needed), with or without a colon
 NAME_FIELD = (r"(?:first|last|given|family|middle|full|customer|client|patient|passenger|employee|student|holder"
@@ -568,6 +589,7 @@ class NameRule:
     known_first: bool  # the name must start with a known first name (after any title)
     min_words: int = 1  # a bare "First Last" needs its surname
     surname_known: bool = False  # ... and one from the surname lists ("Victoria Sponge" is cake)
+    rare_surname: bool = False  # ... or a word no language's everyday words hold ("Ngozi Okonjo", "Harriet Osei-Bonsu")
     lone_word_known: bool = False  # one word alone must be on the name lists ("Customer: Premium")
     #: for names not written with capitals ("name: rosa delgado", "user jbecker"): the name the value starts
     #: with, or "" when it holds none; the capitalised-word rules above do not apply then
@@ -585,10 +607,10 @@ def name_rules() -> list[NameRule]:
     def rule(regex: str, known_first: bool = False, min_words: int = 1, surname_known: bool = False,
              keywords: str | None = None, lone_word_known: bool = False,
              uncased: Callable[[str], str] | None = None, max_text: int = 0, some_word_known: bool = False,
-             listed: bool = False, unanchored: bool = False, tail: int = 0) -> NameRule:
+             listed: bool = False, unanchored: bool = False, tail: int = 0, rare_surname: bool = False) -> NameRule:
         return NameRule(re.compile(regex, re.MULTILINE), re.compile(keywords.lower()) if keywords else None,
-                        known_first, min_words, surname_known, lone_word_known, uncased, max_text, some_word_known,
-                        listed, unanchored, tail)
+                        known_first, min_words, surname_known, rare_surname, lone_word_known, uncased, max_text,
+                        some_word_known, listed, unanchored, tail)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\|))"  # "|" ends a signature's name: "Fiona MacLeod | Accountant"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
@@ -656,7 +678,7 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[,.!?]", known_first=True, keywords=INTERJECTION),
         rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True, tail=TAIL),  # a signature line that ends the text
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{1,3}})",
-             known_first=True, min_words=2, surname_known=True, unanchored=True),
+             known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True),
     ]
 
 
@@ -770,10 +792,16 @@ def dotted_user_name(value: str) -> str:
 
 def field_user_name(value: str) -> str:
     """A whole field that is a user name: two or more name parts, split ("kwame.mensah") or in CamelCase
-    ("NguyenVanAn"); one word alone is too often just a word."""
+    ("NguyenVanAn"); one word alone is too often just a word. Of two parts joined by "." or "_", a
+    known first name or a known surname is enough when the other part is no everyday word
+    ("nkechi_okafor", "ewa_zielinska"; not "max_tokens")."""
     parts = [part.title() for part in USER_NAME_PARTS.split(value.rstrip("0123456789_.-")) if part]
     if len(parts) == 1 and value[:1].isupper():
         parts = CAMEL_PART.findall(value)
+    if (len(parts) == 2 and all(p.isalpha() and len(p) >= 3 for p in parts)
+            and not {p.casefold() for p in parts} & common_words()):
+        first, last = parts
+        return value if first in first_names() or last in last_names() else ""
     return value if len(parts) > 1 and names_in_parts(parts) else ""
 
 
@@ -811,7 +839,8 @@ def organisation(name: str) -> bool:
 #: words that make a signature or a label a team, a desk or a company rather than a person
 ORGANISATION_WORDS = frozenset((
     "team support billing service services desk helpdesk department dept group inc ltd llc gmbh corp company "
-    "bank office store shop customer care operations ops sales accounts finance hr it security admin bot"
+    "bank office store shop customer care operations ops sales accounts finance hr it security admin bot "
+    "committee board panel council hiring recruitment admissions"
 ).split())
 
 
@@ -852,8 +881,8 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
         if index == 0 and rule.known_first:
             pass
         elif rule.surname_known:
-            if word not in surnames and word not in first_names():  # "Ana Beatriz Souza"
-                break
+            if word not in surnames and word not in first_names() and not (rule.rare_surname and rare_word(word)):
+                break  # "Ana Beatriz Souza" goes on
         elif word.casefold() in common:
             break
         if not PARTICLE_ONLY.fullmatch(word):
@@ -862,6 +891,12 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
 
 
 PARTICLE_ONLY = re.compile(PARTICLE)
+
+
+def rare_word(word: str) -> bool:
+    """No everyday word of any language in EVERYDAY_LANGUAGES, in any of its hyphenated parts."""
+    parts = word.casefold().split("-")
+    return not any(part in everyday_words() or part in common_words() for part in parts)
 
 
 # -- validators ------------------------------------------------------------------------------
@@ -1051,8 +1086,9 @@ SSN_SEPARATOR = "- ./–—‑"  # also slashes and the dashes a word processor 
 SSN_GROUPS = rf"(?!000|666|9\d\d)\d{{3}}([{SSN_SEPARATOR}])(?!00)\d{{2}}\1(?!0000)\d{{4}}"
 SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
                  # nine bare digits after the keyword: "ssn without dashes: 665019832", {"ssn": "431762209"}
-                 r"|(?i:\b(?:ssn|ss ?(?:number|no|#)|social(?: security)?(?: number| no\.?| #)?"
-                 r"|s[ée]curit[ée] sociale|seguridad social|seguro social|previdenza sociale)\b)[^\d\n]{0,30}?"
+                 # or later in the sentence: "SSNs without separators (e.g. 455219083)"
+                 r"|(?i:\b(?:ssns?|ss ?(?:number|no|#)|social(?: security)?(?: numbers?| no\.?| #)?"
+                 r"|s[ée]curit[ée] sociale|seguridad social|seguro social|previdenza sociale)\b)[^\d\n.?!]{0,60}?"
                  r"(?<!\d)(?P<value>(?!000|666|9)\d{9})\b")
 NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"
 NINO_NEAR_KEYWORD = r"[A-Z]{2}[ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"  # made-up prefixes too, next to the keyword
@@ -1183,7 +1219,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("account", "account", ACCOUNT, account_number, where=near("account", "acct", "a/c", before=0, after=100,
                                                                         lower=True)),
         Detector("card", "card", CARD, card_number, where=around_digit_runs(), shrink=True),
-        Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=40, after=2, lower=False)),
+        Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
         Detector("passport", "passport", PASSPORT, compact,

@@ -20,11 +20,14 @@ STRUCTURED = ("email", "phone", "card", "iban", "ssn", "uk_nino", "passport", "d
               "pem_key", "aws_secret")
 
 
-FLOORS = {"recall": 0.95, "name": 0.9, "neutral": 0.02, "kind_precision": 0.95}
-#: holdout4's names (recall 0.80, false names in 3 of its 116 neutral texts) have had no round of their own
-#: yet, and its one false SSN is a customer number written like one ("klantnummer blijft 800-44-1271"): its
-#: floors stay at its measured level until then
-MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.91, "name": 0.79, "neutral": 0.03, "kind_precision": 0.92}}
+FLOORS = {"precision": 0.98, "recall": 0.95, "name": 0.9, "structured": 0.97, "neutral": 0.02, "kind_precision": 0.95}
+#: the last two sets were clean sets first, and their errors have had one round of tuning since: their floors
+#: stay at their measured level (holdout4's one false SSN is a customer number written like one,
+#: "klantnummer blijft 800-44-1271"; holdout5's false phones are Brazilian boleto digit groups, its false IP a
+#: documentation range, its false AWS secret an unprefixed Cohere key)
+MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral": 0.03, "kind_precision": 0.92},
+                   "holdout5": {**FLOORS, "precision": 0.97, "recall": 0.93, "name": 0.89, "structured": 0.96,
+                                "neutral": 0.035, "kind_precision": 0.91}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -32,11 +35,12 @@ def test_tuning_set_precision_and_recall_stay_at_the_measured_level(name):
     assert name != CLEAN_SET
     floors = MEASURED_FLOORS.get(name, FLOORS)
     tally = score(load(LABELED / f"{name}.jsonl"), Scrubber())
-    assert tally.precision() >= 0.98, tally.errors
+    assert tally.precision() >= floors["precision"], tally.errors
     assert tally.recall() >= floors["recall"], tally.errors
     assert tally.recall("name") >= floors["name"], tally.errors
     structured = sum(tally.true_pos[kind] for kind in STRUCTURED)
-    assert structured / (structured + sum(tally.false_neg[kind] for kind in STRUCTURED)) >= 0.97, tally.errors
+    missed = sum(tally.false_neg[kind] for kind in STRUCTURED)
+    assert structured / (structured + missed) >= floors["structured"], tally.errors
     for kind in STRUCTURED:
         assert tally.precision(kind) >= floors["kind_precision"], (kind, tally.errors)
     assert tally.neutral_hit / tally.neutral_texts <= floors["neutral"], tally.errors
