@@ -304,7 +304,9 @@ class Sketches:
             if not self.params.verify:
                 out[start:start + len(part_i)] = self._estimate(part_i, part_j)
                 continue
-            near = np.flatnonzero(self._estimate(part_i, part_j) >= floor - ESTIMATE_MARGIN) if floor > ESTIMATE_MARGIN else slice(None)
+            near = slice(None)
+            if floor > ESTIMATE_MARGIN:
+                near = np.flatnonzero(self._estimate(part_i, part_j) >= floor - ESTIMATE_MARGIN)
             out[start:start + len(part_i)][near] = self._jaccard(part_i[near], part_j[near])
         out[self.same_text(i, j)] = 1.0
         return out
@@ -481,13 +483,12 @@ def _linked_forms(sketches: Sketches, forms: _Forms) -> tuple[np.ndarray, int]:
     """
     searched = np.flatnonzero(np.diff(sketches.offsets)[forms.first] > 0)
     keys = sketches.band_keys(forms.first[searched])
-    root, linked = np.arange(len(searched)), 0
+    root, linked, threshold = np.arange(len(searched)), 0, sketches.params.threshold
     for band in range(keys.shape[1]):
         order = np.argsort(keys[:, band], kind="stable")
         ordered = keys[order, band]
         for steps in ((1,), range(2, WINDOW + 1)):
             i, j = _open_pairs(order, ordered, steps, root)
-            threshold = sketches.params.threshold
             similar = sketches.similarity(forms.first[searched[i]], forms.first[searched[j]], threshold) >= threshold
             linked += _join(root, i[similar], j[similar])
     out = np.arange(len(forms.first))
