@@ -21,7 +21,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cache
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import xxhash
@@ -400,6 +400,23 @@ def _unpacked(pairs: np.ndarray) -> np.ndarray:
     return np.stack([(pairs >> U64(32)).astype(np.int64), (pairs & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
 
 
+def _sorted_band(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One band's rows sorted by their key (stably), and the keys in that order: a bucket is a run."""
+    order = np.argsort(key, kind="stable")
+    return order, key[order]
+
+
+def _bucket_neighbours(order: np.ndarray, ordered: np.ndarray,
+                       steps: Iterable[int]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For each step, the rows (i, j) of one bucket that stand ``step`` apart in the sorted band;
+    once a step finds none, no bucket is that long and the larger steps are skipped."""
+    for step in steps:
+        same = ordered[step:] == ordered[:-step]
+        if not same.any():
+            return
+        yield order[:-step][same], order[step:][same]
+
+
 def bucket_pairs(keys: np.ndarray) -> np.ndarray:
     """Pairs (i < j) of rows with an equal key in some band (a column of ``keys``), sorted and
     packed as ``i << 32 | j``: candidates can outnumber rows a hundred to one.
@@ -409,15 +426,9 @@ def bucket_pairs(keys: np.ndarray) -> np.ndarray:
     """
     pairs = np.zeros(0, U64)
     for band in range(keys.shape[1]):
-        key = keys[:, band]
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        found = []
-        for step in range(1, WINDOW + 1):
-            same = ordered[step:] == ordered[:-step]
-            if not same.any():
-                break
-            found.append((order[:-step][same].astype(U64) << U64(32)) | order[step:][same].astype(U64))
+        order, ordered = _sorted_band(keys[:, band])
+        found = [(i.astype(U64) << U64(32)) | j.astype(U64)
+                 for i, j in _bucket_neighbours(order, ordered, range(1, WINDOW + 1))]
         if found:  # merged band by band: memory holds the distinct pairs, not every band's copy of them
             pairs = np.union1d(pairs, np.concatenate(found))
     return pairs  # order is stable within a bucket, so the first of each pair is the smaller index
@@ -485,8 +496,7 @@ def _linked_forms(sketches: Sketches, forms: _Forms) -> tuple[np.ndarray, int]:
     keys = sketches.band_keys(forms.first[searched])
     root, linked, threshold = np.arange(len(searched)), 0, sketches.params.threshold
     for band in range(keys.shape[1]):
-        order = np.argsort(keys[:, band], kind="stable")
-        ordered = keys[order, band]
+        order, ordered = _sorted_band(keys[:, band])
         for steps in ((1,), range(2, WINDOW + 1)):
             i, j = _open_pairs(order, ordered, steps, root)
             similar = sketches.similarity(forms.first[searched[i]], forms.first[searched[j]], threshold) >= threshold
@@ -498,13 +508,9 @@ def _linked_forms(sketches: Sketches, forms: _Forms) -> tuple[np.ndarray, int]:
 
 def _open_pairs(order: np.ndarray, ordered: np.ndarray, steps: Sequence[int],
                 root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``step`` apart in a band's sorted keys with an equal key, not yet in one component."""
+    """The pairs of one band's buckets at these steps (see _bucket_neighbours) not yet in one component."""
     found_i, found_j = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-    for step in steps:
-        same = ordered[step:] == ordered[:-step]
-        if not same.any():
-            break
-        i, j = order[:-step][same], order[step:][same]
+    for i, j in _bucket_neighbours(order, ordered, steps):
         apart = root[i] != root[j]
         found_i.append(i[apart])
         found_j.append(j[apart])

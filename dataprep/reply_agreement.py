@@ -86,10 +86,15 @@ class Reply:
     decisions: frozenset[tuple[str, str]]  # (subject, "yes" or "no"), for subjects it decides one way only
 
 
+def last_user_turn(messages: list[dict[str, Any]]) -> int:
+    """Where the last user turn stands (-1 without one): the answer is everything after it."""
+    return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+
+
 def read_reply(messages: list[dict[str, Any]]) -> Reply:
     """Read the answer a conversation ends with: everything after its last user turn (tool calls,
     their results, the final reply), with what it was given (every earlier message)."""
-    asked_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    asked_at = last_user_turn(messages)
     turn = messages[asked_at + 1:]
     text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
     key = normalize(text)

@@ -51,7 +51,8 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
                        max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import IdTable, Record, message_text, readable_text, record_text
-from ..reply_agreement import WORD, Reply, disagreement, read_reply, same_grounds, stated_facts, word_similarity
+from ..reply_agreement import (WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds, stated_facts,
+                               word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -101,8 +102,7 @@ def _accepted_reply(record: Record) -> bool:
 def _last_turn_key(messages: list[dict[str, Any]]) -> int:
     """A 63-bit hash of everything after the last user turn: the answer (tool calls, their
     results and the reply) as written."""
-    asked_at = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
-    return xxhash.xxh3_64_intdigest(orjson.dumps(messages[asked_at + 1:])) >> 1
+    return xxhash.xxh3_64_intdigest(orjson.dumps(messages[last_user_turn(messages) + 1:])) >> 1
 
 
 def _facts_key(text: str) -> int:
