@@ -80,9 +80,18 @@ OUR_SHAPES = (
     r"(?:sdk|mob)-[a-f0-9]{8}(?:-[a-f0-9]{4}){3}-[a-f0-9]{12}",  # LaunchDarkly SDK and mobile keys
     r"AAAA[A-Za-z0-9_-]{7}:APA91b[A-Za-z0-9_-]{100,}",  # Firebase Cloud Messaging server keys
     r"[MNO][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",  # Discord bot tokens
+    r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",  # PyPI upload tokens (a macaroon naming pypi.org)
+    r"access_token\$(?:production|sandbox)\$[a-z0-9]{16}\$[a-f0-9]{32}",  # Braintree access tokens
     # a key of hex digits has no vendor prefix: only its header or field name says what it is ("DD-API-KEY ...",
     # "X-Algolia-API-Key: ...", Azure OpenAI's "api-key")
     r"(?i:\b(?:[a-z]+[_-])*api[_ -]?key)[\"']?[ \t]*[:=]?[ \t]*[\"']?(?P<value_hex>[0-9a-fA-F]{32,64})",
+    # nor has a UUID or a long base64 value after a header or variable that names a key or a token
+    # ("X-Postmark-Server-Token: <uuid>", "AZURE_STORAGE_KEY=...==")
+    r"(?i:\b(?:[a-z]+[_-])*(?:api|server|access|account|storage|secret|auth|master|shared)[_-]?(?:key|token))"
+    r"[\"']?[ \t]*[:=][ \t]*[\"']?"
+    # (not AWS's 40 characters, which the aws_secret detector names, nor a JWT's first part)
+    r"(?P<value_named>[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}"
+    r"|(?!eyJ)(?:[A-Za-z0-9+/]{43,}={0,2}|[A-Za-z0-9+/]{20,}={1,2})(?!\.))",
 )
 #: a key is a whole token: the patterns alone also match inside a longer one (Twilio's "AC" + 32 in
 #: "HMACa1b2…", Telegram's in "1701619200:request_processing_pipeline_…", "sk-" + 20 in "task-…")

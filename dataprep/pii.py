@@ -8,14 +8,18 @@ to claim a span keeps it):
 - secrets: PEM private-key blocks (whole block), JWTs and bearer tokens, API keys in the shapes
   detect-secrets' vendor plugins know plus the vendors' documented shapes it lacks
   (``dataprep.key_shapes``; whole tokens only, and an ``sk-`` key needs a digit, so
-  ``sk-learn-compatible`` is left alone), 32-64 hex digits after an API-key header or field, AWS secret
-  access keys (40 base64 characters mixing cases and digits), passwords stated in text in
+  ``sk-learn-compatible`` is left alone), 32-64 hex digits after an API-key header or field, a UUID or long
+  base64 after a header or variable naming a key or token ("X-Postmark-Server-Token: ...",
+  ``AZURE_STORAGE_KEY=...==``), AWS secret access keys (40 base64 characters mixing cases and digits, in a
+  text that says AWS: an AWS word, key id, SDK or error), IP addresses (before passwords: sshd's "Failed
+  password for dawn from 2001:db8::1" holds none), passwords stated in text in
   several languages ("my password is hunter", "pwd: correcthorse", "password was set to X",
   "pass: Winter2024!", a quoted passphrase with spaces, ``://user:pass@host`` (an "@" in the password
   too), "login is jdoe / letmein", ``basic_auth``, compounds and field names ("WLAN-Passwort lautet
   jetzt ...", ``"temporary_password": ...``), "... the new one is Kx9!mPq2", "the guest one is ...",
-  "la antigua era ...", "set it to 'mango tango'", "the password you sent (Bl4ckbird_77)"),
-  other keyword secrets (token, PIN, one-time codes: these need a digit), and long random
+  "la antigua era ...", "set it to 'mango tango'", "the password you sent (Bl4ckbird_77)", "senha incorreta
+  (mamma1962!)", ``--password=...``, a Wi-Fi code), keys and tokens after the word that names them, other
+  keyword secrets (PIN, one-time codes: these need a digit), and long random
   tokens by character mix and Shannon entropy (not CamelCase words, not hex hashes);
 - e-mail addresses, including unicode (IDN) ones;
 - IBANs in any case and spacing (mod-97 check, ``stdnum.iban``), card numbers (Luhn and a
@@ -23,9 +27,11 @@ to claim a span keeps it):
   "account" is a card);
 - US SSNs with dashes, spaces or dots (and nine bare digits a few words after "SSN", "social" or
   "social security", or as a JSON ``"ssn"`` value), UK National Insurance numbers (valid prefixes;
-  any two letters next to the keyword, like HMRC's example "QQ 12 34 56 C"), passport numbers and
-  dates of birth next to their keyword in English, German, French, Spanish, Italian, Dutch and
-  Portuguese (dates written with numbers in any order and separator, or with a month word in any
+  any two letters next to the keyword, like HMRC's example "QQ 12 34 56 C"), other countries' personal
+  numbers after the word that names them ("BSN", "personnummer", "PESEL", "DNI", "codice fiscale",
+  "numéro de sécurité sociale", "Steuer-ID" and more; not a date there), passport numbers and
+  dates of birth next to their keyword in English, German, French, Spanish, Italian, Dutch,
+  Portuguese, Swedish, Danish, Norwegian, Finnish, Polish and Czech (dates written with numbers in any order and separator, or with a month word in any
   language: "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"; German
   and Dutch "am 5. Mai 1970 geboren" with the keyword after);
 - IPv4/IPv6 addresses (``ipaddress``; not 4-part numbers after "build", "version", "python",
@@ -42,10 +48,11 @@ to claim a span keeps it):
   trunk ``0`` ("PL 17907/0096"), or an unclosed bracket ("ERROR 1045 (28000)"));
 - postal addresses: US street addresses, addresses ending in a UK postcode, a US state and ZIP,
   an Australian state and postcode or an Indian PIN, European street + postcode + city
-  (DE, FR, ES, IT, NL, PT, and the four-digit postcodes of AT, CH, BE, DK), Brazilian addresses
+  (DE, FR, ES, IT, NL, PT, SE "411 38", PL "31-019" and its "m." flats, and the four-digit postcodes of AT,
+  CH, BE, DK), Brazilian addresses
   with their CEP ("São Paulo - SP, 01304-001"), and PO boxes (PO Box, Postfach, Postbus, Apartado
   de Correos, Caixa Postal);
-- personal names where logs carry them: greetings in many languages, in any case before a known
+- personal names where logs carry them: greetings and thanks in many languages, in any case before a known
   first name ("Hi Maria,", "Bom dia Joana", "Dear Mr. Okafor", "M. Girard", "thx Ngozi!!"),
   sign-offs and "--" signature blocks ("Thanks,\\nJames", "Fiona MacLeod | Accountant"), a known
   first name ending the text after a sentence or a dash ("Can you sort it? Morgan", "thx — Jess"),
@@ -63,10 +70,15 @@ to claim a span keeps it):
   first name followed by a surname, also after capitalised nouns ("das Passwort von Lena Vogel"):
   a surname on the lists, or a word that is none of the 10,000 most frequent words of English,
   German, French, Spanish, Italian, Portuguese or Dutch (``wordfreq``: "Ngozi Okonjo", "Harriet
-  Osei-Bonsu"; not "Hugo Boss", "Jasper Pro"). Names are Faker's person
+  Osei-Bonsu"; not "Hugo Boss", "Jasper Pro"), or a first name that is an everyday word before a listed
+  surname ("Hope Sandoval", "Will Harper"), person keys of JSON in several languages (``"klient"``,
+  ``"medewerker"``, ``"traveller"``), sshd's "Failed password for Rachel from", a URL's user ("https://Anna:
+  ...@"), and the first name of a full name found, where it stands alone later in the text ("on behalf of
+  Joy Adeyemi ... sign as 'Joy'"). Names are Faker's person
   lists across its locales, as written, without accents ("Aurelie") and, from Cyrillic, Greek,
-  Chinese, Korean, Georgian and Armenian, in Latin letters (``anyascii``: "Wei", "Petrova"); first
-  names minus common English words ("Will", "May"). Teams and companies that sign ("Best,\nAcme
+  Chinese, Korean, Georgian and Armenian, in Latin letters (``anyascii``: "Wei", "Petrova"), and
+  gender-guesser's names of 54 countries minus the everyday words of seven languages ("Beste",
+  "Gentile"); first names minus common English words ("Will", "May"). Teams and companies that sign ("Best,\nAcme
   Billing", "Talent Team") are not names, nor is a label's one word that no name list holds
   ("Customer: Premium").
 
@@ -86,7 +98,7 @@ not made of names on the lists (``NguyenVanAn``), places and products that read 
 and a rare word ("Washington Dulles", "Marshall Stanmore"), passwords with no keyword near
 them, a plain word with no verb ("my password Rosebud stopped working", "pass sakura-blossom") or
 after "it's either", airline PNR fields (``HERRERA/TOMAS``), SSNs in a CSV column, national IDs
-other than SSN and NINO (tax IDs, CPF, DNI), licence plates, dates that are not next to a birth
+with no word naming them before them, licence plates, dates that are not next to a birth
 keyword, addresses with no postcode and no street-type word, in lower case, or with the postcode
 after the city outside the US, UK, AU, IN and Brazil ("Beirut 1103"), vendor keys with no prefix
 and no key header or field name before them (a bare 40-character token), and secrets with no
@@ -270,15 +282,15 @@ class Detector:
 
     def vetoed(self, text: Text, start: int, end: int) -> bool:
         """A veto match lies within VETO_BEFORE characters before the value and VETO_AFTER after it, and not
-        past a double quote after it: there it is the next JSON field's ("client_ip": "203.0.113.47",
-        "app_version": ...)."""
+        past a double quote or an "=" after it: there it is the next field's ("client_ip": "203.0.113.47",
+        "app_version": ...; "ip=91.67.225.193 ua=Mozilla/5.0 build=2024.11.0192")."""
         if self.veto is None:
             return False
         vetoes = text.matches(self.veto)
         # matches do not overlap, so the first one starting late enough also ends soonest
         index = bisect_left(vetoes, (start - VETO_BEFORE, 0))
-        quote = text.value.find('"', end, end + VETO_AFTER)
-        return index < len(vetoes) and vetoes[index][1] <= (end + VETO_AFTER if quote < 0 else quote)
+        next_field = NEXT_FIELD.search(text.value, end, end + VETO_AFTER)
+        return index < len(vetoes) and vetoes[index][1] <= (next_field.start() if next_field else end + VETO_AFTER)
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         """(start, end, identity) of each validated match."""
@@ -298,6 +310,7 @@ class Detector:
 
 
 VETO_BEFORE, VETO_AFTER = 80, 30
+NEXT_FIELD = re.compile(r'["=]')
 KEYWORD_REACH = 40  # "purchase order number is " and the like
 
 
@@ -307,7 +320,7 @@ def value_groups(pattern: re.Pattern[str]) -> list[str]:
 
 
 # -- phone numbers -----------------------------------------------------------------------------
-DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "AU", "IN", "CA", "BR", "MX")
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "AU", "IN", "CA", "BR", "MX", "PL", "SE", "PT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,7 +438,7 @@ def common_words() -> frozenset[str]:
     is a sentence start or a title more often than a name."""
     from faker.providers.lorem.en_US import Provider as Lorem
 
-    calendar_words = [*calendar.month_name[1:], *calendar.day_name]
+    calendar_words = [*calendar.month_name[1:], *calendar.day_name, *calendar.month_abbr[1:], *calendar.day_abbr]
     return frozenset(word.casefold() for word in [*Lorem.word_list, *calendar_words, *NOT_NAMES])
 
 
@@ -452,9 +465,35 @@ NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "
 
 @cache
 def first_names() -> frozenset[str]:
-    """First names from Faker's person providers in every locale (see ``faker_names``)."""
+    """First names from Faker's person providers in every locale (see ``faker_names``) and from
+    gender-guesser's 48,000 names of 54 countries ("Małgorzata", "Yevgenia", "Rustam", "Priyanka"),
+    minus everyday English words ("Will", "Hope")."""
     common = common_words()
-    return frozenset(name for name in faker_names("first") if name.casefold() not in common)
+    return frozenset(name for name in all_first_names() if name.casefold() not in common)
+
+
+@cache
+def all_first_names() -> frozenset[str]:
+    return frozenset(faker_names("first") | guesser_names())
+
+
+def guesser_names() -> set[str]:
+    """The names of gender-guesser's dictionary (about 0.25 s to read, once per process), minus the
+    everyday words of the languages logs are written in ("Beste", "Gentile", "Mein", "San", "West"),
+    titles ("Dona", "Pani") and greetings: its list holds every name of 54 countries."""
+    from gender_guesser.detector import Detector as GenderDetector
+
+    everyday, greeting_or_title = everyday_words(), re.compile(rf"{TITLE}|{GREETING}")
+    return {written for name in GenderDetector(case_sensitive=True).names for written in latin_forms(name)
+            if len(written) > 2 and NAME_WORD.fullmatch(written) and written.casefold() not in everyday
+            and not greeting_or_title.fullmatch(written)}
+
+
+def common_word_first_name(word: str, surname: str) -> bool:
+    """A first name that is also an everyday word ("Hope", "Will", "Bill") before a listed surname that
+    is not one ("Hope Sandoval", "Will Harper"; not "Will Power")."""
+    return (word in all_first_names() and surname in last_names() and surname.casefold() not in common_words()
+            and surname.casefold() not in everyday_words())
 
 
 @cache
@@ -507,7 +546,7 @@ PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bi
 #: a first name and up to three more capitalised words on the same line ("Femke de Boer")
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
-         r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|Signora|Signor|Señora|Señor|Doña|Dona|Maître|M\.)\.?")  # "M. Girard": its dot
+         r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|Signora|Signor|Señora|Señor|Doña|Dona|Maître|Pani|Panie|Pana|Fru|M\.)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
@@ -515,7 +554,8 @@ GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Couco
             r"|Obrigad[oa]|Grazie|Bedankt|Good (?:morning|afternoon|evening)|Guten (?:Tag|Morgen|Abend)"
             r"|Morning|Evening|Hiya|Howdy|Greetings|Welcome|Hej|Hei|Moin|Servus|Grüezi|Grüß Gott|Salve|Bom dia"
             r"|Boa tarde|Boa noite|Buenos días|Buenos dias|Buenas tardes|Buenas noches|Bonsoir|Goedemorgen"
-            r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom")
+            r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom"
+            r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
@@ -576,6 +616,11 @@ ROLE = (r"manager|assignee|buyer|seller|student|nurse|doctor|assessor|adjuster|l
 TEAM_WORD = (r"team|office|department|dept|company|side|group|branch|desk|agency|firm|clinic|practice|school"
              r"|hr|it|accounting|accounts|finance|legal|sales|support|billing|marketing|procurement|payroll|security"
              r"|engineering|operations|ops|admissions|reception|customer service")
+#: JSON keys whose value is a person, in the languages of the logs ("name" keys are NAME_FIELD's)
+PERSON_KEY = (r"klient|kund|kunde|cliente|utente|medewerker|handl[äa]ggare|traveller|traveler|guest|nome_completo"
+              r"|nombre_completo|nom_complet|volledige_naam|namn|naam|nome|nombre|navn|nimi|imie|imię|imie_nazwisko"
+              r"|display|display_name|displayname|contact_name|agent_name|owner_name|requester|assignee|reporter"
+              r"|empleado|dipendente|mitarbeiter|employee|passenger|pasajero|passeggero|passagier|patient|paciente")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
               r"|signatories|members|owners|reviewers|approvers|assignees|teilnehmer|destinataires|partecipanti"
@@ -623,6 +668,10 @@ def name_rules() -> list[NameRule]:
              known_first=False, keywords=NAME_FIELD),
         rule(rf"(?i:(?<![\w-])(?:{ROLE})(?:[ \t]+(?:di|de|du|of|for)[ \t]+[\w-]+)?)(?:[ \t]+(?i:is|was|will be)"
              rf"|[\"'*]*[ \t]*[:,=][*]*)[ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}", keywords=ROLE, some_word_known=True),
+        rule(rf"(?<=\")(?i:{PERSON_KEY})\"[ \t]*:[ \t]*\"{OPTIONAL_TITLE}{VALUE}\"", keywords=PERSON_KEY),
+        # "Failed password for dawn from ...": sshd's log names the account, here a person's first name
+        rule(rf"(?i:(?:failed|accepted) (?:password|publickey) for)(?: invalid user)?[ \t]+{VALUE}[ \t]+from\b",
+             known_first=True, keywords=r"failed password for|accepted password for|accepted publickey for"),
         rule(rf"(?i:(?<![\w-])(?:{LIST_LABEL}))[ \t]*:[ \t]*(?P<value>[^\n]+)", keywords=LIST_LABEL,
              some_word_known=True, listed=True),
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
@@ -642,11 +691,11 @@ def name_rules() -> list[NameRule]:
              r"(?P<value>[^\W\d_][\w.-]*[^\W_])", keywords=USER_LABEL, uncased=user_name),
         rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64),
         # "mysql://tgarcia:...@host"
-        rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=user_name),
+        rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=url_user_name),
         # a user name made of a first name and a surname, anywhere: "cn=mei.lin", "operator": "nadia.petrova"
         rule(r"(?<![\w.@-])(?P<value>[^\W\d_]+\.[^\W\d_]+)(?![\w@(-]|\.\w)", uncased=dotted_user_name,
              keywords=r"[a-zß-ÿ]+\.[a-zß-ÿ]+"),
-        rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+@?{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|[ \t]*\Z)",
+        rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+@?{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|\.(?:\s|\Z)|[ \t]*\Z)",
              known_first=False, keywords=GREETING),
         rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?"
              rf"{OPTIONAL_TITLE}{VALUE}{end_of_line}",
@@ -691,6 +740,10 @@ class NameDetector(Detector):
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
+        found = list(self.rule_spans(text))
+        return found + list(name_parts_elsewhere(text.value, found))
+
+    def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         known = first_names()
         for rule, starts in zip(self.rules, self.keyword_starts(text)):
             if rule.max_text and len(text.value) > rule.max_text:
@@ -720,13 +773,31 @@ class NameDetector(Detector):
         return starts
 
 
+def name_parts_elsewhere(text: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
+    """The first name of a full name found, where it stands alone elsewhere in the text, as that name: "on
+    behalf of Joy Adeyemi ... sign every email as 'Joy'". Capitalised as in the name; not a surname, which
+    companies are named after ("Chiara Esposito ... Esposito Arredi S.r.l.")."""
+    kept = Taken()  # a name that overlaps one found before it is not kept ("Beste Daan" after "Daan")
+    full_names = []
+    for start, end, identity in found:
+        if kept.free(start, end):
+            kept.add(start, end)
+            full_names += [(NAME_WORD.match(text, start), identity)] if " " in identity else []
+    parts = {word.group(): identity for word, identity in full_names if word and word.group() in all_first_names()}
+    for word, identity in parts.items():
+        for match in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text):
+            yield match.start(), match.end(), identity
+
+
 def name_in(text: str, start: int, end: int, rule: NameRule, known: frozenset[str]) -> tuple[int, int, str] | None:
     """The name a rule's value holds, as (start, end, identity), or None."""
     words = [without_possessive(text, m.start(), m.end()) for m in NAME_WORD_OR_PARTICLE.finditer(text, start, end)]
     if rule.unanchored:
         words = words[next((i for i, (s, e) in enumerate(words) if text[s:e] in known), len(words)):]
         start = words[0][0] if words else start
-    if not words or (rule.known_first and text[words[0][0]:words[0][1]] not in known):
+    if not words or (rule.known_first and text[words[0][0]:words[0][1]] not in known
+                     and not (len(words) > 1 and common_word_first_name(text[words[0][0]:words[0][1]],
+                                                                           text[words[1][0]:words[1][1]]))):
         return None
     kept, count = name_words(text, words, rule)
     # the words the name stopped before still tell a team ("Talent Team") from a person
@@ -777,9 +848,16 @@ def user_name(value: str) -> str:
     if len(parts) > 1:  # "wei.zhang": after its label, a surname is enough
         return value if parts[-1] in last_names() or names_in_parts(parts) else ""
     word = parts[0] if parts else ""
+    if word in first_names() and word.casefold() not in everyday_words():
+        return value  # "Anna"; not "User unknown"
     if any(word[cut:].title() in last_names() for cut in (1, 2) if len(word) - cut >= 4):
         return value  # "maria", "jbecker", "zdlamini"
     return value if any(names_in_parts([word[:cut], word[cut:].title()]) for cut in range(3, len(word) - 2)) else ""
+
+
+def url_user_name(value: str) -> str:
+    """The user of "https://Anna:...@host": a first name alone is enough where a password follows."""
+    return value if value.title() in first_names() else user_name(value)
 
 
 def dotted_user_name(value: str) -> str:
@@ -878,7 +956,8 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
         word = text[start:stop]
         if end and text[end:end + 1] in ("'", "’"):
             break  # the name ended in a possessive
-        if index == 0 and rule.known_first:
+        if index == 0 and (rule.known_first or (len(words) > 1 and common_word_first_name(
+                word, text[words[1][0]:words[1][1]]))):
             pass
         elif rule.surname_known:
             if word not in surnames and word not in first_names() and not (rule.rare_surname and rare_word(word)):
@@ -1024,10 +1103,12 @@ PEM_KEY = re.compile(r"-----BEGIN(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----"
                      r"(?:(?:\s|\\[nr])*-----END(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----)?")
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_-])")
 # also the last part of a compound or a field name: "WLAN-Passwort", "temporary_password"
-PASSWORD_WORD = (r"(?i:(?<![\w-])(?:[^\W\d]+[-_])?(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe"
+PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe"
                  r"|contraseña|senha"
                  r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord|losenord|adgangskode|passord"
-                 r"|salasana|şifre|sifre|heslo|jelszó|пароль)"
+                 r"|salasana|şifre|sifre|heslo|jelszó|пароль"
+                 r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
+                 r"|wlan-?schlüssel|wlan-?key)"
                  # and a field that says which one, the adjective after as Romance languages write it:
                  # "senha_temporaria", "password_new", "contraseña-nueva"
                  r"(?:[-_](?:temp\w*|tempor\w*|new|neu\w*|nuev[oa]|nov[oa]|nouveau|nouvelle|provisoir\w*|provisional"
@@ -1051,7 +1132,7 @@ PASSWORD = re.compile(
     r"|(?i:(?<![\w-])(?:pass|pw|pword)(?![\w-]))(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?::|=|[ \t]is[ \t])[ \t]*"
     r"(?P<value_short>(?=[^\s\"',;)]*\d)[^\s\"'”,;)]{3,}[^\s\"'”,;.!?)])"
     # "://user:pass@host", "redis://:pass@host"; a password may hold "@": the host follows the last one
-    r"|://[^\s:/@]*:(?P<value_in_url>[^\s:/?#]{3,})@"
+    r"|://[^\s:/@]*:(?P<value_in_url>[^\s:/?]{3,})@"
     # a user name and its password: "login is wei.zhang / letmein", "creds: admin:Summer2024"
     r"|(?i:\b(?:login|logon|credentials?|creds|sign[- ]in|basic[_ -]?auth)\b)[^\n:=]{0,20}?"
     r"(?:[:=]|[ \t](?:is|are|was|were)[ \t])"
@@ -1066,15 +1147,18 @@ PASSWORD = re.compile(
     # the password someone shared, in brackets: "the password you sent (Bl4ckbird_77)", "the one you shared here (...)"
     + "|(?:" + PASSWORD_WORD + r"|(?i:\bthe one))(?:[ \t]+[\w'’-]+){0,3}?[ \t]+(?i:sent|shared|gave|typed|entered|used"
     r"|posted|pasted|wrote)(?:[ \t]+[\w'’-]+){0,2}?[ \t]*\((?P<value_shared>[^\s()]{3,64})\)"
+    + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,2}?[ \t]*\((?P<value_bracketed>(?=[^\s()]*[\d!@#$%^&*])[^\s()]{4,64})\)"
     # no verb: "password GlacierMintTea", "changed my password to Gato1234" only when it looks made up
     # (digits, symbols, inner capitals)
     + "|" + PASSWORD_WORD
     + r"(?:[ \t]+to)?[ \t]+(?P<value_bare>" + MADE_UP + ")")
-KEYWORD_SECRET = re.compile(
-    r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token|pin|otp"
-    r"|access[_ -]?key|(?:verification|security|confirmation|one[- ]time|login|sms|2fa) code|the code)"
-    r"(?![a-z])[\"']?"
-    r"\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])")
+KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
+#: a key or a token after the word that names it: an API key, whoever issued it
+KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token"
+                         r"|access[_ -]?key)" + KEYWORD_VALUE)
+#: codes a person is sent or chooses: PINs, one-time codes
+KEYWORD_SECRET = re.compile(r"(?i)(?<![a-z])(?:pin|otp|(?:verification|security|confirmation|one[- ]time|login|sms|2fa)"
+                            r" code|the code)" + KEYWORD_VALUE)
 EMAIL = re.compile(r"(?<![\w.%+-])\w[\w.%+'-]*@\w[\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
 IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)"
                   r"(?![A-Z0-9])")
@@ -1094,9 +1178,27 @@ NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\
 NINO_NEAR_KEYWORD = r"[A-Z]{2}[ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"  # made-up prefixes too, next to the keyword
 UK_NINO = re.compile(rf"\b{NINO_SHAPE}\b"  # lower case only next to its keyword: "ty 71 04 55 c"
                      rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?\b(?P<value>{NINO_NEAR_KEYWORD})\b)")
+#: other countries' personal numbers, by the word that names them (tax and social-security ids, national id
+#: cards); the acronyms only in capitals ("nie" is Polish for "not")
+NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicenummer|sofinummer|codice fiscale"
+                    r"|cod\. ?fiscale|num[ée]ro de s[ée]curit[ée] sociale|n° de s[ée]curit[ée] sociale|num[ée]ro insee"
+                    r"|cpr[- ]?nummer|henkil[öo]tunnus|f[øo]dselsnummer|rodn[ée] [čc][íi]slo|steuer-?id"
+                    r"|steueridentifikationsnummer|sozialversicherungsnummer|ahv-?nummer|num[ée]ro avs"
+                    r"|rijksregisternummer|n[úu]mero de identidad|n[úu]mero de contribuinte|cart[ãa]o de cidad[ãa]o"
+                    r"|numer dowodu|dow[óo]d osobisty|national id(?:entity)?(?: card)? (?:number|no)"
+                    r"|social insurance number|tax file number|tax id|taxpayer id|personal (?:id|identity) number"
+                    r"|id[- ]?nummer|id card number|identity card number)"
+                    r"|(?-i:BSN|PESEL|DNI|NIE|NIF|NIR|CPR|HETU|AHV|CPF|CURP|TFN|PPSN|SIN|NIP|TIN)")
+#: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
+#: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
+NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z])?"
+                      r"|[A-Z]{1,3}\d{6,12}[A-Z]?)(?![\w-])")
+NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)[^\d\n]{{0,40}}?"
+                         r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
+                         rf"(?P<value>{NATIONAL_ID_NUMBER})")
 PASSPORT_WORD = r"passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte"
-PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,3}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
-PASSPORT = re.compile(rf"(?i:\b(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
+PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
+PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
                       # "my passport? I'm Ana, number FE184527", "PassportError: ... for document C4J7RN2L8"
@@ -1105,21 +1207,24 @@ PASSPORT = re.compile(rf"(?i:\b(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|n
                       rf"(?P<value_further>{PASSPORT_NUMBER})")
 BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday|geboren|geburtsdatum|geb\.|née?"
               r"|nato|nata|nacid[oa]|naci[oó]|nacimiento|nascimento|nascita|geboortedatum"
-              r"|date[ _]de[ _]naissance|date_naissance|naissance|geburtstag")
+              r"|date[ _]de[ _]naissance|date_naissance|naissance|geburtstag"
+              # Swedish, Danish, Norwegian, Finnish, Polish, Portuguese "nasci", Czech
+              r"|född|födelsedatum|født|fødselsdato|fødselsdag|syntynyt|syntymäaika|urodzon[ya]|urodzenia"
+              r"|urodziłe[mś]|nasci|nasceu|narozen[aá]?|datum narození")
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
         rf"[ \t-]+\d{{4}}"
         rf"|{MONTH_WORD}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}|\d{{2}}[A-Z]{{3}}\d{{2}}")
-DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W_]))[^\n\d]{{0,25}}?(?<!\d)(?P<value>{DATE})(?!\d)"
+DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
                            # German and Dutch put the verb last: "am 5. Mai 1970 geboren"
                            rf"|(?<!\d)(?P<value_before>{DATE})[ \t]+(?i:geboren)\b")
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
 IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
 VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
                            r"|v|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
-                           r"|paragraph|para|step|table|figure|fig|rule|oid|§)\b"
+                           r"|paragraph|step|table|figure|fig|rule|oid|§)\b"
                            r"|_version\b")  # any identifier ending in _version
 #: ids, parcel numbers and amounts written like phone numbers, right after their keyword or currency sign
 PRODUCT_NUMBER = re2.compile(
@@ -1149,7 +1254,7 @@ US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)
 PLACE_WORD = rf"[{UPPER}][\w'’-]*\.?"
 LINK = r"(?:upon|on|de|la|le|du|des|di|del|della|da|do|dos|das|van|der|den|am|an|im|y|e|sur|en|sous)"
 PLACE = rf"{PLACE_WORD}(?:[ \t]+(?:{LINK}[ \t]+)*{PLACE_WORD}){{0,4}}"
-HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b"
+HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b(?:[ \t]+m\.[ \t]?\d{1,4}\b)?"
 CITY = rf"[{UPPER}][\w'’-]*(?:[ \t]+(?:{LINK}[ \t]+)*[{UPPER}][\w'’-]*){{0,2}}"
 FLOOR = r"\d{1,3}\.?[º°ª]\.?(?:[ \t]*\w{1,5}\.?)?"  # Spanish "3º B", "2º izq.", Portuguese "2.º Esq."
 UNIT = (r"(?:(?i:flat|unit|apt|apartment|suite|ste|room|floor"
@@ -1161,8 +1266,8 @@ STREET = (rf"(?:{UNIT}{PART_SEP}(?:{HOUSE},?[ \t]+)?{PLACE}"
           rf"|{HOUSE},?[ \t]+(?:[{LOWER}.]+[ \t]+){{0,3}}{PLACE}"
           rf"|(?:C/[ \t]*)?{PLACE}[ \t]+(?:(?:No|Nr|N[º°o])\.?:?[ \t]*)?{HOUSE})")
 UK_POSTCODE = r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}\b"
-#: DE/FR/ES/IT "10115", NL "3511 NK", PT "1100-053", BR "01060-970"
-POSTCODE_BEFORE_CITY = r"(?:\d{5}(?:-\d{3})?|\d{4}[ \t]?[A-Z]{2}\b|\d{4}-\d{3})"
+#: DE/FR/ES/IT "10115", NL "3511 NK", PT "1100-053", BR "01060-970", SE "411 38", PL "31-019"
+POSTCODE_BEFORE_CITY = r"(?:\d{5}(?:-\d{3})?|\d{4}[ \t]?[A-Z]{2}\b|\d{4}-\d{3}|\d{3}[ \t]\d{2}|\d{2}-\d{3})"
 # AT/CH/BE/DK postcodes have four digits, like a year: "Sprint 14, 2025 Planning" is no address, so the
 # street must say it is one ("Kirchgasse 8, 8001 Zürich", "Rue Royale 120, 1000 Bruxelles")
 STREET_WORD_END = (r"gasse|stra(?:ss|ß)e|str\.|weg|platz|allee|damm|ufer|gade|vej|gata|gatan|vägen|veien|straat|laan"
@@ -1193,12 +1298,13 @@ GENERIC_SECRET = re.compile(r"(?<![\w+/-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")
 
 
 KEY_RUN = r"[A-Za-z0-9_.:=+/-]{20,}"  # every vendor key is a run of these, 20 or more
-SECRET_WORDS = ("key", "secret", "token", "pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
+KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
+SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
+PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
                   "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "пароль")
-ADDRESS_HINT = rf"{STREET_SUFFIX}|\d{{4,6}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa"
+ADDRESS_HINT = rf"{STREET_SUFFIX}|\d{{4,6}}\b|\b\d{{3}} \d{{2}}\b|\b\d{{2}}-\d{{3}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa"
 ADDRESS_REACH = 200
 
 
@@ -1208,10 +1314,15 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         # before: the field name a key of hex digits needs ("DD-API-KEY 7819...")
         Detector("api_key", "api_key", API_KEY, where=after_keyword(KEY_RUN, before=24, after=0, lower=False)),
         Detector("token", "token", TOKEN, where=whole_if(lambda text: "eyJ" in text.value or "bearer" in text.lower)),
-        Detector("aws_secret", "secret", AWS_SECRET, aws_secret,
-                 where=whole_if(lambda text: text.has_digit and LONG_RUN.search(text.value))),
+        Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
+            lambda text: text.has_digit and LONG_RUN.search(text.value) and AWS_HINT.search(text.value))),
+        # before passwords: "Failed password for dawn from 2001:0db8:..." has none
+        Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
+        Detector("ipv6", "ip", IPV6, ipv6_candidate,
+                 where=after_keyword(r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:", before=40, after=40)),
         Detector("password", "password", PASSWORD, stated_password,
                  where=near(*PASSWORD_WORDS, before=24, after=200, lower=True)),  # before: "temporary_password"
+        Detector("keyword_key", "api_key", KEYWORD_KEY, where=near(*KEY_WORDS, before=24, after=120, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
         Detector("email", "email", EMAIL, email_address, where=near("@", before=100, after=260)),
         Detector("iban", "iban", IBAN, iban_number, where=after_keyword(r"[a-z]{2} ?\d\d", after=50), shrink=True),
@@ -1222,12 +1333,11 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
+        Detector("national_id", "national_id", NATIONAL_ID, compact,
+                 where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         Detector("passport", "passport", PASSPORT, compact,
                  where=near("pass", "paspoort", "pasaporte", before=10, after=100, lower=True)),
-        Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(BIRTH_WORD, before=30, after=60)),
-        Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
-        Detector("ipv6", "ip", IPV6, ipv6_candidate,
-                 where=after_keyword(r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:", before=40, after=40)),
+        Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
         Detector("address", "address", ADDRESS, compact,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
@@ -1255,6 +1365,9 @@ SSN_HINT = rf"\d{{3}}[{SSN_SEPARATOR}]?\d{{2}}[{SSN_SEPARATOR}]?\d{{4}}"
 NAME_PATTERN = NAME_WORD  # what ``patterns: {name: ...}`` replaces; the rules hold the real patterns
 NAME_RULES = tuple(name_rules())
 LONG_RUN = re2.compile(r"[A-Za-z0-9_+=/]{32}")
+#: what says a 40-character secret is AWS's: the service, its key ids, its SDKs and its errors
+AWS_HINT = re2.compile(r"(?i)aws|amazon|secret_?access|boto|\bs3\b|\biam\b|signaturedoesnotmatch|(?:put|get)object"
+                       r"|\b(?-i:AKIA|ASIA)[A-Z0-9]{16}\b")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 DETECTOR_NAMES = [d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)]
 PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber has seen

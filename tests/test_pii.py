@@ -48,7 +48,8 @@ def test_tuning_set_precision_and_recall_stay_at_the_measured_level(name):
 
 def test_the_older_fixture_still_scores_for_the_types_it_labels():
     # it predates names, dates of birth, passports and NI numbers: those detectors are off here
-    older = {"password": "secret", "aws_secret": "secret", "high_entropy": "secret", "pem_key": "secret", "ipv6": "ip"}
+    older = {"password": "secret", "aws_secret": "secret", "high_entropy": "secret", "pem_key": "secret", "ipv6": "ip",
+             "keyword_key": "secret"}
     rows = load(Path(__file__).resolve().parent / "data" / "pii_labeled.jsonl")
     tally = score(rows, Scrubber(disable=["name", "dob", "passport", "uk_nino"]),
                   label=lambda found: older.get(found.detector, found.detector), kept=())  # it labels orders
@@ -121,6 +122,30 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("1-2-3 Marunouchi, Chiyoda-ku, Tokyo 100-0005", "address"),
     ("telefone +55 11 98765-4321", "phone"),  # Luhn-valid by chance: after a "+" it is no card
     ('{"client_ip":"198.51.100.23","app_version":"4.12.0.2291"}', "ip"),  # the version word is the next field's
+    # round six: other countries' personal numbers, birth words of more languages, Swedish and Polish
+    # postcodes, passwords on command lines and in brackets, keys named by their header
+    ("mijn BSN is 375507644", "national_id"),
+    ("Swedish personnummer 840225-0461", "national_id"),  # not a phone number
+    ("codice fiscale QBWJFR84E64H696X", "national_id"),
+    ("mi DNI es 70914031V y quiero", "national_id"),
+    ("PESEL 74020947647, proszę", "national_id"),
+    ("numéro de sécurité sociale 1 84 01 39 633 107 47 ;", "national_id"),
+    ("Jag är född 1987-04-06.", "dob"),
+    ("nasci a 11 de julho de 1983", "dob"),
+    ("The date of birth on file for this member is 27 October 1996", "dob"),
+    ("Vasagatan 95, 411 38 Göteborg", "address"),
+    ("ul. Marszałkowska 152 m. 46, 31-019 Kraków", "address"),
+    ("psql -U admin --password=Gato_Negro77", "password"),
+    ("senha incorreta (mamma1962!)", "password"),
+    ("le code du wifi c'est Haslo#Silne9", "password"),
+    ("twine says 403 for pypi-AgEIcHlwaS5vcmc4LFnmhnb_6SCiatYlEyXIzwWjZPtsSGOdt_CKjOQKS0N4gH-QQnRBBidUoV6", "api_key"),
+    ("X-Postmark-Server-Token: 52fcf30d-6f0e-431b-81b8-d2540bc95c14", "api_key"),
+    ("AZURE_STORAGE_KEY=goZtJiALTxwBF3wAbY99lsxylQkjWvCmAFQE2KAIF1UqnboBi2epXLIs3vlkTJ4B4rbReOrtJH1M8YiVm60qmH==",
+     "api_key"),
+    ("ip=91.67.225.193 ua=Mozilla/5.0 build=2024.11.0192", "ip"),  # the version word is the next pair's
+    ("acceso denegado desde 85.227.69.73 para el usuario", "ip"),  # "para" is no paragraph
+    ('{"passport_no": "CWNYT9G8T"}', "passport"),
+    ('{"numero_passeport": "XPZ396841"}', "passport"),
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == [kind]
@@ -195,6 +220,16 @@ def test_valid_values_are_found(text, kind):
     ("mysql://tgarcia:secret@db/crm", "tgarcia"),
     ("mi usuario es mferrer", "mferrer"),
     ("last login by kfischer from the VPN", "kfischer"),
+    # round six: thanks in more languages, Polish titles, person keys of other languages, sshd's log, a URL's
+    # user, a first name that is an everyday word before a listed surname, names from gender-guesser's list
+    ("Tack Kenji! Återbetalningen går till kontot.", "Kenji"),
+    ("Gracias, Haruto. Hemos registrado tu IBAN.", "Haruto"),
+    ("Dziękuję, Pani Małgorzata. Zwrot trafi na rachunek.", "Małgorzata"),
+    ('{"medewerker": "Xiao Ling", "kanal": "chat"}', "Xiao Ling"),
+    ('{"traveller": "Zhang Wei"}', "Zhang Wei"),
+    ("May 14 03:12:55 bastion sshd[60538]: Failed password for Rachel from 10.1.2.3 port 51514 ssh2", "Rachel"),
+    ("git clone https://Sophie:gho_xP543GpMpuZXJ9M6uT4SqbTuYUwkqtHw0UJI@github.com/acme/repo.git", "Sophie"),
+    ("-----\nFrom: Hope Sandoval <sandoval.hope@example.com>", "Hope Sandoval"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
@@ -301,6 +336,23 @@ def test_a_tool_call_argument_in_another_case_and_spacing_gets_the_users_placeho
     assert record.messages[0]["content"] == "Where is order <ORDER_1>? Text me on <PHONE_1>."
     arguments = json.loads(record.messages[1]["tool_calls"][0]["function"]["arguments"])
     assert arguments == {"order_id": "<ORDER_1>", "notify": "<PHONE_1>"}
+
+
+def test_forty_characters_are_an_aws_secret_only_where_the_text_says_aws():
+    secret = "JH7LZW8YV2ahSmTCKEeYTmqy2pZIuq9rAOOncdXn"
+    for text, detector in ((f"cohere key: {secret}", "high_entropy"), (f"aws_secret_access_key = {secret}", "aws_secret"),
+                           (f"SignatureDoesNotMatch (secret used: {secret})", "aws_secret")):
+        assert [found.detector for found in Scrubber().find(text)] == [detector], text
+
+
+def test_the_first_name_of_a_full_name_is_found_alone_elsewhere_in_the_text():
+    text = 'You draft replies on behalf of Joy Adeyemi, Head of Success. Sign every email as "Joy".'
+    assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "name"] == ["Joy Adeyemi", "Joy"]
+    scrubbed = Scrubber().scrub_text(text)
+    assert "Joy" not in scrubbed and scrubbed.count("<NAME_1>") == 2  # one person, one placeholder
+    # a surname is not: companies are named after people
+    signature = "Chiara Esposito\nResponsabile Acquisti, Esposito Arredi S.r.l."
+    assert [signature[f.start:f.end] for f in Scrubber().find(signature) if f.kind == "name"] == ["Chiara Esposito"]
 
 
 def test_names_are_replaced_elsewhere_only_as_written():
