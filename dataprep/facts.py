@@ -20,8 +20,11 @@ Normalization, so that behaviour (reformatting, extracting, relaying, computing)
 
 Derived numbers are supported (the labeling guide: arithmetic, unit, date and time-zone
 conversions are behaviour, shown or not): a calculation the reply shows and gets right
-(``40 × $22 = $880``) from numbers it was given or worked out, or constants of arithmetic and
-units (12 months, 1.609 km a mile, x 1.20 for a given 20%), supports every number in it; a number
+(``40 × $22 = $880``, powers ``(1 + 0.05)^10``, steps that equal each other or go on from the last
+result, ``60 × 45 × 40 = 108,000 ÷ 5000 = 21.6``) from numbers it was given or worked out, a sum or
+difference of two given whole numbers (14 hours, the first 10 at one rate: ``4 × 22``), or constants
+of arithmetic and units (12 months, 1.609 km a mile, x 1.20 or 0.05 for a given 20% or 5%), supports
+every number in it; the total and the average of a field over a tool result's list of items; a number
 two steps from the input as shown rounded (a total of three, ``£807.69``, a share ``56%``, a
 change ``+12.9%``); °F as °C; the days between two input dates, the hours between two input
 times (ISO time stamps included), a duration the input states; a date a known number of days,
@@ -365,6 +368,25 @@ class Assessment:
 
 
 # -- normalization ----------------------------------------------------------------------------------
+def _field_totals(value: Any) -> Iterator[int]:
+    """The sum and the average of each numeric field over the items of every list of objects in a JSON value."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _field_totals(item)
+    elif isinstance(value, list):
+        items = [item for item in value if isinstance(item, dict)]
+        fields: dict[str, list[float]] = {}
+        for item in items:
+            for key, field_value in item.items():
+                if isinstance(field_value, (int, float)) and not isinstance(field_value, bool):
+                    fields.setdefault(key, []).append(field_value)
+        for numbers in fields.values():
+            if len(numbers) > 1:
+                yield from (number_key(sum(numbers)), number_key(sum(numbers) / len(numbers)))
+        for item in value:
+            yield from _field_totals(item)
+
+
 def number_key(value: float) -> int:
     """A number as a set key: its value in ten-thousandths (round() is five times slower)."""
     return math.floor(value * 10000 + 0.5)
@@ -579,6 +601,19 @@ class Support:
         return sum(self.numbers)
 
     @cached_property
+    def totals(self) -> frozenset[int]:
+        """Sums and averages a reply may give of what the input lists: all its numbers, and each field of a
+        JSON list over its items (a bill's charges, a year's orders: "totalling €442.40, €110.60 an order")."""
+        found = {self.total}
+        for text in self.texts:
+            if text[:1] in "[{" and any(char.isdigit() for char in text):
+                try:
+                    found.update(_field_totals(orjson.loads(text)))
+                except orjson.JSONDecodeError:
+                    continue
+        return frozenset(found)
+
+    @cached_property
     def seconds_parts(self) -> frozenset[int]:
         """372 seconds is 6 min 12 s: the parts of every count of 60 or more."""
         return frozenset(number_key(part) for key in self.numbers if key >= 600000
@@ -652,9 +687,12 @@ def computes(key: int, known: Iterable[int], factors: Iterable[int] | None = Non
 
 # -- worked arithmetic -------------------------------------------------------------------------
 _OPERAND = r"[$€£¥]?\d[\d,]*(?:\.\d+)?%?(?:\s?[A-Za-z/]+(?<![xX]))?"
-EQUATION = re.compile(rf"(?:\(?{_OPERAND}\)?\s*[×x*÷/+\-−–]\s*)+\(?{_OPERAND}\)?\s*(?:=|≈|~|is about|is)\s*\**\s*{_OPERAND}")
-OPERATORS = {"×": "*", "x": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-"}
-EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)"
+_TERMS = rf"(?:\(?{_OPERAND}\)?\s*[×x*÷/+\-−–^]\s*)"
+# a calculation and what it equals, perhaps through steps: "10,000 × (1 + 0.05)^10 = 10,000 × 1.6289 ≈ 16,288.95"
+EQUATION = re.compile(rf"{_TERMS}+\(?{_OPERAND}\)?(?:\s*(?:=|≈|~|is about|is)\s*\**\s*{_TERMS}*\(?{_OPERAND}\)?)+")
+# "^" is a power ("(1 + 0.05)^10"); "**" is Markdown's bold, not Python's power
+OPERATORS = {"×": "*", "x": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-", "^": "**"}
+EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–^])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)"
                             r"|([()])")
 
 
@@ -668,41 +706,61 @@ def worked_numbers(text: str, known: frozenset[int] | set[int]) -> set[int]:
     results = {key for match in RESULT.finditer(text) for key in number_values(match[1].replace(",", ""))}
     found: set[int] = set()
     for match in EQUATION.finditer(text):
-        left, right, operands, given = [], None, [], True
+        steps: list[list[str]] = [[]]  # the expression before each "=", then after it
+        numbers: list[list[float]] = [[]]  # each step's numbers
         for number, percent, operator, equals, bracket in EQUATION_TOKEN.findall(match.group()):
             if bracket:
-                if right is None:
-                    left.append(bracket)
+                steps[-1].append(bracket)
             elif equals:
-                right = []
+                steps.append([])
+                numbers.append([])
             elif number:
                 value = float(number.replace(",", ""))
-                (left if right is None else right).append(repr(value / 100 if percent else value))
-                counted = value == len(operands)  # an average: the sum of 4 numbers ÷ 4
-                operands.append(value)
-                given = given and (right is not None or counted or _given(number_key(value), known, results))
-            elif operator and right is None and left and left[-1] not in OPERATORS.values():
-                left.append(OPERATORS[operator])
-        if left.count("(") != left.count(")"):
-            left = [token for token in left if token not in "()"]  # "(40 × 22 = 880)": the text's bracket
-        if given and right and left and left[-1] not in OPERATORS.values() \
-                and _close(_evaluate(" ".join(left)), float(right[0])):
-            found.update(number_key(v) for v in operands)
+                steps[-1].append(repr(value / 100 if percent else value))
+                numbers[-1].append(value)
+            elif operator and steps[-1] and steps[-1][-1] not in OPERATORS.values():
+                steps[-1].append(OPERATORS[operator])
+        values = [_evaluate(" ".join(_balanced(step))) for step in steps]
+        if len(values) > 1 and None not in values and _traced(numbers[0], known, results) \
+                and all(_follows(values[i - 1], values[i], numbers[i], known, results) for i in range(1, len(values))):
+            found.update(number_key(v) for step_numbers in numbers for v in step_numbers)
     return found
 
 
+def _traced(operands: list[float], known: frozenset[int] | set[int], results: set[int]) -> bool:
+    """Every operand is given, worked out or a constant (or the count an average divides by)."""
+    return all(value == index or _given(number_key(value), known, results) for index, value in enumerate(operands))
+
+
+def _follows(before: float, value: float, operands: list[float], known: frozenset[int] | set[int],
+             results: set[int]) -> bool:
+    """A step equals the one before it ("= 10,000 × 1.6289 ≈ 16,288.95"), or goes on from its result with
+    operands the reader can trace ("60 × 45 × 40 = 108,000 ÷ 5000 = 21.6")."""
+    return _close(before, value) or bool(operands) and _close(before, operands[0]) \
+        and all(_given(number_key(operand), known, results) for operand in operands[1:])
+
+
+def _balanced(step: list[str]) -> list[str]:
+    """The step without a bracket the text opened outside it ("(40 × 22 = 880)"), and without a last operator."""
+    if step.count("(") != step.count(")"):
+        step = [token for token in step if token not in "()"]
+    return step[:-1] if step and step[-1] in OPERATORS.values() else step
+
+
 def _given(key: int, known: frozenset[int] | set[int], results: set[int]) -> bool:
-    """An operand of shown working the reader can trace: given, worked out, a constant, or a given
-    rate as a multiplier (20% VAT: x 1.20; 3% inflation: 1.03)."""
-    return key in known or key in results or key in WORKING_CONSTANTS \
-        or number_key((key / 10000 - 1) * 100) in known or number_key((1 - key / 10000) * 100) in known
+    """An operand of shown working the reader can trace: given, worked out, a constant, a given
+    rate as a fraction or a multiplier (5%: 0.05; 20% VAT: x 1.20; 3% inflation: 1.03), or a whole
+    number a sum or difference of two given ones (14 hours of overtime, the first 10 at one rate: 4 × ...)."""
+    return key in known or key in results or key in WORKING_CONSTANTS or number_key(key / 100) in known \
+        or number_key((key / 10000 - 1) * 100) in known or number_key((1 - key / 10000) * 100) in known \
+        or (key % 10000 == 0 and any(key - other in known or other - key in known for other in known))
 
 
 def _evaluate(expression: str) -> float | None:
-    """The value of numbers joined by + - * / (nothing else reaches here)."""
+    """The value of numbers (floats: a power overflows rather than runs on) joined by + - * / **, nothing else."""
     try:
         return float(eval(compile(expression, "<arithmetic>", "eval"), {"__builtins__": {}}))  # noqa: S307
-    except (SyntaxError, ZeroDivisionError, OverflowError):
+    except (SyntaxError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: a negative number's root
         return None
 
 
@@ -1023,7 +1081,7 @@ class ReplyClaims:
             return True
         if self.restated >= 2 or self.computing:
             factors = self.factors
-            return any(value == support.total or computes(value, known, factors) or two_steps(value, known, factors)
+            return any(value in support.totals or computes(value, known, factors) or two_steps(value, known, factors)
                        for value in values)
         return False
 

@@ -191,6 +191,13 @@ def test_numbers_derived_from_the_input_are_supported(user, reply):
     ("Our road trip is 240 km. How far in miles?", "1 mile ≈ 1.609 km, so 240 ÷ 1.609 ≈ 149 miles."),
     ("Split $120 between 4 people?", "That's $30 each."),
     ("Marks: 68, 74, 61 and 71. Average?", "(68 + 74 + 61 + 71) ÷ 4 = 68.5"),
+    # round five: powers, steps that equal each other or go on from the last result, a sum or difference
+    # of two given numbers as an operand
+    ("$10,000 at 5% compounded annually for 10 years?", "FV = 10,000 × (1 + 0.05)^10 = 10,000 × 1.6289 ≈ $16,288.95."),
+    ("Terms: volumetric weight is L × W × H in cm ÷ 5000. My box is 60 × 45 × 40 cm. Volumetric weight?",
+     "60 × 45 × 40 = 108,000 ÷ 5000 = **21.6 kg**."),
+    ("Base €22/h. Overtime at 1.25× for the first 10h, 1.5× after. I did 14h overtime. Overtime pay?",
+     "First 10 h: 10 × 22 × 1.25 = €275.00\nNext 4 h: 4 × 22 × 1.5 = €132.00\n**Total overtime pay: €407.00**"),
 ])
 def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_derived(user, reply):
     example = chat(user, reply)
@@ -202,10 +209,23 @@ def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_
     ("Child is 18 kg, we have 250 mg/5 mL. How much per dose?", "The dose is 25 mg/kg/day: 18 kg × 25 = 450 mg/day.",
      "25"),
     ("Renewal is $480. What will I pay?", "Renewals get a 20% loyalty discount, so you'll pay $384.00.", "20%"),
+    ("$10,000 for 10 years in the index fund?", "10,000 × (1 + 0.07)^10 = $19,671.51, at its usual 7% a year.",
+     "19,671.51"),
 ])
 def test_a_rate_the_calculation_applies_is_a_fact_even_when_the_arithmetic_checks_out(user, reply, fact):
     example = chat(user, reply)
     assert score(example) >= 0.5 and any(fact in reason for reason in reasons(example)), reasons(example)
+
+
+def test_a_total_and_an_average_of_a_tool_results_list_are_derived():
+    orders = [{"id": "R1", "total": 59.9}, {"id": "R2", "total": 124.5}, {"id": "R3", "total": 18.0},
+              {"id": "R4", "total": 240.0}]
+    derived = tool_turn("How much did I spend this year?", "order_history", orders,
+                        "4 orders totalling €442.40 (average €110.60 an order).")
+    invented = tool_turn("How much did I spend this year?", "order_history", orders,
+                         "4 orders totalling €442.40, plus €180 in gift cards.")
+    assert score(derived) < 0.5, reasons(derived)
+    assert score(invented) >= 0.5, reasons(invented)
 
 
 def test_names_and_numbers_in_a_clarifying_question_are_not_claims():
