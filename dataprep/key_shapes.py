@@ -82,9 +82,15 @@ OUR_SHAPES = (
     r"[MNO][A-Za-z0-9]{23,25}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,38}",  # Discord bot tokens
     r"pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}",  # PyPI upload tokens (a macaroon naming pypi.org)
     r"access_token\$(?:production|sandbox)\$[a-z0-9]{16}\$[a-f0-9]{32}",  # Braintree access tokens
+    r"bot\d{8,10}:AA[A-Za-z0-9_-]{33}",  # Telegram bot tokens inside the API URL (".../bot<token>/sendMessage")
+    r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}:fx",  # DeepL free-tier keys
+    r"sl\.[A-Za-z0-9_-]{100,}",  # Dropbox short-lived access tokens
+    r"fw_[A-Za-z0-9]{20,}",  # Fireworks AI
+    r"AQE[A-Za-z0-9_+/=.-]{80,}",  # Adyen API keys
     # a key of hex digits has no vendor prefix: only its header or field name says what it is ("DD-API-KEY ...",
     # "X-Algolia-API-Key: ...", Azure OpenAI's "api-key")
-    r"(?i:\b(?:[a-z]+[_-])*api[_ -]?key)[\"']?[ \t]*[:=]?[ \t]*[\"']?(?P<value_hex>[0-9a-fA-F]{32,64})",
+    r"(?i:\b(?:[a-z]+[_-])*(?:api|admin|master)[_ -]?key)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
+    r"(?P<value_hex>[0-9a-fA-F]{32,64})",
     # nor has a UUID or a long base64 value after a header or variable that names a key or a token
     # ("X-Postmark-Server-Token: <uuid>", "AZURE_STORAGE_KEY=...==")
     r"(?i:\b(?:[a-z]+[_-])*(?:api|server|access|account|storage|secret|auth|master|shared)[_-]?(?:key|token))"

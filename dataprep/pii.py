@@ -18,7 +18,8 @@ to claim a span keeps it):
   too), "login is jdoe / letmein", ``basic_auth``, compounds and field names ("WLAN-Passwort lautet
   jetzt ...", ``"temporary_password": ...``), "... the new one is Kx9!mPq2", "the guest one is ...",
   "la antigua era ...", "set it to 'mango tango'", "the password you sent (Bl4ckbird_77)", "senha incorreta
-  (mamma1962!)", ``--password=...``, a Wi-Fi code), keys and tokens after the word that names them, other
+  (mamma1962!)", ``--password=...``, ``mysql -pS3cret``, ``redis-cli -a S3cret``, ``curl -u user:S3cret``, a
+  Wi-Fi code, "lösenordet är ...", "hasło ... to ..."), keys and tokens after the word that names them, other
   keyword secrets (PIN, one-time codes: these need a digit), and long random
   tokens by character mix and Shannon entropy (not CamelCase words, not hex hashes);
 - e-mail addresses, including unicode (IDN) ones;
@@ -29,7 +30,8 @@ to claim a span keeps it):
   "social security", or as a JSON ``"ssn"`` value), UK National Insurance numbers (valid prefixes;
   any two letters next to the keyword, like HMRC's example "QQ 12 34 56 C"), other countries' personal
   numbers after the word that names them ("BSN", "personnummer", "PESEL", "DNI", "codice fiscale",
-  "numéro de sécurité sociale", "Steuer-ID" and more; not a date there), passport numbers and
+  "numéro de sécurité sociale", "Steuer-ID", ID cards and more, or a JSON key: ``"pesel"``, ``"cpr"``; not a
+  date there, nor past the next JSON field or sentence), passport numbers and
   dates of birth next to their keyword in English, German, French, Spanish, Italian, Dutch,
   Portuguese, Swedish, Danish, Norwegian, Finnish, Polish and Czech (dates written with numbers in any order and separator, or with a month word in any
   language: "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"; German
@@ -48,8 +50,8 @@ to claim a span keeps it):
   trunk ``0`` ("PL 17907/0096"), or an unclosed bracket ("ERROR 1045 (28000)"));
 - postal addresses: US street addresses, addresses ending in a UK postcode, a US state and ZIP,
   an Australian state and postcode or an Indian PIN, European street + postcode + city
-  (DE, FR, ES, IT, NL, PT, SE "411 38", PL "31-019" and its "m." flats, and the four-digit postcodes of AT,
-  CH, BE, DK), Brazilian addresses
+  (DE, FR, ES, IT, NL, PT, SE "411 38", PL "31-019" and its "m." flats, Dutch "318-II", and the four-digit
+  postcodes of AT, CH, BE, DK with Danish floors "st. tv."), Brazilian addresses
   with their CEP ("São Paulo - SP, 01304-001"), and PO boxes (PO Box, Postfach, Postbus, Apartado
   de Correos, Caixa Postal);
 - personal names where logs carry them: greetings and thanks in many languages, in any case before a known
@@ -289,6 +291,10 @@ class Detector:
         vetoes = text.matches(self.veto)
         # matches do not overlap, so the first one starting late enough also ends soonest
         index = bisect_left(vetoes, (start - VETO_BEFORE, 0))
+        # before the value, an earlier JSON field's key is not this value's ("app_version": "3.14.2", ...
+        # "client_ip": "86.12.214.77"): past its own key ('"version": "') stand at most two quotes
+        while index < len(vetoes) and vetoes[index][1] <= start and text.value.count('"', vetoes[index][1], start) > 2:
+            index += 1
         next_field = NEXT_FIELD.search(text.value, end, end + VETO_AFTER)
         return index < len(vetoes) and vetoes[index][1] <= (next_field.start() if next_field else end + VETO_AFTER)
 
@@ -310,7 +316,7 @@ class Detector:
 
 
 VETO_BEFORE, VETO_AFTER = 80, 30
-NEXT_FIELD = re.compile(r'["=]')
+NEXT_FIELD = re.compile(r'["=]|\.\s')  # the next field, or the sentence's end: "...:5432/eshop. Je to v pořádku"
 KEYWORD_REACH = 40  # "purchase order number is " and the like
 
 
@@ -546,7 +552,8 @@ PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bi
 #: a first name and up to three more capitalised words on the same line ("Femke de Boer")
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
-         r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|Signora|Signor|Señora|Señor|Doña|Dona|Maître|Pani|Panie|Pana|Fru|M\.)\.?")  # "M. Girard": its dot
+         r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|[Ss]ignora|[Ss]ignor|[Ss]ig\.ra|Señora|Señor|Doña|Dona|Maître|[Mm]adame"
+         r"|[Mm]onsieur|Pani|Panie|Pana|[Pp]aní|[Pp]ane|Fru|M\.)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
@@ -572,7 +579,7 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"names?|surname|nombre|nom|naam|nome|navn"
               r"|prenom|prénom|vorname|nachname|apellidos?|cognome|achternaam|voornaam"
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
-              r"|applicant|agente?|cardholder"
+              r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
 INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
@@ -589,7 +596,8 @@ RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum
             r"|hand over to|loop in|looped in|meet|met|invite|invited|hired|fired|fiancé"
             r"|fiancée|fiance|fiancee|girlfriend|boyfriend|spouse|uncle|aunt|cousin|grandma|grandpa|grandmother"
             r"|grandfather|niece|nephew|roommate|flatmate|coworker|co-worker|teammate|supervisor|assistant"
-            r"|technician|lawyer|accountant|tutor|teacher|coach"
+            r"|technician|lawyer|accountant|tutor|teacher|coach|thanks to|thank you to"
+            r"|nonna|nonno|oma|opa|abuela|abuelo|avó|avô|grand-mère|grand-père|mormor|farmor|babcia|dziadek"
             r"|mein Kollege|meine Kollegin|mon collègue|ma collègue|mi colega|il mio collega|la mia collega"
             r"|mijn collega|meu colega|minha colega|Monsieur|Madame|Señor|Señora|Signor|Signora")
 INTERJECTION = r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye"
@@ -605,6 +613,7 @@ NAME_FIELD = (r"(?:first|last|given|family|middle|full|customer|client|patient|p
 #: people named by what they do: "the practice manager is Grace Nakamura", "On-call nurse: Kateryna Bondarenko";
 #: not the roles software has too (tenant, host, driver, agent, owner, parent, handler, lead): logs are full of them
 ROLE = (r"manager|assignee|buyer|seller|student|nurse|doctor|assessor|adjuster|lawyer|attorney|solicitor"
+        r"|ceo|cto|cfo|coo|cio|ciso|founder|co-founder|policyholder|policy holder|claimant|insured|guarantor"
         r"|landlord|landlady|recruiter|approver|reviewer|sponsor|guardian"
         r"|technician|engineer|advisor|adviser|consultant|representative|coordinator|supervisor|director|officer"
         r"|caseworker|therapist|dentist|physician|surgeon|pharmacist|teacher|tutor|coach|trainer"
@@ -724,7 +733,10 @@ def name_rules() -> list[NameRule]:
              unanchored=True),
         rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
         # "I'm sorry, Daniel,"
-        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[,.!?]", known_first=True, keywords=INTERJECTION),
+        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[ \t]*[,.!?—–]", known_first=True, keywords=INTERJECTION),
+        # a letter's closing with a possessive: "Deine Gisela", "Ta Clémence", "Love, Sam" is SIGN_OFF's
+        rule(rf"(?<![\w-])(?:Deine|Dein|Ta|Ton|Tua|Tuo|Jouw|Din|Tvoje|Twoja|Twój)[ \t]+{VALUE}{end_of_line}",
+             known_first=True, keywords=r"deine|dein|ta|ton|tua|tuo|jouw|din|tvoje|twoja|twój"),
         rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True, tail=TAIL),  # a signature line that ends the text
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{1,3}})",
              known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True),
@@ -1105,7 +1117,8 @@ AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_
 # also the last part of a compound or a field name: "WLAN-Passwort", "temporary_password"
 PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe"
                  r"|contraseña|senha"
-                 r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord|losenord|adgangskode|passord"
+                 r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord(?:et)?|losenord(?:et)?"
+                 r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*"
                  r"|salasana|şifre|sifre|heslo|jelszó|пароль"
                  r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
                  r"|wlan-?schlüssel|wlan-?key)"
@@ -1127,12 +1140,18 @@ PASSWORD = re.compile(
     PASSWORD_WORD + r"(?:(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?:" + PASSWORD_VERB + r"))?[ \t]*"
     r"[\"'“‘](?P<value_quoted>[^\"'”’\n]{3,64})(?:[\"'”’])"
     + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,4}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
-    r"[\"'“(]?(?P<value>[^\s\"'”,;)]{2,}[^\s\"'”,;.!?)])"
+    # not an article: "password on the label is ..." reads on to the verb ("on": Finnish "is")
+    r"[\"'“(]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'”,;)]{2,}[^\s\"'”,;.!?)])"
     # "pass: Winter2024!", "pw is bluefish77": too short a word to take without a value that looks made up
     r"|(?i:(?<![\w-])(?:pass|pw|pword)(?![\w-]))(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?::|=|[ \t]is[ \t])[ \t]*"
     r"(?P<value_short>(?=[^\s\"',;)]*\d)[^\s\"'”,;)]{3,}[^\s\"'”,;.!?)])"
     # "://user:pass@host", "redis://:pass@host"; a password may hold "@": the host follows the last one
     r"|://[^\s:/@]*:(?P<value_in_url>[^\s:/?]{3,})@"
+    r"|\b(?:mysql|mysqldump|mariadb)\b[^\n]*?[ \t]-p(?P<value_cli_p>[^\s'\"]{3,})"
+    r"|\bredis-cli\b[^\n]*?[ \t]-a[ \t]+(?P<value_cli_a>[^\s'\"]{3,})"
+    r"|\bcurl\b[^\n]*?[ \t](?:-u|--user)[ \t]+[^\s:'\"]+:(?P<value_cli_u>[^\s'\"]{3,})"
+    # Polish "to" as the verb: "hasło do konta firmowego to Krakow#2024!"
+    r"|(?i:\bhas[łl]o)(?:[ \t]+[\w'’-]+){0,4}?[ \t]+to[ \t]+(?P<value_to>" + MADE_UP + ")"
     # a user name and its password: "login is wei.zhang / letmein", "creds: admin:Summer2024"
     r"|(?i:\b(?:login|logon|credentials?|creds|sign[- ]in|basic[_ -]?auth)\b)[^\n:=]{0,20}?"
     r"(?:[:=]|[ \t](?:is|are|was|were)[ \t])"
@@ -1182,21 +1201,30 @@ UK_NINO = re.compile(rf"\b{NINO_SHAPE}\b"  # lower case only next to its keyword
 #: cards); the acronyms only in capitals ("nie" is Polish for "not")
 NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicenummer|sofinummer|codice fiscale"
                     r"|cod\. ?fiscale|num[ée]ro de s[ée]curit[ée] sociale|n° de s[ée]curit[ée] sociale|num[ée]ro insee"
-                    r"|cpr[- ]?nummer|henkil[öo]tunnus|f[øo]dselsnummer|rodn[ée] [čc][íi]slo|steuer-?id"
+                    r"|cpr[- ]?nummer|henkil[öo]tunnu\w*|f[øo]dselsnummer|rodn[ée] [čc][íi]slo|steuer-?id"
                     r"|steueridentifikationsnummer|sozialversicherungsnummer|ahv-?nummer|num[ée]ro avs"
                     r"|rijksregisternummer|n[úu]mero de identidad|n[úu]mero de contribuinte|cart[ãa]o de cidad[ãa]o"
-                    r"|numer dowodu|dow[óo]d osobisty|national id(?:entity)?(?: card)? (?:number|no)"
+                    r"|numer dowodu|dow[óo]d\w*(?: osobist\w*)?|national id(?:entity)?(?: card)? (?:number|no)"
                     r"|social insurance number|tax file number|tax id|taxpayer id|personal (?:id|identity) number"
-                    r"|id[- ]?nummer|id card number|identity card number)"
-                    r"|(?-i:BSN|PESEL|DNI|NIE|NIF|NIR|CPR|HETU|AHV|CPF|CURP|TFN|PPSN|SIN|NIP|TIN)")
+                    r"|id[- ]?nummer|id card number|identity card number|num[ée]ro de s[ée]cu|registre national"
+                    r"|carte d'identit[ée]|carta d'identit[àa]|carta de identidad|personalausweis\w*"
+                    r"|ob[čc]ansk\S* pr[ůu]kaz\S*|henkil[öo]kortti\w*"  # not \w: RE2's is ASCII only
+                    # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
+                    r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|tax_?id"
+                    r"|national_?id|personnummer|steuer_?id|id_?number)\")"
+                    r"|(?-i:BSN|PESEL|DNI|NIE|NIF|NIR|CPR|HETU|AHV|CPF|CUIL|CUIT|CURP|TFN|PPSN|SIN|NIP|TIN)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
 NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z])?"
-                      r"|[A-Z]{1,3}\d{6,12}[A-Z]?)(?![\w-])")
-NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)[^\d\n]{{0,40}}?"
-                         r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
+                      # ID cards mix letters and digits: "CA48211FJ", "LF2H7Y9M3"
+                      r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,11})(?![\w-])")
+NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
+                         # up to the number, not into the next JSON field or the next sentence
+                         r"(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?"
+                         r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
-PASSPORT_WORD = r"passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte"
+PASSPORT_WORD = (r"passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
+                 r"|paszport\w*|passin|passi|pas č\.?")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
 PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
@@ -1210,7 +1238,8 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|date[ _]de[ _]naissance|date_naissance|naissance|geburtstag"
               # Swedish, Danish, Norwegian, Finnish, Polish, Portuguese "nasci", Czech
               r"|född|födelsedatum|født|fødselsdato|fødselsdag|syntynyt|syntymäaika|urodzon[ya]|urodzenia"
-              r"|urodziłe[mś]|nasci|nasceu|narozen[aá]?|datum narození")
+              r"|urodzi\w*|nasci|nasceu|nac[ií]|narozen[aá]?|datum narození|datum_narozeni|syntym[äa]aika"
+              r"|f[øo]edselsdato")
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
@@ -1254,13 +1283,14 @@ US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)
 PLACE_WORD = rf"[{UPPER}][\w'’-]*\.?"
 LINK = r"(?:upon|on|de|la|le|du|des|di|del|della|da|do|dos|das|van|der|den|am|an|im|y|e|sur|en|sous)"
 PLACE = rf"{PLACE_WORD}(?:[ \t]+(?:{LINK}[ \t]+)*{PLACE_WORD}){{0,4}}"
-HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b(?:[ \t]+m\.[ \t]?\d{1,4}\b)?"
+HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?|-[IVX]{1,4})?\b(?:[ \t]+(?:m\.|bus)[ \t]?\d{1,4}\b)?"
 CITY = rf"[{UPPER}][\w'’-]*(?:[ \t]+(?:{LINK}[ \t]+)*[{UPPER}][\w'’-]*){{0,2}}"
 FLOOR = r"\d{1,3}\.?[º°ª]\.?(?:[ \t]*\w{1,5}\.?)?"  # Spanish "3º B", "2º izq.", Portuguese "2.º Esq."
-UNIT = (r"(?:(?i:flat|unit|apt|apartment|suite|ste|room|floor"
+UNIT = (r"(?:(?:st|\d{1,2})\.(?:[ \t]*(?:tv|th|mf|sal))?\.?"  # Danish floors and sides: "st. tv.", "2. th.", "1. sal"
+        r"|(?:(?i:flat|unit|apt|apartment|suite|ste|room|floor"
         # Portuguese, Spanish, French, German, Italian: "apto 31", "Dpto. 4B", "appt 12", "Whg. 5", "interno 7"
         r"|apto|ap|apartamento|bloco|andar|sala|piso|depto|dpto|departamento|appt|appartement|étage|bât|whg|wohnung"
-        r"|interno|int|scala)\.?|#)[ \t]*[\w-]+")
+        r"|interno|int|scala)\.?|#)[ \t]*[\w-]+)")
 PART_SEP = r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*)"
 STREET = (rf"(?:{UNIT}{PART_SEP}(?:{HOUSE},?[ \t]+)?{PLACE}"
           rf"|{HOUSE},?[ \t]+(?:[{LOWER}.]+[ \t]+){{0,3}}{PLACE}"
@@ -1294,13 +1324,13 @@ JP_ADDRESS = (rf"\d{{1,2}}-\d{{1,3}}(?:-\d{{1,3}})?[ \t]+{PLACE}(?=[^\n]{{0,80}}
 ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})|{US_ADDRESS}"
                      rf"|\b{JP_ADDRESS}")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
-GENERIC_SECRET = re.compile(r"(?<![\w+/-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")
+GENERIC_SECRET = re.compile(r"(?<![\w+/$-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
 
 
-KEY_RUN = r"[A-Za-z0-9_.:=+/-]{20,}"  # every vendor key is a run of these, 20 or more
+KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
 KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
+PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
                   "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "пароль")
@@ -1336,7 +1366,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("national_id", "national_id", NATIONAL_ID, compact,
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         Detector("passport", "passport", PASSPORT, compact,
-                 where=near("pass", "paspoort", "pasaporte", before=10, after=100, lower=True)),
+                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", before=10, after=100,
+                            lower=True)),
         Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
         Detector("address", "address", ADDRESS, compact,

@@ -27,7 +27,11 @@ FLOORS = {"precision": 0.98, "recall": 0.95, "name": 0.9, "structured": 0.97, "n
 #: documentation range, its false AWS secret an unprefixed Cohere key)
 MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral": 0.03, "kind_precision": 0.92},
                    "holdout5": {**FLOORS, "precision": 0.97, "recall": 0.93, "name": 0.89, "structured": 0.96,
-                                "neutral": 0.035, "kind_precision": 0.91}}
+                                "neutral": 0.035, "kind_precision": 0.91},
+                   # its writer's neutral texts name products and rooms after people ("Room Ada Lovelace", "the
+                   # Grace Hopper Celebration", "Hugo Boss Bottled") and hold a bcrypt hash, an SSH fingerprint,
+                   # a Twilio message id and an order number grouped like a card
+                   "holdout7": {**FLOORS, "recall": 0.95, "name": 0.89, "neutral": 0.09, "kind_precision": 0.93}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -146,9 +150,26 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("acceso denegado desde 85.227.69.73 para el usuario", "ip"),  # "para" is no paragraph
     ('{"passport_no": "CWNYT9G8T"}', "passport"),
     ('{"numero_passeport": "XPZ396841"}', "passport"),
+    # round seven: personal numbers named by a JSON key, inflected words and ID cards, Danish floors, Roman
+    # house numbers, passwords on command lines, a version word that belongs to an earlier JSON field
+    ('{"cpr": "031192-5718", "telefon": "+45 28 14 93 07"}', "national_id phone"),
+    ('{"nif": null, "telefone": "+351 912 345 678"}', "phone"),  # the key's value is null: the number is a phone
+    ("henkilötunnukseni on 040583-8437", "national_id"),
+    ("Personalausweis-Nr. LF2H7Y9M3 – die Bank", "national_id"),
+    ("Číslo občanského průkazu 204817395 a", "national_id"),
+    ("mon numéro de registre national est 88.07.14-200.16", "national_id"),
+    ("Jernbanegade 5, st. tv., 9000 Aalborg", "address"),
+    ("Keizersgracht 318-II, 1016 EZ Amsterdam", "address"),
+    ("Numer paszportu EK4827193.", "passport"),
+    ("nací el 15/08/2001 jaja", "dob"),
+    ("redis-cli -h cache.internal -a R3d!sCache_pr0d ping", "password"),
+    ("lösenordet till routern är Midsommar!2024", "password"),
+    ("The admin password on the label is Kiosk@Admin9; how do I change it?", "password"),
+    ('{"app_version": "3.14.2", "locale": "en-GB", "client_ip": "86.12.214.77"}', "ip"),
+    ("algolia admin key 9ab4ed86a4c30faeaf9c60ab89bbc46e ended up in the bundle", "api_key"),
 ])
 def test_valid_values_are_found(text, kind):
-    assert [found.kind for found in Scrubber().find(text)] == [kind]
+    assert [found.kind for found in Scrubber().find(text)] == kind.split()
 
 
 @pytest.mark.parametrize("text, name", [
@@ -230,9 +251,13 @@ def test_valid_values_are_found(text, kind):
     ("May 14 03:12:55 bastion sshd[60538]: Failed password for Rachel from 10.1.2.3 port 51514 ssh2", "Rachel"),
     ("git clone https://Sophie:gho_xP543GpMpuZXJ9M6uT4SqbTuYUwkqtHw0UJI@github.com/acme/repo.git", "Sophie"),
     ("-----\nFrom: Hope Sandoval <sandoval.hope@example.com>", "Hope Sandoval"),
+    ("Grazie, signor Bianchi. Abbiamo aggiornato l'indirizzo.", "Bianchi"),
+    ("Bien noté, Madame Benali. Votre colis arrive jeudi.", "Benali"),
+    ("Liebe Hannelore,\nherzlichen Glückwunsch!\n\nDeine Gisela", "Hannelore Gisela"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
-    assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
+    assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == \
+        ([name] if " " not in name or name in text else name.split())
 
 
 @pytest.mark.parametrize("text", [
@@ -247,6 +272,7 @@ def test_names_are_found_where_logs_carry_them(text, name):
     "commit 3f2a9c1b7e4d5f60718293a4b5c6d7e8f9012345",
     "id 550e8400-e29b-41d4-a716-446655440000",
     'ETag: W/"wCwLll4COr7oCPK1SNjVGTqLUim+bzEhpvFuLUGkSbM="',  # base64 content hash
+    "bcrypt hash $2b$12$KIXQJq0uQ3f7Ywz8mXc1bO9r2yE4sT6vW8aD0gH2jL4nP6qR8sU0W in the users table",  # a salt
     "total $1,299.00 for 12,500 units",
     "class CustomerOrderHistoryView2024Handler",
     "Hi there, I'm sorry to hear that. Hi team!",
