@@ -87,9 +87,11 @@ OUR_SHAPES = (
     r"sl\.[A-Za-z0-9_-]{100,}",  # Dropbox short-lived access tokens
     r"fw_[A-Za-z0-9]{20,}",  # Fireworks AI
     r"AQE[A-Za-z0-9_+/=.-]{80,}",  # Adyen API keys
+    r"APP_USR-\d{16}-\d{6}-[a-f0-9]{32}-\d{6,10}",  # Mercado Pago access tokens
     # a key of hex digits has no vendor prefix: only its header or field name says what it is ("DD-API-KEY ...",
     # "X-Algolia-API-Key: ...", Azure OpenAI's "api-key")
-    r"(?i:\b(?:[a-z]+[_-])*(?:api|admin|master)[_ -]?key)[\"']?[ \t]*[:=]?[ \t]*[\"']?"
+    r"(?i:\b(?:[a-z]+[_-])*(?:(?:api|admin|master|app|subscription|cognitive)[_ -]?key|auth[_ -]?token)\w*)"
+    r"[\"']?[ \t]*(?:[:=]|is)?[ \t]*[\"']?"
     r"(?P<value_hex>[0-9a-fA-F]{32,64})",
     # nor has a UUID or a long base64 value after a header or variable that names a key or a token
     # ("X-Postmark-Server-Token: <uuid>", "AZURE_STORAGE_KEY=...==")

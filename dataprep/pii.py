@@ -291,9 +291,10 @@ class Detector:
         vetoes = text.matches(self.veto)
         # matches do not overlap, so the first one starting late enough also ends soonest
         index = bisect_left(vetoes, (start - VETO_BEFORE, 0))
-        # before the value, an earlier JSON field's key is not this value's ("app_version": "3.14.2", ...
-        # "client_ip": "86.12.214.77"): past its own key ('"version": "') stand at most two quotes
-        while index < len(vetoes) and vetoes[index][1] <= start and text.value.count('"', vetoes[index][1], start) > 2:
+        # before the value, an earlier field's word is not this value's: past its own key ('"version": "') stand
+        # at most two quotes ('"app_version": "3.14.2", ... "client_ip": "86.12.214.77"), and a key=value log
+        # line's value has its own key after a space ("user=v.ivanova@lumenpay.eu src=93.184.12.66")
+        while index < len(vetoes) and vetoes[index][1] <= start and earlier_field(text.value[vetoes[index][1]:start]):
             index += 1
         next_field = NEXT_FIELD.search(text.value, end, end + VETO_AFTER)
         return index < len(vetoes) and vetoes[index][1] <= (next_field.start() if next_field else end + VETO_AFTER)
@@ -316,6 +317,12 @@ class Detector:
 
 
 VETO_BEFORE, VETO_AFTER = 80, 30
+OWN_KEY = re.compile(r"\s[\w.-]+=\s*\Z")  # " src=" right before a value
+
+
+def earlier_field(between: str) -> bool:
+    """What stands between a veto word and a value shows the word is another field's."""
+    return between.count('"') > 2 or OWN_KEY.search(between) is not None
 NEXT_FIELD = re.compile(r'["=]|\.\s')  # the next field, or the sentence's end: "...:5432/eshop. Je to v pořádku"
 KEYWORD_REACH = 40  # "purchase order number is " and the like
 
@@ -466,7 +473,8 @@ def everyday_words() -> frozenset[str]:
 #: words a greeting or sign-off is followed by that are not names
 NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "sir", "madam", "customer",
              "support", "again", "both", "admin", "colleagues", "thanks", "regards", "cheers", "hello",
-             "siri", "alexa", "cortana")  # voice assistants are greeted like people
+             "siri", "alexa", "cortana",  # voice assistants are greeted like people
+             "rua", "calle", "via", "rue", "santa", "santo", "san", "saint", "sankt", "st")  # streets and places
 
 
 @cache
@@ -543,7 +551,8 @@ def latin_forms(name: str) -> set[str]:
 READABLE_SCRIPTS = ("CYRILLIC", "GREEK", "CJK UNIFIED", "HANGUL", "GEORGIAN", "ARMENIAN")
 
 
-UPPER, LOWER = "A-ZÀ-ÖØ-Þ\u0100-\u017f", "a-zß-öø-ÿ\u0100-\u017f"  # Latin Extended-A mixes both cases
+# Latin Extended-A and Extended Additional (Vietnamese "Nguyễn") mix both cases
+UPPER, LOWER = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u1e00-\u1eff", "a-zß-öø-ÿ\u0100-\u017f\u1e00-\u1eff"
 NAME_WORD_TAIL = rf"(?:['’][{UPPER}])?[{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:[-'’][{UPPER}]?[{LOWER}]+)?"  # O'Neill
 NAME_WORD = re.compile(rf"[{UPPER}]{NAME_WORD_TAIL}")
 #: a name word not inside a longer word; the capital comes first so ``re`` can skip ahead to one
@@ -553,7 +562,7 @@ PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bi
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
          r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|[Ss]ignora|[Ss]ignor|[Ss]ig\.ra|Señora|Señor|Doña|Dona|Maître|[Mm]adame"
-         r"|[Mm]onsieur|Pani|Panie|Pana|[Pp]aní|[Pp]ane|Fru|M\.)\.?")  # "M. Girard": its dot
+         r"|[Mm]onsieur|Pani|Panie|[Pp]ana|[Pp]anu|[Pp]aní|[Pp]ane|Fru|M\.)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
@@ -562,7 +571,7 @@ GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Couco
             r"|Morning|Evening|Hiya|Howdy|Greetings|Welcome|Hej|Hei|Moin|Servus|Grüezi|Grüß Gott|Salve|Bom dia"
             r"|Boa tarde|Boa noite|Buenos días|Buenos dias|Buenas tardes|Buenas noches|Bonsoir|Goedemorgen"
             r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom"
-            r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u")
+            r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u|Welcome aboard|Welcome back|Fala")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
@@ -581,7 +590,7 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
               r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
-INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|soy|sono|eu sou|sou [oa]"
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
                 r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
 STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
@@ -596,7 +605,8 @@ RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum
             r"|hand over to|loop in|looped in|meet|met|invite|invited|hired|fired|fiancé"
             r"|fiancée|fiance|fiancee|girlfriend|boyfriend|spouse|uncle|aunt|cousin|grandma|grandpa|grandmother"
             r"|grandfather|niece|nephew|roommate|flatmate|coworker|co-worker|teammate|supervisor|assistant"
-            r"|technician|lawyer|accountant|tutor|teacher|coach|thanks to|thank you to"
+            r"|technician|lawyer|accountant|tutor|teacher|coach|thanks to|thank you to|ring|copied|beneficiary"
+            r"|in the name of|t\.n\.v\.|ten name van|au nom de|a nombre de|a nome di|im Namen von"
             r"|nonna|nonno|oma|opa|abuela|abuelo|avó|avô|grand-mère|grand-père|mormor|farmor|babcia|dziadek"
             r"|mein Kollege|meine Kollegin|mon collègue|ma collègue|mi colega|il mio collega|la mia collega"
             r"|mijn collega|meu colega|minha colega|Monsieur|Madame|Señor|Señora|Signor|Signora")
@@ -608,12 +618,13 @@ SURNAME_LABEL = r"surname|last name|family name|nachname|apellido|cognome|achter
 #: labels whose value is a name whatever it is (no name list needed), with or without a colon
 NAME_FIELD = (r"(?:first|last|given|family|middle|full|customer|client|patient|passenger|employee|student|holder"
               r"|card|account|contact|end[ _]?user|applicant|beneficiary|recipient|payee)[ _]?names?|forename|surname"
-              r"|vorname|nachname|prénom|prenom|apellidos?|cognome|voornaam|achternaam|nom de famille|kontoinhaber"
+              r"|vorname|nachname|prénom|prenom|apellidos?|cognome|voornaam|achternaam|nom de famille|kontoinhaber(?:in)?"
               r"|cardholder|account holder|name on (?:the )?(?:card|account)|titular")
 #: people named by what they do: "the practice manager is Grace Nakamura", "On-call nurse: Kateryna Bondarenko";
 #: not the roles software has too (tenant, host, driver, agent, owner, parent, handler, lead): logs are full of them
 ROLE = (r"manager|assignee|buyer|seller|student|nurse|doctor|assessor|adjuster|lawyer|attorney|solicitor"
         r"|ceo|cto|cfo|coo|cio|ciso|founder|co-founder|policyholder|policy holder|claimant|insured|guarantor"
+        r"|account holder|kontoinhaber(?:in)?"
         r"|landlord|landlady|recruiter|approver|reviewer|sponsor|guardian"
         r"|technician|engineer|advisor|adviser|consultant|representative|coordinator|supervisor|director|officer"
         r"|caseworker|therapist|dentist|physician|surgeon|pharmacist|teacher|tutor|coach|trainer"
@@ -629,6 +640,7 @@ TEAM_WORD = (r"team|office|department|dept|company|side|group|branch|desk|agency
 PERSON_KEY = (r"klient|kund|kunde|cliente|utente|medewerker|handl[äa]ggare|traveller|traveler|guest|nome_completo"
               r"|nombre_completo|nom_complet|volledige_naam|namn|naam|nome|nombre|navn|nimi|imie|imię|imie_nazwisko"
               r"|display|display_name|displayname|contact_name|agent_name|owner_name|requester|assignee|reporter"
+              r"|first|last|given|family|ad_soyad|adsoyad|jmeno|jméno|imie|nazwisko"
               r"|empleado|dipendente|mitarbeiter|employee|passenger|pasajero|passeggero|passagier|patient|paciente")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
@@ -681,7 +693,7 @@ def name_rules() -> list[NameRule]:
         # "Failed password for dawn from ...": sshd's log names the account, here a person's first name
         rule(rf"(?i:(?:failed|accepted) (?:password|publickey) for)(?: invalid user)?[ \t]+{VALUE}[ \t]+from\b",
              known_first=True, keywords=r"failed password for|accepted password for|accepted publickey for"),
-        rule(rf"(?i:(?<![\w-])(?:{LIST_LABEL}))[ \t]*:[ \t]*(?P<value>[^\n]+)", keywords=LIST_LABEL,
+        rule(rf"(?i:(?<![\w-])(?:{LIST_LABEL}))[\"']?[ \t]*:[ \t]*(?P<value>[^\n]+)", keywords=LIST_LABEL,
              some_word_known=True, listed=True),
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
         rule(rf"^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:[ \t]*\"?{VALUE}\"?"
@@ -702,7 +714,7 @@ def name_rules() -> list[NameRule]:
         # "mysql://tgarcia:...@host"
         rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=url_user_name),
         # a user name made of a first name and a surname, anywhere: "cn=mei.lin", "operator": "nadia.petrova"
-        rule(r"(?<![\w.@-])(?P<value>[^\W\d_]+\.[^\W\d_]+)(?![\w@(-]|\.\w)", uncased=dotted_user_name,
+        rule(r"(?<![\w.@/-])(?P<value>[^\W\d_]+\.[^\W\d_]+)(?![\w@(-]|\.\w)", uncased=dotted_user_name,
              keywords=r"[a-zß-ÿ]+\.[a-zß-ÿ]+"),
         rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+@?{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|\.(?:\s|\Z)|[ \t]*\Z)",
              known_first=False, keywords=GREETING),
@@ -829,7 +841,7 @@ def list_items(text: str, start: int, end: int) -> Iterator[Window]:
 
 
 LIST_SEPARATOR = re.compile(r"[,;&]|[ \t](?:and|und|et|y|e|en)[ \t]")
-LISTED_NAME = re.compile(rf"[ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}")
+LISTED_NAME = re.compile(rf"[ \t]*\[?[\"']?{OPTIONAL_TITLE}{VALUE}")  # "[" opens a JSON list of names
 
 
 def without_possessive(text: str, start: int, end: int) -> Window:
@@ -930,7 +942,10 @@ def organisation(name: str) -> bool:
 ORGANISATION_WORDS = frozenset((
     "team support billing service services desk helpdesk department dept group inc ltd llc gmbh corp company "
     "bank office store shop customer care operations ops sales accounts finance hr it security admin bot "
-    "committee board panel council hiring recruitment admissions"
+    "committee board panel council hiring recruitment admissions "
+    # places: a street, a building or a venue named after someone is not that person ("Anne Frank House")
+    "street road avenue gate gade vej straat caddesi cad sokak sok mahallesi mah house museum station stadium "
+    "airport hotel square bridge tower cathedral university college hospital"  # not "park", "church": surnames
 ).split())
 
 
@@ -1016,8 +1031,10 @@ def ip_address(value: str) -> str | None:
         address = ipaddress.ip_address(value)
     except ValueError:
         return None
-    # "0.0.0.0", "::" and "127.0.0.1" are every machine's: they say nothing about anyone
-    return None if address.is_unspecified or address.is_loopback else address.compressed
+    # "0.0.0.0", "::" and "127.0.0.1" are every machine's, and "1.0.0.0" names a network, not a host (nor a version)
+    if address.is_unspecified or address.is_loopback or (address.version == 4 and value.endswith(".0.0")):
+        return None
+    return address.compressed
 
 
 def ipv6_candidate(value: str) -> str | None:
@@ -1118,7 +1135,8 @@ AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_
 PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|passwd|pwd|passcode|pass ?phrase|mot de passe"
                  r"|contraseña|senha"
                  r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord(?:et)?|losenord(?:et)?"
-                 r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*"
+                 r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*|mdp|şifre\w*|sifre\w*"
+                 r"|[a-z]+_pass"
                  r"|salasana|şifre|sifre|heslo|jelszó|пароль"
                  r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
                  r"|wlan-?schlüssel|wlan-?key)"
@@ -1131,7 +1149,8 @@ PASSWORD_VERB = (r"[:=]|[ \t](?i:(?:is|was|has been|is now|now is|got)?[ \t]*(?:
                  r"|is|es|est|ist"
                  r"|è|é|era|was|is now|lautet|c'est|war|är|er|on|je|jest|wynosi|sería)\b"
                  # "lautet jetzt Kaffeepause#9": the adverb is not the password
-                 r"(?:[ \t]+(?i:now|currently|still|jetzt|nun|maintenant|désormais|ahora|adesso|ora|agora|nu))?")
+                 r"(?:[ \t]+(?i:now|currently|still|actually|btw|jetzt|nun|übrigens|eigentlich|maintenant|désormais"
+                 r"|ahora|adesso|ora|agora|nu))?")
 #: a value that looks made up (a digit, a symbol or an inner capital): enough without a verb
 MADE_UP = r"(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)]"
 PASSWORD = re.compile(
@@ -1141,13 +1160,14 @@ PASSWORD = re.compile(
     r"[\"'“‘](?P<value_quoted>[^\"'”’\n]{3,64})(?:[\"'”’])"
     + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,4}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
     # not an article: "password on the label is ..." reads on to the verb ("on": Finnish "is")
-    r"[\"'“(]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'”,;)]{2,}[^\s\"'”,;.!?)])"
+    r"[\"'“„(]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'”“,;)]{2,}[^\s\"'”“,;.!?)])"
     # "pass: Winter2024!", "pw is bluefish77": too short a word to take without a value that looks made up
     r"|(?i:(?<![\w-])(?:pass|pw|pword)(?![\w-]))(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?::|=|[ \t]is[ \t])[ \t]*"
     r"(?P<value_short>(?=[^\s\"',;)]*\d)[^\s\"'”,;)]{3,}[^\s\"'”,;.!?)])"
     # "://user:pass@host", "redis://:pass@host"; a password may hold "@": the host follows the last one
-    r"|://[^\s:/@]*:(?P<value_in_url>[^\s:/?]{3,})@"
-    r"|\b(?:mysql|mysqldump|mariadb)\b[^\n]*?[ \t]-p(?P<value_cli_p>[^\s'\"]{3,})"
+    r"|://[^\s:/]*:(?P<value_in_url>[^\s:/?]{3,})@"  # the user may hold an "@": smtp://alerts@host.com:pass@mail...
+    r"|\b(?:mysql|mysqldump|mariadb)\b[^\n]*?[ \t]-p['\"]?(?P<value_cli_p>[^\s'\"]{3,})"
+    r"|\bsshpass[ \t]+-p[ \t]*['\"]?(?P<value_sshpass>[^\s'\"]{3,})"
     r"|\bredis-cli\b[^\n]*?[ \t]-a[ \t]+(?P<value_cli_a>[^\s'\"]{3,})"
     r"|\bcurl\b[^\n]*?[ \t](?:-u|--user)[ \t]+[^\s:'\"]+:(?P<value_cli_u>[^\s'\"]{3,})"
     # Polish "to" as the verb: "hasło do konta firmowego to Krakow#2024!"
@@ -1161,6 +1181,9 @@ PASSWORD = re.compile(
     r"|(?i:\b(?:(?:the )?(?:[\w-]+ )?one|mine)[ \t]+(?:is|was|is now|will be)"
     r"|\b(?:la|el|a|o|il|le|l'|das|die|der)[ \t]?(?:nuev[oa]|antigu[oa]|viej[oa]|actual|nov[oa]|antig[oa]|nuov[oa]"
     r"|vecchi[oa]|nouvelle|nouveau|ancienne|ancien|neue|alte|aktuelle)[ \t]+(?:es|era|é|è|est|était|ist|war|lautet)"
+    # "det gamla var ...", "vanha oli ...", "stare to było ...", "eskisi ... idi": the old one was
+    r"(?:[ \t]+[\w'’-]+){0,3}?"
+    r"|\b(?:det gamla var|det gamle var|den gamle var|vanha oli|stare to było|stare było|eskisi)"
     r"|\b(?:set|changed|reset|updated) it to)[ \t]*(?:[\"'“‘](?P<value_pronoun_quoted>[^\"'”’\n]{3,64})[\"'”’]"
     r"|(?P<value_pronoun>" + MADE_UP + "))"
     # the password someone shared, in brackets: "the password you sent (Bl4ckbird_77)", "the one you shared here (...)"
@@ -1208,23 +1231,28 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|social insurance number|tax file number|tax id|taxpayer id|personal (?:id|identity) number"
                     r"|id[- ]?nummer|id card number|identity card number|num[ée]ro de s[ée]cu|registre national"
                     r"|carte d'identit[ée]|carta d'identit[àa]|carta de identidad|personalausweis\w*"
+                    r"|social security(?: number| no\.?)?|seguridad social|personal number|personnummer\w*"
+                    r"|f[øo]dselsnummer\w*|tc kimlik\w*|kimlik numara\w*|versichertennummer|versicherungsnummer"
+                    r"|tax code|aadhaa?r|ppsn?(?: number| no\.?)?|num[ée]ro d'assurance sociale"
                     r"|ob[čc]ansk\S* pr[ůu]kaz\S*|henkil[öo]kortti\w*"  # not \w: RE2's is ASCII only
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
-                    r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|tax_?id"
-                    r"|national_?id|personnummer|steuer_?id|id_?number)\")"
-                    r"|(?-i:BSN|PESEL|DNI|NIE|NIF|NIR|CPR|HETU|AHV|CPF|CUIL|CUIT|CURP|TFN|PPSN|SIN|NIP|TIN)")
+                    r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
+                    r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
+                    # acronyms that are no word in any language in any case; the others only in capitals
+                    r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn)"
+                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
 NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z])?"
-                      # ID cards mix letters and digits: "CA48211FJ", "LF2H7Y9M3"
-                      r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,11})(?![\w-])")
+                      # ID cards mix letters and digits ("CA48211FJ", "LF2H7Y9M3"), as do India's PAN and Mexico's CURP
+                      r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![\w-])")
 NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
                          # up to the number, not into the next JSON field or the next sentence
                          r"(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?"
                          r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
 PASSPORT_WORD = (r"passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
-                 r"|paszport\w*|passin|passi|pas č\.?")
+                 r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
 PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
@@ -1239,9 +1267,9 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               # Swedish, Danish, Norwegian, Finnish, Polish, Portuguese "nasci", Czech
               r"|född|födelsedatum|født|fødselsdato|fødselsdag|syntynyt|syntymäaika|urodzon[ya]|urodzenia"
               r"|urodzi\w*|nasci|nasceu|nac[ií]|narozen[aá]?|datum narození|datum_narozeni|syntym[äa]aika"
-              r"|f[øo]edselsdato")
+              r"|f[øo]edselsdato|doğum tarih\w*|dogum[ _]tarih\w*")
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
-DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"
+DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
         rf"[ \t-]+\d{{4}}"
@@ -1267,7 +1295,7 @@ PRODUCT_NUMBER = re2.compile(
     # shipments and the carriers whose tracking numbers are grouped like phone numbers
     r"|spedizione|sendung|sendungsnummer|paket|envío|envio|colis|expédition|zending|pakket|remessa|encomenda"
     r"|fedex|ups|usps|dhl|dpd|gls|brt|tnt|hermes|colissimo|chronopost|postnl|correos|royal mail|parcelforce)"
-    r"(?: ?(?:no\.?|nr\.?|number|num|#|id|code))?(?:[ \t]+(?:is|was))?[:#]? ?\d"  # "booking: +41 79 ..." is a phone
+    r"(?: ?(?:no\.?|nr\.?|n°|nº|number|num|#|id|code))?(?:[ \t]+(?:is|was))?[:#]? ?\d"  # "booking: +41 79 ..." is a phone
     r"|[$€£¥₹][ \t]?\d")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 PHONE = re.compile(r"(?<![\w+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![\w-]|\.\d)")  # not ISO dates
@@ -1283,14 +1311,14 @@ US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)
 PLACE_WORD = rf"[{UPPER}][\w'’-]*\.?"
 LINK = r"(?:upon|on|de|la|le|du|des|di|del|della|da|do|dos|das|van|der|den|am|an|im|y|e|sur|en|sous)"
 PLACE = rf"{PLACE_WORD}(?:[ \t]+(?:{LINK}[ \t]+)*{PLACE_WORD}){{0,4}}"
-HOUSE = r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?|-[IVX]{1,4})?\b(?:[ \t]+(?:m\.|bus)[ \t]?\d{1,4}\b)?"
+HOUSE = r"\d{1,5}[A-Za-z]?(?:(?:[-/]\d{1,4}[A-Za-z]?){1,2}|-[IVX]{1,4})?\b(?:[ \t]+(?:m\.|bus)[ \t]?\d{1,4}\b)?"
 CITY = rf"[{UPPER}][\w'’-]*(?:[ \t]+(?:{LINK}[ \t]+)*[{UPPER}][\w'’-]*){{0,2}}"
 FLOOR = r"\d{1,3}\.?[º°ª]\.?(?:[ \t]*\w{1,5}\.?)?"  # Spanish "3º B", "2º izq.", Portuguese "2.º Esq."
 UNIT = (r"(?:(?:st|\d{1,2})\.(?:[ \t]*(?:tv|th|mf|sal))?\.?"  # Danish floors and sides: "st. tv.", "2. th.", "1. sal"
         r"|(?:(?i:flat|unit|apt|apartment|suite|ste|room|floor"
         # Portuguese, Spanish, French, German, Italian: "apto 31", "Dpto. 4B", "appt 12", "Whg. 5", "interno 7"
         r"|apto|ap|apartamento|bloco|andar|sala|piso|depto|dpto|departamento|appt|appartement|étage|bât|whg|wohnung"
-        r"|interno|int|scala)\.?|#)[ \t]*[\w-]+)")
+        r"|interno|int|scala|boîte|boite|daire)\.?|#)[ \t]*[\w-]+)")
 PART_SEP = r"(?:,[ \t]*\n?[ \t]*|[ \t]*\n[ \t]*)"
 STREET = (rf"(?:{UNIT}{PART_SEP}(?:{HOUSE},?[ \t]+)?{PLACE}"
           rf"|{HOUSE},?[ \t]+(?:[{LOWER}.]+[ \t]+){{0,3}}{PLACE}"
@@ -1309,6 +1337,8 @@ POSTAL_ADDRESS = (rf"{STREET}(?:{PART_SEP}(?:{UNIT}|{FLOOR}|{PLACE})){{0,3}}?"
                   rf"|{PART_SEP}{CITY}[ \t]+-[ \t]+[A-Z]{{2}},?[ \t]+\d{{5}}-\d{{3}}\b"
                   rf"|(?:{PART_SEP}|[ \t]+)(?:{UK_POSTCODE}|[A-Z]{{2,3}}[ \t]+\d{{4,5}}(?:-\d{{4}})?\b|\d{{6}}\b))")
 NAMED_STREET = (rf"(?:(?:{PLACE}[ \t]+)?(?=[{UPPER}])[\w'’-]*(?i:{STREET_WORD_END})"
+                # the street word apart, as Norwegian and Danish write it: "Thorvald Meyers gate 19"
+                rf"|{PLACE}[ \t]+(?:gate|vei|veg|gata|gade|vej|allé)"
                 rf"|(?i:{STREET_PREFIX})\.?[ \t]+(?:[{LOWER}.']+[ \t]+){{0,3}}{PLACE}"
                 rf"|{PLACE}[ \t]+(?:{STREET_SUFFIX})\.?)[ \t]+{HOUSE}"
                 rf"|{HOUSE},?[ \t]+(?i:{STREET_PREFIX})\.?[ \t]+(?:[{LOWER}.']+[ \t]+){{0,3}}{PLACE}")
@@ -1330,7 +1360,8 @@ GENERIC_SECRET = re.compile(r"(?<![\w+/$-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])"
 KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
 KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
+PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
+                  "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
                   "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "пароль")
@@ -1366,7 +1397,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("national_id", "national_id", NATIONAL_ID, compact,
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         Detector("passport", "passport", PASSPORT, compact,
-                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", before=10, after=100,
+                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport",
+                            before=10, after=100,
                             lower=True)),
         Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
@@ -1383,13 +1415,14 @@ def outside_public_blocks(text: Text) -> list[Window]:
     if not (text.has_digit and LONG_RUN.search(text.value)):
         return []
     windows, position = [], 0
-    for block in PUBLIC_BLOCK.finditer(text.value) if "-----BEGIN" in text.value else ():
+    for block in PUBLIC_BLOCK.finditer(text.value) if "-----BEGIN" in text.value or " AAAA" in text.value else ():
         windows.append((position, block.start()))
         position = block.end()
     return windows + [(position, len(text.value))]
 
 
-PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:PUBLIC KEY|CERTIFICATE|[A-Z ]*PUBLIC KEY)-----.*?(?:-----END[A-Z ]*-----|\Z)",
+PUBLIC_BLOCK = re.compile(r"-----BEGIN (?:PUBLIC KEY|CERTIFICATE|[A-Z ]*PUBLIC KEY)-----.*?(?:-----END[A-Z ]*-----|\Z)"
+                          r"|\b(?:ssh-(?:rsa|ed25519|dss)|ecdsa-sha2-nistp\d+) AAAA[A-Za-z0-9+/=]+",
                           re.DOTALL)
 NINO_HINT = r"(?i)\d\d[ -]?\d\d[ -]?\d\d[ -]?[A-D]\b"
 SSN_HINT = rf"\d{{3}}[{SSN_SEPARATOR}]?\d{{2}}[{SSN_SEPARATOR}]?\d{{4}}"
