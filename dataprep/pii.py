@@ -640,7 +640,7 @@ TEAM_WORD = (r"team|office|department|dept|company|side|group|branch|desk|agency
 PERSON_KEY = (r"klient|kund|kunde|cliente|utente|medewerker|handl[äa]ggare|traveller|traveler|guest|nome_completo"
               r"|nombre_completo|nom_complet|volledige_naam|namn|naam|nome|nombre|navn|nimi|imie|imię|imie_nazwisko"
               r"|display|display_name|displayname|contact_name|agent_name|owner_name|requester|assignee|reporter"
-              r"|first|last|given|family|ad_soyad|adsoyad|jmeno|jméno|imie|nazwisko"
+              r"|first|last|given|family|ad_soyad|adsoyad|jmeno|jméno|nazwisko"
               r"|empleado|dipendente|mitarbeiter|employee|passenger|pasajero|passeggero|passagier|patient|paciente")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
@@ -808,9 +808,10 @@ def name_parts_elsewhere(text: str, found: list[tuple[int, int, str]]) -> Iterat
             kept.add(start, end)
             full_names += [(NAME_WORD.match(text, start), identity)] if " " in identity else []
     parts = {word.group(): identity for word, identity in full_names if word and word.group() in all_first_names()}
-    for word, identity in parts.items():
-        for match in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text):
-            yield match.start(), match.end(), identity
+    if parts:  # one pass for all of them: a long text may name thousands of people
+        alternatives = "|".join(map(re.escape, sorted(parts, key=len, reverse=True)))
+        for match in re.finditer(rf"(?<![\w-])(?:{alternatives})(?![\w-])", text):
+            yield match.start(), match.end(), parts[match.group()]
 
 
 def name_in(text: str, start: int, end: int, rule: NameRule, known: frozenset[str]) -> tuple[int, int, str] | None:
