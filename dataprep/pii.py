@@ -480,7 +480,7 @@ NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "
 @cache
 def first_names() -> frozenset[str]:
     """First names from Faker's person providers in every locale (see ``faker_names``) and from
-    gender-guesser's 48,000 names of 54 countries ("Małgorzata", "Yevgenia", "Rustam", "Priyanka"),
+    gender-guesser's 40,000-odd names of 54 countries ("Małgorzata", "Yevgenia", "Rustam", "Priyanka"),
     minus everyday English words ("Will", "Hope")."""
     common = common_words()
     return frozenset(name for name in all_first_names() if name.casefold() not in common)
