@@ -597,14 +597,10 @@ class Support:
         return frozenset(map(compact, self.text.split()))
 
     @cached_property
-    def total(self) -> int:
-        return sum(self.numbers)
-
-    @cached_property
     def totals(self) -> frozenset[int]:
         """Sums and averages a reply may give of what the input lists: all its numbers, and each field of a
         JSON list over its items (a bill's charges, a year's orders: "totalling €442.40, €110.60 an order")."""
-        found = {self.total}
+        found = {sum(self.numbers)}
         for text in self.texts:
             if text[:1] in "[{" and any(char.isdigit() for char in text):
                 try:
@@ -666,6 +662,11 @@ def _rounds(key: int, known: frozenset[int] | set[int]) -> bool:
     return key % 10000 == 0 and any(abs(key - other) < 5000 for other in known if other % 10000)
 
 
+def sum_or_difference(key: int, known: frozenset[int] | set[int]) -> bool:
+    """The number is a sum or a difference of two known numbers."""
+    return any(key - other in known or other - key in known for other in known)
+
+
 def computes(key: int, known: Iterable[int], factors: Iterable[int] | None = None) -> bool:
     """The number is one arithmetic step from the known numbers: a sum or difference of ``known``,
     or a product (not a square: 25 is not 5 x 5), ratio, percentage of, discount or markup of
@@ -673,7 +674,7 @@ def computes(key: int, known: Iterable[int], factors: Iterable[int] | None = Non
     known = known if isinstance(known, (set, frozenset)) else set(known)
     factors = known if factors is None else factors if isinstance(factors, (set, frozenset)) else set(factors)
     value = key / 10000
-    if any(key - other in known or other - key in known for other in known):
+    if sum_or_difference(key, known):
         return True
     for other in factors:
         a = other / 10000
@@ -753,7 +754,7 @@ def _given(key: int, known: frozenset[int] | set[int], results: set[int]) -> boo
     number a sum or difference of two given ones (14 hours of overtime, the first 10 at one rate: 4 × ...)."""
     return key in known or key in results or key in WORKING_CONSTANTS or number_key(key / 100) in known \
         or number_key((key / 10000 - 1) * 100) in known or number_key((1 - key / 10000) * 100) in known \
-        or (key % 10000 == 0 and any(key - other in known or other - key in known for other in known))
+        or (key % 10000 == 0 and sum_or_difference(key, known))
 
 
 def _evaluate(expression: str) -> float | None:

@@ -503,10 +503,13 @@ def guesser_names() -> set[str]:
             and not greeting_or_title.fullmatch(written)}
 
 
-def common_word_first_name(word: str, surname: str) -> bool:
-    """A first name that is also an everyday word ("Hope", "Will", "Bill") before a listed surname that
-    is not one ("Hope Sandoval", "Will Harper"; not "Will Power")."""
-    return (word in all_first_names() and surname in last_names() and surname.casefold() not in common_words()
+def opens_with_everyday_first_name(text: str, words: list[Window]) -> bool:
+    """The words open on a first name that is also an everyday word ("Hope", "Will", "Bill") before a
+    listed surname that is not one ("Hope Sandoval", "Will Harper"; not "Will Power")."""
+    if len(words) < 2:
+        return False
+    first, surname = (text[start:end] for start, end in words[:2])
+    return (first in all_first_names() and surname in last_names() and surname.casefold() not in common_words()
             and surname.casefold() not in everyday_words())
 
 
@@ -821,8 +824,7 @@ def name_in(text: str, start: int, end: int, rule: NameRule, known: frozenset[st
         words = words[next((i for i, (s, e) in enumerate(words) if text[s:e] in known), len(words)):]
         start = words[0][0] if words else start
     if not words or (rule.known_first and text[words[0][0]:words[0][1]] not in known
-                     and not (len(words) > 1 and common_word_first_name(text[words[0][0]:words[0][1]],
-                                                                           text[words[1][0]:words[1][1]]))):
+                     and not opens_with_everyday_first_name(text, words)):
         return None
     kept, count = name_words(text, words, rule)
     # the words the name stopped before still tell a team ("Talent Team") from a person
@@ -984,8 +986,7 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
         word = text[start:stop]
         if end and text[end:end + 1] in ("'", "’"):
             break  # the name ended in a possessive
-        if index == 0 and (rule.known_first or (len(words) > 1 and common_word_first_name(
-                word, text[words[1][0]:words[1][1]]))):
+        if index == 0 and (rule.known_first or opens_with_everyday_first_name(text, words)):
             pass
         elif rule.surname_known:
             if word not in surnames and word not in first_names() and not (rule.rare_surname and rare_word(word)):
