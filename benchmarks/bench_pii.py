@@ -36,10 +36,12 @@ from dataprep.pii import Found, Scrubber, phones_in
 from dataprep.record import Record
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "pii"
-TUNING_SETS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")
-CLEAN_SET = "holdout9"
+TUNING_SETS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8",
+               "holdout9")
+CLEAN_SET = "holdout10"
 #: detector name -> labeled type; detectors the sets have no type for keep their own name
 TYPE_OF = {"pem_key": "pem_key", "token": "jwt", "high_entropy": "api_key", "secret": "password", "keyword_key": "api_key",
+           "bearer_token": "api_key",
            "national_id": "ssn",  # the sets label every personal number "ssn"
            "uk_nino": "uk_nino", "ipv6": "ip"}
 #: detectors of values the guide leaves neutral when the recipe keeps them (``pii.disable``)

@@ -105,8 +105,8 @@ OUR_SHAPES = (
 #: "HMACa1b2…", Telegram's in "1701619200:request_processing_pipeline_…", "sk-" + 20 in "task-…")
 WHOLE_TOKEN = r"(?<![\w-])(?{flags}:{pattern})(?![\w-])"
 
-TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
-                   r"|(?i:\bbearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")
+TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")  # a JWT
+BEARER_TOKEN = re.compile(r"(?i:\bbearer\s+)(?P<value>[A-Za-z0-9._~+/-]{16,}=*)")  # an opaque one: an API key
 
 
 class CompiledOnUse:

@@ -142,7 +142,8 @@ from stdnum.exceptions import ValidationError
 
 from .errors import UsageError
 from .record import Record
-from .key_shapes import API_KEY, TOKEN
+from .key_shapes import API_KEY, BEARER_TOKEN, TOKEN
+from .pii_fields import field_spans, labeled_values
 from .record_fields import map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
@@ -153,7 +154,7 @@ Validator = Callable[[str], "str | None"]
 class Text:
     """A text and the cheap facts about it that tell detectors where to look, each worked out once."""
 
-    __slots__ = ("value", "taken", "_lower", "_digit", "_digit_runs", "_matches", "_ascii_bytes")
+    __slots__ = ("value", "taken", "_lower", "_digit", "_digit_runs", "_matches", "_ascii_bytes", "_labeled")
 
     def __init__(self, value: str, taken: Taken | None = None):
         self.value = value
@@ -163,6 +164,7 @@ class Text:
         self._digit_runs: list[Window] | None = None
         self._matches: dict[Any, list[Window]] = {}
         self._ascii_bytes: dict[bool, bytes] = {}  # the text (False) or its lower case (True), when ASCII
+        self._labeled: list[tuple[str, int, int]] | None = None
 
     @property
     def lower(self) -> str:
@@ -184,6 +186,13 @@ class Text:
         if self._digit_runs is None:
             self._digit_runs = self.spans(DIGIT_RUN) if self.has_digit else []
         return self._digit_runs
+
+    @property
+    def labeled(self) -> list[tuple[str, int, int]]:
+        """(label, start, end) of each JSON value and table cell (``dataprep.pii_fields``)."""
+        if self._labeled is None:
+            self._labeled = labeled_values(self.value)
+        return self._labeled
 
     def matches(self, pattern: Any) -> list[Window]:
         """Where ``pattern`` (``re`` or ``re2``) matches, in order: one pass however many
@@ -271,6 +280,14 @@ class Detector:
     where: Where | None = None  # None: the whole text
     shrink: bool = False  # on a failed validation, retry without the last space-separated group
     veto: re.Pattern[str] | None = None  # a match this close to a value says it is something else
+    fields: bool = False  # also every value under a JSON key or table column that names this kind
+
+    def field_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
+        for start, end in field_spans(text.value, self.kind, text.labeled) if self.fields else ():
+            value = text.value[start:end]
+            identity = self.validate(value) if self.validate is not None else value
+            if identity is not None:
+                yield start, end, identity
 
     def candidates(self, text: Text) -> Iterable[Window]:
         """Spans the regex matches; a ``value`` group (or ``value_…``) narrows the span to the value."""
@@ -300,7 +317,8 @@ class Detector:
         return index < len(vetoes) and vetoes[index][1] <= (next_field.start() if next_field else end + VETO_AFTER)
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
-        """(start, end, identity) of each validated match."""
+        """(start, end, identity) of each validated match, after the values of fields that name this kind."""
+        yield from self.field_spans(text)
         for start, end in self.candidates(text):
             value = text.value[start:end]
             if self.vetoed(text, start, end):
@@ -565,7 +583,8 @@ PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bi
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
          r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|[Ss]ignora|[Ss]ignor|[Ss]ig\.ra|Señora|Señor|Doña|Dona|Maître|[Mm]adame"
-         r"|[Mm]onsieur|Pani|Panie|[Pp]ana|[Pp]anu|[Pp]aní|[Pp]ane|Fru|M\.)\.?")  # "M. Girard": its dot
+         r"|[Mm]onsieur|Pani|Panie|[Pp]ana|[Pp]anu|[Pp]aní|[Pp]ane|Fru|M\.|[Dd]omnul(?:e|ui)?|[Dd]oamn(?:a|ei|ă)|Dl|Dna"
+         r"|Avv|Ing|Arch|Geom|Rag)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
@@ -574,7 +593,9 @@ GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Couco
             r"|Morning|Evening|Hiya|Howdy|Greetings|Welcome|Hej|Hei|Moin|Servus|Grüezi|Grüß Gott|Salve|Bom dia"
             r"|Boa tarde|Boa noite|Buenos días|Buenos dias|Buenas tardes|Buenas noches|Bonsoir|Goedemorgen"
             r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom"
-            r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u|Welcome aboard|Welcome back|Fala")
+            r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u|Welcome aboard|Welcome back|Fala"
+            r"|Tjena|Tja|Hejsan|Moi|Terve|Szia|Sziasztok|Kedves|Helló|Oye|Selam|Sayın|Bună|Dragă|Drag[ăa]|Stimate"
+            r"|Stimată|Siema|Hejka|Servus|Zdravím|Dobrý den")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
@@ -593,7 +614,7 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
               r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
-INTRODUCTION = (r"I'm|I’m|I am|this is|it's|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
                 r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
 STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
@@ -706,7 +727,13 @@ def name_rules() -> list[NameRule]:
              r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
              known_first=False, keywords=INTRODUCTION),
         rule(rf"^--[ \t]*\n[ \t]*{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False),  # a signature block
-        rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’]s\b", known_first=True),  # "Maria's account"
+        # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
+        rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
+             known_first=True),
+        # a first name in lower case after "this is", "it's", "i'm": "yo this is dmitri", "i'm mia btw"
+        rule(r"(?i:\b(?:this is|it's|its|it’s|i'm|i’m|im|i am|jestem))[ \t]+"
+             r"(?P<value>[^\W\d_]{3,}(?:[ \t]+[^\W\d_]+)?)", keywords=r"this is|it's|its|it’s|i'm|i’m|im|i am|jestem",
+             uncased=uncased_name),
         # lower case: a colon or "is" after the label ("names an interface" is prose); capitals may follow it
         rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"']?"
              rf"(?:[ \t]*[:=]|[ \t]+is[ \t]|[ \t]+(?=[{UPPER}]{{2}}))[ \t]*[\"']?"
@@ -767,7 +794,7 @@ class NameDetector(Detector):
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
-        found = list(self.rule_spans(text))
+        found = [*self.field_spans(text), *self.rule_spans(text)]
         return found + list(name_parts_elsewhere(text.value, found))
 
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
@@ -828,9 +855,39 @@ def name_in(text: str, start: int, end: int, rule: NameRule, known: frozenset[st
         return None
     kept, count = name_words(text, words, rule)
     # the words the name stopped before still tell a team ("Talent Team") from a person
-    if count >= rule.min_words and plausible_name(text[start:kept], count, rule) and not organisation(text[start:end]):
+    if (count >= rule.min_words and plausible_name(text[start:kept], count, rule) and not organisation(text[start:end])
+            and not named_place(text, start, kept)):
         return start, kept, text[start:kept].casefold()
     return None
+
+
+def named_place(text: str, start: int, end: int) -> bool:
+    """A place named after someone: a venue word right before or after the name ("Museo Reina Sofía",
+    "Bulevardul Regina Elisabeta", "Mimar Sinan Üniversitesi'ne", "Alvar Aallon museo"), or a street
+    written as one word ("Van Goghstraat")."""
+    before = WORD_BEFORE.search(text, max(start - 40, 0), start)
+    after = WORD_AFTER.match(text, end, end + 40)
+    words = [word.group(1) for word in (before, after) if word is not None] + APOSTROPHE.split(text[start:end])
+    return any(word.casefold() in PLACE_WORDS for word in words) or STREET_WORD.search(text, start, end) is not None
+
+
+WORD_BEFORE = re.compile(r"([^\W\d_]+)\.?[ \t]+\Z")
+WORD_AFTER = re.compile(r"[ \t]+([^\W\d_]+)")  # "Üniversitesi'ne": the word, not its suffix
+APOSTROPHE = re.compile(r"['’][^\W\d_]*\s*|\s+")  # the words of a name, without their case endings
+#: venues, streets and institutions named after people, in the languages of the logs
+PLACE_WORDS = frozenset((
+    "museo museum musée museu muzeum múzeum estádio estadio stadion stadium stade arena bulevardul bulevard "
+    "boulevard avenida avenue aleja calea strada str piața piata palatul palacio palazzo palais palace centrum "
+    "centro centre center universidad università universität universiteit universitet uniwersytet üniversitesi "
+    "egyetem university college colegio collège escola escuela scuola schule szkoła liceo lycée gymnasium "
+    "instituto institut istituto aeroporto aeropuerto aéroport flughafen lotnisko airport havalimanı gare "
+    "estação estación stazione bahnhof station hospital hôpital ospedale krankenhaus szpital kórház teatro "
+    "théâtre theater theatre teatr színház parque parc parco plaza praça piazza largo rua calle rue ulica utca "
+    "út caddesi sokak iglesia église chiesa kirche kościół catedral cathédrale cattedrale basilica basílica "
+    "puente pont ponte brücke most híd fundación fondation fondazione stiftung premio prix prize award "
+    "monumento monument denkmal pomnik"
+).split())
+STREET_WORD = re.compile(r"\w(?:straat|stra(?:ss|ß)e|gasse|gatan|gata|vej|gade|veien|vägen|laan|plein|utca)\b")
 
 
 def list_items(text: str, start: int, end: int) -> Iterator[Window]:
@@ -1139,7 +1196,7 @@ PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|pass
                  r"|wachtwoord|kennwort|clave|parola d'ordine|hasło|haslo|lösenord(?:et)?|losenord(?:et)?"
                  r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*|mdp|şifre\w*|sifre\w*"
                  r"|[a-z]+_pass"
-                 r"|salasana|şifre|sifre|heslo|jelszó|пароль"
+                 r"|salasana|şifre|sifre|heslo|jelszó|jelszav\w*|parola mea(?: e| este)?|palavra[- ]passe|пароль"
                  r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
                  r"|wlan-?schlüssel|wlan-?key)"
                  # and a field that says which one, the adjective after as Romance languages write it:
@@ -1237,15 +1294,18 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|f[øo]dselsnummer\w*|tc kimlik\w*|kimlik numara\w*|versichertennummer|versicherungsnummer"
                     r"|tax code|aadhaa?r|ppsn?(?: number| no\.?)?|num[ée]ro d'assurance sociale"
                     r"|ob[čc]ansk\S* pr[ůu]kaz\S*|henkil[öo]kortti\w*"  # not \w: RE2's is ASCII only
+                    r"|taj[- ]?sz[áa]m\S*|szem[ée]lyi igazolv[áa]ny\S*(?: sz[áa]ma)?|ad[óo]azonos[íi]t\S*"
+                    r"|c[ée]dula(?: de (?:ciudadan[íi]a|identidad))?|num[ée]ro (?:national|fiscal)|national number"
+                    r"|matricule|steuer-?id-?nr\.?|t\.c\. kimlik\S*|[čc][íi]slo op"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
                     # acronyms that are no word in any language in any case; the others only in capitals
-                    r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn)"
-                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG)")
+                    r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn|cnp)"
+                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
-NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z])?"
+NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|\d{6}[-+A-Y]\d{3}[0-9A-Y]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z]{1,2})?"
                       # ID cards mix letters and digits ("CA48211FJ", "LF2H7Y9M3"), as do India's PAN and Mexico's CURP
                       r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![\w-])")
 NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
@@ -1253,7 +1313,7 @@ NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
                          r"(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?"
                          r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
-PASSPORT_WORD = (r"passport|reisepass|passnummer|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
+PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
                  r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
 PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
@@ -1269,7 +1329,9 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               # Swedish, Danish, Norwegian, Finnish, Polish, Portuguese "nasci", Czech
               r"|född|födelsedatum|født|fødselsdato|fødselsdag|syntynyt|syntymäaika|urodzon[ya]|urodzenia"
               r"|urodzi\w*|nasci|nasceu|nac[ií]|narozen[aá]?|datum narození|datum_narozeni|syntym[äa]aika"
-              r"|f[øo]edselsdato|doğum tarih\w*|dogum[ _]tarih\w*")
+              r"|f[øo]edselsdato|doğum tarih\w*|dogum[ _]tarih\w*"
+              # Hungarian, Romanian, Czech "narodil jsem se"
+              r"|sz[üu]let[ée]si d[áa]tum|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*")
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
@@ -1366,7 +1428,8 @@ PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mysql", "mariadb", "re
                   "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
-                  "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "пароль")
+                  "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "jelszav", "parola mea", "palavra",
+                  "пароль")
 ADDRESS_HINT = rf"{STREET_SUFFIX}|\d{{4,6}}\b|\b\d{{3}} \d{{2}}\b|\b\d{{2}}-\d{{3}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa"
 ADDRESS_REACH = 200
 
@@ -1376,14 +1439,15 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("pem_key", "private_key", PEM_KEY, where=containing("PRIVATE KEY")),
         # before: the field name a key of hex digits needs ("DD-API-KEY 7819...")
         Detector("api_key", "api_key", API_KEY, where=after_keyword(KEY_RUN, before=24, after=0, lower=False)),
-        Detector("token", "token", TOKEN, where=whole_if(lambda text: "eyJ" in text.value or "bearer" in text.lower)),
+        Detector("token", "token", TOKEN, where=containing("eyJ")),
+        Detector("bearer_token", "api_key", BEARER_TOKEN, where=near("bearer", before=0, after=400, lower=True)),
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
             lambda text: text.has_digit and LONG_RUN.search(text.value) and AWS_HINT.search(text.value))),
         # before passwords: "Failed password for dawn from 2001:0db8:..." has none
         Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
         Detector("ipv6", "ip", IPV6, ipv6_candidate,
                  where=after_keyword(r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:", before=40, after=40)),
-        Detector("password", "password", PASSWORD, stated_password,
+        Detector("password", "password", PASSWORD, stated_password, fields=True,
                  where=near(*PASSWORD_WORDS, before=24, after=200, lower=True)),  # before: "temporary_password"
         Detector("keyword_key", "api_key", KEYWORD_KEY, where=near(*KEY_WORDS, before=24, after=120, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
@@ -1396,18 +1460,18 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
-        Detector("national_id", "national_id", NATIONAL_ID, compact,
+        Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True,
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
-        Detector("passport", "passport", PASSPORT, compact,
-                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport",
+        Detector("passport", "passport", PASSPORT, compact, fields=True,
+                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport", "pasu", "ppt",
                             before=10, after=100,
                             lower=True)),
-        Detector("dob", "dob", DATE_OF_BIRTH, where=after_keyword(BIRTH_WORD, before=30, after=75)),
+        Detector("dob", "dob", DATE_OF_BIRTH, fields=True, where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
-        Detector("address", "address", ADDRESS, compact,
+        Detector("address", "address", ADDRESS, compact, fields=True,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
-        NameDetector("name", "name", NAME_PATTERN, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
+        NameDetector("name", "name", NAME_PATTERN, fields=True, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
         Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),
     ]
 

@@ -1,0 +1,160 @@
+"""Values whose only clue is the field they stand in: a JSON key (``{"cnp": "2940403125590"}``,
+``{"adresse": "Bryggen 7, 5003 Bergen"}``) or a table's column ("Name;Vorname;Geburtsdatum" and the
+rows under it). CRM exports, tool results and pasted spreadsheets carry personal data this way, with
+no sentence around it to say what it is.
+
+``labeled_values`` finds every (label, start, end) once per text; each PII detector keeps the values
+whose label is one of its own (``FIELD_LABELS``) and which look like its kind (``FIELD_VALUE``).
+Labels are compared in lower case with spaces and hyphens as "_".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator
+
+#: "key": "value" or "key": 12345678 (an id written as a number); escaped JSON inside a string is not read
+JSON_FIELD = re.compile(r'"((?:[^"\\\n]|\\.){1,48})"[ \t]*:[ \t]*'
+                        r'(?:"((?:[^"\\\n]|\\.){1,300})"|(\d[\d.]{4,29})(?=[ \t\n]*[,}\]]))')
+DELIMITERS = (";", "\t", "|", ",")  # a semicolon table's cells may hold commas ("Bryggen 7, 5003 Bergen")
+MARKDOWN_RULE = re.compile(r"[\s|:-]+")  # "|---|:--|" under a Markdown table's header
+LINE = re.compile(r"[^\n]+")
+MAX_HEADER = 500  # a longer line is prose, not a table's header
+
+PREFIX = r"(?:[a-z]+_){0,2}"  # "customer_dob", "billing_address", "db_admin_password"
+FIELD_LABELS = {
+    "name": (r"(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
+             r"|holder|account_holder|card_holder|recipient|sender)_?names?|surname|forename|given|firstname"
+             r"|lastname|vorname|nachname|familienname|pr[ée]nom|nom_de_famille|apellidos?|nombre_completo|cognome"
+             r"|voornaam|achternaam|fornavn|etternavn|efternavn|f[öo]rnamn|efternamn|etunimi|sukunimi|imi[eę]"
+             r"|nazwisko|jm[ée]no|p[řr][íi]jmen[íi]|n[ée]v|vezet[ée]kn[ée]v|ut[óo]n[ée]v|csal[áa]dn[ée]v|nume"
+             r"|prenume|soyad|ad_soyad|adsoyad|isim|namn|navn|nimi|destinataire|destinatario|empf[äa]nger"),
+    "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
+            r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
+            r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
+            r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
+            r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento)"),
+    "national_id": (rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?|national_?id(?:_number)?|id_?number"
+                    r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
+                    r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
+                    r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r|pan"
+                    r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
+                    r"|matricule|rijksregisternummer|insee|nino|ni_number|national_insurance(?:_number)?)"),
+    "address": (rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
+                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12])"),  # a postcode alone is an area, not an address
+    "passport": rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?)",
+    "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
+                 r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre)"),
+}
+
+
+def labeled_values(text: str) -> list[tuple[str, int, int]]:
+    """(label, start, end) of every JSON string value and every table cell under a header, in text order."""
+    found = list(json_values(text)) if '":' in text or '" :' in text else []
+    if "\n" in text:
+        found += table_cells(text)
+    return sorted(found, key=lambda item: item[1])
+
+
+def label_of(raw: str) -> str:
+    return re.sub(r"[\s-]+", "_", raw.strip(" \t\"'*`").casefold())
+
+
+def json_values(text: str) -> Iterator[tuple[str, int, int]]:
+    for match in JSON_FIELD.finditer(text):
+        group = 2 if match.start(2) >= 0 else 3
+        yield label_of(match.group(1)), match.start(group), match.end(group)
+
+
+def table_cells(text: str) -> list[tuple[str, int, int]]:
+    """Cells of delimited tables (CSV, semicolons, tabs, Markdown) under a header line with a known
+    label; the rows are the lines after it with as many cells, a Markdown rule line skipped."""
+    lines = [match.span() for match in LINE.finditer(text)]
+    found: list[tuple[str, int, int]] = []
+    index = 0
+    while index < len(lines):
+        index = read_table(text, lines, index, found) or index + 1
+    return found
+
+
+def read_table(text: str, lines: list[tuple[int, int]], index: int, found: list[tuple[str, int, int]]) -> int:
+    """The index after the table whose header is line ``index`` (its cells added to ``found``), 0 if none."""
+    start, end = lines[index]
+    if end - start > MAX_HEADER:
+        return 0
+    for delimiter in DELIMITERS:
+        header = cells(text, start, end, delimiter)
+        labels = person_table([label_of(text[a:b]) for a, b in header])
+        if len(header) < 2 or not any(ANY_LABEL.fullmatch(label) for label in labels):
+            continue
+        row = index + 1
+        if row < len(lines) and MARKDOWN_RULE.fullmatch(text[lines[row][0]:lines[row][1]]):
+            row += 1
+        first_row = row
+        while row < len(lines) and len(values := cells(text, *lines[row], delimiter)) == len(header):
+            found += [(label, a, b) for label, (a, b) in zip(labels, values) if a < b]
+            row += 1
+        if row > first_row:
+            return row
+    return 0
+
+
+#: a column just called "Name" is a person's in a table of people ("Name;Vorname;Geburtsdatum"), not in
+#: one of products or servers
+PLAIN_NAME = frozenset(("name", "nom", "nome", "nombre", "naam", "navn", "namn", "nimi", "imie", "jmeno"))
+PERSON_COLUMN = re.compile(r".*(?:e_?mail|phone|mobile|telefon\w*|tel)|.*(?:first|last|given|family)_?name")
+
+
+def person_table(labels: list[str]) -> list[str]:
+    if any(PERSON_COLUMN.fullmatch(label) or FIELD_PATTERNS["dob"].fullmatch(label) for label in labels):
+        return ["full_name" if label in PLAIN_NAME else label for label in labels]
+    return labels
+
+
+def cells(text: str, start: int, end: int, delimiter: str) -> list[tuple[int, int]]:
+    """The cells of one line, each without its padding and quotes; a Markdown row's outer bars are not cells."""
+    line = text[start:end]
+    if delimiter == "|":
+        line = line.strip()
+        if not (line.startswith("|") and line.endswith("|")):
+            return []
+        offset = start + text[start:end].index("|") + 1
+        line = line[1:-1]
+    else:
+        offset = start
+    spans, position = [], 0
+    for piece in line.split(delimiter):
+        left = len(piece) - len(piece.lstrip(" \t\"'"))
+        right = len(piece.rstrip(" \t\"'"))
+        spans.append((offset + position + left, offset + position + max(right, left)))
+        position += len(piece) + 1
+    return spans
+
+
+FIELD_PATTERNS = {kind: re.compile(labels) for kind, labels in FIELD_LABELS.items()}
+ANY_LABEL = re.compile("|".join(f"(?:{labels})" for labels in FIELD_LABELS.values()))
+NOT_A_VALUE = frozenset(("null", "none", "n/a", "na", "-", "—", "unknown", "redacted", "hidden", "***", "tbd", "?"))
+NAME_VALUE = re.compile(r"[^\W\d_]+(?:[ '’.-]{1,2}[^\W\d_]+){0,5}\.?")
+
+
+def plausible(kind: str) -> Callable[[str], bool]:
+    """Whether a field's value can be a value of ``kind`` (an empty, placeholder or unlike value is not)."""
+    checks: dict[str, Callable[[str], bool]] = {
+        "name": lambda value: len(value) <= 80 and NAME_VALUE.fullmatch(value) is not None,
+        "dob": lambda value: len(value) <= 40 and any(ch.isdigit() for ch in value),
+        "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
+        "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
+        "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
+        "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value)
+        and len(set(value)) > 1,
+    }
+    check = checks[kind]
+    return lambda value: value.casefold() not in NOT_A_VALUE and not value.startswith("<") and check(value)
+
+
+def field_spans(text: str, kind: str, values: list[tuple[str, int, int]]) -> Iterator[tuple[int, int]]:
+    """The spans of ``values`` (from ``labeled_values``) that stand under a label of ``kind`` and look like one."""
+    labels, looks_right = FIELD_PATTERNS[kind], plausible(kind)
+    for label, start, end in values:
+        if labels.fullmatch(label) and looks_right(text[start:end]):
+            yield start, end
