@@ -571,7 +571,9 @@ class Support:
         days |= {365 - d for d in days} | {d + 1 for d in days}
         minutes = {abs(a - b) for a in times for b in times if a < b}
         minutes |= {int(h) * 60 + int(m or 0) for h, m in DURATION.findall(self.text)}
-        return frozenset(number_key(n) for n in (*days, *minutes, *(m / 60 for m in minutes)))
+        # 13:05 to 14:47 is "1 h 42 min"
+        hours_and_minutes = {part for m in minutes if 60 < m < 24 * 60 and m % 60 for part in divmod(m, 60)}
+        return frozenset(number_key(n) for n in (*days, *minutes, *(m / 60 for m in minutes), *hours_and_minutes))
 
     @cached_property
     def months(self) -> set[int]:
@@ -803,7 +805,11 @@ def two_steps(key: int, known: frozenset[int] | set[int], factors: frozenset[int
     of ``known``; a product or ratio of ``factors`` (default: ``known``) rounded to cents, a share
     or a percentage change ("56%", "+12.9%")."""
     numbers = sorted(known)[:TWO_STEP_LIMIT]
-    if any(key - a - b in known for i, a in enumerate(numbers) for b in numbers[i:]):
+    # a + b + c; with cents (small whole numbers combine too easily), also c - a - b ("£1,842.57 less holds
+    # of £120.00 and £310.40 leaves £1,412.17") and c + a - b
+    signed = bool(key % 10000)
+    if any(key - a - b in known or signed and (key + a + b in known or key + a - b in known or key - a + b in known)
+           for i, a in enumerate(numbers) for b in numbers[i:]):
         return True
     value = key / 10000
     numbers = sorted(known if factors is None else factors)[:TWO_STEP_LIMIT]
@@ -812,8 +818,9 @@ def two_steps(key: int, known: frozenset[int] | set[int], factors: frozenset[int
         a = a_key / 10000
         for b_key in numbers[i + 1:]:
             b = b_key / 10000
-            if abs(a * b - value) <= tolerance or (b and abs(a / b - value) <= tolerance) \
-                    or (a and abs(b / a - value) <= tolerance):
+            # a price in pence or cents makes its product a hundredth: 229 kWh × 24.5p = £56.11
+            if abs(a * b - value) <= tolerance or (key % 10000 and abs(a * b / 100 - value) <= tolerance) \
+                    or (b and abs(a / b - value) <= tolerance) or (a and abs(b / a - value) <= tolerance):
                 return True
     return is_share(key, numbers)
 
@@ -1134,8 +1141,17 @@ class ReplyClaims:
                 return
             tokens = tokens[1:]
         for name in _name_runs(tokens, bool(HAS_DIGIT.search(text))):
+            if name in UNIT_SYMBOLS or (" " not in name and not name.isupper()
+                                        and name.casefold() in self.everyday_nouns):
+                continue
             if not self.support.has_words(name) and not self._variant(name) and not self.support.abbreviated(name):
                 self._miss(_name_kind(name), name)
+
+    @cached_property
+    def everyday_nouns(self) -> frozenset[str]:
+        """Where the reply is written in a language that capitalises nouns or titles ("Regel", "Praxis",
+        "Monsieur"), that language's everyday words: capitalised, they are still no names."""
+        return everyday_words_of(reply_language(self.low))
 
     def _variant(self, name: str) -> bool:
         """A fuller form of a name the input holds ("VW Golf" for "Golf"): a multi-word name whose last
@@ -1289,6 +1305,39 @@ def _name_runs(tokens: list[str], digits: bool) -> Iterable[str]:
             run = []
         elif bare not in CONNECTORS:
             run.append(token.rstrip(".,"))
+
+
+#: units and everyday technical abbreviations: written in capitals, they name no fact
+UNIT_SYMBOLS = frozenset("KB MB GB TB PB kB KiB MiB GiB TiB kW kWh MW MWh Wh mAh Hz kHz MHz GHz QR PIN SMS MMS USB PDF "
+                         "URL ID UTC GMT FAQ OTP CSV JSON HTML API UI OK".split())
+LANGUAGE_CUES = 60  # a language's most frequent words that tell it from the others
+
+
+@lru_cache(maxsize=8)
+def everyday_words_of(language: str) -> frozenset[str]:
+    """The 10,000 most frequent words of ``language`` but those frequent in most of the languages, which are
+    places and brands ("Frankfurt", "Amsterdam"); none for English, whose capitalised words are names."""
+    if language == "en":
+        return frozenset()
+    from wordfreq import top_n_list
+
+    lists = [frozenset(top_n_list(other, 50_000)) for other in language_cues()]
+    return frozenset(word for word in top_n_list(language, 10_000) if sum(word in words for words in lists) < 6)
+
+
+@lru_cache(maxsize=1)
+def language_cues() -> dict[str, frozenset[str]]:
+    from wordfreq import top_n_list
+
+    return {language: frozenset(top_n_list(language, LANGUAGE_CUES)) for language in ("en", "de", "fr", "es", "it",
+                                                                                      "pt", "nl")}
+
+
+def reply_language(low: str) -> str:
+    """The language whose most frequent words the reply uses most (English on a tie)."""
+    words = WORD.findall(low)
+    counts = {language: sum(word in cues for word in words) for language, cues in language_cues().items()}
+    return max(counts, key=lambda language: (counts[language], language == "en"))
 
 
 def _name_kind(name: str) -> str:

@@ -157,7 +157,9 @@ DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
 
 
 @pytest.mark.parametrize("name, hard, floor", [("dev", False, 0.88), ("dev", True, 0.86),
-                                               ("holdout", False, 0.90), ("holdout", True, 0.89)])
+                                               ("holdout", False, 0.90), ("holdout", True, 0.89),
+                                               # tuned on once its errors were read: held at its level
+                                               ("holdout5", False, 0.84), ("holdout5", True, 0.84)])
 def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
     rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
     assert evaluate(rows).f1 >= floor
@@ -198,6 +200,15 @@ def test_numbers_derived_from_the_input_are_supported(user, reply):
      "60 × 45 × 40 = 108,000 ÷ 5000 = **21.6 kg**."),
     ("Base €22/h. Overtime at 1.25× for the first 10h, 1.5× after. I did 14h overtime. Overtime pay?",
      "First 10 h: 10 × 22 × 1.25 = €275.00\nNext 4 h: 4 × 22 × 1.5 = €132.00\n**Total overtime pay: €407.00**"),
+    # round six: what is left after two holds, a product priced in pence, the hours and minutes between two times
+    ("Ledger balance £1,842.57; pending holds £120.00 and £310.40. What can I spend?",
+     "Your ledger balance is £1,842.57, but two holds are pending: £120.00 and £310.40. That leaves £1,412.17 "
+     "available to spend right now."),
+    ("Meter: 18,422 then 18,651 kWh over 30 days. Rate 24.5p per kWh, standing charge 53.4p a day. Bill?",
+     "You used 18,651 − 18,422 = 229 kWh. Energy: 229 × 24.5p = £56.11; standing charge: 30 × 53.4p = £16.02. "
+     "Estimated total: £72.13."),
+    ("Status page: webhook delivery delayed from 13:05 to 14:47 UTC. How long was it down?",
+     "Webhook delivery was delayed from 13:05 to 14:47 UTC, so 1 h 42 min."),
 ])
 def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_derived(user, reply):
     example = chat(user, reply)
@@ -215,6 +226,23 @@ def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_
 def test_a_rate_the_calculation_applies_is_a_fact_even_when_the_arithmetic_checks_out(user, reply, fact):
     example = chat(user, reply)
     assert score(example) >= 0.5 and any(fact in reason for reason in reasons(example)), reasons(example)
+
+
+@pytest.mark.parametrize("user, reply", [
+    # German capitalises every noun; a unit is written in capitals
+    ("Prüfungsordnung: Durchgefallene Prüfungen dürfen zweimal wiederholt werden, innerhalb von zwei Semestern. "
+     "Fasse das kurz zusammen.", "Durchgefallene Prüfungen darfst du zweimal wiederholen, innerhalb von zwei Semestern."),
+    ("I have 5.7 GB left until 11 June, today is 2 June. How much per day?",
+     "Counting today through 11 June that's 10 days, so about 0.57 GB (570 MB) per day."),
+])
+def test_everyday_nouns_and_units_are_not_names(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+def test_a_place_named_in_a_german_reply_is_still_a_fact():
+    example = chat("Wo liegen die Kundendaten?", "Alle Kundendaten liegen in Rechenzentren in Frankfurt.")
+    assert score(example) >= 0.5 and any("Frankfurt" in reason for reason in reasons(example)), reasons(example)
 
 
 def test_a_total_and_an_average_of_a_tool_results_list_are_derived():
