@@ -371,9 +371,13 @@ class PhoneDetector(Detector):
             # a card, IBAN or SSN found first: libphonenumber is too slow to ask about it again
             if self.labelled_otherwise(text, start, end) or (text.taken is not None and not text.taken.free(start, end)):
                 continue
-            for offset, stop, identity in phones_in(text.value[start:end], self.regions):
+            if text.value[start] == "(" and text.value[end:end + 1] == ")" and ")" not in text.value[start:end]:
+                start += 1  # a number in brackets: "Femke (06-12 87 43 90)"
+            found = phones_in(text.value[start:end], self.regions)
+            if not found and phone_cued(text, start):
+                found = phones_in(text.value[start:end], CUED_PHONE_REGIONS)
+            for offset, stop, identity in found:
                 yield start + offset, start + stop, identity
-
 
     def labelled_otherwise(self, text: Text, start: int, end: int) -> bool:
         """A keyword or currency sign right before the run says it is an id or an amount ("ticket
@@ -385,6 +389,25 @@ class PhoneDetector(Detector):
         before = max(start - KEYWORD_REACH, 0)
         nearby = self.veto.finditer(text.value[before:start + 3])  # RE2 would re-encode the whole text
         return any(match.end() > start - before for match in nearby)
+
+
+#: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
+PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
+                        r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?)[ \t]*\(?\Z")
+#: regions a cued number may be from when none of ``phone_regions`` has it: the Nordics, the rest of Europe's
+#: eight-digit and short national numbers, and the other regions logs come from
+CUED_PHONE_REGIONS = ("DK", "NO", "FI", "BE", "AT", "CH", "IE", "LU", "IS", "CZ", "SK", "HU", "RO", "GR", "HR", "SI",
+                      "BG", "TR", "IL", "AE", "ZA", "NZ", "AR", "CL", "CO", "PE", "JP", "KR", "CN", "HK", "SG", "PH")
+
+
+def phone_cued(text: Text, start: int) -> bool:
+    """A phone word stands right before the number, or the number is a field labelled as a phone."""
+    return PHONE_WORD.search(text.value, max(start - 24, 0), start) is not None or any(
+        label_start <= start < label_end and PHONE_LABEL.fullmatch(label) for label, label_start, label_end in text.labeled)
+
+
+PHONE_LABEL = re.compile(r"(?:[a-z]+_)?(?:phone|tel|tlf|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|mobile?|mobil\w*"
+                         r"|cell|gsm|handy|puhelin)(?:_?(?:number|no|nr))?")
 
 
 @lru_cache(maxsize=65536)  # logs repeat the same numbers, and libphonenumber is the slow part
@@ -1415,8 +1438,22 @@ PO_BOX = (r"(?:P\.?[ \t]?O\.?[ \t]?[Bb]ox|Post[ \t]Office[ \t]Box|Postfach|Postb
 JP_ADDRESS = (rf"\d{{1,2}}-\d{{1,3}}(?:-\d{{1,3}})?[ \t]+{PLACE}(?=[^\n]{{0,80}}?-(?:ku|shi|ken|cho|machi|gun)\b)"
               rf"(?:{PART_SEP}{PLACE}){{1,3}},?[ \t]+(?:〒[ \t]?)?\d{{3}}-\d{{4}}\b")
 # a four-digit address starts with a capital or a house number: other places fail at once
-ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})|{US_ADDRESS}"
-                     rf"|\b{JP_ADDRESS}")
+#: what says an address follows, whatever its country's grammar: a label with a colon, or "I live at"
+ADDRESS_CUE = (r"(?i:(?:(?:delivery|shipping|billing|home|postal|mailing|new|registered|correspondence)[ \t]+)?address"
+               r"|adres\w*|adresse|adresa|direcci[óo]n(?: de (?:env[íi]o|entrega))?|endere[çc]o(?: de entrega)?"
+               r"|indirizzo|anschrift|lieferadresse|adr|c[íi]m|teslimat adresi|domicilio)[ \t]*[:=][ \t]*"
+               r"|(?i:i live at|i moved to|we moved to|i'm now at|moro na|moro em|moro no|vivo en|vivo a|vivo na"
+               r"|wohne in der|wohne im|wohne am|j'habite au|j'habite à|j'habite|mieszkam (?:na|przy)|bor på"
+               r"|locuiesc (?:pe|la)|eu sunt la|oturuyorum)[ \t]+")
+#: the address after a cue runs to the end of its line or sentence: not past a "." that ends an
+#: abbreviation ("Av. Corrientes", "depto. B"), and not into the sentence that goes on ("... 15074 and need")
+CUED_ADDRESS = (rf"(?:{ADDRESS_CUE})(?P<value_cued>(?=[^\n]{{0,80}}?[{UPPER}][{LOWER}]{{2}})(?=[^\n]{{0,80}}?\d)"
+                r"[^\n!?]{4,120}?\w)"
+                r"(?=[ \t]*(?:$|\n|[!?]|[.;,]?[ \t]*\Z|(?<!\bAv)(?<!\bStr)(?<!\bSt)(?<!\bNr)(?<!\bnr)(?<!\bNo)"
+                r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
+                r"[.;][ \t]|,[ \t]*(?i:gsm|tel|tlf|phone|mobile?|mobil)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au)[ \t]))")
+ADDRESS = re.compile(rf"{CUED_ADDRESS}|\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
+                     rf"|{US_ADDRESS}|\b{JP_ADDRESS}")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
 GENERIC_SECRET = re.compile(r"(?<![\w+/$-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
 

@@ -616,6 +616,35 @@ def test_a_value_whose_only_clue_is_its_field_or_column_is_found(text, expected)
     assert {kind: " ".join(values) for kind, values in found.items()} == expected
 
 
+@pytest.mark.parametrize("text, value", [
+    # a phone word or a phone field says so where no default region has the number
+    ("Med venlig hilsen\nAnders Bech\nTlf. 66 14 28 90", "66 14 28 90"),
+    ('{"navn": "Freja Holm", "telefon": "31 47 82 09"}', "31 47 82 09"),
+    ("Ring 924 17 380 hvis dere ikke finner frem.", "924 17 380"),
+    # a number in brackets after a name
+    ("Groetjes, Femke (06-12 87 43 90)", "06-12 87 43 90"),
+])
+def test_a_phone_number_is_found_where_the_text_says_it_is_one(text, value):
+    assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "phone"] == [value]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("I moved to Av. Larco 1150, Miraflores, Lima 15074 and need the label updated.",
+     "Av. Larco 1150, Miraflores, Lima 15074"),
+    ("Dirección: Av. Corrientes 1847, piso 3, depto. B, C1045 CABA, Buenos Aires. A nombre de Martín Sosa.",
+     "Av. Corrientes 1847, piso 3, depto. B, C1045 CABA, Buenos Aires"),
+    ("Teslimat adresi: Bağdat Caddesi No: 214 D: 7, 34728 Kadıköy/İstanbul", "Bağdat Caddesi No: 214 D: 7, 34728 Kadıköy/İstanbul"),
+    ("Eu sunt la Str. Republicii nr. 12, ap. 3, 400015 Cluj-Napoca până luni.",
+     "Str. Republicii nr. 12, ap. 3, 400015 Cluj-Napoca"),
+])
+def test_an_address_after_a_word_that_announces_it_runs_to_its_sentences_end(text, value):
+    assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "address"] == [value]
+
+
+def test_a_memory_or_mac_address_is_no_address():
+    assert Scrubber().find("Segfault at address: 0x7ffd5e8a10 in libc. MAC address: 00:1A:2B:3C:4D:5E.") == ()
+
+
 def test_a_postcode_alone_is_no_address():
     assert Scrubber().find('{"zip": "98109", "postal_code": "SE15 4QN"}') == ()
 
