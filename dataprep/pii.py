@@ -689,6 +689,11 @@ PERSON_KEY = (r"klient|kund|kunde|cliente|utente|medewerker|handl[äa]ggare|trav
               r"|display|display_name|displayname|contact_name|agent_name|owner_name|requester|assignee|reporter"
               r"|first|last|given|family|ad_soyad|adsoyad|jmeno|jméno|nazwisko"
               r"|empleado|dipendente|mitarbeiter|employee|passenger|pasajero|passeggero|passagier|patient|paciente")
+#: what a person is reported as saying or doing right after their name
+REPORTED_VERB = (r"said|says|told|asked|mentioned|wrote|approved|suggested|confirmed|promised|explained|replied|texted"
+                 r"|emailed|messaged|recommended|agreed|thinks|wants|needs|forgot|signed|booked|ordered|joined|prefers"
+                 r"|a dit|m'a dit|hat gesagt|sagt|meinte|dijo|me dijo|disse|ha detto|zei|zegt|sagde|sade|powiedzia\w*"
+                 r"|prosi\w*|napisa\w*|říkal\w*|dedi|söyledi")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
               r"|signatories|members|owners|reviewers|approvers|assignees|teilnehmer|destinataires|partecipanti"
@@ -714,16 +719,18 @@ class NameRule:
     #: Vogel"): the name starts at the first known first name
     unanchored: bool = False
     tail: int = 0  # the rule matches only at the end of a text: read its last ``tail`` characters, 0: all of it
+    keyword_after: bool = False  # the keyword follows the name ("Raj said"): the rule is tried just before each
 
 
 def name_rules() -> list[NameRule]:
     def rule(regex: str, known_first: bool = False, min_words: int = 1, surname_known: bool = False,
              keywords: str | None = None, lone_word_known: bool = False,
              uncased: Callable[[str], str] | None = None, max_text: int = 0, some_word_known: bool = False,
-             listed: bool = False, unanchored: bool = False, tail: int = 0, rare_surname: bool = False) -> NameRule:
+             listed: bool = False, unanchored: bool = False, tail: int = 0, rare_surname: bool = False,
+             keyword_after: bool = False) -> NameRule:
         return NameRule(re.compile(regex, re.MULTILINE), re.compile(keywords.lower()) if keywords else None,
                         known_first, min_words, surname_known, rare_surname, lone_word_known, uncased, max_text,
-                        some_word_known, listed, unanchored, tail)
+                        some_word_known, listed, unanchored, tail, keyword_after)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\|))"  # "|" ends a signature's name: "Fiona MacLeod | Accountant"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
@@ -750,6 +757,9 @@ def name_rules() -> list[NameRule]:
              r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
              known_first=False, keywords=INTRODUCTION),
         rule(rf"^--[ \t]*\n[ \t]*{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False),  # a signature block
+        # someone reported as saying or doing something: "Raj said you could", "like Tony asked", "Ola prosiła"
+        rule(rf"(?<![\w.@/-])(?P<value>{STANDALONE_NAME_WORD})[ \t]+(?:{REPORTED_VERB})\b", known_first=True,
+             keywords=REPORTED_VERB, keyword_after=True),
         # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
         rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
              known_first=True),
@@ -1048,11 +1058,16 @@ def rule_matches(rule: NameRule, text: Text, keyword_starts: list[int] | None) -
         yield from rule.pattern.finditer(text.value, max(len(text.value) - rule.tail, 0) if rule.tail else 0)
         return
     for start in keyword_starts:
-        if match := rule.pattern.match(text.value, start):
+        if rule.keyword_after:  # the name ends a space before the keyword
+            match = rule.pattern.search(text.value, max(start - KEYWORD_BEFORE, 0), start + KEYWORD_BEFORE)
+            if match and match.start("value") < start:
+                yield match
+        elif match := rule.pattern.match(text.value, start):
             yield match
 
 
 TAIL = 120  # longer than a name and what may follow it at the end of a text
+KEYWORD_BEFORE = 40  # how far before a keyword that follows it a name may start, and the keyword's reach
 NAME_WORD_OR_PARTICLE = re.compile(rf"{NAME_WORD.pattern}|\b{PARTICLE}\b")
 
 
@@ -1447,12 +1462,19 @@ ADDRESS_CUE = (r"(?i:(?:(?:delivery|shipping|billing|home|postal|mailing|new|reg
                r"|locuiesc (?:pe|la)|eu sunt la|oturuyorum)[ \t]+")
 #: the address after a cue runs to the end of its line or sentence: not past a "." that ends an
 #: abbreviation ("Av. Corrientes", "depto. B"), and not into the sentence that goes on ("... 15074 and need")
-CUED_ADDRESS = (rf"(?:{ADDRESS_CUE})(?P<value_cued>(?=[^\n]{{0,80}}?[{UPPER}][{LOWER}]{{2}})(?=[^\n]{{0,80}}?\d)"
+CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
+                # who it is for, before a street with its number: "Leveransadress: Astrid Nyström, Storgatan 12, ..."
+                rf"(?:[{UPPER}][{LOWER}'’-]+(?:[ \t]+(?:[{UPPER}][\w'’-]+|d[aeo]s?|van|von|de|der|den|la|le))+,[ \t]*"
+                rf"(?=[^\n,\d]*[{UPPER}{LOWER}]{{3}}[^\n,]*\d))?"
+                rf"(?P<value_cued>(?=[^\n]{{0,80}}?[{UPPER}][{LOWER}]{{2}})(?=[^\n]{{0,80}}?\d)"
                 r"[^\n!?]{4,120}?\w)"
                 r"(?=[ \t]*(?:$|\n|[!?]|[.;,]?[ \t]*\Z|(?<!\bAv)(?<!\bStr)(?<!\bSt)(?<!\bNr)(?<!\bnr)(?<!\bNo)"
                 r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
                 r"[.;][ \t]|,[ \t]*(?i:gsm|tel|tlf|phone|mobile?|mobil)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au)[ \t]))")
-ADDRESS = re.compile(rf"{CUED_ADDRESS}|\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
+
+CUED_ADDRESS_HINT = (r"address|adres|adresse|adresa|direcci|endere|indirizzo|anschrift|adr|cím|cim|domicilio|live at"
+                     r"|moved to|now at|moro n|vivo |wohne|habite|mieszkam|bor på|locuiesc|sunt la|oturuyorum")
+ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
                      rf"|{US_ADDRESS}|\b{JP_ADDRESS}")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
 GENERIC_SECRET = re.compile(r"(?<![\w+/$-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
@@ -1505,7 +1527,11 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
                             lower=True)),
         Detector("dob", "dob", DATE_OF_BIRTH, fields=True, where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
-        Detector("address", "address", ADDRESS, compact, fields=True,
+        # the same detector twice (one name: ``disable: [address]`` turns both off): after a word that announces
+        # an address, whatever its grammar, then the grammars of street addresses
+        Detector("address", "address", CUED_ADDRESS, compact, fields=True,
+                 where=after_keyword(CUED_ADDRESS_HINT, before=16, after=ADDRESS_REACH)),
+        Detector("address", "address", ADDRESS, compact,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
         NameDetector("name", "name", NAME_PATTERN, fields=True, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
@@ -1536,7 +1562,7 @@ LONG_RUN = re2.compile(r"[A-Za-z0-9_+=/]{32}")
 AWS_HINT = re2.compile(r"(?i)aws|amazon|secret_?access|boto|\bs3\b|\biam\b|signaturedoesnotmatch|(?:put|get)object"
                        r"|\b(?-i:AKIA|ASIA)[A-Z0-9]{16}\b")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
-DETECTOR_NAMES = [d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)]
+DETECTOR_NAMES = list(dict.fromkeys(d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)))
 PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber has seen
 
 

@@ -290,6 +290,9 @@ def test_valid_values_are_found(text, kind):
     ("Tjena Linnea! Vi ses på fredag!", "Linnea"),
     ("Bună ziua, domnule Popescu. Am actualizat contul.", "Popescu"),
     ("Deniz'in numarasını atar mısın?", "Deniz"),
+    # someone reported as saying or doing something
+    ("the night shift lead says Raj said you could reset my VPN", "Raj"),
+    ("set the router password like Tony asked", "Tony"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
@@ -382,6 +385,7 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     "Mimar Sinan Üniversitesi'ne yakın bir otel arıyorum.",
     "Ik woon bij de Van Goghstraat.",
     "Rückruf bitte, ich bin ab 14 Uhr erreichbar.",
+    "The Monday said nothing about it and Apple said the update ships in May.",  # not first names
     # a table whose "name" column names products, not people
     "name,price,stock\nTrail Runner,89.00,14\nSummit Pack,129.00,3",
 ])
