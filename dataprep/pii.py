@@ -144,6 +144,7 @@ from .errors import UsageError
 from .record import Record
 from .key_shapes import API_KEY, BEARER_TOKEN, TOKEN
 from .pii_fields import field_spans, labeled_values
+from .pii_scripts import script_names
 from .record_fields import map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
@@ -393,11 +394,14 @@ class PhoneDetector(Detector):
 
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
-                        r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?)[ \t]*\(?\Z")
+                        r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
+                        r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先|फ़?ोन|मोबाइल)"
+                        r"(?:[ \t]+[^\W\d]+){0,3}[ \t]*:?[ \t]*\(?\Z")
 #: regions a cued number may be from when none of ``phone_regions`` has it: the Nordics, the rest of Europe's
 #: eight-digit and short national numbers, and the other regions logs come from
 CUED_PHONE_REGIONS = ("DK", "NO", "FI", "BE", "AT", "CH", "IE", "LU", "IS", "CZ", "SK", "HU", "RO", "GR", "HR", "SI",
-                      "BG", "TR", "IL", "AE", "ZA", "NZ", "AR", "CL", "CO", "PE", "JP", "KR", "CN", "HK", "SG", "PH")
+                      "BG", "TR", "IL", "AE", "ZA", "NZ", "AR", "CL", "CO", "PE", "JP", "KR", "CN", "HK", "SG", "PH",
+                      "IN")
 
 
 def phone_cued(text: Text, start: int) -> bool:
@@ -827,7 +831,8 @@ class NameDetector(Detector):
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
-        found = [*self.field_spans(text), *self.rule_spans(text)]
+        found = [*self.field_spans(text), *self.rule_spans(text),
+                 *((start, end, text.value[start:end]) for start, end in script_names(text.value))]
         return found + list(name_parts_elsewhere(text.value, found))
 
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
@@ -1103,7 +1108,7 @@ def rare_word(word: str) -> bool:
 
 
 # -- validators ------------------------------------------------------------------------------
-CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2)|35")
+CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2|7)|35|50")  # 67, 50: Maestro
 
 
 def card_number(value: str) -> str | None:
@@ -1202,7 +1207,8 @@ def account_number(value: str) -> str | None:
 
 def stated_password(value: str) -> str | None:
     """A password someone wrote out, not the word after "password is" in "password is wrong"."""
-    if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value):
+    if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value) \
+            or value.startswith(("/", "~/")):  # a path: sudo's log line "PWD=/srv/app"
         return None
     return None if PASSWORD_VARIABLE.fullmatch(value) else value
 
@@ -1235,6 +1241,7 @@ PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|pass
                  r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*|mdp|şifre\w*|sifre\w*"
                  r"|[a-z]+_pass"
                  r"|salasana|şifre|sifre|heslo|jelszó|jelszav\w*|parola mea(?: e| este)?|palavra[- ]passe|пароль"
+                 r"|pgpassword|mysql_pwd|पासवर्ड"
                  r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
                  r"|wlan-?schlüssel|wlan-?key)"
                  # and a field that says which one, the adjective after as Romance languages write it:
@@ -1246,7 +1253,8 @@ PASSWORD_VERB = (r"[:=]|[ \t](?i:(?:is|was|has been|is now|now is|got)?[ \t]*(?:
                  r"|is|es|est|ist"
                  r"|è|é|era|was|is now|lautet|c'est|war|är|er|on|je|jest|wynosi|sería)\b"
                  # "lautet jetzt Kaffeepause#9": the adverb is not the password
-                 r"(?:[ \t]+(?i:now|currently|still|actually|btw|jetzt|nun|übrigens|eigentlich|maintenant|désormais"
+                 r"(?:[ \t]+(?i:now|currently|still|actually|btw|just|simply|literally|jetzt|nun|übrigens|eigentlich"
+                 r"|maintenant|désormais"
                  r"|ahora|adesso|ora|agora|nu))?")
 #: a value that looks made up (a digit, a symbol or an inner capital): enough without a verb
 MADE_UP = r"(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)]"
@@ -1255,7 +1263,7 @@ PASSWORD = re.compile(
     # only before a verb ("password for the VPN is '...'", not "password reset 'Send link'")
     PASSWORD_WORD + r"(?:(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?:" + PASSWORD_VERB + r"))?[ \t]*"
     r"[\"'“‘](?P<value_quoted>[^\"'”’\n]{3,64})(?:[\"'”’])"
-    + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,4}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
+    + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,6}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
     # not an article: "password on the label is ..." reads on to the verb ("on": Finnish "is")
     r"[\"'“„(]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'”“,;)]{2,}[^\s\"'”“,;.!?)])"
     # "pass: Winter2024!", "pw is bluefish77": too short a word to take without a value that looks made up
@@ -1272,7 +1280,7 @@ PASSWORD = re.compile(
     # a user name and its password: "login is wei.zhang / letmein", "creds: admin:Summer2024"
     r"|(?i:\b(?:login|logon|credentials?|creds|sign[- ]in|basic[_ -]?auth)\b)[^\n:=]{0,20}?"
     r"(?:[:=]|[ \t](?:is|are|was|were)[ \t])"
-    r"[ \t]*[^\s/:]+[ \t]*[/:][ \t]*(?P<value_pair>[^\s\"',;/][^\s\"',;]{1,}[^\s\"',;.!?):])(?=[\s\"',;.!?)]|\Z)"
+    r"[ \t]*[\"']?[^\s/:\"',]+[ \t]*[/:][ \t]*(?P<value_pair>[^\s\"',;/][^\s\"',;]{1,}[^\s\"',;.!?):])(?=[\s\"',;.!?)]|\Z)"
     # after a password word: "... the new one is Kx9!mPq2", "guest one is Welcome2024", "set it to 'purple'",
     # "la antigua era Chispa_1987", "das neue ist ..."
     r"|(?i:\b(?:(?:the )?(?:[\w-]+ )?one|mine)[ \t]+(?:is|was|is now|will be)"
@@ -1290,7 +1298,10 @@ PASSWORD = re.compile(
     # no verb: "password GlacierMintTea", "changed my password to Gato1234" only when it looks made up
     # (digits, symbols, inner capitals)
     + "|" + PASSWORD_WORD
-    + r"(?:[ \t]+to)?[ \t]+(?P<value_bare>" + MADE_UP + ")")
+    + r"(?:[ \t]+(?:to|a|na|på|til|naar|auf|en|à|in))?[ \t]+(?P<value_bare>" + MADE_UP + ")"
+    + r"|\bWIFI:[^\n]*?;P:(?P<value_wifi>[^;\n]{3,64});"
+    # Japanese and Korean write the word inside a compound, a particle after it: "初期パスワードは ...", "비밀번호를 ..."
+    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*(?P<value_cjk>" + MADE_UP + ")")
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
 #: a key or a token after the word that names it: an API key, whoever issued it
 KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token"
@@ -1334,13 +1345,14 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|ob[čc]ansk\S* pr[ůu]kaz\S*|henkil[öo]kortti\w*"  # not \w: RE2's is ASCII only
                     r"|taj[- ]?sz[áa]m\S*|szem[ée]lyi igazolv[áa]ny\S*(?: sz[áa]ma)?|ad[óo]azonos[íi]t\S*"
                     r"|c[ée]dula(?: de (?:ciudadan[íi]a|identidad))?|num[ée]ro (?:national|fiscal)|national number"
-                    r"|matricule|steuer-?id-?nr\.?|t\.c\. kimlik\S*|[čc][íi]slo op"
+                    r"|matricule|steuer-?id-?nr\.?|t\.c\. kimlik\S*|[čc][íi]slo op|steuer-?identifikationsnummer"
+                    r"|contribuinte|c\.f\.|주민등록번호[은는이가]?|マイナンバー[はがを]?|आधार(?: नंबर)?"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
                     # acronyms that are no word in any language in any case; the others only in capitals
                     r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn|cnp)"
-                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP)")
+                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP|AVS|NSS)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
 NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|\d{6}[-+A-Y]\d{3}[0-9A-Y]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z]{1,2})?"
@@ -1351,7 +1363,7 @@ NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
                          r"(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?"
                          r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
-PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
+PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
                  r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
 PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
@@ -1369,21 +1381,26 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|urodzi\w*|nasci|nasceu|nac[ií]|narozen[aá]?|datum narození|datum_narozeni|syntym[äa]aika"
               r"|f[øo]edselsdato|doğum tarih\w*|dogum[ _]tarih\w*"
               # Hungarian, Romanian, Czech "narodil jsem se"
-              r"|sz[üu]let[ée]si d[áa]tum|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*")
+              r"|sz[üu]let[ée]si d[áa]tum|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*"
+              # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
+              r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
+              r"|生まれ|생|doğumlu")  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
         rf"[ \t-]+\d{{4}}"
-        rf"|{MONTH_WORD}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}|\d{{2}}[A-Z]{{3}}\d{{2}}")
+        rf"|{MONTH_WORD}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}|\d{{2}}[A-Z]{{3}}\d{{2}}"
+        r"|\d{4}[ \t]?[年년][ \t]?\d{1,2}[ \t]?[月월][ \t]?\d{1,2}[ \t]?[日일]?")  # "1990年5月14日", "1993년 7월 21일"
 DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
                            # German and Dutch put the verb last: "am 5. Mai 1970 geboren"
-                           rf"|(?<!\d)(?P<value_before>{DATE})[ \t]+(?i:geboren)\b")
+                           rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|생|doğumlu))")
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
 IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
 VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
                            r"|v|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
-                           r"|paragraph|step|table|figure|fig|rule|oid|§)\b"
+                           r"|paragraph|step|table|figure|fig|rule|oid|§|driver|module|modulo|modul"
+                           r"|verze|versio|wersja|versiyon|sürüm|rolled back to|previous|předchozí|vorherige|précédente)\b"
                            r"|_version\b")  # any identifier ending in _version
 #: ids, parcel numbers and amounts written like phone numbers, right after their keyword or currency sign
 PRODUCT_NUMBER = re2.compile(
@@ -1400,7 +1417,8 @@ PRODUCT_NUMBER = re2.compile(
     r"(?: ?(?:no\.?|nr\.?|n°|nº|number|num|#|id|code))?(?:[ \t]+(?:is|was))?[:#]? ?\d"  # "booking: +41 79 ..." is a phone
     r"|[$€£¥₹][ \t]?\d")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
-PHONE = re.compile(r"(?<![\w+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![\w-]|\.\d)")  # not ISO dates
+# a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
+PHONE = re.compile(r"(?<![\w+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![A-Za-z0-9_-]|\.\d)")  # not ISO dates
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
 US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})\b"
@@ -1474,16 +1492,24 @@ CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
 
 CUED_ADDRESS_HINT = (r"address|adres|adresse|adresa|direcci|endere|indirizzo|anschrift|adr|cím|cim|domicilio|live at"
                      r"|moved to|now at|moro n|vivo |wohne|habite|mieszkam|bor på|locuiesc|sunt la|oturuyorum")
+#: Japanese and Korean addresses, written from the prefecture or province down: "大阪府大阪市北区梅田3-1-3",
+#: "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"
+KANJI = "\u4e00-\u9fff\u3040-\u30ff"
+EAST_ASIAN_ADDRESS = re.compile(
+    rf"(?:東京都|北海道|(?:大阪|京都)府|[{KANJI}]{{1,3}}県)[{KANJI}]{{1,12}}?[市区町村郡][{KANJI}0-9０-９ー−－-]{{0,24}}\d"
+    rf"(?:[ 　][{KANJI}A-Za-z]{{2,20}}(?:[ 　]\d{{1,5}})?)?"
+    r"|[가-힣]{2,6}(?:특별시|광역시|특별자치시|도)[ ][가-힣]{1,6}(?:시|군|구)(?:[ ][가-힣]{1,6}(?:구|군))?"
+    r"[ ][가-힣0-9]{1,12}(?:로|길)(?:[ ]?\d+(?:번?길))?[ ]\d+(?:-\d+)?(?:,[ ]?\d+(?:층|호))?(?:[ ]?\([가-힣0-9]+\))?")
 ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
                      rf"|{US_ADDRESS}|\b{JP_ADDRESS}")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
-GENERIC_SECRET = re.compile(r"(?<![\w+/$-])[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
+GENERIC_SECRET = re.compile(r"(?<![\w+/$-])(?<!SHA256:)(?<!SHA1:)[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
 
 
 KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
 KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
+PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
                   "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
@@ -1518,11 +1544,12 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("card", "card", CARD, card_number, where=around_digit_runs(), shrink=True),
         Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
-        Detector("uk_nino", "nino", UK_NINO, compact, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
+        Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
         Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True,
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         Detector("passport", "passport", PASSPORT, compact, fields=True,
                  where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport", "pasu", "ppt",
+                            "パスポート", "여권",
                             before=10, after=100,
                             lower=True)),
         Detector("dob", "dob", DATE_OF_BIRTH, fields=True, where=after_keyword(BIRTH_WORD, before=30, after=75)),
@@ -1533,6 +1560,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
                  where=after_keyword(CUED_ADDRESS_HINT, before=16, after=ADDRESS_REACH)),
         Detector("address", "address", ADDRESS, compact,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
+        Detector("address", "address", EAST_ASIAN_ADDRESS, compact,
+                 where=containing("県", "東京都", "北海道", "府", "특별시", "광역시", "도 ")),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
         NameDetector("name", "name", NAME_PATTERN, fields=True, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
         Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),

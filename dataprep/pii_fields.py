@@ -20,29 +20,35 @@ DELIMITERS = (";", "\t", "|", ",")  # a semicolon table's cells may hold commas 
 MARKDOWN_RULE = re.compile(r"[\s|:-]+")  # "|---|:--|" under a Markdown table's header
 LINE = re.compile(r"[^\n]+")
 MAX_HEADER = 500  # a longer line is prose, not a table's header
+#: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
+HEADER_CELL = re.compile(r"[^\W\d][^\W_]*(?:[ _.#-][^\W_]+){0,3}\.?|#")
 
 PREFIX = r"(?:[a-z]+_){0,2}"  # "customer_dob", "billing_address", "db_admin_password"
 FIELD_LABELS = {
-    "name": (r"(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
+    "name": (rf"{PREFIX}(?:(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
              r"|holder|account_holder|card_holder|recipient|sender)_?names?|surname|forename|given|firstname"
              r"|lastname|vorname|nachname|familienname|pr[ée]nom|nom_de_famille|apellidos?|nombre_completo|cognome"
              r"|voornaam|achternaam|fornavn|etternavn|efternavn|f[öo]rnamn|efternamn|etunimi|sukunimi|imi[eę]"
              r"|nazwisko|jm[ée]no|p[řr][íi]jmen[íi]|n[ée]v|vezet[ée]kn[ée]v|ut[óo]n[ée]v|csal[áa]dn[ée]v|nume"
-             r"|prenume|soyad|ad_soyad|adsoyad|isim|namn|navn|nimi|destinataire|destinatario|empf[äa]nger"),
+             r"|prenume|soyad|ad_soyad|adsoyad|isim|namn|navn|nimi|destinataire|destinatario|empf[äa]nger"
+             r"|customer|recipient|성명|이름|氏名|名前|お名前|ユーザー|नाम|naam)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
             r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
-            r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento)"),
+            r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일)"),
     "national_id": (rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?|national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
                     r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
                     r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r|pan"
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
-                    r"|matricule|rijksregisternummer|insee|nino|ni_number|national_insurance(?:_number)?)"),
+                    r"|matricule|rijksregisternummer|insee|aadhaa?r|my_?number|マイナンバー|주민등록번호"
+                    r"|(?:ssn|cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel", "ssn_spouse"
+    "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
     "address": (rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
-                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12])"),  # a postcode alone is an area, not an address
-    "passport": rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?)",
+                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]|住所|주소|पता)"),  # a postcode alone is an area, not an address
+    "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
+                 r"|パスポート番号|여권번호)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
                  r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre)"),
 }
@@ -84,8 +90,10 @@ def read_table(text: str, lines: list[tuple[int, int]], index: int, found: list[
         return 0
     for delimiter in DELIMITERS:
         header = cells(text, start, end, delimiter)
+        if len(header) < 2 or not all(HEADER_CELL.fullmatch(text[a:b]) for a, b in header):
+            continue
         labels = person_table([label_of(text[a:b]) for a, b in header])
-        if len(header) < 2 or not any(ANY_LABEL.fullmatch(label) for label in labels):
+        if not any(ANY_LABEL.fullmatch(label) for label in labels):
             continue
         row = index + 1
         if row < len(lines) and MARKDOWN_RULE.fullmatch(text[lines[row][0]:lines[row][1]]):
@@ -145,6 +153,7 @@ def plausible(kind: str) -> Callable[[str], bool]:
         "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
         "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
         "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
+        "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
         "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value)
         and len(set(value)) > 1,
     }

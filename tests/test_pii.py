@@ -37,7 +37,11 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    # brands and venues ("Jack Daniel's", "Carl Zeiss", "Lincoln Park"); national ids and dates of
                    # birth with no word that names them; a Romanian and a Hungarian address
                    "holdout9": {**FLOORS, "recall": 0.935, "name": 0.89, "structured": 0.95, "neutral": 0.085,
-                                "kind_precision": 0.93}}
+                                "kind_precision": 0.93},
+                   # a third of its names are lone first names in passing ("Amara, Frank and Sunita"), in
+                   # rotas and lists, or Japanese, Korean and Hindi names without an honorific
+                   "holdout10": {**FLOORS, "recall": 0.905, "name": 0.83, "structured": 0.96, "neutral": 0.03,
+                                 "kind_precision": 0.9}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -197,6 +201,13 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("személyi igazolvány száma: 482917KE. Mikor", "national_id"),
     ("Passnummeret på det gamle er FB4719302.", "passport"),
     ('curl -H "Authorization: Bearer MrJvxJsDtN_T-ohHOzVpb2tjLtf7zg8RGHx0NlJj" https://api.example.com', "api_key"),
+    # round seven: Korean, Japanese and Hindi ids, passports and phones, ids in German and Portuguese
+    ("주민등록번호는 800912-1143688 입니다.", "national_id"),
+    ("マイナンバーは 7789 1664 0235 です。", "national_id"),
+    ("출력에 여권번호(M09343252)가 포함되어", "passport"),
+    ("주문번호는 20260304-55182이고 연락처는 010-4821-7736입니다.", "phone"),
+    ("Ihre Steuer-Identifikationsnummer 51205535911 wurde hinterlegt.", "national_id"),
+    ('{"aluno": "Heitor", "cpf_responsavel": "028.480.229-81"}', "national_id"),
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == kind.split()
@@ -293,6 +304,13 @@ def test_valid_values_are_found(text, kind):
     # someone reported as saying or doing something
     ("the night shift lead says Raj said you could reset my VPN", "Raj"),
     ("set the router password like Tony asked", "Tony"),
+    # round seven: names in scripts without capitals, marked by an honorific, a title or an introduction
+    ("こんにちは。佐藤 美咲と申します。", "佐藤 美咲"),
+    ("井上さん、お疲れさまです。", "井上"),
+    ("안녕하세요, 김민준입니다.", "김민준"),
+    ("내일 회의 자료를 보냈습니다. 임도윤 드림", "임도윤"),
+    ("नमस्ते, मेरा नाम राहुल शर्मा है।", "राहुल शर्मा"),
+    ("Mishra ji, aapka parcel kal tak aayega.", "Mishra"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
@@ -388,6 +406,13 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     "The Monday said nothing about it and Apple said the update ships in May.",  # not first names
     # a table whose "name" column names products, not people
     "name,price,stock\nTrail Runner,89.00,14\nSummit Pack,129.00,3",
+    # round seven: Japanese cities, Korean roles, a traceback's comma-separated lines, sudo's working directory,
+    # versions after the word for a driver or a module
+    "東京 大阪の出張は来週です。お客様のご注文は明日届きます。",
+    "당신은 문서 요약 도우미입니다. 고객님 감사합니다.",
+    'Traceback:\n  File "/srv/app/charge.py", line 88, in charge_customer\n  File "/srv/lib/api.py", line 22, in create',
+    "sudo[2240]: deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root",
+    "The printer driver 3.0.4.128 conflicts with the update; the modulo 3.2.1.7 too.",
 ])
 def test_lookalikes_are_left_alone(text):
     found = [(text[f.start:f.end], f.kind) for f in Scrubber().find(text)]
@@ -519,6 +544,9 @@ def test_the_schema_lists_exactly_the_built_in_detectors_and_the_default_phone_r
     ("born 5-Jun-1971", "5-Jun-1971"),
     ("M-am născut pe 12 septembrie 1987 în Constanța.", "12 septembrie 1987"),
     ("Narodil jsem se 30. července 1994 v Brně", "30. července 1994"),
+    ("生年月日：1990年5月14日", "1990年5月14日"),
+    ("할머니 (1942년 3월 15일생)이 사세요.", "1942년 3월 15일"),
+    ("Pacjentka: Agnieszka Lewandowska, ur. 1984-01-26", "1984-01-26"),
 ])
 def test_dates_of_birth_are_found_however_they_are_written(text, value):
     assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "dob"] == [value]
@@ -564,6 +592,11 @@ def test_dates_of_birth_are_found_however_they_are_written(text, value):
     ("parola mea e Dracula#1476 si nu merge", "Dracula#1476"),
     ("a jelszavam Paprika2023! de nem enged be", "Paprika2023"),
     ('{"host": "ftp.example.com", "user": "uploads", "pass": "f7Rk!29vqXz"}', "f7Rk!29vqXz"),
+    ("PGPASSWORD='Ruisleipä#42x' psql -h kanta -U raportti", "Ruisleipä#42x"),
+    ("The string is WIFI:S:Bean&Leaf Guest;T:WPA;P:flatwhite-2026;; for the QR code", "flatwhite-2026"),
+    ("勤怠システムの初期パスワードは Sakura_Mochi2026! です。", "Sakura_Mochi2026"),
+    ("the password for the shared drive is just Spring2026 with a capital S", "Spring2026"),
+    ("he cambiado la contraseña a Paella#Valencia77, que alguien la usaba", "Paella#Valencia77"),
 ])
 def test_passwords_are_found_however_they_are_stated(text, value):
     assert value not in Scrubber().scrub_text(text)
@@ -647,6 +680,14 @@ def test_an_address_after_a_word_that_announces_it_runs_to_its_sentences_end(tex
 
 def test_a_memory_or_mac_address_is_no_address():
     assert Scrubber().find("Segfault at address: 0x7ffd5e8a10 in libc. MAC address: 00:1A:2B:3C:4D:5E.") == ()
+
+
+@pytest.mark.parametrize("text, value", [
+    ("住所：大阪府大阪市北区梅田3-1-3 ノースゲートビル 1204", "大阪府大阪市北区梅田3-1-3 ノースゲートビル 1204"),
+    ('{"from": "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"}', "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"),
+])
+def test_japanese_and_korean_addresses_are_found(text, value):
+    assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "address"] == [value]
 
 
 def test_a_postcode_alone_is_no_address():

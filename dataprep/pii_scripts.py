@@ -1,0 +1,60 @@
+"""Personal names in scripts without capital letters: Japanese, Korean and Devanagari (Hindi).
+
+The Latin-script rules find a name by its capitals and the name lists; these scripts have neither,
+but their languages mark people by what follows the name: an honorific or title ("佐藤様",
+"김민준 고객님", "राहुल जी"), a self-introduction ("佐藤 美咲と申します", "김민준입니다",
+"मेरा नाम राहुल शर्मा है") or, in Japanese, the space that only a name's two parts stand apart by
+("高橋 健太": Japanese prose has no spaces between words).
+"""
+
+from __future__ import annotations
+
+import re
+
+KANJI, KANA = "\u4e00-\u9fff", "\u3040-\u30ff"
+KATAKANA = "\u30a0-\u30ff"
+#: the most common Korean surnames (over 95% of people), a syllable each
+KOREAN_SURNAMES = ("김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방공현함변염"
+                   "여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부")
+DEVANAGARI = "\u0900-\u097f"
+#: what people are called by their role, which starts with a family name's syllable too ("도우미입니다")
+KOREAN_ROLES = "(?:도우미|변호사|상담원|관리자|담당자|사용자|선생님|대표님|회사원|여러분|고객님|이사님|기사님)"
+#: cities written side by side with a space ("東京 大阪の出張"): no family names
+JAPANESE_CITIES = "東京|大阪|京都|名古屋|横浜|神戸|福岡|札幌|仙台|広島|川崎|千葉|埼玉|奈良|沖縄|那覇|金沢|新潟|静岡|熊本"
+#: words that open a Hindi greeting or address before the name: not part of it
+HINDI_OPENERS = "धन्यवाद|प्रिय|नमस्ते|श्री|श्रीमती|सुश्री|डॉ|आदरणीय"
+
+JAPANESE_NAME = re.compile(
+    # family and given name, spaced: "高橋 健太", "吉田 ハナ"; not a prefecture, city or ward
+    rf"(?<![{KANJI}{KANA}A-Za-z])(?!(?:{JAPANESE_CITIES})[ 　])"
+    rf"(?P<value>[{KANJI}]{{1,3}}(?<![都道府県市区町村])[ 　](?:[{KANJI}]{{1,3}}|[{KATAKANA}]{{2,4}}))(?![{KANJI}])"
+    # a family name before an honorific: "佐藤様", "井上さん"; two kanji at least ("お客様" is the customer)
+    rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)")
+KOREAN_NAME = re.compile(
+    # a family name and a given name (three syllables: "고객님" is "customer") before an honorific or "I am"
+    # ("김민준입니다", "오순자 님"), or spaced before a title ("김민준 고객님", "정하늘 변호사", "임도윤 드림")
+    rf"(?<![가-힣])(?!{KOREAN_ROLES})(?P<value>[{KOREAN_SURNAMES}][가-힣]{{2}})(?=[ ]?(?:님|씨|입니다|이에요|예요)|[ ](?:고객님|변호사|과장님"
+    r"|부장님|팀장님|대리님|사장님|교수님|드림|올림))"
+    # a given name alone, spaced from "님": "민지 님"
+    r"|(?<![가-힣])(?P<value_given>[가-힣]{2})(?=[ ]님)"
+    # a sign-off at the end of a message: "... 괜찮을까요? 문가은", "- 서연"
+    rf"|(?:(?<=[.!?~)][ ])|(?<=-[ ]))(?P<value_signed>[{KOREAN_SURNAMES}]?[가-힣]{{2}})[ ]?(?:드림|올림)?[ ]*\Z")
+HINDI_NAME = re.compile(
+    # before "ji": "राहुल जी", "सुरेश कुमार जी", "Mishra ji"
+    rf"(?<![{DEVANAGARI}])(?!(?:{HINDI_OPENERS})[ ])(?P<value>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]जी(?!\w)"
+    r"|\b(?P<value_latin>[A-Z][a-z]+)[ ]ji\b"
+    # "my name is ... is": "मेरा नाम राहुल शर्मा है"
+    rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]है")
+SCRIPT_NAMES = ((JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
+SCRIPT_HINTS = tuple((pattern, re.compile(hint)) for pattern, hint in SCRIPT_NAMES)
+
+
+def script_names(text: str) -> list[tuple[int, int]]:
+    """Where names stand in the Japanese, Korean and Hindi parts of ``text``."""
+    found = []
+    for pattern, hint in SCRIPT_HINTS:
+        if hint.search(text):
+            for match in pattern.finditer(text):
+                group = next(name for name, value in match.groupdict().items() if value is not None)
+                found.append(match.span(group))
+    return found
