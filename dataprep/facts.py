@@ -90,7 +90,7 @@ from .record import message_text
 WEIGHTS = {
     "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.7,
     "small number": 0.2, "year": 0.5, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
-    "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5, "assertion": 0.8,
+    "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5, "assertion": 0.8, "constant": 0.9,
 }
 # What reformatting, translating or extracting can produce from the input by rewording or rounding
 # (a quantity in other words, a percentage, an assertion): these weigh less in a transformation. A
@@ -231,6 +231,9 @@ CODE_CONSTANT = re.compile(r"\b[a-z][\w.-]*:\d+(?:\.\d+)+[\w.-]*|\b[a-z][\w.-]*/
 # python:3.12-slim, apps/v1, requests==2.31.0, actions/checkout@v4, python-version: "3.12"
 JSON_LABEL = re.compile(r"[A-Z][A-Za-z&'.-]*(?: [A-Z][A-Za-z&'.-]*){0,2}")  # letters only: identifiers are read as such
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
+#: a rate, limit or threshold the code hard-codes under a name of its own: "VAT_RATE_DE = 0.19",
+#: "MAX_MG_PER_KG_PER_DAY = 75" (a name in capitals with an underscore: a constant, not an abbreviation)
+NAMED_CONSTANT = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\s*[:=]\s*\(?\s*(?P<value>\d[\d_]*(?:\.\d+)?)(?![\w.])")
 LINK_MARKS = ("://", "@", ".com", ".io", ".org", ".net", ".dev", ".app", ".ai", ".co", ".de", ".uk", ".fr", ".eu",
               ".us", ".gov", ".edu")
 URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
@@ -642,6 +645,25 @@ def converts(key: int, known: frozenset[int] | set[int], seconds_parts: frozense
     return False
 
 
+#: what one unit is in another (m² to ft², km to miles, cm to inches, kg to pounds, litres to gallons, psi to kPa)
+UNIT_FACTORS = (10.764, 1.609, 0.6214, 2.54, 0.3937, 0.3048, 3.281, 0.9144, 1.094, 0.4536, 2.2046, 28.35, 3.785, 0.2642,
+                4.546, 6.895)
+
+
+UNIT_FACTOR_KEYS = frozenset(number_key(factor) for factor in UNIT_FACTORS)  # "1 mile is 1.609 km" is no fact
+
+
+def converts_units(key: int, known: frozenset[int] | set[int]) -> bool:
+    """The number is a known one in other units, as rounded when shown: 74 m² is 797 sq ft. Not a small
+    whole number: 48 is 30 km in miles, and also the hours of a refund window."""
+    value = key / 10000
+    if key % 10000 == 0 and value < 100:
+        return False
+    tolerance = 0.5 if key % 10000 == 0 else max(0.006, abs(value) * 0.001)
+    return any(abs(other / 10000 * factor - value) <= tolerance or abs(other / 10000 / factor - value) <= tolerance
+               for other in known if other for factor in UNIT_FACTORS)
+
+
 def _in_order(letters: str, word: str) -> bool:
     position = 0
     for letter in letters:
@@ -880,6 +902,7 @@ class ReplyClaims:
         # the tools the reply's code uses ("npm", "pandas"): a number after one is its version
         self.tools = frozenset(WORD.findall(" ".join(CODE.findall(reply)).lower())) - COMMON_WORDS \
             if "`" in reply else frozenset()
+        self.constants: list[re.Match] = []  # named constants of its code, checked once the working is known
         if text is not reply and "`" in reply:
             self._code_constants(reply)
         if reply.lstrip()[:1] in "{[" and text is not reply:
@@ -898,6 +921,7 @@ class ReplyClaims:
         self.labels: set[str] = set()  # interface labels the reply names
         shows_working = "=" in text or "≈" in text or "~" in text
         self.worked = worked_numbers(text, support.numbers | support.intervals) if shows_working else set()
+        self._named_constants()
         if HAS_DIGIT.search(text):
             self._read_numeric(text)
         if not COUNT_WORDS.isdisjoint(tokens) or "-" in self.low:  # "five days", "a five-day course"
@@ -914,6 +938,17 @@ class ReplyClaims:
             for match in CODE_CONSTANT.finditer(block):
                 if match.group().lower() not in self.support.lower:
                     self._miss("version", match.group())
+            self.constants += NAMED_CONSTANT.finditer(block)
+
+    def _named_constants(self) -> None:
+        """A named constant of the code is a fact unless the input states it, as written, in other units
+        (6 GB is 6144 MB) or as a rate (6.25% is 0.0625), the reply works it out, or it defines a unit."""
+        numbers = self.support.numbers
+        for match in self.constants:
+            if not any(key in numbers or key * 100 in numbers or key in WORKING_CONSTANTS or key in self.worked
+                       or converts(key, numbers, self.support.seconds_parts)
+                       for key in number_values(match["value"].replace("_", ""))):
+                self._miss("constant", match.group())
 
     def _json_labels(self, values: str) -> None:
         """A JSON reply's short capitalized values (a manufacturer, a currency or country code)
@@ -1084,13 +1119,14 @@ class ReplyClaims:
         support = self.support
         known = self.known_numbers
         derived = self.accepted | self.worked  # rounding applies to what the reply worked out, not to the input
-        if any(value in support.intervals or converts(value, known, support.seconds_parts) or _rounds(value, derived)
+        if any(value in support.intervals or value in UNIT_FACTOR_KEYS or converts(value, known, support.seconds_parts)
+               or _rounds(value, derived)
                or (support.has_temperatures and converts_temperature(value, support.numbers)) for value in values):
             return True
         if self.restated >= 2 or self.computing:
             factors = self.factors
             return any(value in support.totals or computes(value, known, factors) or two_steps(value, known, factors)
-                       for value in values)
+                       or converts_units(value, known) for value in values)
         return False
 
     @property

@@ -159,7 +159,8 @@ DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
 @pytest.mark.parametrize("name, hard, floor", [("dev", False, 0.88), ("dev", True, 0.86),
                                                ("holdout", False, 0.90), ("holdout", True, 0.89),
                                                # tuned on once its errors were read: held at its level
-                                               ("holdout5", False, 0.84), ("holdout5", True, 0.84)])
+                                               ("holdout5", False, 0.84), ("holdout5", True, 0.84),
+                                               ("holdout6", False, 0.78), ("holdout6", True, 0.72)])
 def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
     rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
     assert evaluate(rows).f1 >= floor
@@ -237,6 +238,20 @@ def test_a_rate_the_calculation_applies_is_a_fact_even_when_the_arithmetic_check
 ])
 def test_everyday_nouns_and_units_are_not_names(user, reply):
     example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+def test_a_rate_the_code_hard_codes_is_a_fact_unless_the_input_gives_it():
+    reply = "```python\nVAT_RATE_DE = 0.19\n\ndef gross(net):\n    return round(net * (1 + VAT_RATE_DE), 2)\n```"
+    recalled = chat("Write a function that adds German VAT to a net price.", reply)
+    given = chat("Write a function that adds German VAT (19%) to a net price.", reply)
+    assert score(recalled) >= 0.5 and any("VAT_RATE_DE" in reason for reason in reasons(recalled)), reasons(recalled)
+    assert score(given) < 0.5, reasons(given)
+
+
+def test_a_quantity_in_other_units_is_derived():
+    example = chat("Our flat is 74 m² and the balcony 6 m². Calculate their size in square feet.",
+                   "1 m² ≈ 10.764 ft², so the flat's 74 m² are about 797 sq ft and the balcony's 6 m² about 64.6 sq ft.")
     assert score(example) < 0.5, reasons(example)
 
 
