@@ -37,8 +37,8 @@ from dataprep.record import Record
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "pii"
 TUNING_SETS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8",
-               "holdout9", "holdout10")
-CLEAN_SET = "holdout11"
+               "holdout9", "holdout10", "holdout11")
+CLEAN_SET = "holdout12"
 #: detector name -> labeled type; detectors the sets have no type for keep their own name
 TYPE_OF = {"pem_key": "pem_key", "token": "jwt", "high_entropy": "api_key", "secret": "password", "keyword_key": "api_key",
            "bearer_token": "api_key",

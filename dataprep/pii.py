@@ -282,9 +282,15 @@ class Detector:
     shrink: bool = False  # on a failed validation, retry without the last space-separated group
     veto: re.Pattern[str] | None = None  # a match this close to a value says it is something else
     fields: bool = False  # also every value under a JSON key or table column that names this kind
+    #: the value inside a field's text ("Születési dátum: 1959. április 11., TAJ ..."): None, the whole text
+    field_value: re.Pattern[str] | None = None
 
     def field_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         for start, end in field_spans(text.value, self.kind, text.labeled) if self.fields else ():
+            if self.field_value is not None:
+                if not (inside := self.field_value.search(text.value, start, end)):
+                    continue
+                start, end = inside.span()
             value = text.value[start:end]
             identity = self.validate(value) if self.validate is not None else value
             if identity is not None:
@@ -395,7 +401,8 @@ class PhoneDetector(Detector):
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
                         r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
-                        r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先|फ़?ोन|मोबाइल)"
+                        r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|电话|手机号?|联系电话"
+                        r"|телефон|тел\.|τηλ(?:έφωνο)?\.?|الهاتف|هاتف|điện thoại|sđt|telp\.?|hp)"
                         r"(?:[ \t]+[^\W\d]+){0,3}[ \t]*:?[ \t]*\(?\Z")
 #: regions a cued number may be from when none of ``phone_regions`` has it: the Nordics, the rest of Europe's
 #: eight-digit and short national numbers, and the other regions logs come from
@@ -611,7 +618,7 @@ FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
          r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|[Ss]ignora|[Ss]ignor|[Ss]ig\.ra|Señora|Señor|Doña|Dona|Maître|[Mm]adame"
          r"|[Mm]onsieur|Pani|Panie|[Pp]ana|[Pp]anu|[Pp]aní|[Pp]ane|Fru|M\.|[Dd]omnul(?:e|ui)?|[Dd]oamn(?:a|ei|ă)|Dl|Dna"
-         r"|Avv|Ing|Arch|Geom|Rag)\.?")  # "M. Girard": its dot
+         r"|Avv|Ing|Arch|Geom|Rag|anh|chị|ông|bà|Bapak|Pak|Ibu|Bu|Mbak|Mas)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"
@@ -622,7 +629,7 @@ GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Couco
             r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom"
             r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u|Welcome aboard|Welcome back|Fala"
             r"|Tjena|Tja|Hejsan|Moi|Terve|Szia|Sziasztok|Kedves|Helló|Oye|Selam|Sayın|Bună|Dragă|Drag[ăa]|Stimate"
-            r"|Stimată|Siema|Hejka|Servus|Zdravím|Dobrý den")
+            r"|Stimată|Siema|Hejka|Servus|Zdravím|Dobrý den|Chào|Xin chào|Kính gửi|Halo|Selamat pagi|Selamat siang")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
@@ -641,12 +648,12 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
               r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
-INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
                 r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
 STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
                r"|mon nom est|me llamo|mi nombre es|mi chiamo|il mio nome è|mijn naam is|ik heet|meu nome é"
-               r"|chamo-me|me chamo")
+               r"|chamo-me|me chamo|nama saya|tên tôi là|tên mình là|tên em là|numele meu este|mă numesc")
 RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum|mom|dad|colleague|manager"
             r"|boss|friend|landlord|landlady|nurse|doctor|driver|neighbour|neighbor|ask for|speak to|talk to"
             r"|donner à|parler à|Mann|Frau|Sohn|Tochter|Schwester|Bruder|marido|esposa|mari|femme|attn|attention"
@@ -756,6 +763,8 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
         rule(rf"^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:[ \t]*\"?{VALUE}\"?"
              r"(?=[ \t]*(?:<|,|;|\(|$))", known_first=False, lone_word_known=True),
+        # Vietnamese and Indonesian introductions: names the lists do not hold ("mình là Nguyễn Thu Trang")
+        rule(rf"(?i:\b(?:tôi là|mình là|em là|saya|aku))[ \t]+{VALUE}", keywords=r"tôi là|mình là|em là|saya|aku"),
         # "this is Ana Lopez from Acme": who speaks for a company says their name first
         rule(rf"(?i:\b(?:this is|it's|it is|I'm|I am|c'est|soy|sono|ich bin|ik ben|hier ist))[ \t]+{VALUE}"
              r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
@@ -1208,7 +1217,7 @@ def account_number(value: str) -> str | None:
 def stated_password(value: str) -> str | None:
     """A password someone wrote out, not the word after "password is" in "password is wrong"."""
     if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value) \
-            or value.startswith(("/", "~/")):  # a path: sudo's log line "PWD=/srv/app"
+            or value.startswith(("/", "~/", "${", "$(", "{{", "*")) or " " == value[:1]:  # a path, a variable, a mask
         return None
     return None if PASSWORD_VARIABLE.fullmatch(value) else value
 
@@ -1347,6 +1356,9 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|c[ée]dula(?: de (?:ciudadan[íi]a|identidad))?|num[ée]ro (?:national|fiscal)|national number"
                     r"|matricule|steuer-?id-?nr\.?|t\.c\. kimlik\S*|[čc][íi]slo op|steuer-?identifikationsnummer"
                     r"|contribuinte|c\.f\.|주민등록번호[은는이가]?|マイナンバー[はがを]?|आधार(?: नंबर)?"
+                    # Chinese, Indonesian, Vietnamese, Greek, Russian, Arabic, Emirati
+                    r"|身份证(?:号码?)?|公民身份号码|nik|ktp|cccd|căn cước(?: công dân)?|cmnd|αμκα|αφμ|снилс|инн"
+                    r"|полис(?: омс)?|омс|رقم الهوية(?: الوطنية)?|الرقم القومي|emirates id(?: number| no\.?)?"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
@@ -1355,17 +1367,22 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP|AVS|NSS)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
-NATIONAL_ID_NUMBER = (r"(?<![\w-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|\d{6}[-+A-Y]\d{3}[0-9A-Y]|[XYZ]?\d(?:[ .\-/]?\d){5,16}(?:[ -]?[A-Z]{1,2})?"
+NATIONAL_ID_NUMBER = (r"(?<![A-Za-z0-9_-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|\d{6}[-+A-Y]\d{3}[0-9A-Y]"
+                      r"|[XYZ]?\d(?:[ .\-/]?\d){5,17}(?:[ -]?[A-Z]{1,2})?"
                       # ID cards mix letters and digits ("CA48211FJ", "LF2H7Y9M3"), as do India's PAN and Mexico's CURP
                       r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![\w-])")
-NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?!\w)"
-                         # up to the number, not into the next JSON field or the next sentence
-                         r"(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?"
+NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit may follow: "身份证210202..."
+                         # up to the number, not into the next JSON field or the next sentence; or on the
+                         # next line, under its label ("Social Insurance Number / Numéro d'assurance sociale\n...")
+                         r"(?:(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?|[^\d\n]{0,60}\n[ \t]*)"
                          r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
 PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
-                 r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*")
-PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}(?![A-Za-z0-9])"
+                 r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*"
+                 r"|护照(?:号码?)?|paspor|διαβατήριο|[úu]tlev[ée]l|جواز(?: السفر)?|पासपोर्ट(?: संख्या)?|загранпаспорт\w*"
+                 r"|паспорт\w*|pass nummer")
+# letters and digits, or Russia's series and number ("75 4829173")
+PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
 PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
@@ -1384,15 +1401,19 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|sz[üu]let[ée]si d[áa]tum|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*"
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
-              r"|生まれ|생|doğumlu")  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|生まれ|생|doğumlu"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
+              r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
+              r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
 MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
         rf"[ \t-]+\d{{4}}"
         rf"|{MONTH_WORD}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}|\d{{2}}[A-Z]{{3}}\d{{2}}"
-        r"|\d{4}[ \t]?[年년][ \t]?\d{1,2}[ \t]?[月월][ \t]?\d{1,2}[ \t]?[日일]?")  # "1990年5月14日", "1993년 7월 21일"
-DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
+        r"|\d{4}[ \t]?[年년][ \t]?\d{1,2}[ \t]?[月월][ \t]?\d{1,2}[ \t]?[日일]?"  # "1990年5月14日", "1993년 7월 21일"
+        rf"|\d{{4}}\.[ \t]+{MONTH_WORD}[ \t]+\d{{1,2}}\.?")  # Hungarian: "1959. április 11."
+DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W\d_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
                            # German and Dutch put the verb last: "am 5. Mai 1970 geboren"
                            rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|생|doğumlu))")
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
@@ -1410,7 +1431,7 @@ PRODUCT_NUMBER = re2.compile(
     r"|student|patient|mrn|record|file|docket|licen[cs]e|permit|registration|vin|imei|iccid|imsi|asset|batch|lot"
     r"|job|build|run|request|req|session|pid|voucher|coupon|loyalty|points|amount|total|balance|price|cost|fee"
     r"|usd|eur|gbp|inr|aud|cad|chf|jpy|rs|auftrag|rechnung|bestellung|kundennummer|commande|facture|pedido"
-    r"|factura|ordine|fattura|bestelling|factuur"
+    r"|factura|ordine|fattura|bestelling|factuur|ein"
     # shipments and the carriers whose tracking numbers are grouped like phone numbers
     r"|spedizione|sendung|sendungsnummer|paket|envío|envio|colis|expédition|zending|pakket|remessa|encomenda"
     r"|fedex|ups|usps|dhl|dpd|gls|brt|tnt|hermes|colissimo|chronopost|postnl|correos|royal mail|parcelforce)"
@@ -1418,7 +1439,7 @@ PRODUCT_NUMBER = re2.compile(
     r"|[$€£¥₹][ \t]?\d")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
-PHONE = re.compile(r"(?<![\w+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![A-Za-z0-9_-]|\.\d)")  # not ISO dates
+PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![A-Za-z0-9_-]|\.\d)")  # not ISO dates
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
 US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})\b"
@@ -1474,7 +1495,8 @@ JP_ADDRESS = (rf"\d{{1,2}}-\d{{1,3}}(?:-\d{{1,3}})?[ \t]+{PLACE}(?=[^\n]{{0,80}}
 #: what says an address follows, whatever its country's grammar: a label with a colon, or "I live at"
 ADDRESS_CUE = (r"(?i:(?:(?:delivery|shipping|billing|home|postal|mailing|new|registered|correspondence)[ \t]+)?address"
                r"|adres\w*|adresse|adresa|direcci[óo]n(?: de (?:env[íi]o|entrega))?|endere[çc]o(?: de entrega)?"
-               r"|indirizzo|anschrift|lieferadresse|adr|c[íi]m|teslimat adresi|domicilio)[ \t]*[:=][ \t]*"
+               r"|indirizzo|anschrift|lieferadresse|adr|c[íi]m|teslimat adresi|domicilio|адрес|διεύθυνση|alamat"
+               r"|địa chỉ|العنوان)[ \t]*[:=][ \t]*|(?:地址|住址|收货地址)[:：]?[ \t]*"
                r"|(?i:i live at|i moved to|we moved to|i'm now at|moro na|moro em|moro no|vivo en|vivo a|vivo na"
                r"|wohne in der|wohne im|wohne am|j'habite au|j'habite à|j'habite|mieszkam (?:na|przy)|bor på"
                r"|locuiesc (?:pe|la)|eu sunt la|oturuyorum)[ \t]+")
@@ -1484,18 +1506,25 @@ CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
                 # who it is for, before a street with its number: "Leveransadress: Astrid Nyström, Storgatan 12, ..."
                 rf"(?:[{UPPER}][{LOWER}'’-]+(?:[ \t]+(?:[{UPPER}][\w'’-]+|d[aeo]s?|van|von|de|der|den|la|le))+,[ \t]*"
                 rf"(?=[^\n,\d]*[{UPPER}{LOWER}]{{3}}[^\n,]*\d))?"
-                rf"(?P<value_cued>(?=[^\n]{{0,80}}?[{UPPER}][{LOWER}]{{2}})(?=[^\n]{{0,80}}?\d)"
+                # a capitalised word, or words of a script without capitals
+                rf"(?P<value_cued>(?=[^\n]{{0,80}}?(?:[{UPPER}][{LOWER}]{{2}}|[^\x00-\u024f\d\s\W]{{2}}))(?=[^\n]{{0,80}}?\d)"
                 r"[^\n!?]{4,120}?\w)"
                 r"(?=[ \t]*(?:$|\n|[!?]|[.;,]?[ \t]*\Z|(?<!\bAv)(?<!\bStr)(?<!\bSt)(?<!\bNr)(?<!\bnr)(?<!\bNo)"
                 r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
-                r"[.;][ \t]|,[ \t]*(?i:gsm|tel|tlf|phone|mobile?|mobil)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au)[ \t]))")
+                # a sentence that goes on after it: "... Buenos Aires. A nombre de", "... Göteborg. Ring +46"; not
+                # an abbreviation before a number or a name ("Hauptstr. 27", "д. 88", "TP. Hồ Chí Minh")
+                r"[.;][ \t]+(?=[A-Z][a-z]*(?:[ \t]+[a-z+(]|[,.:!?]))|,[ \t]*(?i:gsm|t[eé]l|tlf|phone|mobile?|mobil|festnetz)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au)[ \t]))")
 
 CUED_ADDRESS_HINT = (r"address|adres|adresse|adresa|direcci|endere|indirizzo|anschrift|adr|cím|cim|domicilio|live at"
+                     r"|адрес|διεύθυνση|alamat|địa chỉ|العنوان|地址|住址"
                      r"|moved to|now at|moro n|vivo |wohne|habite|mieszkam|bor på|locuiesc|sunt la|oturuyorum")
 #: Japanese and Korean addresses, written from the prefecture or province down: "大阪府大阪市北区梅田3-1-3",
 #: "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"
 KANJI = "\u4e00-\u9fff\u3040-\u30ff"
 EAST_ASIAN_ADDRESS = re.compile(
+    # Chinese, from the province or city down to the number: "北京市朝阳区建国路88号SOHO现代城B座1706"
+    rf"(?:[\u4e00-\u9fff]{{2,3}}(?:省|自治区))?[\u4e00-\u9fff]{{2,4}}市[\u4e00-\u9fff]{{1,5}}(?:区|县)"
+    rf"[\u4e00-\u9fff0-9]{{1,20}}?(?:路|街|道|大道)\d+号(?:[\u4e00-\u9fffA-Za-z0-9]{{0,24}}\d)?|"
     rf"(?:東京都|北海道|(?:大阪|京都)府|[{KANJI}]{{1,3}}県)[{KANJI}]{{1,12}}?[市区町村郡][{KANJI}0-9０-９ー−－-]{{0,24}}\d"
     rf"(?:[ 　][{KANJI}A-Za-z]{{2,20}}(?:[ 　]\d{{1,5}})?)?"
     r"|[가-힣]{2,6}(?:특별시|광역시|특별자치시|도)[ ][가-힣]{1,6}(?:시|군|구)(?:[ ][가-힣]{1,6}(?:구|군))?"
@@ -1545,14 +1574,15 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
-        Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True,
+        Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
-        Detector("passport", "passport", PASSPORT, compact, fields=True,
+        Detector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
                  where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport", "pasu", "ppt",
-                            "パスポート", "여권",
+                            "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήριο", "tlevél", "tlevel", "جواز",
+                            "पासपोर्ट",
                             before=10, after=100,
                             lower=True)),
-        Detector("dob", "dob", DATE_OF_BIRTH, fields=True, where=after_keyword(BIRTH_WORD, before=30, after=75)),
+        Detector("dob", "dob", DATE_OF_BIRTH, fields=True, field_value=re.compile(rf"(?<!\d)(?:{DATE})(?!\d)"), where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
         # the same detector twice (one name: ``disable: [address]`` turns both off): after a word that announces
         # an address, whatever its grammar, then the grammars of street addresses
@@ -1561,7 +1591,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("address", "address", ADDRESS, compact,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
         Detector("address", "address", EAST_ASIAN_ADDRESS, compact,
-                 where=containing("県", "東京都", "北海道", "府", "특별시", "광역시", "도 ")),
+                 where=containing("県", "東京都", "北海道", "府", "특별시", "광역시", "도 ", "市")),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
         NameDetector("name", "name", NAME_PATTERN, fields=True, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
         Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),

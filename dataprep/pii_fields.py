@@ -19,6 +19,11 @@ JSON_FIELD = re.compile(r'"((?:[^"\\\n]|\\.){1,48})"[ \t]*:[ \t]*'
 DELIMITERS = (";", "\t", "|", ",")  # a semicolon table's cells may hold commas ("Bryggen 7, 5003 Bergen")
 MARKDOWN_RULE = re.compile(r"[\s|:-]+")  # "|---|:--|" under a Markdown table's header
 LINE = re.compile(r"[^\n]+")
+#: labels that on a line of prose may name a plan or a company: "Customer: Premium"
+ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "account", "guest", "sender"))
+#: "Label: value" on a line of its own ("NIK : 3171...", "Адрес: ...", "地址：..."); the label a few words
+LINE_FIELD = re.compile(r"^[ \t]*(?P<label>[^\W\d][^\n:：\"{}]{0,30}?)[ \t]*[:：][ \t]*(?P<value>[^\n\"{}]+?)[ \t]*$",
+                        re.MULTILINE)
 MAX_HEADER = 500  # a longer line is prose, not a table's header
 #: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
 HEADER_CELL = re.compile(r"[^\W\d][^\W_]*(?:[ _.#-][^\W_]+){0,3}\.?|#")
@@ -31,39 +36,53 @@ FIELD_LABELS = {
              r"|voornaam|achternaam|fornavn|etternavn|efternavn|f[öo]rnamn|efternamn|etunimi|sukunimi|imi[eę]"
              r"|nazwisko|jm[ée]no|p[řr][íi]jmen[íi]|n[ée]v|vezet[ée]kn[ée]v|ut[óo]n[ée]v|csal[áa]dn[ée]v|nume"
              r"|prenume|soyad|ad_soyad|adsoyad|isim|namn|navn|nimi|destinataire|destinatario|empf[äa]nger"
-             r"|customer|recipient|성명|이름|氏名|名前|お名前|ユーザー|नाम|naam)"),
+             r"|customer|recipient|성명|이름|氏名|名前|お名前|ユーザー|नाम|naam|姓名|收件人|ho_ten|họ_tên|фио|имя|фамилия"
+             r"|получатель|όνομα|ονοματεπώνυμο|παραλήπτης|nama|penerima|penumpang|shimei|الاسم|المستلم|пациент|клиент"
+             r"|сотрудник|πελάτης|πράκτορας|εργαζόμενος|客服|患者|乘客|旅客|联系人|المستفيد|المسافر|người_nhận|khách_hàng"
+             r"|adı_soyadı|ad_soyadı|destinatário|beneficiario|beneficiário|bénéficiaire|begünstigter|címzett)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
             r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
-            r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일)"),
+            r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
+            r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
+            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|جنم_तिथि|जन्म_तिथि)"),
     "national_id": (rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?|national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
                     r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
                     r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r|pan"
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
                     r"|matricule|rijksregisternummer|insee|aadhaa?r|my_?number|マイナンバー|주민등록번호"
+                    r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
                     r"|(?:ssn|cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel", "ssn_spouse"
     "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
     "address": (rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
-                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]|住所|주소|पता)"),  # a postcode alone is an area, not an address
+                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ"
+                r"|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
     "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
-                 r"|パスポート番号|여권번호)"),
+                 r"|パスポート番号|여권번호|护照号码?|paspor|διαβατήριο|[úu]tlev[ée]l|رقم_جواز_السفر|загранпаспорт)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
-                 r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre)"),
+                 r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre"
+                 r"|пароль|密码|mật_khẩu|kata_sandi|κωδικός|كلمة_السر)"),
 }
 
 
 def labeled_values(text: str) -> list[tuple[str, int, int]]:
-    """(label, start, end) of every JSON string value and every table cell under a header, in text order."""
+    """(label, start, end) of every JSON string value, every table cell under a header and every value
+    of a "label: value" line (a form, an OCR'd card, a shipping label), in text order."""
     found = list(json_values(text)) if '":' in text or '" :' in text else []
     if "\n" in text:
         found += table_cells(text)
+    if ":" in text or "：" in text:
+        # not addresses: a line may go on after one ("Anschrift: Hauptstr. 27, 67433 Neustadt, Festnetz 06321 ...");
+        # the address detector reads where an announced address ends
+        found += [(label, match.start("value"), match.end("value")) for match in LINE_FIELD.finditer(text)
+                  if (label := label_of(match["label"])) not in ROLE_LABELS and not FIELD_PATTERNS["address"].fullmatch(label)]
     return sorted(found, key=lambda item: item[1])
 
 
 def label_of(raw: str) -> str:
-    return re.sub(r"[\s-]+", "_", raw.strip(" \t\"'*`").casefold())
+    return re.sub(r"[\s-]+", "_", raw.strip(" \t\"'*`").lower())  # not casefold: Greek keeps its final "ς"
 
 
 def json_values(text: str) -> Iterator[tuple[str, int, int]]:
@@ -158,7 +177,8 @@ def plausible(kind: str) -> Callable[[str], bool]:
         and len(set(value)) > 1,
     }
     check = checks[kind]
-    return lambda value: value.casefold() not in NOT_A_VALUE and not value.startswith("<") and check(value)
+    return lambda value: (value.casefold() not in NOT_A_VALUE and not value.startswith(("<", "${", "{{"))
+                          and "**" not in value and "xxxx" not in value.casefold() and check(value))
 
 
 def field_spans(text: str, kind: str, values: list[tuple[str, int, int]]) -> Iterator[tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""Personal names in scripts without capital letters: Japanese, Korean and Devanagari (Hindi).
+"""Personal names in scripts without capital letters (Japanese, Korean, Devanagari), and who speaks in a
+pasted chat transcript in any script.
 
 The Latin-script rules find a name by its capitals and the name lists; these scripts have neither,
 but their languages mark people by what follows the name: an honorific or title ("佐藤様",
@@ -45,8 +46,12 @@ HINDI_NAME = re.compile(
     r"|\b(?P<value_latin>[A-Z][a-z]+)[ ]ji\b"
     # "my name is ... is": "मेरा नाम राहुल शर्मा है"
     rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]है")
-SCRIPT_NAMES = ((JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
-SCRIPT_HINTS = tuple((pattern, re.compile(hint)) for pattern, hint in SCRIPT_NAMES)
+#: who speaks in a pasted chat transcript, in any script: "[09:12] Серёжа: ...", "[10:21] 老李：..."
+CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me|moi|ich|ik|io|eu|bot|agent|system|support|"
+                          r"user|customer|assistant|admin|you|i)\s*[:：])(?P<value>[^\W\d_][^\W\d_ ]*(?:[ ][^\W\d_]+)?)[ \t]*[:：]",
+                          re.MULTILINE | re.IGNORECASE)
+SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
+SCRIPT_HINTS = tuple((pattern, re.compile(hint, re.MULTILINE)) for pattern, hint in SCRIPT_NAMES)
 
 
 def script_names(text: str) -> list[tuple[int, int]]:

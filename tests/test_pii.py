@@ -41,7 +41,10 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    # a third of its names are lone first names in passing ("Amara, Frank and Sunita"), in
                    # rotas and lists, or Japanese, Korean and Hindi names without an honorific
                    "holdout10": {**FLOORS, "recall": 0.905, "name": 0.83, "structured": 0.96, "neutral": 0.03,
-                                 "kind_precision": 0.9}}
+                                 "kind_precision": 0.9},
+                   # names in Cyrillic, Greek and Arabic with no label or honorific; Chinese names in prose
+                   "holdout11": {**FLOORS, "recall": 0.875, "name": 0.76, "structured": 0.93, "neutral": 0.06,
+                                 "kind_precision": 0.85}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -208,6 +211,13 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("주문번호는 20260304-55182이고 연락처는 010-4821-7736입니다.", "phone"),
     ("Ihre Steuer-Identifikationsnummer 51205535911 wurde hinterlegt.", "national_id"),
     ('{"aluno": "Heitor", "cpf_responsavel": "028.480.229-81"}', "national_id"),
+    # round eight: Chinese, Indonesian, Greek, Russian ids by their words; Russian passports; a number under its label
+    ("陈秀英，身份证210202196008090865。", "national_id"),
+    ("Nama saya Dewi, NIK 1271106102880942.", "name national_id"),
+    ("ΑΜΚΑ: 24056359730", "national_id"),
+    ('{"снилс": "136-952-019 72"}', "national_id"),
+    ("Загранпаспорт: 75 4829173, вылет в пятницу", "passport"),
+    ("Social Insurance Number / Numéro d'assurance sociale\n457 914 703", "national_id"),
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == kind.split()
@@ -311,6 +321,12 @@ def test_valid_values_are_found(text, kind):
     ("내일 회의 자료를 보냈습니다. 임도윤 드림", "임도윤"),
     ("नमस्ते, मेरा नाम राहुल शर्मा है।", "राहुल शर्मा"),
     ("Mishra ji, aapka parcel kal tak aayega.", "Mishra"),
+    # round eight: who speaks in a chat transcript, in any script; Vietnamese and Indonesian introductions;
+    # a label in Greek (its final sigma kept)
+    ("[09:12] Серёжа: скинь токен для стейджинга", "Серёжа"),
+    ("[10:21] 老李：测试环境的token发我一下", "老李"),
+    ("Mau konsultasi online. Nama saya Dewi Lestari, terima kasih.", "Dewi Lestari"),
+    ("Αποστολή\nΠαραλήπτης: Ιωάννης Βλάχος", "Ιωάννης Βλάχος"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert [text[found.start:found.end] for found in Scrubber().find(text) if found.kind == "name"] == [name]
@@ -413,6 +429,10 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     'Traceback:\n  File "/srv/app/charge.py", line 88, in charge_customer\n  File "/srv/lib/api.py", line 22, in create',
     "sudo[2240]: deploy : TTY=pts/0 ; PWD=/srv/app ; USER=root",
     "The printer driver 3.0.4.128 conflicts with the update; the modulo 3.2.1.7 too.",
+    # round eight: masked values in a table, an environment variable, a chat line of "me"
+    "chargeback_id,masked_pan,amount\nCB-88101,453901******4112,129.00",
+    "DB_USER=ledger_svc\nDB_PASSWORD=${DB_PASSWORD}",
+    "[18:03] Yo: bajo en 2 min",
 ])
 def test_lookalikes_are_left_alone(text):
     found = [(text[f.start:f.end], f.kind) for f in Scrubber().find(text)]
@@ -547,6 +567,9 @@ def test_the_schema_lists_exactly_the_built_in_detectors_and_the_default_phone_r
     ("生年月日：1990年5月14日", "1990年5月14日"),
     ("할머니 (1942년 3월 15일생)이 사세요.", "1942년 3월 15일"),
     ("Pacjentka: Agnieszka Lewandowska, ur. 1984-01-26", "1984-01-26"),
+    ("陈秀英，出生日期1960年8月9日，身份证", "1960年8月9日"),
+    ("Születési dátum: 1959. április 11., TAJ", "1959. április 11."),
+    ("Em đặt lịch khám cho bố, ngày sinh 02/09/1948.", "02/09/1948"),
 ])
 def test_dates_of_birth_are_found_however_they_are_written(text, value):
     assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "dob"] == [value]
@@ -673,6 +696,11 @@ def test_a_phone_number_is_found_where_the_text_says_it_is_one(text, value):
     ("Teslimat adresi: Bağdat Caddesi No: 214 D: 7, 34728 Kadıköy/İstanbul", "Bağdat Caddesi No: 214 D: 7, 34728 Kadıköy/İstanbul"),
     ("Eu sunt la Str. Republicii nr. 12, ap. 3, 400015 Cluj-Napoca până luni.",
      "Str. Republicii nr. 12, ap. 3, 400015 Cluj-Napoca"),
+    ("Адрес: Невский проспект, д. 88, кв. 12, Санкт-Петербург, 191025\nТел.: +7 812 555 0143",
+     "Невский проспект, д. 88, кв. 12, Санкт-Петербург, 191025"),
+    ("Meine neue Anschrift: Hauptstr. 27, 67433 Neustadt an der Weinstraße, Festnetz 06321 48 92 71",
+     "Hauptstr. 27, 67433 Neustadt an der Weinstraße"),
+    ("Adresse : Rue Royale 120, 1000 Bruxelles. Merci, Manon Lambert", "Rue Royale 120, 1000 Bruxelles"),
 ])
 def test_an_address_after_a_word_that_announces_it_runs_to_its_sentences_end(text, value):
     assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "address"] == [value]
@@ -685,8 +713,9 @@ def test_a_memory_or_mac_address_is_no_address():
 @pytest.mark.parametrize("text, value", [
     ("住所：大阪府大阪市北区梅田3-1-3 ノースゲートビル 1204", "大阪府大阪市北区梅田3-1-3 ノースゲートビル 1204"),
     ('{"from": "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"}', "서울특별시 강남구 테헤란로 152, 12층 (역삼동)"),
+    ("运单\n收件人：周杰\n地址：广东省深圳市南山区科技园南路18号2栋1203\n电话：0755-8663 2217", "广东省深圳市南山区科技园南路18号2栋1203"),
 ])
-def test_japanese_and_korean_addresses_are_found(text, value):
+def test_east_asian_addresses_are_found(text, value):
     assert [text[f.start:f.end] for f in Scrubber().find(text) if f.kind == "address"] == [value]
 
 
