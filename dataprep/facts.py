@@ -78,6 +78,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Iterable, Iterator
@@ -198,7 +199,7 @@ NUMERIC_PATTERNS = (
     ("numeric_date", r"\b(?P<iso>\d{4})-(?P<iso_m>\d{1,2})-(?P<iso_d>\d{1,2})(?!\d)"
                      r"|\b(?!24/7\b)(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?:(?P=sep)(?P<y>\d{4}|\d{2}))?\b(?![.,]\d)"),
     ("version", r"\b[vV]?\d+\.\d+\.\d+(?:[.-]\w+)?\b"),
-    ("time", r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ap>(?i:[ap]\.?\s?m)\b\.?)|\b(?P<h24>\d{1,2}):(?P<m24>\d{2})\b(?![:\d])"),
+    ("time", r"\b(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ap>(?i:[ap]\.?\s?m)\b\.?)|\b(?P<h24>\d{1,2})[:h](?P<m24>\d{2})\b(?![:\d])"),
     ("phone", r"(?<![\w-])(?:\+\d{1,3}[ \t.-]?)?(?:\(?\d{3}\)?[ \t.-]?|1[ \t.-]\d{3}[ \t.-])\d{3}[ \t.-]\d{4}\b"
               r"|(?<![\w-])\d{3}-\d{4}\b"),
     ("digit_group", r"(?<![\w.,])\d{3,}(?:[ -]\d{3,}){2,}\b"),
@@ -784,7 +785,10 @@ def _given(key: int, known: frozenset[int] | set[int], results: set[int]) -> boo
 def _evaluate(expression: str) -> float | None:
     """The value of numbers (floats: a power overflows rather than runs on) joined by + - * / **, nothing else."""
     try:
-        return float(eval(compile(expression, "<arithmetic>", "eval"), {"__builtins__": {}}))  # noqa: S307
+        with warnings.catch_warnings():  # "2 (3)" compiles with a SyntaxWarning a user's terminal need not see
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(expression, "<arithmetic>", "eval")
+        return float(eval(code, {"__builtins__": {}}))  # noqa: S307
     except (SyntaxError, ZeroDivisionError, OverflowError, TypeError):  # TypeError: a negative number's root
         return None
 

@@ -255,6 +255,22 @@ def test_a_quantity_in_other_units_is_derived():
     assert score(example) < 0.5, reasons(example)
 
 
+def test_shown_working_that_python_cannot_read_warns_nobody():
+    import warnings
+
+    reply = "Two bags: 2 (3 × 4) = 24 kg in total, so it fits the 30 kg limit."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        score(chat("Each bag holds 3 boxes of 4 kg. Two bags, limit 30 kg?", reply))
+    assert not [warning for warning in caught if issubclass(warning.category, SyntaxWarning)]
+
+
+def test_a_time_written_the_french_way_is_the_time_the_input_gave():
+    example = chat("Le train part à 22:45 et arrive à 06:10. Tu peux me le confirmer en français ?",
+                   "Oui : départ à 22h45, arrivée à 6h10.")
+    assert score(example) < 0.5, reasons(example)
+
+
 def test_a_place_named_in_a_german_reply_is_still_a_fact():
     example = chat("Wo liegen die Kundendaten?", "Alle Kundendaten liegen in Rechenzentren in Frankfurt.")
     assert score(example) >= 0.5 and any("Frankfurt" in reason for reason in reasons(example)), reasons(example)
