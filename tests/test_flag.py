@@ -258,10 +258,10 @@ def test_a_quantity_in_other_units_is_derived():
 def test_shown_working_that_python_cannot_read_warns_nobody():
     import warnings
 
-    reply = "Two bags: 2 (3 × 4) = 24 kg in total, so it fits the 30 kg limit."
+    reply = "- 2 adults: 2 × (€18 + €6) = €48\n- 1 student: €12 + €6 = €18\n\n**Total: €66**"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        score(chat("Each bag holds 3 boxes of 4 kg. Two bags, limit 30 kg?", reply))
+        score(chat("Adults €18, students €12, the exhibition €6 each. Two adults and one student?", reply))
     assert not [warning for warning in caught if issubclass(warning.category, SyntaxWarning)]
 
 
