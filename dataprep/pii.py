@@ -286,11 +286,7 @@ class Detector:
     field_value: re.Pattern[str] | None = None
 
     def field_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
-        for start, end in field_spans(text.value, self.kind, text.labeled) if self.fields else ():
-            if self.field_value is not None:
-                if not (inside := self.field_value.search(text.value, start, end)):
-                    continue
-                start, end = inside.span()
+        for start, end in field_spans(text.value, self.kind, text.labeled, self.field_value) if self.fields else ():
             value = text.value[start:end]
             identity = self.validate(value) if self.validate is not None else value
             if identity is not None:

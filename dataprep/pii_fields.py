@@ -1,10 +1,11 @@
 """Values whose only clue is the field they stand in: a JSON key (``{"cnp": "2940403125590"}``,
-``{"adresse": "Bryggen 7, 5003 Bergen"}``) or a table's column ("Name;Vorname;Geburtsdatum" and the
-rows under it). CRM exports, tool results and pasted spreadsheets carry personal data this way, with
-no sentence around it to say what it is.
+``{"adresse": "Bryggen 7, 5003 Bergen"}``), a table's column ("Name;Vorname;Geburtsdatum" and the
+rows under it) or a form's "label: value" line ("NIK : 3171254312889847"). CRM exports, tool results,
+pasted spreadsheets and OCR'd documents carry personal data this way, with no sentence around it to
+say what it is.
 
 ``labeled_values`` finds every (label, start, end) once per text; each PII detector keeps the values
-whose label is one of its own (``FIELD_LABELS``) and which look like its kind (``FIELD_VALUE``).
+whose label is one of its own (``FIELD_LABELS``) and which look like its kind (``plausible``).
 Labels are compared in lower case with spaces and hyphens as "_".
 """
 
@@ -46,19 +47,19 @@ FIELD_LABELS = {
             r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
-            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|جنم_तिथि|जन्म_तिथि)"),
+            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि)"),
     "national_id": (rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?|national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
                     r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
                     r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r|pan"
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
-                    r"|matricule|rijksregisternummer|insee|aadhaa?r|my_?number|マイナンバー|주민등록번호"
+                    r"|matricule|rijksregisternummer|insee|my_?number|マイナンバー|주민등록번호"
                     r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
                     r"|(?:ssn|cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel", "ssn_spouse"
     "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
     "address": (rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
-                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ"
-                r"|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
+                r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]"
+                r"|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
     "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
                  r"|パスポート番号|여권번호|护照号码?|paspor|διαβατήριο|[úu]tlev[ée]l|رقم_جواز_السفر|загранпаспорт)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
@@ -177,13 +178,25 @@ def plausible(kind: str) -> Callable[[str], bool]:
         and len(set(value)) > 1,
     }
     check = checks[kind]
-    return lambda value: (value.casefold() not in NOT_A_VALUE and not value.startswith(("<", "${", "{{"))
-                          and "**" not in value and "xxxx" not in value.casefold() and check(value))
+    return lambda value: value.casefold() not in NOT_A_VALUE and not value.startswith(("<", "${", "{{")) and check(value)
 
 
-def field_spans(text: str, kind: str, values: list[tuple[str, int, int]]) -> Iterator[tuple[int, int]]:
-    """The spans of ``values`` (from ``labeled_values``) that stand under a label of ``kind`` and look like one."""
+def masked(value: str) -> bool:
+    """A value shown masked ("453901******4112", "sk_test_xxxxxxxx"): what is left of it is no one's."""
+    return "**" in value or "xxxx" in value.casefold()
+
+
+def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
+                inside: re.Pattern[str] | None = None) -> Iterator[tuple[int, int]]:
+    """The spans of ``values`` (from ``labeled_values``) that stand under a label of ``kind`` and look like one;
+    with ``inside``, the first match of it in each value ("Születési dátum: 1959. április 11., TAJ ...")."""
     labels, looks_right = FIELD_PATTERNS[kind], plausible(kind)
     for label, start, end in values:
-        if labels.fullmatch(label) and looks_right(text[start:end]):
+        if not labels.fullmatch(label) or masked(text[start:end]):
+            continue
+        if inside is not None:
+            if not (match := inside.search(text, start, end)):
+                continue
+            start, end = match.span()
+        if looks_right(text[start:end]):
             yield start, end
