@@ -2,11 +2,11 @@
 and its speed.
 
 Quality is measured on the labeled sets in benchmarks/labeled/pii/, each written blind from the
-labeling guide by someone who had not seen the detectors. ``TUNING_SETS`` (dev, holdout, holdout2,
-holdout3, holdout4, holdout5, holdout6, holdout7, holdout8) have all been looked at while improving detection: their figures are no
+labeling guide by someone who had not seen the detectors. ``TUNING_SETS`` (dev, holdout,
+holdout2 … holdout11) have all been looked at while improving detection: their figures are no
 longer a fair estimate, and ``--show-errors`` prints their individual misses and false positives.
-``CLEAN_SET`` (holdout9) has never been looked at: it is reported last and on its own when its file exists,
-and its errors are never printed (reading them would make it a sixth tuning set). A found
+``CLEAN_SET`` (holdout12) has never been looked at: it is reported last and on its own when its file
+exists, and its errors are never printed (reading them would make it one more tuning set). A found
 span counts as right when it overlaps a labeled span of the same type; each detector's spans
 carry the labeled type in ``TYPE_OF``. Order numbers are neutral in the guide ("order numbers
 the recipe keeps"), yet the order detector is on by default (an order number is the key to a
