@@ -320,8 +320,7 @@ class Detector:
         return index < len(vetoes) and vetoes[index][1] <= (next_field.start() if next_field else end + VETO_AFTER)
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
-        """(start, end, identity) of each validated match, after the values of fields that name this kind."""
-        yield from self.field_spans(text)
+        """(start, end, identity) of each validated match (the scrubber reads ``field_spans`` first)."""
         for start, end in self.candidates(text):
             value = text.value[start:end]
             if self.vetoed(text, start, end):
@@ -397,7 +396,7 @@ class PhoneDetector(Detector):
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
                         r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
-                        r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|电话|手机号?|联系电话"
+                        r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|(?:电话|手机号?|联系电话)[是为]?"
                         r"|телефон|тел\.|τηλ(?:έφωνο)?\.?|الهاتف|هاتف|điện thoại|sđt|telp\.?|hp)"
                         r"(?:[ \t]+[^\W\d]+){0,3}[ \t]*:?[ \t]*\(?\Z")
 #: regions a cued number may be from when none of ``phone_regions`` has it: the Nordics, the rest of Europe's
@@ -836,7 +835,7 @@ class NameDetector(Detector):
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
-        found = [*self.field_spans(text), *self.rule_spans(text),
+        found = [*self.rule_spans(text),
                  *((start, end, text.value[start:end]) for start, end in script_names(text.value))]
         return found + list(name_parts_elsewhere(text.value, found))
 
@@ -1176,7 +1175,8 @@ def high_entropy(min_bits: float) -> Validator:
     def validate(value: str) -> str | None:
         classes = [char_class(c) for c in value]
         # "=" padding: encoded binary, a content hash (ETag, digest) rather than a key
-        if not {"upper", "lower", "digit"} <= set(classes) or HEXISH.fullmatch(value) or value.endswith("="):
+        if not {"upper", "lower", "digit"} <= set(classes) or HEXISH.fullmatch(value) or value.endswith("=") \
+                or not not_an_example(value):
             return None
         switches = sum(a != b for a, b in zip(classes, classes[1:])) / (len(value) - 1)
         return value if switches >= 0.35 and shannon_bits(value) >= min_bits else None
@@ -1188,9 +1188,17 @@ def shannon_bits(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
+def not_an_example(value: str) -> str | None:
+    """A key, unless it is a vendor's documented example ("AKIAIOSFODNN7EXAMPLE")."""
+    return None if "EXAMPLE" in value else value
+
+
 def aws_secret(value: str) -> str | None:
-    """40 base64 characters that mix upper, lower and digits: not a word, not a hex hash."""
+    """40 base64 characters that mix upper, lower and digits: not a word, not a hex hash, not AWS's
+    documented example ("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")."""
     classes = {char_class(c) for c in value}
+    if not not_an_example(value):
+        return None
     return value if {"upper", "lower", "digit"} <= classes and shannon_bits(value) >= 4.0 else None
 
 
@@ -1229,14 +1237,15 @@ NOT_PASSWORDS = frozenset((
     "blocked only must should will can cannot can't isn't doesn't hashed encrypted protected also already "
     "working accepted rejected asked requested case-sensitive mandatory optional updated "
     "de le la les un une el il lo der die das ein eine nicht pas falsch richtig incorrecta correcta sbagliata "
-    "errata incorrecte erronée ungültig abgelaufen caducada scaduta verlopen onjuist fout"
+    "errata incorrecte erronée ungültig abgelaufen caducada scaduta verlopen onjuist fout "
+    "printed disabled enabled insecure day written shared"
 ).split()) | {"***", "...", "xxx", "****", "********"}
 
 
 # -- the built-in detectors, in priority order -------------------------------------------------
 PEM_KEY = re.compile(r"-----BEGIN(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----"
                      r"(?:(?:\s|\\[nr])*(?:Proc-Type|DEK-Info|Comment):[^\n\\]*)*"
-                     r"(?:(?:\s|\\[nr])*[A-Za-z0-9+/=]{8,})*"
+                     r"(?:(?:\s|\\[nr])*[A-Za-z0-9+/=]{8,})+"  # a body: a header alone names a format
                      r"(?:(?:\s|\\[nr])*-----END(?: [A-Z0-9]+)* PRIVATE KEY(?: BLOCK)?-----)?")
 AWS_SECRET = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/]{40}(?![A-Za-z0-9+/=_-])")
 # also the last part of a compound or a field name: "WLAN-Passwort", "temporary_password"
@@ -1279,6 +1288,7 @@ PASSWORD = re.compile(
     r"|\b(?:mysql|mysqldump|mariadb)\b[^\n]*?[ \t]-p['\"]?(?P<value_cli_p>[^\s'\"]{3,})"
     r"|\bsshpass[ \t]+-p[ \t]*['\"]?(?P<value_sshpass>[^\s'\"]{3,})"
     r"|\bredis-cli\b[^\n]*?[ \t]-a[ \t]+(?P<value_cli_a>[^\s'\"]{3,})"
+    r"|\bdocker[ \t]+login\b[^\n]*?[ \t](?:-p|--password)[ \t]+(?P<value_cli_docker>[^\s'\"]{3,})"
     r"|\bcurl\b[^\n]*?[ \t](?:-u|--user)[ \t]+[^\s:'\"]+:(?P<value_cli_u>[^\s'\"]{3,})"
     # Polish "to" as the verb: "hasło do konta firmowego to Krakow#2024!"
     r"|(?i:\bhas[łl]o)(?:[ \t]+[\w'’-]+){0,4}?[ \t]+to[ \t]+(?P<value_to>" + MADE_UP + ")"
@@ -1355,18 +1365,19 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     # Chinese, Indonesian, Vietnamese, Greek, Russian, Arabic, Emirati
                     r"|身份证(?:号码?)?|公民身份号码|nik|ktp|cccd|căn cước(?: công dân)?|cmnd|αμκα|αφμ|снилс|инн"
                     r"|полис(?: омс)?|омс|رقم الهوية(?: الوطنية)?|الرقم القومي|emirates id(?: number| no\.?)?"
+                    r"|kvnr|krankenversichertennummer|nhs (?:number|no\.?)"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
                     # acronyms that are no word in any language in any case; the others only in capitals
                     r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn|cnp)"
-                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP|AVS|NSS)")
+                    r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP|AVS|NSS|TC)")
 #: digits with the separators countries group them by, a letter before or after (Spanish "70914031V",
 #: NIE "X1234567L"), or the Italian codice fiscale's letters and digits
 NATIONAL_ID_NUMBER = (r"(?<![A-Za-z0-9_-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]|\d{6}[-+A-Y]\d{3}[0-9A-Y]"
                       r"|[XYZ]?\d(?:[ .\-/]?\d){5,17}(?:[ -]?[A-Z]{1,2})?"
                       # ID cards mix letters and digits ("CA48211FJ", "LF2H7Y9M3"), as do India's PAN and Mexico's CURP
-                      r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![\w-])")
+                      r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![A-Za-z0-9_-])")  # a particle may follow: "...를"
 NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit may follow: "身份证210202..."
                          # up to the number, not into the next JSON field or the next sentence; or on the
                          # next line, under its label ("Social Insurance Number / Numéro d'assurance sociale\n...")
@@ -1376,10 +1387,13 @@ NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit
 PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
                  r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*"
                  r"|护照(?:号码?)?|paspor|διαβατήριο|[úu]tlev[ée]l|جواز(?: السفر)?|पासपोर्ट(?: संख्या)?|загранпаспорт\w*"
-                 r"|паспорт\w*|pass nummer")
+                 r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز")
 # letters and digits, or Russia's series and number ("75 4829173")
-PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,5}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
-PASSPORT = re.compile(rf"(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
+PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
+PASSPORT = re.compile(
+    # Chinese, Japanese and Korean write the number right after the word: "护照号码E40871964"
+    rf"(?:护照号码?|パスポート番号|여권번호)[はは：:（(\s]*(?P<value_cjk>{PASSPORT_NUMBER})"
+    rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
                       # "my passport? I'm Ana, number FE184527", "PassportError: ... for document C4J7RN2L8"
@@ -1394,10 +1408,10 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|urodzi\w*|nasci|nasceu|nac[ií]|narozen[aá]?|datum narození|datum_narozeni|syntym[äa]aika"
               r"|f[øo]edselsdato|doğum tarih\w*|dogum[ _]tarih\w*"
               # Hungarian, Romanian, Czech "narodil jsem se"
-              r"|sz[üu]let[ée]si d[áa]tum|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*"
+              r"|sz[üu]let[ée]si d[áa]tum\w*|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*"
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
-              r"|生まれ|생|doğumlu"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
               r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
@@ -1534,7 +1548,7 @@ GENERIC_SECRET = re.compile(r"(?<![\w+/$-])(?<!SHA256:)(?<!SHA1:)[A-Za-z0-9_+]{3
 KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
 KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
+PASSWORD_WORDS = ("pass", "pw", "docker", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
                   "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
@@ -1548,7 +1562,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
     return [
         Detector("pem_key", "private_key", PEM_KEY, where=containing("PRIVATE KEY")),
         # before: the field name a key of hex digits needs ("DD-API-KEY 7819...")
-        Detector("api_key", "api_key", API_KEY, where=after_keyword(KEY_RUN, before=24, after=0, lower=False)),
+        Detector("api_key", "api_key", API_KEY, not_an_example, where=after_keyword(KEY_RUN, before=24, after=0, lower=False)),
         Detector("token", "token", TOKEN, where=containing("eyJ")),
         Detector("bearer_token", "api_key", BEARER_TOKEN, where=near("bearer", before=0, after=400, lower=True)),
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
@@ -1559,7 +1573,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
                  where=after_keyword(r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:", before=40, after=40)),
         Detector("password", "password", PASSWORD, stated_password, fields=True,
                  where=near(*PASSWORD_WORDS, before=24, after=200, lower=True)),  # before: "temporary_password"
-        Detector("keyword_key", "api_key", KEYWORD_KEY, where=near(*KEY_WORDS, before=24, after=120, lower=True)),
+        Detector("keyword_key", "api_key", KEYWORD_KEY, not_an_example, where=near(*KEY_WORDS, before=24, after=120, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
         Detector("email", "email", EMAIL, email_address, where=near("@", before=100, after=260)),
         Detector("iban", "iban", IBAN, iban_number, where=after_keyword(r"[a-z]{2} ?\d\d", after=50), shrink=True),
@@ -1567,7 +1581,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("account", "account", ACCOUNT, account_number, where=near("account", "acct", "a/c", before=0, after=100,
                                                                         lower=True)),
         Detector("card", "card", CARD, card_number, where=around_digit_runs(), shrink=True),
-        Detector("ssn", "ssn", SSN, digits_only, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
+        Detector("ssn", "ssn", SSN, digits_only, fields=True, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
         Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
@@ -1797,8 +1811,11 @@ class Scrubber:
     def _find(self, text: str) -> tuple[Found, ...]:
         taken, spans = Taken(), []
         view = Text(text, taken)
-        for detector in self.detectors:
-            for start, end, identity in detector.spans(view):
+        # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
+        # is no card), then each detector's own matches, in priority order
+        passes = [detector.field_spans for detector in self.detectors] + [detector.spans for detector in self.detectors]
+        for detector, spans_of in zip(self.detectors * 2, passes):
+            for start, end, identity in spans_of(view):
                 if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
                 taken.add(start, end)

@@ -40,7 +40,8 @@ FIELD_LABELS = {
              r"|customer|recipient|성명|이름|氏名|名前|お名前|ユーザー|नाम|naam|姓名|收件人|ho_ten|họ_tên|фио|имя|фамилия"
              r"|получатель|όνομα|ονοματεπώνυμο|παραλήπτης|nama|penerima|penumpang|shimei|الاسم|المستلم|пациент|клиент"
              r"|сотрудник|πελάτης|πράκτορας|εργαζόμενος|客服|患者|乘客|旅客|联系人|المستفيد|المسافر|người_nhận|khách_hàng"
-             r"|adı_soyadı|ad_soyadı|destinatário|beneficiario|beneficiário|bénéficiaire|begünstigter|címzett)"),
+             r"|adı_soyadı|ad_soyadı|destinatário|beneficiario|beneficiário|bénéficiaire|begünstigter|címzett"
+             r"|작성자|담당자|승객|예약자|신청자|负责人|联系人|乘客|宿泊者|担当者|契約者|乗客|yolcu)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
@@ -48,16 +49,20 @@ FIELD_LABELS = {
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
             r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि)"),
-    "national_id": (rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?|national_?id(?:_number)?|id_?number"
+    # not "ssn": the SSN detector reads a US number as one; every other country's goes here
+    "national_id": (rf"{PREFIX}(?:national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
                     r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
-                    r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r|pan"
+                    r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r"
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
                     r"|matricule|rijksregisternummer|insee|my_?number|マイナンバー|주민등록번호"
                     r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
-                    r"|(?:ssn|cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel", "ssn_spouse"
+                    r"|(?:cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel"
+    "ssn": rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?)",
     "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
-    "address": (rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
+    # not a machine's or a mailbox's: "ip_address", "email_address", "mac_adresse"
+    "address": (rf"(?!(?:[a-z]+_)?(?:ip|mac|e_?mail|mail|web|server|remote|wallet|contract|memory|bitcoin|btc|eth)_)"
+                rf"{PREFIX}(?:address(?:_?line_?\d)?|addr|adres|adresa|adresse|anschrift|direcci[óo]n|domicilio"
                 r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]"
                 r"|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
     "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
@@ -140,16 +145,12 @@ def person_table(labels: list[str]) -> list[str]:
 
 
 def cells(text: str, start: int, end: int, delimiter: str) -> list[tuple[int, int]]:
-    """The cells of one line, each without its padding and quotes; a Markdown row's outer bars are not cells."""
+    """The cells of one line, each without its padding and quotes; a Markdown row's outer bars open no cells."""
     line = text[start:end]
-    if delimiter == "|":
-        line = line.strip()
-        if not (line.startswith("|") and line.endswith("|")):
-            return []
-        offset = start + text[start:end].index("|") + 1
-        line = line[1:-1]
-    else:
-        offset = start
+    offset = start
+    if delimiter == "|" and line.strip().startswith("|") and line.strip().endswith("|"):  # Markdown's outer bars
+        offset = start + line.index("|") + 1
+        line = line.strip()[1:-1]
     spans, position = [], 0
     for piece in line.split(delimiter):
         left = len(piece) - len(piece.lstrip(" \t\"'"))
@@ -173,6 +174,7 @@ def plausible(kind: str) -> Callable[[str], bool]:
         "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
         "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
         "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
+        "ssn": lambda value: re.fullmatch(r"\d{3}[ .-]?\d{2}[ .-]?\d{4}", value) is not None,
         "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
         "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value)
         and len(set(value)) > 1,

@@ -1,5 +1,5 @@
-"""Personal names in scripts without capital letters (Japanese, Korean, Devanagari), and who speaks in a
-pasted chat transcript in any script.
+"""Personal names in scripts the Latin-script rules do not read (Japanese, Korean, Chinese, Hindi, Arabic,
+Greek, Russian), who speaks in a pasted chat transcript, and the SURNAME/GIVEN of airline records.
 
 The Latin-script rules find a name by its capitals and the name lists; these scripts have neither,
 but their languages mark people by what follows the name: an honorific or title ("佐藤様",
@@ -26,9 +26,12 @@ JAPANESE_CITIES = "東京|大阪|京都|名古屋|横浜|神戸|福岡|札幌|�
 HINDI_OPENERS = "धन्यवाद|प्रिय|नमस्ते|श्री|श्रीमती|सुश्री|डॉ|आदरणीय"
 
 JAPANESE_NAME = re.compile(
-    # family and given name, spaced: "高橋 健太", "吉田 ハナ"; not a prefecture, city or ward
+    # family and given name, spaced: "高橋 健太", "吉田 ハナ", "中村 さくら"; not a prefecture, city or ward
     rf"(?<![{KANJI}{KANA}A-Za-z])(?!(?:{JAPANESE_CITIES})[ 　])"
-    rf"(?P<value>[{KANJI}]{{1,3}}(?<![都道府県市区町村])[ 　](?:[{KANJI}]{{1,3}}|[{KATAKANA}]{{2,4}}))(?![{KANJI}])"
+    rf"(?P<value>[{KANJI}]{{1,3}}(?<![都道府県市区町村])[ 　](?:[{KANJI}]{{1,3}}|[{KATAKANA}]{{2,4}}|[ぁ-ゖ]{{2,4}}(?=[、。 　様さ])))"
+    rf"(?![{KANJI}])"
+    # unspaced before "と申します" ("I am called"): "高橋健太と申します"
+    rf"|(?<![{KANJI}])(?P<value_called>[{KANJI}]{{2,4}})と申します"
     # a family name before an honorific: "佐藤様", "井上さん"; two kanji at least ("お客様" is the customer)
     rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)")
 KOREAN_NAME = re.compile(
@@ -40,6 +43,30 @@ KOREAN_NAME = re.compile(
     r"|(?<![가-힣])(?P<value_given>[가-힣]{2})(?=[ ]님)"
     # a sign-off at the end of a message: "... 괜찮을까요? 문가은", "- 서연"
     rf"|(?:(?<=[.!?~)][ ])|(?<=-[ ]))(?P<value_signed>[{KOREAN_SURNAMES}]?[가-힣]{{2}})[ ]?(?:드림|올림)?[ ]*\Z")
+#: the most common Chinese surnames, a character each
+CHINESE_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟"
+                    "谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
+CHINESE_NAME = re.compile(
+    # after "I am", "my name is", "the passenger is", "Dear": "我是王晓明", "乘客是王建国"
+    rf"(?:我是|我叫|名字是|乘客是|旅客是|收件人是|亲爱的)(?P<value>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。、\s（(]|$)"
+    # a family name before a title: "王先生", "李女士"
+    rf"|(?<![\u4e00-\u9fff])(?P<value_title>[{CHINESE_SURNAMES}])(?=先生|女士|小姐|老师|经理)"
+    # the person a reply opens on: "王磊，..."
+    rf"|\A(?P<value_addressed>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=，)")
+ARABIC = "\u0600-\u06ff"
+ARABIC_NAME = re.compile(
+    # after "my name is", a title or a greeting: "اسمي مريم الحمادي", "الدكتور سامر حداد", "أهلاً مريم"
+    rf"(?:اسمي|الدكتور|الدكتورة|السيد|السيدة|الأستاذ|الأستاذة|أهلاً|أهلا|مرحباً|مرحبا|عزيزي|عزيزتي)[ ]"
+    rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+)?)(?=[،.,!؟?\n]|$|[ ]و)")  # "و...": "and" opens the next clause
+GREEK_NAME = re.compile(
+    # "είμαι ο Γιώργος Παπαδάκης" (I am), "με λένε ..." (they call me), "κ. ..." (Mr)
+    r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|κ\.|κύριε|κυρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
+RUSSIAN_NAME = re.compile(
+    # "меня зовут ..." (my name is), "я — ..." (I am)
+    r"(?:меня зовут|Меня зовут|я —|Я —)[ ](?P<value>[А-ЯЁ][а-яё]+(?:[ ][А-ЯЁ][а-яё]+){0,2})")
+#: airline records write names SURNAME/GIVEN, a title after: "MUELLER/ANNA MRS", "SMIT/DAAN   NLD"
+PNR_NAME = re.compile(r"(?<![A-Z/])(?P<value>[A-Z][A-Z'-]{1,}/[A-Z][A-Z'-]+(?: (?!(?:MRS?|MS|MISS|MSTR|DR)\b)[A-Z]+)?)"
+                      r"(?=[ ]+(?:MRS?|MS|MISS|MSTR|DR|CHD|INF)\b|[ ]{2,}[A-Z]{3}[ ]|[ ]{2,}Seat\b)")
 HINDI_NAME = re.compile(
     # before "ji": "राहुल जी", "सुरेश कुमार जी", "Mishra ji"
     rf"(?<![{DEVANAGARI}])(?!(?:{HINDI_OPENERS})[ ])(?P<value>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]जी(?!\w)"
@@ -50,7 +77,9 @@ HINDI_NAME = re.compile(
 CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me|moi|ich|ik|io|eu|bot|agent|system|support|"
                           r"user|customer|assistant|admin|you|i)\s*[:：])(?P<value>[^\W\d_][^\W\d_ ]*(?:[ ][^\W\d_]+)?)[ \t]*[:：]",
                           re.MULTILINE | re.IGNORECASE)
-SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
+SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
+                (CHINESE_NAME, r"[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
+                (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 SCRIPT_HINTS = tuple((pattern, re.compile(hint, re.MULTILINE)) for pattern, hint in SCRIPT_NAMES)
 
 

@@ -49,7 +49,11 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                                  "kind_precision": 0.9},
                    # names in Cyrillic, Greek and Arabic with no label or honorific; Chinese names in prose
                    "holdout11": {**FLOORS, "recall": 0.875, "name": 0.76, "structured": 0.93, "neutral": 0.06,
-                                 "kind_precision": 0.85}}
+                                 "kind_precision": 0.85},
+                   # a third of its passports and dates of birth stand in airline records and payroll tables with
+                   # no word; names in Arabic, Russian and Greek prose, git blame lines and GitHub handles
+                   "holdout12": {**FLOORS, "precision": 0.97, "recall": 0.86, "name": 0.77, "structured": 0.93,
+                                 "neutral": 0.1, "kind_precision": 0.8}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -93,8 +97,8 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("pay to de89 3704 0044 0532 0130 00 please", "iban"),  # lower case
     ("mail josé@exämple.de today", "email"),  # unicode local part and domain
     ("from 2001:db8::8a2e:370:7334", "ip"),
-    ("key AKIAIOSFODNN7EXAMPLE", "api_key"),
-    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "secret"),
+    ("key AKIAJ4XQ7PLM2RT5NV3Z", "api_key"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYq8Lk2Pt9vQ", "secret"),  # not AWS's documented example
     ("my password is hunter", "password"),
     ("pwd: correcthorse", "password"),
     ("SSN 123-45-6789", "ssn"),
@@ -217,12 +221,17 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("Ihre Steuer-Identifikationsnummer 51205535911 wurde hinterlegt.", "national_id"),
     ('{"aluno": "Heitor", "cpf_responsavel": "028.480.229-81"}', "national_id"),
     # round eight: Chinese, Indonesian, Greek, Russian ids by their words; Russian passports; a number under its label
-    ("陈秀英，身份证210202196008090865。", "national_id"),
+    ("陈秀英，身份证210202196008090865。", "name national_id"),
     ("Nama saya Dewi, NIK 1271106102880942.", "name national_id"),
     ("ΑΜΚΑ: 24056359730", "national_id"),
     ('{"снилс": "136-952-019 72"}', "national_id"),
     ("Загранпаспорт: 75 4829173, вылет в пятницу", "passport"),
     ("Social Insurance Number / Numéro d'assurance sociale\n457 914 703", "national_id"),
+    # round nine: a passport number right after its word in Chinese, a Korean particle after an id, an NHS number
+    ("乘客是王建国，护照号码E40871964，出生日期", "name passport"),
+    ("주민등록번호 910305-2741602를 입력해야 합니다", "national_id"),
+    ("my NHS number is 570 955 5738 if that helps", "national_id"),
+    ('{"id": "FR-1182", "nir": "2 77 06 33 659 326 68"}', "national_id"),  # the key says what it is: no card
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == kind.split()
@@ -332,6 +341,12 @@ def test_valid_values_are_found(text, kind):
     ("[10:21] 老李：测试环境的token发我一下", "老李"),
     ("Mau konsultasi online. Nama saya Dewi Lestari, terima kasih.", "Dewi Lestari"),
     ("Αποστολή\nΠαραλήπτης: Ιωάννης Βλάχος", "Ιωάννης Βλάχος"),
+    # round nine: airline records, Chinese, Arabic and Greek introductions and titles
+    ("Boarding pass: KOWALSKA/EWA MS  Seat 17C  Group 3", "KOWALSKA/EWA"),
+    ("王先生您好，6月30日上海浦东直飞巴黎", "王"),
+    ("مرحباً، أريد حجز موعد. اسمي مريم الحمادي ورقم جوالي", "مريم الحمادي"),
+    ("Καλησπέρα, είμαι ο Γιώργος Παπαδάκης. Ο ΑΜΚΑ μου", "Γιώργος Παπαδάκης"),
+    ("はじめまして、高橋健太と申します。", "高橋健太"),
 ])
 def test_names_are_found_where_logs_carry_them(text, name):
     assert values_of(text, "name") == [name]
@@ -438,6 +453,11 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     "chargeback_id,masked_pan,amount\nCB-88101,453901******4112,129.00",
     "DB_USER=ledger_svc\nDB_PASSWORD=${DB_PASSWORD}",
     "[18:03] Yo: bajo en 2 min",
+    # round nine: airport pairs, AWS's documented example keys, a PEM header named in prose, an IP's "address"
+    "SFO/LAX  flight, then HTTP/HTTPS  proxy",
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "The output will start with `-----BEGIN PRIVATE KEY-----` and Java can read it.",
+    '{"ip_adresse": "10.2.3.4x", "email_address": "ops42@example"}',
 ])
 def test_lookalikes_are_left_alone(text):
     found = [(text[f.start:f.end], f.kind) for f in Scrubber().find(text)]
@@ -575,6 +595,8 @@ def test_the_schema_lists_exactly_the_built_in_detectors_and_the_default_phone_r
     ("陈秀英，出生日期1960年8月9日，身份证", "1960年8月9日"),
     ("Születési dátum: 1959. április 11., TAJ", "1959. április 11."),
     ("Em đặt lịch khám cho bố, ngày sinh 02/09/1948.", "02/09/1948"),
+    ("이름은 한지민이고 생년월일은 1993.07.21입니다.", "1993.07.21"),
+    ("NINO        | Surname   | DOB        | Pay\nGX635129A   | Whitmore  | 12/04/1967 | 2,310.00", "12/04/1967"),
 ])
 def test_dates_of_birth_are_found_however_they_are_written(text, value):
     assert values_of(text, "dob") == [value]
@@ -625,6 +647,7 @@ def test_dates_of_birth_are_found_however_they_are_written(text, value):
     ("勤怠システムの初期パスワードは Sakura_Mochi2026! です。", "Sakura_Mochi2026"),
     ("the password for the shared drive is just Spring2026 with a capital S", "Spring2026"),
     ("he cambiado la contraseña a Paella#Valencia77, que alguien la usaba", "Paella#Valencia77"),
+    ("+ docker login registry.example.com -u ci-bot -p Hx7!qLm2#pRw", "Hx7!qLm2#pRw"),
 ])
 def test_passwords_are_found_however_they_are_stated(text, value):
     assert value not in Scrubber().scrub_text(text)
