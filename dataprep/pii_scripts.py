@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import re2
+
 KANJI, KANA = "\u4e00-\u9fff", "\u3040-\u30ff"
 KATAKANA = "\u30a0-\u30ff"
 #: the most common Korean surnames (over 95% of people), a syllable each
@@ -78,9 +80,10 @@ CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me
                           r"user|customer|assistant|admin|you|i)\s*[:：])(?P<value>[^\W\d_][^\W\d_ ]*(?:[ ][^\W\d_]+)?)[ \t]*[:：]",
                           re.MULTILINE | re.IGNORECASE)
 SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
-                (CHINESE_NAME, r"[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
+                (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
-SCRIPT_HINTS = tuple((pattern, re.compile(hint, re.MULTILINE)) for pattern, hint in SCRIPT_NAMES)
+# RE2 scans a long text for a hint in one pass however many alternatives it has
+SCRIPT_HINTS = tuple((pattern, re2.compile(f"(?m){hint}")) for pattern, hint in SCRIPT_NAMES)
 
 
 def script_names(text: str) -> list[tuple[int, int]]:
