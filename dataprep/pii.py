@@ -266,6 +266,12 @@ def merged(windows: list[Window]) -> list[Window]:
     return out
 
 
+def digit_runs_or(regex: str) -> Where:
+    """Around the digit runs and the matches of ``regex`` (a codice fiscale has no run of seven digits)."""
+    runs, hint = around_digit_runs(before=12), after_keyword(regex, after=10, lower=False)
+    return lambda text: merged(runs(text) + hint(text))
+
+
 def around_digit_runs(before: int = 2) -> Where:
     """Windows around the digit runs; ``before`` reaches back to a keyword or a "+(" that opens
     a phone number before its first digit (lookaheads look two characters past the run)."""
@@ -1190,7 +1196,10 @@ def shannon_bits(value: str) -> float:
 
 def not_an_example(value: str) -> str | None:
     """A key, unless it is a vendor's documented example ("AKIAIOSFODNN7EXAMPLE")."""
-    return None if "EXAMPLE" in value else value
+    return None if "EXAMPLE" in value or "xxxx" in value.casefold() or value.casefold() in ENCODINGS else value
+
+
+ENCODINGS = frozenset(("base64", "base32", "utf8", "utf-8", "sha256", "sha1", "md5", "hex"))
 
 
 def aws_secret(value: str) -> str | None:
@@ -1221,7 +1230,8 @@ def account_number(value: str) -> str | None:
 def stated_password(value: str) -> str | None:
     """A password someone wrote out, not the word after "password is" in "password is wrong"."""
     if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value) \
-            or value.startswith(("/", "~/", "${", "$(", "{{", "*")) or " " == value[:1]:  # a path, a variable, a mask
+            or value.strip("`'\"").startswith(("/", "~/", "${", "$(", "{{", "*", "<")) or " " == value[:1] \
+            or re.fullmatch(r"[a-z_]+=\S*", value):  # a path, a variable, a placeholder, a mask, the next field
         return None
     return None if PASSWORD_VARIABLE.fullmatch(value) else value
 
@@ -1238,7 +1248,7 @@ NOT_PASSWORDS = frozenset((
     "working accepted rejected asked requested case-sensitive mandatory optional updated "
     "de le la les un une el il lo der die das ein eine nicht pas falsch richtig incorrecta correcta sbagliata "
     "errata incorrecte erronée ungültig abgelaufen caducada scaduta verlopen onjuist fout "
-    "printed disabled enabled insecure day written shared"
+    "printed disabled enabled insecure day written shared posted rotated displayed"
 ).split()) | {"***", "...", "xxx", "****", "********"}
 
 
@@ -1339,10 +1349,11 @@ SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
                  r"|(?i:\b(?:ssns?|ss ?(?:number|no|#)|social(?: security)?(?: numbers?| no\.?| #)?"
                  r"|s[ée]curit[ée] sociale|seguridad social|seguro social|previdenza sociale)\b)[^\d\n.?!]{0,60}?"
                  r"(?<!\d)(?P<value>(?!000|666|9)\d{9})\b")
-NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"
-NINO_NEAR_KEYWORD = r"[A-Z]{2}[ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"  # made-up prefixes too, next to the keyword
-UK_NINO = re.compile(rf"\b{NINO_SHAPE}\b"  # lower case only next to its keyword: "ty 71 04 55 c"
-                     rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?\b(?P<value>{NINO_NEAR_KEYWORD})\b)")
+NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ|QQ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"
+NINO_NEAR_KEYWORD = r"(?!QQ)[A-Z]{2}[ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"  # made-up prefixes too, next to the keyword
+UK_NINO = re.compile(rf"(?<![A-Za-z0-9]){NINO_SHAPE}(?![A-Za-z0-9])"  # a particle may touch it: "...A이고"  # lower case only next to its keyword: "ty 71 04 55 c"
+                     rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?(?<![A-Za-z0-9])(?P<value>{NINO_NEAR_KEYWORD})"
+                     r"(?![A-Za-z0-9]))")
 #: other countries' personal numbers, by the word that names them (tax and social-security ids, national id
 #: cards); the acronyms only in capitals ("nie" is Polish for "not")
 NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicenummer|sofinummer|codice fiscale"
@@ -1384,15 +1395,36 @@ NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit
                          r"(?:(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?|[^\d\n]{0,60}\n[ \t]*)"
                          r"(?!\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d|[.-]\d))"  # a date further on: "Steuer-ID und Geburtsdatum (11.07.1979)"
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
+#: personal numbers whose check digits say what they are without a word naming them, tried with
+#: python-stdnum: Spain's DNI and NIE, Italy's codice fiscale, Sweden's personnummer, Finland's HETU,
+#: Denmark's CPR, Belgium's national number, France's NIR, India's Aadhaar (in groups of four)
+CHECKED_ID_SHAPES = (
+    ("es.dni", r"\d{8}-?[A-Z]"), ("es.nie", r"[XYZ]\d{7}[A-Z]"), ("it.codicefiscale", r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]"),
+    ("se.personnummer", r"(?:19|20)?\d{6}[-+]\d{4}"), ("fi.hetu", r"\d{6}[-+A]\d{3}[0-9A-Y]"), ("dk.cpr", r"\d{6}-\d{4}"),
+    ("be.nn", r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"), ("fr.nir", r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"),
+    ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"))  # not three groups of a longer number
+CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?P<{name.replace('.', '_')}>{shape})" for name, shape in CHECKED_ID_SHAPES)
+                        + r")(?![\w-]|\.\d)")
+
+
+def checked_id(value: str) -> str | None:
+    """The number if a country's check digits hold for it (a date inside it too, where it has one)."""
+    for name, shape in CHECKED_ID_SHAPES:
+        if re.fullmatch(shape, value) and importlib.import_module(f"stdnum.{name}").is_valid(value):
+            return compact(value)
+    return None
+
+
 PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
                  r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*"
                  r"|护照(?:号码?)?|paspor|διαβατήριο|[úu]tlev[ée]l|جواز(?: السفر)?|पासपोर्ट(?: संख्या)?|загранпаспорт\w*"
-                 r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز")
+                 r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز|hộ chiếu|διαβατηρίου"
+                 r"|pass har nummer")
 # letters and digits, or Russia's series and number ("75 4829173")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
 PASSPORT = re.compile(
     # Chinese, Japanese and Korean write the number right after the word: "护照号码E40871964"
-    rf"(?:护照号码?|パスポート番号|여권번호)[はは：:（(\s]*(?P<value_cjk>{PASSPORT_NUMBER})"
+    rf"(?:护照号码?|パスポート(?:番号)?|여권번호)[はがは是：:（(\s]*(?P<value_cjk>{PASSPORT_NUMBER})"
     rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
                       rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
@@ -1411,18 +1443,20 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|sz[üu]let[ée]si d[áa]tum\w*|sz[üu]lett\S*|sz[üu]l\.|n[ăa]scut[ăa]?|data na[șs]terii|narodil\S*"
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
-              r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]|出生于|sinh ngày"
+              r"|ميلاده|ميلادها|ميلادي"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
               r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
-MONTH_WORD = r"[^\W\d_]{3,10}\.?"  # any language: the birth keyword is what makes it a date of birth
+MONTH_WORD = r"(?:[^\W\d_]|[\u0900-\u097f]){3,12}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
         rf"[ \t-]+\d{{4}}"
         rf"|{MONTH_WORD}[ \t]+\d{{1,2}}(?:st|nd|rd|th)?,?[ \t]+\d{{4}}|\d{{2}}[A-Z]{{3}}\d{{2}}"
         r"|\d{4}[ \t]?[年년][ \t]?\d{1,2}[ \t]?[月월][ \t]?\d{1,2}[ \t]?[日일]?"  # "1990年5月14日", "1993년 7월 21일"
-        rf"|\d{{4}}\.[ \t]+{MONTH_WORD}[ \t]+\d{{1,2}}\.?")  # Hungarian: "1959. április 11."
+        rf"|\d{{4}}\.[ \t]+{MONTH_WORD}[ \t]+\d{{1,2}}\.?"  # Hungarian: "1959. április 11."
+        r"|(?:昭和|平成|令和)\d{1,2}年\d{1,2}月\d{1,2}日|\d{1,2} tháng \d{1,2} năm \d{4}")
 DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W\d_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
                            # German and Dutch put the verb last: "am 5. Mai 1970 geboren"
                            rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|생|doğumlu))")
@@ -1584,11 +1618,12 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("ssn", "ssn", SSN, digits_only, fields=True, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
+        Detector("national_id", "national_id", CHECKED_ID, checked_id, where=digit_runs_or(r"[A-Z]{6}\d{2}[A-Z]")),
         Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         Detector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
                  where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport", "pasu", "ppt",
-                            "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήριο", "tlevél", "tlevel", "جواز",
+                            "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήρ", "tlevél", "tlevel", "جواز", "hộ chiếu",
                             "पासपोर्ट",
                             before=10, after=100,
                             lower=True)),

@@ -53,7 +53,11 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    # a third of its passports and dates of birth stand in airline records and payroll tables with
                    # no word; names in Arabic, Russian and Greek prose, git blame lines and GitHub handles
                    "holdout12": {**FLOORS, "precision": 0.97, "recall": 0.86, "name": 0.77, "structured": 0.93,
-                                 "neutral": 0.1, "kind_precision": 0.8}}
+                                 "neutral": 0.1, "kind_precision": 0.8},
+                   # names in Cyrillic, Greek and Arabic prose; first.last logins; passports in CSV columns and MRZ
+                   # lines; call records with foreign numbers; Korean health-card numbers
+                   "holdout13": {**FLOORS, "recall": 0.875, "name": 0.76, "structured": 0.94, "neutral": 0.05,
+                                 "kind_precision": 0.85}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -126,7 +130,7 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("SSN 219.09.4471", "ssn"),
     ('{"ssn": "219094471"}', "ssn"),
     ("my social is 219094471", "ssn"),
-    ("NI number QQ 12 34 56 C", "nino"),  # HMRC's example prefix
+    ("NI number AB 12 34 56 C", "nino"),  # not QQ: HMRC's documented example, no one's number
     ("Kirchgasse 8, 8001 Zürich", "address"),
     ("12 rue de la Loi, 1040 Bruxelles", "address"),
     ("Mariahilfer Straße 88/4, 1070 Wien", "address"),
@@ -232,6 +236,12 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("주민등록번호 910305-2741602를 입력해야 합니다", "national_id"),
     ("my NHS number is 570 955 5738 if that helps", "national_id"),
     ('{"id": "FR-1182", "nir": "2 77 06 33 659 326 68"}', "national_id"),  # the key says what it is: no card
+    # round ten: numbers whose check digits say what they are, with no word naming them (python-stdnum)
+    ("Te paso los datos: Lucía Prieto Sanz · 64225938W · 04/02/1998", "name national_id"),
+    ("Uppgifter till hyresavtalet: Ebba Nordin, 20000714-2490, Kungsgatan 12", "name national_id"),
+    ('{"tessera_sanitaria": "TLTSPB86E48A732N"}', "national_id"),
+    ("영국에서 일해요. NI 번호는 JY487345A이고 생년월일은", "nino"),
+    ("予約の支払いはカードで。パスポートは TR0315190 です。", "passport"),
 ])
 def test_valid_values_are_found(text, kind):
     assert [found.kind for found in Scrubber().find(text)] == kind.split()
@@ -458,6 +468,11 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     "aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     "The output will start with `-----BEGIN PRIVATE KEY-----` and Java can read it.",
     '{"ip_adresse": "10.2.3.4x", "email_address": "ops42@example"}',
+    # round ten: sixteen digits in groups of four (an invoice number) hold no Aadhaar; HMRC's example NI number;
+    # placeholders where a password or key would stand
+    "Invoice no. 4539 1488 0343 6468 from March hasn't been paid yet.",
+    "My payslip shows NI number as QQ123456C, the example from the gov website.",
+    "In the docs the config says password: \"<your-password-here>\" and STRIPE_SECRET_KEY=sk_test_XXXXXXXXXXXXXXXX",
 ])
 def test_lookalikes_are_left_alone(text):
     found = [(text[f.start:f.end], f.kind) for f in Scrubber().find(text)]
@@ -597,6 +612,8 @@ def test_the_schema_lists_exactly_the_built_in_detectors_and_the_default_phone_r
     ("Em đặt lịch khám cho bố, ngày sinh 02/09/1948.", "02/09/1948"),
     ("이름은 한지민이고 생년월일은 1993.07.21입니다.", "1993.07.21"),
     ("NINO        | Surname   | DOB        | Pay\nGX635129A   | Whitmore  | 12/04/1967 | 2,310.00", "12/04/1967"),
+    ("Właścicielka umowy to moja mama, Halina Grabowska, ur. 5 października 1956.", "5 października 1956"),
+    ("契約者は父（生年月日：昭和38年4月2日）です。", "昭和38年4月2日"),
 ])
 def test_dates_of_birth_are_found_however_they_are_written(text, value):
     assert values_of(text, "dob") == [value]
