@@ -96,7 +96,8 @@ DECOMPRESSORS: dict[str, Callable[[Any], BinaryIO]] = {
 
 def compression_of(path: str | os.PathLike[str]) -> str | None:
     """``"gzip"``, ``"zstd"``, ``"bz2"`` or ``None``, from the file's magic bytes; a file that only starts
-    like one (a log line beginning with those bytes) and does not decompress is plain."""
+    like one (a log line beginning with those bytes) and does not decompress to anything is plain: its
+    line is read, and rejected if it is no record, never lost."""
     with open(path, "rb") as handle:
         head = handle.read(10)
     kind = ("gzip" if head.startswith(b"\x1f\x8b") else "zstd" if head.startswith(b"\x28\xb5\x2f\xfd")
@@ -105,10 +106,10 @@ def compression_of(path: str | os.PathLike[str]) -> str | None:
         return None
     try:
         with DECOMPRESSORS[kind](path) as stream:
-            stream.read(1)
+            decompresses = bool(stream.read(1))  # a cut zstd frame reads as empty rather than failing
     except DECOMPRESS_ERRORS:
         return None
-    return kind
+    return kind if decompresses else None
 
 
 def open_input(path: str | os.PathLike[str]) -> BinaryIO:

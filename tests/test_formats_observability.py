@@ -15,7 +15,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import SAMPLE_DATA, read_jsonl, run_cli
@@ -493,6 +493,7 @@ LINES = st.lists(JSON_VALUES.map(lambda value: orjson.dumps(value)) | st.binary(
 @pytest.mark.parametrize("reader", READERS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=LINES)
+@example(lines=[b"(\xb5/\xfd"])  # zstd's magic bytes and nothing after: a plain line, not an empty stream
 def test_fuzzed_lines_never_crash_a_reader_or_get_lost(reader, lines, tmp_path):
     folder = tmp_path / reader
     folder.mkdir(exist_ok=True)
