@@ -1230,7 +1230,7 @@ def account_number(value: str) -> str | None:
 def stated_password(value: str) -> str | None:
     """A password someone wrote out, not the word after "password is" in "password is wrong"."""
     if value.casefold() in NOT_PASSWORDS or not any(ch.isalnum() for ch in value) or PLACEHOLDER.fullmatch(value) \
-            or value.strip("`'\"").startswith(("/", "~/", "${", "$(", "{{", "*", "<")) or " " == value[:1] \
+            or value.strip("`'\"").startswith(("/", "~/", "./", ".aws/", "${", "$(", "{{", "*", "<")) or " " == value[:1] \
             or re.fullmatch(r"[a-z_]+=\S*", value):  # a path, a variable, a placeholder, a mask, the next field
         return None
     return None if PASSWORD_VARIABLE.fullmatch(value) else value
@@ -1285,7 +1285,7 @@ MADE_UP = r"(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))[^\s\"'”,;
 PASSWORD = re.compile(
     # a quoted phrase may hold spaces: "passphrase 'purple monkey dishwasher'"; words in between
     # only before a verb ("password for the VPN is '...'", not "password reset 'Send link'")
-    PASSWORD_WORD + r"(?:(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?:" + PASSWORD_VERB + r"))?[ \t]*"
+    PASSWORD_WORD + r"(?:(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?:" + PASSWORD_VERB + r")|[ \t]+(?i:auf|to|en|a|na|på|til|op))?[ \t]*"
     r"[\"'“‘](?P<value_quoted>[^\"'”’\n]{3,64})(?:[\"'”’])"
     + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,6}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
     # not an article: "password on the label is ..." reads on to the verb ("on": Finnish "is")
@@ -1326,7 +1326,9 @@ PASSWORD = re.compile(
     + r"(?:[ \t]+(?:to|a|na|på|til|naar|auf|en|à|in))?[ \t]+(?P<value_bare>" + MADE_UP + ")"
     + r"|\bWIFI:[^\n]*?;P:(?P<value_wifi>[^;\n]{3,64});"
     # Japanese and Korean write the word inside a compound, a particle after it: "初期パスワードは ...", "비밀번호를 ..."
-    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*(?P<value_cjk>" + MADE_UP + ")")
+    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*(?P<value_cjk>(?=[!-~]*(?:\d|[!@#$%^&*]))[!-~]{5,64})"
+    # PHP's configuration: "define( 'DB_PASSWORD', 'Stroopw@fel2024' );"
+    + r"|\bdefine\(\s*['\"][A-Z_]*PASSWORD['\"]\s*,\s*['\"](?P<value_php>[^'\"\n]{3,64})['\"]")
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
 #: a key or a token after the word that names it: an API key, whoever issued it
 KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token"
@@ -1376,7 +1378,8 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     # Chinese, Indonesian, Vietnamese, Greek, Russian, Arabic, Emirati
                     r"|身份证(?:号码?)?|公民身份号码|nik|ktp|cccd|căn cước(?: công dân)?|cmnd|αμκα|αφμ|снилс|инн"
                     r"|полис(?: омс)?|омс|رقم الهوية(?: الوطنية)?|الرقم القومي|emirates id(?: number| no\.?)?"
-                    r"|kvnr|krankenversichertennummer|nhs (?:number|no\.?)"
+                    r"|kvnr|krankenversichertennummer|nhs (?:number|no\.?)|krankenkassenkarte|versichertenkarte"
+                    r"|n\.?º de utente(?: sns)?|número de utente|utente sns|個人番号|sv-nummer|rentenversicherungsnummer"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
@@ -1397,12 +1400,14 @@ NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit
                          rf"(?P<value>{NATIONAL_ID_NUMBER})")
 #: personal numbers whose check digits say what they are without a word naming them, tried with
 #: python-stdnum: Spain's DNI and NIE, Italy's codice fiscale, Sweden's personnummer, Finland's HETU,
-#: Denmark's CPR, Belgium's national number, France's NIR, India's Aadhaar (in groups of four)
+#: Denmark's CPR, Belgium's national number, France's NIR, India's Aadhaar (in groups of four), Brazil's CPF
+#: and Germany's Steuer-ID as they are written
 CHECKED_ID_SHAPES = (
     ("es.dni", r"\d{8}-?[A-Z]"), ("es.nie", r"[XYZ]\d{7}[A-Z]"), ("it.codicefiscale", r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]"),
     ("se.personnummer", r"(?:19|20)?\d{6}[-+]\d{4}"), ("fi.hetu", r"\d{6}[-+A]\d{3}[0-9A-Y]"), ("dk.cpr", r"\d{6}-\d{4}"),
     ("be.nn", r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"), ("fr.nir", r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"),
-    ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"))  # not three groups of a longer number
+    ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"),  # not three groups of a longer number
+    ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"))
 CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?P<{name.replace('.', '_')}>{shape})" for name, shape in CHECKED_ID_SHAPES)
                         + r")(?![\w-]|\.\d)")
 
@@ -1426,7 +1431,7 @@ PASSPORT = re.compile(
     # Chinese, Japanese and Korean write the number right after the word: "护照号码E40871964"
     rf"(?:护照号码?|パスポート(?:番号)?|여권번호)[はがは是：:（(\s]*(?P<value_cjk>{PASSPORT_NUMBER})"
     rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
-                      rf"[^\n\d]{{0,30}}?(?P<value>{PASSPORT_NUMBER})"
+                      rf"[^\n\d]{{0,40}}?(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
                       # "my passport? I'm Ana, number FE184527", "PassportError: ... for document C4J7RN2L8"
                       rf"|(?i:\b(?:{PASSPORT_WORD})\w*)[^\n\d]{{0,60}}?"
@@ -1444,7 +1449,7 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
               r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]|出生于|sinh ngày"
-              r"|ميلاده|ميلادها|ميلادي"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|ميلاده|ميلادها|ميلادي|родил\S*"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
               r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
@@ -1458,8 +1463,10 @@ DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|
         rf"|\d{{4}}\.[ \t]+{MONTH_WORD}[ \t]+\d{{1,2}}\.?"  # Hungarian: "1959. április 11."
         r"|(?:昭和|平成|令和)\d{1,2}年\d{1,2}月\d{1,2}日|\d{1,2} tháng \d{1,2} năm \d{4}")
 DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W\d_]))[^\n\d]{{0,40}}?(?<!\d)(?P<value>{DATE})(?!\d)"
-                           # German and Dutch put the verb last: "am 5. Mai 1970 geboren"
-                           rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|생|doğumlu))")
+                           # Chinese and Japanese write the word inside a sentence, with no space: "李浩然出生于2011年3月9日"
+                           rf"|(?:出生于|出生日期|生年月日)[是为はが：:\s]*(?P<value_cjk>{DATE})"
+                           # the word after the date: "am 5. Mai 1970 geboren", "（昭和22年5月3日生）", "07.11.1944 г.р."
+                           rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|生|생|doğumlu|г\.\s?р\.))")
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
 IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
 VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"

@@ -48,7 +48,7 @@ FIELD_LABELS = {
             r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
-            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि)"),
+            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि|f[öo]dd|f[øo]dt)"),
     # not "ssn": the SSN detector reads a US number as one; every other country's goes here
     "national_id": (rf"{PREFIX}(?:national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
