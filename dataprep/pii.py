@@ -1449,7 +1449,7 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
               r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]|出生于|sinh ngày"
-              r"|ميلاده|ميلادها|ميلادي|родил\S*"  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|ميلاده|ميلادها|ميلادي|родил\S*|г\.\s?р\.|生"  # the last two stand after the date  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
               r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
