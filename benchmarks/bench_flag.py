@@ -56,15 +56,10 @@ from _common import print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELED = ROOT / "tests" / "data" / "fact_heavy_labeled.jsonl"
-DEV = ROOT / "benchmarks" / "labeled" / "facts" / "dev.jsonl"
-HOLDOUT = ROOT / "benchmarks" / "labeled" / "facts" / "holdout.jsonl"
-HOLDOUT2 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout2.jsonl"
-HOLDOUT3 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout3.jsonl"
-HOLDOUT4 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout4.jsonl"
-HOLDOUT5 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout5.jsonl"
-HOLDOUT6 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout6.jsonl"
-HOLDOUT7 = ROOT / "benchmarks" / "labeled" / "facts" / "holdout7.jsonl"
-BLIND_HOLDOUT = ROOT / "benchmarks" / "labeled" / "facts" / "holdout8.jsonl"
+FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
+#: the dev sets, in the order they were written; each was a blind holdout once
+DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 8)))]
+BLIND_HOLDOUT = FACT_SETS / "holdout8.jsonl"
 
 
 @dataclass
@@ -146,7 +141,7 @@ def main() -> None:
     blind = [BLIND_HOLDOUT] if args.holdout and BLIND_HOLDOUT.exists() else []
     if args.holdout and not blind:
         print(f"no blind holdout yet: {BLIND_HOLDOUT.relative_to(ROOT)} is not written")
-    for path in [DEV, HOLDOUT, HOLDOUT2, HOLDOUT3, HOLDOUT4, HOLDOUT5, HOLDOUT6, HOLDOUT7, *blind, LABELED]:
+    for path in [*DEV_SETS, *blind, LABELED]:
         report_set(path, args.threshold)
     rows = load_labeled()
     per_cpu, per_wall = scorer_speed(rows, args.n)

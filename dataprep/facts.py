@@ -649,8 +649,6 @@ def converts(key: int, known: frozenset[int] | set[int], seconds_parts: frozense
 #: what one unit is in another (m² to ft², km to miles, cm to inches, kg to pounds, litres to gallons, psi to kPa)
 UNIT_FACTORS = (10.764, 1.609, 0.6214, 2.54, 0.3937, 0.3048, 3.281, 0.9144, 1.094, 0.4536, 2.2046, 28.35, 3.785, 0.2642,
                 4.546, 6.895)
-
-
 UNIT_FACTOR_KEYS = frozenset(number_key(factor) for factor in UNIT_FACTORS)  # "1 mile is 1.609 km" is no fact
 
 
@@ -803,8 +801,7 @@ SMALL_FACTOR = number_key(12)  # whole numbers up to this explain too much as fa
 # operands shown working may use without the input giving them: unit factors, halves and doubles,
 # the definitions of units (a mile, an inch, a foot, a yard, a pound, a gallon, an ounce, °F, kelvin)
 WORKING_CONSTANTS = frozenset(number_key(n) for n in (
-    *CONVERSION_FACTORS, 0.5, 1, 1.5, 2, 1.609, 1.6093, 0.621, 0.6214, 2.54, 0.3048, 0.9144, 0.4536, 0.454,
-    2.2046, 2.205, 3.785, 4.546, 28.35, 1.8, 32, 0.5556, 273.15))
+    *CONVERSION_FACTORS, *UNIT_FACTORS, 0.5, 1, 1.5, 2, 1.6093, 0.621, 0.454, 2.205, 1.8, 32, 0.5556, 273.15))
 ISO_TIME = re.compile(r"\dT(\d{2}):(\d{2})")  # 2024-12-03T17:40:00Z
 DURATION = re.compile(r"\b(\d{1,2})\s?h(?:ours?|rs?)?\s?(\d{1,2})\s?m(?:in(?:utes?|s)?)?\b")  # 7h 40m
 FRACTION_CONTEXT = re.compile(r"\s?(?:[=×*÷]|of\b)")  # "25 × 3/5 = 15", "3/4 of a circle": a fraction, not a date
@@ -1355,14 +1352,24 @@ LANGUAGE_CUES = 60  # a language's most frequent words that tell it from the oth
 
 @lru_cache(maxsize=8)
 def everyday_words_of(language: str) -> frozenset[str]:
-    """The 10,000 most frequent words of ``language`` but those frequent in most of the languages, which are
-    places and brands ("Frankfurt", "Amsterdam"); none for English, whose capitalised words are names."""
+    """The 10,000 most frequent words of ``language`` but the places and brands every language uses
+    ("Frankfurt", "Amsterdam"); none for English, whose capitalised words are names."""
     if language == "en":
         return frozenset()
     from wordfreq import top_n_list
 
-    lists = [frozenset(top_n_list(other, 50_000)) for other in language_cues()]
-    return frozenset(word for word in top_n_list(language, 10_000) if sum(word in words for words in lists) < 6)
+    return frozenset(top_n_list(language, 10_000)) - widespread_words()
+
+
+@lru_cache(maxsize=1)
+def widespread_words() -> frozenset[str]:
+    """Words among the 50,000 most frequent of six of the seven languages or all of them."""
+    from collections import Counter
+
+    from wordfreq import top_n_list
+
+    counts = Counter(word for language in language_cues() for word in set(top_n_list(language, 50_000)))
+    return frozenset(word for word, count in counts.items() if count >= 6)
 
 
 @lru_cache(maxsize=1)

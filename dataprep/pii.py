@@ -143,7 +143,7 @@ from stdnum.exceptions import ValidationError
 from .errors import UsageError
 from .record import Record
 from .key_shapes import API_KEY, BEARER_TOKEN, TOKEN
-from .pii_fields import field_spans, labeled_values
+from .pii_fields import PHONE_LABEL, field_spans, labeled_values
 from .pii_scripts import script_names
 from .record_fields import map_record_texts, pseudonym
 
@@ -190,7 +190,7 @@ class Text:
 
     @property
     def labeled(self) -> list[tuple[str, int, int]]:
-        """(label, start, end) of each JSON value and table cell (``dataprep.pii_fields``)."""
+        """(label, start, end) of each JSON value, table cell and "label: value" line (``dataprep.pii_fields``)."""
         if self._labeled is None:
             self._labeled = labeled_values(self.value)
         return self._labeled
@@ -417,9 +417,6 @@ def phone_cued(text: Text, start: int) -> bool:
     return PHONE_WORD.search(text.value, max(start - 24, 0), start) is not None or any(
         label_start <= start < label_end and PHONE_LABEL.fullmatch(label) for label, label_start, label_end in text.labeled)
 
-
-PHONE_LABEL = re.compile(r"(?:[a-z]+_)?(?:phone|tel|tlf|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|mobile?|mobil\w*"
-                         r"|cell|gsm|handy|puhelin)(?:_?(?:number|no|nr))?")
 
 
 @lru_cache(maxsize=65536)  # logs repeat the same numbers, and libphonenumber is the slow part
@@ -922,8 +919,10 @@ def named_place(text: str, start: int, end: int) -> bool:
 WORD_BEFORE = re.compile(r"([^\W\d_]+)\.?[ \t]+\Z")
 WORD_AFTER = re.compile(r"[ \t]+([^\W\d_]+)")  # "Üniversitesi'ne": the word, not its suffix
 APOSTROPHE = re.compile(r"['’][^\W\d_]*\s*|\s+")  # the words of a name, without their case endings
-#: venues, streets and institutions named after people, in the languages of the logs
+#: venues, streets and institutions named after people, in the languages of the logs (not "park", "church":
+#: surnames)
 PLACE_WORDS = frozenset((
+    "street road gate gade vej straat cad sok mahallesi mah house square bridge tower hotel cathedral "
     "museo museum musée museu muzeum múzeum estádio estadio stadion stadium stade arena bulevardul bulevard "
     "boulevard avenida avenue aleja calea strada str piața piata palatul palacio palazzo palais palace centrum "
     "centro centre center universidad università universität universiteit universitet uniwersytet üniversitesi "
@@ -935,7 +934,6 @@ PLACE_WORDS = frozenset((
     "puente pont ponte brücke most híd fundación fondation fondazione stiftung premio prix prize award "
     "monumento monument denkmal pomnik"
 ).split())
-STREET_WORD = re.compile(r"\w(?:straat|stra(?:ss|ß)e|gasse|gatan|gata|vej|gade|veien|vägen|laan|plein|utca)\b")
 
 
 def list_items(text: str, start: int, end: int) -> Iterator[Window]:
@@ -1043,17 +1041,15 @@ def plausible_name(name: str, count: int, rule: NameRule) -> bool:
 
 
 def organisation(name: str) -> bool:
-    return any(word.casefold() in ORGANISATION_WORDS for word in name.split())
+    """A team, a company or a place ("Anne Frank House"): not a person."""
+    return any(word.casefold() in ORGANISATION_WORDS or word.casefold() in PLACE_WORDS for word in name.split())
 
 
 #: words that make a signature or a label a team, a desk or a company rather than a person
 ORGANISATION_WORDS = frozenset((
     "team support billing service services desk helpdesk department dept group inc ltd llc gmbh corp company "
     "bank office store shop customer care operations ops sales accounts finance hr it security admin bot "
-    "committee board panel council hiring recruitment admissions "
-    # places: a street, a building or a venue named after someone is not that person ("Anne Frank House")
-    "street road avenue gate gade vej straat caddesi cad sokak sok mahallesi mah house museum station stadium "
-    "airport hotel square bridge tower cathedral university college hospital"  # not "park", "church": surnames
+    "committee board panel council hiring recruitment admissions"
 ).split())
 
 
@@ -1408,8 +1404,7 @@ CHECKED_ID_SHAPES = (
     ("be.nn", r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"), ("fr.nir", r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"),
     ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"),  # not three groups of a longer number
     ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"))
-CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(f"(?P<{name.replace('.', '_')}>{shape})" for name, shape in CHECKED_ID_SHAPES)
-                        + r")(?![\w-]|\.\d)")
+CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(shape for _, shape in CHECKED_ID_SHAPES) + r")(?![\w-]|\.\d)")
 
 
 def checked_id(value: str) -> str | None:
@@ -1521,7 +1516,8 @@ POSTCODE_BEFORE_CITY = r"(?:\d{5}(?:-\d{3})?|\d{4}[ \t]?[A-Z]{2}\b|\d{4}-\d{3}|\
 # AT/CH/BE/DK postcodes have four digits, like a year: "Sprint 14, 2025 Planning" is no address, so the
 # street must say it is one ("Kirchgasse 8, 8001 Zürich", "Rue Royale 120, 1000 Bruxelles")
 STREET_WORD_END = (r"gasse|stra(?:ss|ß)e|str\.|weg|platz|allee|damm|ufer|gade|vej|gata|gatan|vägen|veien|straat|laan"
-                   r"|gracht|plein|kade|dreef|singel|steeg|markt")
+                   r"|gracht|plein|kade|dreef|singel|steeg|markt|utca")
+STREET_WORD = re.compile(rf"\w(?:{STREET_WORD_END})\b")  # a street written as one word, for ``named_place``
 STREET_PREFIX = (r"rue|avenue|av|boulevard|bd|chaussée|place|quai|via|viale|piazza|corso|rua|calle|c/|avenida|plaza"
                  r"|paseo|carrer|ulica|ul|travessa|largo|praça")
 POSTAL_ADDRESS = (rf"{STREET}(?:{PART_SEP}(?:{UNIT}|{FLOOR}|{PLACE})){{0,3}}?"

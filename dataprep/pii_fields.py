@@ -5,7 +5,7 @@ pasted spreadsheets and OCR'd documents carry personal data this way, with no se
 say what it is.
 
 ``labeled_values`` finds every (label, start, end) once per text; each PII detector keeps the values
-whose label is one of its own (``FIELD_LABELS``) and which look like its kind (``plausible``).
+whose label is one of its own (``FIELD_LABELS``) and which look like its kind (``VALUE_CHECKS``).
 Labels are compared in lower case with spaces and hyphens as "_".
 """
 
@@ -135,11 +135,15 @@ def read_table(text: str, lines: list[tuple[int, int]], index: int, found: list[
 #: a column just called "Name" is a person's in a table of people ("Name;Vorname;Geburtsdatum"), not in
 #: one of products or servers
 PLAIN_NAME = frozenset(("name", "nom", "nome", "nombre", "naam", "navn", "namn", "nimi", "imie", "jmeno"))
-PERSON_COLUMN = re.compile(r".*(?:e_?mail|phone|mobile|telefon\w*|tel)|.*(?:first|last|given|family)_?name")
+#: a field or column that holds a phone number (also what tells the phone detector a number is one)
+PHONE_LABEL = re.compile(r"(?:[a-z]+_)?(?:phone|tel|tlf|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|mobile?|mobil\w*"
+                         r"|cell|gsm|handy|puhelin)(?:_?(?:number|no|nr))?")
+PERSON_COLUMN = re.compile(r".*(?:e_?mail|first_?name|last_?name|given_?name|family_?name)")
 
 
 def person_table(labels: list[str]) -> list[str]:
-    if any(PERSON_COLUMN.fullmatch(label) or FIELD_PATTERNS["dob"].fullmatch(label) for label in labels):
+    if any(PERSON_COLUMN.fullmatch(label) or PHONE_LABEL.fullmatch(label) or FIELD_PATTERNS["dob"].fullmatch(label)
+           for label in labels):
         return ["full_name" if label in PLAIN_NAME else label for label in labels]
     return labels
 
@@ -166,21 +170,22 @@ NOT_A_VALUE = frozenset(("null", "none", "n/a", "na", "-", "—", "unknown", "re
 NAME_VALUE = re.compile(r"[^\W\d_]+(?:[ '’.-]{1,2}[^\W\d_]+){0,5}\.?")
 
 
-def plausible(kind: str) -> Callable[[str], bool]:
+#: what a field's value must look like to be a value of each kind
+VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
+    "name": lambda value: len(value) <= 80 and NAME_VALUE.fullmatch(value) is not None,
+    "dob": lambda value: len(value) <= 40 and any(ch.isdigit() for ch in value),
+    "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
+    "ssn": lambda value: re.fullmatch(r"\d{3}[ .-]?\d{2}[ .-]?\d{4}", value) is not None,
+    "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
+    "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
+    "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
+    "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value) and len(set(value)) > 1,
+}
+
+
+def plausible(kind: str, value: str) -> bool:
     """Whether a field's value can be a value of ``kind`` (an empty, placeholder or unlike value is not)."""
-    checks: dict[str, Callable[[str], bool]] = {
-        "name": lambda value: len(value) <= 80 and NAME_VALUE.fullmatch(value) is not None,
-        "dob": lambda value: len(value) <= 40 and any(ch.isdigit() for ch in value),
-        "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
-        "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
-        "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
-        "ssn": lambda value: re.fullmatch(r"\d{3}[ .-]?\d{2}[ .-]?\d{4}", value) is not None,
-        "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
-        "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value)
-        and len(set(value)) > 1,
-    }
-    check = checks[kind]
-    return lambda value: value.casefold() not in NOT_A_VALUE and not value.startswith(("<", "${", "{{")) and check(value)
+    return value.casefold() not in NOT_A_VALUE and not value.startswith(("<", "${", "{{")) and VALUE_CHECKS[kind](value)
 
 
 def masked(value: str) -> bool:
@@ -192,7 +197,7 @@ def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
                 inside: re.Pattern[str] | None = None) -> Iterator[tuple[int, int]]:
     """The spans of ``values`` (from ``labeled_values``) that stand under a label of ``kind`` and look like one;
     with ``inside``, the first match of it in each value ("Születési dátum: 1959. április 11., TAJ ...")."""
-    labels, looks_right = FIELD_PATTERNS[kind], plausible(kind)
+    labels = FIELD_PATTERNS[kind]
     for label, start, end in values:
         if not labels.fullmatch(label) or masked(text[start:end]):
             continue
@@ -200,5 +205,5 @@ def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
             if not (match := inside.search(text, start, end)):
                 continue
             start, end = match.span()
-        if looks_right(text[start:end]):
+        if plausible(kind, text[start:end]):
             yield start, end
