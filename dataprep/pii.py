@@ -349,7 +349,9 @@ OWN_KEY = re.compile(r"\s[\w.-]+=\s*\Z")  # " src=" right before a value
 def earlier_field(between: str) -> bool:
     """What stands between a veto word and a value shows the word is another field's."""
     return between.count('"') > 2 or OWN_KEY.search(between) is not None
-NEXT_FIELD = re.compile(r'["=]|\.\s')  # the next field, or the sentence's end: "...:5432/eshop. Je to v pořádku"
+#: the next field ('"', "=", or where a key=value log line's next key starts), or the sentence's end:
+#: "...:5432/eshop. Je to v pořádku", "remote_addr=81.50.1.254 build=48df785"
+NEXT_FIELD = re.compile(r'["=]|\.\s|\s[\w.-]+=')
 KEYWORD_REACH = 40  # "purchase order number is " and the like
 
 
@@ -377,13 +379,16 @@ class PhoneDetector(Detector):
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         for start, end in self.candidates(text):
             # a card, IBAN or SSN found first: libphonenumber is too slow to ask about it again
-            if self.labelled_otherwise(text, start, end) or (text.taken is not None and not text.taken.free(start, end)):
+            if text.taken is not None and not text.taken.free(start, end):
+                continue
+            cued = phone_cued(text, start)  # "caller ID 555.959.1163": the phone word outweighs the id word
+            if not cued and self.labelled_otherwise(text, start, end):
                 continue
             if text.value[start] == "(" and text.value[end:end + 1] == ")" and ")" not in text.value[start:end]:
                 start += 1  # a number in brackets: "Femke (06-12 87 43 90)"
             found = phones_in(text.value[start:end], self.regions)
-            if not found and phone_cued(text, start):
-                found = phones_in(text.value[start:end], CUED_PHONE_REGIONS)
+            if not found and cued:  # a phone word vouches for a bare run too: "Tel. 613037683"
+                found = phones_in(text.value[start:end], self.regions + CUED_PHONE_REGIONS, bare=True)
             for offset, stop, identity in found:
                 yield start + offset, start + stop, identity
 
@@ -401,7 +406,7 @@ class PhoneDetector(Detector):
 
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
-                        r"|cell|gsm|handy|ring(?: på| til)?|call|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
+                        r"|cell|gsm|handy|ring(?: på| til)?|call|caller[ -]?id|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
                         r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|(?:电话|手机号?|联系电话)[是为]?"
                         r"|телефон|тел\.|τηλ(?:έφωνο)?\.?|الهاتف|هاتف|điện thoại|sđt|telp\.?|hp)"
                         r"(?:[ \t]+[^\W\d]+){0,3}[ \t]*:?[ \t]*\(?\Z")
@@ -420,7 +425,7 @@ def phone_cued(text: Text, start: int) -> bool:
 
 
 @lru_cache(maxsize=65536)  # logs repeat the same numbers, and libphonenumber is the slow part
-def phones_in(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str], ...]:
+def phones_in(run: str, regions: tuple[str, ...], bare: bool = False) -> tuple[tuple[int, int, str], ...]:
     if sum(ch.isdigit() for ch in run) < 7 or NOT_A_PHONE.fullmatch(run):
         return ()
     whole = parsed(run, regions[0])
@@ -430,7 +435,7 @@ def phones_in(run: str, regions: tuple[str, ...]) -> tuple[tuple[int, int, str],
     found = tuple((match.start, match.end, e164(match.number)) for match in matcher)
     if found:
         return found
-    number = national_number(run, regions[1:]) or (
+    number = national_number(run, regions[1:], bare) or (
         possible_number(run, regions[0]) if run.startswith("+") or PHONE_SHAPED.fullmatch(run) else None)
     return ((0, len(run), e164(number)),) if number is not None else ()
 
@@ -447,12 +452,13 @@ NOT_A_PHONE = re.compile(r"\d{1,4}([./-])\d{1,2}\1\d{1,4}(?:[ T].*)?|(?:19|20)\d
 BARE_DIGITS = re.compile(r"[1-9]\d+")  # no separators, no "+", no trunk "0": order ids and amounts look like this
 
 
-def national_number(run: str, regions: tuple[str, ...]) -> phonenumbers.PhoneNumber | None:
+def national_number(run: str, regions: tuple[str, ...], bare: bool = False) -> phonenumbers.PhoneNumber | None:
     """The number ``run`` stands for in the first of ``regions`` where it is valid; a bare run
-    of digits must be valid in the first region, which the caller has tried already. A region
+    of digits must be valid in the first region, which the caller has tried already, unless
+    ``bare`` (a phone word stands before it). A region
     whose numbers are written with a trunk "0" ("07700 900123") needs it, unless its formats say
     it may be left out (India's mobiles): "7712 3456 7890" is a tracking number, not a German phone."""
-    if BARE_DIGITS.fullmatch(run.strip("()")):
+    if not bare and BARE_DIGITS.fullmatch(run.strip("()")):
         return None
     for region in regions:
         number = parsed(run, region)
@@ -524,7 +530,8 @@ def everyday_words() -> frozenset[str]:
 NOT_NAMES = ("there", "team", "all", "everyone", "everybody", "folks", "guys", "sir", "madam", "customer",
              "support", "again", "both", "admin", "colleagues", "thanks", "regards", "cheers", "hello",
              "siri", "alexa", "cortana",  # voice assistants are greeted like people
-             "rua", "calle", "via", "rue", "santa", "santo", "san", "saint", "sankt", "st")  # streets and places
+             "rua", "calle", "via", "rue", "santa", "santo", "san", "saint", "sankt", "st",  # streets and places
+             "sie", "ihr", "ihre", "ihnen", "wir", "du")  # German's polite pronouns are capitalised (and "Sie" is a name)
 
 
 @cache
@@ -644,7 +651,7 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"names?|surname|nombre|nom|naam|nome|navn"
               r"|prenom|prénom|vorname|nachname|apellidos?|cognome|achternaam|voornaam"
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
-              r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van"
+              r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van|pax"
               r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
 INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
@@ -703,6 +710,11 @@ REPORTED_VERB = (r"said|says|told|asked|mentioned|wrote|approved|suggested|confi
                  r"|emailed|messaged|recommended|agreed|thinks|wants|needs|forgot|signed|booked|ordered|joined|prefers"
                  r"|a dit|m'a dit|hat gesagt|sagt|meinte|dijo|me dijo|disse|ha detto|zei|zegt|sagde|sade|powiedzia\w*"
                  r"|prosi\w*|napisa\w*|říkal\w*|dedi|söyledi")
+#: a request to someone named first: "Maeve, please also enable 2FA", "Jonas, kannst du ..."
+VOCATIVE_ASK = (r"please|pls|plz|can you|could you|would you|will you|kindly|bitte|kannst du|könntest du|können sie"
+                r"|könnten sie|por favor|puedes|podrías|pourriez-vous|pouvez-vous|peux-tu|pourrais-tu|merci de"
+                r"|per favore|puoi|potresti|kun je|kunt u|zou je|você pode|pode|poderia|podes|proszę|czy możesz"
+                r"|kan du|kan ni|voisitko|voitko")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
               r"|signatories|members|owners|reviewers|approvers|assignees|teilnehmer|destinataires|partecipanti"
@@ -771,6 +783,8 @@ def name_rules() -> list[NameRule]:
         # someone reported as saying or doing something: "Raj said you could", "like Tony asked", "Ola prosiła"
         rule(rf"(?<![\w.@/-])(?P<value>{STANDALONE_NAME_WORD})[ \t]+(?:{REPORTED_VERB})\b", known_first=True,
              keywords=REPORTED_VERB, keyword_after=True),
+        rule(rf"(?:^|(?<=[.!?])[ \t]+)(?P<value>{STANDALONE_NAME_WORD}),[ \t]+(?i:{VOCATIVE_ASK})\b", known_first=True,
+             keywords=VOCATIVE_ASK, keyword_after=True),
         # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
         rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
              known_first=True),
@@ -908,14 +922,20 @@ def name_in(text: str, start: int, end: int, rule: NameRule, known: frozenset[st
 
 def named_place(text: str, start: int, end: int) -> bool:
     """A place named after someone: a venue word right before or after the name ("Museo Reina Sofía",
-    "Bulevardul Regina Elisabeta", "Mimar Sinan Üniversitesi'ne", "Alvar Aallon museo"), or a street
-    written as one word ("Van Goghstraat")."""
+    "Bulevardul Regina Elisabeta", "Mimar Sinan Üniversitesi'ne", "Alvar Aallon museo"), a street
+    written as one word ("Van Goghstraat"), or a company with its legal form ("Van den Berg
+    Installatietechniek B.V.")."""
+    if LEGAL_FORM.match(text, end) or SAINT.search(text, max(start - 12, 0), start):
+        return True
     before = WORD_BEFORE.search(text, max(start - 40, 0), start)
     after = WORD_AFTER.match(text, end, end + 40)
     words = [word.group(1) for word in (before, after) if word is not None] + APOSTROPHE.split(text[start:end])
     return any(word.casefold() in PLACE_WORDS for word in words) or STREET_WORD.search(text, start, end) is not None
 
 
+LEGAL_FORM = re.compile(r"[ \t]+(?:B\.V\.|BV|N\.V\.|GmbH|AG|KG|Ltd\b|LLC|LLP|Inc\b|Corp\b|S\.A\.|S\.L\.|S\.r\.l\.|Srl|S\.p\.A\."
+                        r"|SpA|SAS|SARL|Oy|AB|A/S|ApS|AS\b|Sp\. z o\.o\.|s\.r\.o\.|Kft|Zrt|Ltda|& Co\b|& Sons\b)")
+SAINT = re.compile(r"\b(?:São|Santa|Santo|San|Saint|Sainte|Sankt|Sint)[ \t]+\Z")  # "São José dos Campos", "San Diego"
 WORD_BEFORE = re.compile(r"([^\W\d_]+)\.?[ \t]+\Z")
 WORD_AFTER = re.compile(r"[ \t]+([^\W\d_]+)")  # "Üniversitesi'ne": the word, not its suffix
 APOSTROPHE = re.compile(r"['’][^\W\d_]*\s*|\s+")  # the words of a name, without their case endings
@@ -1095,8 +1115,10 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
         if index == 0 and (rule.known_first or opens_with_everyday_first_name(text, words)):
             pass
         elif rule.surname_known:
-            if word not in surnames and word not in first_names() and not (rule.rare_surname and rare_word(word)):
-                break  # "Ana Beatriz Souza" goes on
+            # "Ana Beatriz Souza" goes on, and so do "Müller-Hagen", "Delacroix-Hunt" and "João dos Santos"
+            if not (PARTICLE_ONLY.fullmatch(word) or listed_name_part(word, surnames)
+                    or (rule.rare_surname and rare_word(word))):
+                break
         elif word.casefold() in common:
             break
         if not PARTICLE_ONLY.fullmatch(word):
@@ -1105,6 +1127,11 @@ def name_words(text: str, words: list[Window], rule: NameRule) -> tuple[int, int
 
 
 PARTICLE_ONLY = re.compile(PARTICLE)
+
+
+def listed_name_part(word: str, surnames: frozenset[str]) -> bool:
+    """The word, or one part of a hyphenated one, is on the surname or first-name lists."""
+    return any(part in surnames or part in first_names() for part in (word, *word.split("-")))
 
 
 def rare_word(word: str) -> bool:
@@ -1322,7 +1349,7 @@ PASSWORD = re.compile(
     + r"(?:[ \t]+(?:to|a|na|på|til|naar|auf|en|à|in))?[ \t]+(?P<value_bare>" + MADE_UP + ")"
     + r"|\bWIFI:[^\n]*?;P:(?P<value_wifi>[^;\n]{3,64});"
     # Japanese and Korean write the word inside a compound, a particle after it: "初期パスワードは ...", "비밀번호를 ..."
-    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*(?P<value_cjk>(?=[!-~]*(?:\d|[!@#$%^&*]))[!-~]{5,64})"
+    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*[「『]?(?P<value_cjk>(?=[!-~]*(?:\d|[!@#$%^&*]))[!-~]{5,64})"
     # PHP's configuration: "define( 'DB_PASSWORD', 'Stroopw@fel2024' );"
     + r"|\bdefine\(\s*['\"][A-Z_]*PASSWORD['\"]\s*,\s*['\"](?P<value_php>[^'\"\n]{3,64})['\"]")
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
@@ -1332,7 +1359,12 @@ KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:acces
 #: codes a person is sent or chooses: PINs, one-time codes
 KEYWORD_SECRET = re.compile(r"(?i)(?<![a-z])(?:pin|otp|(?:verification|security|confirmation|one[- ]time|login|sms|2fa)"
                             r" code|the code)" + KEYWORD_VALUE)
-EMAIL = re.compile(r"(?<![\w.%+-])\w[\w.%+'-]*@\w[\w-]*(?:\.[\w-]+)*\.[^\W\d_]{2,}(?![\w-])")
+# an address in Latin letters may touch CJK text ("ユーザーkentaito@example.co.jpのパスワード"): the text around
+# it is not part of it; a local part in another script ("пользователь@пример.рф") stays in that script
+LATIN_WORD = "A-Za-z0-9_\u00c0-\u024f"
+EMAIL = re.compile(rf"(?:(?<![{LATIN_WORD}.%+-])[{LATIN_WORD}][{LATIN_WORD}.%+'-]*|(?<![\w.%+-])[^\W{LATIN_WORD}]"
+                   rf"[^\W{LATIN_WORD}]*(?:[.%+'-][^\W{LATIN_WORD}]+)*)"
+                   rf"@\w[\w-]*(?:\.[\w-]+)*\.(?:[A-Za-z]{{2,}}(?![{LATIN_WORD}-])|[^\W\d_]{{2,}}(?![\w-]))")
 IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)"
                   r"(?![A-Z0-9])")
 ORDER = re.compile(r"(?i)\border\s*(?:number|no\.?|num|id|#)?(?:\s+is)?\s*[:#]?\s*#?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b")
@@ -1463,7 +1495,8 @@ DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W\d_]))[^\n\d
                            # the word after the date: "am 5. Mai 1970 geboren", "（昭和22年5月3日生）", "07.11.1944 г.р."
                            rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|生|생|doğumlu|г\.\s?р\.))")
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
-IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\w|\.\d)")
+# CJK text may touch it: "サーバー192.168.6.167用"
+IPV4 = re.compile(r"\d(?<![A-Za-z0-9_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![A-Za-z0-9_]|\.\d)")
 VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
                            r"|v|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
                            r"|paragraph|step|table|figure|fig|rule|oid|§|driver|module|modulo|modul"
@@ -1544,6 +1577,9 @@ ADDRESS_CUE = (r"(?i:(?:(?:delivery|shipping|billing|home|postal|mailing|new|reg
                r"|adres\w*|adresse|adresa|direcci[óo]n(?: de (?:env[íi]o|entrega))?|endere[çc]o(?: de entrega)?"
                r"|indirizzo|anschrift|lieferadresse|adr|c[íi]m|teslimat adresi|domicilio|адрес|διεύθυνση|alamat"
                r"|địa chỉ|العنوان)[ \t]*[:=][ \t]*|(?:地址|住址|收货地址)[:：]?[ \t]*"
+               # a verb instead of a colon: "your new address is ...", Turkish "yeni adresiniz ... olarak"
+               r"|(?i:(?:(?:new|current|delivery|shipping|billing|home)[ \t]+)?address[ \t]+(?:is now|is|was)"
+               r"|adres(?:iniz|im|i)|nueva dirección es|nouvelle adresse est|neue adresse ist)[ \t]+"
                r"|(?i:i live at|i moved to|we moved to|i'm now at|moro na|moro em|moro no|vivo en|vivo a|vivo na"
                r"|wohne in der|wohne im|wohne am|j'habite au|j'habite à|j'habite|mieszkam (?:na|przy)|bor på"
                r"|locuiesc (?:pe|la)|eu sunt la|oturuyorum)[ \t]+")
@@ -1560,7 +1596,7 @@ CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
                 r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
                 # a sentence that goes on after it: "... Buenos Aires. A nombre de", "... Göteborg. Ring +46"; not
                 # an abbreviation before a number or a name ("Hauptstr. 27", "д. 88", "TP. Hồ Chí Minh")
-                r"[.;][ \t]+(?=[A-Z][a-z]*(?:[ \t]+[a-z+(]|[,.:!?]))|,[ \t]*(?i:gsm|t[eé]l|tlf|phone|mobile?|mobil|festnetz)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au)[ \t]))")
+                r"[.;][ \t]+(?=[A-Z][a-z]*(?:[ \t]+[a-z+(]|[,.:!?]|\Z))|,[ \t]*(?i:gsm|t[eé]l|tlf|phone|mobile?|mobil|festnetz)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au|olarak)[ \t]))")
 
 CUED_ADDRESS_HINT = (r"address|adres|adresse|adresa|direcci|endere|indirizzo|anschrift|adr|cím|cim|domicilio|live at"
                      r"|адрес|διεύθυνση|alamat|địa chỉ|العنوان|地址|住址"

@@ -25,6 +25,9 @@ ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "
 #: "Label: value" on a line of its own ("NIK : 3171...", "Адрес: ...", "地址：..."); the label a few words
 LINE_FIELD = re.compile(r"^[ \t]*(?P<label>[^\W\d][^\n:：\"{}]{0,30}?)[ \t]*[:：][ \t]*(?P<value>[^\n\"{}]+?)[ \t]*$",
                         re.MULTILINE)
+#: "| Name | Declan Reid |": a two-column Markdown table of labels and values, one field a row
+ROW_FIELD = re.compile(r"^[ \t]*\|[ \t]*(?P<label>[^\W\d][^|\n]{0,30}?)[ \t]*\|[ \t]*(?P<value>[^|\n]+?)[ \t]*\|[ \t]*$",
+                       re.MULTILINE)
 MAX_HEADER = 500  # a longer line is prose, not a table's header
 #: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
 HEADER_CELL = re.compile(r"[^\W\d][^\W_]*(?:[ _.#-][^\W_]+){0,3}\.?|#")
@@ -55,7 +58,7 @@ FIELD_LABELS = {
                     r"|tfn|sin|ahv|hetu|codice_fiscale|cf|personnummer|steuer_?id|steuer_?idnr|fnr|f[øo]dselsn(?:umme)?r"
                     r"|rc|rodne_?cislo|rodn[ée]_[čc][íi]slo|tckn|tc_?kimlik(?:_no)?|svnr|nas|pps|ppsn|aadhaa?r"
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
-                    r"|matricule|rijksregisternummer|insee|my_?number|マイナンバー|주민등록번호"
+                    r"|matricule|rijksregisternummer|insee|s[ée]curit[ée]_sociale|n_?[°º]_?s[ée]cu|num_?secu|my_?number|マイナンバー|주민등록번호"
                     r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
                     r"|(?:cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel"
     "ssn": rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?)",
@@ -79,6 +82,8 @@ def labeled_values(text: str) -> list[tuple[str, int, int]]:
     found = list(json_values(text)) if '":' in text or '" :' in text else []
     if "\n" in text:
         found += table_cells(text)
+        if "|" in text:
+            found += label_rows(text)
     if ":" in text or "：" in text:
         # not addresses: a line may go on after one ("Anschrift: Hauptstr. 27, 67433 Neustadt, Festnetz 06321 ...");
         # the address detector reads where an announced address ends
@@ -89,6 +94,19 @@ def labeled_values(text: str) -> list[tuple[str, int, int]]:
 
 def label_of(raw: str) -> str:
     return re.sub(r"[\s-]+", "_", raw.strip(" \t\"'*`").lower())  # not casefold: Greek keeps its final "ς"
+
+
+def label_rows(text: str) -> list[tuple[str, int, int]]:
+    """The rows of a table of labels and values; not a header row (a Markdown rule line under it), whose
+    second cell names a column ("| Name | Email |")."""
+    return [(label_of(match["label"]), match.start("value"), match.end("value")) for match in ROW_FIELD.finditer(text)
+            if not ruled_below(text, match.end())]
+
+
+def ruled_below(text: str, end: int) -> bool:
+    """The line after the one ending at ``end`` is a Markdown rule: that line was a header."""
+    below = LINE.match(text, end + 1)
+    return below is not None and MARKDOWN_RULE.fullmatch(below.group()) is not None
 
 
 def json_values(text: str) -> Iterator[tuple[str, int, int]]:
