@@ -272,6 +272,11 @@ def digit_runs_or(regex: str) -> Where:
     return lambda text: merged(runs(text) + hint(text))
 
 
+def either(*wheres: Where) -> Where:
+    """The windows of every one of ``wheres``."""
+    return lambda text: merged([window for where in wheres for window in where(text)])
+
+
 def around_digit_runs(before: int = 2) -> Where:
     """Windows around the digit runs; ``before`` reaches back to a keyword or a "+(" that opens
     a phone number before its first digit (lookaheads look two characters past the run)."""
@@ -841,6 +846,29 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{1,3}})",
              known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PassportDetector(Detector):
+    """Also a number written like a passport number found, soon after it: the second of a couple's or a
+    family's passports ("여권번호는 M20410730, 남편은 M35266996", "мой 14 8338090, мужа 17 7768833")."""
+
+    def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
+        found = list(Detector.spans(self, text))
+        for start, end, _ in list(found):
+            shape = number_shape(text.value[start:end])
+            for match in PASSPORT_NUMBER_AT.finditer(text.value, end, end + SIBLING_REACH):
+                if number_shape(match.group()) == shape and all(match.start() >= e or match.end() <= s for s, e, _ in found):
+                    found.append((*match.span(), compact(match.group())))
+        return found
+
+
+SIBLING_REACH = 80
+
+
+def number_shape(value: str) -> str:
+    """"M20410730" -> "A99999999": what a series of one kind of document number have in common."""
+    return re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1454,16 +1482,42 @@ PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート
                  r"|pass har nummer")
 # letters and digits, or Russia's series and number ("75 4829173")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
+PASSPORT_NUMBER_AT = re.compile(PASSPORT_NUMBER)
+#: a code right after a booking word is the booking's: "Passport photo uploaded; your booking 4ESS7C"
+NOT_A_BOOKING = "".join(f"(?<!{word}{sep})" for word in ("booking", "Booking", "PNR", "reservation", "locator", "ref")
+                        for sep in (" ", ": ", " #"))
+DOCUMENT_TYPE_P = r"(?i:\b(?:doc(?:ument)?[ _]?)?(?:type|kind)|\bdoc(?:ument)?)[\"']?[ \t]*[:=][ \t]*[\"']?(?:P|passport)(?!\w)"
+#: a traveller's surname and given names as airlines write them: "SMIT/DAAN", "ROCHA LIMA/FERNANDA"
+MANIFEST_NAME = r"[A-Z]{2,}(?: [A-Z]{2,})?/[A-Z]{2,}"
+
+
+@cache
+def country_codes(length: int) -> str:
+    """ISO 3166 alpha-2 or alpha-3 codes (Faker's lists), as a regex alternation."""
+    from faker.providers.address import Provider as Address
+
+    return "|".join(Address.alpha_2_country_codes if length == 2 else Address.alpha_3_country_codes)
+
+
+COUNTRY_CODE_3 = country_codes(3)
+COUNTRY_CODE = f"{COUNTRY_CODE_3}|{country_codes(2)}"
 PASSPORT = re.compile(
     # Chinese, Japanese and Korean write the number right after the word: "护照号码E40871964"
-    rf"(?:护照号码?|パスポート(?:番号)?|여권번호)[はがは是：:（(\s]*(?P<value_cjk>{PASSPORT_NUMBER})"
-    rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
-                      rf"[^\n\d]{{0,40}}?(?P<value>{PASSPORT_NUMBER})"
+    rf"(?:护照号码?|パスポート(?:番号)?|여권번호)[はがは是：:（(\s는은가]*(?P<value_cjk>{PASSPORT_NUMBER})"
+    rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:e?s)?(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
+                      rf"[^\n\d]{{0,40}}?{NOT_A_BOOKING}(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
                       # "my passport? I'm Ana, number FE184527", "PassportError: ... for document C4J7RN2L8"
                       rf"|(?i:\b(?:{PASSPORT_WORD})\w*)[^\n\d]{{0,60}}?"
                       rf"(?i:\b(?:number|no|nr|nummer|numéro|número|numero|document)\b)\.?[ \t:#]*"
-                      rf"(?P<value_further>{PASSPORT_NUMBER})")
+                      rf"(?P<value_further>{PASSPORT_NUMBER})"
+                      # a travel document of type P, its number further on: {"doc_type": "P", "doc_no": ...},
+                      # an OCR'd data page ("Type: P  Issuing state: GBR ... Document no. 941459560")
+                      rf"|{DOCUMENT_TYPE_P}[^{{}}]{{0,200}}?(?i:\b(?:number|no|nr|doc_?no|document[ _]?(?:no|nr|number)))"
+                      rf"\.?[\"']?[ \t]*[:=.]?[ \t]*[\"']?(?P<value_document>{PASSPORT_NUMBER})"
+                      # an airline manifest's line: "PAX 1  SMIT/DAAN  NLD  PYESVN484", "OYELARAN/TUNDE MR  A10928374  NG"
+                      rf"|(?P<value_before_country>{PASSPORT_NUMBER})(?=[ \t]+(?:{COUNTRY_CODE})\b)"
+                      rf"|(?<![A-Za-z0-9])(?:{COUNTRY_CODE_3})[ \t]+(?P<value_after_country>{PASSPORT_NUMBER})")
 BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday|geboren|geburtsdatum|geb\.|née?"
               r"|nato|nata|nacid[oa]|naci[oó]|nacimiento|nascimento|nascita|geboortedatum"
               r"|date[ _]de[ _]naissance|date_naissance|naissance|geburtstag"
@@ -1660,12 +1714,13 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("national_id", "national_id", CHECKED_ID, checked_id, where=digit_runs_or(r"[A-Z]{6}\d{2}[A-Z]")),
         Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
-        Detector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
-                 where=near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport", "pasu", "ppt",
-                            "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήρ", "tlevél", "tlevel", "جواز", "hộ chiếu",
-                            "पासपोर्ट",
-                            before=10, after=100,
-                            lower=True)),
+        PassportDetector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
+                         where=either(
+                             near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport",
+                                  "pasu", "ppt", "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήρ", "tlevél",
+                                  "tlevel", "جواز", "hộ chiếu", "पासपोर्ट", before=10, after=100, lower=True),
+                             after_keyword(r"(?:type|kind|doc|document)[\"']?\s*[:=]\s*[\"']?p\b", after=260),
+                             after_keyword(MANIFEST_NAME, after=120, lower=False))),
         Detector("dob", "dob", DATE_OF_BIRTH, fields=True, field_value=re.compile(rf"(?<!\d)(?:{DATE})(?!\d)"), where=after_keyword(BIRTH_WORD, before=30, after=75)),
         # an address ends in its postcode and may start a few lines before it
         # the same detector twice (one name: ``disable: [address]`` turns both off): after a word that announces

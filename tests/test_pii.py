@@ -848,6 +848,31 @@ def test_round_twelve_finds_what_holdout15_missed(text, kind, value):
     assert value in values_of(text, kind)
 
 
+@pytest.mark.parametrize("text, value", [
+    ('{"id_doc": {"kind": "P", "no": "738613333", "state": "GBR"}}', "738613333"),  # a document of type P
+    ('{"document":{"type":"P","number":"313222496","issuing_country":"GBR"}}', "313222496"),
+    ("MRZ check OK\nDocument: P  Issuing state: GBR  Number: 724159322\nHolder: ABIGAIL THORNE", "724159322"),
+    ("Type: P   Issuing state: GBR\nSurname: PEMBERTON   Given names: HARRIET\nDocument no. 941459560", "941459560"),
+    ("PAX 1  SMIT/DAAN       NLD  PYESVN484  M  1981-09-14", "PYESVN484"),  # an airline manifest's line
+    ("1. OYELARAN/FOLASADE MRS   A09381726  NG", "A09381726"),
+    ('{"passports": [{"number": "R10884412", "country": "IRN"}]}', "R10884412"),  # the plural
+    ("제 여권번호는 M20410730, 남편은 M35266996 이에요.", "M35266996"),  # the second of a couple's
+    ("загранпаспорта: мой 14 8338090, мужа 17 7768833.", "17 7768833"),
+])
+def test_passports_without_a_word_right_before_them_are_found(text, value):
+    assert value in values_of(text, "passport")
+
+
+@pytest.mark.parametrize("text", [
+    "RP/LON1S2101/LON1S2101   AA/SU  12JUN24/0914Z   8HJQ2L\n  3  LH 901 Y 02AUG 5 FRALHR HK2",  # a record locator
+    "Passport photo uploaded; your booking 4ESS7C and flight BA0117 are confirmed.",
+    '{"doc_type": "invoice", "number": "INV2024001"}',
+])
+def test_travel_codes_near_passport_cues_are_no_passport(text):
+    assert values_of(text, "passport") == []
+
+
+
 @pytest.mark.parametrize("text", [
     "Bitte überweisen Sie den Betrag an die Kasse.",  # a capitalised pronoun and an article are no name
     "Fuimos a San Sebastián y luego a Santa Cruz de Tenerife.",  # places named after saints
