@@ -121,6 +121,7 @@ text inside a log line that is not a JSON document is.
 from __future__ import annotations
 
 import calendar
+import datetime
 import importlib
 import ipaddress
 import math
@@ -1548,6 +1549,33 @@ DATE_OF_BIRTH = re.compile(rf"(?i:(?<![^\W_])(?:{BIRTH_WORD})(?![^\W\d_]))[^\n\d
                            rf"|(?:出生于|出生日期|生年月日)[是为はが：:\s]*(?P<value_cjk>{DATE})"
                            # the word after the date: "am 5. Mai 1970 geboren", "（昭和22年5月3日生）", "07.11.1944 г.р."
                            rf"|(?<!\d)(?P<value_before>{DATE})(?:[ \t]+(?i:geboren)\b|[ \t]?(?:生まれ|生|생|doğumlu|г\.\s?р\.))")
+#: a person's record on one line: a date after their name, with only ids and codes between ("Nils Hoffmann,
+#: 08.05.1979", "Terrence Ogilvie | 449 39 9760 | 1971-08-30", "SMIT/DAAN  NLD  PYESVN484  M  1981-09-14")
+RECORD_SEPARATOR = r"(?:[ \t]*[,;|·•—–][ \t]*|[ \t]+)"
+RECORD_DATE = re.compile(rf"{RECORD_SEPARATOR}(?:[A-Z0-9][A-Z0-9./-]*{RECORD_SEPARATOR}){{0,5}}?(?<!\d)"
+                         r"(?P<value>\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}"
+                         r"|\d{2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)\d{2})(?!\d)")
+RECORD_REACH = 80
+BIRTH_YEARS_BACK = 12  # a date this many years back or more may be a birth date; a later one is an event's
+
+
+def person_record_dates(text: str, name_ends: list[int]) -> Iterator[Window]:
+    """Dates of birth in people's records: a date a dozen years back or more after a name on its line."""
+    latest = datetime.date.today().year - BIRTH_YEARS_BACK
+    for end in name_ends:
+        if (match := RECORD_DATE.match(text, end, end + RECORD_REACH)) and 1900 <= year_of(match["value"]) <= latest:
+            yield match.span("value")
+
+
+def year_of(date: str) -> int:
+    """The year of a numeric date or an airline's "19MAY92" (two digits: the latest century before now)."""
+    years = [group for group in re.findall(r"\d+", date) if len(group) == 4]
+    if years:
+        return int(years[0])
+    two_digits = int(date[-2:])
+    return 2000 + two_digits if 2000 + two_digits <= datetime.date.today().year else 1900 + two_digits
+
+
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
 # CJK text may touch it: "サーバー192.168.6.167用"
 IPV4 = re.compile(r"\d(?<![A-Za-z0-9_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![A-Za-z0-9_]|\.\d)")
@@ -1929,6 +1957,7 @@ class Scrubber:
             detectors.append(detector)
         custom = [Detector(name, name, re.compile(regex)) for name, regex in patterns.items()]
         self.detectors = custom + detectors
+        self.record_dates = {"dob", "name"} <= {detector.name for detector in detectors}
         self.keep = frozenset(value.casefold() for value in keep)
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
@@ -1949,6 +1978,11 @@ class Scrubber:
                     continue
                 taken.add(start, end)
                 spans.append(Found(start, end, detector.kind, identity, detector.name))
+        if self.record_dates:
+            for start, end in person_record_dates(text, [found.end for found in spans if found.kind == "name"]):
+                if taken.free(start, end):
+                    taken.add(start, end)
+                    spans.append(Found(start, end, "dob", text[start:end], "dob"))
         return tuple(sorted(spans, key=lambda found: found.start))
 
     def scrub_record(self, record: Record) -> Counter[str]:

@@ -242,7 +242,7 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("my NHS number is 570 955 5738 if that helps", "national_id"),
     ('{"id": "FR-1182", "nir": "2 77 06 33 659 326 68"}', "national_id"),  # the key says what it is: no card
     # round ten: numbers whose check digits say what they are, with no word naming them (python-stdnum)
-    ("Te paso los datos: Lucía Prieto Sanz · 64225938W · 04/02/1998", "name national_id"),
+    ("Te paso los datos: Lucía Prieto Sanz · 64225938W · 04/02/1998", "name national_id dob"),  # a record: the date after the id is a birth date
     ("Uppgifter till hyresavtalet: Ebba Nordin, 20000714-2490, Kungsgatan 12", "name national_id"),
     ('{"tessera_sanitaria": "TLTSPB86E48A732N"}', "national_id"),
     ("영국에서 일해요. NI 번호는 JY487345A이고 생년월일은", "nino"),
@@ -883,3 +883,25 @@ def test_travel_codes_near_passport_cues_are_no_passport(text):
 ])
 def test_round_twelve_leaves_look_alikes_alone(text):
     assert [found.kind for found in Scrubber().find(text) if found.kind in ("name", "phone")] == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Hier die Daten: Nils Hoffmann, 08.05.1979, 42 829 071 539.", "08.05.1979"),
+    ("Terrence Ogilvie | 449 39 9760 | 1971-08-30 | new cell (602) 555-0138", "1971-08-30"),
+    ("PAX 1  SMIT/DAAN       NLD  PYESVN484  M  1981-09-14", "1981-09-14"),
+])
+def test_a_date_after_a_name_in_a_persons_record_is_a_date_of_birth(text, value):
+    assert values_of(text, "dob") == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "Anna Weber | 2024-06-12 | refund approved",  # a recent date beside a name is an event's
+    "Anna Weber signed the lease on 12.03.1998.",  # words between: the sentence says what the date is
+])
+def test_a_date_beside_a_name_is_not_always_a_birth_date(text):
+    assert values_of(text, "dob") == []
+
+
+def test_dates_of_birth_in_records_follow_the_dob_switch():
+    text = "Nils Hoffmann, 08.05.1979"
+    assert [found.kind for found in Scrubber(disable=["dob"]).find(text)] == ["name"]
