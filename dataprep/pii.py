@@ -132,6 +132,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
+from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
@@ -1464,7 +1465,10 @@ CHECKED_ID_SHAPES = (
     ("se.personnummer", r"(?:19|20)?\d{6}[-+]\d{4}"), ("fi.hetu", r"\d{6}[-+A]\d{3}[0-9A-Y]"), ("dk.cpr", r"\d{6}-\d{4}"),
     ("be.nn", r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"), ("fr.nir", r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"),
     ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"),  # not three groups of a longer number
-    ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"))
+    ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"),
+    ("ch.ssn", r"756\.\d{4}\.\d{4}\.\d{2}"), ("cn.ric", r"\d{17}[\dX]"), ("kr.rrn", r"\d{6}-\d{7}"))
+#: check digits too weak to go on alone (one number in ten or eleven passes), enough in a person's record
+RECORD_ID_CHECKS = ("pl.pesel", "nl.bsn", "ca.sin", "gr.amka", "no.fodselsnummer", "be.nn", "dk.cpr", "se.personnummer")
 CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(shape for _, shape in CHECKED_ID_SHAPES) + r")(?![\w-]|\.\d)")
 
 
@@ -1565,6 +1569,21 @@ def person_record_dates(text: str, name_ends: list[int]) -> Iterator[Window]:
     for end in name_ends:
         if (match := RECORD_DATE.match(text, end, end + RECORD_REACH)) and 1900 <= year_of(match["value"]) <= latest:
             yield match.span("value")
+
+
+RECORD_CELL = re.compile(r"[^,;|·•—–\t\n]+")
+
+
+def person_record_ids(text: str, name_ends: list[int]) -> Iterator[Window]:
+    """Personal numbers in people's records: a cell after a name on its line whose country's check digits
+    hold ("Tomasz Lis, 79110228091", "Noor Bakker-Yilmaz;308579872;NL21KNAB...")."""
+    for end in name_ends:
+        for cell in islice(RECORD_CELL.finditer(text, end, end + RECORD_REACH), 4):
+            value = cell.group().strip(" .")
+            if 9 <= len(digits_only(value)) <= 13 and all(ch.isdigit() or ch in " .-" for ch in value) and any(
+                    importlib.import_module(f"stdnum.{name}").is_valid(value) for name in RECORD_ID_CHECKS):
+                start = cell.start() + cell.group().index(value)
+                yield start, start + len(value)
 
 
 def year_of(date: str) -> int:
@@ -1957,7 +1976,11 @@ class Scrubber:
             detectors.append(detector)
         custom = [Detector(name, name, re.compile(regex)) for name, regex in patterns.items()]
         self.detectors = custom + detectors
-        self.record_dates = {"dob", "name"} <= {detector.name for detector in detectors}
+        # a person's record on one line: what follows a name there ("Nils Hoffmann, 08.05.1979, 79110228091")
+        names = {detector.name for detector in detectors}
+        self.record_values = [(kind, values) for kind, values in (("dob", person_record_dates),
+                                                                  ("national_id", person_record_ids))
+                              if "name" in names and kind in names]
         self.keep = frozenset(value.casefold() for value in keep)
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
@@ -1978,11 +2001,12 @@ class Scrubber:
                     continue
                 taken.add(start, end)
                 spans.append(Found(start, end, detector.kind, identity, detector.name))
-        if self.record_dates:
-            for start, end in person_record_dates(text, [found.end for found in spans if found.kind == "name"]):
+        name_ends = [found.end for found in spans if found.kind == "name"]
+        for kind, record_values in self.record_values:
+            for start, end in record_values(text, name_ends):
                 if taken.free(start, end):
                     taken.add(start, end)
-                    spans.append(Found(start, end, "dob", text[start:end], "dob"))
+                    spans.append(Found(start, end, kind, compact(text[start:end]), kind))
         return tuple(sorted(spans, key=lambda found: found.start))
 
     def scrub_record(self, record: Record) -> Counter[str]:

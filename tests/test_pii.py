@@ -905,3 +905,22 @@ def test_a_date_beside_a_name_is_not_always_a_birth_date(text):
 def test_dates_of_birth_in_records_follow_the_dob_switch():
     text = "Nils Hoffmann, 08.05.1979"
     assert [found.kind for found in Scrubber(disable=["dob"]).find(text)] == ["name"]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Dane do umowy: Tomasz Lis, 79110228091, ul. Marszałkowska 84/92", "79110228091"),  # a PESEL in a record
+    ("NL-2207;Noor Bakker-Yilmaz;308579872;NL21KNAB0863314659;36;actief", "308579872"),  # a BSN in a CSV row
+    ("Für die Anmeldung: Martina Keller, 756.0064.8440.00, Eintritt 1. September", "756.0064.8440.00"),  # AHV
+    ("核验结果：刘芳 310115199207031853 一致", "310115199207031853"),  # a Chinese resident id, by its check digit
+    ("주민번호 확인: 841016-1299227", "841016-1299227"),  # a Korean resident registration number
+])
+def test_personal_numbers_are_found_by_their_check_digits(text, value):
+    assert value in values_of(text, "national_id")
+
+
+@pytest.mark.parametrize("text", [
+    "Anna Weber; 308579873; ok",  # the BSN's check fails by one digit
+    "Order 79110228091 shipped to the depot",  # a PESEL-valid number with no person before it
+])
+def test_weak_check_digits_alone_make_no_personal_number(text):
+    assert values_of(text, "national_id") == []
