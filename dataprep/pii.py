@@ -388,7 +388,8 @@ class PhoneDetector(Detector):
             # a card, IBAN or SSN found first: libphonenumber is too slow to ask about it again
             if text.taken is not None and not text.taken.free(start, end):
                 continue
-            cued = phone_cued(text, start)  # "caller ID 555.959.1163": the phone word outweighs the id word
+            # "caller ID 555.959.1163": the phone word outweighs the id word; an area code in brackets is a cue
+            cued = phone_cued(text, start) or AREA_CODE.search(text.value, start, end) is not None
             if not cued and self.labelled_otherwise(text, start, end):
                 continue
             if text.value[start] == "(" and text.value[end:end + 1] == ")" and ")" not in text.value[start:end]:
@@ -421,7 +422,8 @@ PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel
 #: eight-digit and short national numbers, and the other regions logs come from
 CUED_PHONE_REGIONS = ("DK", "NO", "FI", "BE", "AT", "CH", "IE", "LU", "IS", "CZ", "SK", "HU", "RO", "GR", "HR", "SI",
                       "BG", "TR", "IL", "AE", "ZA", "NZ", "AR", "CL", "CO", "PE", "JP", "KR", "CN", "HK", "SG", "PH",
-                      "IN")
+                      "IN", "RU", "UA", "KZ", "BY")
+AREA_CODE = re.compile(r"\(\d{2,5}\)[ .-]?\d")  # "8 (926) 555-22-10", "(11) 98412-7730"
 
 
 def phone_cued(text: Text, start: int) -> bool:
@@ -1619,7 +1621,9 @@ PRODUCT_NUMBER = re2.compile(
     r"|[$€£¥₹][ \t]?\d")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
-PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d[\d ()./-]{5,20}\d(?![A-Za-z0-9_-]|\.\d)")  # not ISO dates
+# not ISO dates; two spaces end a number: "vers 01 45 55 02 18   4 min" is a call record's columns
+PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d(?:[\d()./-]|[ ](?![ \t])){5,20}\d"
+                   r"(?![A-Za-z0-9_-]|\.\d)")
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
 US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})\b"
@@ -1632,7 +1636,7 @@ US_ADDRESS = (rf"\b\d{{1,6}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\d+(?:st|nd|rd|th)
 PLACE_WORD = rf"[{UPPER}][\w'’-]*\.?"
 LINK = r"(?:upon|on|de|la|le|du|des|di|del|della|da|do|dos|das|van|der|den|am|an|im|y|e|sur|en|sous)"
 PLACE = rf"{PLACE_WORD}(?:[ \t]+(?:{LINK}[ \t]+)*{PLACE_WORD}){{0,4}}"
-HOUSE = r"\d{1,5}[A-Za-z]?(?:(?:[-/]\d{1,4}[A-Za-z]?){1,2}|-[IVX]{1,4})?\b(?:[ \t]+(?:m\.|bus)[ \t]?\d{1,4}\b)?"
+HOUSE = r"(?!0)\d{1,5}[A-Za-z]?(?:(?:[-/]\d{1,4}[A-Za-z]?){1,2}|-[IVX]{1,4})?\b(?:[ \t]+(?:m\.|bus)[ \t]?\d{1,4}\b)?"
 CITY = rf"[{UPPER}][\w'’-]*(?:[ \t]+(?:{LINK}[ \t]+)*[{UPPER}][\w'’-]*){{0,2}}"
 FLOOR = r"\d{1,3}\.?[º°ª]\.?(?:[ \t]*\w{1,5}\.?)?"  # Spanish "3º B", "2º izq.", Portuguese "2.º Esq."
 UNIT = (r"(?:(?:st|\d{1,2})\.(?:[ \t]*(?:tv|th|mf|sal))?\.?"  # Danish floors and sides: "st. tv.", "2. th.", "1. sal"
@@ -1697,7 +1701,7 @@ CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
                 r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
                 # a sentence that goes on after it: "... Buenos Aires. A nombre de", "... Göteborg. Ring +46"; not
                 # an abbreviation before a number or a name ("Hauptstr. 27", "д. 88", "TP. Hồ Chí Minh")
-                r"[.;][ \t]+(?=[A-Z][a-z]*(?:[ \t]+[a-z+(]|[,.:!?]|\Z))|,[ \t]*(?i:gsm|t[eé]l|tlf|phone|mobile?|mobil|festnetz)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au|olarak)[ \t]))")
+                r"[.;][ \t]+(?=[A-Z][a-z]*(?:[ \t]+[a-z0-9+(]|[,.:!?]|\Z))|,[ \t]*(?i:gsm|t[eé]l|tlf|phone|mobile?|mobil|festnetz)\b|[ \t]+(?:and|und|et|e|y|och|og|ve|but|mais|pero|was|is|until|până|bis|hasta|até|jusqu'au|olarak)[ \t]))")
 
 CUED_ADDRESS_HINT = (r"address|adres|adresse|adresa|direcci|endere|indirizzo|anschrift|adr|cím|cim|domicilio|live at"
                      r"|адрес|διεύθυνση|alamat|địa chỉ|العنوان|地址|住址"

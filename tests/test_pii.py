@@ -924,3 +924,16 @@ def test_personal_numbers_are_found_by_their_check_digits(text, value):
 ])
 def test_weak_check_digits_alone_make_no_personal_number(text):
     assert values_of(text, "national_id") == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("01/03/2025 10:12  vers 01 45 55 02 18   4 min", "01 45 55 02 18"),  # two spaces end a call record's number
+    ("2025-03-11 22:41  INTL ROAM  to +44 20 7946 0321   14 min   $12.60", "+44 20 7946 0321"),
+    ("Хочу перенести номер 8 (926) 555-22-10 от МТС.", "8 (926) 555-22-10"),  # an area code in brackets
+    ("Flat 4, 27 Mornington Crescent, London NW1 7RE please. Ring 07700 900461 when you're outside",
+     "07700 900461"),  # "Ring 07700" is no street: a house number does not start with 0
+    ("Doğru adres: Bağdat Caddesi No: 245 D: 7, 34728 Kadıköy/İstanbul. Telefonum 0532 418 27 90.",
+     "0532 418 27 90"),  # the address ends with its sentence, before the phone's
+])
+def test_phone_numbers_in_call_records_and_after_addresses(text, value):
+    assert values_of(text, "phone") == [value]
