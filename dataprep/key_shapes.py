@@ -88,6 +88,10 @@ OUR_SHAPES = (
     r"fw_[A-Za-z0-9]{20,}",  # Fireworks AI
     r"AQE[A-Za-z0-9_+/=.-]{80,}",  # Adyen API keys
     r"APP_USR-\d{16}-\d{6}-[a-f0-9]{32}-\d{6,10}",  # Mercado Pago access tokens
+    r"LTAI[A-Za-z0-9]{12,20}",  # Alibaba Cloud AccessKey ids
+    r"AKID[A-Za-z0-9]{32}",  # Tencent Cloud SecretIds
+    r"klarna_(?:live|test)_api_[A-Za-z0-9_-]{30,}",  # Klarna API keys
+    r"(?:sandbox|live)-(?=[A-Za-z]*\d)[A-Za-z0-9]{32}",  # iyzico API keys (a digit: not a 32-letter slug)
     # a key of hex digits has no vendor prefix: only its header or field name says what it is ("DD-API-KEY ...",
     # "X-Algolia-API-Key: ...", Azure OpenAI's "api-key")
     r"(?i:\b(?:[a-z]+[_-])*(?:(?:api|admin|master|app|subscription|cognitive)[_ -]?key|auth[_ -]?token)\w*)"

@@ -1387,7 +1387,10 @@ PASSWORD = re.compile(
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
 #: a key or a token after the word that names it: an API key, whoever issued it
 KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token"
-                         r"|access[_ -]?key)" + KEYWORD_VALUE)
+                         r"|access[_ -]?key)(?:" + KEYWORD_VALUE
+                         # words between, then a colon and a long key: "API key for the tracking service: 8a24b4..."
+                         + r"|(?:[ \t]+[\w'’-]+){1,5}?[ \t]*:[ \t]*[\"']?"
+                         r"(?P<value_later>(?=[^\s\"',;]*\d)(?=[^\s\"',;]*[a-z])[A-Za-z0-9_+/=.-]{16,}[A-Za-z0-9=]))")
 #: codes a person is sent or chooses: PINs, one-time codes
 KEYWORD_SECRET = re.compile(r"(?i)(?<![a-z])(?:pin|otp|(?:verification|security|confirmation|one[- ]time|login|sms|2fa)"
                             r" code|the code)" + KEYWORD_VALUE)

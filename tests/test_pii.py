@@ -805,6 +805,10 @@ HEX32 = "0123456789abcdef" * 2
     "sk_live_" + "Ab3D" * 24,  # Stripe's long keys: the whole key, not detect-secrets' first 24 characters
     "lsv2_pt_" + HEX32 + "_0123456789",  # LangSmith
     "secret_" + "Ab3D" * 10 + "xyz",  # Notion
+    "LTAI" + "Ab3D" * 5,  # Alibaba Cloud
+    "AKID" + "Ab3D" * 8,  # Tencent Cloud
+    "klarna_live_api_" + "Ab3D" * 10,  # Klarna
+    "sandbox-" + "Ab3D" * 8,  # iyzico
 ])
 def test_vendor_keys_are_replaced_whole(key):
     assert Scrubber().scrub_text(f"use {key} for it") == "use <API_KEY_1> for it"
@@ -937,3 +941,16 @@ def test_weak_check_digits_alone_make_no_personal_number(text):
 ])
 def test_phone_numbers_in_call_records_and_after_addresses(text, value):
     assert values_of(text, "phone") == [value]
+
+
+@pytest.mark.parametrize("text, value", [
+    ("our vendor sent an API key via email: f02a57d0b374ecea1557768b8c73c77b. Should I", "f02a57d0b374ecea1557768b8c73c77b"),
+    ("Internal API key for the tracking service: 8a24b45ee30295941b787199efdbaf591c8f2f1c.",
+     "8a24b45ee30295941b787199efdbaf591c8f2f1c"),
+])
+def test_a_key_a_few_words_after_its_name_is_found(text, value):
+    assert values_of(text, "api_key") == [value]
+
+
+def test_a_short_value_a_few_words_after_token_is_no_key():
+    assert Scrubber().find("The token for today: hello2024world, expired for session: abc123") == ()
