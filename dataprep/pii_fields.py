@@ -44,7 +44,10 @@ FIELD_LABELS = {
              r"|получатель|όνομα|ονοματεπώνυμο|παραλήπτης|nama|penerima|penumpang|shimei|الاسم|المستلم|пациент|клиент"
              r"|сотрудник|πελάτης|πράκτορας|εργαζόμενος|客服|患者|乘客|旅客|联系人|المستفيد|المسافر|người_nhận|khách_hàng"
              r"|adı_soyadı|ad_soyadı|destinatário|beneficiario|beneficiário|bénéficiaire|begünstigter|címzett"
-             r"|작성자|담당자|승객|예약자|신청자|负责人|联系人|乘客|宿泊者|担当者|契約者|乗客|yolcu)"),
+             r"|작성자|담당자|승객|예약자|신청자|负责人|联系人|乘客|宿泊者|担当者|契約者|乗客|yolcu"
+             # a person by their role in the app, in other scripts: user, customer, patient, subscriber
+             r"|用户|客户|顾客|사용자|고객|환자|المستخدم|العميل|المريض|пользователь|абонент|заявитель|χρήστης"
+             r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
@@ -185,7 +188,9 @@ def cells(text: str, start: int, end: int, delimiter: str) -> list[tuple[int, in
 FIELD_PATTERNS = {kind: re.compile(labels) for kind, labels in FIELD_LABELS.items()}
 ANY_LABEL = re.compile("|".join(f"(?:{labels})" for labels in FIELD_LABELS.values()))
 NOT_A_VALUE = frozenset(("null", "none", "n/a", "na", "-", "—", "unknown", "redacted", "hidden", "***", "tbd", "?"))
-NAME_VALUE = re.compile(r"[^\W\d_]+(?:[ '’.-]{1,2}[^\W\d_]+){0,5}\.?")
+#: a letter, or a mark that joins one: Devanagari's vowel signs and virama, Arabic's and Thai's vowel marks
+NAME_CHAR = r"(?:[^\W\d_]|[\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e31-\u0e4e])"
+NAME_VALUE = re.compile(rf"{NAME_CHAR}+(?:[ '’.-]{{1,2}}{NAME_CHAR}+){{0,5}}\.?")
 
 
 #: what a field's value must look like to be a value of each kind

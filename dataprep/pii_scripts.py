@@ -50,7 +50,9 @@ CHINESE_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林�
                     "谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
 CHINESE_NAME = re.compile(
     # after "I am", "my name is", "the passenger is", "Dear": "我是王晓明", "乘客是王建国"
-    rf"(?:我是|我叫|名字是|乘客是|旅客是|收件人是|亲爱的)(?P<value>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。、\s（(]|$)"
+    # the account holder, the person in charge, the driver: "户名吴芳", "机主是我妈妈陈秀英", "负责人刘建国"
+    rf"(?:我是|我叫|名字是|乘客是|旅客是|收件人是|亲爱的|户名|姓名[：:]?|机主是(?:我(?:妈妈|爸爸|母亲|父亲))?|名义是?"
+    rf"|负责人|联系人|司机)(?P<value>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。、\s（(]|$)"
     # a family name before a title: "王先生", "李女士"
     rf"|(?<![\u4e00-\u9fff])(?P<value_title>[{CHINESE_SURNAMES}])(?=先生|女士|小姐|老师|经理)"
     # the person a reply opens on: "王磊，..."
@@ -58,7 +60,8 @@ CHINESE_NAME = re.compile(
 ARABIC = "\u0600-\u06ff"
 ARABIC_NAME = re.compile(
     # after "my name is", a title or a greeting: "اسمي مريم الحمادي", "الدكتور سامر حداد", "أهلاً مريم"
-    rf"(?:اسمي|الدكتور|الدكتورة|السيد|السيدة|الأستاذ|الأستاذة|أهلاً|أهلا|مرحباً|مرحبا|عزيزي|عزيزتي)[ ]"
+    # "باسم" (in the name of), "يا" (calling someone), "أنا" (I am)
+    rf"(?:اسمي|الدكتور|الدكتورة|السيد|السيدة|الأستاذ|الأستاذة|أهلاً|أهلا|مرحباً|مرحبا|عزيزي|عزيزتي|باسم|يا|أنا)[ ]"
     rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+)?)(?=[،.,!؟?\n]|$|[ ]و)")  # "و...": "and" opens the next clause
 GREEK_NAME = re.compile(
     # "είμαι ο Γιώργος Παπαδάκης" (I am), "με λένε ..." (they call me), "κ. ..." (Mr)
@@ -75,11 +78,24 @@ HINDI_NAME = re.compile(
     r"|\b(?P<value_latin>[A-Z][a-z]+)[ ]ji\b"
     # "my name is ... is": "मेरा नाम राहुल शर्मा है"
     rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]है")
+#: a word of a script without capitals or of Cyrillic and Greek, with the marks that join its letters
+SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u097f])+"
+#: the closing of a letter in these scripts, the name on the line after it: "С уважением,\nЕлена Морозова",
+#: "مع خالص التحية،\nنور الهدى قاسم", "此致\n敬礼\n\n黄丽华"
+SCRIPT_SIGNED = re.compile(
+    r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|Με εκτίμηση|Με φιλικούς χαιρετισμούς|Με τιμή"
+    r"|مع خالص التحية|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|此致\s*敬礼|敬上|敬具|謹んで)"
+    rf"[ \t]*[,，、،.!]?[ \t]*\n(?:[ \t]*\n)?[ \t]*(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}})[ \t]*(?=\n|\Z)")
+#: who is thanked or addressed: "Спасибо, Анна Сергеевна.", "Здравствуйте, Игорь!"
+RUSSIAN_ADDRESSED = re.compile(r"(?:Спасибо|Здравствуйте|Добрый день|Добрый вечер|Привет|Уважаемый|Уважаемая)[,!]?[ ]"
+                               r"(?P<value>[А-ЯЁ][а-яё]+(?:[ ][А-ЯЁ][а-яё]+){0,2})(?=[,.!?\n]|\Z)")
 #: who speaks in a pasted chat transcript, in any script: "[09:12] Серёжа: ...", "[10:21] 老李：..."
 CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me|moi|ich|ik|io|eu|bot|agent|system|support|"
                           r"user|customer|assistant|admin|you|i)\s*[:：])(?P<value>[^\W\d_][^\W\d_ ]*(?:[ ][^\W\d_]+)?)[ \t]*[:：]",
                           re.MULTILINE | re.IGNORECASE)
 SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
+                (SCRIPT_SIGNED, "уважением|пожеланиями|доброго|Με |التحية|التحيات|تحياتي|सादर|भवदीय|此致|敬上|敬具|謹んで"),
+                (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добрый|Привет|Уважаем"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 # RE2 scans a long text for a hint in one pass however many alternatives it has

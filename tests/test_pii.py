@@ -954,3 +954,20 @@ def test_a_key_a_few_words_after_its_name_is_found(text, value):
 
 def test_a_short_value_a_few_words_after_token_is_no_key():
     assert Scrubber().find("The token for today: hello2024world, expired for session: abc123") == ()
+
+
+@pytest.mark.parametrize("text, value", [
+    ("С уважением,\nЕлена Васильевна Морозова\nуправляющая ТСЖ", "Елена Васильевна Морозова"),  # signatures
+    ("مع خالص التحية،\nنور الهدى قاسم\nمديرة العقارات", "نور الهدى قاسم"),
+    ("सादर,\nकविता अय्यर\nप्रॉपर्टी मैनेजर", "कविता अय्यर"),
+    ("此致\n敬礼\n\n黄丽华\n物业管理处", "黄丽华"),
+    ("Спасибо, Анна Сергеевна. Ваш убыток зарегистрирован.", "Анна Сергеевна"),  # who is thanked
+    ("شكراً لك يا محمد. تم تسجيل المطالبة.", "محمد"),  # who is called
+    ("رقم الآيبان: AE124221836285261942820 باسم طارق سليمان.", "طارق سليمان"),  # in the name of
+    ("退款请打到我的银行卡，户名吴芳。", "吴芳"),  # the account holder
+    ('{"मरीज़": "अनीता देसाई", "जन्मतिथि": "1975-11-30"}', "अनीता देसाई"),  # a field, Devanagari's marks kept
+    ('{"用户": "何静怡", "token": "x"}', "何静怡"),
+    ('{"пользователь": "Никита Лебедев", "канал": "telegram"}', "Никита Лебедев"),
+])
+def test_names_in_other_scripts_are_found_where_logs_carry_them(text, value):
+    assert value in values_of(text, "name")
