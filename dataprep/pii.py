@@ -643,7 +643,8 @@ GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Couco
             r"|Goedemiddag|Goedenavond|Cześć|Witam|Dzień dobry|Merhaba|Ahoj|Namaste|Sawubona|Habari|Shalom"
             r"|Tack|Tak|Takk|Kiitos|Dziękuję|Dzięki|Děkuji|Díky|Dank je|Dank u|Welcome aboard|Welcome back|Fala"
             r"|Tjena|Tja|Hejsan|Moi|Terve|Szia|Sziasztok|Kedves|Helló|Oye|Selam|Sayın|Bună|Dragă|Drag[ăa]|Stimate"
-            r"|Stimată|Siema|Hejka|Servus|Zdravím|Dobrý den|Chào|Xin chào|Kính gửi|Halo|Selamat pagi|Selamat siang")
+            r"|Stimată|Siema|Hejka|Servus|Zdravím|Dobrý den|Chào|Xin chào|Kính gửi|Halo|Selamat pagi|Selamat siang"
+            r"|Kære|Kia ora|Professor|Hallå|Dobrý večer|Jó napot|Kochana|Kochany|Drogi|Droga")
 SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards|Warm regards|Regards|Sincerely"
             r"|Yours(?: truly| sincerely)?|Cordialement|Bien à vous|Mit freundlichen Grüßen|Freundliche Grüße"
             r"|Viele Grüße|Liebe Grüße|Grüße|Gruß|Saludos|Un saludo|Atentamente|Cumprimentos|Atenciosamente"
@@ -653,7 +654,9 @@ SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards
             r"|Un abrazo|Abrazos|Saludos cordiales|Un cordial saludo|Abraços|Beijos|Bises|Amicalement"
             r"|Bien cordialement|Salutations|Herzliche Grüße|Beste Grüße|Schöne Grüße|MfG|LG|VG|Tschüss"
             r"|Hartelijke groet(?:en)?|Pozdrawiam|Mvh|Med vänliga hälsningar|Hälsningar|Hilsen|Terveisin"
-            r"|Signed|Yours faithfully")
+            r"|Signed|Yours faithfully|Pozdrawiam serdecznie|Z poważaniem|Abraço|Cu stimă|Cu drag|Salam|Besos"
+            r"|Saygılarımla|(?:İ|I)yi günler(?: dileriz)?|(?:İ|I)yi çalışmalar|Med vennlig hilsen|Venlig hilsen|Vennlig hilsen"
+            r"|Ystävällisin terveisin|S pozdravem|Üdvözlettel|Mit besten Grüßen|Thx|Ta|Xoxo|Love|Hugs")
 # the longest first, and a space only after a prefix: "name on card WEI ZHANG" is not "name" + "on card"
 NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(?:(?:first|last|given|family|middle"
               r"|display|customer|client|contact|creditor|debtor|account|holder|passenger|patient|employee|card)[ _]?)?"
@@ -661,8 +664,11 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               r"|prenom|prénom|vorname|nachname|apellidos?|cognome|achternaam|voornaam"
               r"|cliente|klant|kunde|customer|employee|requester|patient|passenger|titular|holder"
               r"|applicant|agente?|cardholder|t\.n\.v\.|ten name van|pax"
-              r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn")
-INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
+              r"|contact|signed(?: by)?|sent by|owner|assignee|reporter|author|cc|bcc|attn"
+              # who is on a call or chat: "Operatore: Chiara", "Konsultant: Natalia"
+              r"|operatore|operador[a]?|konsultant(?:ka)?|consultant|atendente|asesor[a]?|berater(?:in)?"
+              r"|conseill(?:er|ère)|klient(?:ka)?|rep")
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|le atiende|la atiende|te atiende|le habla|tu|tutaj|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
                 r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
 STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
@@ -724,6 +730,9 @@ VOCATIVE_ASK = (r"please|pls|plz|can you|could you|would you|will you|kindly|bit
                 r"|könnten sie|por favor|puedes|podrías|pourriez-vous|pouvez-vous|peux-tu|pourrais-tu|merci de"
                 r"|per favore|puoi|potresti|kun je|kunt u|zou je|você pode|pode|poderia|podes|proszę|czy możesz"
                 r"|kan du|kan ni|voisitko|voitko")
+#: who speaks in a call or chat log: "Agent (Leonie):", "Atendente Camila:", "Cliente Luiz Henrique:"
+CHAT_ROLE = (r"agent|agente|operator|operatore|operador[a]?|atendente|attendant|consultant|konsultant|cliente|client"
+             r"|customer|kunde|kundin|klient|rep|advisor|adviser|asesor[a]?|berater(?:in)?|conseill(?:er|ère)")
 #: labels a list of people follows: "cc: Hannah Goldberg, Raj Kapoor"
 LIST_LABEL = (r"cc|bcc|attendees?|participants?|contacts?|recipients?|employees|invitees|guests|passengers"
               r"|signatories|members|owners|reviewers|approvers|assignees|teilnehmer|destinataires|partecipanti"
@@ -762,6 +771,9 @@ def name_rules() -> list[NameRule]:
                         known_first, min_words, surname_known, rare_surname, lone_word_known, uncased, max_text,
                         some_word_known, listed, unanchored, tail, keyword_after)
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\|))"  # "|" ends a signature's name: "Fiona MacLeod | Accountant"
+    # after a sign-off, the team may follow the name on its line: "Tomasz, Biuro Obsługi Klienta", "Sam @ Support",
+    # "Mihai – Relații Clienți"
+    signed_end = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\||[,–—@][ \t]|[ \t]-[ \t]))"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
         rule(rf"(?i:{STATED_NAME})[ \t]+{OPTIONAL_TITLE}{VALUE}", known_first=False, keywords=STATED_NAME),
@@ -794,6 +806,11 @@ def name_rules() -> list[NameRule]:
              keywords=REPORTED_VERB, keyword_after=True),
         rule(rf"(?:^|(?<=[.!?])[ \t]+)(?P<value>{STANDALONE_NAME_WORD}),[ \t]+(?i:{VOCATIVE_ASK})\b", known_first=True,
              keywords=VOCATIVE_ASK, keyword_after=True),
+        rule(rf"(?<![\w-])(?i:{CHAT_ROLE})[ \t]*\({VALUE}\)[ \t]*:", keywords=CHAT_ROLE),
+        rule(rf"(?<![\w-])(?i:{CHAT_ROLE})[ \t]+{VALUE}[ \t]*:(?![/\d])", known_first=True, keywords=CHAT_ROLE),
+        # "Tyler here", "Yo. Tyler here."
+        rule(rf"(?:^|(?<=[.!?])[ \t]+)(?P<value>{STANDALONE_NAME_WORD})[ \t]+here\b", known_first=True, keywords="here",
+             keyword_after=True),
         # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
         rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
              known_first=True),
@@ -816,9 +833,9 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?<![\w-])(?:{GREETING})[ \t]*,?[ \t]+@?{OPTIONAL_TITLE}{VALUE}(?=[ \t]*[,!:\n—–-]|\.(?:\s|\Z)|[ \t]*\Z)",
              known_first=False, keywords=GREETING),
         rule(rf"(?<![\w-])(?:{SIGN_OFF})[ \t]*[,!.]?[ \t]*\n\s*(?:[—–-][ \t]*)?"
-             rf"{OPTIONAL_TITLE}{VALUE}{end_of_line}",
+             rf"{OPTIONAL_TITLE}{VALUE}{signed_end}",
              known_first=False, keywords=SIGN_OFF),
-        rule(rf"(?<![\w-])(?:{SIGN_OFF}),[ \t]+{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False,
+        rule(rf"(?<![\w-])(?:{SIGN_OFF}),[ \t]+{OPTIONAL_TITLE}{VALUE}{signed_end}", known_first=False,
              keywords=SIGN_OFF),
         # "— Ana" on its own line or after a sentence; the dash first, so ``re`` skips ahead to each dash
         rule(rf"[—–](?:(?<=^.)|(?<=[.!?)].)|(?<=[.!?)][ \t].)|(?<=[.!?)][ \t]{{2}}.))[ \t]*{VALUE}{end_of_line}",
@@ -828,7 +845,7 @@ def name_rules() -> list[NameRule]:
         # a known first name that ends the text after a sentence, or after a dash: "Can you sort it? Morgan",
         # "the 3pm is moved? thx — Jess"
         rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?\s*\Z", known_first=True, tail=TAIL),
-        rule(rf"[—–][ \t]*{VALUE}{end_of_line}", known_first=True),
+        rule(rf"(?:[—–]|(?<![\w:/.~])/)[ \t]*{VALUE}{signed_end}", known_first=True),  # "— Jess", Swedish "/Elin"
         # an initial and a surname: "K. Vogel"
         rule(rf"(?<![\w.])(?P<value>[{UPPER}]\.[ \t]?{NAME_WORD.pattern})", surname_known=True,
              keywords=r"[a-z]\. ?[a-zß-ÿ]+"),  # found by RE2 like a keyword: trying every capital costs more

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
+from .key_shapes import API_KEY
+
 #: "key": "value" or "key": 12345678 (an id written as a number); escaped JSON inside a string is not read
 JSON_FIELD = re.compile(r'"((?:[^"\\\n]|\\.){1,48})"[ \t]*:[ \t]*'
                         r'(?:"((?:[^"\\\n]|\\.){1,300})"|(\d[\d.]{4,29})(?=[ \t\n]*[,}\]]))')
@@ -23,8 +25,13 @@ LINE = re.compile(r"[^\n]+")
 #: labels that on a line of prose may name a plan or a company: "Customer: Premium"
 ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "account", "guest", "sender"))
 #: "Label: value" on a line of its own ("NIK : 3171...", "Адрес: ...", "地址：..."); the label a few words
-LINE_FIELD = re.compile(r"^[ \t]*(?P<label>[^\W\d][^\n:：\"{}]{0,30}?)[ \t]*[:：][ \t]*(?P<value>[^\n\"{}]+?)[ \t]*$",
-                        re.MULTILINE)
+#: also after a bar or a slash that separates fields on one line: "Πελάτης: X | Διαβατήριο: ...", "이름: X / 등급: VIP"
+LINE_FIELD = re.compile(r"(?:^|(?<=\|)|(?<=[ \t]/))[ \t]*(?P<label>[^\W\d][^\n:：\"{}|/]{0,30}?)[ \t]*[:：][ \t]*"
+                        r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|\||[ \t]/[ \t])", re.MULTILINE)
+#: a key=value log line's fields: 'ho_ten="Trần Văn Hùng" cccd=038083525916', "surname=HOLLOWAY given=MAEVE"
+KEY_VALUE_FIELD = re.compile(r'(?<![\w.-])(?P<label>[A-Za-z_][\w.-]{0,40})=(?:"(?P<quoted>[^"\n]{1,300})"|(?P<bare>[^\s"=,;]{1,100}))')
+#: an XML element's text: "<name>วิภาวดี ศรีสุข</name>"
+XML_FIELD = re.compile(r"<(?P<label>[A-Za-z_][\w.-]{0,40})(?:[ \t][^>\n]*)?>(?P<value>[^<\n]{1,300})</(?P=label)>")
 #: "| Name | Declan Reid |": a two-column Markdown table of labels and values, one field a row
 ROW_FIELD = re.compile(r"^[ \t]*\|[ \t]*(?P<label>[^\W\d][^|\n]{0,30}?)[ \t]*\|[ \t]*(?P<value>[^|\n]+?)[ \t]*\|[ \t]*$",
                        re.MULTILINE)
@@ -32,7 +39,10 @@ MAX_HEADER = 500  # a longer line is prose, not a table's header
 #: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
 HEADER_CELL = re.compile(r"[^\W\d][^\W_]*(?:[ _.#-][^\W_]+){0,3}\.?|#")
 
-PREFIX = r"(?:[a-z]+_){0,2}"  # "customer_dob", "billing_address", "db_admin_password"
+PREFIX = r"(?:[a-z]+_){0,2}"
+#: keys that name a person in a form, but also a product, a tool or a bot ("name": "Pro plan", "agent": "claude"):
+#: their value counts as a name only when written in a script without capitals or in capitals ("KIM DOYUN")
+ROLE_KEYS = r"name|agent|assignee|requester|holder|beneficiary|owner|operator|consultant|attendant"  # "customer_dob", "billing_address", "db_admin_password"
 FIELD_LABELS = {
     "name": (rf"{PREFIX}(?:(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
              r"|holder|account_holder|card_holder|recipient|sender)_?names?|surname|forename|given|firstname"
@@ -47,7 +57,8 @@ FIELD_LABELS = {
              r"|작성자|담당자|승객|예약자|신청자|负责人|联系人|乘客|宿泊者|担当者|契約者|乗客|yolcu"
              # a person by their role in the app, in other scripts: user, customer, patient, subscriber
              r"|用户|客户|顾客|사용자|고객|환자|المستخدم|العميل|المريض|пользователь|абонент|заявитель|χρήστης"
-             r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員)"),
+             r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員|担当|客服|顧客|客戶姓名|客户姓名|持卡人|탑승객|שם|בעל_החשבון"
+             r"|оператор|nhân_viên|khach_hang|ho_ten|zakaznik|zákazník|الاسم_الكامل)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
@@ -92,6 +103,11 @@ def labeled_values(text: str) -> list[tuple[str, int, int]]:
         # the address detector reads where an announced address ends
         found += [(label, match.start("value"), match.end("value")) for match in LINE_FIELD.finditer(text)
                   if (label := label_of(match["label"])) not in ROLE_LABELS and not FIELD_PATTERNS["address"].fullmatch(label)]
+    if "=" in text:
+        found += [(label_of(match["label"]), *match.span("quoted" if match["quoted"] is not None else "bare"))
+                  for match in KEY_VALUE_FIELD.finditer(text)]
+    if "</" in text:
+        found += [(label_of(match["label"]), *match.span("value")) for match in XML_FIELD.finditer(text)]
     return sorted(found, key=lambda item: item[1])
 
 
@@ -202,8 +218,20 @@ VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
     "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
     "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
     "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
-    "password": lambda value: 3 <= len(value) <= 128 and not any(ch.isspace() for ch in value) and len(set(value)) > 1,
+    # a vendor's key under a password field is that key: "artifactory_password=AKCp8P1rnQ..."
+    "password": lambda value: (3 <= len(value) <= 128 and not any(ch.isspace() for ch in value) and len(set(value)) > 1
+                               and not API_KEY.fullmatch(value)),
 }
+
+
+ROLE_KEY = re.compile(rf"{PREFIX}(?:{ROLE_KEYS})")  # "mail_from_name", "app_name", "tag_name" too
+
+
+def uncased_or_capitals(value: str) -> bool:
+    """Written in a script without capitals ("송민지", "อรวรรณ ทองดี"), or in capitals, two words or more ("KIM DOYUN")."""
+    letters = [ch for ch in value if ch.isalpha()]
+    return bool(letters) and (not any(ch.isupper() or ch.islower() for ch in letters)
+                              or (all(ch.isupper() for ch in letters) and " " in value.strip()))
 
 
 def plausible(kind: str, value: str) -> bool:
@@ -222,7 +250,10 @@ def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
     with ``inside``, the first match of it in each value ("Születési dátum: 1959. április 11., TAJ ...")."""
     labels = FIELD_PATTERNS[kind]
     for label, start, end in values:
-        if not labels.fullmatch(label) or masked(text[start:end]):
+        if masked(text[start:end]):
+            continue
+        if not labels.fullmatch(label) and not (kind == "name" and ROLE_KEY.fullmatch(label)
+                                                and uncased_or_capitals(text[start:end])):
             continue
         if inside is not None:
             if not (match := inside.search(text, start, end)):

@@ -35,7 +35,9 @@ JAPANESE_NAME = re.compile(
     # unspaced before "と申します" ("I am called"): "高橋健太と申します"
     rf"|(?<![{KANJI}])(?P<value_called>[{KANJI}]{{2,4}})と申します"
     # a family name before an honorific: "佐藤様", "井上さん"; two kanji at least ("お客様" is the customer)
-    rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)")
+    rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)"
+    # "はじめまして、加藤です" (I am Kato), "開発チームの小野です" (Ono of the development team)
+    rf"|(?:はじめまして|こんにちは|お世話になっております|(?:チーム|部|課|係)の)[、]?(?P<value_desu>[{KANJI}]{{1,4}})です")
 KOREAN_NAME = re.compile(
     # a family name and a given name (three syllables: "고객님" is "customer") before an honorific or "I am"
     # ("김민준입니다", "오순자 님"), or spaced before a title ("김민준 고객님", "정하늘 변호사", "임도윤 드림")
@@ -79,23 +81,64 @@ HINDI_NAME = re.compile(
     # "my name is ... is": "मेरा नाम राहुल शर्मा है"
     rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]है")
 #: a word of a script without capitals or of Cyrillic and Greek, with the marks that join its letters
-SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u097f])+"
+SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u097f\u0e31-\u0e4e])+"
+#: a title before a name in these scripts: "م. سامر حداد" (engineer), "डॉ. संजय गुप्ता", "д-р"
+SCRIPT_TITLE = r"(?:[^\W\d_A-Za-z]{1,4}\.[ ])?"
 #: the closing of a letter in these scripts, the name on the line after it: "С уважением,\nЕлена Морозова",
 #: "مع خالص التحية،\nنور الهدى قاسم", "此致\n敬礼\n\n黄丽华"
 SCRIPT_SIGNED = re.compile(
-    r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|Με εκτίμηση|Με φιλικούς χαιρετισμούς|Με τιμή"
-    r"|مع خالص التحية|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|此致\s*敬礼|敬上|敬具|謹んで)"
-    rf"[ \t]*[,，、،.!]?[ \t]*\n(?:[ \t]*\n)?[ \t]*(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}})[ \t]*(?=\n|\Z)")
-#: who is thanked or addressed: "Спасибо, Анна Сергеевна.", "Здравствуйте, Игорь!"
-RUSSIAN_ADDRESSED = re.compile(r"(?:Спасибо|Здравствуйте|Добрый день|Добрый вечер|Привет|Уважаемый|Уважаемая)[,!]?[ ]"
-                               r"(?P<value>[А-ЯЁ][а-яё]+(?:[ ][А-ЯЁ][а-яё]+){0,2})(?=[,.!?\n]|\Z)")
+    r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|З повагою|Με εκτίμηση|Με φιλικούς χαιρετισμούς|Με τιμή"
+    r"|مع خالص التحية|مع التحية والتقدير|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|धन्यवाद|此致\s*敬礼|敬上|敬具"
+    r"|謹んで|בברכה|감사합니다|ขอบคุณ(?:มาก)?(?:ครับ|ค่ะ)?)"
+    # the name alone on its line, or before the team: "Дмитрий, служба поддержки", "ريم – خدمة العملاء"
+    rf"[ \t]*[,，、،.!]?[ \t]*\n(?:[ \t]*\n)?[ \t]*{SCRIPT_TITLE}(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}})"
+    r"[ \t]*(?=\n|\Z|[,،–—|]|[ ]-[ ])")
+CYRILLIC_NAME_WORD = "[А-ЯЁІЇЄҐ][а-яёіїєґ'’]+"
+#: who is thanked, greeted or introduced in Russian or Ukrainian: "Спасибо, Анна Сергеевна.", "Вітаю, Оксано!",
+#: "Мене звати Оксана Ковальчук", "это Марина Егорова", "Я Артём Новиков"
+RUSSIAN_ADDRESSED = re.compile(
+    r"(?:Спасибо|Здравствуйте|Добрый день|Добрый вечер|Привет|Привіт|Уважаемый|Уважаемая|Вітаю|Шановний|Шановна"
+    r"|Доброго дня|Добрий день|Мене звати|мене звати)[,!]?[ ]"
+    rf"(?P<value>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{0,2}})(?=[,.!?\n]|\Z)"
+    # "this is", "I am": a first name and a surname ("Это Москва" is a city)
+    rf"|(?<!\w)(?:[Ээ]то|Я)[ ](?P<value_full>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{1,2}})(?=[,.!?\n]|\Z)"
+    rf"|(?<!\w)[Яя][ ](?P<value_first>{CYRILLIC_NAME_WORD}),")  # "Привіт, я Максим, вчора ..."
+#: a first name and a patronymic, whatever stands around them: "Галина Сергеевна", "Тарасов Виктор Алексеевич"
+PATRONYMIC_NAME = re.compile(
+    rf"(?<![\w-])(?P<value>(?:{CYRILLIC_NAME_WORD}[ ])?{CYRILLIC_NAME_WORD}[ ][А-ЯЁІЇЄ][а-яёіїє]+"
+    r"(?:овна|евна|ович|евич|ична|инична|івна|ївна|йович|ьович))(?![\w-])")
+#: who is greeted, introduced or called in Hebrew, Arabic, Greek, Thai or Chinese: "שלום מיכל,", "קוראים לי יוסי כהן",
+#: "معك يوسف الحربي", "Γεια σου Ελένη", "Είμαι η Ιωάννα", "สวัสดีครับ คุณสมชาย", "ดิฉันชื่อ สมศรี ใจดี", "嗨小周"
+SCRIPT_GREETED = re.compile(
+    # "אני" (I am) takes one word before a comma or a full stop: "אני עומר." ("אני צריך עזרה" is "I need help")
+    rf"(?<!\w)אני[ ](?P<value_i>{SCRIPT_WORD})(?=[,.])"
+    r"|(?<!\w)(?:שלום|היי|קוראים לי|(?<=[،,.][ ])معكم|(?<=[،,.][ ])معك|أستاذ|أستاذة|Γεια σου|Γεια σας|Αγαπητέ|Αγαπητή|Είμαι η|Είμαι ο"
+    r"|สวัสดี(?:ครับ|ค่ะ)?[ ]?คุณ|ดิฉันชื่อ|ผมชื่อ|ชื่อ)[ ]?"
+    rf"(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}}?)(?=[ \t]*(?:[,，、،.!]|\n|\Z|[ ](?:ค่ะ|ครับ|ואני|و)))"
+    r"|嗨(?P<value_hi>[\u4e00-\u9fff]{2,3})(?=[，,！!])")  # "嗨小周，": Chinese has no spaces to end a name
+#: a name that signs off the end of a message, after a dash or a thank-you: "— Катя", "– विकास", "—阿杰",
+#: "Ευχαριστώ πολύ! Σοφία", "شكراً، خالد المنصوري", "Всего доброго, В. Тарасов"
+SCRIPT_END_SIGNED = re.compile(
+    r"(?:(?<=[.!?。！？।\n])[ ]?[—–][ ]?|(?<=[.!?。！？।\n][ ])[—–][ ]?|(?:شكراً|شكرا|Ευχαριστώ(?: πολύ)?|Спасибо|Дякую"
+    r"|Всего доброго|धन्यवाद|谢谢|谢啦|감사합니다)[،,!.]?[ ]?)"
+    # not a lower-case word of a script with capitals: "Спасибо за помощь"
+    rf"(?P<value>(?![а-яёіїєґα-ωά-ώ])(?:[А-ЯЁІЇЄ]\.[ ])?{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ \t]*[.!]?[ \t]*\Z")
+#: a text that is a name and nothing else, as a name field holds it: "Вера Александрова", "이수빈", "吴佳琪"
+WHOLE_TEXT_NAME = re.compile(
+    rf"\A[ \t]*(?P<value>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{1,2}}|[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+){{1,2}}"
+    rf"|[{KOREAN_SURNAMES}][가-힣]{{2}}|[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})[ \t]*\Z")
 #: who speaks in a pasted chat transcript, in any script: "[09:12] Серёжа: ...", "[10:21] 老李：..."
 CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me|moi|ich|ik|io|eu|bot|agent|system|support|"
                           r"user|customer|assistant|admin|you|i)\s*[:：])(?P<value>[^\W\d_][^\W\d_ ]*(?:[ ][^\W\d_]+)?)[ \t]*[:：]",
                           re.MULTILINE | re.IGNORECASE)
 SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
-                (SCRIPT_SIGNED, "уважением|пожеланиями|доброго|Με |التحية|التحيات|تحياتي|सादर|भवदीय|此致|敬上|敬具|謹んで"),
-                (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добрый|Привет|Уважаем"),
+                (SCRIPT_SIGNED, "уважением|пожеланиями|доброго|повагою|Με |التحية|التحيات|تحياتي|सादर|भवदीय|धन्यवाद"
+                                "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ"),
+                (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добр|Привет|Привіт|Уважаем|Вітаю|Шановн|звати|[Ээ]то |Я "),
+                (PATRONYMIC_NAME, "вна|вич|ична|івна|ївна"),
+                (SCRIPT_END_SIGNED, "[—–]|شكر|Ευχαριστώ|Спасибо|Дякую|доброго|धन्यवाद|谢|감사합니다"),
+                (WHOLE_TEXT_NAME, r"\A[ \t]*[^\x00-\x7f][^\n]{0,40}\z"),
+                (SCRIPT_GREETED, "שלום|היי|קוראים|אני|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|ชื่อ|嗨"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 # RE2 scans a long text for a hint in one pass however many alternatives it has

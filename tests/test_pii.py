@@ -62,7 +62,10 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    "holdout14": {**FLOORS, "precision": 0.975, "recall": 0.875, "name": 0.77, "structured": 0.94,
                                  "neutral": 0.06, "kind_precision": 0.85},
                    # built from templates, each base used twice: one round of tuning lifts both copies
-                   "holdout15": {**FLOORS, "precision": 0.99, "recall": 0.98, "name": 0.99, "structured": 0.98}}
+                   "holdout15": {**FLOORS, "precision": 0.99, "recall": 0.98, "name": 0.99, "structured": 0.98},
+                   # its writer leaves role mailboxes (support@, noreply@) unlabeled, which the scrubber removes
+                   "holdout16": {**FLOORS, "precision": 0.955, "recall": 0.895, "name": 0.91, "structured": 0.93,
+                                 "neutral": 0.07, "kind_precision": 0.88}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -971,3 +974,52 @@ def test_a_short_value_a_few_words_after_token_is_no_key():
 ])
 def test_names_in_other_scripts_are_found_where_logs_carry_them(text, value):
     assert value in values_of(text, "name")
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Pozdrawiam serdecznie\nTomasz, Biuro Obsługi Klienta", "Tomasz"),  # the team after the name on its line
+    ("Cu stimă,\nMihai – Relații Clienți", "Mihai"),
+    ("within an hour.\n\n— Sam @ Support", "Sam"),
+    ("Jag jobbar natt och sover på dagen. /Mattias", "Mattias"),  # a Swedish slash signature
+    ("Kære Mette\n\nLønsedlen er nu sendt", "Mette"),
+    ("Operatore: Chiara | Cliente: Luca Moretti | Esito: risolto", "Chiara"),  # who is on the call
+    ("[09:16] Agent (Leonie): Haben Sie den Router neu gestartet?", "Leonie"),
+    ("Agente: Buenas tardes, le atiende Rocío, ¿en qué puedo ayudarle?", "Rocío"),
+    ("Yo. Tyler here. bought the hoodie last week", "Tyler"),
+    ("Галина Сергеевна, добрый день. Ваш полис готов.", "Галина Сергеевна"),  # a first name and a patronymic
+    ("Вітаю, Оксано!\n\nПерепрошуємо за затримку", "Оксано"),
+    ("Здравствуйте, это Марина Егорова. Паспорт для визы", "Марина Егорова"),
+    ("שלום, קוראים לי יוסי כהן ואני מנסה לבטל", "יוסי כהן"),
+    ("สวัสดีค่ะ ดิฉันชื่อ สมศรี ใจดี ค่ะ อยากสอบถาม", "สมศรี ใจดี"),
+    ("З повагою,\n\nОлександр Мельник\nДиректор з логістики", "Олександр Мельник"),
+    ("감사합니다.\n\n최지훈\n구매팀 과장", "최지훈"),
+    ("Я теперь в Питере, кв. 12. — Катя", "Катя"),  # a name that signs off the end of a message
+    ("GR98 8182 3934 5688 6046 0814 603. Ευχαριστώ πολύ! Σοφία", "Σοφία"),
+    ("はじめまして、加藤です。先日お電話した", "加藤"),
+    ("Вера Александрова", "Вера Александрова"),  # a name field's whole text
+    ('kyc.verify ok ho_ten="Trần Văn Hùng" cccd=038083525916', "Trần Văn Hùng"),  # a key=value log line
+    ("<customer>\n  <name>วิภาวดี ศรีสุข</name>\n</customer>", "วิภาวดี ศรีสุข"),  # an XML element
+    ("Πελάτης: Βασίλης Οικονόμου | Διαβατήριο: BS3120409", "Βασίλης Οικονόμου"),  # fields on one line
+    ('{"ticket": "TH-88120", "assignee": "ปิยะพงษ์"}', "ปิยะพงษ์"),  # a role key, a script without capitals
+    ('{"card_number": "3574648756156853", "holder": "TAKAHASHI YUKI"}', "TAKAHASHI YUKI"),  # or in capitals
+])
+def test_names_in_the_contexts_issue_12_names_across_languages(text, value):
+    assert value in values_of(text, "name")
+
+
+@pytest.mark.parametrize("text", [
+    "Спасибо за помощь",  # thanks for the help: lower case is no name
+    "Статус — Доставлено",  # a dash inside a line is no signature
+    "Я не знаю. Это Москва, да.",  # "this is" one capitalised word: a city
+    "שלום, אני צריך עזרה",  # "I need help"
+    "سيتواصل معك المقيّم خلال يومي عمل.",  # "the assessor will contact you"
+    'MAIL_FROM_NAME="Acme Billing" app_name=checkout-api',  # a role key with a cased Latin value: a product
+    '{"name": "Pro plan", "owner": "Acme"}',
+])
+def test_role_words_and_thanks_without_a_person_are_no_name(text):
+    assert values_of(text, "name") == []
+
+
+def test_a_vendor_key_under_a_password_field_is_that_key():
+    text = "artifactory_password=AKCp8P1rnQl1UcKnC2zhGcH66Lp8zyURDMA8ADjdP1WmGnaN5etE931cCwuGeVTbGt483FUFC"
+    assert [found.kind for found in Scrubber().find(text)] == ["api_key"]
