@@ -414,10 +414,12 @@ class PhoneDetector(Detector):
 
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
-                        r"|cell|gsm|handy|ring(?: på| til)?|call|caller[ -]?id|puhelin|puh|whatsapp|hívj|sun[aă]|ara)\.?:?"
+                        r"|cell|cel|celular|m[óo]vil|gsm|handy|ring(?: på| til)?|call|caller[ -]?id|puhelin|puh|whatsapp|hívj"
+                        r"|sun[aă]|ara|msisdn|wa_id)\.?:?"
                         r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|(?:电话|手机号?|联系电话)[是为]?"
                         r"|телефон|тел\.|τηλ(?:έφωνο)?\.?|الهاتف|هاتف|điện thoại|sđt|telp\.?|hp)"
-                        r"(?:[ \t]+[^\W\d]+){0,3}[ \t]*:?[ \t]*\(?\Z")
+                        # a JSON key or an SQL column: '"телефон": "8 903 ...', "phone = '15921887304'"
+                        r"(?:[ \t]+[^\W\d]+){0,3}[\"']?[ \t]*[:=]?[ \t]*[\"']?\(?\Z")
 #: regions a cued number may be from when none of ``phone_regions`` has it: the Nordics, the rest of Europe's
 #: eight-digit and short national numbers, and the other regions logs come from
 CUED_PHONE_REGIONS = ("DK", "NO", "FI", "BE", "AT", "CH", "IE", "LU", "IS", "CZ", "SK", "HU", "RO", "GR", "HR", "SI",
@@ -444,6 +446,8 @@ def phones_in(run: str, regions: tuple[str, ...], bare: bool = False) -> tuple[t
     found = tuple((match.start, match.end, e164(match.number)) for match in matcher)
     if found:
         return found
+    if bare and (number := international_without_plus(run)):  # a WhatsApp id or an MSISDN: "5531988124407"
+        return ((0, len(run), e164(number)),)
     number = national_number(run, regions[1:], bare) or (
         possible_number(run, regions[0]) if run.startswith("+") or PHONE_SHAPED.fullmatch(run) else None)
     return ((0, len(run), e164(number)),) if number is not None else ()
@@ -476,6 +480,14 @@ def national_number(run: str, regions: tuple[str, ...], bare: bool = False) -> p
         if phonenumbers.is_valid_number_for_region(number, region) and written_with_trunk(run, region):
             return number
     return None
+
+
+def international_without_plus(run: str) -> phonenumbers.PhoneNumber | None:
+    """A number written with its country code but no "+", as messaging apps log them: valid once "+" is put back."""
+    if not re.fullmatch(r"[1-9]\d{10,14}", run):
+        return None
+    number = parsed("+" + run, "ZZ")
+    return number if number is not None and phonenumbers.is_valid_number(number) else None
 
 
 @cache
@@ -1190,7 +1202,7 @@ def rare_word(word: str) -> bool:
 
 
 # -- validators ------------------------------------------------------------------------------
-CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2|7)|35|50")  # 67, 50: Maestro
+CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2|7)|35|50|9792")  # 67, 50: Maestro; 9792: Troy
 
 
 def card_number(value: str) -> str | None:
@@ -1404,6 +1416,7 @@ PASSWORD = re.compile(
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
 #: a key or a token after the word that names it: an API key, whoever issued it
 KEYWORD_KEY = re.compile(r"(?i)(?<![a-z])(?:api[_ -]?key|secret(?:[_ -]?(?:access[_ -]?)?key)?|token"
+                         r"|cl[ée] (?:d'|de l')?api|clave (?:de )?api|chiave (?:dell')?api|api[- ]?schlüssel|api anahtar\w*"
                          r"|access[_ -]?key)(?:" + KEYWORD_VALUE
                          # words between, then a colon and a long key: "API key for the tracking service: 8a24b4..."
                          + r"|(?:[ \t]+[\w'’-]+){1,5}?[ \t]*:[ \t]*[\"']?"
@@ -1422,7 +1435,7 @@ IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z
 ORDER = re.compile(r"(?i)\border\s*(?:number|no\.?|num|id|#)?(?:\s+is)?\s*[:#]?\s*#?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b")
 ACCOUNT = re.compile(r"(?i)\b(?:account|acct|a/c)\s*(?:number|no\.?|num|#)?(?:\s+is)?\s*[:#]?\s*(?:ending in\s*)?"
                      r"(?P<value>\d(?:[ -]?\d){5,})\b")
-CARD = re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])")  # after "+": a phone number ("+55 21 99876-5432")
+CARD = re.compile(r"(?<![\d+/-])\d(?:[ -]?\d){12,18}(?![\d-])")  # after "+": a phone number ("+55 21 99876-5432")
 SSN_SEPARATOR = "- ./–—‑"  # also slashes and the dashes a word processor puts in: "231/54/8812", "219–48–3307"
 SSN_GROUPS = rf"(?!000|666|9\d\d)\d{{3}}([{SSN_SEPARATOR}])(?!00)\d{{2}}\1(?!0000)\d{{4}}"
 SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
@@ -1460,9 +1473,13 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     r"|полис(?: омс)?|омс|رقم الهوية(?: الوطنية)?|الرقم القومي|emirates id(?: number| no\.?)?"
                     r"|kvnr|krankenversichertennummer|nhs (?:number|no\.?)|krankenkassenkarte|versichertenkarte"
                     r"|n\.?º de utente(?: sns)?|número de utente|utente sns|個人番号|sv-nummer|rentenversicherungsnummer"
+                    # identity numbers in Hebrew, Ukrainian, Chinese (Taiwan, Hong Kong), Thai; Medicare, UTR, "ID number"
+                    r"|תעודת הזהות|תעודת זהות|ת\"ז|ідентифікаційний код|рнокпп|іпн|身分證字號|身份證號碼?|香港身份證"
+                    r"|เลขบัตรประชาชน|บัตรประชาชน|medicare(?: card)?(?: number| no\.?)|(?:my )?id number"
+                    r"|identity number|seguridad social"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
-                    r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan)\""
+                    r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan|citizen_?id)\""
                     # acronyms that are no word in any language in any case; the others only in capitals
                     r"|bsn|pesel|dni|nif|nir|cpr|hetu|ahv|cpf|cuil|cuit|curp|tfn|ppsn|tckn|cnp)"
                     r"|(?-i:NIE|NIP|SIN|TIN|NAS|PAN|RG|RFC|TAJ|OP|AVS|NSS|TC)")
@@ -1472,7 +1489,8 @@ NATIONAL_ID_NUMBER = (r"(?<![A-Za-z0-9_-])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A
                       r"|[XYZ]?\d(?:[ .\-/]?\d){5,17}(?:[ -]?[A-Z]{1,2})?"
                       # ID cards mix letters and digits ("CA48211FJ", "LF2H7Y9M3"), as do India's PAN and Mexico's CURP
                       r"|(?=(?:[A-Z]*\d){2})[A-Z][A-Z0-9]{7,17})(?![A-Za-z0-9_-])")  # a particle may follow: "...를"
-NATIONAL_ID = re.compile(rf"(?<!\w)(?:{NATIONAL_ID_WORD})(?![^\W\d])"  # a digit may follow: "身份证210202..."
+# a digit may follow, or a Chinese or Japanese particle: "身份证210202...", "身份证号是3201..."
+NATIONAL_ID = re.compile(rf"(?<![A-Za-z0-9_\u00c0-\u024f])(?:{NATIONAL_ID_WORD})(?:[是为：:は](?=\d)|(?![^\W\d]))"
                          # up to the number, not into the next JSON field or the next sentence; or on the
                          # next line, under its label ("Social Insurance Number / Numéro d'assurance sociale\n...")
                          r"(?:(?:(?!,\s*\"|[?!]|\.\s+[A-Z][a-z])[^\d\n]){0,40}?|[^\d\n]{0,60}\n[ \t]*)"
@@ -1488,10 +1506,14 @@ CHECKED_ID_SHAPES = (
     ("be.nn", r"\d{2}\.\d{2}\.\d{2}-\d{3}\.\d{2}"), ("fr.nir", r"[12] ?\d{2} ?\d{2} ?\d{2} ?\d{3} ?\d{3} ?\d{2}"),
     ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"),  # not three groups of a longer number
     ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"),
-    ("ch.ssn", r"756\.\d{4}\.\d{4}\.\d{2}"), ("cn.ric", r"\d{17}[\dX]"), ("kr.rrn", r"\d{6}-\d{7}"))
+    ("ch.ssn", r"756\.\d{4}\.\d{4}\.\d{2}"), ("cn.ric", r"\d{17}[\dX]"), ("kr.rrn", r"\d{6}-\d{7}"),
+    ("cl.rut", r"\d{1,2}\.\d{3}\.\d{3}-[\dkK]"), ("th.pin", r"\d-\d{4}-\d{5}-\d{2}-\d"), ("in_.pan", r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]"))
 #: check digits too weak to go on alone (one number in ten or eleven passes), enough in a person's record
-RECORD_ID_CHECKS = ("pl.pesel", "nl.bsn", "ca.sin", "gr.amka", "no.fodselsnummer", "be.nn", "dk.cpr", "se.personnummer")
-CHECKED_ID = re.compile(r"(?<![\w.-])(?:" + "|".join(shape for _, shape in CHECKED_ID_SHAPES) + r")(?![\w-]|\.\d)")
+RECORD_ID_CHECKS = ("pl.pesel", "nl.bsn", "ca.sin", "gr.amka", "no.fodselsnummer", "be.nn", "dk.cpr", "se.personnummer",
+                    "il.idnr", "za.idnr", "th.pin", "ua.rntrc")
+# CJK text may touch it: "我的身份证号是320102197810034793，"
+CHECKED_ID = re.compile(r"(?<![A-Za-z0-9_.-])(?:" + "|".join(shape for _, shape in CHECKED_ID_SHAPES)
+                        + r")(?![A-Za-z0-9_-]|\.\d)")
 
 
 def checked_id(value: str) -> str | None:
@@ -1508,7 +1530,7 @@ PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート
                  r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز|hộ chiếu|διαβατηρίου"
                  r"|pass har nummer")
 # letters and digits, or Russia's series and number ("75 4829173")
-PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7})(?![A-Za-z0-9])"
+PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7}|\d{2} \d{2} \d{6})(?![A-Za-z0-9])"
 PASSPORT_NUMBER_AT = re.compile(PASSPORT_NUMBER)
 #: a code right after a booking word is the booking's: "Passport photo uploaded; your booking 4ESS7C"
 NOT_A_BOOKING = "".join(f"(?<!{word}{sep})" for word in ("booking", "Booking", "PNR", "reservation", "locator", "ref")
@@ -1560,8 +1582,9 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               r"|ميلاده|ميلادها|ميلادي|родил\S*|г\.\s?р\.|生"  # the last two stand after the date  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
-              r"|γέννηση|تاريخ الميلاد|जन्म तिथि")
-MONTH_WORD = r"(?:[^\W\d_]|[\u0900-\u097f]){3,12}\.?"  # any language: the birth keyword is what makes it a date of birth
+              r"|γέννηση|تاريخ الميلاد|जन्म तिथि|γεννήθηκε|γεννημένη|γεννημένος|народився|народилася|дата народження"
+              r"|родился|родилась|เกิดวันที่|נולד|נולדה|תאריך לידה|ولد|ولدت")
+MONTH_WORD = r"(?:[^\W\d_]|[\u0900-\u097f\u0e31-\u0e4e]){3,12}\.?"  # any language: the birth keyword is what makes it a date of birth
 DATE = (r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{1,2}\.[ \t]\d{1,2}\.[ \t]\d{4}"
         # "14 March 1992", "5th of June, 1971", "3 de marzo de 1990", "14. Februar 1975", "5-Jun-1971"
         rf"|\d{{1,2}}(?:st|nd|rd|th|er|º)?\.?(?:[ \t]+(?:of|de|di))?[ \t-]+{MONTH_WORD},?(?:[ \t]+(?:de|del))?"
@@ -1621,7 +1644,7 @@ def year_of(date: str) -> int:
 # CJK text may touch it: "サーバー192.168.6.167用"
 IPV4 = re.compile(r"\d(?<![A-Za-z0-9_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![A-Za-z0-9_]|\.\d)")
 VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
-                           r"|v|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
+                           r"|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
                            r"|paragraph|step|table|figure|fig|rule|oid|§|driver|module|modulo|modul"
                            r"|verze|versio|wersja|versiyon|sürüm|rolled back to|previous|předchozí|vorherige|précédente)\b"
                            r"|_version\b")  # any identifier ending in _version
@@ -1642,7 +1665,7 @@ PRODUCT_NUMBER = re2.compile(
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
 # not ISO dates; two spaces end a number: "vers 01 45 55 02 18   4 min" is a call record's columns
-PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))\+?\(?\d(?:[\d()./-]|[ ](?![ \t])){5,20}\d"
+PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))(?:\(\+\d{1,3}\)[ ]?)?\+?\(?\d(?:[\d()./-]|[ ](?![ \t])){5,20}\d"
                    r"(?![A-Za-z0-9_-]|\.\d)")
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
@@ -1744,7 +1767,7 @@ GENERIC_SECRET = re.compile(r"(?<![\w+/$-])(?<!SHA256:)(?<!SHA1:)[A-Za-z0-9_+]{3
 
 
 KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
-KEY_WORDS = ("key", "secret", "token")  # every KEYWORD_KEY holds one
+KEY_WORDS = ("key", "secret", "token", "clé", "clave", "chiave", "schlüssel", "anahtar")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
 PASSWORD_WORDS = ("pass", "pw", "docker", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
                   "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",

@@ -20,7 +20,7 @@ from .key_shapes import API_KEY
 JSON_FIELD = re.compile(r'"((?:[^"\\\n]|\\.){1,48})"[ \t]*:[ \t]*'
                         r'(?:"((?:[^"\\\n]|\\.){1,300})"|(\d[\d.]{4,29})(?=[ \t\n]*[,}\]]))')
 DELIMITERS = (";", "\t", "|", ",")  # a semicolon table's cells may hold commas ("Bryggen 7, 5003 Bergen")
-MARKDOWN_RULE = re.compile(r"[\s|:-]+")  # "|---|:--|" under a Markdown table's header
+MARKDOWN_RULE = re.compile(r"[\s|:+-]+")  # "|---|:--|" under a Markdown table's header, "---+----" under psql's
 LINE = re.compile(r"[^\n]+")
 #: labels that on a line of prose may name a plan or a company: "Customer: Premium"
 ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "account", "guest", "sender"))
@@ -29,7 +29,9 @@ ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "
 LINE_FIELD = re.compile(r"(?:^|(?<=\|)|(?<=[ \t]/))[ \t]*(?P<label>[^\W\d][^\n:：\"{}|/]{0,30}?)[ \t]*[:：][ \t]*"
                         r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|\||[ \t]/[ \t])", re.MULTILINE)
 #: a key=value log line's fields: 'ho_ten="Trần Văn Hùng" cccd=038083525916', "surname=HOLLOWAY given=MAEVE"
-KEY_VALUE_FIELD = re.compile(r'(?<![\w.-])(?P<label>[A-Za-z_][\w.-]{0,40})=(?:"(?P<quoted>[^"\n]{1,300})"|(?P<bare>[^\s"=,;]{1,100}))')
+# and an SQL assignment: "SET passport = '40 15 227381'"
+KEY_VALUE_FIELD = re.compile(r"(?<![\w.-])(?P<label>[A-Za-z_][\w.-]{0,40})(?:=| = )(?:\"(?P<quoted>[^\"\n]{1,300})\""
+                             r"|'(?P<single>[^'\n]{1,300})'|(?P<bare>[^\s\"'=,;]{1,100}))")
 #: an XML element's text: "<name>วิภาวดี ศรีสุข</name>"
 XML_FIELD = re.compile(r"<(?P<label>[A-Za-z_][\w.-]{0,40})(?:[ \t][^>\n]*)?>(?P<value>[^<\n]{1,300})</(?P=label)>")
 #: "| Name | Declan Reid |": a two-column Markdown table of labels and values, one field a row
@@ -65,7 +67,8 @@ FIELD_LABELS = {
             r"|data_urodzenia|datum_narozen[íi]|do[gğ]um_tarihi|data_na[sș]terii|sz[üu]let[ée]si_d[áa]tum"
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
-            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि|f[öo]dd|f[øo]dt)"),
+            r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि|जन्मतिथि|f[öo]dd|f[øo]dt|дата_народження|תאריך_לידה"
+            r"|ημ_γέννησης|ημερομηνία_γέννησης)"),
     # not "ssn": the SSN detector reads a US number as one; every other country's goes here
     "national_id": (rf"{PREFIX}(?:national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
@@ -74,6 +77,7 @@ FIELD_LABELS = {
                     r"|cnp|nss|resident_?id|ad[óo]azonos[íi]t[óo](?:_jel)?|taj(?:_?sz[áa]m)?|isikukood|asmens_kodas"
                     r"|matricule|rijksregisternummer|insee|s[ée]curit[ée]_sociale|n_?[°º]_?s[ée]cu|num_?secu|my_?number|マイナンバー|주민등록번호"
                     r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
+                    r"|ת_ז|ת\"ז|תעודת_זהות|рнокпп|іпн|citizen_?id|(?:numero_)?seguridad_social|香港身份證|身分證字號|पैन"
                     r"|(?:cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel"
     "ssn": rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?)",
     "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
@@ -83,7 +87,8 @@ FIELD_LABELS = {
                 r"|indirizzo|endere[çc]o|morada|adress|osoite|c[íi]m|lakc[íi]m|ulica|street(?:_address)?|line_?[12]"
                 r"|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
     "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
-                 r"|パスポート番号|여권번호|护照号码?|paspor|διαβατήριο|[úu]tlev[ée]l|رقم_جواز_السفر|загранпаспорт)"),
+                 r"|パスポート番号|여권번호|护照号码?|paspor|διαβατήριο|[úu]tlev[ée]l|رقم_جواز_السفر|загранпаспорт|паспорт"
+                 r"|paspoort(?:nummer)?|paszport|passnummer|pasnummer|passaporte)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
                  r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre"
                  r"|пароль|密码|mật_khẩu|kata_sandi|κωδικός|كلمة_السر)"),
@@ -104,7 +109,8 @@ def labeled_values(text: str) -> list[tuple[str, int, int]]:
         found += [(label, match.start("value"), match.end("value")) for match in LINE_FIELD.finditer(text)
                   if (label := label_of(match["label"])) not in ROLE_LABELS and not FIELD_PATTERNS["address"].fullmatch(label)]
     if "=" in text:
-        found += [(label_of(match["label"]), *match.span("quoted" if match["quoted"] is not None else "bare"))
+        found += [(label_of(match["label"]), *match.span(next(group for group in ("quoted", "single", "bare")
+                                                               if match[group] is not None)))
                   for match in KEY_VALUE_FIELD.finditer(text)]
     if "</" in text:
         found += [(label_of(match["label"]), *match.span("value")) for match in XML_FIELD.finditer(text)]
@@ -174,8 +180,9 @@ def read_table(text: str, lines: list[tuple[int, int]], index: int, found: list[
 PLAIN_NAME = frozenset(("name", "nom", "nome", "nombre", "naam", "navn", "namn", "nimi", "imie", "jmeno"))
 #: a field or column that holds a phone number (also what tells the phone detector a number is one)
 PHONE_LABEL = re.compile(r"(?:[a-z]+_)?(?:phone|tel|tlf|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|mobile?|mobil\w*"
-                         r"|cell|gsm|handy|puhelin)(?:_?(?:number|no|nr))?")
-PERSON_COLUMN = re.compile(r".*(?:e_?mail|first_?name|last_?name|given_?name|family_?name)")
+                         r"|cell|gsm|handy|puhelin|wa_id|whatsapp|msisdn|nomor|nomor_hp|телефон|טלפון|电话|電話)(?:_?(?:number|no|nr))?")
+PERSON_COLUMN = re.compile(r".*(?:e_?mail|first_?name|last_?name|given_?name|family_?name|surname|apellidos?|nachname"
+                           r"|cognome|achternaam|nom_de_famille|sobrenome|nazwisko)")
 
 
 def person_table(labels: list[str]) -> list[str]:
@@ -216,7 +223,8 @@ VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
     "national_id": lambda value: len(value) <= 32 and sum(ch.isdigit() for ch in value) >= 5,
     "ssn": lambda value: re.fullmatch(r"\d{3}[ .-]?\d{2}[ .-]?\d{4}", value) is not None,
     "address": lambda value: 3 <= len(value) <= 200 and any(ch.isdigit() for ch in value),
-    "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}", value) is not None,
+    # and Russia's series and number: "45 09 718240"
+    "passport": lambda value: re.fullmatch(r"(?=[A-Za-z]{0,5}\d)[A-Za-z0-9]{6,10}|\d{2} ?\d{2} ?\d{6,7}", value) is not None,
     "nino": lambda value: re.fullmatch(r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]", value) is not None,
     # a vendor's key under a password field is that key: "artifactory_password=AKCp8P1rnQ..."
     "password": lambda value: (3 <= len(value) <= 128 and not any(ch.isspace() for ch in value) and len(set(value)) > 1
