@@ -1332,7 +1332,7 @@ NOT_PASSWORDS = frozenset((
     "working accepted rejected asked requested case-sensitive mandatory optional updated "
     "de le la les un une el il lo der die das ein eine nicht pas falsch richtig incorrecta correcta sbagliata "
     "errata incorrecte erronée ungültig abgelaufen caducada scaduta verlopen onjuist fout "
-    "printed disabled enabled insecure day written shared posted rotated displayed"
+    "printed disabled enabled insecure day written shared posted rotated displayed net nu niet ook al"
 ).split()) | {"***", "...", "xxx", "****", "********"}
 
 
@@ -1349,7 +1349,7 @@ PASSWORD_WORD = (r"(?i:(?<!\w)(?<!\w-)(?:[^\W\d]+[-_])?(?:password|passwort|pass
                  r"|adgangskode(?:n)?|passord(?:et)?|koden til wi-?fi\w*|mdp|şifre\w*|sifre\w*"
                  r"|[a-z]+_pass"
                  r"|salasana|şifre|sifre|heslo|jelszó|jelszav\w*|parola mea(?: e| este)?|palavra[- ]passe|пароль"
-                 r"|pgpassword|mysql_pwd|पासवर्ड"
+                 r"|pgpassword|mysql_pwd|पासवर्ड|密码|密碼|كلمة المرور|كلمة السر|סיסמה|mật khẩu"
                  r"|code (?:du |de la )?wi-?fi|wi-?fi[ -](?:code|key|password)|clé wi-?fi|clave (?:del )?wi-?fi"
                  r"|wlan-?schlüssel|wlan-?key)"
                  # and a field that says which one, the adjective after as Romance languages write it:
@@ -1365,7 +1365,11 @@ PASSWORD_VERB = (r"[:=]|[ \t](?i:(?:is|was|has been|is now|now is|got)?[ \t]*(?:
                  r"|maintenant|désormais"
                  r"|ahora|adesso|ora|agora|nu))?")
 #: a value that looks made up (a digit, a symbol or an inner capital): enough without a verb
-MADE_UP = r"(?=[^\s\"',;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"',;)]*[A-Z]))[^\s\"'”,;)]{5,}[^\s\"'”,;.!?)]"
+MADE_UP = r"(?=[^\s\"'`,;)]*(?:\d|[!@#$%^&*]|[A-Z][^\s\"'`,;)]*[A-Z]))[^\s\"'`”,;)]{5,}[^\s\"'`”,;.!?)]"
+#: a value no one writes but as a password: letters, a digit and a symbol ("Moskva_2023!!", "Shanghai@2024abc")
+STRONG_MADE_UP = (r"(?=[^\s\"'`,;)）」]*\d)(?=[^\s\"'`,;)）」]*[!@#$%^&*])(?=[^\s\"'`,;)）」]*[^\W\d_])"
+                  r"(?![^\s@]+@[\w-]+\.)"  # not an e-mail address
+                  r"[^\s\"'`”,;)）」]{6,}[^\s\"'`”,;.!?)）」]")
 PASSWORD = re.compile(
     # a quoted phrase may hold spaces: "passphrase 'purple monkey dishwasher'"; words in between
     # only before a verb ("password for the VPN is '...'", not "password reset 'Send link'")
@@ -1373,7 +1377,7 @@ PASSWORD = re.compile(
     r"[\"'“‘](?P<value_quoted>[^\"'”’\n]{3,64})(?:[\"'”’])"
     + "|" + PASSWORD_WORD + r"(?:[ \t]+[\w'’-]+){0,6}?[\"']?[ \t]*(?:" + PASSWORD_VERB + r")[ \t]*"
     # not an article: "password on the label is ..." reads on to the verb ("on": Finnish "is")
-    r"[\"'“„(]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'”“,;)]{2,}[^\s\"'”“,;.!?)])"
+    r"[\"'“„(`]?(?!(?i:the|a|an|my|your|this|that)\b)(?P<value>[^\s\"'`”“,;)]{2,}[^\s\"'`”“,;.!?)])"
     # "pass: Winter2024!", "pw is bluefish77": too short a word to take without a value that looks made up
     r"|(?i:(?<![\w-])(?:pass|pw|pword)(?![\w-]))(?:[ \t]+[\w'’-]+){0,4}?[ \t]*(?::|=|[ \t]is[ \t])[ \t]*"
     r"(?P<value_short>(?=[^\s\"',;)]*\d)[^\s\"'”,;)]{3,}[^\s\"'”,;.!?)])"
@@ -1408,9 +1412,18 @@ PASSWORD = re.compile(
     # (digits, symbols, inner capitals)
     + "|" + PASSWORD_WORD
     + r"(?:[ \t]+(?:to|a|na|på|til|naar|auf|en|à|in))?[ \t]+(?P<value_bare>" + MADE_UP + ")"
+    # further on in the sentence, when it can only be one: "Пароль от личного кабинета Moskva_2023!!",
+    # "wachtwoord in platte tekst (\"Tulpen2024!\")", "密码我已经改成 Shanghai@2024abc", "パスワード（Sakura#0714）"
+    + "|(?:" + PASSWORD_WORD + r"|(?i:\bcredentials?\b))[^\n.?!\"'`]{0,40}?(?<![\w@#!$%^&*+/=-])[(\"'“‘`（「]?"
+    r"(?P<value_later>" + STRONG_MADE_UP + ")"
+    # what someone tried at a login: "tentei flamengo2019 e ...", "I've tried Tr0ub4dor&3"
+    + r"|(?i:\b(?:tried|tentei|probé|intenté|ho provato|versucht|essayé|probeerde|próbowałem|denedim))[ \t]+"
+    # a letter in it, no path or package ("tried @sentry/react-native"), no card number
+    r"(?P<value_tried>(?=[^\s]*[^\W\d_])(?![^\s]*/)(?!@)" + MADE_UP + ")"
     + r"|\bWIFI:[^\n]*?;P:(?P<value_wifi>[^;\n]{3,64});"
     # Japanese and Korean write the word inside a compound, a particle after it: "初期パスワードは ...", "비밀번호를 ..."
-    + r"|(?:パスワード|비밀번호)(?:は|を|が|를|는|가|은)?[ \t]*[「『]?(?P<value_cjk>(?=[!-~]*(?:\d|[!@#$%^&*]))[!-~]{5,64})"
+    # Chinese too, and a few words in between: "密码我已经改成 Shanghai@2024abc", "パスワード（Sakura#0714）"
+    + r"|(?:パスワード|비밀번호|密码|密碼)(?:[はをが를는가은是为：:]|[^\x00-\x7f\n]{1,12}?)?[ \t]*[「『（(]?(?P<value_cjk>(?=[!-~]*(?:\d|[!@#$%^&*]))[!-~]{5,64})"
     # PHP's configuration: "define( 'DB_PASSWORD', 'Stroopw@fel2024' );"
     + r"|\bdefine\(\s*['\"][A-Z_]*PASSWORD['\"]\s*,\s*['\"](?P<value_php>[^'\"\n]{3,64})['\"]")
 KEYWORD_VALUE = r"(?![a-z])[\"']?\s*(?:[:=]|is)\s*[\"']?(?P<value>(?=[^\s\"',;]*\d)[^\s\"',;]{3,}[^\s\"',;.!?)])"
@@ -1755,11 +1768,45 @@ KANJI = "\u4e00-\u9fff\u3040-\u30ff"
 EAST_ASIAN_ADDRESS = re.compile(
     # Chinese, from the province or city down to the number: "北京市朝阳区建国路88号SOHO现代城B座1706"
     rf"(?:[\u4e00-\u9fff]{{2,3}}(?:省|自治区))?[\u4e00-\u9fff]{{2,4}}市[\u4e00-\u9fff]{{1,5}}(?:区|县)"
-    rf"[\u4e00-\u9fff0-9]{{1,20}}?(?:路|街|道|大道)\d+号(?:[\u4e00-\u9fffA-Za-z0-9]{{0,24}}\d)?|"
+    rf"[\u4e00-\u9fff0-9]{{1,20}}?(?:路|街|道|大道)[ ]?\d+[ ]?号(?:[\u4e00-\u9fffA-Za-z0-9 ]{{0,24}}\d)?|"
     rf"(?:東京都|北海道|(?:大阪|京都)府|[{KANJI}]{{1,3}}県)[{KANJI}]{{1,12}}?[市区町村郡][{KANJI}0-9０-９ー−－-]{{0,24}}\d"
     rf"(?:[ 　][{KANJI}A-Za-z]{{2,20}}(?:[ 　]\d{{1,5}})?)?"
     r"|[가-힣]{2,6}(?:특별시|광역시|특별자치시|도)[ ][가-힣]{1,6}(?:시|군|구)(?:[ ][가-힣]{1,6}(?:구|군))?"
     r"[ ][가-힣0-9]{1,12}(?:로|길)(?:[ ]?\d+(?:번?길))?[ ]\d+(?:-\d+)?(?:,[ ]?\d+(?:층|호))?(?:[ ]?\([가-힣0-9]+\))?")
+CYRILLIC_WORD = r"[А-ЯЁІЇЄ][\w'’-]+"
+#: street addresses in the grammars of Russian, Ukrainian, Greek, Hebrew, Arabic, Hindi, Thai, Vietnamese,
+#: Indonesian, Colombian Spanish and Québec French, each by its street word and the parts that follow it
+SCRIPT_ADDRESS = re.compile(
+    # "м. Київ, вул. Хрещатик, 15, кв. 42, 01001", "Лиговском пр., д. 44, кв. 12", "наб. реки Мойки, д. 58, оф. 305"
+    rf"(?:\d{{6}},[ ])?(?:(?:г\.|м\.)?[ ]?{CYRILLIC_WORD}(?:[ -]{CYRILLIC_WORD})?,[ ])?"
+    rf"(?:(?:ул|вул|пр|просп|наб|пер|бул|пл|ш)\.(?:[ ]реки)?[ ]?{CYRILLIC_WORD}(?:[ ]{CYRILLIC_WORD})?"
+    rf"|{CYRILLIC_WORD}[ ](?:ул|вул|пр|просп|наб|пер|бул)\.),[ ](?:д\.|буд\.)?[ ]?\d+[\w/-]*"
+    rf"(?:,[ ](?:кв|корп|стр|оф|под)\.[ ]?\d+\w*)*(?:,[ ](?:м\.[ ]|г\.[ ])?{CYRILLIC_WORD})?(?:,[ ]\d{{5,6}})?"
+    # "Τσιμισκή 45, 546 23 Θεσσαλονίκη", "Λεωφ. Βασιλίσσης Σοφίας 72, 115 21 Αθήνα"
+    r"|(?:Λεωφ\.[ ]|Οδός[ ])?[Α-ΩΆ-Ώ][α-ωά-ώς.]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+){0,2}[ ]\d{1,4}[Α-Ωα-ω]?,[ ]\d{3}[ ]\d{2}"
+    r"(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?"
+    # "רחוב הרצל 42, דירה 7, רמת גן 5226311", "דרך מנחם בגין 132, תל אביב-יפו"
+    r"|(?:רחוב|רח'|שדרות|שד'|דרך|סמטת)[ ][\u05d0-\u05ea\"' ]{2,30}?[ ]\d{1,4}(?:,[ ](?:דירה|קומה)[ ]\d+)*"
+    r"(?:,[ ][\u05d0-\u05ea -]{2,25}?(?:[ ]\d{5,7})?)?(?=[.,\n\"]|$)"
+    # "حي النرجس، شارع الأمير سلطان 4128، الرياض 13327", "ص.ب. 11452، عمّان 11118، الأردن"
+    r"|(?:(?:حي|فيلا|شقة|مبنى|بناية)[ ][^\n،,]{1,25}،[ ])*(?:شارع|ص\.ب\.)[ ][^\n،,]{1,30}(?:،[ ][^\n،,.]{1,25}){0,3}"
+    # "12, एम.जी. रोड, बेंगलुरु, कर्नाटक 560001"
+    r"|\d{1,4},[ ][^\n]{2,40}?(?:रोड|मार्ग|नगर|गली)[^\n]{0,40}?\d{6}"
+    # "88 ถนนรัชดาภิเษก แขวงดินแดง เขตดินแดง กรุงเทพฯ 10400"
+    r"|\d{1,4}(?:/\d+)?[ ](?:ถนน|ซอย)[^\n]{2,80}?\d{5}"
+    # "235 Nguyễn Văn Cừ, Phường 4, Quận 5, TP. Hồ Chí Minh"
+    r"|(?:(?:Tầng|Lô|Số)[ ]\w+,?[ ])?[^\n,]{2,40},[ ](?:[Pp]hường|[Xx]ã)[ ][^\n,]{1,25},[ ](?:[Qq]uận|[Hh]uyện)[ ][^\n,]{1,25}"
+    r"(?:,[ ](?:TP\.[ ]|Tp\.[ ]|Thành phố[ ])?[^\n,.]{2,20})?"
+    # "Jl. Jend. Gatot Subroto Kav. 21, Jakarta Selatan 12930", "Perumahan Griya Asri Blok C2 No. 8, Bekasi Utara 17121"
+    r"|(?:Jl\.|Jalan|Perumahan|Gedung)[ ][^\n]{3,80}?\d{5}\b"
+    # "Carrera 7 # 71-21, Torre B, Of. 902, Bogotá D.C."
+    r"|(?:Carrera|Calle|Cra\.|Cl\.|Avenida|Diagonal|Transversal)[ ]\d+[A-Z]?[ ]?#[ ]?\d+[A-Z]?-\d+(?:,[ ][^\n,]{2,25}){0,3}"
+    # "4521, rue Saint-Denis, app. 3, Montréal (Québec) H2J 2L4"
+    r"|\d{1,5},[ ](?:rue|avenue|boulevard|boul\.|chemin)[ ][^\n]{3,60}?[A-Z]\d[A-Z][ ]?\d[A-Z]\d")
+#: what each of those grammars holds, for RE2 to find the windows the regex runs in
+SCRIPT_ADDRESS_HINT = (r"(?:ул|вул|пр|просп|наб|пер|бул)\.|, д\.|\d{3} \d{2} [Α-Ω]|Λεωφ|רחוב|רח'|שדרות|דרך|شارع|ص\.ب"
+                       r"|रोड|मार्ग|नगर|ถนน|ซอย|[Pp]hường|[Xx]ã |Jl\.|Jalan|Perumahan|Gedung|\d+[ ]?#[ ]?\d"
+                       r"|\d, (?:rue|avenue|boul|chemin)")
 ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
                      rf"|{US_ADDRESS}|\b{JP_ADDRESS}")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
@@ -1774,7 +1821,7 @@ PASSWORD_WORDS = ("pass", "pw", "docker", "wifi", "wi-fi", "パスワード", "�
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
                   "adgangskode", "salasana", "şifre", "sifre", "heslo", "jelszó", "jelszav", "parola mea", "palavra",
-                  "пароль")
+                  "пароль", "密码", "密碼", "كلمة", "סיסמה", "mật khẩu", "credential", "tried", "tentei")
 ADDRESS_HINT = rf"{STREET_SUFFIX}|\d{{4,6}}\b|\b\d{{3}} \d{{2}}\b|\b\d{{2}}-\d{{3}}\b|{UK_POSTCODE}|Box|Post|Apartado|Apdo|Casella|Caixa"
 ADDRESS_REACH = 200
 
@@ -1823,6 +1870,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
                  where=after_keyword(CUED_ADDRESS_HINT, before=16, after=ADDRESS_REACH)),
         Detector("address", "address", ADDRESS, compact,
                  where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
+        Detector("address", "address", SCRIPT_ADDRESS, compact,
+                 where=after_keyword(SCRIPT_ADDRESS_HINT, before=120, after=120, lower=False)),
         Detector("address", "address", EAST_ASIAN_ADDRESS, compact,
                  where=containing("県", "東京都", "北海道", "府", "특별시", "광역시", "도 ", "市")),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),

@@ -91,7 +91,9 @@ FIELD_LABELS = {
                  r"|paspoort(?:nummer)?|paszport|passnummer|pasnummer|passaporte)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
                  r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre"
-                 r"|пароль|密码|mật_khẩu|kata_sandi|κωδικός|كلمة_السر)"),
+                 r"|пароль|密码|密碼|mật_khẩu|kata_sandi|κωδικός|كلمة_السر|كلمة_المرور|סיסמה|パスワード|비밀번호)"
+                 # and which one: "Mật khẩu tạm", "סיסמה_זמנית" (temporary), "password_new"
+                 r"(?:_(?:tạm|temp|temporary|new|old|initial|זמנית|חדשה|mới|nueva|nova|neu|nouveau))?"),
 }
 
 

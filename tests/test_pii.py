@@ -64,7 +64,7 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    # built from templates, each base used twice: one round of tuning lifts both copies
                    "holdout15": {**FLOORS, "precision": 0.99, "recall": 0.98, "name": 0.99, "structured": 0.98},
                    # its writer leaves role mailboxes (support@, noreply@) unlabeled, which the scrubber removes
-                   "holdout16": {**FLOORS, "precision": 0.955, "recall": 0.92, "name": 0.915, "structured": 0.98,
+                   "holdout16": {**FLOORS, "precision": 0.96, "recall": 0.945, "name": 0.915, "structured": 0.98,
                                  "neutral": 0.07, "kind_precision": 0.88}}
 
 
@@ -1057,3 +1057,48 @@ def test_round_thirteen_structured_values(text, kind, value):
 ])
 def test_payment_references_are_no_personal_number(text):
     assert values_of(text, "national_id") == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("Пароль от личного кабинета Moskva_2023!!, логин тот же", "Moskva_2023"),  # words between, a made-up value
+    ("密码我已经改成 Shanghai@2024abc 了，但是", "Shanghai@2024abc"),
+    ("お送りいただいたパスワード（Sakura#0714）は無効化いたしました", "Sakura#0714"),
+    ("لاحظت أنك أرسلت كلمة المرور (Layla@1990#) في المحادثة", "Layla@1990#"),
+    ('tool argument `password` contains a plaintext credential ("Winter#2025-ops"). Use', "Winter#2025-ops"),
+    ("das alte Passwort `POSTGRES_PASSWORD: Hamburg_2019!db` – reicht es", "Hamburg_2019!db"),  # no backtick
+    ("Khách: Ngô Thanh Tùng | Mật khẩu tạm: Tung@2024vn | Hết hạn: 24h", "Tung@2024vn"),
+    ('{"משתמש": "avi", "סיסמה_זמנית": "Tlv#2024reset"}', "Tlv#2024reset"),
+    ("I keep getting \"invalid credentials\". I've tried Tr0ub4dor&3 and also another one.", "Tr0ub4dor&3"),
+])
+def test_passwords_in_more_languages_and_further_from_their_word(text, value):
+    assert values_of(text, "password") == [value]
+
+
+@pytest.mark.parametrize("text", [
+    "credentials are invalid for user_42",  # an identifier is no password
+    "card declined again. tried 5335-2887-7059-4568 and also my amex",  # a card number is no password
+    "Also tried @sentry/react-native 5.22.0, same thing.",  # nor a package
+    "Het wachtwoord dat je net stuurde heb ik verwijderd.",  # "net" (just) is no password
+])
+def test_what_was_tried_or_named_near_a_password_word_is_not_always_one(text):
+    assert values_of(text, "password") == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ("м. Київ, вул. Хрещатик, 15, кв. 42, 01001", "м. Київ, вул. Хрещатик, 15, кв. 42, 01001"),
+    ("живу на Лиговском пр., д. 44, кв. 12. — Катя", "Лиговском пр., д. 44, кв. 12"),
+    ("Αιγαίο Τρόφιμα Α.Ε.\nΤσιμισκή 45, 546 23 Θεσσαλονίκη", "Τσιμισκή 45, 546 23 Θεσσαλονίκη"),
+    ('"כתובת": "רחוב הרצל 42, דירה 7, רמת גן 5226311"', "רחוב הרצל 42, דירה 7, רמת גן 5226311"),
+    ("حي النرجس، شارع الأمير سلطان 4128، الرياض 13327", "حي النرجس، شارع الأمير سلطان 4128، الرياض 13327"),
+    ("12, एम.जी. रोड, बेंगलुरु, कर्नाटक 560001", "12, एम.जी. रोड, बेंगलुरु, कर्नाटक 560001"),
+    ("88 ถนนรัชดาภิเษก แขวงดินแดง เขตดินแดง กรุงเทพฯ 10400", "88 ถนนรัชดาภิเษก แขวงดินแดง เขตดินแดง กรุงเทพฯ 10400"),
+    ("Tầng 9, 235 Nguyễn Văn Cừ, Phường 4, Quận 5, TP. Hồ Chí Minh",
+     "Tầng 9, 235 Nguyễn Văn Cừ, Phường 4, Quận 5, TP. Hồ Chí Minh"),
+    ("Jl. Jend. Gatot Subroto Kav. 21, Jakarta Selatan 12930", "Jl. Jend. Gatot Subroto Kav. 21, Jakarta Selatan 12930"),
+    ("Carrera 7 # 71-21, Torre B, Of. 902, Bogotá D.C.", "Carrera 7 # 71-21, Torre B, Of. 902, Bogotá D.C."),
+    ("mon adresse 4521, rue Saint-Denis, app. 3, Montréal (Québec) H2J 2L4. Est-ce",
+     "4521, rue Saint-Denis, app. 3, Montréal (Québec) H2J 2L4"),
+    ("客户要求发票寄到北京市朝阳区建国路 93 号院 6 号楼 1802，收件人", "北京市朝阳区建国路 93 号院 6 号楼 1802"),
+])
+def test_street_addresses_in_other_grammars(text, value):
+    assert any(value in found for found in values_of(text, "address"))
