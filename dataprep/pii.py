@@ -415,7 +415,7 @@ class PhoneDetector(Detector):
 #: a word right before a number that says it is a phone ("Tlf. 66 14 28 90", "ring 924 17 380", "gsm 0475 ...")
 PHONE_WORD = re.compile(r"(?i:\b(?:tlf|tel|tél|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|phone|mobile?|mob|mobil\w*"
                         r"|cell|cel|celular|m[óo]vil|gsm|handy|ring(?: på| til)?|call|caller[ -]?id|puhelin|puh|whatsapp|hívj"
-                        r"|sun[aă]|ara|msisdn|wa_id)\.?:?"
+                        r"|sun[aă]|ara|msisdn|wa_id|sms(?: til| to| an| à)?)\.?:?"
                         r"|연락처[은는]?|전화(?:번호)?[은는]?|電話(?:番号)?|連絡先[はがを]?|फ़?ोन|मोबाइल|(?:电话|手机号?|联系电话)[是为]?"
                         r"|телефон|тел\.|τηλ(?:έφωνο)?\.?|الهاتف|هاتف|điện thoại|sđt|telp\.?|hp)"
                         # a JSON key or an SQL column: '"телефон": "8 903 ...', "phone = '15921887304'"
@@ -668,7 +668,8 @@ SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards
             r"|Hartelijke groet(?:en)?|Pozdrawiam|Mvh|Med vänliga hälsningar|Hälsningar|Hilsen|Terveisin"
             r"|Signed|Yours faithfully|Pozdrawiam serdecznie|Z poważaniem|Abraço|Cu stimă|Cu drag|Salam|Besos"
             r"|Saygılarımla|(?:İ|I)yi günler(?: dileriz)?|(?:İ|I)yi çalışmalar|Med vennlig hilsen|Venlig hilsen|Vennlig hilsen"
-            r"|Ystävällisin terveisin|S pozdravem|Üdvözlettel|Mit besten Grüßen|Thx|Ta|Xoxo|Love|Hugs")
+            r"|Ystävällisin terveisin|S pozdravem|Üdvözlettel|Mit besten Grüßen|Thx|Ta|Xoxo|Love|Hugs"
+            r"|Un saludo cordial|À plus|A plus|Bisous|Φιλικά|Με εκτίμηση|Üdv|Puszi|Groetjes|Tot ziens")
 # the longest first, and a space only after a prefix: "name on card WEI ZHANG" is not "name" + "on card"
 NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(?:(?:first|last|given|family|middle"
               r"|display|customer|client|contact|creditor|debtor|account|holder|passenger|patient|employee|card)[ _]?)?"
@@ -882,15 +883,16 @@ def name_rules() -> list[NameRule]:
 
 
 @dataclass(frozen=True, slots=True)
-class PassportDetector(Detector):
-    """Also a number written like a passport number found, soon after it: the second of a couple's or a
-    family's passports ("여권번호는 M20410730, 남편은 M35266996", "мой 14 8338090, мужа 17 7768833")."""
+class SeriesDetector(Detector):
+    """Also a number written like one found, soon after it: the second of a couple's or a family's
+    ("여권번호는 M20410730, 남편은 M35266996", "мой 14 8338090, мужа 17 7768833", "Meine Steuer-ID ist
+    35896647204, die von meiner Frau 34687125021")."""
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         found = list(Detector.spans(self, text))
         for start, end, _ in list(found):
             shape = number_shape(text.value[start:end])
-            for match in PASSPORT_NUMBER_AT.finditer(text.value, end, end + SIBLING_REACH):
+            for match in SERIES_MEMBER.finditer(text.value, end, end + SIBLING_REACH):
                 if number_shape(match.group()) == shape and all(match.start() >= e or match.end() <= s for s, e, _ in found):
                     found.append((*match.span(), compact(match.group())))
         return found
@@ -1202,7 +1204,7 @@ def rare_word(word: str) -> bool:
 
 
 # -- validators ------------------------------------------------------------------------------
-CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2|7)|35|50|9792")  # 67, 50: Maestro; 9792: Troy
+CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[47]|3[068]|6(?:011|5|4[4-9]|2|7|3)|35|50|9792")  # 67, 63, 50: Maestro and Elo; 9792: Troy
 
 
 def card_number(value: str) -> str | None:
@@ -1489,7 +1491,7 @@ NATIONAL_ID_WORD = (r"(?i:personnummer|personnr|samordningsnummer|burgerservicen
                     # identity numbers in Hebrew, Ukrainian, Chinese (Taiwan, Hong Kong), Thai; Medicare, UTR, "ID number"
                     r"|תעודת הזהות|תעודת זהות|ת\"ז|ідентифікаційний код|рнокпп|іпн|身分證字號|身份證號碼?|香港身份證"
                     r"|เลขบัตรประชาชน|บัตรประชาชน|medicare(?: card)?(?: number| no\.?)|(?:my )?id number"
-                    r"|identity number|seguridad social"
+                    r"|identity number|seguridad social|ת\.ז\.?"
                     # a JSON key names it too: {"pesel": "75021461402"}, {"codice_fiscale": ...}
                     r"|\"(?:cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|tfn|sin|ahv|hetu|codice_fiscale|cf|tax_?id"
                     r"|national_?id|personnummer|steuer_?id|id_?number|fnr|rc|tckn|svnr|nas|pps|aadhaar|pan|citizen_?id)\""
@@ -1520,7 +1522,8 @@ CHECKED_ID_SHAPES = (
     ("in_.aadhaar", r"(?<!\d )[2-9]\d{3} \d{4} \d{4}(?! \d)"),  # not three groups of a longer number
     ("br.cpf", r"\d{3}\.\d{3}\.\d{3}-\d{2}"), ("de.idnr", r"\d{2} \d{3} \d{3} \d{3}"),
     ("ch.ssn", r"756\.\d{4}\.\d{4}\.\d{2}"), ("cn.ric", r"\d{17}[\dX]"), ("kr.rrn", r"\d{6}-\d{7}"),
-    ("cl.rut", r"\d{1,2}\.\d{3}\.\d{3}-[\dkK]"), ("th.pin", r"\d-\d{4}-\d{5}-\d{2}-\d"), ("in_.pan", r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]"))
+    ("cl.rut", r"\d{1,2}\.\d{3}\.\d{3}-[\dkK]"), ("th.pin", r"\d-\d{4}-\d{5}-\d{2}-\d"), ("in_.pan", r"[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]"),
+    ("no.fodselsnummer", r"\d{11}"))
 #: check digits too weak to go on alone (one number in ten or eleven passes), enough in a person's record
 RECORD_ID_CHECKS = ("pl.pesel", "nl.bsn", "ca.sin", "gr.amka", "no.fodselsnummer", "be.nn", "dk.cpr", "se.personnummer",
                     "il.idnr", "za.idnr", "th.pin", "ua.rntrc")
@@ -1537,14 +1540,15 @@ def checked_id(value: str) -> str | None:
     return None
 
 
-PASSPORT_WORD = (r"passport|reisepass|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
+PASSPORT_WORD = (r"passport|reisepass|旅券(?:番号)?|דרכון|passnummer(?:et)?|pasu|ppt|パスポート番号|パスポート|여권번호|여권|passeport|pasaporte|passaporto|paspoort|passaporte|pasnummer"
                  r"|paszport\w*|passin|passi|pas č\.?|pass_?nr|pasnr\.?|pasaport\w*"
                  r"|护照(?:号码?)?|paspor|διαβατήριο|[úu]tlev[ée]l|جواز(?: السفر)?|पासपोर्ट(?: संख्या)?|загранпаспорт\w*"
-                 r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز|hộ chiếu|διαβατηρίου"
+                 r"|паспорт\w*|pass nummer|passini|pa[sș]aport\w*|pass-?nr\.?|الجواز|hộ chiếu|διαβατηρίου|διαβατήρι[οό]"
                  r"|pass har nummer")
 # letters and digits, or Russia's series and number ("75 4829173")
 PASSPORT_NUMBER = r"(?<![A-Za-z0-9])(?:(?=[A-Z]{0,6}\d)[A-Z0-9]{6,9}|\d{2} \d{7}|\d{2} \d{2} \d{6})(?![A-Za-z0-9])"
-PASSPORT_NUMBER_AT = re.compile(PASSPORT_NUMBER)
+#: a number another one of its series may be: a passport's, or a personal number's digits
+SERIES_MEMBER = re.compile(rf"{PASSPORT_NUMBER}|(?<![\w.-])\d{{9,13}}(?![\w-])")
 #: a code right after a booking word is the booking's: "Passport photo uploaded; your booking 4ESS7C"
 NOT_A_BOOKING = "".join(f"(?<!{word}{sep})" for word in ("booking", "Booking", "PNR", "reservation", "locator", "ref")
                         for sep in (" ", ": ", " #"))
@@ -1565,8 +1569,8 @@ COUNTRY_CODE_3 = country_codes(3)
 COUNTRY_CODE = f"{COUNTRY_CODE_3}|{country_codes(2)}"
 PASSPORT = re.compile(
     # Chinese, Japanese and Korean write the number right after the word: "护照号码E40871964"
-    rf"(?:护照号码?|パスポート(?:番号)?|여권번호)[はがは是：:（(\s는은가]*(?P<value_cjk>{PASSPORT_NUMBER})"
-    rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:e?s)?(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero))?\b)"
+    rf"(?:护照号码?|パスポート(?:番号)?|旅券番号|여권번호)[はがは是：:（(\s는은가]*(?P<value_cjk>{PASSPORT_NUMBER})"
+    rf"|(?i:(?<![^\W_])(?:{PASSPORT_WORD})(?:e?s)?(?:[ _-]?(?:nummer|nr|number|no|num|numéro|número|numero|sz[áa]m))?\b)"
                       rf"[^\n\d]{{0,40}}?{NOT_A_BOOKING}(?P<value>{PASSPORT_NUMBER})"
                       # further on after a word that says the number follows, also after a compound:
                       # "my passport? I'm Ana, number FE184527", "PassportError: ... for document C4J7RN2L8"
@@ -1647,8 +1651,8 @@ def person_record_ids(text: str, name_ends: list[int]) -> Iterator[Window]:
 def year_of(date: str) -> int:
     """The year of a numeric date or an airline's "19MAY92" (two digits: the latest century before now)."""
     years = [group for group in re.findall(r"\d+", date) if len(group) == 4]
-    if years:
-        return int(years[0])
+    if years:  # a Thai date counts years from the Buddha: 2539 is 1996
+        return int(years[0]) - (543 if int(years[0]) > datetime.date.today().year + 400 else 0)
     two_digits = int(date[-2:])
     return 2000 + two_digits if 2000 + two_digits <= datetime.date.today().year else 1900 + two_digits
 
@@ -1678,7 +1682,8 @@ PRODUCT_NUMBER = re2.compile(
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
 # not ISO dates; two spaces end a number: "vers 01 45 55 02 18   4 min" is a call record's columns
-PHONE = re.compile(r"(?<![A-Za-z0-9_+\-./#])(?!\d{4}-\d\d-\d\d(?!\d))(?:\(\+\d{1,3}\)[ ]?)?\+?\(?\d(?:[\d()./-]|[ ](?![ \t])){5,20}\d"
+# an escaped newline or tab in a JSON string before it is no letter: "Sabine Lehmann\\n0151 23456789"
+PHONE = re.compile(r"(?:(?<=\\n)|(?<=\\t)|(?<![A-Za-z0-9_+\-./#]))(?!\d{4}-\d\d-\d\d(?!\d))(?:\(\+\d{1,3}\)[ ]?)?\+?\(?\d(?:[\d()./-]|[ ](?![ \t])){5,20}\d"
                    r"(?![A-Za-z0-9_-]|\.\d)")
 STREET_SUFFIX = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|"
                  r"Terrace|Parkway|Pkwy|Circle|Highway|Hwy|Square")
@@ -1852,14 +1857,16 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("ssn", "ssn", SSN, digits_only, fields=True, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
-        Detector("national_id", "national_id", CHECKED_ID, checked_id, where=digit_runs_or(r"[A-Z]{6}\d{2}[A-Z]")),
-        Detector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
+        Detector("national_id", "national_id", CHECKED_ID, checked_id,
+                 where=digit_runs_or(r"[A-Z]{6}\d{2}[A-Z]|[A-Z]{5}\d{4}[A-Z]")),  # a codice fiscale, a PAN
+        SeriesDetector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
-        PassportDetector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
+        SeriesDetector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
                          where=either(
                              near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport",
                                   "pasu", "ppt", "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήρ", "tlevél",
-                                  "tlevel", "جواز", "hộ chiếu", "पासपोर्ट", before=10, after=100, lower=True),
+                                  "tlevel", "جواز", "hộ chiếu", "पासपोर्ट", "pașaport", "旅券", "דרכון", before=10, after=100,
+                                  lower=True),
                              after_keyword(r"(?:type|kind|doc|document)[\"']?\s*[:=]\s*[\"']?p\b", after=260),
                              after_keyword(MANIFEST_NAME, after=120, lower=False))),
         Detector("dob", "dob", DATE_OF_BIRTH, fields=True, field_value=re.compile(rf"(?<!\d)(?:{DATE})(?!\d)"), where=after_keyword(BIRTH_WORD, before=30, after=75)),

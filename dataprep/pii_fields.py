@@ -26,8 +26,10 @@ LINE = re.compile(r"[^\n]+")
 ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "account", "guest", "sender"))
 #: "Label: value" on a line of its own ("NIK : 3171...", "Адрес: ...", "地址：..."); the label a few words
 #: also after a bar or a slash that separates fields on one line: "Πελάτης: X | Διαβατήριο: ...", "이름: X / 등급: VIP"
-LINE_FIELD = re.compile(r"(?:^|(?<=\|)|(?<=[ \t]/))[ \t]*(?P<label>[^\W\d][^\n:：\"{}|/]{0,30}?)[ \t]*[:：][ \t]*"
-                        r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|\||[ \t]/[ \t])", re.MULTILINE)
+#: a bullet may open the line ("- Surname: MACLEOD"); two spaces also part fields ("Last Name: NGUYEN  First Name: ...")
+LINE_FIELD = re.compile(r"(?:^(?:[ \t]*[-*•][ \t]+)?|(?<=\|)|(?<=[ \t]/)|(?<=[ \t]{2}))[ \t]*"
+                        r"(?P<label>[^\W\d][^\n:：\"{}|/]{0,30}?)[ \t]*[:：][ \t]*"
+                        r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|\||[ \t]/[ \t]|[ \t]{2})", re.MULTILINE)
 #: a key=value log line's fields: 'ho_ten="Trần Văn Hùng" cccd=038083525916', "surname=HOLLOWAY given=MAEVE"
 # and an SQL assignment: "SET passport = '40 15 227381'"
 KEY_VALUE_FIELD = re.compile(r"(?<![\w.-])(?P<label>[A-Za-z_][\w.-]{0,40})(?:=| = )(?:\"(?P<quoted>[^\"\n]{1,300})\""
@@ -39,12 +41,13 @@ ROW_FIELD = re.compile(r"^[ \t]*\|[ \t]*(?P<label>[^\W\d][^|\n]{0,30}?)[ \t]*\|[
                        re.MULTILINE)
 MAX_HEADER = 500  # a longer line is prose, not a table's header
 #: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
-HEADER_CELL = re.compile(r"[^\W\d][^\W_]*(?:[ _.#-][^\W_]+){0,3}\.?|#")
+HEADER_CELL = re.compile(r"[^\W\d](?:[^\W_]|[\u0e31-\u0e4e\u0900-\u0dff])*(?:[ _.#-][^\W_]+){0,3}\.?|#")  # Thai's marks
 
 PREFIX = r"(?:[a-z]+_){0,2}"
 #: keys that name a person in a form, but also a product, a tool or a bot ("name": "Pro plan", "agent": "claude"):
 #: their value counts as a name only when written in a script without capitals or in capitals ("KIM DOYUN")
-ROLE_KEYS = r"name|agent|assignee|requester|holder|beneficiary|owner|operator|consultant|attendant"  # "customer_dob", "billing_address", "db_admin_password"
+ROLE_KEYS = (r"name|agent|assignee|requester|holder|beneficiary|owner|operator|consultant|attendant|passenger|traveller"
+             r"|traveler|guest|recipient|receiver|payee|insured|cardholder")  # "customer_dob", "billing_address", "db_admin_password"
 FIELD_LABELS = {
     "name": (rf"{PREFIX}(?:(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
              r"|holder|account_holder|card_holder|recipient|sender)_?names?|surname|forename|given|firstname"
@@ -60,7 +63,8 @@ FIELD_LABELS = {
              # a person by their role in the app, in other scripts: user, customer, patient, subscriber
              r"|用户|客户|顾客|사용자|고객|환자|المستخدم|العميل|المريض|пользователь|абонент|заявитель|χρήστης"
              r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員|担当|客服|顧客|客戶姓名|客户姓名|持卡人|탑승객|שם|בעל_החשבון"
-             r"|оператор|nhân_viên|khach_hang|ho_ten|zakaznik|zákazník|الاسم_الكامل)"),
+             r"|оператор|nhân_viên|khach_hang|ho_ten|zakaznik|zákazník|الاسم_الكامل|отчество|по_батькові|patronymic"
+             r"|받는분|소유자|名義|власник|власниця|nguoi_nhan|người_nhận|ผู้รับ)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
@@ -68,7 +72,7 @@ FIELD_LABELS = {
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
             r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि|जन्मतिथि|f[öo]dd|f[øo]dt|дата_народження|תאריך_לידה"
-            r"|ημ_γέννησης|ημερομηνία_γέννησης)"),
+            r"|ημ_γέννησης|ημερομηνία_γέννησης|วันเกิด|出生日期|생년월일)"),
     # not "ssn": the SSN detector reads a US number as one; every other country's goes here
     "national_id": (rf"{PREFIX}(?:national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"
@@ -78,6 +82,8 @@ FIELD_LABELS = {
                     r"|matricule|rijksregisternummer|insee|s[ée]curit[ée]_sociale|n_?[°º]_?s[ée]cu|num_?secu|my_?number|マイナンバー|주민등록번호"
                     r"|身份证号?码?|cccd|снилс|инн|полис_омс|αμκα|αφμ|nik|numero_national|رقم_الهوية"
                     r"|ת_ז|ת\"ז|תעודת_זהות|рнокпп|іпн|citizen_?id|(?:numero_)?seguridad_social|香港身份證|身分證字號|पैन"
+                    r"|nr_dowodu|numer_dowodu|versichertennummer|versicherungsnummer|krankenversichertennummer|kvnr"
+                    r"|pis|pis_pasep|nis|เลขประจำตัวประชาชน"
                     r"|(?:cpf|nif|nie|dni|bsn|pesel|tckn|cnp|curp)_[a-z]+)"),  # "cpf_responsavel"
     "ssn": rf"{PREFIX}(?:ssn|social_security(?:_number|_no)?)",
     "nino": rf"{PREFIX}(?:nino|ni_?number|ni_no|national_insurance(?:_number|_no)?)",
@@ -88,7 +94,8 @@ FIELD_LABELS = {
                 r"|住所|주소|पता|住址|地址|收货地址|dia_chi|địa_chỉ|адрес|διεύθυνση|alamat|jusho|العنوان)"),  # a postcode alone is an area, not an address
     "passport": (rf"{PREFIX}(?:passport(?:_?(?:no|number|nr|num))?|pasaporte|passeport|passaporto|reisepass(?:nummer)?"
                  r"|パスポート番号|여권번호|护照号码?|paspor|διαβατήριο|[úu]tlev[ée]l|رقم_جواز_السفر|загранпаспорт|паспорт"
-                 r"|paspoort(?:nummer)?|paszport|passnummer|pasnummer|passaporte)"),
+                 r"|paspoort(?:nummer)?|paszport|passnummer|pasnummer|passaporte|旅券番号|דרכון|pașaport|pasaport"
+                 r"|[úu]tlev[ée]lsz[áa]m)"),
     "password": (rf"{PREFIX}(?:password|passwd|pass|pwd|passphrase|passwort|kennwort|mot_de_passe|mdp|contrase[ñn]a"
                  r"|senha|parola|wachtwoord|l[öo]senord|adgangskode|passord|salasana|has[łl]o|heslo|jelsz[óo]|[şs]ifre"
                  r"|пароль|密码|密碼|mật_khẩu|kata_sandi|κωδικός|كلمة_السر|كلمة_المرور|סיסמה|パスワード|비밀번호)"
@@ -120,7 +127,9 @@ def labeled_values(text: str) -> list[tuple[str, int, int]]:
 
 
 def label_of(raw: str) -> str:
-    return re.sub(r"[\s-]+", "_", raw.strip(" \t\"'*`").lower())  # not casefold: Greek keeps its final "ς"
+    """Lower case, words joined by "_" ("holderName" and "Holder name" are "holder_name")."""
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", raw.strip(" \t\"'*`"))
+    return re.sub(r"[\s-]+", "_", words.lower())  # not casefold: Greek keeps its final "ς"
 
 
 def label_rows(text: str) -> list[tuple[str, int, int]]:
@@ -179,10 +188,12 @@ def read_table(text: str, lines: list[tuple[int, int]], index: int, found: list[
 
 #: a column just called "Name" is a person's in a table of people ("Name;Vorname;Geburtsdatum"), not in
 #: one of products or servers
-PLAIN_NAME = frozenset(("name", "nom", "nome", "nombre", "naam", "navn", "namn", "nimi", "imie", "jmeno"))
+PLAIN_NAME = frozenset(("name", "nom", "nome", "nombre", "naam", "navn", "namn", "nimi", "imie", "jmeno", "ชื่อ", "姓名", "이름",
+                        "имя", "שם", "الاسم", "नाम", "tên"))
 #: a field or column that holds a phone number (also what tells the phone detector a number is one)
 PHONE_LABEL = re.compile(r"(?:[a-z]+_)?(?:phone|tel|tlf|telefon\w*|t[ée]l[ée]phone|tel[ée]fono|telefone|mobile?|mobil\w*"
-                         r"|cell|gsm|handy|puhelin|wa_id|whatsapp|msisdn|nomor|nomor_hp|телефон|טלפון|电话|電話)(?:_?(?:number|no|nr))?")
+                         r"|cell|gsm|handy|puhelin|wa_id|whatsapp|msisdn|nomor|nomor_hp|телефон|טלפון|电话|電話|手机号?|手機"
+                         r"|โทรศัพท์|điện_thoại)(?:_?(?:number|no|nr))?")
 PERSON_COLUMN = re.compile(r".*(?:e_?mail|first_?name|last_?name|given_?name|family_?name|surname|apellidos?|nachname"
                            r"|cognome|achternaam|nom_de_famille|sobrenome|nazwisko)")
 
@@ -215,7 +226,9 @@ ANY_LABEL = re.compile("|".join(f"(?:{labels})" for labels in FIELD_LABELS.value
 NOT_A_VALUE = frozenset(("null", "none", "n/a", "na", "-", "—", "unknown", "redacted", "hidden", "***", "tbd", "?"))
 #: a letter, or a mark that joins one: Devanagari's vowel signs and virama, Arabic's and Thai's vowel marks
 NAME_CHAR = r"(?:[^\W\d_]|[\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e31-\u0e4e])"
-NAME_VALUE = re.compile(rf"{NAME_CHAR}+(?:[ '’.-]{{1,2}}{NAME_CHAR}+){{0,5}}\.?")
+NAME_VALUE = re.compile(rf"{NAME_CHAR}+(?:[ '’.,-]{{1,2}}{NAME_CHAR}+){{0,5}}\.?")  # "Brandt, Helmut" too
+#: a sender or recipient's address after their name: "Игорь Смирнов <i.smirnov@stroy-invest.ru>"
+ADDRESS_AFTER_NAME = re.compile(r"[ \t]*<[^<>\s]+@[^<>\s]+>\s*\Z")
 
 
 #: what a field's value must look like to be a value of each kind
@@ -235,6 +248,18 @@ VALUE_CHECKS: dict[str, Callable[[str], bool]] = {
 
 
 ROLE_KEY = re.compile(rf"{PREFIX}(?:{ROLE_KEYS})")  # "mail_from_name", "app_name", "tag_name" too
+#: an e-mail's sender and recipients in other languages ("От:", "Από:", "מאת:", "보낸 사람:", "发件人:"); as a JSON
+#: key "من"/"إلى" is a flight's "from"/"to": the value must be more than one code ("JED") to be a person
+MAIL_HEADER = re.compile(r"от|кому|від|από|προς|κοιν|מאת|אל|من|إلى|प्रेषक|प्राप्तकर्ता|feladó|címzett|보낸_사람"
+                         r"|받는_사람|참조|từ|đến|发件人|收件人|寄件者|จาก|ถึง|nadawca|odbiorca|gönderen|alıcı|afzender"
+                         r"|remitente|destinatário")
+
+
+def person_value(label: str, value: str) -> bool:
+    """A role key's or a mail header's value that can only be a person's name."""
+    if ROLE_KEY.fullmatch(label):
+        return uncased_or_capitals(value)
+    return MAIL_HEADER.fullmatch(label) is not None and not re.fullmatch(r"[A-Z0-9]{2,5}", value)
 
 
 def uncased_or_capitals(value: str) -> bool:
@@ -262,12 +287,13 @@ def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
     for label, start, end in values:
         if masked(text[start:end]):
             continue
-        if not labels.fullmatch(label) and not (kind == "name" and ROLE_KEY.fullmatch(label)
-                                                and uncased_or_capitals(text[start:end])):
+        if not labels.fullmatch(label) and not (kind == "name" and person_value(label, text[start:end])):
             continue
         if inside is not None:
             if not (match := inside.search(text, start, end)):
                 continue
             start, end = match.span()
+        elif kind == "name" and (mail := ADDRESS_AFTER_NAME.search(text, start, end)):
+            end = mail.start()
         if plausible(kind, text[start:end]):
             yield start, end

@@ -65,7 +65,10 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                    "holdout15": {**FLOORS, "precision": 0.99, "recall": 0.98, "name": 0.99, "structured": 0.98},
                    # its writer leaves role mailboxes (support@, noreply@) unlabeled, which the scrubber removes
                    "holdout16": {**FLOORS, "precision": 0.96, "recall": 0.945, "name": 0.915, "structured": 0.98,
-                                 "neutral": 0.07, "kind_precision": 0.88}}
+                                 "neutral": 0.07, "kind_precision": 0.88},
+                   # names that sign off a message quoted inside another ("... — Ігор»") are its hardest
+                   "holdout17": {**FLOORS, "precision": 0.975, "recall": 0.91, "name": 0.845, "structured": 0.96,
+                                 "neutral": 0.11, "kind_precision": 0.9}}
 
 
 @pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
@@ -1102,3 +1105,31 @@ def test_what_was_tried_or_named_near_a_password_word_is_not_always_one(text):
 ])
 def test_street_addresses_in_other_grammars(text, value):
     assert any(value in found for found in values_of(text, "address"))
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    ("От: Игорь Смирнов <i.smirnov@stroy-invest.ru>\nКому: Екатерина Павлова", "name", "Игорь Смирнов"),  # mail headers
+    ("보낸 사람: 이서연 <seoyeon.lee@hanbit-soft.co.kr>\n받는 사람: 최동욱", "name", "최동욱"),
+    ("- Surname: MACLEOD\n- Given names: ISLA CATRIONA", "name", "MACLEOD"),  # a bulleted form
+    ("Last Name: NGUYEN  First Name: THANH HUONG  MI: T", "name", "THANH HUONG"),  # fields two spaces apart
+    ('{"passenger":"MR THEODORE ABERNETHY","pnr":"ZK4P9R"}', "name", "MR THEODORE ABERNETHY"),
+    ("Nr | Name | Reisepass | Geburtsdatum\n1  | Brandt, Helmut | VC202KWTN | 14.07.1959", "name", "Brandt, Helmut"),
+    ("ชื่อ,เลขประจำตัวประชาชน,วันเกิด\nนางสาวพิมพ์ชนก ศรีสุข,8867176364131,01/12/2539", "dob", "01/12/2539"),
+    ("якщо щось зміниться — напишу.\nЗ повагою, Соломія", "name", "Соломія"),
+    ("今天先这样。\n——小雨", "name", "小雨"),
+    ("Ezt kérik: útlevélszám (PS9464195), a férjemé (TK0922958), és", "passport", "TK0922958"),
+    ('{"搭乗者": [{"氏名": "SAITO HARUKA", "旅券番号": "TR9692080"}]}', "passport", "TR9692080"),
+    ("Pasager: Radu Gheorghe\nPașaport: 911140229", "passport", "911140229"),
+    ("Meine Steuer-ID ist 35896647204, die von meiner Frau 34687125021. Wo", "national_id", "34687125021"),
+    ("अनुरोध अस्वीकृत: पैन HZSPC2916S और ग्राहक", "national_id", "HZSPC2916S"),
+    ('{"system": "urn:oid:2.16.578.1.12.4.1.4.1", "value": "27025303712"}', "national_id", "27025303712"),  # fnr
+    ("Ny bekreftelse sendes på SMS til 412 55 908.", "phone", "412 55 908"),
+    ('"text": "Grüße\\nSabine Lehmann\\n0151 23456789"}', "phone", "0151 23456789"),  # after an escaped newline
+    ("meu cartão 6362 9789 6266 3262 foi clonado", "card", "6362 9789 6266 3262"),  # Elo
+])
+def test_round_fourteen_finds_what_holdout17_missed(text, kind, value):
+    assert value in values_of(text, kind)
+
+
+def test_a_flights_from_and_to_keys_in_arabic_are_no_mail_header():
+    assert values_of('{"رقم": "SV 1025", "من": "JED", "إلى": "DMM"}', "name") == []
