@@ -857,7 +857,10 @@ def name_rules() -> list[NameRule]:
              keywords=f"{GREETING}|{SIGN_OFF}"),
         # a known first name that ends the text after a sentence, or after a dash: "Can you sort it? Morgan",
         # "the 3pm is moved? thx — Jess"
-        rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?\s*\Z", known_first=True, tail=TAIL),
+        # ... also at the end of a message quoted inside the text: '... auf dem Laufwerk. Honza"'
+        rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?(?:\s*\Z|[\"»”」](?=[ \t]*(?:\n|\Z)))", known_first=True),
+        # a known first name that opens a quoted message, calling its reader: '"Bence, a szerver ...'
+        rule(rf"(?<=[\"«“„])(?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True),
         rule(rf"(?:[—–]|(?<![\w:/.~])/)[ \t]*{VALUE}{signed_end}", known_first=True),  # "— Jess", Swedish "/Elin"
         # an initial and a surname: "K. Vogel"
         rule(rf"(?<![\w.])(?P<value>[{UPPER}]\.[ \t]?{NAME_WORD.pattern})", surname_known=True,
@@ -877,6 +880,10 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?<![\w-])(?:Deine|Dein|Ta|Ton|Tua|Tuo|Jouw|Din|Tvoje|Twoja|Twój)[ \t]+{VALUE}{end_of_line}",
              known_first=True, keywords=r"deine|dein|ta|ton|tua|tuo|jouw|din|tvoje|twoja|twój"),
         rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True, tail=TAIL),  # a signature line that ends the text
+        rule(rf"\n[ \t]*{VALUE},[ \t]+[^\n]{{2,40}}\Z", known_first=True, tail=TAIL),  # "Akiko, Wayfarer Travel"
+        # Hungarian puts "I am" after the name: "Jó napot, Kovács Péter vagyok."
+        rule(rf"(?P<value>{STANDALONE_NAME_WORD}[ \t]+{NAME_WORD.pattern})[ \t]+vagyok\b", keywords="vagyok",
+             keyword_after=True),
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{1,3}})",
              known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True),
     ]

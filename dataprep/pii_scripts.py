@@ -16,6 +16,8 @@ import re2
 
 KANJI, KANA = "\u4e00-\u9fff", "\u3040-\u30ff"
 KATAKANA = "\u30a0-\u30ff"
+#: family words that sign a message as names do ("– 이모가": "from auntie")
+KOREAN_FAMILY = "이모|삼촌|엄마|아빠|할머니|할아버지|언니|오빠|누나|형이|고모"
 #: the most common Korean surnames (over 95% of people), a syllable each
 KOREAN_SURNAMES = ("김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방공현함변염"
                    "여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용예경봉사부")
@@ -46,7 +48,8 @@ KOREAN_NAME = re.compile(
     # a given name alone, spaced from "님": "민지 님"
     r"|(?<![가-힣])(?P<value_given>[가-힣]{2})(?=[ ]님)"
     # a sign-off at the end of a message: "... 괜찮을까요? 문가은", "- 서연"
-    rf"|(?:(?<=[.!?~)][ ])|(?<=-[ ]))(?P<value_signed>[{KOREAN_SURNAMES}]?[가-힣]{{2}})[ ]?(?:드림|올림)?[ ]*\Z")
+    rf"|(?:(?<=[.!?~)][ ])|(?<=-[ ])|(?<=\n))(?!{KOREAN_FAMILY})"
+    rf"(?P<value_signed>[{KOREAN_SURNAMES}]?[가-힣]{{2}})[ ]?(?:드림|올림)?[ ]*[\"」]?[ ]*\Z")
 #: the most common Chinese surnames, a character each
 CHINESE_SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟"
                     "谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
@@ -64,7 +67,8 @@ ARABIC_NAME = re.compile(
     # after "my name is", a title or a greeting: "اسمي مريم الحمادي", "الدكتور سامر حداد", "أهلاً مريم"
     # "باسم" (in the name of), "يا" (calling someone), "أنا" (I am)
     rf"(?:اسمي|الدكتور|الدكتورة|السيد|السيدة|الأستاذ|الأستاذة|أهلاً|أهلا|مرحباً|مرحبا|عزيزي|عزيزتي|باسم|يا|أنا)[ ]"
-    rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+)?)(?=[،.,!؟?\n]|$|[ ]و)")  # "و...": "and" opens the next clause
+    # "و..." ("and") opens the next clause, "من" says where from: "أنا عمر فاروق من القاهرة"
+    rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+)?)(?=[،.,!؟?\n]|$|[ ]و|[ ]من[ ])")
 GREEK_NAME = re.compile(
     # "είμαι ο Γιώργος Παπαδάκης" (I am), "με λένε ..." (they call me), "κ. ..." (Mr)
     r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|κ\.|κύριε|κυρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
@@ -113,16 +117,23 @@ SCRIPT_GREETED = re.compile(
     # "אני" (I am) takes one word before a comma or a full stop: "אני עומר." ("אני צריך עזרה" is "I need help")
     rf"(?<!\w)אני[ ](?P<value_i>{SCRIPT_WORD})(?=[,.])"
     r"|(?<!\w)(?:שלום|היי|קוראים לי|(?<=[،,.][ ])معكم|(?<=[،,.][ ])معك|أستاذ|أستاذة|Γεια σου|Γεια σας|Αγαπητέ|Αγαπητή|Είμαι η|Είμαι ο"
-    r"|สวัสดี(?:ครับ|ค่ะ)?[ ]?คุณ|ดิฉันชื่อ|ผมชื่อ|ชื่อ)[ ]?"
-    rf"(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}}?)(?=[ \t]*(?:[,，、،.!]|\n|\Z|[ ](?:ค่ะ|ครับ|ואני|و)))"
-    r"|嗨(?P<value_hi>[\u4e00-\u9fff]{2,3})(?=[，,！!])")  # "嗨小周，": Chinese has no spaces to end a name
+    r"|สวัสดี(?:ครับ|ค่ะ)?[ ]?คุณ)[ ]?"
+    rf"(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}}?)(?=[ \t]*(?:[,，、،.!]|\n|\Z|[ ](?:ค่ะ|ครับ|ואני|و|من|και)\b))"
+    # Thai writes no full stop: the name is the two words after "my name is" ("ผมชื่อสมชาย ใจดี ต้องการ...")
+    r"|(?:ผม|ดิฉัน|ฉัน)?ชื่อ[ ]?(?P<value_th>[^\s\d]+(?:[ ](?!ค่ะ|ครับ)[^\s\d]+)?)"
+    # Hindi "I am ... am": "मैं अर्जुन सिंह हूँ"; Japanese "私は松本 直樹です"
+    rf"|मैं[ ](?P<value_hi>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ ]हूँ"
+    r"|私は(?P<value_ja>[\u4e00-\u9fff]{1,3}[ 　]?[\u4e00-\u9fff]{1,3})です"
+    r"|嗨(?P<value_cn>[\u4e00-\u9fff]{2,3})(?=[，,！!])")  # "嗨小周，": Chinese has no spaces to end a name
 #: a name that signs off the end of a message, after a dash or a thank-you: "— Катя", "– विकास", "—阿杰",
 #: "Ευχαριστώ πολύ! Σοφία", "شكراً، خالد المنصوري", "Всего доброго, В. Тарасов"
 SCRIPT_END_SIGNED = re.compile(
     r"(?:(?<=[.!?。！？।\n])[ ]?[—–]{1,2}[ ]?|(?<=[.!?。！？।\n][ ])[—–][ ]?|(?:شكراً|شكرا|Ευχαριστώ(?: πολύ)?|Спасибо|Дякую"
     r"|Всего доброго|धन्यवाद|谢谢|谢啦|감사합니다|С уважением|З повагою|Φιλικά|Με εκτίμηση|تحياتي|مع تحياتي)[،,!.]?[ \n]?)"
     # not a lower-case word of a script with capitals: "Спасибо за помощь"
-    rf"(?P<value>(?![а-яёіїєґα-ωά-ώ])(?:[А-ЯЁІЇЄ]\.[ ])?{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ \t]*[.!]?[ \t]*\Z")
+    rf"(?P<value>(?![а-яёіїєґα-ωά-ώ]|{KOREAN_FAMILY})(?:[А-ЯЁІЇЄ]\.[ ])?{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ \t]*[.!]?[ \t]*[\"»”」]?[ \t]*(?:\n|\Z)")
+#: a Cyrillic or Greek name that opens a quoted message, calling its reader: «Марек, доступ ...», «Νίκο, Wi-Fi ...»
+QUOTE_ADDRESSED = re.compile(rf"(?<=[\"«“„])(?P<value>{CYRILLIC_NAME_WORD}|[Α-ΩΆ-Ώ][α-ωά-ώς]+),[ ]")
 #: a text that is a name and nothing else, as a name field holds it: "Вера Александрова", "이수빈", "吴佳琪"
 WHOLE_TEXT_NAME = re.compile(
     rf"\A[ \t]*(?P<value>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{1,2}}|[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+){{1,2}}"
@@ -136,10 +147,11 @@ SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A
                                 "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ"),
                 (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добр|Привет|Привіт|Уважаем|Вітаю|Шановн|звати|[Ээ]то |Я "),
                 (PATRONYMIC_NAME, "вна|вич|ична|івна|ївна"),
+                (QUOTE_ADDRESSED, "[\"«“„][А-ЯЁІЇЄΑ-ΩΆ-Ώ]"),
                 (SCRIPT_END_SIGNED, "[—–]|شكر|Ευχαριστώ|Спасибо|Дякую|доброго|धन्यवाद|谢|감사합니다|уважением|повагою|Φιλικά"
                                     "|εκτίμηση|تحياتي"),
                 (WHOLE_TEXT_NAME, r"\A[ \t]*[^\x00-\x7f][^\n]{0,40}\z"),
-                (SCRIPT_GREETED, "שלום|היי|קוראים|אני|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|ชื่อ|嗨"),
+                (SCRIPT_GREETED, "שלום|היי|קוראים|אני|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|ชื่อ|嗨|मैं|私は"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 # RE2 scans a long text for a hint in one pass however many alternatives it has

@@ -1133,3 +1133,23 @@ def test_round_fourteen_finds_what_holdout17_missed(text, kind, value):
 
 def test_a_flights_from_and_to_keys_in_arabic_are_no_mail_header():
     assert values_of('{"رقم": "SV 1025", "من": "JED", "إلى": "DMM"}', "name") == []
+
+
+@pytest.mark.parametrize("text, value", [
+    ('Csinálj ebből egy jegyet:\n"Bence, a szerver root jelszava megváltozott.', "Bence"),  # a quoted message's reader
+    ("Переклади дослівно:\n«Марек, доступ до адмінки готовий.", "Марек"),
+    ("Після першого входу змініть пароль. — Ігор»", "Ігор"),  # and its writer
+    ("Your voucher will arrive by post.\n\nHave a great trip!\nAkiko, Wayfarer Travel", "Akiko"),
+    ("Jó napot, Kovács Péter vagyok. A TAJ-számom", "Kovács Péter"),
+    ("สวัสดีครับ ผมชื่อสมชาย ใจดี ต้องการเปลี่ยนที่อยู่", "สมชาย ใจดี"),
+    ("मैं अर्जुन सिंह हूँ, लंदन में काम करता हूँ।", "अर्जुन सिंह"),
+    ("私は松本 直樹です。ロンドンで働いています。", "松本 直樹"),
+    ("أنا عمر فاروق من القاهرة، رقم موبايلي", "عمر فاروق"),
+    ("다음 주에는 표를 만들어 달라고 할게요.\n지영 드림", "지영"),
+])
+def test_names_that_open_or_sign_a_quoted_message_and_introductions_in_more_languages(text, value):
+    assert value in values_of(text, "name")
+
+
+def test_a_relative_signing_a_korean_message_is_no_name():
+    assert values_of('"수아야, 생일 축하해! 행복하게 자라렴. – 이모가"', "name") == []
