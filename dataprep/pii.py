@@ -84,6 +84,14 @@ to claim a span keeps it):
   Billing", "Talent Team") are not names, nor is a label's one word that no name list holds
   ("Customer: Premium").
 
+Beyond the detectors' own patterns: a value under a key, column, form label, key=value field, XML element
+or mail header that names its kind (``dataprep.pii_fields``) is that kind first; names in scripts
+without capitals are found by what stands around them (``dataprep.pii_scripts``); after a name on its
+line, a date a dozen years back or more is a date of birth and a cell whose country's check digits hold
+is a personal number (``person_record_dates``, ``person_record_ids``); and a passport or personal
+number found brings the one of the same shape right after it (``SeriesDetector``: a couple's, a
+family's).
+
 Speed: detectors look only where they can match (near their keyword, a digit run, an "@").
 The keyword searches run on RE2 (``google-re2``), one automaton for all of a detector's
 keywords, so a 200 MB line is searched in about a second per keyword list instead of minutes;
@@ -94,14 +102,15 @@ Not detected: names with no context and no known first name ("to Olu Adeyemi"), 
 name as the subject of a sentence ("Helen opened a ticket") or in a CSV row, names in lower case
 or all capitals outside a label, names from Arabic, Hebrew or Indic scripts that Faker lists only
 in those scripts ("Priyanka", "Kerem" are on no list), user names in running text after other words
-("Your account rgupta is unlocked"), a whole field that is one word made of an initial and a surname
+("Your account rgupta is unlocked"), names in prose in scripts without capitals and with no cue, a
+whole field that is one word made of an initial and a surname
 (``jbecker``, ``zdlamini``: as many English words split that way, "cluster", "parents"), user names
 not made of names on the lists (``NguyenVanAn``), places and products that read as a first name
 and a rare word ("Washington Dulles", "Marshall Stanmore"), passwords with no keyword near
 them, a plain word with no verb ("my password Rosebud stopped working", "pass sakura-blossom") or
-after "it's either", airline PNR fields (``HERRERA/TOMAS``), SSNs in a CSV column, national IDs
-with no word naming them before them, licence plates, dates that are not next to a birth
-keyword, addresses with no postcode and no street-type word, in lower case, or with the postcode
+after "it's either", national IDs with weak check digits and no word, field or name around them,
+licence plates, dates that are neither next to a birth keyword nor after a name on its line,
+addresses with no postcode and no street-type word, in lower case, or with the postcode
 after the city outside the US, UK, AU, IN and Brazil ("Beirut 1103"), vendor keys with no prefix
 and no key header or field name before them (a bare 40-character token), and secrets with no
 keyword that look like words.
@@ -113,9 +122,8 @@ was measured as a name detector on our five tuning sets: person precision 0.40-0
 drops name precision to 0.58, so it is not used.
 
 Text that is a JSON object or array (tool arguments, tool results) is scrubbed value by
-value, so a placeholder never breaks the JSON or swallows an escape sequence; a value whose
-only clue is its key (``{"dob": "1984-07-09"}``) is therefore not found, though the same
-text inside a log line that is not a JSON document is.
+value, so a placeholder never breaks the JSON or swallows an escape sequence; it is also read
+whole, so a value whose only clue is its key (``{"dob": "1984-07-09"}``) is found.
 """
 
 from __future__ import annotations

@@ -43,11 +43,11 @@ MAX_HEADER = 500  # a longer line is prose, not a table's header
 #: a column's name: a few words, no path, quote or code ('File "/srv/app/charge.py", line 88' is a traceback)
 HEADER_CELL = re.compile(r"[^\W\d](?:[^\W_]|[\u0e31-\u0e4e\u0900-\u0dff])*(?:[ _.#-][^\W_]+){0,3}\.?|#")  # Thai's marks
 
-PREFIX = r"(?:[a-z]+_){0,2}"
+PREFIX = r"(?:[a-z]+_){0,2}"  # "customer_dob", "billing_address", "db_admin_password"
 #: keys that name a person in a form, but also a product, a tool or a bot ("name": "Pro plan", "agent": "claude"):
 #: their value counts as a name only when written in a script without capitals or in capitals ("KIM DOYUN")
 ROLE_KEYS = (r"name|agent|assignee|requester|holder|beneficiary|owner|operator|consultant|attendant|passenger|traveller"
-             r"|traveler|guest|recipient|receiver|payee|insured|cardholder")  # "customer_dob", "billing_address", "db_admin_password"
+             r"|traveler|guest|recipient|receiver|payee|insured|cardholder")
 FIELD_LABELS = {
     "name": (rf"{PREFIX}(?:(?:first|last|given|family|full|middle|customer|client|contact|patient|employee|passenger|student"
              r"|holder|account_holder|card_holder|recipient|sender)_?names?|surname|forename|given|firstname"
@@ -62,7 +62,7 @@ FIELD_LABELS = {
              r"|작성자|담당자|승객|예약자|신청자|负责人|联系人|乘客|宿泊者|担当者|契約者|乗客|yolcu"
              # a person by their role in the app, in other scripts: user, customer, patient, subscriber
              r"|用户|客户|顾客|사용자|고객|환자|المستخدم|العميل|المريض|пользователь|абонент|заявитель|χρήστης"
-             r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員|担当|客服|顧客|客戶姓名|客户姓名|持卡人|탑승객|שם|בעל_החשבון"
+             r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員|担当|顧客|客戶姓名|客户姓名|持卡人|탑승객|שם|בעל_החשבון"
              r"|оператор|nhân_viên|khach_hang|ho_ten|zakaznik|zákazník|الاسم_الكامل|отчество|по_батькові|patronymic"
              r"|받는분|소유자|名義|власник|власниця|nguoi_nhan|người_nhận|ผู้รับ)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
@@ -72,7 +72,7 @@ FIELD_LABELS = {
             r"|sz[üu]let[ée]si_hely_id[őo]|sz[üu]let[ée]si_id[őo]|geb_datum|nascimento|janm_tithi|生年月日|생년월일"
             r"|出生日期|ngay_sinh|ngày_sinh|дата_рождения|γέννηση|ημερομηνία_γέννησης|sz[üu]letett|seinengappi"
             r"|tanggal_lahir|tgl_lahir|تاريخ_الميلاد|जन्म_तिथि|जन्मतिथि|f[öo]dd|f[øo]dt|дата_народження|תאריך_לידה"
-            r"|ημ_γέννησης|ημερομηνία_γέννησης|วันเกิด|出生日期|생년월일)"),
+            r"|ημ_γέννησης|วันเกิด)"),
     # not "ssn": the SSN detector reads a US number as one; every other country's goes here
     "national_id": (rf"{PREFIX}(?:national_?id(?:_number)?|id_?number"
                     r"|personal_?(?:id|code|number)|tax_?id|tin|cpr|pesel|nir|dni|nie|nif|bsn|cpf|cuil|cuit|curp|rfc"

@@ -1,11 +1,13 @@
 """Personal names in scripts the Latin-script rules do not read (Japanese, Korean, Chinese, Hindi, Arabic,
-Greek, Russian), who speaks in a pasted chat transcript, and the SURNAME/GIVEN of airline records.
+Hebrew, Thai, Greek, Russian, Ukrainian), who speaks in a pasted chat transcript, and the SURNAME/GIVEN of
+airline records.
 
 The Latin-script rules find a name by its capitals and the name lists; these scripts have neither,
-but their languages mark people by what follows the name: an honorific or title ("佐藤様",
-"김민준 고객님", "राहुल जी"), a self-introduction ("佐藤 美咲と申します", "김민준입니다",
-"मेरा नाम राहुल शर्मा है") or, in Japanese, the space that only a name's two parts stand apart by
-("高橋 健太": Japanese prose has no spaces between words).
+but their languages mark people by what stands around the name: an honorific or title ("佐藤様",
+"김민준 고객님", "राहुल जी"), a patronymic ("Галина Сергеевна"), a self-introduction ("佐藤 美咲と申します",
+"김민준입니다", "मेरा नाम राहुल शर्मा है"), a greeting or a letter's closing ("שלום מיכל,", "С уважением,\n
+Елена Морозова"), or, in Japanese, the space that only a name's two parts stand apart by ("高橋 健太":
+Japanese prose has no spaces between words).
 """
 
 from __future__ import annotations
