@@ -868,8 +868,8 @@ def name_rules() -> list[NameRule]:
         # ... also at the end of a message quoted inside the text: '... auf dem Laufwerk. Honza"'
         rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?(?:\s*\Z|[\"»”」](?=[ \t]*(?:\n|\Z)))", known_first=True),
         # a known first name that opens a quoted message, calling its reader: '"Bence, a szerver ...'
-        rule(rf"(?<=[\"«“„])(?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True),
-        rule(rf"(?:[—–]|(?<![\w:/.~])/)[ \t]*{VALUE}{signed_end}", known_first=True),  # "— Jess", Swedish "/Elin"
+        rule(rf"[\"«“„](?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True),  # the quote first: ``re`` skips to it
+        rule(rf"[—–/](?<![\w:/.~]/)[ \t]*{VALUE}{signed_end}", known_first=True),  # "— Jess", Swedish "/Elin"
         # an initial and a surname: "K. Vogel"
         rule(rf"(?<![\w.])(?P<value>[{UPPER}]\.[ \t]?{NAME_WORD.pattern})", surname_known=True,
              keywords=r"[a-z]\. ?[a-zß-ÿ]+"),  # found by RE2 like a keyword: trying every capital costs more
