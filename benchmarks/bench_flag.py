@@ -1,10 +1,10 @@
 """The fact-heavy scorer: precision, recall and F1 on the labeled set, and its speed.
 
-    python benchmarks/bench_flag.py                 # the eight dev sets, the old set, speed
+    python benchmarks/bench_flag.py                 # the nine dev sets, the old set, speed
     python benchmarks/bench_flag.py --holdout       # also the blind holdout: run it once, at the end
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
 
-Ten labeled sets, reported apart:
+Eleven labeled sets, reported apart:
 
 - ``benchmarks/labeled/facts/dev.jsonl``: written from the labeling guide
   (/work/shared/notes/labeling-guides.md, "Fact-heavy") by someone who had not seen the
@@ -30,8 +30,11 @@ Ten labeled sets, reported apart:
 - ``benchmarks/labeled/facts/holdout7.jsonl``: written the same way (508 examples, 23 domains, 75% hard),
   scored blind once (F1 0.846, hard 0.825; the round-five scorer: 0.843, 0.825); its errors have since
   been read: it is an eighth dev set;
-- ``benchmarks/labeled/facts/holdout8.jsonl``: written the same way by someone who had not seen the
-  scorer, never tuned on or read example by example: ``--holdout`` scores it, once, at the end;
+- ``benchmarks/labeled/facts/holdout8.jsonl``: written the same way (517 examples, 16 domains, 79% hard),
+  scored blind once (F1 0.798, hard 0.749); its errors have since been read: it is a ninth dev set;
+- ``benchmarks/labeled/facts/holdout9.jsonl``: written the same way (414 examples, 16 domains, 49% hard) by
+  someone who had not seen the scorer, scored blind once with the round-six scorer (F1 0.829, hard
+  0.788), never tuned on or read example by example: ``--holdout`` scores it at the end;
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
 
 Each is scored overall, on its hard cases only, and per domain.
@@ -58,8 +61,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELED = ROOT / "tests" / "data" / "fact_heavy_labeled.jsonl"
 FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
 #: the dev sets, in the order they were written; each was a blind holdout once
-DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 8)))]
-BLIND_HOLDOUT = FACT_SETS / "holdout8.jsonl"
+DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 9)))]
+BLIND_HOLDOUT = FACT_SETS / "holdout9.jsonl"
 
 
 @dataclass

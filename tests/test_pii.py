@@ -14,7 +14,7 @@ from dataprep.pii import DEFAULT_PHONE_REGIONS, DETECTOR_NAMES, Scrubber
 from dataprep.record import Record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from bench_pii import CLEAN_SET, LABELED, TUNING_SETS, load, score  # noqa: E402
+from bench_pii import CLEAN_SETS, LABELED, TUNING_SETS, load, score  # noqa: E402
 
 STRUCTURED = ("email", "phone", "card", "iban", "ssn", "uk_nino", "passport", "dob", "ip", "api_key", "jwt",
               "pem_key", "aws_secret")
@@ -71,9 +71,9 @@ MEASURED_FLOORS = {"holdout4": {**FLOORS, "recall": 0.93, "name": 0.83, "neutral
                                  "neutral": 0.11, "kind_precision": 0.9}}
 
 
-@pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SET: that one is only for the benchmark's last run
+@pytest.mark.parametrize("name", TUNING_SETS)  # never CLEAN_SETS: those are only for the benchmark's last run
 def test_tuning_set_precision_and_recall_stay_at_the_measured_level(name):
-    assert name != CLEAN_SET
+    assert name not in CLEAN_SETS
     floors = MEASURED_FLOORS.get(name, FLOORS)
     tally = score(load(LABELED / f"{name}.jsonl"), Scrubber())
     assert tally.precision() >= floors["precision"], tally.errors
