@@ -640,8 +640,8 @@ def latin_forms(name: str) -> set[str]:
 READABLE_SCRIPTS = ("CYRILLIC", "GREEK", "CJK UNIFIED", "HANGUL", "GEORGIAN", "ARMENIAN")
 
 
-# Latin Extended-A and Extended Additional (Vietnamese "Nguyễn") mix both cases
-UPPER, LOWER = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u1e00-\u1eff", "a-zß-öø-ÿ\u0100-\u017f\u1e00-\u1eff"
+# Latin Extended-A, Vietnamese's ơ and ư, and Extended Additional ("Nguyễn", "Phương") mix both cases
+UPPER, LOWER = "A-ZÀ-ÖØ-Þ\u0100-\u017f\u01a0\u01af\u1e00-\u1eff", "a-zß-öø-ÿ\u0100-\u017f\u01a1\u01b0\u1e00-\u1eff"
 NAME_WORD_TAIL = rf"(?:['’][{UPPER}])?[{LOWER}]+(?:[{UPPER}][{LOWER}]+)?(?:[-'’][{UPPER}]?[{LOWER}]+)?"  # O'Neill
 NAME_WORD = re.compile(rf"[{UPPER}]{NAME_WORD_TAIL}")
 #: a name word not inside a longer word; the capital comes first so ``re`` can skip ahead to one
@@ -677,7 +677,8 @@ SIGN_OFF = (r"Thanks|Thank you|Many thanks|Cheers|Best|Best regards|Kind regards
             r"|Signed|Yours faithfully|Pozdrawiam serdecznie|Z poważaniem|Abraço|Cu stimă|Cu drag|Salam|Besos"
             r"|Saygılarımla|(?:İ|I)yi günler(?: dileriz)?|(?:İ|I)yi çalışmalar|Med vennlig hilsen|Venlig hilsen|Vennlig hilsen"
             r"|Ystävällisin terveisin|S pozdravem|Üdvözlettel|Mit besten Grüßen|Thx|Ta|Xoxo|Love|Hugs"
-            r"|Un saludo cordial|À plus|A plus|Bisous|Φιλικά|Με εκτίμηση|Üdv|Puszi|Groetjes|Tot ziens")
+            r"|Un saludo cordial|À plus|A plus|Bisous|Φιλικά|Με εκτίμηση|Üdv|Puszi|Groetjes|Tot ziens|Trân trọng"
+            r"|Saygılarımızla|Pozdrawiamy|Beijinhos|Bonne journée|Bonne soirée")
 # the longest first, and a space only after a prefix: "name on card WEI ZHANG" is not "name" + "on card"
 NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(?:(?:first|last|given|family|middle"
               r"|display|customer|client|contact|creditor|debtor|account|holder|passenger|patient|employee|card)[ _]?)?"
@@ -689,7 +690,7 @@ NAME_LABEL = (r"name on (?:the )?(?:card|account)|account holder|full[ _]?name|(
               # who is on a call or chat: "Operatore: Chiara", "Konsultant: Natalia"
               r"|operatore|operador[a]?|konsultant(?:ka)?|consultant|atendente|asesor[a]?|berater(?:in)?"
               r"|conseill(?:er|ère)|klient(?:ka)?|rep")
-INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|le atiende|la atiende|te atiende|le habla|tu|tutaj|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
+INTRODUCTION = (r"I'm|I’m|I am|this is|it's|its|jestem|le atiende|la atiende|te atiende|le habla|tu|tutaj|hier|olen|tôi là|mình là|em là|saya|aku|sunt|ich bin|hier ist|ik ben|je suis|moi c'est|c'est|soy|sono|eu sou|sou [oa]"
                 r"|he's|she's|he is|she is|er ist|sie ist|aquí|aqui|ici|qui è|hier is|speaking with|spoke with"
                 r"|spoke to|talked to|talking to|chatting with|on behalf of|signed|regards from")
 STATED_NAME = (r"my name is|my name's|his name is|her name is|name is|their name is|goes by|known as|mein Name ist|ich heiße|je m'appelle"
@@ -709,7 +710,8 @@ RELATION = (r"husband|wife|partner|son|daughter|sister|brother|mother|father|mum
             r"|nonna|nonno|oma|opa|abuela|abuelo|avó|avô|grand-mère|grand-père|mormor|farmor|babcia|dziadek"
             r"|mein Kollege|meine Kollegin|mon collègue|ma collègue|mi colega|il mio collega|la mia collega"
             r"|mijn collega|meu colega|minha colega|Monsieur|Madame|Señor|Señora|Signor|Signora")
-INTERJECTION = r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye"
+INTERJECTION = (r"sorry|thanks|thank you|hi|hello|hey|okay|ok|sure|yes|no|great|welcome|bye|certo|claro|c'est noté"
+                r"|d'accord|bien sûr|natürlich|klar|perfecto|perfetto|entendido|capito|compris")
 USER_LABEL = (r"user(?:[ _-]?name)?|login|logon|handle|uid|cn|user[ _-]?id|screen[ _]?name|nick(?:name)?"
               r"|benutzer(?:name)?|benutzernamen|utilisateur|identifiant|usuario|utente|gebruiker(?:snaam)?|usuário"
               r"|login name|(?:log(?:ged)?|sign(?:ed)?)[ -]?in as|sich als|-u|--user")
@@ -794,7 +796,7 @@ def name_rules() -> list[NameRule]:
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\|))"  # "|" ends a signature's name: "Fiona MacLeod | Accountant"
     # after a sign-off, the team may follow the name on its line: "Tomasz, Biuro Obsługi Klienta", "Sam @ Support",
     # "Mihai – Relații Clienți"
-    signed_end = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\||[,–—@][ \t]|[ \t]-[ \t]))"
+    signed_end = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\||[,–—@][ \t]|[ \t]-[ \t]|[ \t]\(|[ \t](?:du|de|from|z|von|van)[ \t]))"
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
         rule(rf"(?i:{STATED_NAME})[ \t]+{OPTIONAL_TITLE}{VALUE}", known_first=False, keywords=STATED_NAME),
@@ -816,7 +818,7 @@ def name_rules() -> list[NameRule]:
         rule(rf"^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:[ \t]*\"?{VALUE}\"?"
              r"(?=[ \t]*(?:<|,|;|\(|$))", known_first=False, lone_word_known=True),
         # Vietnamese and Indonesian introductions: names the lists do not hold ("mình là Nguyễn Thu Trang")
-        rule(rf"(?i:\b(?:tôi là|mình là|em là|saya|aku))[ \t]+{VALUE}", keywords=r"tôi là|mình là|em là|saya|aku"),
+        rule(rf"(?i:\b(?:tôi là|tôi tên|mình là|em là|saya|aku))[ \t]+{VALUE}", keywords=r"tôi là|tôi tên|mình là|em là|saya|aku"),
         # "this is Ana Lopez from Acme": who speaks for a company says their name first
         rule(rf"(?i:\b(?:this is|it's|it is|I'm|I am|c'est|soy|sono|ich bin|ik ben|hier ist))[ \t]+{VALUE}"
              r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
@@ -830,7 +832,7 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?<![\w-])(?i:{CHAT_ROLE})[ \t]*\({VALUE}\)[ \t]*:", keywords=CHAT_ROLE),
         rule(rf"(?<![\w-])(?i:{CHAT_ROLE})[ \t]+{VALUE}[ \t]*:(?![/\d])", known_first=True, keywords=CHAT_ROLE),
         # "Tyler here", "Yo. Tyler here."
-        rule(rf"(?:^|(?<=[.!?])[ \t]+)(?P<value>{STANDALONE_NAME_WORD})[ \t]+here\b", known_first=True, keywords="here",
+        rule(rf"(?:^|(?<=[.!?,])[ \t]+)(?P<value>{STANDALONE_NAME_WORD})[ \t]+here\b", known_first=True, keywords="here",
              keyword_after=True),
         # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
         rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
@@ -846,6 +848,10 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?i:(?<![A-Za-z-])(?:{USER_LABEL}))[\"']?[ \t]*(?:[:=]|is|was|of|for|by|es|est|ist|è|é)?[ \t]*[\"'`]?@?"
              r"(?P<value>[^\W\d_][\w.-]*[^\W_])", keywords=USER_LABEL, uncased=user_name),
         rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64),
+        rule(r"(?<![\w/.-])(?P<value>[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+(?: [A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?/[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+"
+             r"(?: (?!(?:MRS?|MS|MISS|MSTR|DR|CHD|INF)\b)[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?)(?![\w/.-])", uncased=slashed_name),
+        # a list line with the person's e-mail after their name: "1. Olumide Fashola — o.fashola@zenithmail.ng"
+        rule(rf"^[ \t]*(?:\d+[.)][ \t]+)?{VALUE}[ \t]+[—–-][ \t]+[\w.+-]+@"),
         # "mysql://tgarcia:...@host"
         rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=url_user_name),
         # a user name made of a first name and a surname, anywhere: "cn=mei.lin", "operator": "nadia.petrova"
@@ -883,7 +889,7 @@ def name_rules() -> list[NameRule]:
              unanchored=True),
         rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
         # "I'm sorry, Daniel,"
-        rule(rf"(?i:\b(?:{INTERJECTION})),[ \t]+{VALUE}[ \t]*[,.!?—–]", known_first=True, keywords=INTERJECTION),
+        rule(rf"(?i:\b(?:{INTERJECTION})),?[ \t]+{VALUE}[ \t]*[,.!?:—–]", known_first=True, keywords=INTERJECTION),
         # a letter's closing with a possessive: "Deine Gisela", "Ta Clémence", "Love, Sam" is SIGN_OFF's
         rule(rf"(?<![\w-])(?:Deine|Dein|Ta|Ton|Tua|Tuo|Jouw|Din|Tvoje|Twoja|Twój)[ \t]+{VALUE}{end_of_line}",
              known_first=True, keywords=r"deine|dein|ta|ton|tua|tuo|jouw|din|tvoje|twoja|twój"),
@@ -1065,6 +1071,14 @@ def uncased_name(value: str) -> str:
             break
         end = word.end()
     return value[:end]
+
+
+def slashed_name(value: str) -> str:
+    """An airline's SURNAME/GIVEN anywhere ("PAPADAKIS/ELENI", "Weber/Tobias", "AL MAKTOUM/SALEM") when the given
+    name is a first name and the surname is one too or written in capitals: not "READ/WRITE", "Paris/London"."""
+    surname, given = value.split("/", 1)
+    first_given = given.split()[0].title() if given.split() else ""
+    return value if first_given in first_names() and (surname.isupper() or surname.split()[-1] in last_names()) else ""
 
 
 def user_name(value: str) -> str:
@@ -1773,7 +1787,7 @@ CUED_ADDRESS = re.compile(rf"(?:{ADDRESS_CUE})"
                 # a capitalised word, or words of a script without capitals
                 rf"(?P<value_cued>(?=[^\n]{{0,80}}?(?:[{UPPER}][{LOWER}]{{2}}|[^\x00-\u024f\d\s\W]{{2}}))(?=[^\n]{{0,80}}?\d)"
                 r"[^\n!?]{4,120}?\w)"
-                r"(?=[ \t]*(?:$|\n|[!?]|[.;,]?[ \t]*\Z|(?<!\bAv)(?<!\bStr)(?<!\bSt)(?<!\bNr)(?<!\bnr)(?<!\bNo)"
+                r"(?=[ \t]*(?:$|\n|[!?]|[.;,]?[ \t]*\Z|[，。；]|(?<!\bAv)(?<!\bStr)(?<!\bSt)(?<!\bNr)(?<!\bnr)(?<!\bNo)"
                 r"(?<!\bCad)(?<!\bMah)(?<!\bdepto)(?<!\bdpto)(?<!\bapt)(?<!\bapto)(?<!\bul)(?<!\bal)(?<!\bpl)(?<!\bap)(?<!\bbl)(?<!\bsc)"
                 # a sentence that goes on after it: "... Buenos Aires. A nombre de", "... Göteborg. Ring +46"; not
                 # an abbreviation before a number or a name ("Hauptstr. 27", "д. 88", "TP. Hồ Chí Minh")

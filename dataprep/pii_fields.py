@@ -26,10 +26,11 @@ LINE = re.compile(r"[^\n]+")
 ROLE_LABELS = frozenset(("customer", "client", "recipient", "contact", "user", "account", "guest", "sender"))
 #: "Label: value" on a line of its own ("NIK : 3171...", "Адрес: ...", "地址：..."); the label a few words
 #: also after a bar or a slash that separates fields on one line: "Πελάτης: X | Διαβατήριο: ...", "이름: X / 등급: VIP"
-#: a bullet may open the line ("- Surname: MACLEOD"); two spaces also part fields ("Last Name: NGUYEN  First Name: ...")
-LINE_FIELD = re.compile(r"(?:^(?:[ \t]*[-*•][ \t]+)?|(?<=\|)|(?<=[ \t]/)|(?<=[ \t]{2}))[ \t]*"
+#: a bullet may open the line ("- Surname: MACLEOD"); two spaces or a dash also part fields ("Last Name: NGUYEN  First
+#: Name: ...", "Chủ thẻ: PHAM QUOC BAO – Trạng thái: ...")
+LINE_FIELD = re.compile(r"(?:^(?:[ \t]*[-*•][ \t]+)?|(?<=[|，；])|(?<=[ \t]/)|(?<=[ \t]{2})|(?<=[ \t][–—]))[ \t]*"
                         r"(?P<label>[^\W\d][^\n:：\"{}|/]{0,30}?)[ \t]*[:：][ \t]*"
-                        r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|\||[ \t]/[ \t]|[ \t]{2})", re.MULTILINE)
+                        r"(?P<value>[^\n\"{}|]+?)[ \t]*(?=$|[|，；]|[ \t]/[ \t]|[ \t]{2}|[ \t][–—][ \t])", re.MULTILINE)
 #: a key=value log line's fields: 'ho_ten="Trần Văn Hùng" cccd=038083525916', "surname=HOLLOWAY given=MAEVE"
 # and an SQL assignment: "SET passport = '40 15 227381'"
 KEY_VALUE_FIELD = re.compile(r"(?<![\w.-])(?P<label>[A-Za-z_][\w.-]{0,40})(?:=| = )(?:\"(?P<quoted>[^\"\n]{1,300})\""
@@ -64,7 +65,11 @@ FIELD_LABELS = {
              r"|用户|客户|顾客|사용자|고객|환자|المستخدم|العميل|المريض|пользователь|абонент|заявитель|χρήστης"
              r"|ασθενής|उपयोगकर्ता|ग्राहक|मरीज़|मरीज|利用者|お客様|会員|担当|顧客|客戶姓名|客户姓名|持卡人|탑승객|שם|בעל_החשבון"
              r"|оператор|nhân_viên|khach_hang|ho_ten|zakaznik|zákazník|الاسم_الكامل|отчество|по_батькові|patronymic"
-             r"|받는분|소유자|名義|власник|власниця|nguoi_nhan|người_nhận|ผู้รับ)"),
+             r"|받는분|소유자|名義|власник|власниця|nguoi_nhan|người_nhận|ผู้รับ"
+             # buyers, consignees, insured people, card holders in more languages
+             r"|vornamen|versicherte[rn]?|verzekerde|assuré|assurée|porteur|passeggero|pelanggan|pembeli|المشتري"
+             r"|לקוח|покупатель|отримувач|клієнт|держатель|승객명|구매자|상담원|고객명|수령인|收货人|旅客姓名|ลูกค้า"
+             r"|ผู้โดยสาร|chủ_thẻ|khách_hàng|người_mua)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"

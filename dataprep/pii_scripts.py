@@ -41,7 +41,9 @@ JAPANESE_NAME = re.compile(
     # a family name before an honorific: "佐藤様", "井上さん"; two kanji at least ("お客様" is the customer)
     rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)"
     # "はじめまして、加藤です" (I am Kato), "開発チームの小野です" (Ono of the development team)
-    rf"|(?:はじめまして|こんにちは|お世話になっております|(?:チーム|部|課|係)の)[、]?(?P<value_desu>[{KANJI}]{{1,4}})です")
+    rf"|(?:はじめまして|こんにちは|お世話になっております|(?:チーム|部|課|係)の)[、]?(?P<value_desu>[{KANJI}]{{1,4}})です"
+    # a name that signs after "yoroshiku onegai shimasu" or "keigu" at the end: "...よろしくお願いします。中島"
+    rf"|(?:よろしくお願い(?:いた)?します|敬具)[。、\s]*(?:[^\n]{{0,20}}[ 　])?(?P<value_signed>[{KANJI}]{{1,4}})\s*\Z")
 KOREAN_NAME = re.compile(
     # a family name and a given name (three syllables: "고객님" is "customer") before an honorific or "I am"
     # ("김민준입니다", "오순자 님"), or spaced before a title ("김민준 고객님", "정하늘 변호사", "임도윤 드림")
@@ -70,10 +72,10 @@ ARABIC_NAME = re.compile(
     # "باسم" (in the name of), "يا" (calling someone), "أنا" (I am)
     rf"(?:اسمي|الدكتور|الدكتورة|السيد|السيدة|الأستاذ|الأستاذة|أهلاً|أهلا|مرحباً|مرحبا|عزيزي|عزيزتي|باسم|يا|أنا)[ ]"
     # "و..." ("and") opens the next clause, "من" says where from: "أنا عمر فاروق من القاهرة"
-    rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+)?)(?=[،.,!؟?\n]|$|[ ]و|[ ]من[ ])")
+    rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+){{0,3}}?)(?=[،.,!؟?\n]|$|[ ]و|[ ]من[ ])")
 GREEK_NAME = re.compile(
     # "είμαι ο Γιώργος Παπαδάκης" (I am), "με λένε ..." (they call me), "κ. ..." (Mr)
-    r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|κ\.|κύριε|κυρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
+    r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|λέγομαι|κ\.|κύριε|κυρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
 RUSSIAN_NAME = re.compile(
     # "меня зовут ..." (my name is), "я — ..." (I am)
     r"(?:меня зовут|Меня зовут|я —|Я —)[ ](?P<value>[А-ЯЁ][а-яё]+(?:[ ][А-ЯЁ][а-яё]+){0,2})")
@@ -89,13 +91,13 @@ HINDI_NAME = re.compile(
 #: a word of a script without capitals or of Cyrillic and Greek, with the marks that join its letters
 SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u097f\u0e31-\u0e4e])+"
 #: a title before a name in these scripts: "م. سامر حداد" (engineer), "डॉ. संजय गुप्ता", "д-р"
-SCRIPT_TITLE = r"(?:[^\W\d_A-Za-z]{1,4}\.[ ])?"
+SCRIPT_TITLE = r"(?:(?:[^\W\d_A-Za-z]|[\u0900-\u097f]){1,4}\.[ ])?"
 #: the closing of a letter in these scripts, the name on the line after it: "С уважением,\nЕлена Морозова",
 #: "مع خالص التحية،\nنور الهدى قاسم", "此致\n敬礼\n\n黄丽华"
 SCRIPT_SIGNED = re.compile(
     r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|З повагою|Με εκτίμηση|Με φιλικούς χαιρετισμούς|Με τιμή"
-    r"|مع خالص التحية|مع التحية والتقدير|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|धन्यवाद|此致\s*敬礼|敬上|敬具"
-    r"|謹んで|בברכה|감사합니다|ขอบคุณ(?:มาก)?(?:ครับ|ค่ะ)?)"
+    r"|مع خالص التحيات|مع خالص التحية|مع التحية والتقدير|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|धन्यवाद"
+    r"|此致\s*敬礼|敬上|敬具|謹んで|בברכה|감사합니다|ขอแสดงความนับถือ|ขอบคุณ(?:มาก)?(?:ครับ|ค่ะ)?)"
     # the name alone on its line, or before the team: "Дмитрий, служба поддержки", "ريم – خدمة العملاء"
     rf"[ \t]*[,，、،.!]?[ \t]*\n(?:[ \t]*\n)?[ \t]*{SCRIPT_TITLE}(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}})"
     r"[ \t]*(?=\n|\Z|[,،–—|]|[ ]-[ ])")
@@ -104,11 +106,11 @@ CYRILLIC_NAME_WORD = "[А-ЯЁІЇЄҐ][а-яёіїєґ'’]+"
 #: "Мене звати Оксана Ковальчук", "это Марина Егорова", "Я Артём Новиков"
 RUSSIAN_ADDRESSED = re.compile(
     r"(?:Спасибо|Здравствуйте|Добрый день|Добрый вечер|Привет|Привіт|Уважаемый|Уважаемая|Вітаю|Шановний|Шановна"
-    r"|Доброго дня|Добрий день|Мене звати|мене звати)[,!]?[ ]"
+    r"|Доброго дня|Добрий день|Мене звати|мене звати|Пане|Пані|Шановна пані|Шановний пане)[,!]?[ ]"
     rf"(?P<value>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{0,2}})(?=[,.!?\n]|\Z)"
     # "this is", "I am": a first name and a surname ("Это Москва" is a city)
     rf"|(?<!\w)(?:[Ээ]то|Я)[ ](?P<value_full>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD}){{1,2}})(?=[,.!?\n]|\Z)"
-    rf"|(?<!\w)[Яя][ ](?P<value_first>{CYRILLIC_NAME_WORD}),")  # "Привіт, я Максим, вчора ..."
+    rf"|(?<!\w)[Яя][ ](?P<value_first>{CYRILLIC_NAME_WORD}(?:[ ]{CYRILLIC_NAME_WORD})?),")  # "Привіт, я Максим, ..."
 #: a first name and a patronymic, whatever stands around them: "Галина Сергеевна", "Тарасов Виктор Алексеевич"
 PATRONYMIC_NAME = re.compile(
     rf"(?<![\w-])(?P<value>(?:{CYRILLIC_NAME_WORD}[ ])?{CYRILLIC_NAME_WORD}[ ][А-ЯЁІЇЄ][а-яёіїє]+"
@@ -118,20 +120,23 @@ PATRONYMIC_NAME = re.compile(
 SCRIPT_GREETED = re.compile(
     # "אני" (I am) takes one word before a comma or a full stop: "אני עומר." ("אני צריך עזרה" is "I need help")
     rf"(?<!\w)אני[ ](?P<value_i>{SCRIPT_WORD})(?=[,.])"
-    r"|(?<!\w)(?:שלום|היי|קוראים לי|(?<=[،,.][ ])معكم|(?<=[،,.][ ])معك|أستاذ|أستاذة|Γεια σου|Γεια σας|Αγαπητέ|Αγαπητή|Είμαι η|Είμαι ο"
+    r"|(?<!\w)(?:שלום|היי|קוראים לי|שמי|מדבר|מדברת|प्रिय(?:[ ](?:श्री|श्रीमती|सुश्री))?|(?<=[،,.][ ])معكم|(?<=[،,.][ ])معك|أستاذ|أستاذة|Γεια σου|Γεια σας|Αγαπητέ|Αγαπητή|Είμαι η|Είμαι ο"
     r"|สวัสดี(?:ครับ|ค่ะ)?[ ]?คุณ)[ ]?"
     rf"(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}}?)(?=[ \t]*(?:[,，、،.!]|\n|\Z|[ ](?:ค่ะ|ครับ|ואני|و|من|και)\b))"
     # Thai writes no full stop: the name is the two words after "my name is" ("ผมชื่อสมชาย ใจดี ต้องการ...")
     r"|(?:ผม|ดิฉัน|ฉัน)?ชื่อ[ ]?(?P<value_th>[^\s\d]+(?:[ ](?!ค่ะ|ครับ)[^\s\d]+)?)"
     # Hindi "I am ... am": "मैं अर्जुन सिंह हूँ"; Japanese "私は松本 直樹です"
-    rf"|मैं[ ](?P<value_hi>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ ]हूँ"
+    rf"|मैं[ ](?P<value_hi>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ ](?:हूँ|बोल)"
+    # Thai after "Dear Khun": the name is one word ("เรียนคุณ วิภาวดี การคืนเงิน...")
+    r"|(?:เรียน|สวัสดี(?:ครับ|ค่ะ)?)[ ]?คุณ[ ]?(?P<value_khun>[^\s\d]+)"
     r"|私は(?P<value_ja>[\u4e00-\u9fff]{1,3}[ 　]?[\u4e00-\u9fff]{1,3})です"
     r"|嗨(?P<value_cn>[\u4e00-\u9fff]{2,3})(?=[，,！!])")  # "嗨小周，": Chinese has no spaces to end a name
 #: a name that signs off the end of a message, after a dash or a thank-you: "— Катя", "– विकास", "—阿杰",
 #: "Ευχαριστώ πολύ! Σοφία", "شكراً، خالد المنصوري", "Всего доброго, В. Тарасов"
 SCRIPT_END_SIGNED = re.compile(
     r"(?:(?<=[.!?。！？।\n])[ ]?[—–]{1,2}[ ]?|(?<=[.!?。！？।\n][ ])[—–][ ]?|(?:شكراً|شكرا|Ευχαριστώ(?: πολύ)?|Спасибо|Дякую"
-    r"|Всего доброго|धन्यवाद|谢谢|谢啦|감사합니다|С уважением|З повагою|Φιλικά|Με εκτίμηση|تحياتي|مع تحياتي)[،,!.]?[ \n]?)"
+    r"|Всего доброго|धन्यवाद|谢谢|谢啦|감사합니다|С уважением|З повагою|Φιλικά|Με εκτίμηση|تحياتي|مع تحياتي"
+    r"|مع أطيب التحيات|مع خالص التحيات|सादर)[،,!.]?[ \n]?)"
     # not a lower-case word of a script with capitals: "Спасибо за помощь"
     rf"(?P<value>(?![а-яёіїєґα-ωά-ώ]|{KOREAN_FAMILY})(?:[А-ЯЁІЇЄ]\.[ ])?{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ \t]*[.!]?[ \t]*[\"»”」]?[ \t]*(?:\n|\Z)")
 #: a Cyrillic or Greek name that opens a quoted message, calling its reader: «Марек, доступ ...», «Νίκο, Wi-Fi ...»
@@ -146,14 +151,14 @@ CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me
                           re.MULTILINE | re.IGNORECASE)
 SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
                 (SCRIPT_SIGNED, "уважением|пожеланиями|доброго|повагою|Με |التحية|التحيات|تحياتي|सादर|भवदीय|धन्यवाद"
-                                "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ"),
-                (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добр|Привет|Привіт|Уважаем|Вітаю|Шановн|звати|[Ээ]то |Я "),
+                                "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ|ขอแสดงความนับถือ"),
+                (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добр|Привет|Привіт|Уважаем|Вітаю|Шановн|звати|[Ээ]то |[Яя] |Пан[еі] "),
                 (PATRONYMIC_NAME, "вна|вич|ична|івна|ївна"),
                 (QUOTE_ADDRESSED, "[\"«“„][А-ЯЁІЇЄΑ-ΩΆ-Ώ]"),
                 (SCRIPT_END_SIGNED, "[—–]|شكر|Ευχαριστώ|Спасибо|Дякую|доброго|धन्यवाद|谢|감사합니다|уважением|повагою|Φιλικά"
-                                    "|εκτίμηση|تحياتي"),
+                                    "|εκτίμηση|تحياتي|التحيات|सादर"),
                 (WHOLE_TEXT_NAME, r"\A[ \t]*[^\x00-\x7f][^\n]{0,40}\z"),
-                (SCRIPT_GREETED, "שלום|היי|קוראים|אני|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|ชื่อ|嗨|मैं|私は"),
+                (SCRIPT_GREETED, "שלום|היי|קוראים|אני|שמי|מדבר|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|เรียน|ชื่อ|嗨|मैं|प्रिय|私は"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 # RE2 scans a long text for a hint in one pass however many alternatives it has
