@@ -652,7 +652,9 @@ FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
          r"|Dhr|Mevr|[Mm]eneer|[Mm]evrouw|[Ss]ignora|[Ss]ignor|[Ss]ig\.ra|Señora|Señor|Doña|Dona|Maître|[Mm]adame"
          r"|[Mm]onsieur|Pani|Panie|[Pp]ana|[Pp]anu|[Pp]aní|[Pp]ane|Fru|M\.|[Dd]omnul(?:e|ui)?|[Dd]oamn(?:a|ei|ă)|Dl|Dna"
-         r"|Avv|Ing|Arch|Geom|Rag|anh|chị|ông|bà|Bapak|Pak|Ibu|Bu|Mbak|Mas)\.?")  # "M. Girard": its dot
+         r"|Avv|Ing|Arch|Geom|Rag|anh|chị|ông|bà|Bapak|Pak|Ibu|Bu|Mbak|Mas"
+         # Italian titles in lower case, Dutch and Vietnamese teachers: "sig. Esposito", "prof.ssa Conti", "juf Ilse"
+         r"|sig|sig\.ra|dott|dott\.ssa|prof|prof\.ssa|juf|meester|cô|thầy)\.?")  # "M. Girard": its dot
 OPTIONAL_TITLE = rf"(?:{TITLE}[ \t]+){{0,2}}"  # "Frau Dr. Aydın"
 VALUE = rf"(?P<value>{FULL_NAME})"
 GREETING = (r"Hi|Hello|Hey|Dear|Hallo|Hoi|Beste|Liebe|Lieber|Bonjour|Salut|Coucou|Hola|Olá|Ola|Oi|Ciao|Gentile"

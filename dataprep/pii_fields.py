@@ -69,7 +69,13 @@ FIELD_LABELS = {
              # buyers, consignees, insured people, card holders in more languages
              r"|vornamen|versicherte[rn]?|verzekerde|assuré|assurée|porteur|passeggero|pelanggan|pembeli|المشتري"
              r"|לקוח|покупатель|отримувач|клієнт|держатель|승객명|구매자|상담원|고객명|수령인|收货人|旅客姓名|ลูกค้า"
-             r"|ผู้โดยสาร|chủ_thẻ|khách_hàng|người_mua)"),
+             r"|ผู้โดยสาร|chủ_thẻ|khách_hàng|người_mua"
+             # candidates, applicants, tenants, guarantors, subscribers, patients, pupils and their parents
+             r"|candidate|candidato|candidat|kandidat|applicant|solicitante|locataire|inquilino|mieter|guarantor"
+             r"|garant|fiador|subscriber|abonné|abonado|élève|alunno|alumno|schüler|parent_name|guardian|tutore"
+             r"|patient_name|paciente|pacjent|paziente|hasta|assistito|nominativo|liable_party|titulaire|titular_cartao"
+             r"|المرشح|المستأجر|المشترك|اسم_المشترك|υποψήφιος|ผู้สมัคร|ผู้ใช้ไฟ|кандидат|заявник|phu_huynh|benh_nhan"
+             r"|chủ_hộ|患者姓名|候选人|学生姓名|申请人|户名|환자명|지원자|보호자)"),
     "dob": (rf"{PREFIX}(?:dob|d_?o_?b|date_?of_?birth|birth_?date|birthdate|birthday|geburtsdatum|geburtstag"
             r"|date_de_naissance|date_naissance|fecha_de_nacimiento|fecha_nacimiento|data_di_nascita|data_nascita"
             r"|data_de_nascimento|data_nascimento|geboortedatum|f[øo]dselsdato|f[öo]delsedatum|syntym[äa]aika"
@@ -232,8 +238,9 @@ NOT_A_VALUE = frozenset(("null", "none", "n/a", "na", "-", "—", "unknown", "re
 #: a letter, or a mark that joins one: Devanagari's vowel signs and virama, Arabic's and Thai's vowel marks
 NAME_CHAR = r"(?:[^\W\d_]|[\u0300-\u036f\u064b-\u065f\u0900-\u0dff\u0e31-\u0e4e])"
 NAME_VALUE = re.compile(rf"{NAME_CHAR}+(?:[ '’.,-]{{1,2}}{NAME_CHAR}+){{0,5}}\.?")  # "Brandt, Helmut" too
-#: a sender or recipient's address after their name: "Игорь Смирнов <i.smirnov@stroy-invest.ru>"
-ADDRESS_AFTER_NAME = re.compile(r"[ \t]*<[^<>\s]+@[^<>\s]+>\s*\Z")
+#: what may follow a name in its field: the sender's address ("Игорь Смирнов <i.smirnov@stroy-invest.ru>") or
+#: the name in another script in brackets ("中村 美咲 (ナカムラ ミサキ)")
+AFTER_NAME = re.compile(r"[ \t]*(?:<[^<>\s]+@[^<>\s]+>|\([^()\nA-Za-z]{1,40}\))\s*\Z")
 
 
 #: what a field's value must look like to be a value of each kind
@@ -298,7 +305,7 @@ def field_spans(text: str, kind: str, values: list[tuple[str, int, int]],
             if not (match := inside.search(text, start, end)):
                 continue
             start, end = match.span()
-        elif kind == "name" and (mail := ADDRESS_AFTER_NAME.search(text, start, end)):
-            end = mail.start()
+        elif kind == "name" and (after := AFTER_NAME.search(text, start, end)):
+            end = after.start()
         if plausible(kind, text[start:end]):
             yield start, end

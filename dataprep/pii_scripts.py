@@ -41,7 +41,9 @@ JAPANESE_NAME = re.compile(
     # a family name before an honorific: "佐藤様", "井上さん"; two kanji at least ("お客様" is the customer)
     rf"|(?<![{KANJI}])(?P<value_honoured>[{KANJI}]{{2,3}})(?:さん|様|さま|君|くん|ちゃん|先生|氏|殿)"
     # "はじめまして、加藤です" (I am Kato), "開発チームの小野です" (Ono of the development team)
-    rf"|(?:はじめまして|こんにちは|お世話になっております|(?:チーム|部|課|係)の)[、]?(?P<value_desu>[{KANJI}]{{1,4}})です"
+    rf"|(?:はじめまして|こんにちは|お世話になっております|(?:チーム|部|課|係|母|父|妻|夫)の)[、]?(?P<value_desu>[{KANJI}]{{1,3}}(?:[ 　]?[{KANJI}]{{1,3}})?)です"
+    # "本名は桜井 由紀です" (my real name is), "名前は..."
+    rf"|(?:本名|名前)は(?P<value_named>[{KANJI}]{{1,3}}[ 　]?[{KANJI}]{{1,3}})です"
     # a name that signs after "yoroshiku onegai shimasu" or "keigu" at the end: "...よろしくお願いします。中島"
     rf"|(?:よろしくお願い(?:いた)?します|敬具)[。、\s]*(?:[^\n]{{0,20}}[ 　])?(?P<value_signed>[{KANJI}]{{1,4}})\s*\Z")
 KOREAN_NAME = re.compile(
@@ -61,7 +63,7 @@ CHINESE_NAME = re.compile(
     # after "I am", "my name is", "the passenger is", "Dear": "我是王晓明", "乘客是王建国"
     # the account holder, the person in charge, the driver: "户名吴芳", "机主是我妈妈陈秀英", "负责人刘建国"
     rf"(?:我是|我叫|名字是|乘客是|旅客是|收件人是|亲爱的|户名|姓名[：:]?|机主是(?:我(?:妈妈|爸爸|母亲|父亲))?|名义是?"
-    rf"|负责人|联系人|司机)(?P<value>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。、\s（(]|$)"
+    rf"|负责人|联系人|司机)(?P<value>[{CHINESE_SURNAMES}][\u4e00-\u9fff]{{1,2}})(?=[，,。、\s（(的]|$)"
     # a family name before a title: "王先生", "李女士"
     rf"|(?<![\u4e00-\u9fff])(?P<value_title>[{CHINESE_SURNAMES}])(?=先生|女士|小姐|老师|经理)"
     # the person a reply opens on: "王磊，..."
@@ -75,7 +77,7 @@ ARABIC_NAME = re.compile(
     rf"(?P<value>[{ARABIC}]+(?:[ ](?!و)[{ARABIC}]+){{0,3}}?)(?=[،.,!؟?\n]|$|[ ]و|[ ]من[ ])")
 GREEK_NAME = re.compile(
     # "είμαι ο Γιώργος Παπαδάκης" (I am), "με λένε ..." (they call me), "κ. ..." (Mr)
-    r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|λέγομαι|κ\.|κύριε|κυρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
+    r"(?:είμαι (?:ο|η)|με λένε|ονομάζομαι|λέγομαι|κ\.|[Κκ]ύριε|[Κκ]υρία)[ ](?P<value>[Α-ΩΆ-Ώ][α-ωά-ώς]+(?:[ ][Α-ΩΆ-Ώ][α-ωά-ώς]+)?)")
 RUSSIAN_NAME = re.compile(
     # "меня зовут ..." (my name is), "я — ..." (I am)
     r"(?:меня зовут|Меня зовут|я —|Я —)[ ](?P<value>[А-ЯЁ][а-яё]+(?:[ ][А-ЯЁ][а-яё]+){0,2})")
@@ -87,9 +89,9 @@ HINDI_NAME = re.compile(
     rf"(?<![{DEVANAGARI}])(?!(?:{HINDI_OPENERS})[ ])(?P<value>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]जी(?!\w)"
     r"|\b(?P<value_latin>[A-Z][a-z]+)[ ]ji\b"
     # "my name is ... is": "मेरा नाम राहुल शर्मा है"
-    rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+)?)[ ]है")
+    rf"|मेरा नाम[ ](?P<value_stated>[{DEVANAGARI}]+(?:[ ][{DEVANAGARI}]+){{0,2}})[ ]है")
 #: a word of a script without capitals or of Cyrillic and Greek, with the marks that join its letters
-SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u097f\u0e31-\u0e4e])+"
+SCRIPT_WORD = r"(?:[^\W\d_A-Za-z\u00c0-\u024f]|[\u064b-\u065f\u0900-\u0963\u0966-\u097f\u0e31-\u0e4e])+"  # not "।"
 #: a title before a name in these scripts: "م. سامر حداد" (engineer), "डॉ. संजय गुप्ता", "д-р"
 SCRIPT_TITLE = r"(?:(?:[^\W\d_A-Za-z]|[\u0900-\u097f]){1,4}\.[ ])?"
 #: the closing of a letter in these scripts, the name on the line after it: "С уважением,\nЕлена Морозова",
@@ -97,7 +99,7 @@ SCRIPT_TITLE = r"(?:(?:[^\W\d_A-Za-z]|[\u0900-\u097f]){1,4}\.[ ])?"
 SCRIPT_SIGNED = re.compile(
     r"(?:С уважением|С наилучшими пожеланиями|Всего доброго|З повагою|Με εκτίμηση|Με φιλικούς χαιρετισμούς|Με τιμή"
     r"|مع خالص التحيات|مع خالص التحية|مع التحية والتقدير|مع التحية|مع أطيب التحيات|مع تحياتي|सादर|भवदीय|धन्यवाद"
-    r"|此致\s*敬礼|敬上|敬具|謹んで|בברכה|감사합니다|ขอแสดงความนับถือ|ขอบคุณ(?:มาก)?(?:ครับ|ค่ะ)?)"
+    r"|此致\s*敬礼|敬上|敬具|謹んで|בברכה|감사합니다|ขอแสดงความนับถือ|ขอบคุณ(?:มาก)?(?:ครับ|ค่ะ)?|وتفضلوا بقبول فائق الاحترام)"
     # the name alone on its line, or before the team: "Дмитрий, служба поддержки", "ريم – خدمة العملاء"
     rf"[ \t]*[,，、،.!]?[ \t]*\n(?:[ \t]*\n)?[ \t]*{SCRIPT_TITLE}(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}})"
     r"[ \t]*(?=\n|\Z|[,،–—|]|[ ]-[ ])")
@@ -119,7 +121,7 @@ PATRONYMIC_NAME = re.compile(
 #: "معك يوسف الحربي", "Γεια σου Ελένη", "Είμαι η Ιωάννα", "สวัสดีครับ คุณสมชาย", "ดิฉันชื่อ สมศรี ใจดี", "嗨小周"
 SCRIPT_GREETED = re.compile(
     # "אני" (I am) takes one word before a comma or a full stop: "אני עומר." ("אני צריך עזרה" is "I need help")
-    rf"(?<!\w)אני[ ](?P<value_i>{SCRIPT_WORD})(?=[,.])"
+    rf"(?<!\w)אני[ ](?P<value_i>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)(?=[,.])"
     r"|(?<!\w)(?:שלום|היי|קוראים לי|שמי|מדבר|מדברת|प्रिय(?:[ ](?:श्री|श्रीमती|सुश्री))?|(?<=[،,.][ ])معكم|(?<=[،,.][ ])معك|أستاذ|أستاذة|Γεια σου|Γεια σας|Αγαπητέ|Αγαπητή|Είμαι η|Είμαι ο"
     r"|สวัสดี(?:ครับ|ค่ะ)?[ ]?คุณ)[ ]?"
     rf"(?P<value>{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD}){{0,3}}?)(?=[ \t]*(?:[,，、،.!]|\n|\Z|[ ](?:ค่ะ|ครับ|ואני|و|من|και)\b))"
@@ -136,7 +138,9 @@ SCRIPT_GREETED = re.compile(
 SCRIPT_END_SIGNED = re.compile(
     r"(?:(?<=[.!?。！？।\n])[ ]?[—–]{1,2}[ ]?|(?<=[.!?。！？।\n][ ])[—–][ ]?|(?:شكراً|شكرا|Ευχαριστώ(?: πολύ)?|Спасибо|Дякую"
     r"|Всего доброго|धन्यवाद|谢谢|谢啦|감사합니다|С уважением|З повагою|Φιλικά|Με εκτίμηση|تحياتي|مع تحياتي"
-    r"|مع أطيب التحيات|مع خالص التحيات|सादर)[،,!.]?[ \n]?)"
+    r"|مع أطيب التحيات|مع خالص التحيات|مع التحية|सादर|תודה)[،,!.]?[ \n]?"
+    # two capitalised Cyrillic words that end a message after a sentence: "... +7 921 340-18-77. Елена Волкова"
+    rf"|(?<=[.!?][ ])(?={CYRILLIC_NAME_WORD}[ ]{CYRILLIC_NAME_WORD}[ \t]*\Z))"
     # not a lower-case word of a script with capitals: "Спасибо за помощь"
     rf"(?P<value>(?![а-яёіїєґα-ωά-ώ]|{KOREAN_FAMILY})(?:[А-ЯЁІЇЄ]\.[ ])?{SCRIPT_WORD}(?:[ ]{SCRIPT_WORD})?)[ \t]*[.!]?[ \t]*[\"»”」]?[ \t]*(?:\n|\Z)")
 #: a Cyrillic or Greek name that opens a quoted message, calling its reader: «Марек, доступ ...», «Νίκο, Wi-Fi ...»
@@ -151,12 +155,12 @@ CHAT_SPEAKER = re.compile(r"^[ \t]*\[\d{1,2}:\d{2}(?::\d{2})?\][ \t]*(?!(?:yo|me
                           re.MULTILINE | re.IGNORECASE)
 SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A-Z]"),
                 (SCRIPT_SIGNED, "уважением|пожеланиями|доброго|повагою|Με |التحية|التحيات|تحياتي|सादर|भवदीय|धन्यवाद"
-                                "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ|ขอแสดงความนับถือ"),
+                                "|此致|敬上|敬具|謹んで|בברכה|감사합니다|ขอบคุณ|ขอแสดงความนับถือ|الاحترام"),
                 (RUSSIAN_ADDRESSED, "Спасибо|Здравствуйте|Добр|Привет|Привіт|Уважаем|Вітаю|Шановн|звати|[Ээ]то |[Яя] |Пан[еі] "),
                 (PATRONYMIC_NAME, "вна|вич|ична|івна|ївна"),
                 (QUOTE_ADDRESSED, "[\"«“„][А-ЯЁІЇЄΑ-ΩΆ-Ώ]"),
                 (SCRIPT_END_SIGNED, "[—–]|شكر|Ευχαριστώ|Спасибо|Дякую|доброго|धन्यवाद|谢|감사합니다|уважением|повагою|Φιλικά"
-                                    "|εκτίμηση|تحياتي|التحيات|सादर"),
+                                    "|εκτίμηση|تحياتي|التحيات|التحية|सादर|תודה|[.!?] [А-ЯЁІЇЄ]"),
                 (WHOLE_TEXT_NAME, r"\A[ \t]*[^\x00-\x7f][^\n]{0,40}\z"),
                 (SCRIPT_GREETED, "שלום|היי|קוראים|אני|שמי|מדבר|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|เรียน|ชื่อ|嗨|मैं|प्रिय|私は"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),

@@ -315,14 +315,14 @@ def test_placeholders_are_consistent_within_a_record_and_numbered_per_record(tmp
     assert json.loads(messages[2]["tool_calls"][0]["function"]["arguments"]) == {"order_id": "<ORDER_1>", "email": "<EMAIL_1>"}
     assert json.loads(messages[3]["content"]) == {"status": "lost", "contact": "<PHONE_1>"}
     assert messages[4]["content"] == "I'm sorry: <ORDER_1> was lost. A refund is on its way to <EMAIL_1>."
-    assert kept["first"]["rejected_reply"]["content"] == "Sorry Jane! <ORDER_1> is lost; I emailed <EMAIL_1> and <EMAIL_2>."
+    assert kept["first"]["rejected_reply"]["content"] == "Sorry <NAME_1>! <ORDER_1> is lost; I emailed <EMAIL_1> and <EMAIL_2>."
     assert kept["first"]["feedback"]["comments"] == ["customer <EMAIL_1> was upset"]
     assert kept["second"]["messages"][0]["content"] == "My email is <EMAIL_1>"
     assert "pii:scrubbed" in kept["first"]["tags"] and "pii:scrubbed" in kept["second"]["tags"]
     assert kept["first"]["feedback"]["correction"] == messages[4]["content"]
     scrubbed = [p for p in kept["first"]["provenance"] if p["action"] == "scrubbed_pii"]
-    assert scrubbed == [{"stage": "mine", "action": "scrubbed_pii", "counts": {"email": 7, "order": 5, "phone": 2}}]
-    assert out["stats"]["pii"] == {"email": 8, "order": 5, "phone": 2}
+    assert scrubbed == [{"stage": "mine", "action": "scrubbed_pii", "counts": {"email": 7, "name": 1, "order": 5, "phone": 2}}]
+    assert out["stats"]["pii"] == {"email": 8, "name": 1, "order": 5, "phone": 2}
     assert out["stats"]["pii_records"] == 2
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"][1]["stats"]["pii"] == out["stats"]["pii"]
 
