@@ -139,7 +139,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=20_000, help="examples for the speed runs")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--holdout", action="store_true",
-                        help="also score the blind holdout (holdout8), once, at the end of tuning")
+                        help=f"also score the blind holdout ({BLIND_HOLDOUT.stem}), once, at the end of tuning")
     args = parser.parse_args()
     blind = [BLIND_HOLDOUT] if args.holdout and BLIND_HOLDOUT.exists() else []
     if args.holdout and not blind:

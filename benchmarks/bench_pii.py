@@ -38,8 +38,7 @@ from dataprep.pii import Found, Scrubber, phones_in
 from dataprep.record import Record
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "pii"
-TUNING_SETS = ("dev", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8",
-               "holdout9", "holdout10", "holdout11", "holdout12", "holdout13", "holdout14", "holdout15", "holdout16", "holdout17", "holdout18", "holdout19", "holdout20")
+TUNING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 21)))  # in the order they were written
 CLEAN_SETS = ("holdout21", "holdout22")
 #: detector name -> labeled type; detectors the sets have no type for keep their own name
 TYPE_OF = {"pem_key": "pem_key", "token": "jwt", "high_entropy": "api_key", "secret": "password", "keyword_key": "api_key",
@@ -144,8 +143,9 @@ def print_quality(name: str, rows: list[dict], tally: Tally) -> None:
         print(f"{kind}: {count} spans scrubbed by default that a recipe keeping them leaves (pii.disable: [{kind}])")
     contexts = sorted(set(tally.name_found) | set(tally.name_missed))
     if contexts:
+        by_context = {context: tally.name_recall((context,)) for context in contexts}
         print("name recall by context: " + ", ".join(
-            f"{context} {tally.name_recall((context,))[0]:.3f} ({tally.name_recall((context,))[1]})" for context in contexts))
+            f"{context} {recall:.3f} ({labeled})" for context, (recall, labeled) in by_context.items()))
         recall, labeled = tally.name_recall(ISSUE_CONTEXTS)
         print(f"name recall in the contexts issue 12 names (all but prose): {recall:.3f} ({labeled} names)")
     if tally.neutral_texts:

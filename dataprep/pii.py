@@ -276,12 +276,6 @@ def merged(windows: list[Window]) -> list[Window]:
     return out
 
 
-def digit_runs_or(regex: str) -> Where:
-    """Around the digit runs and the matches of ``regex`` (a codice fiscale has no run of seven digits)."""
-    runs, hint = around_digit_runs(before=12), after_keyword(regex, after=10, lower=False)
-    return lambda text: merged(runs(text) + hint(text))
-
-
 def either(*wheres: Where) -> Where:
     """The windows of every one of ``wheres``."""
     return lambda text: merged([window for where in wheres for window in where(text)])
@@ -396,17 +390,17 @@ class PhoneDetector(Detector):
             # a card, IBAN or SSN found first: libphonenumber is too slow to ask about it again
             if text.taken is not None and not text.taken.free(start, end):
                 continue
-            # "caller ID 555.959.1163": the phone word outweighs the id word; an area code in brackets is a cue
-            cued = phone_cued(text, start) or AREA_CODE.search(text.value, start, end) is not None
-            if not cued and self.labelled_otherwise(text, start, end):
+            # "caller ID 555.959.1163": the phone word outweighs the id word
+            if self.labelled_otherwise(text, start, end) and not phone_cued(text, start, end):
                 continue
+            inner = start
             if text.value[start] == "(" and text.value[end:end + 1] == ")" and ")" not in text.value[start:end]:
-                start += 1  # a number in brackets: "Femke (06-12 87 43 90)"
-            found = phones_in(text.value[start:end], self.regions)
-            if not found and cued:  # a phone word vouches for a bare run too: "Tel. 613037683"
-                found = phones_in(text.value[start:end], self.regions + CUED_PHONE_REGIONS, bare=True)
+                inner += 1  # a number in brackets: "Femke (06-12 87 43 90)"
+            found = phones_in(text.value[inner:end], self.regions)
+            if not found and phone_cued(text, start, end):  # a phone word vouches for a bare run too: "Tel. 613037683"
+                found = phones_in(text.value[inner:end], self.regions + CUED_PHONE_REGIONS, bare=True)
             for offset, stop, identity in found:
-                yield start + offset, start + stop, identity
+                yield inner + offset, inner + stop, identity
 
     def labelled_otherwise(self, text: Text, start: int, end: int) -> bool:
         """A keyword or currency sign right before the run says it is an id or an amount ("ticket
@@ -436,10 +430,12 @@ CUED_PHONE_REGIONS = ("DK", "NO", "FI", "BE", "AT", "CH", "IE", "LU", "IS", "CZ"
 AREA_CODE = re.compile(r"\(\d{2,5}\)[ .-]?\d")  # "8 (926) 555-22-10", "(11) 98412-7730"
 
 
-def phone_cued(text: Text, start: int) -> bool:
-    """A phone word stands right before the number, or the number is a field labelled as a phone."""
+def phone_cued(text: Text, start: int, end: int) -> bool:
+    """A phone word stands right before the run, the run is a field labelled as a phone, or it holds an
+    area code in brackets. Asked only when it decides something: most runs need no cue."""
     return PHONE_WORD.search(text.value, max(start - 24, 0), start) is not None or any(
-        label_start <= start < label_end and PHONE_LABEL.fullmatch(label) for label, label_start, label_end in text.labeled)
+        label_start <= start < label_end and PHONE_LABEL.fullmatch(label) for label, label_start, label_end in text.labeled
+    ) or AREA_CODE.search(text.value, start, end) is not None
 
 
 
@@ -915,13 +911,13 @@ class SeriesDetector(Detector):
         found = list(Detector.spans(self, text))
         for start, end, _ in list(found):
             shape = number_shape(text.value[start:end])
-            for match in SERIES_MEMBER.finditer(text.value, end, end + SIBLING_REACH):
+            for match in SERIES_MEMBER.finditer(text.value, end, end + SERIES_REACH):
                 if number_shape(match.group()) == shape and all(match.start() >= e or match.end() <= s for s, e, _ in found):
                     found.append((*match.span(), compact(match.group())))
         return found
 
 
-SIBLING_REACH = 80
+SERIES_REACH = 80
 
 
 def number_shape(value: str) -> str:
@@ -1492,7 +1488,8 @@ SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
                  r"(?<!\d)(?P<value>(?!000|666|9)\d{9})\b")
 NINO_SHAPE = r"(?!BG|GB|KN|NK|NT|TN|ZZ|QQ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"
 NINO_NEAR_KEYWORD = r"(?!QQ)[A-Z]{2}[ -]?\d{2}[ -]?\d{2}[ -]?\d{2}[ -]?[A-D]"  # made-up prefixes too, next to the keyword
-UK_NINO = re.compile(rf"(?<![A-Za-z0-9]){NINO_SHAPE}(?![A-Za-z0-9])"  # a particle may touch it: "...A이고"  # lower case only next to its keyword: "ty 71 04 55 c"
+UK_NINO = re.compile(rf"(?<![A-Za-z0-9]){NINO_SHAPE}(?![A-Za-z0-9])"  # a particle may touch it: "...A이고"
+                     # lower case only next to its keyword: "ty 71 04 55 c"
                      rf"|(?i:\b(?:ni|nino|national insurance)\b[^\n\d]{{0,30}}?(?<![A-Za-z0-9])(?P<value>{NINO_NEAR_KEYWORD})"
                      r"(?![A-Za-z0-9]))")
 #: other countries' personal numbers, by the word that names them (tax and social-security ids, national id
@@ -1627,7 +1624,7 @@ BIRTH_WORD = (r"born|dob|d\.o\.b\.?|date[ _]of[ _]birth|birth[ _-]?date|birthday
               # "ur." (Polish), "nar." (Czech), "s." (Finnish), Japanese, Korean, Hindi
               r"|ur\.|nar\.|s\.|生年月日|생년월일|जन्म\S*|janm_tithi"
               r"|生まれ|생|doğumlu|생년월일[은이]|生年月日[はが]|出生日期[是为]|gimimo data|nascid[oa]|出生于|sinh ngày"
-              r"|ميلاده|ميلادها|ميلادي|родил\S*|г\.\s?р\.|生"  # the last two stand after the date  # after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
+              r"|ميلاده|ميلادها|ميلادي|родил\S*|г\.\s?р\.|生"  # the last two stand after the date: "(昭和12年4月3日生まれ)", "1942년 3월 15일생", "12.04.1957 doğumlu"
               # Vietnamese, Indonesian, Russian, Chinese, Greek, Arabic, Hindi
               r"|ngày sinh|tanggal lahir|tgl\.? lahir|lahir|дата рождения|д\.р\.|出生日期|出生|生日|ημερομηνία γέννησης"
               r"|γέννηση|تاريخ الميلاد|जन्म तिथि|γεννήθηκε|γεννημένη|γεννημένος|народився|народилася|дата народження"
@@ -1852,7 +1849,7 @@ GENERIC_SECRET = re.compile(r"(?<![\w+/$-])(?<!SHA256:)(?<!SHA1:)[A-Za-z0-9_+]{3
 KEY_RUN = r"[A-Za-z0-9_.:=+/$-]{20,}"  # every vendor key is a run of these, 20 or more
 KEY_WORDS = ("key", "secret", "token", "clé", "clave", "chiave", "schlüssel", "anahtar")  # every KEYWORD_KEY holds one
 SECRET_WORDS = ("pin", "otp", "code")  # every KEYWORD_SECRET holds one
-PASSWORD_WORDS = ("pass", "pw", "docker", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp", "şifre",
+PASSWORD_WORDS = ("pass", "pw", "docker", "wifi", "wi-fi", "パスワード", "비밀번호", "पासवर्ड", "wlan", "mysql", "mariadb", "redis-cli", "curl", "mdp",
                   "gaml", "gamle", "vanha", "stare", "eskisi", "alte", "mot de passe", "contraseña", "senha", "wachtwoord", "kennwort", "clave", "://",
                   "login", "logon", "cred", "sign-in", "sign in", "basic_auth", "basic auth", "basic-auth",
                   "parola d", "hasło", "haslo", "lösenord", "losenord",
@@ -1889,11 +1886,13 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
         Detector("national_id", "national_id", CHECKED_ID, checked_id,
-                 where=digit_runs_or(r"[A-Z]{6}\d{2}[A-Z]|[A-Z]{5}\d{4}[A-Z]")),  # a codice fiscale, a PAN
+                 where=either(around_digit_runs(before=12),  # a codice fiscale and a PAN hold no run of seven digits
+                             after_keyword(r"[A-Z]{6}\d{2}[A-Z]|[A-Z]{5}\d{4}[A-Z]", after=10, lower=False))),
         SeriesDetector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         SeriesDetector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
                          where=either(
+                             # PASSPORT_WORD's stems as plain substrings, a cheaper first test than its regex
                              near("pass", "paspoort", "pasaporte", "pasz", "pasnummer", "pas č", "pasnr", "pasaport",
                                   "pasu", "ppt", "パスポート", "여권", "паспорт", "护照", "paspor", "διαβατήρ", "tlevél",
                                   "tlevel", "جواز", "hộ chiếu", "पासपोर्ट", "pașaport", "旅券", "דרכון", before=10, after=100,

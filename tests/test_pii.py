@@ -1216,11 +1216,10 @@ def test_round_sixteen_finds_what_holdout20_missed(text, value):
     assert value in values_of(text, "name")
 
 
-@pytest.mark.parametrize("text", [
-    '{"tenant":"acme-eu","region":"eu-central-1"}',  # a SaaS tenant is a company
-    "Beneficiario: Catering La Alameda (Inés Paredes)",  # a company, its contact in brackets
-    "साक्षात्कार के अवसर के लिए धन्यवाद।\nसादर,",  # a full stop is no name
+@pytest.mark.parametrize("text, look_alike", [
+    ('{"tenant":"acme-eu","region":"eu-central-1"}', "acme-eu"),  # a SaaS tenant is a company
+    ("Beneficiario: Catering La Alameda (Inés Paredes)", "Catering La Alameda"),  # a company, its contact in brackets
+    ("साक्षात्कार के अवसर के लिए धन्यवाद।\nसादर,", "।"),  # a full stop is no name
 ])
-def test_round_sixteen_leaves_look_alikes_alone(text):
-    assert "Catering La Alameda" not in values_of(text, "name") and "acme-eu" not in values_of(text, "name") \
-        and "।" not in values_of(text, "name")
+def test_round_sixteen_leaves_look_alikes_alone(text, look_alike):
+    assert not [name for name in values_of(text, "name") if look_alike in name]
