@@ -2019,6 +2019,19 @@ def occurrence_key(raw: str, kind: str) -> str:
     return raw if kind == "name" else lower_in_place(SEPARATORS.sub("", raw))
 
 
+#: a terminal's escape sequence (a colour, a cursor move, a window title), raw or as JSON or a shell writes it
+TERMINAL_ESCAPE = re.compile(r"(?:\x1b|\\u001[bB]|\\x1[bB]|\\033)"
+                             r"(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def escapes_blanked(text: str) -> str:
+    """``text`` with each terminal escape sequence as spaces of its length: a value coloured in a pasted log
+    ("Passport: \\x1b[31mC01X00T47\\x1b[0m") is read as if plain, and every offset still holds."""
+    if "\x1b" not in text and "\\u001" not in text and "\\x1" not in text and "\\033" not in text:
+        return text
+    return TERMINAL_ESCAPE.sub(lambda match: " " * len(match.group()), text)
+
+
 def lower_in_place(text: str) -> str:
     """``text.lower()`` with every character where it was (a few, like "İ", lower to two)."""
     lower = text.lower()
@@ -2124,6 +2137,7 @@ class Scrubber:
 
     def _find(self, text: str) -> tuple[Found, ...]:
         taken, spans = Taken(), []
+        text = escapes_blanked(text)
         view = Text(text, taken)
         # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
         # is no card), then each detector's own matches, in priority order

@@ -1223,3 +1223,13 @@ def test_round_sixteen_finds_what_holdout20_missed(text, value):
 ])
 def test_round_sixteen_leaves_look_alikes_alone(text, look_alike):
     assert not [name for name in values_of(text, "name") if look_alike in name]
+
+
+@pytest.mark.parametrize("text, value, placeholder", [
+    ("Passport: \x1b[31mC01X00T47\x1b[0m", "C01X00T47", "<PASSPORT_1>"),
+    ("phone \x1b[1m+44 7700 900123\x1b[0m", "+44 7700 900123", "<PHONE_1>"),
+    ('msg="mail \\u001b[1mjan.kowalski@example.pl\\u001b[0m"', "jan.kowalski@example.pl", "<EMAIL_1>"),  # as JSON writes it
+    ('echo -e "\\033[32mcall +49 151 23456789\\033[0m"', "+49 151 23456789", "<PHONE_1>"),  # as a shell script writes it
+])
+def test_values_coloured_by_terminal_escapes_are_scrubbed_whole(text, value, placeholder):
+    assert Scrubber().scrub_text(text) == text.replace(value, placeholder)
