@@ -6,9 +6,11 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - they call different tools, or the same tools with different arguments (compared as
   canonical JSON, placeholders and case normalized);
 - one refuses while the other helps;
-- their decisions have opposite polarity: an opening "Yes" / "No", approved / denied,
-  eligible / not eligible, or a word of the user's question affirmed in one and negated in
-  the other ("you can return it" / "it can't be returned");
+- their decisions have opposite polarity: an opening "Yes" / "No" (to a yes-or-no question
+  without one, its sentences on the question's words, negated or not: "PayPal isn't one of
+  our options" / "PayPal works at checkout"), approved / denied, eligible / not eligible, or
+  a word of the user's question affirmed in one and negated in the other ("you can return
+  it" / "it can't be returned");
 - one states a specific fact that neither the other reply nor its own input holds, while the
   other states a fact the first does not: an amount, date, time, number or identifier, read
   with the fact-heavy scorer's patterns in any common format (``$30`` = ``30.00 USD``,
@@ -55,8 +57,15 @@ DECISIONS = {
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
     + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
-#: words that negate the next content word of their clause ("can't be returned", "never expire")
-NEGATORS = frozenset("not never no cannot unable without".split())
+#: words that negate the next content word of their clause ("can't be returned", "never expire"),
+#: with the n't forms typed without an apostrophe
+NEGATORS = frozenset("not never no cannot unable without dont doesnt didnt cant wont isnt arent wasnt werent "
+                     "couldnt wouldnt shouldnt havent hasnt".split())
+#: a question asked for a yes or a no: "can I pay with PayPal?", "is there a fee?"
+YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?(?:can|could|may|is|are|do|does|did|will"
+                             r"|would|should|has|have)\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?",
+                             re.I)
+SENTENCE = re.compile(r"[^.!?\n]+")
 CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
                         re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
@@ -104,7 +113,8 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
     calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), frozenset(WORD.findall(key)), calls, results,
-                 bool(REFUSAL.search(text)), _decisions(text, _content_stems(question)))
+                 bool(REFUSAL.search(text)),
+                 _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))))
 
 
 def disagreement(a: Reply, b: Reply) -> str | None:
@@ -191,19 +201,42 @@ def _number_readings(match: re.Match) -> frozenset:
     return frozenset(("number", value) for end in ends for value in number_values(end, match["scale"]))
 
 
-def _decisions(text: str, asked: frozenset[str]) -> frozenset[tuple[str, str]]:
-    """What the reply decides, by subject: its opening word ("lead"), approval and eligibility
-    words, and each word of the question, negated or not ("can I return it?": "you can return
-    it" / "it can't be returned"). In any order: reordered sentences are the same answer; a
-    subject decided both ways ("you can't return it, but you can exchange it") settles nothing."""
+def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozenset[tuple[str, str]]:
+    """What the reply decides, by subject: its opening word ("lead"; for a yes-or-no question
+    without one, whether its sentences on the question's words are negated, when they agree), approval and
+    eligibility words, and each word of the question, negated or not ("can I return it?": "you
+    can return it" / "it can't be returned"). In any order: reordered sentences are the same
+    answer; a subject decided both ways ("you can't return it, but you can exchange it") settles nothing."""
     plain = ASIDE.sub(" ", text)
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead = LEAD.match(text)
     if lead:
         found.add(("lead", lead.lastgroup))
+    elif yes_no and (said := {_polarity(sentence) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:
+        found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
     return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
+
+
+def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
+    """The sentences of ``text`` with a word of the question in them."""
+    return [sentence for sentence in SENTENCE.findall(text) if _content_stems(sentence) & asked]
+
+
+def _polarity(sentence: str) -> str:
+    """Whether a sentence denies (a verb negated: "isn't", "can't", "never") or affirms; "no
+    cost" and "without a fee" deny nothing."""
+    return "no" if any(_negates(t) and t not in ("no", "without") for t in TOKEN.findall(sentence.lower())) else "yes"
+
+
+def _negates(token: str) -> bool:
+    return token in NEGATORS or token.endswith("n't")
+
+
+def _stem(token: str) -> str:
+    """A word by its first letters, its plural -s or -es cut first: box, boxes; return, returned."""
+    return re.sub(r"(?<=[^s])e?s$", "", token)[:STEM]
 
 
 def _stances(text: str) -> list[tuple[str, str]]:
@@ -212,16 +245,16 @@ def _stances(text: str) -> list[tuple[str, str]]:
     for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
         negated = False
         for token in TOKEN.findall(clause):
-            if token in NEGATORS or token.endswith("n't"):
+            if _negates(token):
                 negated = True
             elif token not in FUNCTION_WORDS and len(token) > 2:
-                found.append((token[:STEM], "no" if negated else "yes"))
+                found.append((_stem(token), "no" if negated else "yes"))
                 negated = False
     return found
 
 
 def _content_stems(text: str) -> frozenset[str]:
-    return frozenset(token[:STEM] for token in TOKEN.findall(text.lower().replace("’", "'"))
+    return frozenset(_stem(token) for token in TOKEN.findall(text.lower().replace("’", "'"))
                      if token not in FUNCTION_WORDS and token not in NEGATORS and len(token) > 2)
 
 

@@ -215,6 +215,8 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "decision": ("Your refund of $45.00 was approved.", "Your refund of $45.00 was denied."),
     "can / cannot": ("You can return the boots within 45 days.", "You can't return the boots after 45 days."),
     "refusal": ("Sure, open Settings and choose Reset password.", "I'm sorry, but I can't help with that request."),
+    "yes / no without a yes or a no": ("You can send the boots back from your account page.",
+                                       "The boots cannot be sent back, as they were a final-sale item."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -226,6 +228,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "placeholders": ("Order <ORDER_1> ships May 4.", "Your order <ORDER_2> will ship on May 4."),
     "reordered": ("Your refund is approved. You can't get store credit as well.",
                   "You can't get store credit as well. Your refund is approved."),
+    "apostrophes dropped": ("Sorry, we don't refund gift cards.", "Sorry, we dont refund gift cards."),
+    "no cost is no denial": ("Your refund is on its way at no cost to you.", "Your refund has been sent, free of charge."),
 }
 
 
@@ -267,6 +271,23 @@ def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
         kept, _, stats = run_dedup(tmp_path, [same[0], other])
         assert ids(kept) == ["a", "c"] and stats["conflicts"] == 1
         assert "different tool calls" in kept[0]["reasons"]["conflict"][0]
+
+
+def test_a_reply_after_a_tool_call_and_one_without_a_call_are_a_conflict(tmp_path):
+    """The answers to one question meet whatever the records hold before their reply: one that
+    called a tool (compared as word n-grams) and short ones that did not (character n-grams)."""
+    ask = [{"role": "user", "content": "send a reset link to <EMAIL_1> please, I forgot my password"}]
+    call = {"id": "c1", "type": "function", "function": {"name": "send_password_reset", "arguments": '{"email": "x"}'}}
+    sent = {"id": "sent", "messages": ask + [{"role": "assistant", "content": None, "tool_calls": [call]},
+                                             {"role": "tool", "tool_call_id": "c1", "content": '{"sent": true}'},
+                                             {"role": "assistant", "content": "Done: check your inbox for the link."}]}
+    verify = chat(ask[0]["content"], "Before I send a link, please confirm the last four digits of your card.",
+                  id="verify")
+    verify_again = chat(ask[0]["content"], "Before I send a link, please confirm the last 4 digits of your card.",
+                        id="verify_again")
+    kept, dropped, stats = run_dedup(tmp_path, [sent, verify, verify_again])
+    assert ids(kept) == ["sent", "verify"] and ids(dropped) == ["verify_again"] and stats["conflicts"] == 1
+    assert "different tool calls (none vs send_password_reset)" in kept[0]["reasons"]["conflict"][0]
 
 
 def test_a_rejected_reply_is_no_conflict(tmp_path):

@@ -205,6 +205,7 @@ class SketchedBatch:
 
     own: np.ndarray  # the record's text differs from the base view's (always, without a base)
     words: np.ndarray  # words per text
+    tools: np.ndarray  # the text holds tool calls or results (compared as word n-grams, whatever its length)
     parts: list[tuple[np.ndarray, Sketches]]  # per shingle kind: which records it sketched, their sketches
 
 
@@ -224,7 +225,7 @@ def sketch_view(texts: list[str], tools: np.ndarray, params: Params, auto: bool,
     parts = [(chosen, sketch([_words(t) if kind.shingle == "char" else t for t, w in zip(texts, chosen) if w],
                              kind).compact())
              for kind, chosen in zip(kinds, wanted)]
-    return SketchedBatch(own, words, parts)
+    return SketchedBatch(own, words, tools, parts)
 
 
 def _sketch_survey_batch(batch: list[tuple[str, str | None, bool]], params: Params, auto: bool,
@@ -235,7 +236,9 @@ def _sketch_survey_batch(batch: list[tuple[str, str | None, bool]], params: Para
     view = sketch_view(texts, tools, params, auto, every_word=every_word)  # decontamination compares words
     if batch[0][1] is None:
         return view, None
-    return view, sketch_view([text for _, text, _ in batch], tools, params, auto, base_texts=texts)
+    # the conflict view is user turns alone: a record that called a tool is compared the same way
+    # as one that did not, or the two answers to one question could never meet
+    return view, sketch_view([text for _, text, _ in batch], np.zeros_like(tools), params, auto, base_texts=texts)
 
 
 class Sketched:
@@ -247,11 +250,13 @@ class Sketched:
         self.base = base
         self.stores = {kind: Store(kind) for kind in shingle_kinds(params, auto)}
         self.words = array("i")
+        self.tools = bytearray()
         self.own = bytearray()
 
     def add(self, batch: SketchedBatch) -> None:
         self.own += batch.own.tobytes()
         self.words.extend(batch.words.tolist())
+        self.tools += batch.tools.tobytes()
         for store, (wanted, part) in zip(self.stores.values(), batch.parts):
             store.add(wanted, part)
 
@@ -285,7 +290,6 @@ class Survey:
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
     last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
-    tool_context: bytearray = field(default_factory=bytearray)  # tool calls or results before the reply
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
 
@@ -404,7 +408,6 @@ class Dedup(Stage):
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
             survey.last_turns.append(_last_turn_key(record.messages))
-            survey.tool_context.append(tools)
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
             yield (record_text(record, self.options["view"]),
                    record_text(record, CONFLICT_VIEW) if separate_input_view else None, tools)
@@ -436,7 +439,7 @@ class Dedup(Stage):
         shingle kind's texts among themselves; how many similar pairs joined two clusters."""
         labels, found = np.full(len(survey.ids), -1), 0
         linked: list[np.ndarray] = []  # a record near the length boundary, clustered both ways: its two labels
-        for params, part in self._by_shingle(sketched, members, survey):
+        for params, part in self._by_shingle(sketched, members):
             groups = groups_of(sketched.take(params, part))
             part_labels = groups.labels + labels.max(initial=-1) + 1
             twice = labels[part] >= 0
@@ -456,7 +459,7 @@ class Dedup(Stage):
             return dict(zip(wanted.tolist(), self._texts(records, wanted, self.options["view"])))
 
         measured = Measured(len(survey.ids), self.params, text_of)
-        for params, part in self._by_shingle(survey.view, members, survey):
+        for params, part in self._by_shingle(survey.view, members):
             measured.add(part, survey.view.take(params, part))
         return measured
 
@@ -465,10 +468,10 @@ class Dedup(Stage):
         """The texts of the wanted records (sorted indices), in this view: one more pass over the input."""
         return (record_text(record, view) for _, record in records.select(wanted))
 
-    def _by_shingle(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> list[tuple[Params, np.ndarray]]:
+    def _by_shingle(self, sketched: Sketched, members: np.ndarray) -> list[tuple[Params, np.ndarray]]:
         if self.options["shingle"] != "auto":
             return [(self.params, members)]
-        tools = np.frombuffer(survey.tool_context, bool)[members]
+        tools = np.frombuffer(sketched.tools, bool)[members]
         chars, words = _kinds(tools, np.frombuffer(sketched.words, np.int32)[members], self.params.threshold)
         char_params = replace(self.params, shingle="char", ngram=CHAR_NGRAM)
         return [(char_params, members[chars]), (self.params, members[words])]
