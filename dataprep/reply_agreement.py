@@ -48,11 +48,26 @@ LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of cou
                   r"|(?P<no>no|nope|unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
 _NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)\s+"
-#: decisions by subject: (words saying yes, words saying no); "not" before a yes word says no
+#: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
+#: May 4"), not one to come ("will be issued", "once it is delivered")
+_DONE = (r"(?:(?:has|have|had|was|were|is|are)\s+(?:already\s+|now\s+)?(?:been\s+)?"
+         r"|(?<!\bbe\s)(?<!\bis\s)(?<!\bare\s)(?<!\bonce\s)(?<!\bwhen\s)(?<!\buntil\s)(?<!\bget\s)(?<!['’]s\s))")
+_STILL = r"(?:is|are|remains?|stays?)\s+(?:still\s+)?|still\s+"
+_NOT_YET = r"(?:not\s+(?:yet\s+)?(?:been\s+)?|(?:has|have)n['’]t\s+(?:yet\s+)?(?:been\s+)?)"
+#: decisions by subject: (words saying yes, words saying no); "not" before a yes word says no.
+#: Where a case, a payment or a parcel stands is a decision too: "resolved" / "still open",
+#: "already paid out" / "still pending", "delivered" / "in transit" (a reply saying both settles nothing)
 DECISIONS = {
     "approval": (r"approved?|accepted|granted", r"denied|deny|declined|rejected"),
     "eligibility": (r"eligible|qualif(?:y|ies)|covered|refundable|returnable",
                     r"ineligible|non-?refundable|non-?returnable"),
+    "case": (rf"{_DONE}(?:resolved|closed|completed)",
+             rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
+             rf"|{_NOT_YET}(?:resolved|closed)"),
+    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited)",
+                rf"(?:{_STILL})(?:pending|queued|scheduled)"
+                rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
+    "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
 }
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]

@@ -215,6 +215,8 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "decision": ("Your refund of $45.00 was approved.", "Your refund of $45.00 was denied."),
     "can / cannot": ("You can return the boots within 45 days.", "You can't return the boots after 45 days."),
     "refusal": ("Sure, open Settings and choose Reset password.", "I'm sorry, but I can't help with that request."),
+    "where a payment stands": ("Your refund has already been paid out.", "Your refund is still pending."),
+    "where a parcel stands": ("The boots were delivered this morning.", "The boots are in transit."),
     "yes / no without a yes or a no": ("You can send the boots back from your account page.",
                                        "The boots cannot be sent back, as they were a final-sale item."),
 }
@@ -229,6 +231,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "reordered": ("Your refund is approved. You can't get store credit as well.",
                   "You can't get store credit as well. Your refund is approved."),
     "apostrophes dropped": ("Sorry, we don't refund gift cards.", "Sorry, we dont refund gift cards."),
+    "a state to come is not reached": ("Your refund will be issued after we receive the boots.",
+                                       "Your refund is still pending until we receive the boots."),
     "no cost is no denial": ("Your refund is on its way at no cost to you.", "Your refund has been sent, free of charge."),
 }
 
