@@ -492,7 +492,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
     parser.add_argument("--cases", action="store_true", help="the judgment cases alone")
-    parser.add_argument("--labeled", type=Path, help="score a labeled set of groups instead of the synthetic cases")
+    parser.add_argument("--labeled", type=Path, nargs="+", metavar="FILE",
+                        help="score labeled sets of groups (benchmarks/labeled/dedup/*.jsonl) instead of the synthetic "
+                             "cases, each on its own")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pairs-file", type=Path, help=argparse.SUPPRESS)
@@ -501,8 +503,8 @@ def main() -> None:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
         return
     if args.labeled:
-        report_cases([orjson.loads(line) for line in args.labeled.read_bytes().splitlines() if line.strip()],
-                     str(args.labeled))
+        for path in args.labeled:
+            report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path))
         return
     if not args.million:
         report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support")

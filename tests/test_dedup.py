@@ -674,3 +674,26 @@ def test_longer_texts_with_the_same_words_cost_dedup_no_more_memory(tmp_path, mo
     peak(1)  # the first run imports what dedup uses: not what is measured
     (short_peak, _), (long_peak, long_texts) = peak(1), peak(20)
     assert long_peak - short_peak < 0.25 * long_texts
+
+
+# -- labeled sets written from the definitions by helpers who never saw this code ---------------
+LABELED = Path(__file__).resolve().parents[1] / "benchmarks" / "labeled" / "dedup"
+
+
+@pytest.fixture(scope="module")
+def labeled_scores() -> dict[str, dict]:
+    sys.path.insert(0, str(LABELED.parents[1]))
+    from bench_dedup import judge
+
+    return {name: judge([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()], {})
+            for name in ("dev", "holdout")}
+
+
+@pytest.mark.parametrize("name, kind, measure, floor", [  # held at the level measured once their errors were read
+    ("dev", "disagreeing_reply", "conflict recall", 0.77), ("dev", "tool_context", "conflict recall", 0.68),
+    ("dev", "disagreeing_reply", "conflict precision", 0.97), ("dev", "agreeing_paraphrase", "duplicate recall", 0.96),
+    ("holdout", "disagreeing_reply", "conflict recall", 0.70), ("holdout", "tool_context", "conflict recall", 0.85),
+    ("holdout", "disagreeing_reply", "conflict precision", 0.98),
+    ("holdout", "agreeing_paraphrase", "duplicate recall", 0.98)])
+def test_labeled_dedup_judgments_do_not_regress(labeled_scores, name, kind, measure, floor):
+    assert labeled_scores[name][kind][measure] >= floor
