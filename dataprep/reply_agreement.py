@@ -43,9 +43,11 @@ REFUSAL = re.compile(
     r"not\s+(?:allowed|permitted)\s+to)\s+(?:help|assist|provide|share|comply|answer|discuss|give|do\s+that)\b"
     r"|\b(?:not\s+something|nothing)\s+(?:i|we)\s+(?:can|could|am\s+able\s+to)\s+(?:help|assist)"
     r"|\bas\s+an\s+ai\b|\bagainst\s+(?:my|our)\s+(?:policy|policies|guidelines)\b", re.I)
-#: a decision stated up front: "Yes, ...", "Unfortunately, ..." (sympathy is no decision)
+#: a decision stated up front: "Yes, ...", "No, ..." ("no fee" is no answer); sympathy says no only
+#: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes)
 LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news)\b"
-                  r"|(?P<no>no|nope|unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
+                  r"|(?P<no>no|nope)\s*[,.!;:—–-]"
+                  r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
 _NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)\s+"
 #: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
@@ -80,7 +82,12 @@ NEGATORS = frozenset("not never no cannot unable without dont doesnt didnt cant 
 YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?(?:can|could|may|is|are|do|does|did|will"
                              r"|would|should|has|have)\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?",
                              re.I)
-SENTENCE = re.compile(r"[^.!?\n]+")
+PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, matches, prices: box, match, price
+SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+#: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
+#: when, not whether ("if it isn't used, you can return it")
+CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
+                       r"[^,;:—–]*", re.I)
 CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
                         re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
@@ -226,7 +233,10 @@ def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozen
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead = LEAD.match(text)
-    if lead:
+    if lead and lead.lastgroup == "sympathy":
+        opening = SENTENCE.match(text[lead.end():])
+        found.update([("lead", "no")] if opening and _polarity(opening.group()) == "no" else [])
+    elif lead:
         found.add(("lead", lead.lastgroup))
     elif yes_no and (said := {_polarity(sentence) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:
         found.add(("lead", said.pop()))
@@ -235,14 +245,16 @@ def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozen
 
 
 def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
-    """The sentences of ``text`` with a word of the question in them."""
-    return [sentence for sentence in SENTENCE.findall(text) if _content_stems(sentence) & asked]
+    """The statements of ``text`` with a word of the question in them (questions back ask, not answer)."""
+    return [sentence for sentence in SENTENCE.findall(text)
+            if not sentence.endswith("?") and _content_stems(sentence) & asked]
 
 
 def _polarity(sentence: str) -> str:
-    """Whether a sentence denies (a verb negated: "isn't", "can't", "never") or affirms; "no
-    cost" and "without a fee" deny nothing."""
-    return "no" if any(_negates(t) and t not in ("no", "without") for t in TOKEN.findall(sentence.lower())) else "yes"
+    """Whether a sentence denies (a verb negated: "isn't", "can't", "never") or affirms, its
+    conditions aside; "no cost" and "without a fee" deny nothing."""
+    tokens = TOKEN.findall(CONDITION.sub(" ", sentence).lower())
+    return "no" if any(_negates(t) and t not in ("no", "without") for t in tokens) else "yes"
 
 
 def _negates(token: str) -> bool:
@@ -251,7 +263,7 @@ def _negates(token: str) -> bool:
 
 def _stem(token: str) -> str:
     """A word by its first letters, its plural -s or -es cut first: box, boxes; return, returned."""
-    return re.sub(r"(?<=[^s])e?s$", "", token)[:STEM]
+    return PLURAL.sub("", token)[:STEM]
 
 
 def _stances(text: str) -> list[tuple[str, str]]:

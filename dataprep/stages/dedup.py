@@ -62,6 +62,11 @@ VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
 CONFLICT_VIEW = "user"
 #: two replies given different tool results by the same calls: different examples, no dispute
 OTHER_GROUNDS = "other tool results"
+#: views under which one question answered the same way is one example, however its records are worded
+SAME_QUESTION_VIEWS = ("auto", "user")
+#: two questions given the very same answer are one example from this similarity up (a word or
+#: two changed in a short question leaves about half its character 5-grams)
+QUESTION_FLOOR = 0.5
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
 #: with shingle "auto", texts shorter than this many words and without tool context are compared
@@ -103,6 +108,36 @@ def _last_turn_key(messages: list[dict[str, Any]]) -> int:
     """A 63-bit hash of everything after the last user turn: the answer (tool calls, their
     results and the reply) as written."""
     return xxhash.xxh3_64_intdigest(orjson.dumps(messages[last_user_turn(messages) + 1:])) >> 1
+
+
+def _answer_key(record: Record) -> int:
+    """A 63-bit hash of the answer (tool calls and results since the last user turn, then the
+    reply) normalized as dedup compares texts, call ids aside; 0 without a reply."""
+    if record.target is None or not readable_text(record.target).strip():
+        return 0
+    turn = record.messages[last_user_turn(record.messages) + 1:]
+    answer = "\n".join(normalize(record_text(Record(messages=[m]), "conversation")) for m in turn)
+    return xxhash.xxh3_64_intdigest(answer.encode()) >> 1 or 1
+
+
+def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndarray, measured: "Measured") -> np.ndarray:
+    """Questions worded a little differently ("How do I change my display name?", "How do I
+    update ...") given the very same answer are one example: records with equal answers whose
+    texts are at least QUESTION_FLOOR similar join one cluster. Each is measured against the
+    first record with its answer, so a canned reply to a thousand questions costs a thousand
+    comparisons, not a million."""
+    keyed = members[answers[members] != 0]
+    keyed = keyed[np.argsort(answers[keyed], kind="stable")]
+    starts = _first_of_runs(answers[keyed])
+    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
+    pairs = labels[first] != labels[keyed]
+    i, j = keyed[pairs], first[pairs]
+    close = measured.similarity(i, j) >= QUESTION_FLOOR
+    if not close.any():
+        return labels
+    joined = labels.copy()
+    joined[members] = components(labels.max() + 1, labels[i[close]], labels[j[close]])[labels[members]]
+    return joined
 
 
 def _facts_key(text: str) -> int:
@@ -290,6 +325,7 @@ class Survey:
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
     last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
+    answers: array = field(default_factory=lambda: array("q"))  # the same, normalized (see _answer_key)
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
 
@@ -347,7 +383,8 @@ class Plan:
     reference: dict[int, tuple[str, str]]  # record -> (file, record id) of the reference it matched
     conflict: dict[int, str] = field(default_factory=dict)  # kept record index -> conflict group id
     conflict_reason: dict[str, str] = field(default_factory=dict)  # group id -> why
-    same_answer: dict[int, str] = field(default_factory=dict)  # set-aside copy of a conflict's answer -> group id
+    # set-aside copy of an answer -> its conflict's group id (None: one answer, no conflict)
+    same_answer: dict[int, str | None] = field(default_factory=dict)
 
 
 @register
@@ -408,6 +445,7 @@ class Dedup(Stage):
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
             survey.last_turns.append(_last_turn_key(record.messages))
+            survey.answers.append(_answer_key(record))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
             yield (record_text(record, self.options["view"]),
                    record_text(record, CONFLICT_VIEW) if separate_input_view else None, tools)
@@ -420,8 +458,10 @@ class Dedup(Stage):
             self.decontaminate(survey, ctx, similarity, reference)
         clean = np.setdiff1d(np.arange(n), np.fromiter(reference, np.int64, len(reference)))
         labels, linked_pairs = self.cluster(survey.view, clean, survey)
-        labels = _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, self.options["view"]))
         measured = self.measure(records, survey, clean)
+        if self.options["view"] in SAME_QUESTION_VIEWS:
+            labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
+        labels = _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, self.options["view"]))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
@@ -586,8 +626,12 @@ class Dedup(Stage):
                 wordings[i] = []
             if all(replies[i].key != other.key for other in wordings[answer_of[i]]):
                 wordings[answer_of[i]].append(replies[i])
+        disputed: set[int] = set()
         for answers, why in _connected(disputes):
             self._flag(plan, survey, {i: a for i, a in answer_of.items() if a in answers}, why)
+            disputed |= answers
+        if self.options["view"] in SAME_QUESTION_VIEWS:
+            _merge_agreeing(plan, {i: a for i, a in answer_of.items() if a not in disputed})
 
     @staticmethod
     def _flag(plan: Plan, survey: Survey, answer_of: dict[int, int], why: list[str]) -> None:
@@ -623,16 +667,17 @@ class Dedup(Stage):
     def settle(self, plan: Plan) -> None:
         """Point every set-aside record at a kept one and measure how close it is to it."""
         clean = np.flatnonzero(plan.keeper_of >= 0)
-        # A cluster keeper that turned out to be a copy of a conflict's answer hands its
-        # duplicates on to that answer's record (which keeps itself, so one step suffices).
-        plan.keeper_of[clean] = plan.keeper_of[plan.keeper_of[clean]]
+        # A cluster keeper that turned out to be a copy of an answer hands its duplicates on to
+        # that answer's record, which may itself have been handed on: follow to the end.
+        while not np.array_equal(kept := plan.keeper_of[plan.keeper_of[clean]], plan.keeper_of[clean]):
+            plan.keeper_of[clean] = kept
         dropped = clean[plan.keeper_of[clean] != clean]
         plan.similarity[dropped], plan.exact[dropped] = plan.measured.compare(dropped, plan.keeper_of[dropped])
 
     # -- pass 3: writing --------------------------------------------------------------------------------------
     def emit(self, records: RecordSource, survey: Survey, plan: Plan, ctx: StageContext) -> Iterator[Record]:
         counts = dict.fromkeys(("exact_removed", "near_removed", "decontaminated", "conflict_records",
-                                "conflict_copies_removed"), 0)
+                                "conflict_copies_removed", "same_answer_removed"), 0)
         stands_for = np.bincount(plan.keeper_of[plan.keeper_of >= 0], minlength=len(plan.keeper_of)) - 1
         for i, record in enumerate(records):
             if i in plan.reference:
@@ -656,8 +701,9 @@ class Dedup(Stage):
             kind = "exact" if plan.exact[i] else "near"
             reason = _duplicate_reason(kind, survey.ids[keeper], plan.similarity[i])
             if i in plan.same_answer:
-                reason = f"same input and same answer as {survey.ids[keeper]} (conflict {plan.same_answer[i]})"
-                counts["conflict_copies_removed"] += 1
+                group = plan.same_answer[i]
+                reason = f"same input and same answer as {survey.ids[keeper]}" + (f" (conflict {group})" if group else "")
+                counts["conflict_copies_removed" if group else "same_answer_removed"] += 1
             ctx.set_aside(record, "duplicates", reason, keeper_id=survey.ids[keeper],
                           cluster_id=cluster_id, similarity=round(float(plan.similarity[i]), 4))
             counts[f"{kind}_removed"] += 1
@@ -671,6 +717,23 @@ class Dedup(Stage):
         record.groups["conflict"] = group_id
         record.reasons["conflict"] = [reason]
         record.note(self.name, "flagged_conflict", group=group_id)
+
+
+def _merge_agreeing(plan: Plan, answer_of: dict[int, int]) -> None:
+    """Records given one input that give one answer are one example, whichever clusters their
+    wording put them in ("can't" and "cant" around a tool result's JSON): each cluster keeper
+    among them is set aside for the record its answer's first record is kept as."""
+    for i, answer in answer_of.items():
+        target = _kept_as(plan.keeper_of, answer)
+        if plan.keeper_of[i] == i and target != i:
+            plan.keeper_of[i] = target
+            plan.same_answer[i] = None
+
+
+def _kept_as(keeper_of: np.ndarray, i: int) -> int:
+    while keeper_of[i] != i:
+        i = int(keeper_of[i])
+    return i
 
 
 def _read_replies(records: RecordSource, wanted: np.ndarray) -> dict[int, Reply]:
