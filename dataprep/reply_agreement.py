@@ -110,6 +110,7 @@ class Reply:
     facts: tuple[tuple[str, frozenset], ...]  # (as written, its possible readings) per fact stated
     stated: frozenset  # every reading of every fact stated
     given: frozenset  # readings of the facts in the input the reply was given (relayed, not asserted)
+    numerals: tuple[tuple[str, frozenset[int]], ...]  # per kind of fact, the numbers its facts write in digits
     words: frozenset[str]
     calls: tuple[tuple[str, str], ...]  # (name, canonical arguments) of every call since the user spoke
     results: str  # what those calls returned, normalized
@@ -134,7 +135,8 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
     question = message_text(messages[asked_at]) if asked_at >= 0 else ""
     calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
-    return Reply(key, facts, _all_readings(facts), _all_readings(given), frozenset(WORD.findall(key)), calls, results,
+    return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
+                 frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)),
                  _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))))
 
@@ -152,7 +154,7 @@ def disagreement(a: Reply, b: Reply) -> str | None:
         return None
     # One side must state a fact its input does not give it, the other something else: two
     # replies each relaying its own input are no dispute, one contradicting the shared input is.
-    new_a, new_b = _facts_missing_from(a, b, a.given), _facts_missing_from(b, a, b.given)
+    new_a, new_b = _facts_missing_from(a, b, with_input=True), _facts_missing_from(b, a, with_input=True)
     only_a, only_b = _facts_missing_from(a, b), _facts_missing_from(b, a)
     if (new_a and only_b) or (new_b and only_a):
         return f"different facts ({(new_a or only_a)[0]} vs {(only_b if new_a else new_b)[0]})"
@@ -171,10 +173,52 @@ def word_similarity(a: Reply, b: Reply) -> float:
     return len(a.words & b.words) / union if union else 1.0
 
 
-def _facts_missing_from(reply: Reply, other: Reply, given: frozenset = frozenset()) -> list[str]:
-    """The facts ``reply`` states that ``other`` does not state (nor ``given`` hold)."""
-    held = other.stated | given
-    return [written for written, readings in reply.facts if not readings & held]
+def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) -> list[str]:
+    """The facts ``reply`` states that ``other`` does not state (nor, ``with_input``, the input
+    ``reply`` was given). A time, date, count or code whose numbers the other reply writes too is
+    held however it is written ("7h00" and "7:00", "May 3–5" and "May 5", "v5.2" and "5.2"); an
+    amount of money must be read the same, and so must anything held by the input alone (a JSON
+    date's "09" is no "December 9")."""
+    held = other.stated | (reply.given if with_input else frozenset())
+    return [written for written, readings in reply.facts
+            if not readings & held and not _numerals_held(written, readings, other)]
+
+
+def _numerals_held(written: str, readings: frozenset, other: Reply) -> bool:
+    """Whether the other reply writes this fact's numbers in facts of a kind it could be read
+    as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59")."""
+    numerals = _numerals(written)
+    if not numerals or MONEY.search(written):
+        return False
+    kinds = set().union(*(COMPATIBLE[kind] for kind, _ in readings))
+    return numerals <= frozenset().union(*(found for kind, found in other.numerals if kind in kinds))
+
+
+#: the kinds of fact whose numbers may be another writing of a fact of this kind
+COMPATIBLE = {"date": {"date", "number"}, "time": {"time", "number"}, "number": {"number", "date", "time", "id"},
+              "id": {"number", "date", "time", "id"}}
+
+
+def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[str, frozenset[int]], ...]:
+    found: dict[str, frozenset[int]] = {}
+    for written, readings in facts:
+        for kind in {kind for kind, _ in readings}:
+            found[kind] = found.get(kind, frozenset()) | _numerals(written)
+    return tuple(found.items())
+
+
+#: what makes a number an amount of money or a share
+MONEY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?|pounds?)\b", re.I)
+
+
+def _numerals(text: str) -> frozenset[int]:
+    """The numbers written in digits in ``text``, zeros, list numbers and placeholders aside
+    ("07:00" is 7; "1. Go to My Orders", "1) quit the app" and "<ORDER_1>" count nothing)."""
+    plain = LIST_NUMBER.sub(" ", PLACEHOLDER.sub(" ", text))
+    return frozenset(value for value in map(int, re.findall(r"\d{1,12}", plain)) if value)
+
+
+LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)](?=\s)|(?<![\w.])\d{1,2}\)(?=\s)")
 
 
 #: a text without a digit states no amount, date or number (one regex scan: 40x a Python loop)
@@ -187,10 +231,26 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     ("date", (5, 4)), ("time", minutes), ("number", value key) or ("id", letters and digits)."""
     text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
-    found = [(match.group().strip(), _readings(match)) for match in numeric_matches(text)]
-    found += [(match.group(), frozenset({("number", number_key(NUMBER_WORDS[match["word"].lower()]))}))
+    found = [(match.group().strip(), _in_smaller_units(text[match.end():match.end() + 24], _readings(match)))
+             for match in numeric_matches(text)]
+    found += [(match.group(), _in_smaller_units(match["unit"] or "",
+                                                frozenset({("number", number_key(NUMBER_WORDS[match["word"].lower()]))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+#: a duration in weeks, years or hours (what follows its number), with the factor to days, months or minutes
+LONG_UNIT = re.compile(r"[\s-]*(?:business\s+|working\s+)?(week|year|yr|hour|hr)s?\b", re.I)
+SMALLER_UNIT = {"week": 7, "year": 12, "yr": 12, "hour": 60, "hr": 60}
+
+
+def _in_smaller_units(after: str, readings: frozenset) -> frozenset:
+    """A duration also read in the next unit down: "two weeks" is 14 days, "2-year" 24 months."""
+    unit = LONG_UNIT.match(after)
+    if not unit:
+        return readings
+    factor = SMALLER_UNIT[unit.group(1).lower()]
+    return readings | {("number", number_key(value / 10000 * factor)) for kind, value in readings if kind == "number"}
 
 
 def stated_facts(text: str) -> frozenset:
