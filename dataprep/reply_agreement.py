@@ -130,8 +130,8 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
     turn = messages[asked_at + 1:]
     text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
     key = normalize(text)
-    facts = _facts(text)
-    given = _facts("\n".join(map(readable_text, messages[:-1])))
+    facts = _asserted(text)
+    given = _asserted("\n".join(map(readable_text, messages[:-1])))
     question = message_text(messages[asked_at]) if asked_at >= 0 else ""
     calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
@@ -237,6 +237,19 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
                                                 frozenset({("number", number_key(NUMBER_WORDS[match["word"].lower()]))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+def _asserted(text: str) -> tuple[tuple[str, frozenset], ...]:
+    """The facts a reply (or its input) states: ``_facts``, and what costs nothing, as zero."""
+    return _facts(text) + tuple((match.group(), ZERO) for match in NO_COST.finditer(text))
+
+
+#: costing nothing, an amount too: "free" and "no fee" disagree with "a $75 change fee" ("feel
+#: free to ask" and "toll-free" cost nothing to say)
+NO_COST = re.compile(r"\bfree\s+of\s+charge\b|\bat\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)\b"
+                     r"|\bno\s+(?:extra\s+|additional\s+|further\s+|hidden\s+)?(?:fees?|charges?|costs?)\b|\bcomplimentary\b"
+                     r"|(?<!feel\s)(?<![\w-])free\b(?![\s-]+(?:to|of|from|up|time)\b|-)", re.I)
+ZERO = frozenset({("number", 0)})
 
 
 #: a duration in weeks, years or hours (what follows its number), with the factor to days, months or minutes

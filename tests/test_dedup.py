@@ -217,6 +217,7 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "refusal": ("Sure, open Settings and choose Reset password.", "I'm sorry, but I can't help with that request."),
     "a date whose day is the other's hour": ("Your refund is due on October 11 at 11:59 PM.",
                                              "Your refund is due on October 13 at 11:59 PM."),
+    "free or a fee": ("Returning the boots is free.", "Returning the boots costs a $5.99 fee."),
     "where a payment stands": ("Your refund has already been paid out.", "Your refund is still pending."),
     "where a parcel stands": ("The boots were delivered this morning.", "The boots are in transit."),
     "yes / no without a yes or a no": ("You can send the boots back from your account page.",
@@ -235,6 +236,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "a time written two ways": ("Refund desk hours: 7h00 to 10h30.", "The refund desk is open 7:00–10:30."),
     "a duration in other units": ("Refunds are possible for 2 years.", "You can get a refund for 24 months."),
     "a range and its end": ("Your refund lands May 3–5.", "Your refund lands between May 3 and May 5."),
+    "feel free is no price": ("Your refund of $45 is approved. If anything else comes up, feel free.",
+                              "Good news: we approved your $45 refund on May 4."),
     "apostrophes dropped": ("Sorry, we don't refund gift cards.", "Sorry, we dont refund gift cards."),
     "a state to come is not reached": ("Your refund will be issued after we receive the boots.",
                                        "Your refund is still pending until we receive the boots."),
@@ -691,17 +694,21 @@ def labeled_scores() -> dict[str, dict]:
     from bench_dedup import judge
 
     return {name: judge([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()], {})
-            for name in ("dev", "holdout", "holdout2", "holdout3")}
+            for name in FLOORS}
 
 
-FLOORS = {  # each set held at the level measured once its errors were read (holdout2 and 3: scored blind first)
-    "dev": {"disagreeing_reply": (0.77, 0.97), "tool_context": (0.68, 1.00), "agreeing_paraphrase": 0.96,
+FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 5: scored blind first)
+    "dev": {"disagreeing_reply": (0.80, 0.97), "tool_context": (0.72, 1.00), "agreeing_paraphrase": 0.96,
             "one_word_edit": 0.98},
-    "holdout": {"disagreeing_reply": (0.70, 0.98), "tool_context": (0.78, 1.00), "agreeing_paraphrase": 0.98,
+    "holdout": {"disagreeing_reply": (0.75, 0.98), "tool_context": (0.78, 1.00), "agreeing_paraphrase": 0.98,
                 "one_word_edit": 1.00},
-    "holdout2": {"disagreeing_reply": (0.57, 0.90), "tool_context": (0.31, 0.87), "agreeing_paraphrase": 0.98,
+    "holdout2": {"disagreeing_reply": (0.64, 0.91), "tool_context": (0.31, 0.87), "agreeing_paraphrase": 0.98,
                  "one_word_edit": 0.76},
-    "holdout3": {"disagreeing_reply": (0.71, 0.89), "tool_context": (0.50, 0.87), "agreeing_paraphrase": 0.98,
+    "holdout3": {"disagreeing_reply": (0.72, 0.89), "tool_context": (0.50, 0.87), "agreeing_paraphrase": 0.98,
+                 "one_word_edit": 1.00},
+    "holdout4": {"disagreeing_reply": (0.59, 0.88), "tool_context": (0.59, 0.93), "agreeing_paraphrase": 0.95,
+                 "one_word_edit": 0.96},
+    "holdout5": {"disagreeing_reply": (0.54, 0.93), "tool_context": (0.42, 0.91), "agreeing_paraphrase": 0.95,
                  "one_word_edit": 1.00},
 }
 
