@@ -70,6 +70,15 @@ DECISIONS = {
                 rf"(?:{_STILL})(?:pending|queued|scheduled)"
                 rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
+    # whether an account, a plan, a service or a setting is live
+    "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally",
+               r"inactive|expired|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked|degraded"
+               r"|outage"),
+    # whether there is room or stock ("available" alone says too little: "express isn't available")
+    "availability": (r"in\s+stock|(?:seats?|rooms?|spots?|places?|tables?|slots?|units?)\s+(?:left|remain)",
+                     r"sold\s+out|fully\s+booked|out\s+of\s+stock|no\s+(?:seats|rooms|availability)"),
+    # whether something lost was found ("your lost bag" decides nothing)
+    "found": (r"located|found|recovered", r"still\s+(?:searching|looking)|not\s+(?:yet\s+)?(?:been\s+)?found"),
 }
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
