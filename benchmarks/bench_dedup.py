@@ -422,14 +422,29 @@ def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
         outcome = {r["id"]: r for path in (kept_path, kept_path.with_name("duplicates.jsonl"))
                    for r in map(orjson.loads, path.read_bytes().splitlines())}
     group_of = {_record_id(group, record["key"]): group["group"] for group in groups for record in group["records"]}
+    numbers = {_record_id(g, r["key"]): _reply_numbers(r["messages"]) for g in groups for r in g["records"]}
     scores = {}
     for kind in dict.fromkeys(group["kind"] for group in groups):
-        pairs = [(p["label"], _predicted(outcome, _record_id(g, p["a"]), _record_id(g, p["b"])))
-                 for g in groups if g["kind"] == kind for p in g["pairs"]]
+        labeled = [(g, p) for g in groups if g["kind"] == kind for p in g["pairs"]]
+        pairs = [(p["label"], _predicted(outcome, _record_id(g, p["a"]), _record_id(g, p["b"]))) for g, p in labeled]
+        differ = [numbers[_record_id(g, p["a"])] != numbers[_record_id(g, p["b"])] for g, p in labeled]
         members = [_record_id(g, r["key"]) for g in groups if g["kind"] == kind for r in g["records"]]
         scores[kind] = {**_rates(pairs), "pairs": len(pairs),
+                        "conflict recall, numbers differ": _conflict_recall(pairs, differ, True),
+                        "conflict recall, same numbers": _conflict_recall(pairs, differ, False),
                         "merged_across": _merged_across(outcome, members, group_of)}
     return scores
+
+
+def _reply_numbers(messages: list[dict]) -> frozenset[str]:
+    """The numbers a conversation's last reply writes, placeholders aside."""
+    return frozenset(re.findall(r"\d+", re.sub(r"<[A-Z_]+_\d+>", "", str(messages[-1].get("content") or ""))))
+
+
+def _conflict_recall(pairs: list[tuple[str, str]], differ: list[bool], numbers_differ: bool) -> float:
+    """Conflict recall over the labeled conflicts whose replies write other numbers (or the same ones)."""
+    found = [guess == "conflict" for (truth, guess), d in zip(pairs, differ) if truth == "conflict" and d == numbers_differ]
+    return sum(found) / len(found) if found else float("nan")
 
 
 def _record_id(group: dict, key: str) -> str:
@@ -474,8 +489,8 @@ def report_cases(groups: list[dict], source: str) -> None:
     scores = judge(groups, {})
     print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
           f"one dedup run, default options, {time.perf_counter() - started:.1f} s\n")
-    columns = ("duplicate recall", "duplicate precision", "conflict recall", "conflict precision",
-               "distinct kept apart")
+    columns = ("duplicate recall", "duplicate precision", "conflict recall", "conflict recall, numbers differ",
+               "conflict recall, same numbers", "conflict precision", "distinct kept apart")
     print("| kind | pairs | " + " | ".join(columns) + " | merged across groups |")
     print("|---|---:|" + "---:|" * (len(columns) + 1))
     for kind, row in scores.items():
