@@ -126,18 +126,36 @@ def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndar
     texts are at least QUESTION_FLOOR similar join one cluster. Each is measured against the
     first record with its answer, so a canned reply to a thousand questions costs a thousand
     comparisons, not a million."""
-    keyed = members[answers[members] != 0]
-    keyed = keyed[np.argsort(answers[keyed], kind="stable")]
-    starts = _first_of_runs(answers[keyed])
-    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
-    pairs = labels[first] != labels[keyed]
-    i, j = keyed[pairs], first[pairs]
+    i, j = _firsts_with_the_same_key(labels, members, answers)
+    # questions sketched with other shingle kinds (a short one and a long one) are too unlike to join
+    i, j = i[measured.part[i] == measured.part[j]], j[measured.part[i] == measured.part[j]]
     close = measured.similarity(i, j) >= QUESTION_FLOOR
-    if not close.any():
+    return _joined(labels, members, i[close], j[close])
+
+
+def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(record, first record with its key) for the members with a key (non-zero) in another cluster than that first."""
+    keyed = members[keys[members] != 0]
+    keyed = keyed[np.argsort(keys[keyed], kind="stable")]
+    starts = _first_of_runs(keys[keyed])
+    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
+    apart = labels[first] != labels[keyed]
+    return keyed[apart], first[apart]
+
+
+def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The clusters with those of each pair (i, j) joined."""
+    if not len(i):
         return labels
     joined = labels.copy()
-    joined[members] = components(labels.max() + 1, labels[i[close]], labels[j[close]])[labels[members]]
+    joined[members] = components(labels.max() + 1, labels[i], labels[j])[labels[members]]
     return joined
+
+
+def _question_key(text: str) -> int:
+    """A 63-bit hash of a conversation's user turns, case and spacing aside; 0 for none."""
+    return (xxhash.xxh3_64_intdigest(" ".join(text.lower().split()).encode("utf-8", "surrogatepass")) >> 1 or 1
+            if text.strip() else 0)
 
 
 def _facts_key(text: str) -> int:
@@ -271,9 +289,7 @@ def _sketch_survey_batch(batch: list[tuple[str, str | None, bool]], params: Para
     view = sketch_view(texts, tools, params, auto, every_word=every_word)  # decontamination compares words
     if batch[0][1] is None:
         return view, None
-    # the conflict view is user turns alone: a record that called a tool is compared the same way
-    # as one that did not, or the two answers to one question could never meet
-    return view, sketch_view([text for _, text, _ in batch], np.zeros_like(tools), params, auto, base_texts=texts)
+    return view, sketch_view([text for _, text, _ in batch], tools, params, auto, base_texts=texts)
 
 
 class Sketched:
@@ -326,6 +342,7 @@ class Survey:
     accepted: bytearray = field(default_factory=bytearray)
     last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
     answers: array = field(default_factory=lambda: array("q"))  # the same, normalized (see _answer_key)
+    questions: array = field(default_factory=lambda: array("q"))  # the user turns, when compared apart (_question_key)
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
 
@@ -447,8 +464,9 @@ class Dedup(Stage):
             survey.last_turns.append(_last_turn_key(record.messages))
             survey.answers.append(_answer_key(record))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
-            yield (record_text(record, self.options["view"]),
-                   record_text(record, CONFLICT_VIEW) if separate_input_view else None, tools)
+            question = record_text(record, CONFLICT_VIEW) if separate_input_view else None
+            survey.questions.append(_question_key(question) if question else 0)
+            yield record_text(record, self.options["view"]), question, tools
 
     # -- deciding ---------------------------------------------------------------------------------------------
     def plan(self, records: RecordSource, survey: Survey, ctx: StageContext) -> Plan:
@@ -605,12 +623,15 @@ class Dedup(Stage):
                 self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
 
     def _input_labels(self, records: RecordSource, survey: Survey, plan: Plan) -> np.ndarray:
-        """Clusters on the conflict view: the dedup clusters themselves when they compare the same text."""
+        """Clusters on the conflict view: the dedup clusters themselves when they compare the same
+        text. A record that called a tool is sketched as word n-grams, a short one that did not as
+        character n-grams, so the two never meet in LSH: the same user turns join them outright."""
         if survey.input is None:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
-        return _split_by_facts(self.cluster(survey.input, clean, survey)[0], clean,
-                               lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
+        labels = self.cluster(survey.input, clean, survey)[0]
+        labels = _joined(labels, clean, *_firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64)))
+        return _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
