@@ -153,6 +153,7 @@ from stdnum.exceptions import ValidationError
 from .errors import UsageError
 from .record import Record
 from .key_shapes import API_KEY, BEARER_TOKEN, TOKEN
+from .lexicons import kept
 from .pii_fields import PHONE_LABEL, field_spans, labeled_values
 from .pii_scripts import script_names
 from .record_fields import map_record_texts, pseudonym
@@ -544,7 +545,12 @@ EVERYDAY_WORDS_PER_LANGUAGE = 10_000
 
 @cache
 def everyday_words() -> frozenset[str]:
-    """The most frequent words of the languages logs are mostly written in (about 0.4 s once per process)."""
+    """The most frequent words of the languages logs are mostly written in (built once a machine:
+    see lexicons.py)."""
+    return kept("everyday-words", _everyday_words)
+
+
+def _everyday_words() -> frozenset[str]:
     from wordfreq import top_n_list
 
     return frozenset(word for language in EVERYDAY_LANGUAGES
@@ -570,7 +576,7 @@ def first_names() -> frozenset[str]:
 
 @cache
 def all_first_names() -> frozenset[str]:
-    return frozenset(faker_names("first") | guesser_names())
+    return kept("first-names", lambda: frozenset(faker_names("first") | guesser_names()))
 
 
 def guesser_names() -> set[str]:
@@ -597,7 +603,7 @@ def opens_with_everyday_first_name(text: str, words: list[Window]) -> bool:
 
 @cache
 def last_names() -> frozenset[str]:
-    return frozenset(faker_names("last"))
+    return kept("last-names", lambda: frozenset(faker_names("last")))
 
 
 def faker_names(role: str) -> set[str]:
