@@ -88,9 +88,9 @@ DECISION = re.compile("|".join(
 NEGATORS = frozenset("not never no cannot unable without dont doesnt didnt cant wont isnt arent wasnt werent "
                      "couldnt wouldnt shouldnt havent hasnt".split())
 #: a question asked for a yes or a no: "can I pay with PayPal?", "is there a fee?"
-YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?(?:can|could|may|is|are|do|does|did|will"
-                             r"|would|should|has|have)\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?",
-                             re.I)
+YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?"
+                             r"(?:can|could|may|is|are|do|does|did|will|would|should|has|have)"
+                             r"\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?", re.I)
 PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, matches, prices: box, match, price
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 #: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
@@ -242,8 +242,7 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
     found = [(match.group().strip(), _in_smaller_units(text[match.end():match.end() + 24], _readings(match)))
              for match in numeric_matches(text)]
-    found += [(match.group(), _in_smaller_units(match["unit"] or "",
-                                                frozenset({("number", number_key(NUMBER_WORDS[match["word"].lower()]))})))
+    found += [(match.group(), _in_smaller_units(match["unit"], frozenset({("number", _word_value(match))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     return tuple((written, readings) for written, readings in found if readings)
 
@@ -256,7 +255,8 @@ def _asserted(text: str) -> tuple[tuple[str, frozenset], ...]:
 #: costing nothing, an amount too: "free" and "no fee" disagree with "a $75 change fee" ("feel
 #: free to ask" and "toll-free" cost nothing to say)
 NO_COST = re.compile(r"\bfree\s+of\s+charge\b|\bat\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)\b"
-                     r"|\bno\s+(?:extra\s+|additional\s+|further\s+|hidden\s+)?(?:fees?|charges?|costs?)\b|\bcomplimentary\b"
+                     r"|\bno\s+(?:extra\s+|additional\s+|further\s+|hidden\s+)?(?:fees?|charges?|costs?)\b"
+                     r"|\bcomplimentary\b"
                      r"|(?<!feel\s)(?<![\w-])free\b(?![\s-]+(?:to|of|from|up|time)\b|-)", re.I)
 ZERO = frozenset({("number", 0)})
 
@@ -273,6 +273,11 @@ def _in_smaller_units(after: str, readings: frozenset) -> frozenset:
         return readings
     factor = SMALLER_UNIT[unit.group(1).lower()]
     return readings | {("number", number_key(value / 10000 * factor)) for kind, value in readings if kind == "number"}
+
+
+def _word_value(match: re.Match) -> int:
+    """The value key of a number written as a word ("two weeks": 2)."""
+    return number_key(NUMBER_WORDS[match["word"].lower()])
 
 
 def stated_facts(text: str) -> frozenset:

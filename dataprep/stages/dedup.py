@@ -12,11 +12,14 @@ differ most, for teams that want several phrasings of one intent) and the others
 duplicates.jsonl pointing at their keeper. Every record that goes on carries its cluster id
 and size, which the split stage uses to keep clusters on one side.
 
+Under ``auto`` and ``user``, a question reworded a little (at least QUESTION_FLOOR similar)
+that got the very same answer joins the cluster of the first record with that answer.
+
 Records whose user turns are the same are grouped by answer (tool calls, then the reply): a
 reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
 see reply_agreement.py) is the same answer however it is worded; replies given other tool
-results by the same calls are other examples. One answer: ordinary
-duplicates. Several answers that disagree: a labeling conflict; one record per answer goes
+results by the same calls are other examples. One answer: ordinary duplicates, whatever
+clusters their wording put them in. Several answers that disagree: a labeling conflict; one record per answer goes
 on, tagged ``conflict``, for the review stage, and the copies of each answer go to
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
 benchmark) are set aside so nothing in training leaks into evaluation.
@@ -116,25 +119,28 @@ def _answer_key(record: Record) -> int:
     if record.target is None or not readable_text(record.target).strip():
         return 0
     turn = record.messages[last_user_turn(record.messages) + 1:]
-    answer = "\n".join(normalize(record_text(Record(messages=[m]), "conversation")) for m in turn)
-    return xxhash.xxh3_64_intdigest(answer.encode()) >> 1 or 1
+    answer = normalize("\n".join(map(readable_text, turn)))
+    return xxhash.xxh3_64_intdigest(answer.encode("utf-8", "surrogatepass")) >> 1 or 1
 
 
-def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndarray, measured: "Measured") -> np.ndarray:
+def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndarray,
+                       measured: "Measured") -> np.ndarray:
     """Questions worded a little differently ("How do I change my display name?", "How do I
     update ...") given the very same answer are one example: records with equal answers whose
     texts are at least QUESTION_FLOOR similar join one cluster. Each is measured against the
     first record with its answer, so a canned reply to a thousand questions costs a thousand
     comparisons, not a million."""
     i, j = _firsts_with_the_same_key(labels, members, answers)
-    # questions sketched with other shingle kinds (a short one and a long one) are too unlike to join
-    i, j = i[measured.part[i] == measured.part[j]], j[measured.part[i] == measured.part[j]]
+    alike = measured.part[i] == measured.part[j]  # a short question and a long one are too unlike to join
+    i, j = i[alike], j[alike]
     close = measured.similarity(i, j) >= QUESTION_FLOOR
     return _joined(labels, members, i[close], j[close])
 
 
-def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(record, first record with its key) for the members with a key (non-zero) in another cluster than that first."""
+def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray,
+                              keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(record, first record with its key) for the members with a key (non-zero) in another
+    cluster than that first record."""
     keyed = members[keys[members] != 0]
     keyed = keyed[np.argsort(keys[keyed], kind="stable")]
     starts = _first_of_runs(keys[keyed])
@@ -342,7 +348,7 @@ class Survey:
     accepted: bytearray = field(default_factory=bytearray)
     last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
     answers: array = field(default_factory=lambda: array("q"))  # the same, normalized (see _answer_key)
-    questions: array = field(default_factory=lambda: array("q"))  # the user turns, when compared apart (_question_key)
+    questions: array = field(default_factory=lambda: array("q"))  # the user turns when compared apart: _question_key
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
 
@@ -630,7 +636,8 @@ class Dedup(Stage):
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
         labels = self.cluster(survey.input, clean, survey)[0]
-        labels = _joined(labels, clean, *_firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64)))
+        same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
+        labels = _joined(labels, clean, *same_question)
         return _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
@@ -723,7 +730,8 @@ class Dedup(Stage):
             reason = _duplicate_reason(kind, survey.ids[keeper], plan.similarity[i])
             if i in plan.same_answer:
                 group = plan.same_answer[i]
-                reason = f"same input and same answer as {survey.ids[keeper]}" + (f" (conflict {group})" if group else "")
+                reason = f"same input and same answer as {survey.ids[keeper]}"
+                reason += f" (conflict {group})" if group else ""
                 counts["conflict_copies_removed" if group else "same_answer_removed"] += 1
             ctx.set_aside(record, "duplicates", reason, keeper_id=survey.ids[keeper],
                           cluster_id=cluster_id, similarity=round(float(plan.similarity[i]), 4))
