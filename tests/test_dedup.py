@@ -725,3 +725,18 @@ def test_labeled_dedup_judgments_do_not_regress(labeled_scores, name, kind):
         assert scores["conflict recall"] >= floor[0] and scores["conflict precision"] >= floor[1]
     else:
         assert scores["duplicate recall"] >= floor
+
+
+def test_a_question_with_more_answers_than_are_compared_keeps_each_answer_once(tmp_path, monkeypatch):
+    """Logs can hold thousands of answers to one question ("What's my balance?" answered from
+    context they do not hold): a reply is compared with a few answers only, and a reply met before
+    joins its answer without being compared again."""
+    from dataprep.stages import dedup
+
+    monkeypatch.setattr(dedup, "ANSWERS_COMPARED", 5)
+    rows = [chat("What is my balance?", f"Your balance is ${amount}.00.", id=f"a{amount}") for amount in range(10, 22)]
+    rows += [chat("what is my balance", "Your balance is $19.00.", id="again")]  # the 10th answer, once more
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == [f"a{amount}" for amount in range(10, 22)] and ids(dropped) == ["again"]
+    assert dropped[0]["disposition"]["keeper_id"] == "a19"
+    assert stats["conflicts"] == 1 and stats["conflict_records"] == 12

@@ -40,6 +40,7 @@ import tempfile
 from array import array
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from itertools import islice
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -72,6 +73,9 @@ SAME_QUESTION_VIEWS = ("auto", "user")
 QUESTION_FLOOR = 0.5
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
+#: a new reply is compared with this many answers at most: a question asked thousands of times and
+#: answered from context the logs do not hold ("What's my balance?") has thousands of answers
+ANSWERS_COMPARED = 50
 #: with shingle "auto", texts shorter than this many words and without tool context are compared
 #: as character 5-grams: one typo changes a third of a short text's word 3-grams, a few of its
 #: character 5-grams; longer texts keep word 3-grams (as discriminating, and four times faster)
@@ -645,15 +649,22 @@ class Dedup(Stage):
         Answers resting on other tool results are other examples, not a dispute."""
         answer_of: dict[int, int] = {}
         wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
+        answer_of_reply: dict[tuple, int] = {}  # a reply met before, as (text, calls, results): its answer
         disputes: list[tuple[int, int, str]] = []  # (answer, answer, how they differ)
         for i in ranked:
-            differences = [self._answer_difference(wordings[a], replies[i]) for a in wordings]
-            answer_of[i] = next((a for a, d in zip(wordings, differences) if d is None), i)
+            reply = replies[i]
+            if (met := answer_of_reply.get((reply.key, reply.calls, reply.results))) is not None:
+                answer_of[i] = met  # judged already: the same reply joins the same answer
+                continue
+            compared = list(islice(wordings, ANSWERS_COMPARED))
+            differences = [self._answer_difference(wordings[a], reply) for a in compared]
+            answer_of[i] = next((a for a, d in zip(compared, differences) if d is None), i)
             if answer_of[i] == i:
-                disputes += [(a, i, d) for a, d in zip(wordings, differences) if d is not OTHER_GROUNDS]
+                disputes += [(a, i, d) for a, d in zip(compared, differences) if d is not OTHER_GROUNDS]
                 wordings[i] = []
-            if all(replies[i].key != other.key for other in wordings[answer_of[i]]):
-                wordings[answer_of[i]].append(replies[i])
+            if all(reply.key != other.key for other in wordings[answer_of[i]]):
+                wordings[answer_of[i]].append(reply)
+            answer_of_reply[(reply.key, reply.calls, reply.results)] = answer_of[i]
         disputed: set[int] = set()
         for answers, why in _connected(disputes):
             self._flag(plan, survey, {i: a for i, a in answer_of.items() if a in answers}, why)
