@@ -62,6 +62,7 @@ import orjson
 import rensa
 
 from dataprep.minhash import Params, find_groups
+from dataprep.pii import PLACEHOLDER
 from dataprep.recipe import InputSpec
 from dataprep.runner import run_single_stage
 from dataprep.stages.dedup import Dedup
@@ -438,7 +439,7 @@ def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
 
 def _reply_numbers(messages: list[dict]) -> frozenset[str]:
     """The numbers a conversation's last reply writes, placeholders aside."""
-    return frozenset(re.findall(r"\d+", re.sub(r"<[A-Z_]+_\d+>", "", str(messages[-1].get("content") or ""))))
+    return frozenset(re.findall(r"\d+", PLACEHOLDER.sub("", str(messages[-1].get("content") or ""))))
 
 
 def _conflict_recall(pairs: list[tuple[str, str]], differ: list[bool], numbers_differ: bool) -> float:

@@ -312,17 +312,19 @@ def _number_readings(match: re.Match) -> frozenset:
 
 def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozenset[tuple[str, str]]:
     """What the reply decides, by subject: its opening word ("lead"; for a yes-or-no question
-    without one, whether its sentences on the question's words are negated, when they agree), approval and
-    eligibility words, and each word of the question, negated or not ("can I return it?": "you
-    can return it" / "it can't be returned"). In any order: reordered sentences are the same
-    answer; a subject decided both ways ("you can't return it, but you can exchange it") settles nothing."""
+    without one, whether its sentences on the question's words are negated, when they agree),
+    approval and eligibility words, where things stand, and each word of the question, negated
+    or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
+    reordered sentences are the same answer; a subject decided both ways ("you can't return it,
+    but you can exchange it") settles nothing."""
     plain = ASIDE.sub(" ", text)
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead = LEAD.match(text)
     if lead and lead.lastgroup == "sympathy":
         opening = SENTENCE.match(text[lead.end():])
-        found.update([("lead", "no")] if opening and _polarity(opening.group()) == "no" else [])
+        if opening and _polarity(opening.group()) == "no":
+            found.add(("lead", "no"))
     elif lead:
         found.add(("lead", lead.lastgroup))
     elif yes_no and (said := {_polarity(sentence) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:

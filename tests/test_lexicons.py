@@ -49,7 +49,7 @@ def test_a_folder_that_cannot_be_written_only_costs_the_build(cache_home):
     assert len(calls) == 2
 
 
-def test_the_scrubber_reads_the_lists_it_would_build(cache_home):
+def test_a_list_as_large_as_the_scrubbers_is_read_back_whole(cache_home):
     fresh = pii.faker_names("last")
     assert lexicons.kept("last-names", lambda: frozenset(fresh)) == fresh  # written
     assert lexicons.kept("last-names", lambda: frozenset()) == fresh  # read back, not built

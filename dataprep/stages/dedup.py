@@ -123,8 +123,7 @@ def _answer_key(record: Record) -> int:
     if record.target is None or not readable_text(record.target).strip():
         return 0
     turn = record.messages[last_user_turn(record.messages) + 1:]
-    answer = normalize("\n".join(map(readable_text, turn)))
-    return xxhash.xxh3_64_intdigest(answer.encode("utf-8", "surrogatepass")) >> 1 or 1
+    return _text_key(normalize("\n".join(map(readable_text, turn))))
 
 
 def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndarray,
@@ -164,8 +163,12 @@ def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarra
 
 def _question_key(text: str) -> int:
     """A 63-bit hash of a conversation's user turns, case and spacing aside; 0 for none."""
-    return (xxhash.xxh3_64_intdigest(" ".join(text.lower().split()).encode("utf-8", "surrogatepass")) >> 1 or 1
-            if text.strip() else 0)
+    return _text_key(" ".join(text.lower().split())) if text.strip() else 0
+
+
+def _text_key(text: str) -> int:
+    """A 63-bit hash of ``text``, never 0 (0 says "none")."""
+    return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass")) >> 1 or 1
 
 
 def _facts_key(text: str) -> int:
