@@ -1948,6 +1948,8 @@ AWS_HINT = re2.compile(r"(?i)aws|amazon|secret_?access|boto|\bs3\b|\biam\b|signa
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 DETECTOR_NAMES = list(dict.fromkeys(d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)))
 PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber has seen
+#: ids dataprep made itself: content hashes (``-2`` for a repeat within a file) and keyed hashes
+GENERATED_ID = re.compile(r"rec-[0-9a-f]{20}(?:-\d+)?|anon-[0-9a-f]{16}")
 
 
 def unscrubbed_ids(records: Iterable[Record]) -> list[str]:
@@ -2184,6 +2186,14 @@ class Scrubber:
         map_record_texts(record, lambda text: each_json_string(
             text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym)
         return placeholders.replaced
+
+    def scrub_id(self, record_id: str) -> str:
+        """A record's id as it may leave the machine. A record file's own ids are the user's
+        strings ("maria@example.com-3"): one the scrubber finds anything in becomes a keyed hash,
+        which, unlike a placeholder, stays unique, so pointers to it (``keeper_id``) still hold."""
+        if GENERATED_ID.fullmatch(record_id) or self.scrub_text(record_id) == record_id:
+            return record_id
+        return pseudonym(record_id)
 
     def scrub_text(self, text: str) -> str:
         """One text on its own (placeholders numbered within it)."""

@@ -86,8 +86,8 @@ def test_case_whitespace_unicode_and_placeholder_variants_are_exact_duplicates(t
     assert ids(kept) == ["a", "d", "g"]
     reasons = {r["id"]: r["disposition"] for r in dropped}
     assert {i: d["keeper_id"] for i, d in reasons.items()} == {"b": "a", "c": "a", "e": "d", "f": "a", "h": "g"}
-    assert all(reasons[i]["reason"] == "exact duplicate of a (same text once normalized)" for i in "bcf")
-    assert reasons["h"]["reason"].startswith("near-duplicate of g")
+    assert all(reasons[i]["reason"] == "exact duplicate of its keeper (same text once normalized)" for i in "bcf")
+    assert reasons["h"]["reason"].startswith("near-duplicate of its keeper (Jaccard 0.")
     assert all(reasons[i]["similarity"] == 1.0 for i in "bcef") and 0.8 <= reasons["h"]["similarity"] < 1
     assert (stats["exact_removed"], stats["near_removed"]) == (4, 1)
     word_shingles = run_dedup(tmp_path, rows, shingle="word")[0]
@@ -133,7 +133,7 @@ def test_near_duplicate_set_aside_with_its_similarity_to_the_keeper(tmp_path):
     assert ids(kept) == ["a"] and ids(dropped) == ["b"]
     expected = round(jaccard(rows[0]["messages"][0]["content"], rows[1]["messages"][0]["content"]), 4)
     assert dropped[0]["disposition"]["similarity"] == expected == round(35 / 41, 4)
-    assert dropped[0]["disposition"]["reason"] == "near-duplicate of a (Jaccard 0.85 to it, same cluster)"
+    assert dropped[0]["disposition"]["reason"] == "near-duplicate of its keeper (Jaccard 0.85 to it, same cluster)"
     assert stats["near_removed"] == 1
 
 
@@ -205,7 +205,7 @@ def test_contradicting_replies_keep_one_record_per_answer_and_flag_a_conflict(tm
     assert conflicted[0]["reasons"]["conflict"] == [
         "2 different answers to one input (3 records): opposite decisions (lead: no vs yes)"]
     assert dropped[0]["disposition"]["keeper_id"] == "no"
-    assert dropped[0]["disposition"]["reason"] == f"same input and same answer as no (conflict {group})"
+    assert dropped[0]["disposition"]["reason"] == f"same input and same answer as its keeper (conflict {group})"
     assert (stats["conflicts"], stats["conflict_records"], stats["conflict_copies_removed"]) == (1, 2, 1)
 
 
@@ -336,7 +336,7 @@ def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(t
     rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS.", "a"),
             order_lookup('{"eta":"May 4","carrier":"UPS","status":"shipped"}', "Shipped, with UPS.", "b")]
     kept, dropped, stats = run_dedup(tmp_path, rows)
-    assert ids(kept) == ["a"] and dropped[0]["disposition"]["reason"].startswith("exact duplicate of a")
+    assert ids(kept) == ["a"] and dropped[0]["disposition"]["keeper_id"] == "a"
 
 
 def test_a_fact_relayed_from_its_own_tool_result_is_no_conflict(tmp_path):

@@ -327,6 +327,20 @@ def test_placeholders_are_consistent_within_a_record_and_numbered_per_record(tmp
     assert json.loads((tmp_path / "run" / "manifest.json").read_text())["stages"][1]["stats"]["pii"] == out["stats"]["pii"]
 
 
+def test_ids_a_record_file_gave_that_hold_pii_become_keyed_hashes_and_pointers_follow(tmp_path):
+    rows = growing_conversation()
+    rows[0]["id"], rows[2]["id"] = "jane.doe@example.com", "call (415) 555-0123 back"
+    out = mine(tmp_path, rows)
+    [kept] = out["train"]
+    absorbed = by_id(out["duplicates"])
+    assert kept["id"].startswith("anon-") and len(absorbed) == 2
+    assert all(i == "t2" or i.startswith("anon-") for i in absorbed)  # an id with nothing in it stays
+    assert {r["disposition"]["keeper_id"] for r in absorbed.values()} == {kept["id"]}
+    assert "555" not in json.dumps(out) and "example.com" not in json.dumps(out)
+    again = mine(tmp_path / "again", rows)
+    assert again["train"][0]["id"] == kept["id"] and by_id(again["duplicates"]).keys() == absorbed.keys()
+
+
 def test_pii_detectors_are_configurable_per_recipe(tmp_path):
     rows = [record([user("Employee EMP-004211 at 10.1.2.3, email help@larkfield.com or me@x.io"), bot("ok")])]
     options = ("{pii: {disable: [ip], patterns: {employee: 'EMP-\\d{6}'}, keep: ['help@larkfield.com']}}")

@@ -741,11 +741,10 @@ class Dedup(Stage):
                 yield record
                 continue
             kind = "exact" if plan.exact[i] else "near"
-            reason = _duplicate_reason(kind, survey.ids[keeper], plan.similarity[i])
+            reason = _duplicate_reason(kind, plan.similarity[i])
             if i in plan.same_answer:
                 group = plan.same_answer[i]
-                reason = f"same input and same answer as {survey.ids[keeper]}"
-                reason += f" (conflict {group})" if group else ""
+                reason = "same input and same answer as its keeper" + (f" (conflict {group})" if group else "")
                 counts["conflict_copies_removed" if group else "same_answer_removed"] += 1
             ctx.set_aside(record, "duplicates", reason, keeper_id=survey.ids[keeper],
                           cluster_id=cluster_id, similarity=round(float(plan.similarity[i]), 4))
@@ -827,7 +826,9 @@ def _group_id(first_member_id: str) -> str:
     return f"cl-{xxhash.xxh3_64_hexdigest(first_member_id.encode('utf-8'))}"
 
 
-def _duplicate_reason(kind: str, keeper_id: str, similarity: float) -> str:
+def _duplicate_reason(kind: str, similarity: float) -> str:
+    """Why a record is set aside, in words; ``keeper_id`` beside it says for which record. The id
+    is kept out of the words so that reasons repeat, and are scrubbed once (see ``scrubbed_reason``)."""
     if kind == "exact":
-        return f"exact duplicate of {keeper_id} (same text once normalized)"
-    return f"near-duplicate of {keeper_id} (Jaccard {similarity:.2f} to it, same cluster)"
+        return "exact duplicate of its keeper (same text once normalized)"
+    return f"near-duplicate of its keeper (Jaccard {similarity:.2f} to it, same cluster)"

@@ -371,10 +371,15 @@ def scrubber_for(options: dict[str, Any]) -> Scrubber:
 
 
 def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes) -> list[Decided]:
-    """Engine work: scrub each record of a batch in place; what was found, by kind, comes back with it.
-    Identities are hashed with the run's key, on whichever machine the batch runs."""
+    """Engine work: scrub each record of a batch in place, its id and its keeper's id included;
+    what was found, by kind, comes back with it. Identities are hashed with the run's key, on
+    whichever machine the batch runs."""
     use_pseudonym_key(key)
     scrubber = scrubber_for(pii)
+    for record, aside, _ in batch:
+        record.id = scrubber.scrub_id(record.id)
+        if aside is not None and "keeper_id" in aside[2]:
+            aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
     return [(record, aside, dict(scrubber.scrub_record(record))) for record, aside, _ in batch]
 
 
