@@ -17,7 +17,13 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
   ``May 4`` = ``4 May``, ``thirty days`` = ``30 days``) and compared exactly (the scorer's
   own lookup is lenient: "may" and a "4" anywhere hold May 4). A fact only one of them states
   is detail, not dispute; two replies each relaying its own input ("8 days late", "4 days
-  late") are no dispute either.
+  late") are no dispute either;
+- each states another length of one kind of duration ("2 days" / "2 weeks" notice);
+- each names, not denied in its clause, another option for one slot of the answer
+  (``ALTERNATIVES``: the way to do it, free or paid, a billing period, where a refund goes, a
+  colour, a tier, where an order or a review stands), one of them not from its input;
+- over the same tool result, worded alike around it, one names what the tool returned where
+  the other names something it did not ("the Eastside Clinic" / "the Westside Clinic").
 
 Replies that agree on all of these are one answer however they are worded.
 """
@@ -26,13 +32,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterable
 
 import orjson
 
-from .facts import (NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of, number_key,
-                    number_values, numeric_matches)
+from .facts import (COUNT_WORDS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of,
+                    number_key, number_values, numeric_matches, word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -43,10 +50,11 @@ REFUSAL = re.compile(
     r"not\s+(?:allowed|permitted)\s+to)\s+(?:help|assist|provide|share|comply|answer|discuss|give|do\s+that)\b"
     r"|\b(?:not\s+something|nothing)\s+(?:i|we)\s+(?:can|could|am\s+able\s+to)\s+(?:help|assist)"
     r"|\bas\s+an\s+ai\b|\bagainst\s+(?:my|our)\s+(?:policy|policies|guidelines)\b", re.I)
-#: a decision stated up front: "Yes, ...", "No, ..." ("no fee" is no answer); sympathy says no only
+#: a decision stated up front: "Yes, ...", "No, ..." ("no fee" is no answer), in the languages logs
+#: most often hold besides English ("Ja, ...", "Não, ..."); sympathy says no only
 #: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes)
-LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news)\b"
-                  r"|(?P<no>no|nope)\s*[,.!;:—–-]"
+LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news|ja|sí|oui|sim|claro)\b"
+                  r"|(?P<no>no|nope|nein|non|não)\s*[,.!;:—–-]"
                   r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
 _NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)\s+"
@@ -83,6 +91,64 @@ DECISIONS = {
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
     + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
+#: one slot of an answer, filled one way or another: two replies that each name, not negated, an
+#: option of a slot the other does not name give different answers ("a grey Prius" / "a white
+#: Prius", "Gold" / "Silver", "cancel it in the app" / "call us", "billed monthly" / "annually").
+#: Options are kinds, not words: "in the app" and "on our website" are one way to do it.
+ALTERNATIVES = {
+    "colour": {"black": "black", "white": "white", "grey": "gr[ae]y", "silver": "silver", "red": "red",
+               "blue": "blue", "green": "green", "yellow": "yellow", "brown": "brown", "beige": "beige"},
+    "tier": {"bronze": "bronze", "silver": "silver", "gold": "gold", "platinum": "platinum", "diamond": "diamond"},
+    "frequency": {"daily": "daily", "weekly": "weekly", "fortnightly": "bi-?weekly|fortnightly",
+                  "monthly": r"monthly|(?:per|a|each|every)\s+month|/\s*(?:month|mo)", "quarterly": "quarterly",
+                  "yearly": r"annual(?:ly)?|yearly|(?:per|a|each|every)\s+year|/\s*(?:year|yr)"},
+    "channel": {
+        "online": r"app|online|website|web\s+site"
+                  r"|portal|self-service|account\s+settings|log\s*(?:in|into|on)\s+(?:to\s+)?(?:your|the)\s+account",
+        "email": r"e-?mail(?:ing)?\s+(?:us|our|the|support|them)|by\s+e-?mail|via\s+e-?mail|send\s+an\s+e-?mail",
+        "phone": r"(?:call|calling|ring|phone)\s+(?:us|our|the|customer|support|them"
+                 r"|(?:\w+\s+){0,2}(?:line|team|desk|department|services?|centre|center|office|number))"
+                 r"|by\s+phone|over\s+the\s+phone"
+                 r"|hotline|helpline|telephone",
+        "in person": r"in\s+person|in[-\s]store|walk[-\s]ins?"
+                     r"|(?:visit|go\s+to|come\s+(?:in\s+)?to|stop\s+by|bring\s+it\s+to)\s+(?:a|an|one\s+of\s+our|our|the"
+                     r"|your\s+nearest|any)\s+(?:\w+\s+)?(?:store|shop|branch|office|counter|desk)",
+        "chat": r"live\s+chat|chat\s+with\s+(?:us|an?\s+agent|support)|whatsapp|(?:send\s+(?:us\s+)?an?|by|via)\s+sms"
+                r"|text\s+(?:us|it\s+to)",
+        "post": r"by\s+(?:post|mail)|postal",
+        "video": r"video\s+(?:calls?|visits?|appointments?|consultations?)",
+    },
+    # where an order, a claim or a balance stands, beyond yes and no (see DECISIONS)
+    "progress": {"preparing": r"(?:being\s+)?prepar(?:ing|ed)|being\s+packed",
+                 "on its way": r"shipped|dispatched|on\s+(?:its|the|their)\s+way|in\s+transit|out\s+for\s+delivery"
+                               r"|picked\s+up",
+                 "delivered": r"delivered"},
+    "review": {"pending": r"under\s+review|being\s+reviewed|in\s+review|awaiting\s+(?:a\s+)?(?:decision|review)",
+               "approved": r"approved|accepted", "rejected": r"rejected|denied|declined"},
+    "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
+    "cost": {"free": r"(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)|free\s+of\s+charge|complimentary"
+                     r"|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?)",
+             "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more)"
+                     r"|extra\s+(?:cost|charge|fee)|(?:is|are)\s+(?:paid|chargeable|billed|charged)"
+                     r"|you(?:['’]ll|\s+will)?\s+(?:pay|be\s+(?:charged|billed))|(?:rates?|fees?|charges?)\s+appl(?:y|ies)"},
+    "refund to": {
+        "card": r"original\s+(?:payment\s+)?(?:method|card)|(?:back\s+)?(?:to|on)\s+(?:your|the)\s+"
+                r"(?:credit\s+|debit\s+|bank\s+)?card|bank\s+account|bank\s+transfer",
+        "credit": r"vouchers?|store\s+credit|account\s+credit|(?:travel|wallet|app)\s+credit",
+        "cash": r"cash",
+    },
+}
+CHOICE = re.compile("|".join(rf"\b(?P<{slot.replace(' ', '_')}__{option.replace(' ', '_')}>{pattern})\b"
+                             for slot, options in ALTERNATIVES.items() for option, pattern in options.items()), re.I)
+#: a duration: its number (digits, a word, "a"), a range's other end, and its unit; "half an hour"
+#: is no hour, "$5 a month" and "twice a year" are rates
+DURATION = re.compile(rf"(?<![\w.,])(?P<num>\d+(?:[.,]\d+)?|{word_alternation(COUNT_WORDS | {'one'})}"
+                      r"|(?<!half\s)(?<!of\s)(?<!\d\s)(?<!times\s)(?<!twice\s)(?<!once\s)an?)"
+                      r"(?:\s*(?:-|–|to)\s*(?P<to>\d+(?:[.,]\d+)?))?[\s-]*(?:business\s+|working\s+|calendar\s+)?"
+                      r"(?P<unit>second|sec|minute|min|hour|hr|day|week|month|year|yr)s?\b", re.I)
+DURATION_UNITS = {"second": ("minutes", 1 / 60), "sec": ("minutes", 1 / 60), "minute": ("minutes", 1),
+                  "min": ("minutes", 1), "hour": ("minutes", 60), "hr": ("minutes", 60), "day": ("days", 1),
+                  "week": ("days", 7), "month": ("months", 1), "year": ("months", 12), "yr": ("months", 12)}
 #: words that negate the next content word of their clause ("can't be returned", "never expire"),
 #: with the n't forms typed without an apostrophe
 NEGATORS = frozenset("not never no cannot unable without dont doesnt didnt cant wont isnt arent wasnt werent "
@@ -100,6 +166,7 @@ CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|befor
 CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
                         re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
+STARTS = re.compile(r"[.!?:\n•*]\s*|\s[-–—]\s")  # where a sentence, a line or a label's value starts
 FUNCTION_WORDS = frozenset(
     "a an the to be been being able get got it its them they this that these those you your our we us i me my of for "
     "with in on at by from as is are was were will would can could do does did have has had yet currently always "
@@ -125,6 +192,11 @@ class Reply:
     results: str  # what those calls returned, normalized
     refusal: bool
     decisions: frozenset[tuple[str, str]]  # (subject, "yes" or "no"), for subjects it decides one way only
+    choices: frozenset[tuple[str, str]]  # (slot, option) it names: "channel", "phone"
+    offered: frozenset[tuple[str, str]]  # the options its input names
+    words_as_written: tuple[str, ...]  # the reply's words, in order, capitals kept
+    durations: frozenset[tuple[str, float, float]]  # (minutes, days or months; how many; the number written)
+    durations_given: frozenset[tuple[str, float, float]]  # those its input holds
 
 
 def last_user_turn(messages: list[dict[str, Any]]) -> int:
@@ -140,14 +212,16 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
     text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
     key = normalize(text)
     facts = _asserted(text)
-    given = _asserted("\n".join(map(readable_text, messages[:-1])))
+    context = "\n".join(map(readable_text, messages[:-1]))
+    given = _asserted(context)
     question = message_text(messages[asked_at]) if asked_at >= 0 else ""
     calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)),
-                 _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))))
+                 _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))),
+                 _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given))
 
 
 def disagreement(a: Reply, b: Reply) -> str | None:
@@ -161,6 +235,15 @@ def disagreement(a: Reply, b: Reply) -> str | None:
         return f"opposite decisions ({opposite})"
     if a.key == b.key:
         return None
+    longer = _other_durations(a, b)
+    if longer:
+        return f"different durations ({longer})"
+    switched = _switched(a, b)
+    if switched:
+        return f"different options ({switched})"
+    renamed = _renamed(a, b)
+    if renamed:
+        return f"a name the tool did not return ({renamed})"
     # One side must state a fact its input does not give it, the other something else: two
     # replies each relaying its own input are no dispute, one contradicting the shared input is.
     new_a, new_b = _facts_missing_from(a, b, with_input=True), _facts_missing_from(b, a, with_input=True)
@@ -205,7 +288,7 @@ def _numerals_held(written: str, readings: frozenset, other: Reply) -> bool:
 
 #: the kinds of fact whose numbers may be another writing of a fact of this kind
 COMPATIBLE = {"date": {"date", "number"}, "time": {"time", "number"}, "number": {"number", "date", "time", "id"},
-              "id": {"number", "date", "time", "id"}}
+              "id": {"number", "id"}}
 
 
 def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[str, frozenset[int]], ...]:
@@ -379,6 +462,120 @@ def _opposite(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> s
     b_says = dict(b)
     return ", ".join(f"{subject}: {said} vs {b_says[subject]}" for subject, said in sorted(a)
                      if b_says.get(subject, said) != said)
+
+
+def _choices(text: str) -> frozenset[tuple[str, str]]:
+    """(slot, option) for each option ``text`` names, unless its clause denies it: "not via
+    WhatsApp, use the portal" names the portal only."""
+    found = set()
+    for clause in CLAUSE_END.split(text):
+        for match in CHOICE.finditer(clause):
+            if not _negated_in(clause, match):
+                slot, option = match.lastgroup.split("__")
+                found.add((slot.replace("_", " "), option.replace("_", " ")))
+    return frozenset(found)
+
+
+def _negated_in(clause: str, match: re.Match) -> bool:
+    """Whether the clause denies what it names: a negated verb anywhere in it ("the portal doesn't
+    support it", "can't be done online") or "no" just before it ("no video", "no roaming charges
+    apply"); "at no cost" earlier in the clause is no denial of the card a refund goes to."""
+    before, after = TOKEN.findall(clause[:match.start()].lower()), TOKEN.findall(clause[match.end():].lower())
+    return (any(_negates(token) and token not in ("no", "without") for token in before + after)
+            or not {"no", "without"}.isdisjoint(before[-3:]))
+
+
+def _durations(text: str, context: str, given: frozenset) -> tuple[frozenset, frozenset]:
+    """The durations a reply states, and those of them its input holds (a duration of its own,
+    or its number: a tool's ``"days_since_purchase": 6`` gives "6 days")."""
+    stated, held = _durations_in(text), {(kind, value) for kind, value, _ in _durations_in(context)}
+    return stated, frozenset(d for d in stated if d[:2] in held or ("number", number_key(d[2])) in given)
+
+
+def _durations_in(text: str) -> frozenset[tuple[str, float, float]]:
+    """Each duration ``text`` states, in the smallest unit of its kind, with the number written:
+    "two weeks" is (days, 14), "a year" (months, 12), "3-5 business days" (days, 3) and (days, 5).
+    Months are not days: "30 days" and "a month" are not compared."""
+    found = set()
+    for match in DURATION.finditer(text):
+        kind, factor = DURATION_UNITS[match["unit"].lower()]
+        for end in filter(None, (match["num"], match["to"])):
+            end = end.lower()
+            count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or _decimal(end))
+            found.add((kind, round(count * factor, 3), count))
+    return frozenset(found)
+
+
+def _decimal(digits: str) -> str:
+    """"1,000" is a thousand, "1,5" one and a half."""
+    return digits.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits) else digits.replace(",", ".")
+
+
+def _other_durations(a: Reply, b: Reply) -> str:
+    """A kind of duration each reply states a length of the other does not ("2 days" / "2 weeks"
+    notice), one of them not from its input, as "x vs y"; "" if none. A length the other reply
+    writes as a bare number ("under 14" for "the 14-day window") is held."""
+    only_a, only_b = _durations_missing_from(a, b), _durations_missing_from(b, a)
+    for kind in sorted({d[0] for d in only_a} & {d[0] for d in only_b}):
+        mine, theirs = {d for d in only_a if d[0] == kind}, {d for d in only_b if d[0] == kind}
+        if not (mine <= a.durations_given and theirs <= b.durations_given):
+            return f"{min(mine)[1]:g} vs {min(theirs)[1]:g} {kind}"
+    return ""
+
+
+def _durations_missing_from(reply: Reply, other: Reply) -> set[tuple[str, float, float]]:
+    lengths, counted = {d[:2] for d in other.durations}, {d[2] for d in other.durations}
+    return {d for d in reply.durations if d[:2] not in lengths
+            and (d[2] in counted or ("number", number_key(d[2])) not in other.stated)}
+
+
+def _switched(a: Reply, b: Reply) -> str:
+    """A slot each reply fills with an option the other does not name, as "slot: x vs y"; "" if
+    none. Two replies each relaying an option of its own input are no dispute."""
+    for slot in sorted({slot for slot, _ in a.choices ^ b.choices}):
+        only_a = {choice for choice in a.choices - b.choices if choice[0] == slot}
+        only_b = {choice for choice in b.choices - a.choices if choice[0] == slot}
+        if only_a and only_b and not (only_a <= a.offered and only_b <= b.offered):
+            return f"{slot}: {min(only_a)[1]} vs {min(only_b)[1]}"
+    return ""
+
+
+def _renamed(a: Reply, b: Reply) -> str:
+    """A name from the shared tool results swapped, in the other reply, for one they do not hold:
+    "at the Eastside Clinic" / "at the Westside Clinic". Only where the replies run alike around
+    it, and only for capitalized words: a synonym for a status ("dispatched" for "shipped") is
+    a wording."""
+    if not a.results or a.results != b.results:
+        return ""
+    returned = _prefixes(WORD.findall(a.results.lower()))
+    steps = SequenceMatcher(None, a.words_as_written, b.words_as_written, autojunk=False).get_opcodes()
+    for k, (op, i1, i2, j1, j2) in enumerate(steps):
+        one, other = a.words_as_written[i1:i2], b.words_as_written[j1:j2]
+        in_place = any(steps[n][0] == "equal" for n in (k - 1, k + 1) if 0 <= n < len(steps))
+        if op != "replace" or not in_place or max(len(one), len(other)) > 3 or not (_names(one) and _names(other)):
+            continue
+        if bool(_prefixes(_names(one)) & returned) != bool(_prefixes(_names(other)) & returned):
+            return f"{' '.join(one)} vs {' '.join(other)}"
+    return ""
+
+
+def _prefixes(words: Iterable[str]) -> frozenset[str]:
+    """Words by their first four letters: "Sept" is "September"."""
+    return frozenset(word[:4] for word in words)
+
+
+def _words_as_written(text: str) -> tuple[str, ...]:
+    """The words of ``text`` in order, capitals kept but for the first word of each sentence,
+    line or label ("Status: Approved"), which is capitalized whatever it is."""
+    return tuple(word if n else word.lower() for part in STARTS.split(text)
+                 for n, word in enumerate(TOKEN.findall(part)))
+
+
+def _names(words: tuple[str, ...]) -> set[str]:
+    """The words written with a capital. Codes and acronyms ("BCN", "AM") and placeholders are
+    left out: they are facts, compared as such, or abbreviations."""
+    return {word.lower() for word in words if word[:1].isupper() and not word.isupper()
+            and word.lower() not in FUNCTION_WORDS and not re.search(r"[\d_]", word)}
 
 
 def _calls(message: dict[str, Any]) -> tuple[tuple[str, str], ...]:

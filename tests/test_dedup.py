@@ -225,6 +225,14 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "where a parcel stands": ("The boots were delivered this morning.", "The boots are in transit."),
     "yes / no without a yes or a no": ("You can send the boots back from your account page.",
                                        "The boots cannot be sent back, as they were a final-sale item."),
+    "another way to do it": ("You can return the boots in the app.", "To return the boots, call our service team."),
+    "another colour": ("Your replacement boots are grey.", "Your replacement boots are white."),
+    "billed another way": ("The boots care plan is billed monthly.", "The boots care plan is billed annually."),
+    "a refund in another form": ("Your refund goes back to your original card.", "Your refund comes as store credit."),
+    "a length in another unit": ("Returns need 2 days' notice.", "Returns need 2 weeks' notice."),
+    "free or paid, without an amount": ("Returning the boots is free.", "Returning the boots costs extra."),
+    "a review still open or decided": ("Your refund claim is under review.", "Your refund claim was rejected."),
+    "a yes or a no in German": ("Ja, Sie können die Stiefel zurückgeben.", "Nein, die Stiefel sind vom Umtausch ausgeschlossen."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -245,6 +253,12 @@ REWORDED = {  # the first reply, then the same answer in other words
     "a state to come is not reached": ("Your refund will be issued after we receive the boots.",
                                        "Your refund is still pending until we receive the boots."),
     "no cost is no denial": ("Your refund is on its way at no cost to you.", "Your refund has been sent, free of charge."),
+    "a way denied in one, taken in both": ("Refunds can't be requested by phone; use the app.",
+                                           "Request the refund in the app."),
+    "half an hour": ("The refund desk opens in 30 minutes.", "The refund desk opens in half an hour."),
+    "no charges apply": ("Refunds are free.", "No charges apply to refunds."),
+    "a price a month is no length": ("Refund cover costs $5 a month for 3 months.",
+                                     "Refund cover is $5/month for three months."),
 }
 
 
@@ -345,6 +359,17 @@ def test_a_fact_relayed_from_its_own_tool_result_is_no_conflict(tmp_path):
             order_lookup(shipped % 5, "Your order shipped with UPS; it should arrive May 5.", "b")]
     kept, dropped, stats = run_dedup(tmp_path, rows)  # near-identical lookups, each reply true to its own
     assert stats["conflicts"] == 0 and ids(kept) == ["a", "b"]  # other dates: other examples
+
+
+def test_a_reply_naming_what_the_tool_did_not_return_conflicts_and_a_synonym_does_not(tmp_path):
+    ready = '{"order": "<ORDER_1>", "status": "shipped", "pickup": "Leeds Central store"}'
+    rows = [order_lookup(ready, "It shipped; collect it at the Leeds Central store.", "true"),
+            order_lookup(ready, "It shipped; collect it at the York Central store.", "wrong"),
+            order_lookup(ready, "It was dispatched; collect it at the Leeds Central store.", "synonym")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert "wrong" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 1
+    assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"true", "synonym"}
+    assert "York" in kept[0]["reasons"]["conflict"][0]
 
 
 def test_conflict_detection_can_be_turned_off(tmp_path):
@@ -700,19 +725,23 @@ def labeled_scores() -> dict[str, dict]:
             for name in FLOORS}
 
 
-FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 5: scored blind first)
-    "dev": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.72, 1.00), "agreeing_paraphrase": 0.96,
+FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 7: scored blind first)
+    "dev": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.75, 1.00), "agreeing_paraphrase": 0.96,
             "one_word_edit": 0.98},
-    "holdout": {"disagreeing_reply": (0.75, 0.98), "tool_context": (0.78, 1.00), "agreeing_paraphrase": 0.98,
+    "holdout": {"disagreeing_reply": (0.76, 0.97), "tool_context": (0.85, 0.92), "agreeing_paraphrase": 0.98,
                 "one_word_edit": 1.00},
-    "holdout2": {"disagreeing_reply": (0.64, 0.91), "tool_context": (0.40, 0.90), "agreeing_paraphrase": 0.97,
+    "holdout2": {"disagreeing_reply": (0.74, 0.94), "tool_context": (0.45, 0.90), "agreeing_paraphrase": 0.97,
                  "one_word_edit": 0.76},
-    "holdout3": {"disagreeing_reply": (0.72, 0.89), "tool_context": (0.50, 0.87), "agreeing_paraphrase": 0.98,
+    "holdout3": {"disagreeing_reply": (0.85, 0.89), "tool_context": (0.59, 0.89), "agreeing_paraphrase": 0.98,
                  "one_word_edit": 1.00},
-    "holdout4": {"disagreeing_reply": (0.59, 0.88), "tool_context": (0.65, 0.94), "agreeing_paraphrase": 0.95,
+    "holdout4": {"disagreeing_reply": (0.68, 0.88), "tool_context": (0.65, 0.94), "agreeing_paraphrase": 0.95,
                  "one_word_edit": 0.96},
-    "holdout5": {"disagreeing_reply": (0.51, 0.93), "tool_context": (0.50, 0.92), "agreeing_paraphrase": 0.95,
+    "holdout5": {"disagreeing_reply": (0.63, 0.94), "tool_context": (0.57, 0.93), "agreeing_paraphrase": 0.95,
                  "one_word_edit": 1.00},
+    "holdout6": {"disagreeing_reply": (0.58, 0.84), "tool_context": (0.70, 0.88), "agreeing_paraphrase": 0.93,
+                 "one_word_edit": 0.96},
+    "holdout7": {"disagreeing_reply": (0.68, 0.97), "tool_context": (0.63, 0.97), "agreeing_paraphrase": 0.91,
+                 "one_word_edit": 0.87},
 }
 
 
