@@ -41,6 +41,9 @@ class Engine:
     """Runs ``fn(batch, *args)`` over batches; subclasses decide where."""
 
     name = "engine"
+    #: whether ``args`` are shared with the workers rather than copied to each (Ray's object store):
+    #: work that needs the whole input's arrays (dedup's LSH bands) goes to it only then
+    distributed = False
 
     def map_batches(self, fn: Callable[..., Result], batches: Iterable[Any], *args: Any) -> Iterator[Result]:
         raise NotImplementedError
@@ -93,6 +96,7 @@ class RayEngine(Engine):
     """Ray tasks: on the cluster ``RAY_ADDRESS`` names, else on a local Ray started as ``ray.init()`` does."""
 
     name = "ray"
+    distributed = True
 
     def __init__(self) -> None:
         try:  # said before any stage runs, not after the first

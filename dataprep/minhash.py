@@ -26,6 +26,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import xxhash
 
+from .engine import Engine
 from .pii import PLACEHOLDER  # scrubbed values of one kind count as equal: <EMAIL_1> ~ <EMAIL_2>
 
 # datasketch and scipy.sparse.csgraph are imported where used: together they take ~2 s to
@@ -482,7 +483,7 @@ def _similar_across(sketches: Sketches, forms: _Forms, sides: np.ndarray,
     return np.concatenate(found), np.concatenate(similarities)
 
 
-def _linked_forms(sketches: Sketches, forms: _Forms) -> tuple[np.ndarray, int]:
+def _linked_forms(sketches: Sketches, forms: _Forms, engine: Engine | None = None) -> tuple[np.ndarray, int]:
     """The root form of each form's component under "similar" (>= threshold), and how many
     similar pairs joined two components.
 
@@ -491,19 +492,51 @@ def _linked_forms(sketches: Sketches, forms: _Forms) -> tuple[np.ndarray, int]:
     thousands of near-copies in one bucket; their neighbours join them all at once and the
     window's other pairs fall away unverified, so work and memory stay near linear in the
     forms instead of growing with the pairs the buckets hold.
+
+    On a distributed engine (Ray) each band is a task, pruned within its band only, and the
+    bands' similar pairs are joined here. A pair left unverified because it was already
+    joined adds nothing to the components, so they are the same either way. A local pool
+    would copy every sketch to each worker: there the bands run in this process.
     """
     searched = np.flatnonzero(np.diff(sketches.offsets)[forms.first] > 0)
-    keys = sketches.band_keys(forms.first[searched])
-    root, linked, threshold = np.arange(len(searched)), 0, sketches.params.threshold
-    for band in range(keys.shape[1]):
-        order, ordered = _sorted_band(keys[:, band])
-        for steps in ((1,), range(2, WINDOW + 1)):
-            i, j = _open_pairs(order, ordered, steps, root)
-            similar = sketches.similarity(forms.first[searched[i]], forms.first[searched[j]], threshold) >= threshold
-            linked += _join(root, i[similar], j[similar])
+    keys, rows = sketches.band_keys(forms.first[searched]), forms.first[searched]
+    root = np.arange(len(searched))
+    if engine is not None and engine.distributed:
+        _join(root, *_joined_pairs(engine.map_batches(band_links, [[band] for band in range(keys.shape[1])],
+                                                      keys, sketches, rows)))
+    else:
+        for band in range(keys.shape[1]):
+            _link_band(keys[:, band], sketches, rows, root)
     out = np.arange(len(forms.first))
     out[searched] = searched[root]
-    return out, linked
+    return out, len(searched) - len(np.unique(root))
+
+
+def band_links(bands: list[int], keys: np.ndarray, sketches: Sketches,
+               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Engine work: the similar pairs (i, j) of these bands' buckets, each band on its own."""
+    return _joined_pairs(_link_band(keys[:, band], sketches, rows, np.arange(len(rows))) for band in bands)
+
+
+def _link_band(column: np.ndarray, sketches: Sketches, rows: np.ndarray,
+               root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Join in ``root`` the similar pairs of one band's buckets (of ``rows`` of the sketches),
+    neighbours first; returns the pairs found similar."""
+    order, ordered = _sorted_band(column)
+    threshold, found = sketches.params.threshold, []
+    for steps in ((1,), range(2, WINDOW + 1)):
+        i, j = _open_pairs(order, ordered, steps, root)
+        similar = sketches.similarity(rows[i], rows[j], threshold) >= threshold
+        _join(root, i[similar], j[similar])
+        found.append((i[similar], j[similar]))
+    return _joined_pairs(found)
+
+
+def _joined_pairs(parts: Iterable[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Lists of pairs (i, j), one after the other."""
+    parts = list(parts)
+    return (np.concatenate([np.zeros(0, np.int64), *(i for i, _ in parts)]),
+            np.concatenate([np.zeros(0, np.int64), *(j for _, j in parts)]))
 
 
 def _open_pairs(order: np.ndarray, ordered: np.ndarray, steps: Sequence[int],
@@ -517,23 +550,22 @@ def _open_pairs(order: np.ndarray, ordered: np.ndarray, steps: Sequence[int],
     return np.concatenate(found_i), np.concatenate(found_j)
 
 
-def _join(root: np.ndarray, i: np.ndarray, j: np.ndarray) -> int:
+def _join(root: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:
     """Merge the components of each pair (i, j) in ``root`` (each row's component's smallest
-    row, kept flat); returns how many pairs joined two components."""
+    row, kept flat)."""
     if not len(i):
-        return 0
+        return
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
     nodes, inverse = np.unique(np.concatenate([root[i], root[j]]), return_inverse=True)
     edges = (inverse[:len(i)], inverse[len(i):])
-    count, label = connected_components(coo_matrix((np.ones(len(i), np.int8), edges), shape=(len(nodes),) * 2),
-                                        directed=False)
+    label = connected_components(coo_matrix((np.ones(len(i), np.int8), edges), shape=(len(nodes),) * 2),
+                                        directed=False)[1]
     _, smallest = np.unique(label, return_index=True)  # nodes are sorted: a component's first is its smallest
     parent = np.arange(len(root))
     parent[nodes] = nodes[smallest][label]
     root[:] = parent[root]
-    return len(nodes) - count
 
 
 @dataclass
@@ -551,10 +583,10 @@ def find_groups(texts: Sequence[str], params: Params = Params()) -> Groups:
     return groups_of(sketch(texts, params))
 
 
-def groups_of(sketches: Sketches) -> Groups:
-    """``find_groups`` on texts already sketched."""
+def groups_of(sketches: Sketches, engine: Engine | None = None) -> Groups:
+    """``find_groups`` on texts already sketched (LSH bands as tasks on a distributed ``engine``)."""
     forms = _forms(sketches)
-    root, linked = _linked_forms(sketches, forms)
+    root, linked = _linked_forms(sketches, forms, engine)
     # Edges: every text to the first text of its form, and that to the first of its form's root.
     first_i = np.concatenate([forms.first[forms.form], forms.first])
     first_j = np.concatenate([forms.members, forms.first[root]])

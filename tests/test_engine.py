@@ -20,6 +20,7 @@ from rich.console import Console
 from conftest import REPO, one_line_error, run_cli
 from dataprep import engine
 from dataprep.engine import LocalEngine, batched
+from dataprep.minhash import Params, groups_of, sketch
 from dataprep.recipe import load_recipe
 from dataprep.runner import run_recipe
 
@@ -93,6 +94,29 @@ def assert_same_placement(runs: dict[str, Path]) -> None:
             [(s["stage"], s["in"], s["out"], s["set_aside"], s["stats"]) for s in manifests["in-process"]["stages"]]
     counts = manifests["in-process"]["counts"]
     assert counts["input"] + counts["created"] == sum(counts[place] for place in PLACES)
+
+
+def test_lsh_bands_as_ray_tasks_find_the_groups_one_process_finds(local_ray):
+    rng = random.Random(7)
+    vocabulary = [f"w{n}" for n in range(400)]
+    texts = []
+    for _ in range(150):  # templated logs: many near-copies of one text crowd its LSH buckets
+        words = rng.choices(vocabulary, k=40)
+        for _ in range(rng.randint(1, 40)):
+            edited = list(words)
+            edited[rng.randrange(40)] = rng.choice(vocabulary)
+            texts.append(" ".join(edited))
+    sketches, tasks = sketch(texts, Params(threshold=0.8)), []
+
+    class CountingRay(engine.RayEngine):
+        def map_batches(self, fn, batches, *args):
+            tasks.extend(batches)
+            return super().map_batches(fn, tasks, *args)
+
+    here, on_ray = groups_of(sketches), groups_of(sketches, CountingRay())
+    assert len(tasks) == Params(threshold=0.8).bands_rows[0]  # a task a band
+    assert (here.labels == on_ray.labels).all() and here.linked_pairs == on_ray.linked_pairs
+    assert 150 <= here.labels.max() + 1 < len(texts) / 2  # near-copies grouped, other texts apart
 
 
 def test_quickstart_places_every_record_alike_in_process_in_a_pool_and_on_ray(tmp_path, monkeypatch, local_ray):

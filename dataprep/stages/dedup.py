@@ -440,7 +440,7 @@ class Dedup(Stage):
         survey = self.survey(records, ctx.engine)
         plan = self.plan(records, survey, ctx)
         if self.options["conflicts"]:
-            self.find_conflicts(records, survey, plan)
+            self.find_conflicts(records, survey, plan, ctx.engine)
         self.settle(plan)
         yield from self.emit(records, survey, plan, ctx)
 
@@ -488,7 +488,7 @@ class Dedup(Stage):
         if self.options["against"]:
             self.decontaminate(survey, ctx, similarity, reference)
         clean = np.setdiff1d(np.arange(n), np.fromiter(reference, np.int64, len(reference)))
-        labels, linked_pairs = self.cluster(survey.view, clean, survey)
+        labels, linked_pairs = self.cluster(survey.view, clean, survey, ctx.engine)
         measured = self.measure(records, survey, clean)
         if self.options["view"] in SAME_QUESTION_VIEWS:
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
@@ -505,13 +505,14 @@ class Dedup(Stage):
                          linked_pairs=linked_pairs)
         return plan
 
-    def cluster(self, sketched: Sketched, members: np.ndarray, survey: Survey) -> tuple[np.ndarray, int]:
+    def cluster(self, sketched: Sketched, members: np.ndarray, survey: Survey,
+                engine: Engine) -> tuple[np.ndarray, int]:
         """Near-duplicate clusters of ``members`` (a label per record, -1 for others), each
         shingle kind's texts among themselves; how many similar pairs joined two clusters."""
         labels, found = np.full(len(survey.ids), -1), 0
         linked: list[np.ndarray] = []  # a record near the length boundary, clustered both ways: its two labels
         for params, part in self._by_shingle(sketched, members):
-            groups = groups_of(sketched.take(params, part))
+            groups = groups_of(sketched.take(params, part), engine)
             part_labels = groups.labels + labels.max(initial=-1) + 1
             twice = labels[part] >= 0
             linked.append(np.stack([labels[part][twice], part_labels[twice]], axis=1))
@@ -612,10 +613,10 @@ class Dedup(Stage):
         return path if path.is_absolute() else ctx.recipe_dir / path
 
     # -- pass 2: answers and labeling conflicts -------------------------------------------------------------
-    def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan) -> None:
+    def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan, engine: Engine) -> None:
         """Among records given the same input, group accepted replies by answer; where answers
         disagree, keep one record per answer (the best ranked) and set its copies aside."""
-        input_labels = self._input_labels(records, survey, plan)
+        input_labels = self._input_labels(records, survey, plan, engine)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
         accepted_per_label = np.bincount(input_labels[accepted], minlength=len(input_labels))
         shared = np.flatnonzero(accepted & (accepted_per_label[np.maximum(input_labels, 0)] > 1))
@@ -635,14 +636,14 @@ class Dedup(Stage):
             for start, end in groups:
                 self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
 
-    def _input_labels(self, records: RecordSource, survey: Survey, plan: Plan) -> np.ndarray:
+    def _input_labels(self, records: RecordSource, survey: Survey, plan: Plan, engine: Engine) -> np.ndarray:
         """Clusters on the conflict view: the dedup clusters themselves when they compare the same
         text. A record that called a tool is sketched as word n-grams, a short one that did not as
         character n-grams, so the two never meet in LSH: the same user turns join them outright."""
         if survey.input is None:
             return plan.labels
         clean = np.flatnonzero(plan.labels >= 0)
-        labels = self.cluster(survey.input, clean, survey)[0]
+        labels = self.cluster(survey.input, clean, survey, engine)[0]
         same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
         labels = _joined(labels, clean, *same_question)
         return _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
