@@ -197,6 +197,8 @@ class Reply:
     words_as_written: tuple[str, ...]  # the reply's words, in order, capitals kept
     durations: frozenset[tuple[str, float, float]]  # (minutes, days or months; how many; the number written)
     durations_given: frozenset[tuple[str, float, float]]  # those its input holds
+    text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
+    context: str = ""
 
 
 def last_user_turn(messages: list[dict[str, Any]]) -> int:
@@ -204,9 +206,10 @@ def last_user_turn(messages: list[dict[str, Any]]) -> int:
     return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
 
 
-def read_reply(messages: list[dict[str, Any]]) -> Reply:
+def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply:
     """Read the answer a conversation ends with: everything after its last user turn (tool calls,
-    their results, the final reply), with what it was given (every earlier message)."""
+    their results, the final reply), with what it was given (every earlier message); with the
+    texts themselves when ``with_text``."""
     asked_at = last_user_turn(messages)
     turn = messages[asked_at + 1:]
     text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
@@ -221,7 +224,8 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)),
                  _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))),
-                 _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given))
+                 _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
+                 *((text, context) if with_text else ()))
 
 
 def disagreement(a: Reply, b: Reply) -> str | None:

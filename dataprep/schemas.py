@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # jsonschema costs ~80 ms to import: only when something is v
     from jsonschema.exceptions import ValidationError
 
 _CANDIDATES = (Path(__file__).resolve().parent.parent / "schemas", Path(__file__).resolve().parent / "_schemas")
+#: where the schemas' ``$id``s point; a ``$ref`` to another schema file is read from schemas/, never fetched
+ID_BASE = "https://dataprep.dev/schemas/"
 
 
 def schema_dir() -> Path:
@@ -27,11 +29,25 @@ def load(name: str) -> dict[str, Any]:
     return json.loads((schema_dir() / f"{name}.schema.json").read_text(encoding="utf-8"))
 
 
+def _by_id(uri: str) -> dict[str, Any]:
+    """The schema a ``$ref`` names (``https://dataprep.dev/schemas/stages/llm.schema.json``)."""
+    if not uri.startswith(ID_BASE):
+        raise ValueError(f"schema {uri} is not one of dataprep's")
+    return load(uri.removeprefix(ID_BASE).removesuffix(".schema.json"))
+
+
+@cache
+def _registry() -> Any:
+    from referencing import Registry, Resource
+
+    return Registry(retrieve=lambda uri: Resource.from_contents(_by_id(uri)))
+
+
 @cache
 def validator(name: str) -> "Draft202012Validator":
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load(name))
+    return Draft202012Validator(load(name), registry=_registry())
 
 
 @cache
@@ -39,7 +55,7 @@ def fast_validator(name: str) -> Any:
     """The Rust validator: answers valid or not in microseconds; ``errors`` explains a failure."""
     import jsonschema_rs
 
-    return jsonschema_rs.validator_for(load(name))
+    return jsonschema_rs.validator_for(load(name), retriever=_by_id)
 
 
 def is_valid(name: str, instance: Any) -> bool:
@@ -77,7 +93,7 @@ def errors(name: str, instance: Any, prefix: str = "") -> Iterator[tuple[str, st
 def errors_against(schema: dict[str, Any], instance: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
     from jsonschema import Draft202012Validator
 
-    yield from _explained(Draft202012Validator(schema), instance, prefix)
+    yield from _explained(Draft202012Validator(schema, registry=_registry()), instance, prefix)
 
 
 def _explained(checker: "Draft202012Validator", instance: Any, prefix: str) -> Iterator[tuple[str, str]]:

@@ -47,6 +47,7 @@ import numpy as np
 import orjson
 import xxhash
 
+from ..answer_judge import AnswerJudge
 from ..engine import Engine, batched
 from ..errors import InputError
 from ..formats.common import parse_moment
@@ -54,6 +55,7 @@ from ..formats.records import read_strict
 from ..minhash import (Params, Sketches, best_sketched_matches, components, concat, group_near_duplicates, groups_of,
                        max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
+from ..pii import PII_TAG
 from ..record import IdTable, Record, message_text, readable_text, record_text
 from ..reply_agreement import (WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds, stated_facts,
                                word_similarity)
@@ -66,6 +68,9 @@ VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
 CONFLICT_VIEW = "user"
 #: two replies given different tool results by the same calls: different examples, no dispute
 OTHER_GROUNDS = "other tool results"
+#: times the judge is asked about the pairs met while grouping replies into answers: an answer it
+#: splits meets the others, and those pairs are asked in the next round
+JUDGE_ROUNDS = 3
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
 #: two questions given the very same answer are one example from this similarity up (a word or
@@ -424,10 +429,11 @@ class Dedup(Stage):
     def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "auto",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
                  keep_per_cluster: int = 1, conflicts: bool = True, conflict_below: float = 0.0,
-                 against: list[str] | tuple[str, ...] = (), workers: int | None = None):
+                 against: list[str] | tuple[str, ...] = (), workers: int | None = None,
+                 judge: dict[str, Any] | None = None):
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
                          verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
-                         conflict_below=conflict_below, against=list(against), workers=workers)
+                         conflict_below=conflict_below, against=list(against), workers=workers, judge=judge)
         # "auto": word n-grams, or character 5-grams for short texts (see SHORT_TEXT_WORDS)
         self.params = Params(threshold=threshold, num_perm=num_perm, shingle="word" if shingle == "auto" else shingle,
                              ngram=ngram, verify=verify, workers=workers)
@@ -440,7 +446,12 @@ class Dedup(Stage):
         survey = self.survey(records, ctx.engine)
         plan = self.plan(records, survey, ctx)
         if self.options["conflicts"]:
-            self.find_conflicts(records, survey, plan, ctx.engine)
+            judge = AnswerJudge(self.options["judge"], ctx) if self.options["judge"] else None
+            self.find_conflicts(records, survey, plan, ctx.engine, judge)
+            if judge:
+                ctx.stats.update(judge.stats())
+                if ctx.planning:
+                    ctx.stats["estimate"] = judge.caller.estimate()
         self.settle(plan)
         yield from self.emit(records, survey, plan, ctx)
 
@@ -613,9 +624,12 @@ class Dedup(Stage):
         return path if path.is_absolute() else ctx.recipe_dir / path
 
     # -- pass 2: answers and labeling conflicts -------------------------------------------------------------
-    def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan, engine: Engine) -> None:
+    def find_conflicts(self, records: RecordSource, survey: Survey, plan: Plan, engine: Engine,
+                       judge: AnswerJudge | None = None) -> None:
         """Among records given the same input, group accepted replies by answer; where answers
-        disagree, keep one record per answer (the best ranked) and set its copies aside."""
+        disagree, keep one record per answer (the best ranked) and set its copies aside. With a
+        judge, the wordings the rules put in one answer are asked about first (in rounds: a split
+        answer meets other answers), then the answers are settled with its verdicts."""
         input_labels = self._input_labels(records, survey, plan, engine)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
         accepted_per_label = np.bincount(input_labels[accepted], minlength=len(input_labels))
@@ -632,9 +646,14 @@ class Dedup(Stage):
             wanted = np.zeros(len(survey.ids), bool)
             for start, end in groups:
                 wanted[ranked[start:end]] = True
-            replies = _read_replies(records, wanted)
+            replies = _read_replies(records, wanted, judge)
+            for _ in range(JUDGE_ROUNDS if judge else 0):
+                for start, end in groups:
+                    self._answers(ranked[start:end].tolist(), replies, judge)
+                if not judge.ask():
+                    break
             for start, end in groups:
-                self._judge_answers(plan, survey, ranked[start:end].tolist(), replies)
+                self._judge_answers(plan, survey, ranked[start:end].tolist(), replies, judge)
 
     def _input_labels(self, records: RecordSource, survey: Survey, plan: Plan, engine: Engine) -> np.ndarray:
         """Clusters on the conflict view: the dedup clusters themselves when they compare the same
@@ -648,9 +667,22 @@ class Dedup(Stage):
         labels = _joined(labels, clean, *same_question)
         return _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
 
-    def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply]) -> None:
-        """Best ranked first, each reply joins the first answer it agrees with, or starts its own.
-        Answers resting on other tool results are other examples, not a dispute."""
+    def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply],
+                       judge: AnswerJudge | None) -> None:
+        """Where answers disagree, flag them (one record an answer goes on); agreeing copies join."""
+        answer_of, disputes = self._answers(ranked, replies, judge)
+        disputed: set[int] = set()
+        for answers, why in _connected(disputes):
+            self._flag(plan, survey, {i: a for i, a in answer_of.items() if a in answers}, why)
+            disputed |= answers
+        if self.options["view"] in SAME_QUESTION_VIEWS:
+            _merge_agreeing(plan, {i: a for i, a in answer_of.items() if a not in disputed})
+
+    def _answers(self, ranked: list[int], replies: dict[int, Reply],
+                 judge: AnswerJudge | None) -> tuple[dict[int, int], list[tuple[int, int, str]]]:
+        """Best ranked first, each reply joins the first answer it agrees with, or starts its own;
+        the answer of each record (by its first record) and how answers differ. Answers resting on
+        other tool results are other examples, not a dispute."""
         answer_of: dict[int, int] = {}
         wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
         answer_of_reply: dict[tuple, int] = {}  # a reply met before, as (text, calls, results): its answer
@@ -661,7 +693,7 @@ class Dedup(Stage):
                 answer_of[i] = met  # judged already: the same reply joins the same answer
                 continue
             compared = list(islice(wordings, ANSWERS_COMPARED))
-            differences = [self._answer_difference(wordings[a], reply) for a in compared]
+            differences = [self._answer_difference(wordings[a], reply, judge) for a in compared]
             answer_of[i] = next((a for a, d in zip(compared, differences) if d is None), i)
             if answer_of[i] == i:
                 disputes += [(a, i, d) for a, d in zip(compared, differences) if d is not OTHER_GROUNDS]
@@ -669,12 +701,7 @@ class Dedup(Stage):
             if all(reply.key != other.key for other in wordings[answer_of[i]]):
                 wordings[answer_of[i]].append(reply)
             answer_of_reply[(reply.key, reply.calls, reply.results)] = answer_of[i]
-        disputed: set[int] = set()
-        for answers, why in _connected(disputes):
-            self._flag(plan, survey, {i: a for i, a in answer_of.items() if a in answers}, why)
-            disputed |= answers
-        if self.options["view"] in SAME_QUESTION_VIEWS:
-            _merge_agreeing(plan, {i: a for i, a in answer_of.items() if a not in disputed})
+        return answer_of, disputes
 
     @staticmethod
     def _flag(plan: Plan, survey: Survey, answer_of: dict[int, int], why: list[str]) -> None:
@@ -689,13 +716,13 @@ class Dedup(Stage):
             else:
                 plan.same_answer[i] = group_id
 
-    def _answer_difference(self, wordings: list[Reply], reply: Reply) -> str | None:
+    def _answer_difference(self, wordings: list[Reply], reply: Reply, judge: AnswerJudge | None) -> str | None:
         """Why ``reply`` is not the answer these wordings give: it must agree with each of them
         (agreement is not transitive: "12 months" and "18 months" both agree with "never
         expires, 1,200 points" on facts alone)."""
-        return next(filter(None, (self._difference(w, reply) for w in wordings[:WORDINGS_COMPARED])), None)
+        return next(filter(None, (self._difference(w, reply, judge) for w in wordings[:WORDINGS_COMPARED])), None)
 
-    def _difference(self, a: Reply, b: Reply) -> str | None:
+    def _difference(self, a: Reply, b: Reply, judge: AnswerJudge | None) -> str | None:
         """Why two replies are different answers (OTHER_GROUNDS: given other tool results); None
         when they are one answer."""
         if (a.key, a.calls, a.results) == (b.key, b.calls, b.results):
@@ -705,6 +732,8 @@ class Dedup(Stage):
         found = disagreement(a, b)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
+        if found is None and judge is not None:
+            found = judge.difference(a, b)
         return found
 
     def settle(self, plan: Plan) -> None:
@@ -779,13 +808,19 @@ def _kept_as(keeper_of: np.ndarray, i: int) -> int:
     return i
 
 
-def _read_replies(records: RecordSource, wanted: np.ndarray) -> dict[int, Reply]:
-    """The replies of the wanted records (a mask); copies (the same messages) share one."""
+def _read_replies(records: RecordSource, wanted: np.ndarray, judge: AnswerJudge | None = None) -> dict[int, Reply]:
+    """The replies of the wanted records (a mask); copies (the same messages) share one. For a
+    judge, with their texts, and only from records the PII scrubber has seen."""
     replies: dict[int, Reply] = {}
     read: dict[bytes, Reply] = {}
+    unscrubbed: list[Record] = []
     for i, record in records.select(np.flatnonzero(wanted)):
+        if judge is not None and PII_TAG not in record.tags:
+            unscrubbed.append(record)
         key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
-        replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages))
+        replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages, with_text=judge is not None))
+    if judge is not None:
+        judge.caller.refuse_unscrubbed(unscrubbed)
     return replies
 
 

@@ -52,7 +52,7 @@ from ..engine import batched
 from ..errors import InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, iter_lines
-from ..pii import refuse_unscrubbed, unscrubbed_ids
+from ..llm_caller import LLMCaller
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import UNCERTAIN_TAG, Record, derived_id, message_text, readable_text
 
@@ -61,8 +61,6 @@ NOT_FOUND_REPLY = ("I couldn't find the answer to that in the provided documents
                    "Could you point me to the right document, or should I pass your question on to the team?")
 GROUNDING = ("Answer using only the documents in the context below, and cite the document you used, like [1]. "
              "If the documents do not contain the answer, say so.")
-LLM_OPTIONS = ("provider", "model", "budget_usd", "prices", "concurrency", "base_url", "api_key_env", "temperature",
-               "max_tokens")
 EVIDENCE_SCORE = 0.9  # a reply whose facts the team's own documents hold is knowledge
 SEARCH_DEPTH = 5  # passages read per reply
 BATCH = 256  # replies searched in the knowledge source at a time
@@ -130,12 +128,12 @@ class Judge:
 
     def __init__(self, options: dict[str, Any], ctx: StageContext, threshold: float):
         self.threshold = threshold
-        self.caller = Caller(options, ctx, "judge")
+        self.caller = LLMCaller(options, ctx, "flag judge")
         self.llm = self.caller.llm
         self.judged = self.skipped = self.overturned = 0
 
     def judge(self, findings: list[Finding]) -> None:
-        self.caller.refuse_unscrubbed(findings)
+        self.caller.refuse_unscrubbed(f.record for f in findings)
         requests = [self.llm.request([{"role": "user", "content": _transcript(f.record)}], JUDGE_SCHEMA,
                                      system=JUDGE_SYSTEM, schema_name="fact_heavy_verdict", expected_output_tokens=200)
                     for f in findings]
@@ -153,37 +151,6 @@ class Judge:
                 "judge_calls": self.llm.stats()}
 
 
-class Caller:
-    """What the judge and the probe share: an LLM through the provider layer (cache, budgets, the
-    run-wide budget, retries), the PII refusal, and ``run --plan``, where requests are only counted."""
-
-    def __init__(self, options: dict[str, Any], ctx: StageContext, name: str, **defaults: Any):
-        from ..providers.llm import LLM, LLMSettings
-
-        settings = {**defaults, **{key: value for key, value in options.items() if key in LLM_OPTIONS}}
-        replay = [ctx.recipe_dir / options["replay"]] if options.get("replay") else []
-        self.llm = LLM(LLMSettings(**settings), ctx.cache_dir / "llm", replay, ctx.run_budget)
-        self.name = name
-        self.allow_unscrubbed = options.get("allow_unscrubbed", False)
-        self.planning = ctx.planning
-        self.planned: list[Any] = []
-
-    def refuse_unscrubbed(self, findings: list[Finding]) -> None:
-        if not self.allow_unscrubbed:
-            refuse_unscrubbed(unscrubbed_ids(f.record for f in findings), f"the flag {self.name} would send records",
-                              f"set {self.name}.allow_unscrubbed: true")
-
-    def complete(self, requests: list[Any]) -> list[Any]:
-        """The completions, or none at all when only planning (the requests are kept for the estimate)."""
-        if self.planning:
-            self.planned += requests
-            return []
-        return self.llm.complete_all(requests)
-
-    def estimate(self) -> dict[str, Any]:
-        return self.llm.estimate(self.planned)
-
-
 # -- the knowledge probe ----------------------------------------------------------------------------
 PROBE_SCORES = {True: 0.9, False: 0.1}  # some fact unknown to the model / every fact known
 PROBE_SAMPLE_CHARS = 2000  # of each sample kept as evidence
@@ -195,7 +162,7 @@ class Probe:
     dates, names in any format). Facts no sample states are Unknown to the model."""
 
     def __init__(self, options: dict[str, Any], ctx: StageContext):
-        self.caller = Caller(options, ctx, "probe", temperature=1.0, max_tokens=512, concurrency=8)
+        self.caller = LLMCaller(options, ctx, "flag probe", temperature=1.0, max_tokens=512, concurrency=8)
         self.samples = options.get("samples", 5)
         self.probed = self.unknown = self.skipped = 0
 
@@ -203,7 +170,7 @@ class Probe:
         findings = [f for f in findings if f.assessment and f.assessment.unsupported]
         if not findings:
             return
-        self.caller.refuse_unscrubbed(findings)
+        self.caller.refuse_unscrubbed(f.record for f in findings)
         requests = [self.caller.llm.request(_probe_messages(f.record), None, seed=sample)
                     for f in findings for sample in range(self.samples)]
         completions = self.caller.complete(requests)

@@ -1,0 +1,83 @@
+"""An LLM's second opinion on replies to one input that the rules call one answer.
+
+``reply_agreement`` reads the disagreements rules can see: numbers, decisions, options, tool
+calls. Others take meaning ("the IT desk grants it" / "request it in the portal"). With
+``dedup: {judge: {model: ...}}``, each pair of different wordings the rules would put in one
+answer is asked once: the same answer, or not. "Not" splits them as a rule would, the judge's
+words as the reason. Answers are cached (a rerun makes no call) and budgeted; a pair the budget
+leaves unasked keeps the rules' view. Records leave the machine: unscrubbed ones are refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import xxhash
+
+from .llm_caller import LLMCaller
+from .pipeline import StageContext
+from .reply_agreement import Reply
+
+JUDGE_SYSTEM = """You review a dataset for fine-tuning a support assistant. Two assistant replies were logged for
+the same conversation. Decide whether they give the SAME ANSWER: the same facts (amounts, dates, durations, names,
+places, teams, statuses), the same decision (yes or no, can or cannot, approved or denied), the same way to get it
+done (self-service, a channel, a team to contact), the same conditions and costs, and both agree with any tool
+results in the conversation. Wording, tone, length, order, formatting, greetings and harmless extra detail that
+contradicts nothing do not matter. If they differ, say in a few words what differs."""
+VERDICT_SCHEMA = {
+    "type": "object", "additionalProperties": False, "required": ["same_answer", "difference"],
+    "properties": {"same_answer": {"type": "boolean"}, "difference": {"type": "string"}},
+}
+CONTEXT_CHARS = 4000  # of the conversation before the replies, its end kept: the question is last
+
+
+class AnswerJudge:
+    def __init__(self, options: dict[str, Any], ctx: StageContext):
+        self.caller = LLMCaller(options, ctx, "dedup judge")
+        self.verdicts: dict[bytes, str | None] = {}  # per pair of replies: how they differ, or None
+        self.pending: dict[bytes, tuple[Reply, Reply]] = {}
+        self.asked = self.split = self.skipped = 0
+
+    def difference(self, a: Reply, b: Reply) -> str | None:
+        """How the judge says ``a`` and ``b`` differ; None when it says they agree, or has not
+        been asked yet (the pair is then kept for ``ask``)."""
+        key = _pair_key(a, b)
+        if key not in self.verdicts:
+            self.pending.setdefault(key, (a, b))
+        return self.verdicts.get(key)
+
+    def ask(self) -> bool:
+        """Ask about the pairs kept since the last call; whether any verdict came (never while
+        ``run --plan`` only counts the requests)."""
+        pairs, self.pending = list(self.pending.items()), {}
+        requests = [self.caller.llm.request([{"role": "user", "content": _comparison(a, b)}], VERDICT_SCHEMA,
+                                            system=JUDGE_SYSTEM, schema_name="same_answer_verdict",
+                                            expected_output_tokens=60)
+                    for _, (a, b) in pairs]
+        completions = self.caller.complete(requests) if requests else []
+        for (key, _), completion in zip(pairs, completions):
+            if not completion.ok:  # over budget or no usable answer: the rules' view stands
+                self.skipped += 1
+                self.verdicts[key] = None
+                continue
+            self.asked += 1
+            self.split += not completion.value["same_answer"]
+            self.verdicts[key] = None if completion.value["same_answer"] else \
+                f"judge: {completion.value['difference'].strip() or 'different answers'}"
+        return bool(completions)
+
+    def stats(self) -> dict[str, Any]:
+        return {"judge_asked": self.asked, "judge_split": self.split, "judge_skipped": self.skipped,
+                "judge_calls": self.caller.llm.stats()}
+
+
+def _pair_key(a: Reply, b: Reply) -> bytes:
+    """One key for the pair in either order."""
+    sides = sorted(orjson.dumps([reply.text, reply.calls, reply.results]) for reply in (a, b))
+    return xxhash.xxh3_128_digest(b"\0".join(sides))
+
+
+def _comparison(a: Reply, b: Reply) -> str:
+    return (f"CONVERSATION (everything before the replies):\n{a.context[-CONTEXT_CHARS:]}\n\n"
+            f"REPLY A:\n{a.text}\n\nREPLY B:\n{b.text}")

@@ -1,0 +1,129 @@
+"""Dedup's optional LLM judge: only the wordings the rules put in one answer are asked, through the
+real SDKs against the loopback server; its "different" makes a labeling conflict; cached, budgeted,
+and no unscrubbed record leaves the machine."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import read_jsonl, run_cli, write_jsonl
+from fake_llm_server import FakeLLMServer, prompt_of
+from dataprep.errors import DataprepError
+from dataprep.recipe import load_recipe
+from dataprep.runner import run_recipe
+
+KEY = "sk-test-dedup-judge-0123456789abcdefghijklmnop"
+QUESTION = "How do I get access to the finance drive?"
+DESK = ["Ask the IT Service Desk and they will grant you access to the finance drive.",
+        "The IT Service Desk can grant you access to the finance drive, just ask them."]
+PORTAL = "Submit an access request in the IT portal; the finance data owner approves it."
+REFUSAL = "You can't get access to the finance drive."  # the rules see this one differ: never asked
+
+
+def replies_of(body_text: str) -> tuple[str, str]:
+    after = body_text.split("REPLY A:\n", 1)[1]
+    first, second = after.split("\n\nREPLY B:\n", 1)
+    return first, second
+
+
+def same_way_to_get_it(provider: str, body: dict) -> dict:
+    """A judge that compares the way each reply says to get access."""
+    first, second = replies_of(prompt_of(provider, body))
+    same = ("portal" in first) == ("portal" in second)
+    return {"same_answer": same, "difference": "" if same else "desk grants it vs request in the portal"}
+
+
+def write_logs(tmp_path, tags=("pii:scrubbed",)) -> None:
+    replies = [*DESK, DESK[0], PORTAL, REFUSAL]  # DESK[0] twice: a copy is never asked about
+    write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{n}", "tags": list(tags), "messages": [
+        {"role": "user", "content": QUESTION}, {"role": "assistant", "content": reply}]} for n, reply in enumerate(replies)])
+
+
+def write_recipe(tmp_path, server: FakeLLMServer, provider: str = "openai", **judge) -> object:
+    url = server.openai_url if provider == "openai" else server.anthropic_url
+    model = "gpt-4.1-mini" if provider == "openai" else "claude-haiku-4-5"
+    path = tmp_path / "r.yaml"
+    path.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {"judge": {
+        "provider": provider, "model": model, "base_url": url, **judge}}}]}), encoding="utf-8")
+    return path
+
+
+def by_reply(rows: list[dict]) -> dict[str, dict]:
+    return {row["messages"][-1]["content"]: row for row in rows}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_the_judge_splits_wordings_the_rules_call_one_answer(tmp_path, monkeypatch, provider):
+    monkeypatch.setenv("OPENAI_API_KEY" if provider == "openai" else "ANTHROPIC_API_KEY", KEY)
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        manifest = run_recipe(load_recipe(write_recipe(tmp_path, server, provider)), tmp_path / "run").manifest
+        asked = [replies_of(prompt_of(provider, call.body)) for call in server.model_calls()]
+    assert asked and all(first != second for first, second in asked)  # copies are not asked about
+    assert all(REFUSAL not in pair for pair in asked)  # nor pairs the rules split themselves
+    kept = by_reply(read_jsonl(tmp_path / "run" / "train.jsonl"))
+    assert set(kept) == {PORTAL, REFUSAL, DESK[0]} or set(kept) == {PORTAL, REFUSAL, DESK[1]}
+    assert all("conflict" in row["tags"] for row in kept.values())
+    assert any("judge: desk grants it vs request in the portal" in reason
+               for reason in kept[PORTAL]["reasons"]["conflict"])
+    set_aside = read_jsonl(tmp_path / "run" / "duplicates.jsonl")  # the desk's other wording and the copy
+    assert len(set_aside) == 2 and {row["disposition"]["keeper_id"] for row in set_aside} <= {"r0", "r1"}
+    stats = manifest["stages"][-1]["stats"]
+    assert stats["judge_asked"] == len(asked) and stats["judge_split"] >= 1 and stats["conflicts"] == 1
+
+
+def test_without_a_judge_the_rules_keep_the_desk_and_the_portal_as_one_answer(tmp_path):
+    write_logs(tmp_path)
+    (tmp_path / "r.yaml").write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {}}]}),
+                                     encoding="utf-8")
+    run_recipe(load_recipe(tmp_path / "r.yaml"), tmp_path / "run")
+    assert len({PORTAL, *DESK} & set(by_reply(read_jsonl(tmp_path / "run" / "train.jsonl")))) == 1
+
+
+def test_a_rerun_asks_nothing_and_the_key_is_never_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        recipe = write_recipe(tmp_path, server)
+        first = run_cli("run", recipe, "--out", tmp_path / "run", cwd=tmp_path)
+        assert first.returncode == 0, first.stderr
+        calls = len(server.model_calls())
+        again = run_cli("run", recipe, "--out", tmp_path / "run", cwd=tmp_path)
+        assert again.returncode == 0 and len(server.model_calls()) == calls > 0
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert KEY not in path.read_text(encoding="utf-8", errors="ignore"), path
+    assert KEY not in first.stdout + first.stderr + again.stdout + again.stderr
+
+
+def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path, tags=())
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        with pytest.raises(DataprepError, match=r"dedup judge would send records.*dedup\.judge\.allow_unscrubbed"):
+            run_recipe(load_recipe(write_recipe(tmp_path, server)), tmp_path / "run")
+        assert server.model_calls() == []
+
+
+def test_over_budget_nothing_is_asked_and_the_rules_stand(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        manifest = run_recipe(load_recipe(write_recipe(tmp_path, server, budget_usd=0.0001)), tmp_path / "run").manifest
+        assert server.model_calls() == []
+    stats = manifest["stages"][-1]["stats"]
+    assert stats["judge_asked"] == 0 and stats["judge_skipped"] > 0
+    assert len({PORTAL, *DESK} & set(by_reply(read_jsonl(tmp_path / "run" / "train.jsonl")))) == 1
+
+
+def test_planning_estimates_the_judge_and_sends_nothing(tmp_path, monkeypatch):
+    from dataprep.plan import plan_recipe
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        plan = plan_recipe(load_recipe(write_recipe(tmp_path, server)), tmp_path / "plan")
+        assert server.model_calls() == []
+    assert plan.stages[-1].llm["calls"] >= 2 and plan.stages[-1].llm["model"] == "gpt-4.1-mini"
