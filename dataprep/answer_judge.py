@@ -16,7 +16,7 @@ import orjson
 import xxhash
 
 from .llm_caller import LLMCaller
-from .pipeline import StageContext
+from .pipeline import StageContext, scrubbed_reason
 from .reply_agreement import Reply
 
 JUDGE_SYSTEM = """You review a dataset for fine-tuning a support assistant. Two assistant replies were logged for
@@ -63,8 +63,9 @@ class AnswerJudge:
                 continue
             self.asked += 1
             self.split += not completion.value["same_answer"]
+            # the model's words go into the outputs: scrubbed like any reason (it may quote a reply)
             self.verdicts[key] = None if completion.value["same_answer"] else \
-                f"judge: {completion.value['difference'].strip() or 'different answers'}"
+                f"judge: {scrubbed_reason(completion.value['difference'].strip() or 'different answers')}"
         return bool(completions)
 
     def stats(self) -> dict[str, Any]:

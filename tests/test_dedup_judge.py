@@ -127,3 +127,18 @@ def test_planning_estimates_the_judge_and_sends_nothing(tmp_path, monkeypatch):
         plan = plan_recipe(load_recipe(write_recipe(tmp_path, server)), tmp_path / "plan")
         assert server.model_calls() == []
     assert plan.stages[-1].llm["calls"] >= 2 and plan.stages[-1].llm["model"] == "gpt-4.1-mini"
+
+
+def test_the_judge_s_words_are_scrubbed_before_they_reach_an_output(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path)
+
+    def quoting(provider: str, body: dict) -> dict:
+        verdict = same_way_to_get_it(provider, body)
+        return {**verdict, "difference": verdict["difference"] and "one says email maria.lopez@example.com"}
+
+    with FakeLLMServer(responder=quoting) as server:
+        run_recipe(load_recipe(write_recipe(tmp_path, server)), tmp_path / "run")
+    portal = by_reply(read_jsonl(tmp_path / "run" / "train.jsonl"))[PORTAL]
+    assert any("judge: one says email <EMAIL_1>" in reason for reason in portal["reasons"]["conflict"])
+    assert not any("maria" in path.read_text(encoding="utf-8") for path in (tmp_path / "run").glob("*.jsonl"))
