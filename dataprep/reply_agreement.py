@@ -103,12 +103,12 @@ ALTERNATIVES = {
                   "monthly": r"monthly|(?:per|a|each|every)\s+month|/\s*(?:month|mo)", "quarterly": "quarterly",
                   "yearly": r"annual(?:ly)?|yearly|(?:per|a|each|every)\s+year|/\s*(?:year|yr)"},
     "channel": {
-        "online": r"app|online|website|web\s+site"
+        "online": r"app|online|website|web\s+site|[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|internal|co|app)(?:/\S*)?"
                   r"|portal|self-service|account\s+settings|log\s*(?:in|into|on)\s+(?:to\s+)?(?:your|the)\s+account",
         "email": r"e-?mail(?:ing)?\s+(?:us|our|the|support|them)|by\s+e-?mail|via\s+e-?mail|send\s+an\s+e-?mail",
         "phone": r"(?:call|calling|ring|phone)\s+(?:us|our|the|customer|support|them"
                  r"|(?:\w+\s+){0,2}(?:line|team|desk|department|services?|centre|center|office|number))"
-                 r"|by\s+phone|over\s+the\s+phone"
+                 r"|by\s+phone|over\s+the\s+phone|ext(?:ension)?\.?\s*\d+"
                  r"|hotline|helpline|telephone",
         "in person": r"in\s+person|in[-\s]store|walk[-\s]ins?"
                      r"|(?:visit|go\s+to|come\s+(?:in\s+)?to|stop\s+by|bring\s+it\s+to)\s+(?:a|an|one\s+of\s+our|our|the"
@@ -128,7 +128,7 @@ ALTERNATIVES = {
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
     "cost": {"free": r"(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)|free\s+of\s+charge|complimentary"
                      r"|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?)",
-             "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more)"
+             "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more|(?:you\s+)?[$€£]?\d)"
                      r"|extra\s+(?:cost|charge|fee)|(?:is|are)\s+(?:paid|chargeable|billed|charged)"
                      r"|you(?:['’]ll|\s+will)?\s+(?:pay|be\s+(?:charged|billed))|(?:rates?|fees?|charges?)\s+appl(?:y|ies)"},
     "refund to": {
@@ -163,7 +163,7 @@ SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 #: when, not whether ("if it isn't used, you can return it")
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
                        r"[^,;:—–]*", re.I)
-CLAUSE_END = re.compile(r"[,.;:!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
+CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
                         re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
 STARTS = re.compile(r"[.!?:\n•*]\s*|\s[-–—]\s")  # where a sentence, a line or a label's value starts
@@ -484,7 +484,8 @@ def _negated_in(clause: str, match: re.Match) -> bool:
     """Whether the clause denies what it names: a negated verb anywhere in it ("the portal doesn't
     support it", "can't be done online") or "no" just before it ("no video", "no roaming charges
     apply"); "at no cost" earlier in the clause is no denial of the card a refund goes to."""
-    before, after = TOKEN.findall(clause[:match.start()].lower()), TOKEN.findall(clause[match.end():].lower())
+    clause = clause.lower().replace("’", "'")
+    before, after = TOKEN.findall(clause[:match.start()]), TOKEN.findall(clause[match.end():])
     return (any(_negates(token) and token not in ("no", "without") for token in before + after)
             or not {"no", "without"}.isdisjoint(before[-3:]))
 

@@ -259,6 +259,12 @@ REWORDED = {  # the first reply, then the same answer in other words
     "no charges apply": ("Refunds are free.", "No charges apply to refunds."),
     "a price a month is no length": ("Refund cover costs $5 a month for 3 months.",
                                      "Refund cover is $5/month for three months."),
+    "a curly apostrophe denies too": ("Your refund claim was denied.", "Your refund claim wasn’t approved."),
+    "a web address is the online way": (
+        "Request the refund yourself at refunds.example.com; from abroad, phone the refund desk on extension 4400.",
+        "Head to the self-service portal refunds.example.com. From abroad, the refund desk at extension 4400 can do it."),
+    "a price said outright": ("Cancelling the refund now incurs a $5 cancellation fee.",
+                              "The free cancellation window has passed, so cancelling the refund costs $5."),
 }
 
 
@@ -725,7 +731,7 @@ def labeled_scores() -> dict[str, dict]:
             for name in FLOORS}
 
 
-FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 7: scored blind first)
+FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 9: scored blind first)
     "dev": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.75, 1.00), "agreeing_paraphrase": 0.96,
             "one_word_edit": 0.98},
     "holdout": {"disagreeing_reply": (0.76, 0.97), "tool_context": (0.85, 0.92), "agreeing_paraphrase": 0.98,
@@ -742,6 +748,10 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
                  "one_word_edit": 0.96},
     "holdout7": {"disagreeing_reply": (0.68, 0.97), "tool_context": (0.63, 0.97), "agreeing_paraphrase": 0.91,
                  "one_word_edit": 0.87},
+    "holdout8": {"disagreeing_reply": (0.55, 0.91), "tool_context": (0.56, 0.85), "agreeing_paraphrase": 0.92,
+                 "one_word_edit": 0.91},
+    "holdout9": {"disagreeing_reply": (0.61, 0.84), "tool_context": (0.55, 0.88), "agreeing_paraphrase": 0.90,
+                 "one_word_edit": 0.90},
 }
 
 
