@@ -21,7 +21,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - each states another length of one kind of duration ("2 days" / "2 weeks" notice);
 - each names, not denied in its clause, another option for one slot of the answer
   (``ALTERNATIVES``: the way to do it, free or paid, a billing period, where a refund goes, a
-  colour, a tier, where an order or a review stands), one of them not from its input;
+  colour, a tier, where an order, a claim or a payment stands), one of them not from its
+  input;
 - over the same tool result, worded alike around it, one names what the tool returned where
   the other names something it did not ("the Eastside Clinic" / "the Westside Clinic").
 
@@ -118,13 +119,18 @@ ALTERNATIVES = {
         "post": r"by\s+(?:post|mail)|postal",
         "video": r"video\s+(?:calls?|visits?|appointments?|consultations?)",
     },
-    # where an order, a claim or a balance stands, beyond yes and no (see DECISIONS)
+    # where an order, a claim, a payment or a balance stands, beyond yes and no (see DECISIONS)
     "progress": {"preparing": r"(?:being\s+)?prepar(?:ing|ed)|being\s+packed",
                  "on its way": r"shipped|dispatched|on\s+(?:its|the|their)\s+way|in\s+transit|out\s+for\s+delivery"
                                r"|picked\s+up",
                  "delivered": r"delivered"},
-    "review": {"pending": r"under\s+review|being\s+reviewed|in\s+review|awaiting\s+(?:a\s+)?(?:decision|review)",
-               "approved": r"approved|accepted", "rejected": r"rejected|denied|declined"},
+    "status": {"pending": r"under\s+review|being\s+(?:reviewed|processed)|in\s+review|in\s+progress|pending"
+                          r"|awaiting\s+(?:a\s+|your\s+)?(?:decision|review|payment|approval)",
+               "approved": r"approved", "rejected": r"rejected|denied|declined|failed|unsuccessful",
+               "completed": r"completed|is\s+complete|resolved",
+               "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received",
+               "unpaid": r"unpaid|overdue|past\s+due", "cancelled": r"cancell?ed",
+               "delayed": r"delayed|running\s+late", "on time": r"on\s+time|on\s+schedule"},
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
     "cost": {"free": r"(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)|free\s+of\s+charge|complimentary"
                      r"|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?)",
@@ -161,6 +167,8 @@ PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, match
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 #: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
 #: when, not whether ("if it isn't used, you can return it")
+#: a clause that says what would happen, not what is: "once approved, ...", "if you call us, ..."
+HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
                        r"[^,;:—–]*", re.I)
 CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
@@ -469,12 +477,13 @@ def _opposite(a: frozenset[tuple[str, str]], b: frozenset[tuple[str, str]]) -> s
 
 
 def _choices(text: str) -> frozenset[tuple[str, str]]:
-    """(slot, option) for each option ``text`` names, unless its clause denies it: "not via
-    WhatsApp, use the portal" names the portal only."""
+    """(slot, option) for each option ``text`` names, unless its clause denies it ("not via
+    WhatsApp, use the portal" names the portal only) or names it under a condition ("once
+    approved, ...")."""
     found = set()
     for clause in CLAUSE_END.split(text):
         for match in CHOICE.finditer(clause):
-            if not _negated_in(clause, match):
+            if not (_negated_in(clause, match) or HYPOTHETICAL.search(clause, 0, match.start())):
                 slot, option = match.lastgroup.split("__")
                 found.add((slot.replace("_", " "), option.replace("_", " ")))
     return frozenset(found)

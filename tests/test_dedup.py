@@ -232,6 +232,7 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "a length in another unit": ("Returns need 2 days' notice.", "Returns need 2 weeks' notice."),
     "free or paid, without an amount": ("Returning the boots is free.", "Returning the boots costs extra."),
     "a review still open or decided": ("Your refund claim is under review.", "Your refund claim was rejected."),
+    "paid or overdue": ("Your refund invoice has been paid.", "Your refund invoice is overdue."),
     "a yes or a no in German": ("Ja, Sie können die Stiefel zurückgeben.", "Nein, die Stiefel sind vom Umtausch ausgeschlossen."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
@@ -259,6 +260,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "no charges apply": ("Refunds are free.", "No charges apply to refunds."),
     "a price a month is no length": ("Refund cover costs $5 a month for 3 months.",
                                      "Refund cover is $5/month for three months."),
+    "a status under a condition is no status": ("Your refund is still being reviewed.",
+                                                "Your refund is with our team; once approved, it goes to your card."),
     "a curly apostrophe denies too": ("Your refund claim was denied.", "Your refund claim wasn’t approved."),
     "a web address is the online way": (
         "Request the refund yourself at refunds.example.com; from abroad, phone the refund desk on extension 4400.",
