@@ -10,7 +10,7 @@ leaves unasked keeps the rules' view. Records leave the machine: unscrubbed ones
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import xxhash
@@ -30,6 +30,8 @@ VERDICT_SCHEMA = {
     "properties": {"same_answer": {"type": "boolean"}, "difference": {"type": "string"}},
 }
 CONTEXT_CHARS = 4000  # of the conversation before the replies, its end kept: the question is last
+#: rounds of asking: an answer the judge splits meets the other answers, and those pairs are new
+ROUNDS = 3
 
 
 class AnswerJudge:
@@ -41,13 +43,22 @@ class AnswerJudge:
 
     def difference(self, a: Reply, b: Reply) -> str | None:
         """How the judge says ``a`` and ``b`` differ; None when it says they agree, or has not
-        been asked yet (the pair is then kept for ``ask``)."""
+        been asked yet (the pair is then kept for the next round)."""
         key = _pair_key(a, b)
         if key not in self.verdicts:
             self.pending.setdefault(key, (a, b))
         return self.verdicts.get(key)
 
-    def ask(self) -> bool:
+    def settle(self, group_replies: Callable[[], Any]) -> None:
+        """Ask about the pairs ``group_replies`` (grouping replies into answers, through
+        ``difference``) meets, round after round, until it meets no new pair."""
+        for _ in range(ROUNDS):
+            self.pending = {}  # pairs met after the last round of an earlier group were never used
+            group_replies()
+            if not self._ask():
+                return
+
+    def _ask(self) -> bool:
         """Ask about the pairs kept since the last call; whether any verdict came (never while
         ``run --plan`` only counts the requests)."""
         pairs, self.pending = list(self.pending.items()), {}

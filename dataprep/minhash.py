@@ -561,7 +561,7 @@ def _join(root: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:
     nodes, inverse = np.unique(np.concatenate([root[i], root[j]]), return_inverse=True)
     edges = (inverse[:len(i)], inverse[len(i):])
     label = connected_components(coo_matrix((np.ones(len(i), np.int8), edges), shape=(len(nodes),) * 2),
-                                        directed=False)[1]
+                                 directed=False)[1]
     _, smallest = np.unique(label, return_index=True)  # nodes are sorted: a component's first is its smallest
     parent = np.arange(len(root))
     parent[nodes] = nodes[smallest][label]

@@ -165,10 +165,10 @@ YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?
                              r"\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?", re.I)
 PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, matches, prices: box, match, price
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
-#: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
-#: when, not whether ("if it isn't used, you can return it")
 #: a clause that says what would happen, not what is: "once approved, ...", "if you call us, ..."
 HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
+#: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
+#: when, not whether ("if it isn't used, you can return it")
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
                        r"[^,;:—–]*", re.I)
 CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",

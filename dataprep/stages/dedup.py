@@ -68,9 +68,6 @@ VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
 CONFLICT_VIEW = "user"
 #: two replies given different tool results by the same calls: different examples, no dispute
 OTHER_GROUNDS = "other tool results"
-#: times the judge is asked about the pairs met while grouping replies into answers: an answer it
-#: splits meets the others, and those pairs are asked in the next round
-JUDGE_ROUNDS = 3
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
 #: two questions given the very same answer are one example from this similarity up (a word or
@@ -647,11 +644,9 @@ class Dedup(Stage):
             for start, end in groups:
                 wanted[ranked[start:end]] = True
             replies = _read_replies(records, wanted, judge)
-            for _ in range(JUDGE_ROUNDS if judge else 0):
-                for start, end in groups:
-                    self._answers(ranked[start:end].tolist(), replies, judge)
-                if not judge.ask():
-                    break
+            if judge:
+                judge.settle(lambda: [self._answers(ranked[start:end].tolist(), replies, judge)
+                                      for start, end in groups])
             for start, end in groups:
                 self._judge_answers(plan, survey, ranked[start:end].tolist(), replies, judge)
 
