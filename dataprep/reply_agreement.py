@@ -58,7 +58,7 @@ LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of cou
                   r"|(?P<no>no|nope|nein|non|não)\s*[,.!;:—–-]"
                   r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
-_NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)\s+"
+_NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)(?:\s+be(?:en)?)?\s+"
 #: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
 #: May 4"), not one to come ("will be issued", "once it is delivered")
 _DONE = (r"(?:(?:has|have|had|was|were|is|are)\s+(?:already\s+|now\s+)?(?:been\s+)?"
@@ -144,6 +144,7 @@ ALTERNATIVES = {
         "cash": r"cash",
     },
 }
+FREE = re.compile(ALTERNATIVES["cost"]["free"], re.I)
 CHOICE = re.compile("|".join(rf"\b(?P<{slot.replace(' ', '_')}__{option.replace(' ', '_')}>{pattern})\b"
                              for slot, options in ALTERNATIVES.items() for option, pattern in options.items()), re.I)
 #: a duration: its number (digits, a word, "a"), a range's other end, and its unit; "half an hour"
@@ -412,7 +413,7 @@ def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozen
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
     but you can exchange it") settles nothing."""
-    plain = ASIDE.sub(" ", text)
+    plain = FREE.sub(" ", ASIDE.sub(" ", text))  # "no return fee" denies a fee, not the return
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead = LEAD.match(text)

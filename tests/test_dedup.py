@@ -262,6 +262,9 @@ REWORDED = {  # the first reply, then the same answer in other words
                                      "Refund cover is $5/month for three months."),
     "a status under a condition is no status": ("Your refund is still being reviewed.",
                                                 "Your refund is with our team; once approved, it goes to your card."),
+    "no refund fee denies a fee, not the refund": ("You can get a refund within 30 days, and refunds are free.",
+                                                   "Within 30 days, with no refund fee."),
+    "not be accepted denies": ("Late refund requests aren't accepted.", "Late refund requests will not be accepted."),
     "a curly apostrophe denies too": ("Your refund claim was denied.", "Your refund claim wasn’t approved."),
     "a web address is the online way": (
         "Request the refund yourself at refunds.example.com; from abroad, phone the refund desk on extension 4400.",
