@@ -493,17 +493,19 @@ def _linked_forms(sketches: Sketches, forms: _Forms, engine: Engine | None = Non
     window's other pairs fall away unverified, so work and memory stay near linear in the
     forms instead of growing with the pairs the buckets hold.
 
-    On a distributed engine (Ray) each band is a task, pruned within its band only, and the
-    bands' similar pairs are joined here. A pair left unverified because it was already
-    joined adds nothing to the components, so they are the same either way. A local pool
-    would copy every sketch to each worker: there the bands run in this process.
+    On a distributed engine (Ray) the first band runs here, where most near-copies meet, and
+    each other band is a task that starts from its components and prunes within its own band;
+    their similar pairs are joined here. A pair left unverified because it was already joined
+    adds nothing to the components, so they are the same either way. A local pool would copy
+    every sketch to each worker: there all the bands run in this process.
     """
     searched = np.flatnonzero(np.diff(sketches.offsets)[forms.first] > 0)
     keys, rows = sketches.band_keys(forms.first[searched]), forms.first[searched]
     root = np.arange(len(searched))
-    if engine is not None and engine.distributed:
-        _join(root, *_joined_pairs(engine.map_batches(band_links, [[band] for band in range(keys.shape[1])],
-                                                      keys, sketches, rows)))
+    if engine is not None and engine.distributed and keys.shape[1] > 1:
+        _link_band(keys[:, 0], sketches, rows, root)
+        _join(root, *_joined_pairs(engine.map_batches(band_links, [[band] for band in range(1, keys.shape[1])],
+                                                      keys, sketches, rows, root)))
     else:
         for band in range(keys.shape[1]):
             _link_band(keys[:, band], sketches, rows, root)
@@ -512,10 +514,11 @@ def _linked_forms(sketches: Sketches, forms: _Forms, engine: Engine | None = Non
     return out, len(searched) - len(np.unique(root))
 
 
-def band_links(bands: list[int], keys: np.ndarray, sketches: Sketches,
-               rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Engine work: the similar pairs (i, j) of these bands' buckets, each band on its own."""
-    return _joined_pairs(_link_band(keys[:, band], sketches, rows, np.arange(len(rows))) for band in bands)
+def band_links(bands: list[int], keys: np.ndarray, sketches: Sketches, rows: np.ndarray,
+               root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Engine work: the similar pairs (i, j) of these bands' buckets, each band from the
+    components ``root`` holds (pairs already in one are not verified)."""
+    return _joined_pairs(_link_band(keys[:, band], sketches, rows, root.copy()) for band in bands)
 
 
 def _link_band(column: np.ndarray, sketches: Sketches, rows: np.ndarray,
