@@ -92,6 +92,10 @@ DECISIONS = {
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
     + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
+#: costing nothing: "free", "no fee", "no return fee", "at no cost" ("feel free to ask" and "toll-free"
+#: cost nothing to say); an amount of zero, and the "free" option of the cost slot
+_NO_COST = (r"free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|complimentary"
+            r"|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?|costs?)|(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)")
 #: one slot of an answer, filled one way or another: two replies that each name, not negated, an
 #: option of a slot the other does not name give different answers ("a grey Prius" / "a white
 #: Prius", "Gold" / "Silver", "cancel it in the app" / "call us", "billed monthly" / "annually").
@@ -132,8 +136,7 @@ ALTERNATIVES = {
                "unpaid": r"unpaid|overdue|past\s+due", "cancelled": r"cancell?ed",
                "delayed": r"delayed|running\s+late", "on time": r"on\s+time|on\s+schedule"},
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
-    "cost": {"free": r"(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)|free\s+of\s+charge|complimentary"
-                     r"|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?)",
+    "cost": {"free": _NO_COST,
              "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more|(?:you\s+)?[$€£]?\d)"
                      r"|extra\s+(?:cost|charge|fee)|(?:is|are)\s+(?:paid|chargeable|billed|charged)"
                      r"|you(?:['’]ll|\s+will)?\s+(?:pay|be\s+(?:charged|billed))|(?:rates?|fees?|charges?)\s+appl(?:y|ies)"},
@@ -144,7 +147,6 @@ ALTERNATIVES = {
         "cash": r"cash",
     },
 }
-FREE = re.compile(ALTERNATIVES["cost"]["free"], re.I)
 CHOICE = re.compile("|".join(rf"\b(?P<{slot.replace(' ', '_')}__{option.replace(' ', '_')}>{pattern})\b"
                              for slot, options in ALTERNATIVES.items() for option, pattern in options.items()), re.I)
 #: a duration: its number (digits, a word, "a"), a range's other end, and its unit; "half an hour"
@@ -348,12 +350,8 @@ def _asserted(text: str) -> tuple[tuple[str, frozenset], ...]:
     return _facts(text) + tuple((match.group(), ZERO) for match in NO_COST.finditer(text))
 
 
-#: costing nothing, an amount too: "free" and "no fee" disagree with "a $75 change fee" ("feel
-#: free to ask" and "toll-free" cost nothing to say)
-NO_COST = re.compile(r"\bfree\s+of\s+charge\b|\bat\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)\b"
-                     r"|\bno\s+(?:extra\s+|additional\s+|further\s+|hidden\s+)?(?:fees?|charges?|costs?)\b"
-                     r"|\bcomplimentary\b"
-                     r"|(?<!feel\s)(?<![\w-])free\b(?![\s-]+(?:to|of|from|up|time)\b|-)", re.I)
+#: costing nothing is an amount too: "free" and "no fee" disagree with "a $75 change fee"
+NO_COST = re.compile(rf"\b(?:{_NO_COST})\b", re.I)
 ZERO = frozenset({("number", 0)})
 
 
@@ -413,7 +411,7 @@ def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozen
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
     but you can exchange it") settles nothing."""
-    plain = FREE.sub(" ", ASIDE.sub(" ", text))  # "no return fee" denies a fee, not the return
+    plain = NO_COST.sub(" ", ASIDE.sub(" ", text))  # "no return fee" denies a fee, not the return
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead = LEAD.match(text)
