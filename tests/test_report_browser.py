@@ -78,6 +78,16 @@ def tool_record(index: int, payload: str) -> dict:
             "tags": [payload, f"batch:{index % 2}"]}
 
 
+CONFLICTING_TOOL = "refund<img src=x onerror=\"window.__pwned='tool'\">"  # an app's tool names are not scrubbed: they are structure
+
+
+def conflicting_call(name: str) -> dict:
+    """Two of these, calling different tools on one input: a labeling conflict whose reason names both tools."""
+    return {"messages": [{"role": "user", "content": "my parcel never came, sort it out"},
+                         {"role": "assistant", "content": None, "tool_calls": [
+                             {"id": "call_x", "type": "function", "function": {"name": name, "arguments": "{}"}}]}]}
+
+
 @pytest.fixture(scope="module")
 def hostile_run(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("hostile")
@@ -87,7 +97,8 @@ def hostile_run(tmp_path_factory) -> Path:
             for i in range(40)]
     logs.append(chat_log("please refund me", f"I will not {PAYLOADS[1]}", "refusal"))
     write_jsonl(root / "logs" / "chat.jsonl", [*logs, '{"request": "' + PAYLOADS[0]])
-    write_jsonl(root / "logs" / "records.jsonl", [tool_record(i, PAYLOADS[i % 5]) for i in range(10)])
+    write_jsonl(root / "logs" / "records.jsonl", [tool_record(i, PAYLOADS[i % 5]) for i in range(10)]
+                + [conflicting_call(name) for name in (CONFLICTING_TOOL, "escalate_to_human")])
     recipe = root / "recipe.yaml"
     recipe.write_text(json.dumps({"name": RECIPE_NAME, "seed": 1, "inputs": [{"path": "logs"}],
                                   "stages": [{"mine": {"refusal_phrases": ["I will not"]}}, {"dedup": {}},
@@ -134,6 +145,17 @@ def test_filters_and_search_from_the_address_list_the_matching_records(hostile_r
     assert "warranty" in listed and "refund" not in listed and "shipping" not in listed
     by_tag = look(page, tmp_path, "tag=batch%3A1&place=train")
     assert "case 1 " in by_tag["listed"] and "case 2 " not in by_tag["listed"] and "question" not in by_tag["listed"]
+
+
+@needs_chromium
+def test_a_conflict_s_reason_quoting_the_logs_shows_as_text(hostile_run, tmp_path):
+    records = [json.loads(line) for place in ("train", "eval")
+               for line in (hostile_run / f"{place}.jsonl").read_text(encoding="utf-8").split("\n") if line]
+    conflicts = [r for r in records if "conflict" in r["tags"]]
+    assert len(conflicts) == 2, "the two tool calls on one input are one conflict, both kept for review"
+    seen = look(hostile_run / "report.html", tmp_path, "open=" + quote(conflicts[0]["id"]))
+    assert seen["pwned"] is None and seen["live"] == 0
+    assert f"different tool calls ({CONFLICTING_TOOL} vs escalate_to_human)" in seen["opened"]
 
 
 def test_the_embedded_records_cannot_end_their_script_block(hostile_run):
