@@ -138,7 +138,7 @@ import re
 import unicodedata
 from bisect import bisect_left
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 from itertools import islice
 from typing import Any, Callable, Iterable, Iterator
@@ -156,6 +156,7 @@ from .key_shapes import API_KEY, BEARER_TOKEN, TOKEN
 from .lexicons import kept
 from .pii_fields import PHONE_LABEL, field_spans, labeled_values
 from .pii_scripts import script_names
+from .re2_hints import HINTS, compiled_re2
 from .record_fields import map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
@@ -166,7 +167,7 @@ Validator = Callable[[str], "str | None"]
 class Text:
     """A text and the cheap facts about it that tell detectors where to look, each worked out once."""
 
-    __slots__ = ("value", "taken", "_lower", "_digit", "_digit_runs", "_matches", "_ascii_bytes", "_labeled")
+    __slots__ = ("value", "taken", "_lower", "_digit", "_digit_runs", "_matches", "_ascii_bytes", "_labeled", "_occurring")
 
     def __init__(self, value: str, taken: Taken | None = None):
         self.value = value
@@ -174,9 +175,10 @@ class Text:
         self._lower: str | None = None
         self._digit: bool | None = None
         self._digit_runs: list[Window] | None = None
-        self._matches: dict[Any, list[Window]] = {}
+        self._matches: dict[int, list[Window]] = {}
         self._ascii_bytes: dict[bool, bytes] = {}  # the text (False) or its lower case (True), when ASCII
         self._labeled: list[tuple[str, int, int]] | None = None
+        self._occurring: dict[bool, frozenset[int]] = {}  # which hints occur in the text (False) or its lower case
 
     @property
     def lower(self) -> str:
@@ -209,14 +211,28 @@ class Text:
     def matches(self, pattern: Any) -> list[Window]:
         """Where ``pattern`` (``re`` or ``re2``) matches, in order: one pass however many
         candidates ask about it."""
-        if pattern not in self._matches:
-            self._matches[pattern] = self.spans(pattern)
-        return self._matches[pattern]
+        key = id(pattern)  # not the pattern: hashing a long ``re`` pattern hashes its whole program
+        if key not in self._matches:
+            self._matches[key] = self.spans(pattern)
+        return self._matches[key]
+
+    def has(self, pattern: Any, lower: bool = False) -> bool:
+        """Whether ``pattern`` matches somewhere in the text, or its lower case; for the patterns of
+        ``compiled_re2``, one pass tells it for all of them."""
+        haystack = self.lower if lower else self.value
+        index = HINTS.index.get(pattern)
+        if index is None:
+            return pattern.search(haystack) is not None
+        if lower not in self._occurring:
+            self._occurring[lower] = HINTS.occurring(haystack)
+        return index in self._occurring[lower]
 
     def spans(self, pattern: Any, lower: bool = False) -> list[Window]:
         """Where ``pattern`` (``re`` or ``re2``) matches the text, or its lower case, in order.
         RE2 reads ASCII text as bytes: the offsets are the same, and its wrapper no longer
         converts each one from bytes to characters (a third of the time on a long text)."""
+        if isinstance(pattern, re2._Regexp) and pattern in HINTS.index and not self.has(pattern, lower):
+            return []
         haystack = self.lower if lower else self.value
         if isinstance(pattern, re2._Regexp) and haystack.isascii():
             if lower not in self._ascii_bytes:
@@ -231,7 +247,7 @@ class Text:
 Window = tuple[int, int]
 Where = Callable[[Text], Iterable[Window]]
 # seven digits at least: the shortest phone number worth a placeholder
-DIGIT, DIGIT_RUN = re.compile(r"\d"), re2.compile(r"\d(?:[ ()./-]*\d){6,}")
+DIGIT, DIGIT_RUN = re.compile(r"\d"), compiled_re2(r"\d(?:[ ()./-]*\d){6,}")
 
 
 def whole_if(test: Callable[[Text], bool]) -> Where:
@@ -240,7 +256,7 @@ def whole_if(test: Callable[[Text], bool]) -> Where:
 
 def containing(*needles: str) -> Where:
     hint = compiled_re2("|".join(map(re.escape, needles)))
-    return whole_if(lambda text: hint.search(text.value) is not None)
+    return whole_if(lambda text: text.has(hint))
 
 
 def near(*needles: str, before: int, after: int, lower: bool = False) -> Where:
@@ -258,13 +274,6 @@ def after_keyword(regex: str, before: int = 0, after: int = 120, lower: bool = T
     def windows(text: Text) -> list[Window]:
         return merged([(max(start - before, 0), end + after) for start, end in text.spans(hint, lower)])
     return windows
-
-
-@cache  # like ``re.compile``: a scrubber made per file or per worker compiles each automaton once
-def compiled_re2(regex: str, longest_match: bool = False) -> Any:
-    options = re2.Options()
-    options.longest_match = longest_match
-    return re2.compile(regex, options)
 
 
 def merged(windows: list[Window]) -> list[Window]:
@@ -300,6 +309,12 @@ class Detector:
     fields: bool = False  # also every value under a JSON key or table column that names this kind
     #: the value inside a field's text ("Születési dátum: 1959. április 11., TAJ ..."): None, the whole text
     field_value: re.Pattern[str] | None = None
+    #: the regex's ``value`` groups, named once: hashing a long compiled ``re`` pattern to look them up
+    #: hashes its whole program, more time than most searches take
+    value_groups: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "value_groups", tuple(name for name in self.pattern.groupindex if name.startswith("value")))
 
     def field_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         for start, end in field_spans(text.value, self.kind, text.labeled, self.field_value) if self.fields else ():
@@ -310,7 +325,7 @@ class Detector:
 
     def candidates(self, text: Text) -> Iterable[Window]:
         """Spans the regex matches; a ``value`` group (or ``value_…``) narrows the span to the value."""
-        groups = value_groups(self.pattern)
+        groups = self.value_groups
         windows = self.where(text) if self.where is not None else [(0, len(text.value))]
         for start, end in windows:
             # finditer from pos to endpos: lookbehinds still see the text before the window
@@ -363,11 +378,6 @@ def earlier_field(between: str) -> bool:
 #: "...:5432/eshop. Je to v pořádku", "remote_addr=81.50.1.254 build=48df785"
 NEXT_FIELD = re.compile(r'["=]|\.\s|\s[\w.-]+=')
 KEYWORD_REACH = 40  # "purchase order number is " and the like
-
-
-@cache
-def value_groups(pattern: re.Pattern[str]) -> list[str]:
-    return [name for name in pattern.groupindex if name.startswith("value")]
 
 
 # -- phone numbers -----------------------------------------------------------------------------
@@ -941,13 +951,13 @@ class NameDetector(Detector):
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         found = [*self.rule_spans(text),
-                 *((start, end, text.value[start:end]) for start, end in script_names(text.value))]
+                 *((start, end, text.value[start:end]) for start, end in script_names(text.value, text.has))]
         return found + list(name_parts_elsewhere(text.value, found))
 
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         known = first_names()
         for rule, starts in zip(self.rules, self.keyword_starts(text)):
-            if rule.max_text and len(text.value) > rule.max_text:
+            if starts == [] or (rule.max_text and len(text.value) > rule.max_text):  # none of its keywords
                 continue
             for match in rule_matches(rule, text, starts):
                 start, end = match.span("value")
@@ -1694,13 +1704,13 @@ def year_of(date: str) -> int:
 # the digit first, so ``re`` skips ahead to one (faster than searching near a hint); ``ipaddress`` checks the octets
 # CJK text may touch it: "サーバー192.168.6.167用"
 IPV4 = re.compile(r"\d(?<![A-Za-z0-9_.]\d)\d{0,2}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![A-Za-z0-9_]|\.\d)")
-VERSION_WORD = re2.compile(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
+VERSION_WORD = compiled_re2(r"(?i)\b(?:versions?|versione|versie|versión|versão|build|release|upgrad\w*|ver|firmware"
                            r"|rev|patch|python|java|node|sdk|kernel|package|section|sections|chapter|clause|article"
                            r"|paragraph|step|table|figure|fig|rule|oid|§|driver|module|modulo|modul"
                            r"|verze|versio|wersja|versiyon|sürüm|rolled back to|previous|předchozí|vorherige|précédente)\b"
                            r"|_version\b")  # any identifier ending in _version
 #: ids, parcel numbers and amounts written like phone numbers, right after their keyword or currency sign
-PRODUCT_NUMBER = re2.compile(
+PRODUCT_NUMBER = compiled_re2(
     r"(?i)\b(?:sku|isbn|ean|upc|gtin|asin|serial|s/n|part|model|tracking|ticket|case|incident|issue|bug|invoice|inv"
     r"|bill|ref|reference|transaction|txn|trx|receipt|booking|reservation|confirmation|conf|id|order|po|shipment"
     r"|parcel|package|consignment|awb|waybill|claim|policy|member|membership|customer|client|employee|staff|badge"
@@ -1873,7 +1883,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("token", "token", TOKEN, where=containing("eyJ")),
         Detector("bearer_token", "api_key", BEARER_TOKEN, where=near("bearer", before=0, after=400, lower=True)),
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
-            lambda text: text.has_digit and LONG_RUN.search(text.value) and AWS_HINT.search(text.value))),
+            lambda text: text.has_digit and text.has(LONG_RUN) and text.has(AWS_HINT))),
         # before passwords: "Failed password for dawn from 2001:0db8:..." has none
         Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
         Detector("ipv6", "ip", IPV6, ipv6_candidate,
@@ -1925,7 +1935,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
 
 def outside_public_blocks(text: Text) -> list[Window]:
     """The text around PEM public keys and certificates: their base64 is meant to be shared."""
-    if not (text.has_digit and LONG_RUN.search(text.value)):
+    if not (text.has_digit and text.has(LONG_RUN)):
         return []
     windows, position = [], 0
     for block in PUBLIC_BLOCK.finditer(text.value) if "-----BEGIN" in text.value or " AAAA" in text.value else ():
@@ -1941,9 +1951,9 @@ NINO_HINT = r"(?i)\d\d[ -]?\d\d[ -]?\d\d[ -]?[A-D]\b"
 SSN_HINT = rf"\d{{3}}[{SSN_SEPARATOR}]?\d{{2}}[{SSN_SEPARATOR}]?\d{{4}}"
 NAME_PATTERN = NAME_WORD  # what ``patterns: {name: ...}`` replaces; the rules hold the real patterns
 NAME_RULES = tuple(name_rules())
-LONG_RUN = re2.compile(r"[A-Za-z0-9_+=/]{32}")
+LONG_RUN = compiled_re2(r"[A-Za-z0-9_+=/]{32}")
 #: what says a 40-character secret is AWS's: the service, its key ids, its SDKs and its errors
-AWS_HINT = re2.compile(r"(?i)aws|amazon|secret_?access|boto|\bs3\b|\biam\b|signaturedoesnotmatch|(?:put|get)object"
+AWS_HINT = compiled_re2(r"(?i)aws|amazon|secret_?access|boto|\bs3\b|\biam\b|signaturedoesnotmatch|(?:put|get)object"
                        r"|\b(?-i:AKIA|ASIA)[A-Z0-9]{16}\b")
 PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 DETECTOR_NAMES = list(dict.fromkeys(d.name for d in built_in_detectors(DEFAULT_PHONE_REGIONS, 4.0)))

@@ -13,8 +13,9 @@ Japanese prose has no spaces between words).
 from __future__ import annotations
 
 import re
+from typing import Any, Callable
 
-import re2
+from .re2_hints import compiled_re2
 
 KANJI, KANA = "\u4e00-\u9fff", "\u3040-\u30ff"
 KATAKANA = "\u30a0-\u30ff"
@@ -166,14 +167,15 @@ SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
 # RE2 scans a long text for a hint in one pass however many alternatives it has
-SCRIPT_HINTS = tuple((pattern, re2.compile(f"(?m){hint}")) for pattern, hint in SCRIPT_NAMES)
+SCRIPT_HINTS = tuple((pattern, compiled_re2(f"(?m){hint}")) for pattern, hint in SCRIPT_NAMES)
 
 
-def script_names(text: str) -> list[tuple[int, int]]:
-    """Where names stand in the Japanese, Korean and Hindi parts of ``text``."""
+def script_names(text: str, has: Callable[[Any], bool]) -> list[tuple[int, int]]:
+    """Where names stand in the Japanese, Korean and Hindi parts of ``text``; ``has(hint)`` tells
+    whether a hint occurs in it."""
     found = []
     for pattern, hint in SCRIPT_HINTS:
-        if hint.search(text):
+        if has(hint):
             for match in pattern.finditer(text):
                 group = next(name for name, value in match.groupdict().items() if value is not None)
                 found.append(match.span(group))

@@ -11,6 +11,7 @@ import pytest
 
 from dataprep import schemas
 from dataprep.pii import DEFAULT_PHONE_REGIONS, DETECTOR_NAMES, Scrubber
+from dataprep.re2_hints import HINTS
 from dataprep.record import Record
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -1233,3 +1234,14 @@ def test_round_sixteen_leaves_look_alikes_alone(text, look_alike):
 ])
 def test_values_coloured_by_terminal_escapes_are_scrubbed_whole(text, value, placeholder):
     assert Scrubber().scrub_text(text) == text.replace(value, placeholder)
+
+
+def test_one_pass_for_every_hint_tells_what_searching_each_one_tells():
+    """The scrubber asks an RE2::Set which of its hint patterns occur in a text (dataprep/re2_hints.py);
+    a pattern it missed would hide PII from a detector, so it must answer exactly as searching does."""
+    Scrubber().scrub_text("warm up: every detector's patterns are registered")
+    texts = [row["text"] for path in sorted(LABELED.glob("*.jsonl")) for row in load(path)]
+    assert len(texts) > 5000 and len(HINTS.index) > 40
+    for text in texts + [text.lower() for text in texts]:
+        searched = {index for pattern, index in HINTS.index.items() if pattern.search(text)}
+        assert HINTS.occurring(text) == searched, text
