@@ -213,6 +213,9 @@ NUMERIC = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in NUME
 DIGIT_RUN = re.compile(r"\d+")
 HAS_DIGIT = re.compile(r"\d")
 NUMERIC_DATE = re.compile(dict(NUMERIC_PATTERNS)["numeric_date"])
+CIDR = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\b")
+#: a Japanese, Chinese or Korean date: 2024年4月1日, 2024년 4월 1일
+CJK_DATE = re.compile(r"(?:(?P<y>\d{4})\s*[年년]\s*)?(?P<m>\d{1,2})\s*[月월]\s*(?P<d>\d{1,2})\s*[日일]")
 MONTH_DATE = re.compile(dict(NUMERIC_PATTERNS)["month_date"])
 TIME = re.compile(dict(NUMERIC_PATTERNS)["time"])
 NUMBER = re.compile(dict(NUMERIC_PATTERNS)["number"])
@@ -243,6 +246,7 @@ URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
 LETTER_PREFIX = re.compile(r"[A-Z]-[a-z]+")  # X-ray, T-shirt: a letter prefix, not a name
 FLOAT = re.compile(r"\d+(?:\.\d+)?")
 INPUT_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?![\d.])")
 INPUT_SCALE = re.compile(r"\s?(k|m|mn|bn|million|billion|thousand)\b", re.I)
 INPUT_DIGITS = re.compile(r"\d(?:[\d().\- ]*\d)?")
 WORD = re.compile(r"\w+")
@@ -306,6 +310,17 @@ POLICY_PARTS = tuple((frozenset(words.split()), re.compile(pattern)) for words, 
      r"are expected to|is expected to|expires?|never expires|no later than|at the latest)\b"),
     ("within every up least most more minimum maximum",
      r"(?:within|every|up to|at least|at most|no more than|a minimum of|a maximum of) " + _COUNT),
+    # the same in the other languages the logs hold: a time limit, a validity, working days, "we don't accept"
+    ("innerhalb bis sous délai jusqu dentro hasta até entro fino binnen tot",
+     r"(?:innerhalb von|bis zu|sous|dans un délai de|jusqu'à|dentro de|hasta|em até|até|entro|fino a|binnen|tot) \d"),
+    ("werktage werktagen arbeitstage arbeitstagen ouvrés ouvrables hábiles úteis lavorativi werkdagen",
+     r"\d+ (?:werktag|arbeitstag|jours ouvr|días hábiles|dias úteis|giorni lavorativi|werkdag)"),
+    ("gültig valable valables válido válida válidos válidas válidas valido valida validi valide geldig",
+     r"(?:gültig|valables?|válid[oa]s?|valid[oaie]|geldig) (?:für |pendant |por |durante |per |voor )?\d"),
+    ("aceptamos ofrecemos enviamos aceitamos oferecemos enviamos acceptons proposons livrons akzeptieren bieten "
+     "versenden accettiamo offriamo spediamo accepteren bieden",
+     r"(?:no|não|n'|wir|non|niet) ?(?:aceptamos|ofrecemos|enviamos|aceitamos|oferecemos|acceptons|proposons|livrons|"
+     r"akzeptieren|bieten|versenden|accettiamo|offriamo|spediamo|accepteren|bieden)\b"),
 ))
 SENTENCE_ENDS = ".!?\n"
 # An assertion about how something is (policy, availability, limits, rules, behaviour, origin),
@@ -495,6 +510,8 @@ def _numbers_of(text: str) -> frozenset[float]:
         numbers.update(values)
         if text[match.end():match.end() + 1] == "%":
             numbers.update(number_key(v / 1e6) for v in values)  # 19% is also 0.19
+    for match in SPACED_THOUSANDS.finditer(text):  # "1 150 cartons" is also 1150
+        numbers.update(number_values(re.sub(r"\s", "", match.group())))
     return frozenset(numbers)
 
 
@@ -525,12 +542,46 @@ class Support:
     @cached_property
     def numbers(self) -> frozenset[float]:
         spelled = frozenset(number_key(NUMBER_WORDS[w]) for w in self.words & NUMBER_WORDS.keys())
-        return spelled.union(*map(_numbers_of, self.texts))
+        # a network's size and its usable hosts are what a reader works out from its prefix
+        sizes = frozenset(number_key(network.num_addresses - usable) for network in self.networks for usable in (0, 2))
+        return spelled.union(sizes, *map(_numbers_of, self.texts))
 
     @cached_property
     def dates(self) -> set[tuple[int, int]]:
         matches = [*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text)]
-        return {key for match in matches for key in date_keys(match)}
+        return {key for match in matches for key in date_keys(match)} | {
+            (int(match["m"]), int(match["d"])) for match in CJK_DATE.finditer(self.text)}
+
+    @cached_property
+    def date_years(self) -> frozenset[int]:
+        """The years of the input's dates: "31.08.2024" written again as "2024-08-31" recalls nothing."""
+        years = [_date_year(match) for match in (*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text))]
+        return frozenset([*filter(None, years), *(int(match["y"]) for match in CJK_DATE.finditer(self.text) if match["y"])])
+
+    @cached_property
+    def networks(self) -> list[Any]:
+        """The IP networks the input writes as CIDR ("10.8.16.0/21")."""
+        import ipaddress
+
+        found = []
+        for cidr in CIDR.findall(self.text):
+            try:
+                found.append(ipaddress.ip_network(cidr, strict=False))
+            except ValueError:
+                pass
+        return found
+
+    def in_networks(self, text: str) -> bool:
+        """An address in a network the input gives: its first, last or broadcast address is subnet arithmetic."""
+        if not self.networks:
+            return False
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
 
     @cached_property
     def codes(self) -> frozenset[str]:
@@ -997,7 +1048,7 @@ class ReplyClaims:
         """List markers ("1. ") are layout, not claims."""
 
     def _version(self, match: re.Match) -> None:
-        if match.group().lower().lstrip("v") not in self.support.lower:
+        if match.group().lower().lstrip("v") not in self.support.lower and not self.support.in_networks(match.group()):
             self._miss("version", match.group())
 
     def _phone(self, match: re.Match) -> None:
@@ -1043,7 +1094,7 @@ class ReplyClaims:
 
     def _year_derived(self, year: int) -> bool:
         known = self.known_numbers
-        return any(number_key(year + offset) in known for offset in range(-10, 11)
+        return year in self.support.date_years or any(number_key(year + offset) in known for offset in range(-10, 11)
                    if offset == 0 or abs(offset) <= 1 or number_key(abs(offset)) in known)
 
     def _time(self, match: re.Match) -> None:
@@ -1178,8 +1229,7 @@ class ReplyClaims:
                 return
             tokens = tokens[1:]
         for name in _name_runs(tokens, bool(HAS_DIGIT.search(text))):
-            if name in UNIT_SYMBOLS or (" " not in name and not name.isupper()
-                                        and name.casefold() in self.everyday_nouns):
+            if name in UNIT_SYMBOLS or (" " not in name and not name.isupper() and self._everyday(name.casefold())):
                 continue
             if not self.support.has_words(name) and not self._variant(name) and not self.support.abbreviated(name):
                 self._miss(_name_kind(name), name)
@@ -1188,7 +1238,23 @@ class ReplyClaims:
     def everyday_nouns(self) -> frozenset[str]:
         """Where the reply is written in a language that capitalises nouns or titles ("Regel", "Praxis",
         "Monsieur"), that language's everyday words: capitalised, they are still no names."""
-        return everyday_words_of(reply_language(self.low))
+        return everyday_words_of(self.language) | language_cues().get(self.language, frozenset())
+
+    @cached_property
+    def language(self) -> str:
+        return reply_language(self.low)
+
+    def _everyday(self, word: str) -> bool:
+        """An everyday word of the reply's language; in German, which capitalises every noun, also a word
+        German writes often and English not at all ("Auftragsnummer", "Stirnlampe"): names and brands
+        travel across languages ("Lufthansa", "Hoffmann")."""
+        if word in self.everyday_nouns:
+            return True
+        if self.language != "de":
+            return False
+        from wordfreq import zipf_frequency
+
+        return zipf_frequency(word, "de") >= GERMAN_NOUN_ZIPF and zipf_frequency(word, "en") == 0
 
     def _variant(self, name: str) -> bool:
         """A fuller form of a name the input holds ("VW Golf" for "Golf"): a multi-word name whose last
@@ -1348,6 +1414,7 @@ def _name_runs(tokens: list[str], digits: bool) -> Iterable[str]:
 UNIT_SYMBOLS = frozenset("KB MB GB TB PB kB KiB MiB GiB TiB kW kWh MW MWh Wh mAh Hz kHz MHz GHz QR PIN SMS MMS USB PDF "
                          "URL ID UTC GMT FAQ OTP CSV JSON HTML API UI OK".split())
 LANGUAGE_CUES = 60  # a language's most frequent words that tell it from the others
+GERMAN_NOUN_ZIPF = 1.8  # about once in 60 million words: compounds people write ("Trinkflasche"), not coinages
 
 
 @lru_cache(maxsize=8)
@@ -1476,6 +1543,7 @@ def policy_cues(low_prose: str, tokens: set[str], support: Support, claims: list
     minimum) and holds no unsupported claim restates the input's policy (a small number may match
     by chance: 5 days and the 5th)."""
     unsupported = [claim.text.lower() for claim in claims]
+    tokens = {token.strip(".,;:!?)\"'") for token in tokens}  # "hábiles." ends a sentence
     found: list[str] = []
     for words, pattern in POLICY_PARTS:
         if words.isdisjoint(tokens):

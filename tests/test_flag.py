@@ -74,6 +74,12 @@ def test_labeled_set_f1_does_not_regress(part, floor):
     ("Tracking 7489 2360 1122 please", "Parcel 748923601122 is on its way."),
     ("The deadline is thirty (30) days.", "You have 30 days."),
     ("My manager is maria lopez.", "I'll let Maria Lopez know."),
+    ("Ich kündige den Vertrag 55-812 zum 31.08.2024.", '{"vertrag": "55-812", "datum": "2024-08-31"}'),
+    ("山田花子さんは2024年4月1日に入社しました。", '{"氏名": "山田花子", "日付": "2024-04-01"}'),
+    ("How many usable hosts in 10.8.16.0/21?", "2,046 usable hosts, from 10.8.16.1 to 10.8.23.254 (broadcast 10.8.23.255)."),
+    ("1 150 cartons, 48 par palette. Combien de palettes ?", "1 150 / 48 = 23,96, donc 24 palettes."),
+    ("Fasse zusammen: Die Vase kam am 2. Mai zerbrochen an; am 3. Mai schickte der Kunde ein Foto.",
+     "Die Vase kam am 2. Mai zerbrochen an. Nach Zusendung eines Fotos am 3. Mai wird ein Ersatz geprüft."),
 ])
 def test_facts_taken_from_the_input_are_supported(user, reply):
     example = chat(user, reply)
@@ -145,6 +151,21 @@ def test_code_is_a_transformation_but_a_url_in_code_is_a_claim():
     assert "unsupported URL: https://api.quillpay.io/v2/orders" in reasons(example)
 
 
+@pytest.mark.parametrize("user, reply", [
+    ("Ma carte cadeau expire quand ?", "Les cartes cadeaux sont valables 3 ans à partir de la date d'achat."),
+    ("Wie lange dauert die Erstattung?", "Die Erstattung wird innerhalb von 3 bis 5 Werktagen gutgeschrieben."),
+    ("¿Cuánto tarda el reembolso?", "El reembolso llega en 5 días hábiles."),
+])
+def test_a_time_limit_in_another_language_is_policy(user, reply):
+    example = chat(user, reply)
+    assert score(example) >= 0.5 and any("policy language" in reason for reason in reasons(example)), reasons(example)
+
+
+def test_an_address_outside_the_given_network_and_a_date_in_another_year_are_still_claims():
+    assert "unsupported version: 10.9.0.1" in reasons(chat("Range of 10.8.16.0/21?", "Use 10.9.0.1 as the gateway."))
+    assert any("2023" in reason for reason in reasons(chat("am 31.08.2024", "on August 31, 2023")))
+
+
 def test_policy_language_without_any_entity_is_fact_heavy():
     example = chat("Can I get my refund on a gift card?",
                    "Refunds can't go onto gift cards. We issue store credit instead, and it never expires.")
@@ -162,7 +183,8 @@ DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
                                                ("holdout5", False, 0.84), ("holdout5", True, 0.84),
                                                ("holdout6", False, 0.78), ("holdout6", True, 0.72),
                                                ("holdout7", False, 0.84), ("holdout7", True, 0.82),
-                                               ("holdout8", False, 0.79), ("holdout8", True, 0.74)])
+                                               ("holdout8", False, 0.80), ("holdout8", True, 0.75),
+                                               ("holdout9", False, 0.85), ("holdout9", True, 0.79)])
 def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
     rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
     assert evaluate(rows).f1 >= floor
