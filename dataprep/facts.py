@@ -75,6 +75,7 @@ per message.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import unicodedata
@@ -315,9 +316,9 @@ POLICY_PARTS = tuple((frozenset(words.split()), re.compile(pattern)) for words, 
      r"(?:innerhalb von|bis zu|sous|dans un délai de|jusqu'à|dentro de|hasta|em até|até|entro|fino a|binnen|tot) \d"),
     ("werktage werktagen arbeitstage arbeitstagen ouvrés ouvrables hábiles úteis lavorativi werkdagen",
      r"\d+ (?:werktag|arbeitstag|jours ouvr|días hábiles|dias úteis|giorni lavorativi|werkdag)"),
-    ("gültig valable valables válido válida válidos válidas válidas valido valida validi valide geldig",
+    ("gültig valable valables válido válida válidos válidas valido valida validi valide geldig",
      r"(?:gültig|valables?|válid[oa]s?|valid[oaie]|geldig) (?:für |pendant |por |durante |per |voor )?\d"),
-    ("aceptamos ofrecemos enviamos aceitamos oferecemos enviamos acceptons proposons livrons akzeptieren bieten "
+    ("aceptamos ofrecemos enviamos aceitamos oferecemos acceptons proposons livrons akzeptieren bieten "
      "versenden accettiamo offriamo spediamo accepteren bieden",
      r"(?:no|não|n'|wir|non|niet) ?(?:aceptamos|ofrecemos|enviamos|aceitamos|oferecemos|acceptons|proposons|livrons|"
      r"akzeptieren|bieten|versenden|accettiamo|offriamo|spediamo|accepteren|bieden)\b"),
@@ -493,6 +494,15 @@ def minutes_of(match: re.Match) -> int | None:
 
 
 # -- the input side ---------------------------------------------------------------------------
+def _is_network(text: str) -> bool:
+    """An IPv4 address or network ("10.8.16.0/21"), each octet at most 255 and the prefix at most 32."""
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 @lru_cache(maxsize=4096)
 def _words_of(text: str) -> frozenset[str]:
     words = set(WORD.findall(text.lower()))
@@ -547,41 +557,31 @@ class Support:
         return spelled.union(sizes, *map(_numbers_of, self.texts))
 
     @cached_property
+    def _date_matches(self) -> tuple[list[re.Match], list[re.Match]]:
+        """The input's dates: as the reply's are written, and as Japanese, Chinese and Korean write them."""
+        return ([*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text)],
+                list(CJK_DATE.finditer(self.text)))
+
+    @cached_property
     def dates(self) -> set[tuple[int, int]]:
-        matches = [*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text)]
-        return {key for match in matches for key in date_keys(match)} | {
-            (int(match["m"]), int(match["d"])) for match in CJK_DATE.finditer(self.text)}
+        written, cjk = self._date_matches
+        return {key for match in written for key in date_keys(match)} | {(int(m["m"]), int(m["d"])) for m in cjk}
 
     @cached_property
     def date_years(self) -> frozenset[int]:
         """The years of the input's dates: "31.08.2024" written again as "2024-08-31" recalls nothing."""
-        years = [_date_year(match) for match in (*NUMERIC_DATE.finditer(self.text), *MONTH_DATE.finditer(self.text))]
-        return frozenset([*filter(None, years), *(int(match["y"]) for match in CJK_DATE.finditer(self.text) if match["y"])])
+        written, cjk = self._date_matches
+        return frozenset([*filter(None, map(_date_year, written)), *(int(m["y"]) for m in cjk if m["y"])])
 
     @cached_property
-    def networks(self) -> list[Any]:
-        """The IP networks the input writes as CIDR ("10.8.16.0/21")."""
-        import ipaddress
-
-        found = []
-        for cidr in CIDR.findall(self.text):
-            try:
-                found.append(ipaddress.ip_network(cidr, strict=False))
-            except ValueError:
-                pass
-        return found
+    def networks(self) -> list[ipaddress.IPv4Network]:
+        """The IP networks the input writes as CIDR ("10.8.16.0/21"); octets over 255 are no network."""
+        return [ipaddress.ip_network(cidr, strict=False) for cidr in CIDR.findall(self.text) if _is_network(cidr)]
 
     def in_networks(self, text: str) -> bool:
         """An address in a network the input gives: its first, last or broadcast address is subnet arithmetic."""
-        if not self.networks:
-            return False
-        import ipaddress
-
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        return bool(self.networks) and _is_network(text) and any(
+            ipaddress.ip_address(text) in network for network in self.networks)
 
     @cached_property
     def codes(self) -> frozenset[str]:
@@ -1238,7 +1238,7 @@ class ReplyClaims:
     def everyday_nouns(self) -> frozenset[str]:
         """Where the reply is written in a language that capitalises nouns or titles ("Regel", "Praxis",
         "Monsieur"), that language's everyday words: capitalised, they are still no names."""
-        return everyday_words_of(self.language) | language_cues().get(self.language, frozenset())
+        return everyday_words_of(self.language)
 
     @cached_property
     def language(self) -> str:
@@ -1420,12 +1420,13 @@ GERMAN_NOUN_ZIPF = 1.8  # about once in 60 million words: compounds people write
 @lru_cache(maxsize=8)
 def everyday_words_of(language: str) -> frozenset[str]:
     """The 10,000 most frequent words of ``language`` but the places and brands every language uses
-    ("Frankfurt", "Amsterdam"); none for English, whose capitalised words are names."""
+    ("Frankfurt", "Amsterdam"), with its most frequent words, which are never names ("Sie"); none for
+    English, whose capitalised words are names."""
     if language == "en":
         return frozenset()
     from wordfreq import top_n_list
 
-    return frozenset(top_n_list(language, 10_000)) - widespread_words()
+    return frozenset(top_n_list(language, 10_000)) - widespread_words() | language_cues()[language]
 
 
 @lru_cache(maxsize=1)

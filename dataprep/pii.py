@@ -219,19 +219,18 @@ class Text:
     def has(self, pattern: Any, lower: bool = False) -> bool:
         """Whether ``pattern`` matches somewhere in the text, or its lower case; for the patterns of
         ``compiled_re2``, one pass tells it for all of them."""
-        haystack = self.lower if lower else self.value
-        index = HINTS.index.get(pattern)
+        index = _hint_index(pattern)
         if index is None:
-            return pattern.search(haystack) is not None
+            return pattern.search(self.lower if lower else self.value) is not None
         if lower not in self._occurring:
-            self._occurring[lower] = HINTS.occurring(haystack)
+            self._occurring[lower] = HINTS.occurring(self.lower if lower else self.value)
         return index in self._occurring[lower]
 
     def spans(self, pattern: Any, lower: bool = False) -> list[Window]:
         """Where ``pattern`` (``re`` or ``re2``) matches the text, or its lower case, in order.
         RE2 reads ASCII text as bytes: the offsets are the same, and its wrapper no longer
         converts each one from bytes to characters (a third of the time on a long text)."""
-        if isinstance(pattern, re2._Regexp) and pattern in HINTS.index and not self.has(pattern, lower):
+        if _hint_index(pattern) is not None and not self.has(pattern, lower):
             return []
         haystack = self.lower if lower else self.value
         if isinstance(pattern, re2._Regexp) and haystack.isascii():
@@ -244,6 +243,12 @@ class Text:
 #: Where in a text a detector's regex is worth running. Scanning every text whole with every
 #: regex is what makes scrubbing slow; most texts hold no PII, and a detector's matches can only
 #: be near what it needs (an "@", a keyword, a run of digits).
+def _hint_index(pattern: Any) -> int | None:
+    """Where ``compiled_re2`` counted ``pattern`` in, if it did; an ``re`` pattern is not looked up:
+    hashing one hashes its whole program."""
+    return HINTS.index.get(pattern) if isinstance(pattern, re2._Regexp) else None
+
+
 Window = tuple[int, int]
 Where = Callable[[Text], Iterable[Window]]
 # seven digits at least: the shortest phone number worth a placeholder

@@ -514,14 +514,10 @@ def _durations_in(text: str) -> frozenset[tuple[str, float, float]]:
         kind, factor = DURATION_UNITS[match["unit"].lower()]
         for end in filter(None, (match["num"], match["to"])):
             end = end.lower()
-            count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or _decimal(end))
+            # "1,000" is a thousand, "1,5" one and a half: the first reading of number_values
+            count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or number_values(end)[0] / 10000)
             found.add((kind, round(count * factor, 3), count))
     return frozenset(found)
-
-
-def _decimal(digits: str) -> str:
-    """"1,000" is a thousand, "1,5" one and a half."""
-    return digits.replace(",", "") if re.fullmatch(r"\d{1,3}(?:,\d{3})+", digits) else digits.replace(",", ".")
 
 
 def _other_durations(a: Reply, b: Reply) -> str:
