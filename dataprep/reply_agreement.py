@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import orjson
 
@@ -56,7 +56,8 @@ REFUSAL = re.compile(
 #: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes)
 LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news|ja|sí|oui|sim|claro)\b"
                   r"|(?P<no>no|nope|nein|non|não)\s*[,.!;:—–-]"
-                  r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid))\b"
+                  r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid)"
+                  r"|leider|lamentablemente|desafortunadamente|malheureusement|infelizmente|purtroppo|helaas)\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
 _NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)(?:\s+be(?:en)?)?\s+"
 #: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
@@ -80,7 +81,8 @@ DECISIONS = {
                 rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
     # whether an account, a plan, a service or a setting is live
-    "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally",
+    "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally"
+               r"|(?:is|are|remains?|still)\s+valid",
                r"inactive|expired|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked|degraded"
                r"|outage"),
     # whether there is room or stock ("available" alone says too little: "express isn't available")
@@ -104,36 +106,48 @@ ALTERNATIVES = {
     "colour": {"black": "black", "white": "white", "grey": "gr[ae]y", "silver": "silver", "red": "red",
                "blue": "blue", "green": "green", "yellow": "yellow", "brown": "brown", "beige": "beige"},
     "tier": {"bronze": "bronze", "silver": "silver", "gold": "gold", "platinum": "platinum", "diamond": "diamond"},
-    "frequency": {"daily": "daily", "weekly": "weekly", "fortnightly": "bi-?weekly|fortnightly",
+    "frequency": {"per second": r"(?:per|a|each|every)\s+second|/\s*s(?:ec)?",
+                  "per minute": r"(?:per|a|each|every)\s+minute|/\s*min",
+                  "hourly": r"hourly|(?:per|an|each|every)\s+hour|/\s*(?:hour|hr|h)",
+                  "daily": "daily", "weekly": "weekly", "fortnightly": "bi-?weekly|fortnightly",
                   "monthly": r"monthly|(?:per|a|each|every)\s+month|/\s*(?:month|mo)", "quarterly": "quarterly",
                   "yearly": r"annual(?:ly)?|yearly|(?:per|a|each|every)\s+year|/\s*(?:year|yr)"},
     "channel": {
         "online": r"app|online|website|web\s+site|[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|internal|co|app)(?:/\S*)?"
-                  r"|portal|self-service|account\s+settings|log\s*(?:in|into|on)\s+(?:to\s+)?(?:your|the)\s+account",
+                  r"|portal|self-service|account\s+settings|log\s*(?:in|into|on)\s+(?:to\s+)?(?:your|the)\s+account"
+                  r"|espace\s+client|(?:dans|sur)\s+l['’]appli(?:cation)?|en\s+la\s+app|no\s+app|in\s+der\s+app",
         "email": r"e-?mail(?:ing)?\s+(?:us|our|the|support|them)|by\s+e-?mail|via\s+e-?mail|send\s+an\s+e-?mail",
         "phone": r"(?:call|calling|ring|phone)\s+(?:us|our|the|customer|support|them"
                  r"|(?:\w+\s+){0,2}(?:line|team|desk|department|services?|centre|center|office|number))"
-                 r"|by\s+phone|over\s+the\s+phone|ext(?:ension)?\.?\s*\d+"
-                 r"|hotline|helpline|telephone",
+                 r"|(?:by|on|over)\s+(?:the\s+)?phone|ext(?:ension)?\.?\s*\d+"
+                 r"|(?<=<)phone(?:_\d+)?(?=>)|hotline|helpline|telephone"
+                 r"|llám(?:anos|enos)|por\s+teléfono|par\s+téléphone|telefonisch",
         "in person": r"in\s+person|in[-\s]store|walk[-\s]ins?"
                      r"|(?:visit|go\s+to|come\s+(?:in\s+)?to|stop\s+by|bring\s+it\s+to)\s+(?:a|an|one\s+of\s+our|our|the"
-                     r"|your\s+nearest|any)\s+(?:\w+\s+)?(?:store|shop|branch|office|counter|desk)",
+                     r"|your\s+nearest|any)\s+(?:\w+\s+)?(?:store|shop|branch|office|counter|desk)s?"
+                     r"|en\s+(?:boutique|agence|tienda|sucursal)|na\s+loja|in\s+der\s+filiale",
         "chat": r"live\s+chat|chat\s+with\s+(?:us|an?\s+agent|support)|whatsapp|(?:send\s+(?:us\s+)?an?|by|via)\s+sms"
                 r"|text\s+(?:us|it\s+to)",
-        "post": r"by\s+(?:post|mail)|postal",
+        "post": r"by\s+(?:post|mail)|postal|par\s+courrier|por\s+correo\s+postal",
         "video": r"video\s+(?:calls?|visits?|appointments?|consultations?)",
     },
     # where an order, a claim, a payment or a balance stands, beyond yes and no (see DECISIONS)
-    "progress": {"preparing": r"(?:being\s+)?prepar(?:ing|ed)|being\s+packed",
+    "progress": {"preparing": r"(?:being\s+)?prepar(?:ing|ed)|being\s+packed|(?:se\s+está\s+)?preparando"
+                              r"|en\s+(?:el\s+)?almacén|en\s+préparation|em\s+(?:preparação|separação)",
                  "on its way": r"shipped|dispatched|on\s+(?:its|the|their)\s+way|in\s+transit|out\s+for\s+delivery"
-                               r"|picked\s+up",
-                 "delivered": r"delivered"},
+                               r"|picked\s+up|en\s+(?:camino|reparto|route)|a\s+caminho|unterwegs",
+                 "delivered": r"delivered|entregad[oa]|entregue|livrée?|zugestellt"},
     "status": {"pending": r"under\s+review|being\s+(?:reviewed|processed)|in\s+review|in\s+progress|pending"
-                          r"|awaiting\s+(?:a\s+|your\s+)?(?:decision|review|payment|approval)",
+                          r"|awaiting\s+(?:a\s+|your\s+)?(?:decision|review|payment|approval)"
+                          r"|waiting\s+(?:for|on)\s+(?:\S+\s+){0,2}(?:approval|review|confirmation|decision)"
+                          r"|pendiente|pendente|en\s+attente|ausstehend|em\s+análise|en\s+revisión",
                "approved": r"approved", "rejected": r"rejected|denied|declined|failed|unsuccessful",
                "completed": r"completed|is\s+complete|resolved",
-               "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received",
-               "unpaid": r"unpaid|overdue|past\s+due", "cancelled": r"cancell?ed",
+               "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received"
+                       r"|pagad[ao]|(?:está|foi)\s+paga|payée?|bezahlt",
+               "unpaid": r"unpaid|overdue|past\s+due|em\s+aberto|impagad[ao]|impayée?|unbezahlt",
+               "cancelled": r"cancell?ed", "suspended": r"suspended",
+               "banned": r"permanent(?:ly)?\s+ban(?:ned)?|banned\s+(?:permanently|for\s+good)",
                "delayed": r"delayed|running\s+late", "on time": r"on\s+time|on\s+schedule"},
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
     "cost": {"free": _NO_COST,
@@ -158,14 +172,27 @@ DURATION = re.compile(rf"(?<![\w.,])(?P<num>\d+(?:[.,]\d+)?|{word_alternation(CO
 DURATION_UNITS = {"second": ("minutes", 1 / 60), "sec": ("minutes", 1 / 60), "minute": ("minutes", 1),
                   "min": ("minutes", 1), "hour": ("minutes", 60), "hr": ("minutes", 60), "day": ("days", 1),
                   "week": ("days", 7), "month": ("months", 1), "year": ("months", 12), "yr": ("months", 12)}
+#: words that deny their whole clause in the languages logs most often hold besides English, where
+#: they need not come before what they deny ("ne comprend pas le petit-déjeuner", "kann nicht
+#: umgebucht werden"; Spanish and Italian write "no", "non" as English does)
+CLAUSE_NEGATORS = frozenset("nicht kein keine keinen nie niemals pas jamais não nunca nessun niet geen".split())
+#: words that deny the thing they come before, not the clause ("no fee", "without a fee", "sans frais")
+WITHOUT = frozenset("no without sans sin sem ohne".split())
+#: "no" before a verb or its pronoun denies the verb in Spanish and Portuguese ("no se puede
+#: cancelar", "no aceptamos", "no lo hacemos"), where in English it denies a thing ("no fee")
+VERB_DENIED = re.compile(r"\bno\s+(?:se|lo|la|los|las|le|les|me|te|nos|es|está|están|hay|puede|pueden|podemos"
+                         r"|tiene|tenemos|ofrece|ofrecemos|acepta|aceptamos|incluye|permite|permitimos|hacemos"
+                         r"|realizamos)\b", re.I)
 #: words that negate the next content word of their clause ("can't be returned", "never expire"),
 #: with the n't forms typed without an apostrophe
-NEGATORS = frozenset("not never no cannot unable without dont doesnt didnt cant wont isnt arent wasnt werent "
-                     "couldnt wouldnt shouldnt havent hasnt".split())
-#: a question asked for a yes or a no: "can I pay with PayPal?", "is there a fee?"
-YES_NO_QUESTION = re.compile(r"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?"
-                             r"(?:can|could|may|is|are|do|does|did|will|would|should|has|have)"
-                             r"\s+(?:i|we|you|it|there|they|this|that|my|your|the|a|an)\b[^.!?]*\?", re.I)
+NEGATORS = CLAUSE_NEGATORS | frozenset("not never no non cannot unable without dont doesnt didnt cant wont isnt "
+                                       "arent wasnt werent couldnt wouldnt shouldnt havent hasnt".split())
+#: a question asked for a yes or a no: "can I pay with PayPal?", "is SSO on the Team plan?", a
+#: message's last question without its "?" ("do you price match thanks"), but for a request
+#: ("can you check my refund")
+_ASKING = r"(?:can|could|may|is|are|do|does|did|will|would|should|has|have)\s+\w+\b[^.!?]*"
+YES_NO_QUESTION = re.compile(rf"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)?"
+                             rf"(?:{_ASKING}\?|(?!(?:can|could|would|will)\s+you\b){_ASKING}$)", re.I)
 PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, matches, prices: box, match, price
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 #: a clause that says what would happen, not what is: "once approved, ...", "if you call us, ..."
@@ -183,6 +210,18 @@ FUNCTION_WORDS = frozenset(
     "with in on at by from as is are was were will would can could do does did have has had yet currently always "
     "ever really actually any some all so too also just".split())
 STEM = 5  # words compared by their first five letters: return, returned, returns; expire, expiry
+#: the slots of ``ALTERNATIVES`` that say where things stand, which a tool result can contradict
+STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to"})
+OTHER_WAY = {"yes": "no", "no": "yes"}
+#: states a tool result holds that a reply says in too many ways to read ("you're all set", "we
+#: have a table"): read in results only, so that a reply saying "pending" or "fully booked" over
+#: them contradicts them
+RESULT_OPTIONS = {("status", "confirmed"): re.compile(r"\bstatus is confirmed\b")}
+RESULT_DECISIONS = {("availability", "yes"): re.compile(r"\bit is available\b")}
+#: a named thing of a kind an answer picks one of: a plan, a tier, the team or office that handles it
+NAMED = re.compile(r"\b(?P<name>(?:[A-Z][\w&'’-]*\s+){1,3})(?P<kind>(?i:plan|tier|team|department|office|desk"
+                   r"|membership|package|subscription|fare|edition|programme|program|store|branch|clinic))s?\b")
+RENAMED_WORDS = 4  # the longest name swapped in place: "Network Ops" / "the Desktop Support team"
 #: what says nothing about the decision: offers to help and restatements of the customer's problem
 ASIDE = re.compile(
     r"\b(?:i|we)\s+(?:can|will|['’]ll|am\s+able\s+to|are\s+able\s+to)\s+(?:help|assist|guide|walk|look|check)\b"
@@ -208,6 +247,8 @@ class Reply:
     words_as_written: tuple[str, ...]  # the reply's words, in order, capitals kept
     durations: frozenset[tuple[str, float, float]]  # (minutes, days or months; how many; the number written)
     durations_given: frozenset[tuple[str, float, float]]  # those its input holds
+    named: frozenset[tuple[str, frozenset[str]]]  # (kind, its name's words): "the Team plan" is ("plan", {"team"})
+    named_given: frozenset[str]  # the words of its input, to tell names it was given
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
     context: str = ""
 
@@ -236,6 +277,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
                  bool(REFUSAL.search(text)),
                  _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))),
                  _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
+                 _named(text), frozenset(WORD.findall(context.lower())),
                  *((text, context) if with_text else ()))
 
 
@@ -256,9 +298,15 @@ def disagreement(a: Reply, b: Reply) -> str | None:
     switched = _switched(a, b)
     if switched:
         return f"different options ({switched})"
+    named = _named_otherwise(a, b)
+    if named:
+        return f"different names ({named})"
     renamed = _renamed(a, b)
     if renamed:
         return f"a name the tool did not return ({renamed})"
+    against = _against_results(a, b)
+    if against:
+        return f"says what the tool did not return ({against})"
     # One side must state a fact its input does not give it, the other something else: two
     # replies each relaying its own input are no dispute, one contradicting the shared input is.
     new_a, new_b = _facts_missing_from(a, b, with_input=True), _facts_missing_from(b, a, with_input=True)
@@ -295,10 +343,16 @@ def _numerals_held(written: str, readings: frozenset, other: Reply) -> bool:
     """Whether the other reply writes this fact's numbers in facts of a kind it could be read
     as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59")."""
     numerals = _numerals(written)
-    if not numerals or MONEY.search(written):
+    if not numerals or MONEY.search(written) or _other_month(readings, other):
         return False
     kinds = set().union(*(COMPATIBLE[kind] for kind, _ in readings))
     return numerals <= frozenset().union(*(found for kind, found in other.numerals if kind in kinds))
+
+
+def _other_month(readings: frozenset, other: Reply) -> bool:
+    """Whether the other reply dates this date's day in another month ("October 5" / "November 5")."""
+    days = {value[1] for kind, value in readings if kind == "date"}
+    return any(kind == "date" and value[1] in days for kind, value in other.stated)
 
 
 #: the kinds of fact whose numbers may be another writing of a fact of this kind
@@ -434,10 +488,11 @@ def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
 
 
 def _polarity(sentence: str) -> str:
-    """Whether a sentence denies (a verb negated: "isn't", "can't", "never") or affirms, its
-    conditions aside; "no cost" and "without a fee" deny nothing."""
-    tokens = TOKEN.findall(CONDITION.sub(" ", sentence).lower())
-    return "no" if any(_negates(t) and t not in ("no", "without") for t in tokens) else "yes"
+    """Whether a sentence denies (a verb negated: "isn't", "can't", "never", "no se puede") or
+    affirms, its conditions aside; "no cost" and "without a fee" deny nothing."""
+    plain = CONDITION.sub(" ", sentence)
+    denied = VERB_DENIED.search(plain) or any(_negates(t) and t not in WITHOUT for t in TOKEN.findall(plain.lower()))
+    return "no" if denied else "yes"
 
 
 def _negates(token: str) -> bool:
@@ -453,12 +508,14 @@ def _stances(text: str) -> list[tuple[str, str]]:
     """(stem, "no") for each content word right after a negator in its clause, else (stem, "yes")."""
     found = []
     for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
+        tokens = TOKEN.findall(clause)
+        denied = not CLAUSE_NEGATORS.isdisjoint(tokens)
         negated = False
-        for token in TOKEN.findall(clause):
+        for token in tokens:
             if _negates(token):
                 negated = True
             elif token not in FUNCTION_WORDS and len(token) > 2:
-                found.append((_stem(token), "no" if negated else "yes"))
+                found.append((_stem(token), "no" if negated or denied else "yes"))
                 negated = False
     return found
 
@@ -494,8 +551,8 @@ def _negated_in(clause: str, match: re.Match) -> bool:
     apply"); "at no cost" earlier in the clause is no denial of the card a refund goes to."""
     clause = clause.lower().replace("’", "'")
     before, after = TOKEN.findall(clause[:match.start()]), TOKEN.findall(clause[match.end():])
-    return (any(_negates(token) and token not in ("no", "without") for token in before + after)
-            or not {"no", "without"}.isdisjoint(before[-3:]))
+    return (any(_negates(token) and token not in WITHOUT for token in before + after)
+            or not WITHOUT.isdisjoint(before[-3:]) or bool(VERB_DENIED.search(clause)))
 
 
 def _durations(text: str, context: str, given: frozenset) -> tuple[frozenset, frozenset]:
@@ -540,13 +597,36 @@ def _durations_missing_from(reply: Reply, other: Reply) -> set[tuple[str, float,
 
 def _switched(a: Reply, b: Reply) -> str:
     """A slot each reply fills with an option the other does not name, as "slot: x vs y"; "" if
-    none. Two replies each relaying an option of its own input are no dispute."""
+    none. Two replies each relaying an option only its own input names are no dispute; two
+    picking different options of one question ("monthly or yearly?") are."""
     for slot in sorted({slot for slot, _ in a.choices ^ b.choices}):
         only_a = {choice for choice in a.choices - b.choices if choice[0] == slot}
         only_b = {choice for choice in b.choices - a.choices if choice[0] == slot}
-        if only_a and only_b and not (only_a <= a.offered and only_b <= b.offered):
+        if only_a and only_b and not (only_a <= a.offered - b.offered and only_b <= b.offered - a.offered):
             return f"{slot}: {min(only_a)[1]} vs {min(only_b)[1]}"
     return ""
+
+
+def _named_otherwise(a: Reply, b: Reply) -> str:
+    """One kind of thing each reply names, by names that share no word ("the Team plan" / "the
+    Business plan", "our Glass Claims team" / "the Auto Physical Damage team"), one of them not
+    from its input, as "x vs y"; "" if none."""
+    for kind in sorted({kind for kind, _ in a.named} & {kind for kind, _ in b.named}):
+        mine, theirs = (frozenset().union(*(words for k, words in reply.named if k == kind)) for reply in (a, b))
+        if mine.isdisjoint(theirs) and not (mine <= a.named_given and theirs <= b.named_given):
+            return f"{' '.join(sorted(mine))} vs {' '.join(sorted(theirs))} {kind}"
+    return ""
+
+
+def _named(text: str) -> frozenset[tuple[str, frozenset[str]]]:
+    """(kind, name's words) for each kind of thing ``text`` names with capitals: "your Gold tier",
+    "the Network Ops team"; "Your plan" names none."""
+    found = set()
+    for match in NAMED.finditer(text):
+        words = frozenset(word.lower() for word in match["name"].split()) - FUNCTION_WORDS
+        if words:
+            found.add((match["kind"].lower(), words))
+    return frozenset(found)
 
 
 def _renamed(a: Reply, b: Reply) -> str:
@@ -561,11 +641,73 @@ def _renamed(a: Reply, b: Reply) -> str:
     for k, (op, i1, i2, j1, j2) in enumerate(steps):
         one, other = a.words_as_written[i1:i2], b.words_as_written[j1:j2]
         in_place = any(steps[n][0] == "equal" for n in (k - 1, k + 1) if 0 <= n < len(steps))
-        if op != "replace" or not in_place or max(len(one), len(other)) > 3 or not (_names(one) and _names(other)):
+        if op != "replace" or not in_place or max(len(one), len(other)) > RENAMED_WORDS:
             continue
-        if bool(_prefixes(_names(one)) & returned) != bool(_prefixes(_names(other)) & returned):
+        acronyms = len(one) == len(other) == 1  # one word for another: "PPO" / "HMO", "FedEx" / "UPS"
+        names, other_names = _names(one, acronyms), _names(other, acronyms)
+        if names and other_names and bool(_prefixes(names) & returned) != bool(_prefixes(other_names) & returned):
             return f"{' '.join(one)} vs {' '.join(other)}"
     return ""
+
+
+def _against_results(a: Reply, b: Reply) -> str:
+    """Over the same tool result, where things stand said otherwise than the result says it by
+    one reply and not by the other: "still pending" / "went through" over ``"status": "paid"``,
+    as "pending where the tool returned paid"; "" if neither or both."""
+    if not a.results or a.results != b.results:
+        return ""
+    options, decisions = _result_states(a.results)
+    for reply, other in ((a, b), (b, a)):
+        theirs = _states_against(other, options, decisions)
+        for said, returned in _states_against(reply, options, decisions).items():
+            if said not in theirs:
+                return f"{said[1]} where the tool returned {returned}"
+    return ""
+
+
+def _states_against(reply: Reply, options: frozenset, decisions: frozenset) -> dict[tuple[str, str], str]:
+    """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
+    what the result says: an option of a slot the result fills with others only, a decision the
+    result takes the other way."""
+    found = {}
+    for slot in {slot for slot, _ in reply.choices if slot in STANDING_SLOTS}:
+        said, returned = ({option for s, option in pairs if s == slot} for pairs in (reply.choices, options))
+        if returned and said.isdisjoint(returned):
+            found[(slot, min(said))] = min(returned)
+    for subject, said in reply.decisions:
+        if (subject, said) not in decisions and (subject, OTHER_WAY[said]) in decisions:
+            found[(subject, f"{subject} {said}")] = f"{subject} {OTHER_WAY[said]}"
+    return found
+
+
+@lru_cache(maxsize=4096)
+def _result_states(results: str) -> tuple[frozenset, frozenset]:
+    """Where a tool result says things stand, read as a reply's options and decisions, each field
+    a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
+    is not active"."""
+    sentences = []
+    for line in results.splitlines():
+        try:
+            sentences.extend(_field_sentences(orjson.loads(line)))
+        except orjson.JSONDecodeError:  # a result in plain words is read as written
+            sentences.append(line)
+    text = ". ".join(sentences)
+    options = {said for said, pattern in RESULT_OPTIONS.items() if pattern.search(text)}
+    decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
+    return _choices(text) | options, _decisions(text, frozenset()) | decisions
+
+
+def _field_sentences(value: Any, key: str = "it") -> Iterator[str]:
+    if isinstance(value, dict):
+        for field, inner in value.items():
+            yield from _field_sentences(inner, field.replace("_", " "))
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _field_sentences(inner, key)
+    elif isinstance(value, bool):
+        yield f"it is {'' if value else 'not '}{key}"
+    elif isinstance(value, str):
+        yield f"{key} is {value.replace('_', ' ')}"
 
 
 def _prefixes(words: Iterable[str]) -> frozenset[str]:
@@ -580,10 +722,11 @@ def _words_as_written(text: str) -> tuple[str, ...]:
                  for n, word in enumerate(TOKEN.findall(part)))
 
 
-def _names(words: tuple[str, ...]) -> set[str]:
-    """The words written with a capital. Codes and acronyms ("BCN", "AM") and placeholders are
-    left out: they are facts, compared as such, or abbreviations."""
-    return {word.lower() for word in words if word[:1].isupper() and not word.isupper()
+def _names(words: tuple[str, ...], acronyms: bool = False) -> set[str]:
+    """The words written with a capital. Codes with digits and placeholders are left out, and so
+    are acronyms ("BCN", "AM") unless ``acronyms``: they are facts, compared as such, or
+    abbreviations, except where one stands in for another word by word."""
+    return {word.lower() for word in words if word[:1].isupper() and (acronyms or not word.isupper())
             and word.lower() not in FUNCTION_WORDS and not re.search(r"[\d_]", word)}
 
 

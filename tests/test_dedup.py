@@ -234,6 +234,11 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "a review still open or decided": ("Your refund claim is under review.", "Your refund claim was rejected."),
     "paid or overdue": ("Your refund invoice has been paid.", "Your refund invoice is overdue."),
     "a yes or a no in German": ("Ja, Sie können die Stiefel zurückgeben.", "Nein, die Stiefel sind vom Umtausch ausgeschlossen."),
+    "a no after 'leider'": ("Ja, Sie können die Stiefel zurückgeben.",
+                            "Leider nein – die Stiefel können nicht zurückgegeben werden."),
+    "another team": ("Boot refunds are handled by our Payments team.", "Boot refunds are handled by the Customer Care team."),
+    "another rate": ("The refund desk takes 100 requests per minute.", "The refund desk takes 100 requests per hour."),
+    "a phone number or the app": ("To return the boots, call <PHONE_1>.", "To return the boots, use the app."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -269,6 +274,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "a web address is the online way": (
         "Request the refund yourself at refunds.example.com; from abroad, phone the refund desk on extension 4400.",
         "Head to the self-service portal refunds.example.com. From abroad, the refund desk at extension 4400 can do it."),
+    "a phone number by its label": ("Call <PHONE_1> or use live chat, 8am to 8pm.",
+                                    "Phone: <PHONE_1>\nLive chat: same hours, 8am to 8pm."),
     "a price said outright": ("Cancelling the refund now incurs a $5 cancellation fee.",
                               "The free cancellation window has passed, so cancelling the refund costs $5."),
 }
@@ -382,6 +389,48 @@ def test_a_reply_naming_what_the_tool_did_not_return_conflicts_and_a_synonym_doe
     assert "wrong" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 1
     assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"true", "synonym"}
     assert "York" in kept[0]["reasons"]["conflict"][0]
+
+
+@pytest.mark.parametrize("result, true, paraphrase, wrong", [
+    ('{"status": "paid", "amount": 49.0}', "Your payment of $49.00 went through.", "It's been paid in full: $49.00.",
+     "Your payment of $49.00 is still pending."),
+    ('{"status": "approved", "approver": "<NAME_1>"}', "Yes, <NAME_1> approved it.", "It was approved by <NAME_1>.",
+     "It is still waiting for <NAME_1>'s approval."),
+    ('{"available": true, "slot": "20:00"}', "Yes, we have a table at 8 PM.", "A table is free at 20:00.",
+     "Sorry, 8 PM is fully booked."),
+    ('{"status": "suspended", "until": "2024-05-20"}', "Your account is suspended until May 20.",
+     "You can play again after May 20; the account is suspended until then.", "Your account has been permanently banned."),
+    ('{"estado": "en_reparto", "eta": "hoy"}', "Tu pedido está en reparto y llega hoy.", "Tu pedido llega hoy, ya está en camino.",
+     "Tu pedido todavía se está preparando en el almacén."),
+])
+def test_a_reply_saying_things_stand_otherwise_than_its_tool_result_conflicts(tmp_path, result, true, paraphrase, wrong):
+    kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, true, "true"), order_lookup(result, wrong, "wrong"),
+                                                order_lookup(result, paraphrase, "paraphrase")])
+    assert "wrong" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 1
+    assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"true", "paraphrase"}
+
+
+def test_a_conflict_with_the_tool_result_says_what_the_result_holds(tmp_path):
+    paid = '{"status": "paid", "amount": 49.0}'
+    kept, _, _ = run_dedup(tmp_path, [order_lookup(paid, "Your payment of $49.00 went through.", "true"),
+                                      order_lookup(paid, "Your payment of $49.00 is still pending.", "wrong")])
+    assert kept[0]["reasons"]["conflict"] == ["2 different answers to one input (2 records): says what the tool did "
+                                              "not return (pending where the tool returned paid)"]
+
+
+def test_a_question_asked_with_or_without_please_is_one_question(tmp_path):
+    rows = [order_lookup('{"status": "delivered"}', "It was delivered this morning.", "a"),
+            order_lookup('{"status": "delivered"}', "It is still on its way.", "b")]
+    rows[1]["messages"][0]["content"] = "where's my order <ORDER_1> please"
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
+def test_replies_picking_different_options_the_question_offers_conflict(tmp_path):
+    question = "Is my boots care plan billed monthly or yearly?"
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, "It is billed monthly.", id="a"),
+                                                chat(question, "It is billed yearly.", id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
 def test_conflict_detection_can_be_turned_off(tmp_path):
@@ -737,27 +786,31 @@ def labeled_scores() -> dict[str, dict]:
             for name in FLOORS}
 
 
-FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 9: scored blind first)
-    "dev": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.75, 1.00), "agreeing_paraphrase": 0.96,
-            "one_word_edit": 0.98},
-    "holdout": {"disagreeing_reply": (0.76, 0.97), "tool_context": (0.85, 0.92), "agreeing_paraphrase": 0.98,
-                "one_word_edit": 1.00},
-    "holdout2": {"disagreeing_reply": (0.74, 0.94), "tool_context": (0.45, 0.90), "agreeing_paraphrase": 0.97,
-                 "one_word_edit": 0.76},
-    "holdout3": {"disagreeing_reply": (0.85, 0.89), "tool_context": (0.59, 0.89), "agreeing_paraphrase": 0.98,
-                 "one_word_edit": 1.00},
-    "holdout4": {"disagreeing_reply": (0.68, 0.88), "tool_context": (0.65, 0.94), "agreeing_paraphrase": 0.95,
-                 "one_word_edit": 0.96},
-    "holdout5": {"disagreeing_reply": (0.63, 0.94), "tool_context": (0.57, 0.93), "agreeing_paraphrase": 0.95,
-                 "one_word_edit": 1.00},
-    "holdout6": {"disagreeing_reply": (0.58, 0.84), "tool_context": (0.70, 0.88), "agreeing_paraphrase": 0.93,
-                 "one_word_edit": 0.96},
-    "holdout7": {"disagreeing_reply": (0.68, 0.97), "tool_context": (0.63, 0.97), "agreeing_paraphrase": 0.91,
-                 "one_word_edit": 0.87},
-    "holdout8": {"disagreeing_reply": (0.55, 0.91), "tool_context": (0.56, 0.85), "agreeing_paraphrase": 0.92,
-                 "one_word_edit": 0.91},
-    "holdout9": {"disagreeing_reply": (0.61, 0.84), "tool_context": (0.55, 0.88), "agreeing_paraphrase": 0.90,
-                 "one_word_edit": 0.90},
+FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 11: scored blind first)
+    "dev": {"disagreeing_reply": (0.81, 0.97), "tool_context": (0.75, 1.00),
+            "agreeing_paraphrase": 0.96, "one_word_edit": 0.98},
+    "holdout": {"disagreeing_reply": (0.78, 0.97), "tool_context": (0.92, 0.92),
+                "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
+    "holdout2": {"disagreeing_reply": (0.82, 0.96), "tool_context": (0.54, 0.92),
+                 "agreeing_paraphrase": 0.97, "one_word_edit": 0.76},
+    "holdout3": {"disagreeing_reply": (0.91, 0.92), "tool_context": (0.69, 0.87),
+                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
+    "holdout4": {"disagreeing_reply": (0.74, 0.86), "tool_context": (0.69, 0.94),
+                 "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
+    "holdout5": {"disagreeing_reply": (0.75, 0.94), "tool_context": (0.75, 0.92),
+                 "agreeing_paraphrase": 0.95, "one_word_edit": 1.00},
+    "holdout6": {"disagreeing_reply": (0.75, 0.88), "tool_context": (0.85, 0.88),
+                 "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
+    "holdout7": {"disagreeing_reply": (0.72, 0.97), "tool_context": (0.65, 0.97),
+                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.87},
+    "holdout8": {"disagreeing_reply": (0.67, 0.92), "tool_context": (0.78, 0.86),
+                 "agreeing_paraphrase": 0.95, "one_word_edit": 0.91},
+    "holdout9": {"disagreeing_reply": (0.69, 0.88), "tool_context": (0.67, 0.87),
+                 "agreeing_paraphrase": 0.90, "one_word_edit": 0.90},
+    "holdout10": {"disagreeing_reply": (0.77, 0.92), "tool_context": (0.87, 0.93),
+                  "agreeing_paraphrase": 0.93, "one_word_edit": 0.86},
+    "holdout11": {"disagreeing_reply": (0.77, 0.93), "tool_context": (0.80, 0.93),
+                  "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
 }
 
 

@@ -36,6 +36,7 @@ benchmarks/bench_pipeline.py on generated support logs: about 1.6 KB a record at
 
 from __future__ import annotations
 
+import re
 import tempfile
 from array import array
 from dataclasses import dataclass, field, replace
@@ -70,6 +71,12 @@ CONFLICT_VIEW = "user"
 OTHER_GROUNDS = "other tool results"
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
+#: words that ask nothing: a question with or without them is one question
+COURTESY = re.compile(r"\b(?:please|pls|plz|thanks|thank\s+you|thx|hi|hello|hey|por\s+favor|gracias|bitte|danke"
+                      r"|merci|s['’]il\s+vous\s+pla[iî]t|obrigad[oa])\b")
+CONTRACTIONS = {"won't": " will not", "can't": " can not", "cannot": "can not", "n't": " not", "'s": " is",
+                "'re": " are", "'m": " am", "'ll": " will", "'ve": " have", "'d": " would"}
+CONTRACTION = re.compile(r"\b(?:won['’]t|can['’]t|cannot)\b|n['’]t\b|['’](?:s|re|m|ll|ve|d)\b")
 #: two questions given the very same answer are one example from this similarity up (a word or
 #: two changed in a short question leaves about half its character 5-grams)
 QUESTION_FLOOR = 0.5
@@ -164,8 +171,11 @@ def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarra
 
 
 def _question_key(text: str) -> int:
-    """A 63-bit hash of a conversation's user turns, case and spacing aside; 0 for none."""
-    return _text_key(" ".join(text.lower().split())) if text.strip() else 0
+    """A 63-bit hash of a conversation's user turns, case, punctuation, contractions and courtesies
+    aside ("check order <ORDER_1> please" asks what "Check order <ORDER_1>?" asks); 0 for none."""
+    lower = CONTRACTION.sub(lambda match: CONTRACTIONS[match[0].replace("’", "'")], text.lower())
+    words = WORD.findall(COURTESY.sub(" ", lower)) or WORD.findall(lower)
+    return _text_key(" ".join(words)) if words else 0
 
 
 def _text_key(text: str) -> int:
