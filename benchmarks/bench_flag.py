@@ -64,8 +64,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELED = ROOT / "tests" / "data" / "fact_heavy_labeled.jsonl"
 FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
 #: the dev sets, in the order they were written; each was a blind holdout once
-DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 10)))]
-BLIND_HOLDOUT = FACT_SETS / "holdout10.jsonl"
+DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 11)))]
+BLIND_HOLDOUT = FACT_SETS / "holdout11.jsonl"
 
 
 @dataclass

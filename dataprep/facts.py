@@ -91,14 +91,14 @@ from .record import message_text
 # -- what a claim weighs ----------------------------------------------------------------------
 WEIGHTS = {
     "price": 1.0, "percentage": 1.0, "quantity": 0.9, "date": 0.9, "time": 0.8, "number": 0.7,
-    "small number": 0.2, "year": 0.5, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
+    "small number": 0.2, "year": 0.7, "phone": 1.2, "URL": 1.2, "email": 1.2, "placeholder": 1.0,
     "identifier": 0.8, "version": 0.9, "name": 0.9, "acronym": 0.5, "assertion": 0.8, "constant": 0.9,
 }
 # What reformatting, translating or extracting can produce from the input by rewording or rounding
 # (a quantity in other words, a percentage, an assertion): these weigh less in a transformation. A
-# name, a date, a version or a number it adds is the guide's "summary that adds a claim", and a phone
+# name, a date, a year, a version or a number it adds is the guide's "summary that adds a claim", and a phone
 # number, a URL, an identifier or a scrubbed placeholder it can only copy.
-SOFT_KINDS = frozenset({"price", "percentage", "quantity", "time", "small number", "year", "acronym", "assertion"})
+SOFT_KINDS = frozenset({"price", "percentage", "quantity", "time", "small number", "acronym", "assertion"})
 TRANSFORM_FACTOR = 0.7
 POLICY_CUE = 0.5
 POLICY_CUE_MAX = 1.0
@@ -134,6 +134,7 @@ NUMBER_WORDS = {
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
     "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
     "thousand": 1000, "half": 0.5, "fortnight": 14,
+    "metade": 0.5, "mitad": 0.5, "moitié": 0.5, "hälfte": 0.5, "metà": 0.5, "helft": 0.5,
 }
 SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "mn": 1e6, "million": 1e6, "b": 1e9, "bn": 1e9, "billion": 1e9}
 # Capitalized words that name nothing: greetings, sentence furniture, generic acronyms, titles.
@@ -206,7 +207,7 @@ NUMERIC_PATTERNS = (
     ("digit_group", r"(?<![\w.,])\d{3,}(?:[ -]\d{3,}){2,}\b"),
     # a number or a range ("5-7 days"), not followed by letters then digits (1Z999AA1 is an identifier)
     ("number", r"(?<![\w.,])(?P<cur>[$€£¥₹]|\b(?i:usd|eur|gbp|chf|jpy|cad|aud|inr)\s?)?(?P<num>\d+(?:[.,]\d+)*)(?![A-Za-z]*\d)"
-               r"(?:\s?[-–]\s?(?P<to>\d+(?:[.,]\d+)*)\b)?(?P<scale>\s?(?i:k|m|mn|bn|b|million|billion|thousand)\b)?(?P<pct>\s?(?:%|(?i:percent)\b))?"
+               r"(?:[ \t]?[-–][ \t]?(?P<to>\d+(?:[.,]\d+)*)\b)?(?P<scale>\s?(?i:k|m|mn|bn|b|million|billion|thousand)\b)?(?P<pct>\s?(?:%|(?i:percent)\b))?"
                r"(?P<cur2>\s?(?:€|\b(?i:usd|eur|gbp|dollars?|euros?|pounds?)\b))?"),
     ("identifier", r"\b(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:[-_][A-Za-z0-9]+)*\b|\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b"),
 )
@@ -229,6 +230,9 @@ NAME = re.compile(rf"(?<![\w'’])(?:{_CAP}|[a-z]+[A-Z][\w'’&]*)"
 UNIT = re.compile(rf"[\s-]*(?:per\s)?(?:{_UNIT_WORDS})\b", re.I)
 NUMBER_WITH_UNIT = re.compile(r"\d+(?:[.,]\d+)?(?:-\d+(?:[.,]\d+)?)?(?:st|nd|rd|th)?(?:-?[A-Za-z]+)*")
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*\d*>|\[[A-Z][A-Z_]*\d*\]")
+#: a field to fill in on a form: "Date: __________", or a template's field whose blank was taken out
+FORM_BLANK = re.compile(r":?[ \t]*_{3,}|:[ \t]*(?:$|[·|•]|[ \t]{2,})", re.M)
+TEMPLATE_BLANKS = 2  # blanks that make a reply a template to fill in
 TEMPLATE = re.compile(r"\{\{[^{}]{1,60}\}\}|\[(?:[A-Z][\w'’-]*|[Yy]our|of|or|and|\s|/|,)+\]")  # {{Order Number}}, [Company Name]
 CODE_CONSTANT = re.compile(r"\b[a-z][\w.-]*:\d+(?:\.\d+)+[\w.-]*|\b[a-z][\w.-]*/v\d+(?:(?:alpha|beta)\d+)?\b"
                            r"|\b[\w.-]+==\d+(?:\.\d+)+|\b[\w.-]+/[\w.-]+@v?\d+(?:\.\d+)*\b"
@@ -239,6 +243,9 @@ CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
 #: a rate, limit or threshold the code hard-codes under a name of its own: "VAT_RATE_DE = 0.19",
 #: "MAX_MG_PER_KG_PER_DAY = 75" (a name in capitals with an underscore: a constant, not an abbreviation)
 NAMED_CONSTANT = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\s*[:=]\s*\(?\s*(?P<value>\d[\d_]*(?:\.\d+)?)(?![\w.])")
+#: a table the code hard-codes under a name in capitals: "PRICES = {...}", "BRACKETS_2024 = [(11_600, 0.10), ...]"
+NAMED_TABLE = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\s*(?::[^=\n]*)?=\s*[\[{(]")
+TABLE_NUMBER = re.compile(r"(?<![\w.\"'])(?P<value>\d[\d_]*(?:\.\d+)?)(?![\w.\"'])")
 LINK_MARKS = ("://", "@", ".com", ".io", ".org", ".net", ".dev", ".app", ".ai", ".co", ".de", ".uk", ".fr", ".eu",
               ".us", ".gov", ".edu")
 URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
@@ -247,6 +254,8 @@ URL = re.compile(r"https?://[^\s<>\"'`)\]]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
 LETTER_PREFIX = re.compile(r"[A-Z]-[a-z]+")  # X-ray, T-shirt: a letter prefix, not a name
 FLOAT = re.compile(r"\d+(?:\.\d+)?")
 INPUT_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+CSV_FIELDS = re.compile(r",\d{1,2}\.|,\d{4,}")  # commas no number writes: fields of a CSV row ("3,36.00")
+SPACES = re.compile(r"[ \u00a0\u202f]")
 SPACED_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:,\d+)?(?![\d.])")
 INPUT_SCALE = re.compile(r"\s?(k|m|mn|bn|million|billion|thousand)\b", re.I)
 INPUT_DIGITS = re.compile(r"\d(?:[\d().\- ]*\d)?")
@@ -388,6 +397,39 @@ class Assessment:
 
 
 # -- normalization ----------------------------------------------------------------------------------
+#: a statement's line: a signed amount first ("+2.100,00 stipendio", "−750.00 rent")
+LEDGER_LINE = re.compile(r"(?m)^\s*(?P<sign>[+\-−–])\s*[$€£]?\s*(?P<amount>\d[\d.,]*)")
+
+
+def _list_totals(text: str) -> set[int]:
+    """The sum of a text's numbers as written, repeats counted ("食費32,400円、光熱費11,850円..."), and of
+    the last number of each of its lines ("2024-03-02,Cloud storage,9.99")."""
+    if not HAS_DIGIT.search(text):
+        return set()
+    everything = [values[0] for match in INPUT_NUMBER.finditer(text) if (values := number_values(match.group()))]
+    last = [values[0] for line in text.splitlines() if (values := _last_number(line))]
+    return {sum(everything), *([sum(last)] if len(last) > 1 else [])}
+
+
+def _last_number(line: str) -> tuple[int, ...]:
+    """The readings of a line's last number (of a CSV row's last field)."""
+    written = INPUT_NUMBER.findall(line)
+    if not written:
+        return ()
+    return number_values(written[-1].split(",")[-1] if CSV_FIELDS.search(written[-1]) else written[-1])
+
+
+def _ledger_totals(text: str) -> set[int]:
+    """What came in, what went out and the balance of a statement's signed lines."""
+    amounts = [(line["sign"] == "+", number_values(line["amount"].rstrip(".,"))) for line in LEDGER_LINE.finditer(text)]
+    signed = [(incoming, values[0]) for incoming, values in amounts if values]
+    if len(signed) < 2:
+        return set()
+    money_in = sum(value for incoming, value in signed if incoming)
+    money_out = sum(value for incoming, value in signed if not incoming)
+    return {money_in, money_out, money_in - money_out}
+
+
 def _field_totals(value: Any) -> Iterator[int]:
     """The sum and the average of each numeric field over the items of every list of objects in a JSON value."""
     if isinstance(value, dict):
@@ -518,6 +560,8 @@ def _numbers_of(text: str) -> frozenset[float]:
         scale = INPUT_SCALE.match(text, match.end())
         values = number_values(match.group(), scale[1] if scale else None)  # $1.2k is 1.2 and 1200
         numbers.update(values)
+        if CSV_FIELDS.search(match.group()):  # "x3,36.00" in a CSV row is 3 and 36.00
+            numbers.update(value for field in match.group().split(",") for value in number_values(field))
         if text[match.end():match.end() + 1] == "%":
             numbers.update(number_key(v / 1e6) for v in values)  # 19% is also 0.19
     for match in SPACED_THOUSANDS.finditer(text):  # "1 150 cartons" is also 1150
@@ -655,10 +699,14 @@ class Support:
 
     @cached_property
     def totals(self) -> frozenset[int]:
-        """Sums and averages a reply may give of what the input lists: all its numbers, and each field of a
-        JSON list over its items (a bill's charges, a year's orders: "totalling €442.40, €110.60 an order")."""
+        """Sums and averages a reply may give of what the input lists: all its numbers, those of one
+        text as written, its lines' last numbers (a CSV's amounts), the money in and out of a
+        statement and its balance, and each field of a JSON list over its items (a bill's charges, a
+        year's orders: "totalling €442.40, €110.60 an order")."""
         found = {sum(self.numbers)}
         for text in self.texts:
+            found.update(_ledger_totals(text))
+            found.update(_list_totals(text))
             if text[:1] in "[{" and any(char.isdigit() for char in text):
                 try:
                     found.update(_field_totals(orjson.loads(text)))
@@ -764,11 +812,19 @@ def computes(key: int, known: Iterable[int], factors: Iterable[int] | None = Non
 _OPERAND = r"[$€£¥]?\d[\d,]*(?:\.\d+)?%?(?:\s?[A-Za-z/]+(?<![xX]))?"
 _TERMS = rf"(?:\(?{_OPERAND}\)?\s*[×x*÷/+\-−–^]\s*)"
 # a calculation and what it equals, perhaps through steps: "10,000 × (1 + 0.05)^10 = 10,000 × 1.6289 ≈ 16,288.95"
-EQUATION = re.compile(rf"{_TERMS}+\(?{_OPERAND}\)?(?:\s*(?:=|≈|~|is about|is)\s*\**\s*{_TERMS}*\(?{_OPERAND}\)?)+")
+EQUATION = re.compile(rf"{_TERMS}+\(?{_OPERAND}\)?(?:\s*(?:=|≈|~|is about|is)\s*\**\s*[+\-−–]?{_TERMS}*\(?{_OPERAND}\)?)+")
 # "^" is a power ("(1 + 0.05)^10"); "**" is Markdown's bold, not Python's power
 OPERATORS = {"×": "*", "x": "*", "*": "*", "÷": "/", "/": "/", "+": "+", "-": "-", "−": "-", "–": "-", "^": "**"}
 EQUATION_TOKEN = re.compile(r"(\d[\d,]*(?:\.\d+)?)(%?)|([×x*÷/+\-−–^])(?=\s*[$€£¥(]?\d)|(=|≈|~|\bis\b)"
                             r"|([()])")
+
+
+SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+
+
+def _power(match: re.Match) -> str:
+    """A power written in superscript, as "^" writes it: (1.05)¹⁰ is (1.05)^10."""
+    return "^" + match.group().translate(str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789"))
 
 
 def worked_numbers(text: str, known: frozenset[int] | set[int]) -> set[int]:
@@ -825,10 +881,16 @@ def _balanced(step: list[str]) -> list[str]:
 def _given(key: int, known: frozenset[int] | set[int], results: set[int]) -> bool:
     """An operand of shown working the reader can trace: given, worked out, a constant, a given
     rate as a fraction or a multiplier (5%: 0.05; 20% VAT: x 1.20; 3% inflation: 1.03), or a whole
-    number a sum or difference of two given ones (14 hours of overtime, the first 10 at one rate: 4 × ...)."""
+    number a sum or difference of two given ones (14 hours of overtime, the first 10 at one rate: 4 × ...)
+    or a given one in smaller units (3 years compounded monthly: 36)."""
     return key in known or key in results or key in WORKING_CONSTANTS or number_key(key / 100) in known \
         or number_key((key / 10000 - 1) * 100) in known or number_key((1 - key / 10000) * 100) in known \
-        or (key % 10000 == 0 and sum_or_difference(key, known))
+        or (key % 10000 == 0 and (sum_or_difference(key, known) or _counted_over(key, known)))
+
+
+def _counted_over(key: int, known: frozenset[int] | set[int]) -> bool:
+    """A whole number that is a given one times a count of units (3 years: 36 months, 2 weeks: 14 days)."""
+    return any(other and key % other == 0 and key // other * 10000 in CONVERSION_KEYS for other in known if other > 0)
 
 
 def _evaluate(expression: str) -> float | None:
@@ -851,6 +913,7 @@ TWO_STEP_LIMIT = 40  # known numbers tried in pairs (the check is quadratic)
 SMALL_FACTOR = number_key(12)  # whole numbers up to this explain too much as factors
 # operands shown working may use without the input giving them: unit factors, halves and doubles,
 # the definitions of units (a mile, an inch, a foot, a yard, a pound, a gallon, an ounce, °F, kelvin)
+CONVERSION_KEYS = frozenset(number_key(factor) for factor in CONVERSION_FACTORS)
 WORKING_CONSTANTS = frozenset(number_key(n) for n in (
     *CONVERSION_FACTORS, *UNIT_FACTORS, 0.5, 1, 1.5, 2, 1.6093, 0.621, 0.454, 2.205, 1.8, 32, 0.5556, 273.15))
 ISO_TIME = re.compile(r"\dT(\d{2}):(\d{2})")  # 2024-12-03T17:40:00Z
@@ -948,13 +1011,16 @@ class ReplyClaims:
         # numbers before it ("2 items at $168 each, so $336"). Otherwise 2 and 60 "explain" 120.
         self._computing: bool | None = None
         self.restated = 0
-        if "{{" in reply or "[" in reply:
+        # a template's blanks ({{ship_date}}, [CANDIDATE_NAME]): its sentences say what to fill in, not facts
+        self.blanks = len(TEMPLATE.findall(reply)) + len(PLACEHOLDER.findall(reply)) \
+            if "{{" in reply or "[" in reply else 0
+        if self.blanks:
             reply = TEMPLATE.sub(" ", reply)
         text = prose(reply)
         # the tools the reply's code uses ("npm", "pandas"): a number after one is its version
         self.tools = frozenset(WORD.findall(" ".join(CODE.findall(reply)).lower())) - COMMON_WORDS \
             if "`" in reply else frozenset()
-        self.constants: list[re.Match] = []  # named constants of its code, checked once the working is known
+        self.constants: list[tuple[str, str]] = []  # (as written, number) of its code's named constants and tables
         if text is not reply and "`" in reply:
             self._code_constants(reply)
         if reply.lstrip()[:1] in "{[" and text is not reply:
@@ -965,6 +1031,7 @@ class ReplyClaims:
             text = URL.sub(lambda match: BLANK * len(match.group()), text)
         if "<" in text or "[" in text:
             text = PLACEHOLDER.sub(self._placeholder, text)
+        text = SPACED_THOUSANDS.sub(lambda match: SPACES.sub("", match.group()), text)  # "1 280 €" is 1280 €
         self.text = text
         self.low = text.lower()
         tokens = set(self.low.split())
@@ -972,7 +1039,8 @@ class ReplyClaims:
         self.times: set[int] = set()
         self.labels: set[str] = set()  # interface labels the reply names
         shows_working = "=" in text or "≈" in text or "~" in text
-        self.worked = worked_numbers(text, support.numbers | support.intervals) if shows_working else set()
+        self.worked = worked_numbers(SUPERSCRIPT.sub(_power, text), support.numbers | support.intervals) \
+            if shows_working else set()
         self._named_constants()
         if HAS_DIGIT.search(text):
             self._read_numeric(text)
@@ -990,17 +1058,19 @@ class ReplyClaims:
             for match in CODE_CONSTANT.finditer(block):
                 if match.group().lower() not in self.support.lower:
                     self._miss("version", match.group())
-            self.constants += NAMED_CONSTANT.finditer(block)
+            self.constants += [(match.group(), match["value"]) for match in NAMED_CONSTANT.finditer(block)]
+            self.constants += [(match.group(), match["value"]) for table in NAMED_TABLE.finditer(block)
+                               for match in TABLE_NUMBER.finditer(_bracketed(block, table.end() - 1))]
 
     def _named_constants(self) -> None:
         """A named constant of the code is a fact unless the input states it, as written, in other units
         (6 GB is 6144 MB) or as a rate (6.25% is 0.0625), the reply works it out, or it defines a unit."""
         numbers = self.support.numbers
-        for match in self.constants:
+        for written, value in self.constants:
             if not any(key in numbers or key * 100 in numbers or key in WORKING_CONSTANTS or key in self.worked
                        or converts(key, numbers, self.support.seconds_parts)
-                       for key in number_values(match["value"].replace("_", ""))):
-                self._miss("constant", match.group())
+                       for key in number_values(value.replace("_", ""))):
+                self._miss("constant", written)
 
     def _json_labels(self, values: str) -> None:
         """A JSON reply's short capitalized values (a manufacturer, a currency or country code)
@@ -1229,7 +1299,7 @@ class ReplyClaims:
                 return
             tokens = tokens[1:]
         for name in _name_runs(tokens, bool(HAS_DIGIT.search(text))):
-            if name in UNIT_SYMBOLS or (" " not in name and not name.isupper() and self._everyday(name.casefold())):
+            if name in UNIT_SYMBOLS or (not name.isupper() and self._everyday_words(name)):
                 continue
             if not self.support.has_words(name) and not self._variant(name) and not self.support.abbreviated(name):
                 self._miss(_name_kind(name), name)
@@ -1244,17 +1314,26 @@ class ReplyClaims:
     def language(self) -> str:
         return reply_language(self.low)
 
+    def _everyday_words(self, name: str) -> bool:
+        """A word, or in a language other than English a run of words ("Ihre Rückmeldung"), all everyday."""
+        words = name.casefold().split()
+        return (len(words) == 1 or self.language != "en") and all(map(self._everyday, words))
+
     def _everyday(self, word: str) -> bool:
         """An everyday word of the reply's language; in German, which capitalises every noun, also a word
-        German writes often and English not at all ("Auftragsnummer", "Stirnlampe"): names and brands
-        travel across languages ("Lufthansa", "Hoffmann")."""
+        English never writes that German writes often ("Auftragsnummer", "Stirnlampe") or puts together
+        from words it writes ("Umbuchungsgebühr", "Erste-Hilfe-Set"): names and brands travel across
+        languages ("Lufthansa", "Hoffmann")."""
         if word in self.everyday_nouns:
             return True
         if self.language != "de":
             return False
         from wordfreq import zipf_frequency
 
-        return zipf_frequency(word, "de") >= GERMAN_NOUN_ZIPF and zipf_frequency(word, "en") == 0
+        if "-" in word:
+            return german_compound(word)
+        return zipf_frequency(word, "en") == 0 and (zipf_frequency(word, "de") >= GERMAN_NOUN_ZIPF
+                                                    or german_compound(word))
 
     def _variant(self, name: str) -> bool:
         """A fuller form of a name the input holds ("VW Golf" for "Golf"): a multi-word name whose last
@@ -1349,6 +1428,16 @@ def _names_a_version(text: str, start: int, tools: frozenset[str]) -> bool:
         and not _at_sentence_start(text, start - len(word) - 1)
 
 
+def _bracketed(text: str, start: int) -> str:
+    """The literal that opens at ``text[start]`` ("[", "{" or "("), up to its closing bracket."""
+    depth = 0
+    for end in range(start, len(text)):
+        depth += (text[end] in "[{(") - (text[end] in "]})")
+        if depth == 0:
+            return text[start:end + 1]
+    return text[start:]
+
+
 def _unit(match: re.Match) -> str:
     unit = UNIT.match(match.string, match.end())
     return unit.group() if unit else ""
@@ -1362,9 +1451,9 @@ UI_MARKS = ("*", "\"", "'", "“", "‘", ">", "→", "›")
 
 def _interface_label(text: str, start: int, end: int) -> bool:
     """A capitalized run that names an interface element in a how-to step: bold or quoted, in a
-    menu path (Settings > Mail), or right after "click", "select"..."""
+    menu path (Settings > Mail), right after "click", "select"..., or a form's field ("Date: ____")."""
     before, after = text[max(0, start - 3):start].rstrip(" "), text[end:end + 3].lstrip(" ")
-    if before.endswith(UI_MARKS) or after.startswith(UI_MARKS):
+    if before.endswith(UI_MARKS) or after.startswith(UI_MARKS) or FORM_BLANK.match(text, end):
         return True
     words = text[max(0, start - 12):start].split()
     return bool(words) and words[-1].lower() in UI_VERBS
@@ -1397,6 +1486,8 @@ def _name_runs(tokens: list[str], digits: bool) -> Iterable[str]:
         bare = token.lower().strip(".,'’")
         if bare.endswith(("'s", "’s")):
             bare = bare[:-2]
+        elif bare.endswith("s") and bare[:-1] in WEEKDAYS:  # "on Tuesdays and Thursdays"
+            bare = bare[:-1]
         if token and run and bare in CONNECTORS:
             run.append(token)
         elif not token or bare in GENERIC_WORDS or bare in MONTH_NUMBER or bare in WEEKDAYS or len(bare) < 2 \
@@ -1415,6 +1506,28 @@ UNIT_SYMBOLS = frozenset("KB MB GB TB PB kB KiB MiB GiB TiB kW kWh MW MWh Wh mAh
                          "URL ID UTC GMT FAQ OTP CSV JSON HTML API UI OK".split())
 LANGUAGE_CUES = 60  # a language's most frequent words that tell it from the others
 GERMAN_NOUN_ZIPF = 1.8  # about once in 60 million words: compounds people write ("Trinkflasche"), not coinages
+GERMAN_HEAD_ZIPF = 3.0  # a compound's last word, the thing it names, is a common one ("-gebühr", "-tabelle")
+GERMAN_LINKS = ("", "s", "es", "n", "en")  # what joins a compound's words: "Umbuchung-s-gebühr"
+
+
+@lru_cache(maxsize=4096)
+def german_compound(word: str) -> bool:
+    """A German compound of words German writes: hyphenated, one of them German more than English
+    ("erste-hilfe-set"; "Coca-Cola" is no German word), or closed, a common word of four letters or
+    more after a word German writes ("tarif|differenz", "umbuchungs|gebühr")."""
+    from wordfreq import zipf_frequency
+
+    def written(part: str) -> bool:
+        return zipf_frequency(part, "de") >= GERMAN_NOUN_ZIPF
+
+    if "-" in word:
+        parts = list(filter(None, word.split("-")))
+        return all(map(written, parts)) and any(zipf_frequency(part, "de") >= zipf_frequency(part, "en") + 1
+                                                for part in parts)
+    return any(zipf_frequency(word[cut:], "de") >= GERMAN_HEAD_ZIPF
+               and any(modifier.endswith(link) and written(modifier[:len(modifier) - len(link)])
+                       for modifier in [word[:cut]] for link in GERMAN_LINKS)
+               for cut in range(3, len(word) - 3))
 
 
 @lru_cache(maxsize=8)
@@ -1608,6 +1721,8 @@ def _claims(found: ReplyClaims) -> list[Claim]:
         # invented names are the point of creative text; a translation's capitalised words are its
         # language's; what a common term means is general knowledge (its numbers still count)
         return [claim for claim in found.unsupported if claim.kind not in ("name", "acronym")]
+    if found.blanks >= TEMPLATE_BLANKS:  # a template's sentences are the shape of a message, its blanks the facts
+        return found.unsupported
     return found.unsupported + assertion_claims(found.low, found.support, found.unsupported)
 
 

@@ -180,11 +180,12 @@ DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
 @pytest.mark.parametrize("name, hard, floor", [("dev", False, 0.88), ("dev", True, 0.86),
                                                ("holdout", False, 0.90), ("holdout", True, 0.89),
                                                # tuned on once its errors were read: held at its level
-                                               ("holdout5", False, 0.84), ("holdout5", True, 0.84),
-                                               ("holdout6", False, 0.78), ("holdout6", True, 0.72),
-                                               ("holdout7", False, 0.84), ("holdout7", True, 0.82),
-                                               ("holdout8", False, 0.80), ("holdout8", True, 0.75),
-                                               ("holdout9", False, 0.85), ("holdout9", True, 0.79)])
+                                               ("holdout5", False, 0.85), ("holdout5", True, 0.85),
+                                               ("holdout6", False, 0.80), ("holdout6", True, 0.75),
+                                               ("holdout7", False, 0.85), ("holdout7", True, 0.83),
+                                               ("holdout8", False, 0.82), ("holdout8", True, 0.78),
+                                               ("holdout9", False, 0.85), ("holdout9", True, 0.80),
+                                               ("holdout10", False, 0.90), ("holdout10", True, 0.85)])
 def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
     rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
     assert evaluate(rows).f1 >= floor
@@ -234,6 +235,19 @@ def test_numbers_derived_from_the_input_are_supported(user, reply):
      "Estimated total: £72.13."),
     ("Status page: webhook delivery delayed from 13:05 to 14:47 UTC. How long was it down?",
      "Webhook delivery was delayed from 13:05 to 14:47 UTC, so 1 h 42 min."),
+    # round eleven: a statement's money in and out, a list's sum, a CSV column, a power in superscript, a
+    # half in Portuguese, thousands spaced the French way, a credit shown with its sign
+    ("Riassumi questo estratto conto:\n+2.100,00 stipendio\n−750,00 affitto\n−64,30 luce\n+45,00 rimborso",
+     "Entrate: 2.145,00 €. Uscite: 814,30 €. Saldo: +1.330,70 €."),
+    ("今月の支出を合計してください：食費32,400円、光熱費11,850円、通信費6,200円", "合計は **50,450円** です。"),
+    ("Total these, please:\ndate,item,amount\n2024-03-02,Storage,9.99\n2024-03-05,Seats x3,36.00",
+     "The total is 45.99."),
+    ("$10,000 at 5% compounded annually for 10 years?", "Future value = 10,000 × (1.05)¹⁰ ≈ **$16,288.95**."),
+    ("A fatura deu R$ 1.347,60 e somos 3. E se o Lucas pagar só metade da parte dele?",
+     "Cada um: R$ 1.347,60 ÷ 3 = R$ 449,20. O Lucas paga R$ 224,60."),
+    ("Translate: 'The garage estimate is €1,280.'", "Le devis du garage s'élève à 1 280 €."),
+    ("I switched from the $45 plan to the $65 plan with 20 of 30 days left. Adjustment?",
+     "- Credit: $45 × 20/30 = **−$30.00**\n- Charge: $65 × 20/30 = **+$43.33**\n- Adjustment: **+$13.33**"),
 ])
 def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_derived(user, reply):
     example = chat(user, reply)
@@ -251,6 +265,48 @@ def test_date_gaps_durations_time_stamps_unit_constants_splits_and_averages_are_
 def test_a_rate_the_calculation_applies_is_a_fact_even_when_the_arithmetic_checks_out(user, reply, fact):
     example = chat(user, reply)
     assert score(example) >= 0.5 and any(fact in reason for reason in reasons(example)), reasons(example)
+
+
+@pytest.mark.parametrize("user, reply", [
+    ("Ist eine Umbuchung kostenlos?", "Für die Umbuchung zahlen Sie die Tarifdifferenz, aber keine Umbuchungsgebühr."),
+    ("Was soll ich für die Wanderung einpacken?", "Nimm Wandersocken und ein Erste-Hilfe-Set mit."),
+    ("Schreib eine kurze Beschwerde: Koffer kam 4 Tage zu spät.",
+     "Mein Koffer kam 4 Tage zu spät. Ich freue mich auf Ihre Rückmeldung."),
+    ("When can I visit? We're open Tuesday and Thursday.", "You can visit on Tuesdays and Thursdays."),
+])
+def test_german_compounds_formal_address_and_weekdays_are_not_names(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+@pytest.mark.parametrize("user, reply", [
+    ("Write me a support macro for an approved replacement. Use placeholders.",
+     "Hi {{first_name}},\n\nWe've approved a replacement for your {{item_name}}. It ships on {{ship_date}} via "
+     "{{carrier}}, and you don't need to send the original back.\n\nAll the best,\n{{agent_name}}"),
+    ("Give me an offer letter template, placeholders for everything specific.",
+     "Dear [CANDIDATE_NAME],\n\nWe are delighted to offer you the position of [JOB_TITLE].\n\n"
+     "Accepted: ____________  Date: ____________"),
+])
+def test_a_template_s_sentences_and_form_fields_are_no_facts(user, reply):
+    example = chat(user, reply)
+    assert score(example) < 0.5, reasons(example)
+
+
+def test_a_table_the_code_hard_codes_is_a_fact():
+    reply = ('```python\nPRICES = {\n    "letter": [(100, 0.85)],\n    "large_letter": [(100, 1.55), (250, 2.10)],\n}\n\n'
+             'def price(fmt, grams):\n    return next(p for limit, p in PRICES[fmt] if grams <= limit)\n```')
+    recalled = chat("Python function for the Royal Mail 2nd Class price of a letter by weight", reply)
+    given = chat("Python function for our letter prices: letter up to 100 g 0.85; large letter up to 100 g 1.55, "
+                 "up to 250 g 2.10", reply)
+    assert score(recalled) >= 0.5 and any("0.85" in reason for reason in reasons(recalled)), reasons(recalled)
+    assert score(given) < 0.5, reasons(given)
+
+
+def test_a_year_a_summary_adds_is_a_fact():
+    example = chat("Summarise: 'A phase 3 trial found dupilumab cut COPD flare-ups by about 30% versus placebo.'",
+                   "Dupilumab cut COPD flare-ups by about 30% versus placebo in a phase 3 trial. It was first "
+                   "approved in 2017.")
+    assert score(example) >= 0.5 and any("2017" in reason for reason in reasons(example)), reasons(example)
 
 
 @pytest.mark.parametrize("user, reply", [
