@@ -83,7 +83,8 @@ DECISIONS = {
     # whether an account, a plan, a service or a setting is live
     "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally"
                r"|(?:is|are|remains?|still)\s+valid",
-               r"inactive|expired|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked|degraded"
+               r"inactive|expired|lapsed|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked"
+               r"|degraded"
                r"|outage"),
     # whether there is room or stock ("available" alone says too little: "express isn't available")
     "availability": (r"in\s+stock|(?:seats?|rooms?|spots?|places?|tables?|slots?|units?)\s+(?:left|remain)",
@@ -97,7 +98,10 @@ DECISION = re.compile("|".join(
 #: costing nothing: "free", "no fee", "no return fee", "at no cost" ("feel free to ask" and "toll-free"
 #: cost nothing to say); an amount of zero, and the "free" option of the cost slot
 _NO_COST = (r"free\s+of\s+charge|at\s+no\s+(?:extra\s+|additional\s+)?(?:cost|charge)|complimentary"
-            r"|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?|costs?)|(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)")
+            r"|no\s+(?:[\w-]+\s+){0,2}(?:fees?|charges?|costs?)|(?<!feel\s)(?<![\w-])free(?![\s-]+(?:to|of|from|up|time)\b|-)"
+            r"|gratuit[aeos]*|gratis|grátis|kostenlos|kostenfrei|gebührenfrei|sans\s+frais"
+            r"|sin\s+(?:ningún\s+)?(?:coste|costo|cargo)"
+            r"|sem\s+(?:custos?|taxas?)|senza\s+costi")
 #: one slot of an answer, filled one way or another: two replies that each name, not negated, an
 #: option of a slot the other does not name give different answers ("a grey Prius" / "a white
 #: Prius", "Gold" / "Silver", "cancel it in the app" / "call us", "billed monthly" / "annually").
@@ -140,9 +144,11 @@ ALTERNATIVES = {
     "status": {"pending": r"under\s+review|being\s+(?:reviewed|processed)|in\s+review|in\s+progress|pending"
                           r"|awaiting\s+(?:a\s+|your\s+)?(?:decision|review|payment|approval)"
                           r"|waiting\s+(?:for|on)\s+(?:\S+\s+){0,2}(?:approval|review|confirmation|decision)"
-                          r"|pendiente|pendente|en\s+attente|ausstehend|em\s+análise|en\s+revisión",
+                          r"|pendiente|pendente|en\s+attente|ausstehend|em\s+análise|en\s+revisión|in\s+bearbeitung"
+                          r"|en\s+(?:cours\s+de\s+)?traitement|en\s+proceso|em\s+processamento",
                "approved": r"approved", "rejected": r"rejected|denied|declined|failed|unsuccessful",
-               "completed": r"completed|is\s+complete|resolved",
+               "completed": r"completed|is\s+complete|resolved|ausgeführt|abgeschlossen|erledigt|effectuée?"
+                            r"|realizad[oa]|completad[oa]|concluíd[oa]",
                "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received"
                        r"|pagad[ao]|(?:está|foi)\s+paga|payée?|bezahlt",
                "unpaid": r"unpaid|overdue|past\s+due|em\s+aberto|impagad[ao]|impayée?|unbezahlt",
@@ -153,7 +159,22 @@ ALTERNATIVES = {
     "cost": {"free": _NO_COST,
              "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more|(?:you\s+)?[$€£]?\d)"
                      r"|extra\s+(?:cost|charge|fee)|(?:is|are)\s+(?:paid|chargeable|billed|charged)"
-                     r"|you(?:['’]ll|\s+will)?\s+(?:pay|be\s+(?:charged|billed))|(?:rates?|fees?|charges?)\s+appl(?:y|ies)"},
+                     r"|you(?:['’]ll|\s+will)?\s+(?:pay|be\s+(?:charged|billed))|(?:rates?|fees?|charges?)\s+appl(?:y|ies)"
+                     r"|(?:des\s+)?frais\s+de|une\s+pénalité|(?:una\s+)?(?:penalización|comisión|tarifa)\s+de"
+                     r"|eine\s+gebühr"
+                     r"|(?:uma\s+)?(?:taxa|multa)\s+de|(?:custa|cuesta|coûte|kostet)\s+(?:[$€£]\s?)?\d+"},
+    # who handles it or decides it
+    "party": {"manager": r"(?:your|the)\s+(?:direct\s+|line\s+)?(?:manager|supervisor)",
+              "IT": r"(?-i:IT)\s+(?:department|team|desk|helpdesk|service\s+desk|support|security)|help\s?desk"
+                    r"|service\s+desk",
+              "HR": r"(?-i:HR)(?!\s+portal)|human\s+resources|people\s+team",
+              "finance": r"finance(?:\s+team|\s+department)?|accounts\s+payable",
+              "payroll": r"payroll(?:\s+team|\s+department)?(?!\s+correction)",
+              "front desk": r"front\s+desk|reception(?:ist)?",
+              "insurer": r"(?:your|the)\s+insurance\s+(?:company|provider)|(?:your|the)\s+insurer",
+              "pharmacy": r"(?:your|the)\s+pharmacy",
+              "instructor": r"(?:your|the)\s+(?:instructor|teacher|professor|tutor|lecturer)",
+              "doctor": r"(?:your|the)\s+(?:doctor|physician|GP|care\s+provider)"},
     "refund to": {
         "card": r"original\s+(?:payment\s+)?(?:method|card)|(?:back\s+)?(?:to|on)\s+(?:your|the)\s+"
                 r"(?:credit\s+|debit\s+|bank\s+)?card|bank\s+account|bank\s+transfer",
@@ -201,8 +222,8 @@ HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
 #: when, not whether ("if it isn't used, you can return it")
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
                        r"[^,;:—–]*", re.I)
-CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b",
-                        re.I)
+CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–•·]|\s-\s"
+                        r"|\b(?:but|however|although|though|while|whereas|unless|except)\b", re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
 STARTS = re.compile(r"[.!?:\n•*]\s*|\s[-–—]\s")  # where a sentence, a line or a label's value starts
 FUNCTION_WORDS = frozenset(
@@ -213,6 +234,12 @@ STEM = 5  # words compared by their first five letters: return, returned, return
 #: the slots of ``ALTERNATIVES`` that say where things stand, which a tool result can contradict
 STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to"})
 OTHER_WAY = {"yes": "no", "no": "yes"}
+KEY_WORD = re.compile(r"[a-z]+\d*|\d+[a-z]+")  # the words of a field's name: "appeal_allowed", "isActive"
+FLAG_PREFIXES = frozenset("is has can was did does should needs allow".split())
+#: words that deny a yes-or-no field on their own: "autopay is off", "an actual reading rather than an estimate"
+FLAG_DENIAL = re.compile(r"(?<![\w-])(?:off|disabled|deactivated|inactive|unchanged|none|nothing|rather\s+than"
+                         r"|instead\s+of)(?![\w-])")
+LABEL_COLON = re.compile(r"(?<=\w):(?=\s)")  # "autopay: not enabled" is one clause
 #: states a tool result holds that a reply says in too many ways to read ("you're all set", "we
 #: have a table"): read in results only, so that a reply saying "pending" or "fully booked" over
 #: them contradicts them
@@ -504,6 +531,21 @@ def _stem(token: str) -> str:
     return PLURAL.sub("", token)[:STEM]
 
 
+#: the words of a field's name that say a state ("appeal_allowed", "frozen"): a reply affirms the field
+#: only with one of them ("winter_sports": a reply that names winter sports says nothing of its cover)
+STATE_WORDS = frozenset("allowed available eligible enabled assigned included required due notified paid sent "
+                        "confirmed verified active approved blocked frozen locked cancelled completed refundable "
+                        "covered waived possible open ready shipped delivered released kept accepted granted issued "
+                        "expired valid passed graded received".split())
+STATE_STEMS = frozenset(map(_stem, STATE_WORDS))
+
+
+#: a field's value that says yes or no in words ("online_payments": "disabled"), affirmed by saying it is on
+STATE_VALUES = {"enabled": True, "active": True, "on": True, "yes": True, "disabled": False, "inactive": False,
+                "off": False, "no": False}
+ON_STEMS = frozenset(map(_stem, "enabled active on".split()))
+
+
 def _stances(text: str) -> list[tuple[str, str]]:
     """(stem, "no") for each content word right after a negator in its clause, else (stem, "yes")."""
     found = []
@@ -656,20 +698,26 @@ def _against_results(a: Reply, b: Reply) -> str:
     as "pending where the tool returned paid"; "" if neither or both."""
     if not a.results or a.results != b.results:
         return ""
-    options, decisions = _result_states(a.results)
+    states = _result_states(a.results)
     for reply, other in ((a, b), (b, a)):
-        theirs = _states_against(other, options, decisions)
-        for said, returned in _states_against(reply, options, decisions).items():
+        theirs = _states_against(other, *states)
+        for said, returned in _states_against(reply, *states).items():
             if said not in theirs:
                 return f"{said[1]} where the tool returned {returned}"
     return ""
 
 
-def _states_against(reply: Reply, options: frozenset, decisions: frozenset) -> dict[tuple[str, str], str]:
+def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
+                    flags: frozenset[tuple[str, bool]]) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
-    result takes the other way."""
+    result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
+    ``"appeal_allowed": true``)."""
     found = {}
+    for subject, predicate, value in flags:
+        said = _said_of(reply.key, subject, predicate)
+        if said is not None and said != value:
+            found[(subject, f"{subject}: {'yes' if said else 'no'}")] = f"{subject}: {'yes' if value else 'no'}"
     for slot in {slot for slot, _ in reply.choices if slot in STANDING_SLOTS}:
         said, returned = ({option for s, option in pairs if s == slot} for pairs in (reply.choices, options))
         if returned and said.isdisjoint(returned):
@@ -681,21 +729,67 @@ def _states_against(reply: Reply, options: frozenset, decisions: frozenset) -> d
 
 
 @lru_cache(maxsize=4096)
-def _result_states(results: str) -> tuple[frozenset, frozenset]:
+def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]]]:
     """Where a tool result says things stand, read as a reply's options and decisions, each field
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
-    is not active"."""
-    sentences = []
+    is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
+    ("appea", {"allow"}, True))."""
+    sentences, flags = [], set()
     for line in results.splitlines():
         try:
-            sentences.extend(_field_sentences(orjson.loads(line)))
+            value = orjson.loads(line)
         except orjson.JSONDecodeError:  # a result in plain words is read as written
             sentences.append(line)
+            continue
+        sentences.extend(_field_sentences(value))
+        flags.update(_flags(value))
     text = ". ".join(sentences)
     options = {said for said, pattern in RESULT_OPTIONS.items() if pattern.search(text)}
     decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
-    return _choices(text) | options, _decisions(text, frozenset()) | decisions
+    subjects = [subject for subject, _, _ in flags]
+    return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
+            frozenset(flag for flag in flags if subjects.count(flag[0]) == 1))
 
+
+def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
+    """(its subject, the stems of its words that say a state, its value) for each yes-or-no field.
+    The subject is the stem of the first word that names a thing (``"courier_assigned": false`` is
+    ("couri", {"assig"}, False); ``"covers_sudden_water_damage"``: "sudde"), or, where every word
+    says a state, the first as written, after "=" (``"cancelled"``: "=cancelled", which
+    "cancellation" is not)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        state = STATE_VALUES.get(inner.lower()) if isinstance(inner, str) else inner
+        if isinstance(state, bool) and isinstance(key, str):
+            words = [word for word in KEY_WORD.findall(key.lower()) if word not in FLAG_PREFIXES]
+            things = [word for word in words if _stem(word) not in STATE_STEMS]
+            subject = _stem(things[0]) if things else f"={words[0]}" if words else ""
+            if len(subject.lstrip("=")) > 2:
+                said_in_words = ON_STEMS if isinstance(inner, str) else frozenset()
+                yield subject, frozenset(map(_stem, words)) & STATE_STEMS | said_in_words, state
+        elif isinstance(inner, (dict, list)):
+            yield from _flags(inner)
+
+
+def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
+    """Whether ``text`` affirms or denies a yes-or-no field, in the clauses naming its subject (a
+    stem), each read as a whole: denied by a negation ("there's no written feedback", "a courier
+    hasn't been assigned", "autopay is off"), affirmed by the field's word for a state ("eligible for
+    compensation"; "for roaming, add a pass" says nothing of "roaming_included", "covers winter
+    sports" nothing of "winter_sports"). None if it says neither, or both."""
+    said = set()
+    for clause in CLAUSE_END.split(LABEL_COLON.sub(" ", text.replace("’", "'"))):
+        tokens = TOKEN.findall(clause)
+        at = next((i for i, token in enumerate(tokens) if (token == subject[1:] if subject[0] == "=" else
+                                                             _stem(token) == subject)), None)
+        if at is None:
+            continue
+        if (any(_negates(token) and token not in WITHOUT for token in tokens) or FLAG_DENIAL.search(clause)
+                or not WITHOUT.isdisjoint(tokens[max(0, at - 3):at]) or VERB_DENIED.search(clause)):
+            said.add(False)
+        elif not predicate.isdisjoint(map(_stem, tokens)):
+            said.add(True)
+    return said.pop() if len(said) == 1 else None
 
 def _field_sentences(value: Any, key: str = "it") -> Iterator[str]:
     if isinstance(value, dict):

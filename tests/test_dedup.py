@@ -239,6 +239,11 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "another team": ("Boot refunds are handled by our Payments team.", "Boot refunds are handled by the Customer Care team."),
     "another rate": ("The refund desk takes 100 requests per minute.", "The refund desk takes 100 requests per hour."),
     "a phone number or the app": ("To return the boots, call <PHONE_1>.", "To return the boots, use the app."),
+    "who decides": ("Boot refunds over $100 are approved by your manager.",
+                    "Boot refunds over $100 are approved by the Finance team."),
+    "free or a fee, in Portuguese": ("Sim, a devolução das botas é gratuita.", "A devolução das botas custa 5 €."),
+    "done or still in progress, in German": ("Ihre Rückerstattung für die Stiefel wurde ausgeführt.",
+                                             "Ihre Rückerstattung für die Stiefel ist noch in Bearbeitung."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -274,6 +279,8 @@ REWORDED = {  # the first reply, then the same answer in other words
     "a web address is the online way": (
         "Request the refund yourself at refunds.example.com; from abroad, phone the refund desk on extension 4400.",
         "Head to the self-service portal refunds.example.com. From abroad, the refund desk at extension 4400 can do it."),
+    "a field read as a label, and a field a reply only names": (
+        "Your boots refund: approved. Autopay: not enabled.", "Refund for the boots approved; autopay is off."),
     "a phone number by its label": ("Call <PHONE_1> or use live chat, 8am to 8pm.",
                                     "Phone: <PHONE_1>\nLive chat: same hours, 8am to 8pm."),
     "a price said outright": ("Cancelling the refund now incurs a $5 cancellation fee.",
@@ -402,6 +409,17 @@ def test_a_reply_naming_what_the_tool_did_not_return_conflicts_and_a_synonym_doe
      "You can play again after May 20; the account is suspended until then.", "Your account has been permanently banned."),
     ('{"estado": "en_reparto", "eta": "hoy"}', "Tu pedido está en reparto y llega hoy.", "Tu pedido llega hoy, ya está en camino.",
      "Tu pedido todavía se está preparando en el almacén."),
+    # a yes-or-no field said the other way, in the clause naming what it is about
+    ('{"decision": "denied", "appeal_allowed": true}', "It was denied. An appeal is possible from the request page.",
+     "Your request was denied; you can appeal it from the request page.", "It was denied, and this can't be appealed."),
+    ('{"restaurant_status": "accepted", "courier_assigned": false}',
+     "The restaurant accepted it. A courier hasn't been assigned yet.",
+     "Accepted by the restaurant; no courier is assigned so far.",
+     "The restaurant accepted it, and your courier is already assigned."),
+    ('{"card_status": "active", "online_payments": "disabled"}', "Your card is active; online payments are turned off.",
+     "Active card. Online payments: disabled.", "Your card is active and online payments are enabled."),
+    ('{"outage": true, "customers_affected": 1240}', "Yes, there's an outage affecting 1,240 customers.",
+     "About 1,240 customers are affected by the outage in your area.", "There are no reported outages in your area."),
 ])
 def test_a_reply_saying_things_stand_otherwise_than_its_tool_result_conflicts(tmp_path, result, true, paraphrase, wrong):
     kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, true, "true"), order_lookup(result, wrong, "wrong"),
@@ -786,31 +804,35 @@ def labeled_scores() -> dict[str, dict]:
             for name in FLOORS}
 
 
-FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 11: scored blind first)
+FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 13: scored blind first)
     "dev": {"disagreeing_reply": (0.81, 0.97), "tool_context": (0.75, 1.00),
             "agreeing_paraphrase": 0.96, "one_word_edit": 0.98},
     "holdout": {"disagreeing_reply": (0.78, 0.97), "tool_context": (0.92, 0.92),
                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout2": {"disagreeing_reply": (0.82, 0.96), "tool_context": (0.54, 0.92),
+    "holdout2": {"disagreeing_reply": (0.82, 0.97), "tool_context": (0.70, 0.93),
                  "agreeing_paraphrase": 0.97, "one_word_edit": 0.76},
     "holdout3": {"disagreeing_reply": (0.91, 0.92), "tool_context": (0.69, 0.87),
                  "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout4": {"disagreeing_reply": (0.74, 0.86), "tool_context": (0.69, 0.94),
+    "holdout4": {"disagreeing_reply": (0.74, 0.86), "tool_context": (0.75, 0.94),
                  "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
-    "holdout5": {"disagreeing_reply": (0.75, 0.94), "tool_context": (0.75, 0.92),
+    "holdout5": {"disagreeing_reply": (0.76, 0.94), "tool_context": (0.80, 0.93),
                  "agreeing_paraphrase": 0.95, "one_word_edit": 1.00},
-    "holdout6": {"disagreeing_reply": (0.75, 0.88), "tool_context": (0.85, 0.88),
+    "holdout6": {"disagreeing_reply": (0.77, 0.89), "tool_context": (0.87, 0.88),
                  "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
-    "holdout7": {"disagreeing_reply": (0.72, 0.97), "tool_context": (0.65, 0.97),
+    "holdout7": {"disagreeing_reply": (0.73, 0.97), "tool_context": (0.75, 0.97),
                  "agreeing_paraphrase": 0.91, "one_word_edit": 0.87},
-    "holdout8": {"disagreeing_reply": (0.67, 0.92), "tool_context": (0.78, 0.86),
+    "holdout8": {"disagreeing_reply": (0.69, 0.92), "tool_context": (0.84, 0.87),
                  "agreeing_paraphrase": 0.95, "one_word_edit": 0.91},
-    "holdout9": {"disagreeing_reply": (0.69, 0.88), "tool_context": (0.67, 0.87),
+    "holdout9": {"disagreeing_reply": (0.72, 0.89), "tool_context": (0.67, 0.87),
                  "agreeing_paraphrase": 0.90, "one_word_edit": 0.90},
-    "holdout10": {"disagreeing_reply": (0.77, 0.92), "tool_context": (0.87, 0.93),
+    "holdout10": {"disagreeing_reply": (0.82, 0.92), "tool_context": (0.87, 0.93),
                   "agreeing_paraphrase": 0.93, "one_word_edit": 0.86},
-    "holdout11": {"disagreeing_reply": (0.77, 0.93), "tool_context": (0.80, 0.93),
+    "holdout11": {"disagreeing_reply": (0.81, 0.93), "tool_context": (0.80, 0.93),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
+    "holdout12": {"disagreeing_reply": (0.84, 0.90), "tool_context": (0.70, 0.84),
+                  "agreeing_paraphrase": 0.94, "one_word_edit": 0.95},
+    "holdout13": {"disagreeing_reply": (0.75, 0.93), "tool_context": (0.90, 1.00),
+                  "agreeing_paraphrase": 0.98, "one_word_edit": 0.88},
 }
 
 
