@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from rich.console import Console
 from rich.table import Table
 
+from .engine import Engine
 from .errors import UsageError
 from .exporters.core import NothingToExport, FORMATS, ExportOptions, ExportSummary, export_rows
 from .exporters.hf import export_hf
@@ -40,15 +41,16 @@ DAYS_PER_MONTH = 365.25 / 12
 
 
 def export_file(inputs: list[Path], fmt: str, out_path: Path, options: ExportOptions,
-                manifest: dict[str, Any] | None = None) -> ExportSummary:
-    """Export record files to ``out_path`` (a folder for hf); raise and write nothing if a row is invalid."""
+                manifest: dict[str, Any] | None = None, engine: Engine | None = None) -> ExportSummary:
+    """Export record files to ``out_path`` (a folder for hf), rows made as ``engine``'s tasks when it
+    is distributed; raise and write nothing if a row is invalid."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt == "hf":
-        return export_hf(inputs, out_path, options, manifest)
+        return export_hf(inputs, out_path, options, manifest, engine)
     summary = ExportSummary(fmt, str(out_path))
     with AtomicWriter(out_path) as writer:
-        for _, row in export_rows(inputs, fmt, options, summary):
+        for _, row in export_rows(inputs, fmt, options, summary, engine):
             writer.write(row)
     return summary
 
@@ -68,17 +70,18 @@ def export_command(in_file: Path, fmt: str, out_path: Path, console: Console) ->
 
 
 def export_run(run_dir: Path, formats: list[str], options: dict[str, Any] | None = None,
-               manifest: dict[str, Any] | None = None, console: Console | None = None) -> dict[str, Any]:
+               manifest: dict[str, Any] | None = None, console: Console | None = None,
+               engine: Engine | None = None) -> dict[str, Any]:
     """A recipe's ``export:`` section: each format for the run's train and eval records.
 
     Returns the manifest's ``exports`` block (see the module docstring) and prints what was
     written, left out and warned about. A split with no records is not exported.
     ``manifest`` feeds the hf dataset card and the default model; without it,
-    ``<run>/manifest.json`` is read if present.
+    ``<run>/manifest.json`` is read if present. Rows are made on ``engine`` (the run's).
     """
     manifest = manifest or manifest_of(run_dir)
     parsed = ExportOptions.parse(options)
-    results = export_formats(run_dir, formats, parsed, manifest)
+    results = export_formats(run_dir, formats, parsed, manifest, engine)
     results["warnings"] = [{"format": fmt, **limit} for fmt, _, summary in summaries(results) for limit in summary.get("limits", ())]
     if parsed.rows.system_prompt:
         model = parsed.settings.get("model") or synth_option(manifest, "model") or DEFAULT_MODEL
@@ -88,7 +91,8 @@ def export_run(run_dir: Path, formats: list[str], options: dict[str, Any] | None
     return results
 
 
-def export_formats(run_dir: Path, formats: list[str], parsed: ExportOptions, manifest: dict[str, Any] | None) -> dict[str, Any]:
+def export_formats(run_dir: Path, formats: list[str], parsed: ExportOptions, manifest: dict[str, Any] | None,
+                   engine: Engine | None = None) -> dict[str, Any]:
     for fmt in formats:
         if fmt not in FORMATS:
             raise UsageError(f"export.formats: unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
@@ -97,22 +101,23 @@ def export_formats(run_dir: Path, formats: list[str], parsed: ExportOptions, man
     results: dict[str, Any] = {}
     for fmt in formats:
         if fmt == "hf":
-            results[fmt] = run_export(run_dir, list(present.values()), fmt, Path("exports/hf"), parsed, manifest)
+            results[fmt] = run_export(run_dir, list(present.values()), fmt, Path("exports/hf"), parsed, manifest, engine)
             continue
-        results[fmt] = {split: run_export(run_dir, [path], fmt, Path(f"exports/{split}.{fmt}.jsonl"), parsed)
+        results[fmt] = {split: run_export(run_dir, [path], fmt, Path(f"exports/{split}.{fmt}.jsonl"), parsed,
+                                          engine=engine)
                         for split, path in present.items()}
     return results
 
 
 def run_export(run_dir: Path, inputs: list[Path], fmt: str, out: Path, options: ExportOptions,
-               manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+               manifest: dict[str, Any] | None = None, engine: Engine | None = None) -> dict[str, Any]:
     """One export inside a run; its summary names paths relative to the run, as the manifest does.
 
     A split with nothing to export in this format (a DPO export of a split without
     preference pairs) is noted in the manifest rather than failing the whole run.
     """
     try:
-        summary = export_file(inputs, fmt, run_dir / out, options, manifest).to_dict(options)
+        summary = export_file(inputs, fmt, run_dir / out, options, manifest, engine).to_dict(options)
     except NothingToExport as exc:
         return {"format": fmt, "written": 0, "skipped_because": exc.message}
     return {**summary, "path": str(out)}

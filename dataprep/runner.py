@@ -262,7 +262,7 @@ def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console
         from .export import export_run
 
         manifest["exports"] = export_run(run_dir, recipe.export["formats"], recipe.export.get("options"), manifest=manifest,
-                                         console=runner.console)
+                                         console=runner.console, engine=runner.engine)
     write_json(run_dir / "manifest.json", manifest)
     write_report(facts)
     return RunOutcome(run_dir, manifest, runner.reused)

@@ -97,6 +97,9 @@ def assert_same_placement(runs: dict[str, Path]) -> None:
         assert manifests[name]["counts"] == manifests[reference]["counts"], name
         assert [(s["stage"], s["in"], s["out"], s["set_aside"], s["stats"]) for s in manifests[name]["stages"]] == \
             [(s["stage"], s["in"], s["out"], s["set_aside"], s["stats"]) for s in manifests[reference]["stages"]]
+        assert manifests[name].get("exports") == manifests[reference].get("exports"), name
+        for export in sorted((first / "exports").glob("*.jsonl")) if (first / "exports").is_dir() else ():
+            assert (folder / "exports" / export.name).read_bytes() == export.read_bytes(), (name, export.name)
     counts = manifests[reference]["counts"]
     assert counts["input"] + counts["created"] == sum(counts[place] for place in PLACES)
 
@@ -126,7 +129,8 @@ def test_lsh_bands_as_ray_tasks_find_the_groups_one_process_finds(local_ray):
 
 def test_quickstart_places_every_record_alike_in_process_in_a_pool_and_on_ray(tmp_path, monkeypatch, local_ray):
     runs = run_ways(REPO / "recipes" / "quickstart.yaml", tmp_path, monkeypatch, batch_records=16)
-    assert_same_placement(runs)
+    assert_same_placement(runs)  # the training exports too: made in batches on each engine
+    assert len(list((runs["ray"] / "exports").glob("*.jsonl"))) == 4
     assert orjson.loads((runs["pool"] / "manifest.json").read_bytes())["stages"][1]["stats"]["pii"]  # scrubbed there
 
 
@@ -168,6 +172,30 @@ def test_200k_records_place_alike_on_the_local_engine_and_on_ray(tmp_path, monke
                                     "stages": [{"mine": {}}, {"dedup": {}}, {"split": {"eval_size": 0.05}}]}).decode())
     runs = run_ways(recipe, tmp_path / "runs", monkeypatch, batch_records=1000, ways=("pool", "ray"))
     assert_same_placement(runs)
+
+
+def test_export_rows_are_made_as_tasks_of_a_distributed_engine(tmp_path, monkeypatch):
+    from dataprep.export import export_file
+    from dataprep.exporters.core import ExportOptions
+
+    ran = []
+
+    class Recording(engine.InProcessEngine):
+        distributed = True  # as Ray is: rows are made as its tasks
+
+        def map_batches(self, fn, batches, *args):
+            ran.append(fn.__name__)
+            return super().map_batches(fn, batches, *args)
+
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 2)
+    records = tmp_path / "records.jsonl"
+    records.write_bytes(b"".join(orjson.dumps({"id": f"r{n}", "messages": [
+        {"role": "user", "content": f"question {n}"}, {"role": "assistant", "content": f"answer {n}"}]}) + b"\n"
+        for n in range(5)))
+    here = export_file([records], "openai", tmp_path / "here.jsonl", ExportOptions(), engine=engine.InProcessEngine())
+    there = export_file([records], "openai", tmp_path / "there.jsonl", ExportOptions(), engine=Recording())
+    assert ran == ["converted_rows"] and here.written == there.written == 5
+    assert (tmp_path / "here.jsonl").read_bytes() == (tmp_path / "there.jsonl").read_bytes()
 
 
 def test_pool_run_still_advances_the_progress_bars(tmp_path, monkeypatch):

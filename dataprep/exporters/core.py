@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import schemas
+from ..engine import Engine, batched
 from ..errors import DataprepError, RecipeError
 from ..formats.records import read_strict
 from ..record import Record
@@ -115,17 +116,26 @@ class NothingToExport(DataprepError):
         self.records_in = records_in
 
 
-def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: ExportSummary) -> Iterator[tuple[Record, Row]]:
-    """Valid rows of ``inputs`` in format ``fmt``; skips are counted in ``summary``."""
-    check = RowCheck(fmt, options)
+def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: ExportSummary,
+                engine: Engine | None = None) -> Iterator[tuple[Record, Row]]:
+    """Valid rows of ``inputs`` in format ``fmt``; skips are counted in ``summary``. On a
+    distributed engine (Ray) records are converted and checked in batches as its tasks; elsewhere
+    in this process, one by one: a row costs less to make than a record costs to ship to another
+    process (benchmarks/bench_export.py). This process reads, counts and yields them in file order."""
+    check = RowCheck(fmt, options)  # here: its limits may come from this process's environment
     for path in inputs:
-        for line, record in read_strict(path):
+        if engine is not None and engine.distributed:
+            batches = engine.map_batches(converted_rows, batched(read_strict(path)), fmt, options.rows, check)
+            converted = (item for batch in batches for item in batch)
+        else:
+            converted = (converted_row(line, record, fmt, options.rows, check) for line, record in read_strict(path))
+        for line, record, row, checked in converted:
             summary.records_in += 1
-            row = convert_record(fmt, record, options.rows, path, line)
             if isinstance(row, Skip):
                 summary.skipped[row.reason] += 1
                 continue
-            checked = check.check(row, line)
+            if isinstance(row, str):
+                raise ExportInvalid(row, file=str(path), line=line)
             if checked.errors and checked.errors[0].cls == "example_too_long":
                 summary.skipped[TOO_LONG] += 1
                 continue
@@ -142,9 +152,24 @@ def export_rows(inputs: list[Path], fmt: str, options: ExportOptions, summary: E
                               records_in=summary.records_in, file=", ".join(map(str, inputs)))
 
 
-def convert_record(fmt: str, record: Record, options: RowOptions, path: Path, line: int) -> Row | Skip:
+Converted = tuple[int, Record, "Row | Skip | str", "Checked | None"]
+
+
+def converted_rows(batch: list[tuple[int, Record]], fmt: str, options: RowOptions, check: RowCheck) -> list[Converted]:
+    return [converted_row(line, record, fmt, options, check) for line, record in batch]
+
+
+def converted_row(line: int, record: Record, fmt: str, options: RowOptions, check: RowCheck) -> Converted:
+    """(line, record, its row, the row's check): the row is a Skip for a record the format leaves
+    out, and for one whose messages break the record schema, what is wrong, to be raised where the
+    file is known (an exception with arguments of its own may not cross processes)."""
+    row = convert_record(fmt, record, options)
+    return line, record, row, check.check(row, line) if isinstance(row, dict) else None
+
+
+def convert_record(fmt: str, record: Record, options: RowOptions) -> Row | Skip | str:
     try:
         return convert(fmt, record, options)
     except (KeyError, TypeError, AttributeError) as exc:  # a record that breaks the record schema
-        raise ExportInvalid(f"record {record.id} has a malformed message ({type(exc).__name__}: {exc}); "
-                            "check it with the record schema", file=str(path), line=line) from None
+        return (f"record {record.id} has a malformed message ({type(exc).__name__}: {exc}); "
+                "check it with the record schema")

@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ..engine import Engine
 from ..record import PLACES, Record
 from .core import ExportOptions, ExportSummary, export_rows
 from .rows import Row
@@ -46,8 +47,10 @@ def features():
     return Features({"id": Value("string"), "messages": List(message), "tools": Value("string")})
 
 
-def export_hf(inputs: list[Path], out_dir: Path, options: ExportOptions, manifest: dict[str, Any] | None = None) -> ExportSummary:
-    """Export record files to ``out_dir``; each record goes to the split its ``split`` names."""
+def export_hf(inputs: list[Path], out_dir: Path, options: ExportOptions, manifest: dict[str, Any] | None = None,
+              engine: Engine | None = None) -> ExportSummary:
+    """Export record files to ``out_dir``; each record goes to the split its ``split`` names (rows
+    made on ``engine``)."""
     import datasets
 
     datasets.disable_progress_bars()
@@ -57,7 +60,7 @@ def export_hf(inputs: list[Path], out_dir: Path, options: ExportOptions, manifes
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         schema = features().arrow_schema
-        write_parquet(export_rows(inputs, "hf", options, summary), staging / "data", schema)
+        write_parquet(export_rows(inputs, "hf", options, summary, engine), staging / "data", schema)
         with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-cache.", suffix=".tmp", dir=out_dir.parent) as cache:
             splits = {split: split_dataset(staging / "data" / f"{split}.parquet", cache) for split in sorted(summary.splits)}
             datasets.DatasetDict(splits).save_to_disk(str(staging))
