@@ -234,6 +234,7 @@ STEM = 5  # words compared by their first five letters: return, returned, return
 #: the slots of ``ALTERNATIVES`` that say where things stand, which a tool result can contradict
 STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to"})
 OTHER_WAY = {"yes": "no", "no": "yes"}
+FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # "appeal_allowed", "isActive"; not "maria@example.com"
 KEY_WORD = re.compile(r"[a-z]+\d*|\d+[a-z]+")  # the words of a field's name: "appeal_allowed", "isActive"
 FLAG_PREFIXES = frozenset("is has can was did does should needs allow".split())
 #: words that deny a yes-or-no field on their own: "autopay is off", "an actual reading rather than an estimate"
@@ -760,7 +761,8 @@ def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, inner in items:
         state = STATE_VALUES.get(inner.lower()) if isinstance(inner, str) else inner
-        if isinstance(state, bool) and isinstance(key, str):
+        # a field's name is structure, never scrubbed: only a name a program gives is read (and quoted)
+        if isinstance(state, bool) and isinstance(key, str) and FIELD_NAME.fullmatch(key):
             words = [word for word in KEY_WORD.findall(key.lower()) if word not in FLAG_PREFIXES]
             things = [word for word in words if _stem(word) not in STATE_STEMS]
             subject = _stem(things[0]) if things else f"={words[0]}" if words else ""

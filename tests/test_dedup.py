@@ -436,6 +436,14 @@ def test_a_conflict_with_the_tool_result_says_what_the_result_holds(tmp_path):
                                               "not return (pending where the tool returned paid)"]
 
 
+def test_a_tool_field_named_with_personal_data_is_never_quoted_in_a_conflict_reason(tmp_path):
+    """Field names are structure and are not scrubbed: one a person's address names is not read."""
+    result = '{"status": "pending", "maria.lopez@example.com": true}'
+    kept, _, stats = run_dedup(tmp_path, [order_lookup(result, "It's pending; maria.lopez@example.com is not verified.", "a"),
+                                          order_lookup(result, "It is still pending, nothing else to do.", "b")])
+    assert "maria" not in orjson.dumps([record.get("reasons") for record in kept]).decode()
+
+
 def test_a_question_asked_with_or_without_please_is_one_question(tmp_path):
     rows = [order_lookup('{"status": "delivered"}', "It was delivered this morning.", "a"),
             order_lookup('{"status": "delivered"}', "It is still on its way.", "b")]
