@@ -20,11 +20,17 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
   late") are no dispute either;
 - each states another length of one kind of duration ("2 days" / "2 weeks" notice);
 - each names, not denied in its clause, another option for one slot of the answer
-  (``ALTERNATIVES``: the way to do it, free or paid, a billing period, where a refund goes, a
-  colour, a tier, where an order, a claim or a payment stands), one of them not from its
-  input;
+  (``ALTERNATIVES``: the way to do it, who handles it, free or paid, a billing period, where a
+  refund goes, a colour, a tier, where an order, a claim or a payment stands), one of them not
+  from its input or both from a question that offers them ("monthly or yearly?");
+- each names another plan, tier, team or office, by names that share no word;
 - over the same tool result, worded alike around it, one names what the tool returned where
-  the other names something it did not ("the Eastside Clinic" / "the Westside Clinic").
+  the other names something it did not ("the Eastside Clinic" / "the Westside Clinic");
+- over the same tool result, one says where things stand otherwise than the result does, or a
+  yes-or-no field of it the other way ("can't be appealed" over ``"appeal_allowed": true``),
+  and the other does not.
+
+Leads, negations, costs and states are read in German, French, Spanish and Portuguese too.
 
 Replies that agree on all of these are one answer however they are worded.
 """

@@ -71,6 +71,7 @@ CONFLICT_VIEW = "user"
 OTHER_GROUNDS = "other tool results"
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
+SHORT_QUESTION = 300  # characters of user turns read word by word for the same-question key
 #: words that ask nothing: a question with or without them is one question
 COURTESY = re.compile(r"\b(?:please|pls|plz|thanks|thank\s+you|thx|hi|hello|hey|por\s+favor|gracias|bitte|danke"
                       r"|merci|s['’]il\s+vous\s+pla[iî]t|obrigad[oa])\b")
@@ -171,9 +172,14 @@ def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarra
 
 
 def _question_key(text: str) -> int:
-    """A 63-bit hash of a conversation's user turns, case, punctuation, contractions and courtesies
-    aside ("check order <ORDER_1> please" asks what "Check order <ORDER_1>?" asks); 0 for none."""
-    lower = CONTRACTION.sub(lambda match: CONTRACTIONS[match[0].replace("’", "'")], text.lower())
+    """A 63-bit hash of a conversation's user turns, case and spacing aside; 0 for none. A short
+    question also without its punctuation, contractions and courtesies ("check order <ORDER_1>
+    please" asks what "Check order <ORDER_1>?" asks), where a word is much of its text (in a long
+    one, MinHash finds the copy: reading every word of it again would cost the stage a third)."""
+    lower = text.lower()
+    if len(lower) > SHORT_QUESTION:
+        return _text_key(" ".join(lower.split()))
+    lower = CONTRACTION.sub(lambda match: CONTRACTIONS[match[0].replace("’", "'")], lower)
     words = WORD.findall(COURTESY.sub(" ", lower)) or WORD.findall(lower)
     return _text_key(" ".join(words)) if words else 0
 
