@@ -416,7 +416,17 @@ def _last_number(line: str) -> tuple[int, ...]:
     written = INPUT_NUMBER.findall(line)
     if not written:
         return ()
-    return number_values(written[-1].split(",")[-1] if CSV_FIELDS.search(written[-1]) else written[-1])
+    return number_values(_csv_fields(written[-1])[-1])
+
+
+def _csv_fields(written: str) -> list[str]:
+    """A number as written, or the fields of a CSV row its commas join ("3,36.00": "3", "36.00")."""
+    return written.split(",") if CSV_FIELDS.search(written) else [written]
+
+
+def _unspaced(match: re.Match) -> str:
+    """Thousands written apart, together: "1 280" is "1280"."""
+    return SPACES.sub("", match.group())
 
 
 def _ledger_totals(text: str) -> set[int]:
@@ -561,11 +571,11 @@ def _numbers_of(text: str) -> frozenset[float]:
         values = number_values(match.group(), scale[1] if scale else None)  # $1.2k is 1.2 and 1200
         numbers.update(values)
         if CSV_FIELDS.search(match.group()):  # "x3,36.00" in a CSV row is 3 and 36.00
-            numbers.update(value for field in match.group().split(",") for value in number_values(field))
+            numbers.update(value for field in _csv_fields(match.group()) for value in number_values(field))
         if text[match.end():match.end() + 1] == "%":
             numbers.update(number_key(v / 1e6) for v in values)  # 19% is also 0.19
     for match in SPACED_THOUSANDS.finditer(text):  # "1 150 cartons" is also 1150
-        numbers.update(number_values(re.sub(r"\s", "", match.group())))
+        numbers.update(number_values(_unspaced(match)))
     return frozenset(numbers)
 
 
@@ -1031,7 +1041,7 @@ class ReplyClaims:
             text = URL.sub(lambda match: BLANK * len(match.group()), text)
         if "<" in text or "[" in text:
             text = PLACEHOLDER.sub(self._placeholder, text)
-        text = SPACED_THOUSANDS.sub(lambda match: SPACES.sub("", match.group()), text)  # "1 280 €" is 1280 €
+        text = SPACED_THOUSANDS.sub(_unspaced, text)  # "1 280 €" is 1280 €
         self.text = text
         self.low = text.lower()
         tokens = set(self.low.split())
@@ -1524,10 +1534,12 @@ def german_compound(word: str) -> bool:
         parts = list(filter(None, word.split("-")))
         return all(map(written, parts)) and any(zipf_frequency(part, "de") >= zipf_frequency(part, "en") + 1
                                                 for part in parts)
-    return any(zipf_frequency(word[cut:], "de") >= GERMAN_HEAD_ZIPF
-               and any(modifier.endswith(link) and written(modifier[:len(modifier) - len(link)])
-                       for modifier in [word[:cut]] for link in GERMAN_LINKS)
-               for cut in range(3, len(word) - 3))
+    for cut in range(3, len(word) - 3):
+        modifier = word[:cut]
+        if zipf_frequency(word[cut:], "de") >= GERMAN_HEAD_ZIPF and any(
+                modifier.endswith(link) and written(modifier[:cut - len(link)]) for link in GERMAN_LINKS):
+            return True
+    return False
 
 
 @lru_cache(maxsize=8)

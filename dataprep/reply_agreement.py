@@ -38,6 +38,7 @@ Replies that agree on all of these are one answer however they are worded.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -600,7 +601,13 @@ def _negated_in(clause: str, match: re.Match) -> bool:
     apply"); "at no cost" earlier in the clause is no denial of the card a refund goes to."""
     clause = clause.lower().replace("’", "'")
     before, after = TOKEN.findall(clause[:match.start()]), TOKEN.findall(clause[match.end():])
-    return (any(_negates(token) and token not in WITHOUT for token in before + after)
+    return _denied(clause, before + after, before)
+
+
+def _denied(clause: str, tokens: list[str], before: list[str]) -> bool:
+    """Whether a (lower-case) clause denies what stands after ``before``: a negated verb anywhere in it,
+    "no" or "without" just before it, or Spanish "no" before a verb."""
+    return (any(_negates(token) and token not in WITHOUT for token in tokens)
             or not WITHOUT.isdisjoint(before[-3:]) or bool(VERB_DENIED.search(clause)))
 
 
@@ -715,7 +722,7 @@ def _against_results(a: Reply, b: Reply) -> str:
 
 
 def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
-                    flags: frozenset[tuple[str, bool]]) -> dict[tuple[str, str], str]:
+                    flags: frozenset[tuple[str, frozenset[str], bool]]) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
     result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
@@ -753,9 +760,9 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
     text = ". ".join(sentences)
     options = {said for said, pattern in RESULT_OPTIONS.items() if pattern.search(text)}
     decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
-    subjects = [subject for subject, _, _ in flags]
+    fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
-            frozenset(flag for flag in flags if subjects.count(flag[0]) == 1))
+            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1))
 
 
 def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
@@ -792,12 +799,12 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
                                                              _stem(token) == subject)), None)
         if at is None:
             continue
-        if (any(_negates(token) and token not in WITHOUT for token in tokens) or FLAG_DENIAL.search(clause)
-                or not WITHOUT.isdisjoint(tokens[max(0, at - 3):at]) or VERB_DENIED.search(clause)):
+        if _denied(clause, tokens, tokens[:at]) or FLAG_DENIAL.search(clause):
             said.add(False)
         elif not predicate.isdisjoint(map(_stem, tokens)):
             said.add(True)
     return said.pop() if len(said) == 1 else None
+
 
 def _field_sentences(value: Any, key: str = "it") -> Iterator[str]:
     if isinstance(value, dict):

@@ -436,12 +436,16 @@ def test_a_conflict_with_the_tool_result_says_what_the_result_holds(tmp_path):
                                               "not return (pending where the tool returned paid)"]
 
 
-def test_a_tool_field_named_with_personal_data_is_never_quoted_in_a_conflict_reason(tmp_path):
-    """Field names are structure and are not scrubbed: one a person's address names is not read."""
-    result = '{"status": "pending", "maria.lopez@example.com": true}'
-    kept, _, stats = run_dedup(tmp_path, [order_lookup(result, "It's pending; maria.lopez@example.com is not verified.", "a"),
-                                          order_lookup(result, "It is still pending, nothing else to do.", "b")])
-    assert "maria" not in orjson.dumps([record.get("reasons") for record in kept]).decode()
+@pytest.mark.parametrize("field, shows", [("maria.lopez@example.com", "maria"),  # what a reason would quote of it
+                                          ("<script>alert(1)</script>_allowed", "scrip"),
+                                          ("[bold red]maria[/bold red]_allowed", "bold"),
+                                          ("\u001b[31mmaria_allowed", "31m")])
+def test_a_tool_field_named_with_markup_or_personal_data_is_never_quoted_in_a_conflict_reason(tmp_path, field, shows):
+    """Field names are structure and are not scrubbed: one that is no name a program gives is not read."""
+    result = orjson.dumps({"status": "pending", field: True}).decode()
+    kept, _, _ = run_dedup(tmp_path, [order_lookup(result, f"It's pending; {field} is not verified.", "a"),
+                                      order_lookup(result, "It is still pending, nothing else to do.", "b")])
+    assert shows not in orjson.dumps([record.get("reasons") for record in kept]).decode()
 
 
 def test_a_question_asked_with_or_without_please_is_one_question(tmp_path):
