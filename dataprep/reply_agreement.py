@@ -8,7 +8,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - one refuses while the other helps;
 - their decisions have opposite polarity: an opening "Yes" / "No" (to a yes-or-no question
   without one, its sentences on the question's words, negated or not: "PayPal isn't one of
-  our options" / "PayPal works at checkout"), approved / denied, eligible / not eligible, or
+  our options" / "PayPal works at checkout"; restricted, to "can I ...?": "tips can only be
+  added at checkout"), approved / denied, eligible / not eligible, or
   a word of the user's question affirmed in one and negated in the other ("you can return
   it" / "it can't be returned");
 - one states a specific fact that neither the other reply nor its own input holds, while the
@@ -18,7 +19,10 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
   own lookup is lenient: "may" and a "4" anywhere hold May 4). A fact only one of them states
   is detail, not dispute; two replies each relaying its own input ("8 days late", "4 days
   late") are no dispute either;
-- each states another length of one kind of duration ("2 days" / "2 weeks" notice);
+- each states another length of one kind of duration ("2 days" / "2 weeks" notice; "instantly" /
+  "within 1 business day", "the same day" / "the next business day"; "1 día hábil" in five languages);
+- each counts one thing in numbers the other does not ("2 nights" / "3 nights"), or writes another
+  short code ("seat 14A" / "seat 14C");
 - each names, not denied in its clause, another option for one slot of the answer
   (``ALTERNATIVES``: the way to do it, who handles it, free or paid, a billing period, where a
   refund goes, a colour, a tier, where an order, a claim or a payment stands), one of them not
@@ -26,9 +30,10 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - each names another plan, tier, team or office, by names that share no word;
 - over the same tool result, worded alike around it, one names what the tool returned where
   the other names something it did not ("the Eastside Clinic" / "the Westside Clinic");
-- over the same tool result, one says where things stand otherwise than the result does, or a
-  yes-or-no field of it the other way ("can't be appealed" over ``"appeal_allowed": true``),
-  and the other does not.
+- over the same tool result, one says where things stand otherwise than the result does, a
+  yes-or-no field of it the other way ("can't be appealed" over ``"appeal_allowed": true``; a
+  state to come, "we'll assign a courier", says neither), or one field's amount as another's
+  ("$18.40 in total" over ``"fare": 18.4, "total": 21.4``), and the other does not.
 
 Leads, negations, costs and states are read in German, French, Spanish and Portuguese too.
 
@@ -46,7 +51,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from .facts import (COUNT_WORDS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of,
+from .facts import (COUNT_WORDS, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of,
                     number_key, number_values, numeric_matches, word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
@@ -83,7 +88,8 @@ DECISIONS = {
     "case": (rf"{_DONE}(?:resolved|closed|completed)",
              rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
              rf"|{_NOT_YET}(?:resolved|closed)"),
-    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited)",
+    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited)"
+                r"|(?:payment|money|funds|refund|transfer)\s+(?:has|have|was|were)\s+(?:already\s+)?(?:been\s+)?sent",
                 rf"(?:{_STILL})(?:pending|queued|scheduled)"
                 rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
@@ -191,15 +197,31 @@ ALTERNATIVES = {
 }
 CHOICE = re.compile("|".join(rf"\b(?P<{slot.replace(' ', '_')}__{option.replace(' ', '_')}>{pattern})\b"
                              for slot, options in ALTERNATIVES.items() for option, pattern in options.items()), re.I)
+#: units of time in the languages logs most often hold besides English, by the English unit
+UNITS_ABROAD = {"day": r"d[ií]as?|jours?|(?:werk|arbeits)?tag(?:e|en)?|giorn[oi]",
+                "week": r"semanas?|semaines?|wochen?|settiman[ae]", "month": r"mes(?:es)?|mois|monate?n?|mes[ei]",
+                "hour": r"horas?|heures?|stunden?|or[ae]"}
+ABROAD_UNIT = [(unit, re.compile(pattern, re.I)) for unit, pattern in UNITS_ABROAD.items()]
 #: a duration: its number (digits, a word, "a"), a range's other end, and its unit; "half an hour"
 #: is no hour, "$5 a month" and "twice a year" are rates
 DURATION = re.compile(rf"(?<![\w.,])(?P<num>\d+(?:[.,]\d+)?|{word_alternation(COUNT_WORDS | {'one'})}"
                       r"|(?<!half\s)(?<!of\s)(?<!\d\s)(?<!times\s)(?<!twice\s)(?<!once\s)an?)"
                       r"(?:\s*(?:-|–|to)\s*(?P<to>\d+(?:[.,]\d+)?))?[\s-]*(?:business\s+|working\s+|calendar\s+)?"
-                      r"(?P<unit>second|sec|minute|min|hour|hr|day|week|month|year|yr)s?\b", re.I)
+                      r"(?:(?P<unit>second|sec|minute|min|hour|hr|day|week|month|year|yr)s?"
+                      # Spanish, Portuguese, French, German, Italian ("1 día hábil", "2 Werktage", "48 Stunden")
+                      rf"|(?P<unit_abroad>{'|'.join(UNITS_ABROAD.values())}))\b", re.I)
 DURATION_UNITS = {"second": ("minutes", 1 / 60), "sec": ("minutes", 1 / 60), "minute": ("minutes", 1),
                   "min": ("minutes", 1), "hour": ("minutes", 60), "hr": ("minutes", 60), "day": ("days", 1),
                   "week": ("days", 7), "month": ("months", 1), "year": ("months", 12), "yr": ("months", 12)}
+#: durations said in words: at once (no time at all), the same day, the next (business) day
+SAID_DURATION = re.compile(
+    r"(?i)\b(?:(?P<now>instant(?:ly)?|immediately|right\s+away|straight\s+away|in\s+(?:a\s+few\s+)?seconds"
+    r"|al\s+instante|inmediatamente|de\s+inmediato|sofort|umgehend|imm[ée]diatement|imediatamente|na\s+hora)"
+    r"|(?P<same_day>(?:the\s+)?same[\s-]day|el\s+mismo\s+d[ií]a|le\s+jour\s+m[êe]me|no\s+mesmo\s+dia|am\s+selben\s+tag)"
+    r"|(?P<next_day>(?:the\s+)?(?:next|following)\s+(?:business\s+|working\s+)?day|(?:siguiente|pr[oó]ximo)\s+d[ií]a(?:\s+(?:h[aá]bil|[uú]til))?"
+    r"|jour\s+ouvr[ée]\s+suivant|n[äa]chsten\s+werktag))\b")
+SAID_DURATIONS = {"now": {("minutes", 0.0, 0.0), ("days", 0.0, 0.0), ("months", 0.0, 0.0)}, "same day": {("days", 0.0, 0.0)},
+                  "next day": {("days", 1.0, 1.0)}}
 #: words that deny their whole clause in the languages logs most often hold besides English, where
 #: they need not come before what they deny ("ne comprend pas le petit-déjeuner", "kann nicht
 #: umgebucht werden"; Spanish and Italian write "no", "non" as English does)
@@ -225,12 +247,20 @@ PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, match
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 #: a clause that says what would happen, not what is: "once approved, ...", "if you call us, ..."
 HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
+#: a restriction: "tips can only be added at checkout" (not a condition, "only if you ...", nor a
+#: price, "you only pay the difference")
+RESTRICTED = re.compile(r"(?i)\b(?:only|solo|sólo|somente|apenas|nur|seulement|uniquement)\b"
+                        r"(?!\s+(?:if|when|si|cuando|wenn|quando|pay|pays|be\s+charged|cost|costs|charge)\b)")
+#: a question about what is needed, where a restriction says yes ("do I need a referral?")
+REQUIREMENT = re.compile(r"(?i)\b(?:need|needed|require[sd]?|required|must|have\s+to|necesito|brauche)\b")
 #: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
 #: when, not whether ("if it isn't used, you can return it")
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
                        r"[^,;:—–]*", re.I)
-CLAUSE_END = re.compile(r"[,.:](?!\S)|[;!?()\n—–•·]|\s-\s"
-                        r"|\b(?:but|however|although|though|while|whereas|unless|except)\b", re.I)
+_CLAUSE_END = r"[,.:](?!\S)|[;!?\n—–•·]|\s-\s|\b(?:but|however|although|though|while|whereas|unless|except)\b"
+CLAUSE_END = re.compile(rf"{_CLAUSE_END}|[()]", re.I)
+#: an amount's clause keeps what it brackets: "hit your daily limit ($150)"
+AMOUNT_CLAUSE_END = re.compile(_CLAUSE_END, re.I)
 TOKEN = re.compile(r"\w+(?:['’]\w+)?")
 STARTS = re.compile(r"[.!?:\n•*]\s*|\s[-–—]\s")  # where a sentence, a line or a label's value starts
 FUNCTION_WORDS = frozenset(
@@ -244,9 +274,14 @@ OTHER_WAY = {"yes": "no", "no": "yes"}
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # "appeal_allowed", "isActive"; not "maria@example.com"
 KEY_WORD = re.compile(r"[a-z]+\d*|\d+[a-z]+")  # the words of a field's name: "appeal_allowed", "isActive"
 FLAG_PREFIXES = frozenset("is has can was did does should needs allow".split())
+#: words of a field's name that make it an identifier, not an amount ("order_id", "account_number")
+ID_STEMS = frozenset("id ids numbe no code zip phone year ref refer".split())
+AMOUNT_TEXT = re.compile(r"[$€£]?\s?-?\d{1,3}(?:[,.\u00a0]\d{3})*(?:[.,]\d{1,2})?")
 #: words that deny a yes-or-no field on their own: "autopay is off", "an actual reading rather than an estimate"
 FLAG_DENIAL = re.compile(r"(?<![\w-])(?:off|disabled|deactivated|inactive|unchanged|none|nothing|rather\s+than"
                          r"|instead\s+of)(?![\w-])")
+#: a state still to come says nothing of where things stand now ("we'll assign a courier shortly")
+TO_COME = re.compile(r"(?i)\b(?:will|going\s+to|shortly|soon|once)\b|\w['’]ll\b")
 LABEL_COLON = re.compile(r"(?<=\w):(?=\s)")  # "autopay: not enabled" is one clause
 #: states a tool result holds that a reply says in too many ways to read ("you're all set", "we
 #: have a table"): read in results only, so that a reply saying "pending" or "fully booked" over
@@ -282,6 +317,8 @@ class Reply:
     words_as_written: tuple[str, ...]  # the reply's words, in order, capitals kept
     durations: frozenset[tuple[str, float, float]]  # (minutes, days or months; how many; the number written)
     durations_given: frozenset[tuple[str, float, float]]  # those its input holds
+    counts: frozenset[tuple[str, int]]  # (thing, how many) it counts: "3 nights" is ("night", 3)
+    counts_given: frozenset[tuple[str, int]]  # those its input holds, as words or as a field ("nights": 3)
     named: frozenset[tuple[str, frozenset[str]]]  # (kind, its name's words): "the Team plan" is ("plan", {"team"})
     named_given: frozenset[str]  # the words of its input, to tell names it was given
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
@@ -310,8 +347,9 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)),
-                 _decisions(text, _content_stems(question), bool(YES_NO_QUESTION.search(question))),
+                 _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
                  _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
+                 _counts(text), _counts(context) | _counted_fields(context),
                  _named(text), frozenset(WORD.findall(context.lower())),
                  *((text, context) if with_text else ()))
 
@@ -330,6 +368,9 @@ def disagreement(a: Reply, b: Reply) -> str | None:
     longer = _other_durations(a, b)
     if longer:
         return f"different durations ({longer})"
+    recounted = _recounted(a, b)
+    if recounted:
+        return f"different counts ({recounted})"
     switched = _switched(a, b)
     if switched:
         return f"different options ({switched})"
@@ -392,7 +433,7 @@ def _other_month(readings: frozenset, other: Reply) -> bool:
 
 #: the kinds of fact whose numbers may be another writing of a fact of this kind
 COMPATIBLE = {"date": {"date", "number"}, "time": {"time", "number"}, "number": {"number", "date", "time", "id"},
-              "id": {"number", "id"}}
+              "id": {"number", "id"}, "code": set()}
 
 
 def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[str, frozenset[int]], ...]:
@@ -409,11 +450,12 @@ MONEY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars
 
 def _numerals(text: str) -> frozenset[int]:
     """The numbers written in digits in ``text``, zeros, list numbers and placeholders aside
-    ("07:00" is 7; "1. Go to My Orders", "1) quit the app" and "<ORDER_1>" count nothing)."""
-    plain = LIST_NUMBER.sub(" ", PLACEHOLDER.sub(" ", text))
+    ("07:00" is 7; "1,000" is 1000; "1. Go to My Orders", "1) quit the app" and "<ORDER_1>" count nothing)."""
+    plain = THOUSANDS.sub("", LIST_NUMBER.sub(" ", PLACEHOLDER.sub(" ", text)))
     return frozenset(value for value in map(int, re.findall(r"\d{1,12}", plain)) if value)
 
 
+THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f](?=\d{3}(?!\d))")  # "1,000" is one numeral, not 1 and 0
 LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)](?=\s)|(?<![\w.])\d{1,2}\)(?=\s)")
 
 
@@ -431,7 +473,25 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
              for match in numeric_matches(text)]
     found += [(match.group(), _in_smaller_units(match["unit"], frozenset({("number", _word_value(match))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
+    written = {fact for fact, _ in found}  # "10AM" is a time, "A320" an identifier already
+    found += [(code, frozenset({("code", code)})) for code in CODE.findall(text) if code not in written]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+#: a count of a thing: "2 guests", "up to four people", "7 of 10 modules" (both; not "$5 fee", "3.5 stars")
+_COUNT = rf"\d{{1,4}}|{word_alternation(COUNT_WORDS | {'one'})}"
+COUNTED = re.compile(rf"(?<![\w.,$€£¥<>/:-])(?P<count>{_COUNT})(?:[ ](?:out[ ])?of[ ](?P<total>{_COUNT}))?"
+                     r"[ ](?P<thing>[a-z]{3,20})\b")
+COUNTED_FIELD = re.compile(r'"(?P<thing>[a-z]{3,20})"\s*:\s*(?P<count>\d{1,4})\b')
+#: what follows a number without being what it counts: units of time (durations are compared
+#: apart), months ("4 may"), and the words that join or qualify numbers
+NOT_COUNTED = frozenset(
+    "second seconds sec secs minute minutes min mins hour hours hrs day days week weeks month months year years "
+    "yrs business working calendar and or to of more less than times percent per out through pm am".split()
+    + " ".join(MONTHS.values()).split()) | FUNCTION_WORDS
+#: a short code of digits and one capital, read whole: seat "14A" is not seat "14C", gate "B7" not "B9"
+#: ("2FA" is a word)
+CODE = re.compile(r"(?<![\w<.-])(?:\d{1,4}[A-Z]|[A-Z]\d{1,4})(?![\w>.-])")
 
 
 def _asserted(text: str) -> tuple[tuple[str, frozenset], ...]:
@@ -493,9 +553,10 @@ def _number_readings(match: re.Match) -> frozenset:
     return frozenset(("number", value) for end in ends for value in number_values(end, match["scale"]))
 
 
-def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozenset[tuple[str, str]]:
+def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[tuple[str, str]]:
     """What the reply decides, by subject: its opening word ("lead"; for a yes-or-no question
-    without one, whether its sentences on the question's words are negated, when they agree),
+    without one, ``yes_no`` being that question: whether its sentences on the question's words are
+    negated or restricted, when they agree),
     approval and eligibility words, where things stand, and each word of the question, negated
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
@@ -510,7 +571,7 @@ def _decisions(text: str, asked: frozenset[str], yes_no: bool = False) -> frozen
             found.add(("lead", "no"))
     elif lead:
         found.add(("lead", lead.lastgroup))
-    elif yes_no and (said := {_polarity(sentence) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:
+    elif yes_no and (said := {_answer(sentence, yes_no) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:
         found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
     return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
@@ -520,6 +581,15 @@ def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
     """The statements of ``text`` with a word of the question in them (questions back ask, not answer)."""
     return [sentence for sentence in SENTENCE.findall(text)
             if not sentence.endswith("?") and _content_stems(sentence) & asked]
+
+
+def _answer(sentence: str, question: str) -> str:
+    """Whether a sentence on the question's words says yes or no to it: a restriction in its first
+    clause says no to "can I ...?" ("tips can only be added at checkout"), and yes to "do I need ...?"
+    ("we only see patients with a referral"), so it is read only for the first."""
+    if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
+        return "no"
+    return _polarity(sentence)
 
 
 def _polarity(sentence: str) -> str:
@@ -624,12 +694,15 @@ def _durations_in(text: str) -> frozenset[tuple[str, float, float]]:
     Months are not days: "30 days" and "a month" are not compared."""
     found = set()
     for match in DURATION.finditer(text):
-        kind, factor = DURATION_UNITS[match["unit"].lower()]
+        unit = match["unit"] or next(unit for unit, pattern in ABROAD_UNIT if pattern.fullmatch(match["unit_abroad"]))
+        kind, factor = DURATION_UNITS[unit.lower()]
         for end in filter(None, (match["num"], match["to"])):
             end = end.lower()
             # "1,000" is a thousand, "1,5" one and a half: the first reading of number_values
             count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or number_values(end)[0] / 10000)
             found.add((kind, round(count * factor, 3), count))
+    for match in SAID_DURATION.finditer(text):
+        found.update(SAID_DURATIONS["now" if match["now"] else "same day" if match["same_day"] else "next day"])
     return frozenset(found)
 
 
@@ -647,8 +720,39 @@ def _other_durations(a: Reply, b: Reply) -> str:
 
 def _durations_missing_from(reply: Reply, other: Reply) -> set[tuple[str, float, float]]:
     lengths, counted = {d[:2] for d in other.durations}, {d[2] for d in other.durations}
+    bare = frozenset().union(*(readings for written, readings in other.facts if not MONEY.search(written)))  # not "30%"
     return {d for d in reply.durations if d[:2] not in lengths
-            and (d[2] in counted or ("number", number_key(d[2])) not in other.stated)}
+            and (d[2] in counted or ("number", number_key(d[2])) not in bare)}
+
+
+def _counts(text: str) -> frozenset[tuple[str, int]]:
+    """(thing, how many) for each thing ``text`` counts: "2 guests" and "two guests" are ("guest", 2)."""
+    return frozenset((_singular(match["thing"]), _count_value(count)) for match in COUNTED.finditer(text.lower())
+                     if match["thing"] not in NOT_COUNTED for count in filter(None, (match["count"], match["total"])))
+
+
+def _counted_fields(context: str) -> frozenset[tuple[str, int]]:
+    """A tool result's counts: ``"nights": 3`` is ("night", 3)."""
+    return frozenset((_singular(match["thing"]), int(match["count"])) for match in COUNTED_FIELD.finditer(context.lower()))
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def _count_value(count: str) -> int:
+    return int(count) if count.isdigit() else NUMBER_WORDS[count]
+
+
+def _recounted(a: Reply, b: Reply) -> str:
+    """A thing both replies count, in numbers that share none ("2 nights" / "3 nights"), one of
+    them not from its input, as "x vs y thing"; "" if none."""
+    for thing in sorted({thing for thing, _ in a.counts} & {thing for thing, _ in b.counts}):
+        mine, theirs = ({pair for pair in reply.counts if pair[0] == thing} for reply in (a, b))
+        if {n for _, n in mine}.isdisjoint(n for _, n in theirs) \
+                and not (mine <= a.counts_given and theirs <= b.counts_given):
+            return f"{min(mine)[1]} vs {min(theirs)[1]} {thing}"
+    return ""
 
 
 def _switched(a: Reply, b: Reply) -> str:
@@ -722,12 +826,14 @@ def _against_results(a: Reply, b: Reply) -> str:
 
 
 def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
-                    flags: frozenset[tuple[str, frozenset[str], bool]]) -> dict[tuple[str, str], str]:
+                    flags: frozenset[tuple[str, frozenset[str], bool]],
+                    amounts: tuple[tuple[str, frozenset[str], int], ...]) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
     result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
-    ``"appeal_allowed": true``)."""
-    found = {}
+    ``"appeal_allowed": true``), another field's amount given as a field's ("$18.40 in total" over
+    ``"fare": 18.4, "total": 21.4``)."""
+    found = _amounts_misattributed(reply.key, amounts)
     for subject, predicate, value in flags:
         said = _said_of(reply.key, subject, predicate)
         if said is not None and said != value:
@@ -743,11 +849,12 @@ def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
 
 
 @lru_cache(maxsize=4096)
-def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]]]:
+def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]],
+                                          tuple[tuple[str, frozenset[str], int], ...]]:
     """Where a tool result says things stand, read as a reply's options and decisions, each field
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
     is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
-    ("appea", {"allow"}, True))."""
+    ("appea", {"allow"}, True)); and its amounts (``_amounts``)."""
     sentences, flags = [], set()
     for line in results.splitlines():
         try:
@@ -762,7 +869,72 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
     decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
     fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
-            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1))
+            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(results))
+
+
+def _amounts(results: str) -> tuple[tuple[str, frozenset[str], int], ...]:
+    """(field, the stems of its name no other amount's name has, its value key) for each field of a
+    JSON tool result that holds a number (``"available": 1432.18``, ``"amount": "312.40"``), ids and
+    small counts aside (``_counts`` reads those); none when two fields hold one value (which of them
+    a reply names could not be told)."""
+    found = []
+    for line in results.splitlines():
+        try:
+            found += list(_numeric_fields(orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            continue
+    found = [amount for amount in found if not _small_count(amount[2])]  # "checked_bags": 1 is a count
+    values = Counter(value for _, _, value in found)
+    words = Counter(stem for _, stems, _ in found for stem in stems)
+    return tuple((field, frozenset(stem for stem in stems if words[stem] == 1), value)
+                 for field, stems, value in found if values[value] == 1)
+
+
+def _small_count(key: int) -> bool:
+    return key % 10000 == 0 and 0 < key < 10 * 10000
+
+
+def _numeric_fields(value: Any) -> Iterator[tuple[str, frozenset[str], int]]:
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(inner, (dict, list)):
+            yield from _numeric_fields(inner)
+            continue
+        number = inner if isinstance(inner, (int, float)) and not isinstance(inner, bool) else \
+            _number_in(inner) if isinstance(inner, str) else None
+        # a field's name is structure, never scrubbed: only a name a program gives is read (and quoted)
+        if number is not None and isinstance(key, str) and FIELD_NAME.fullmatch(key):
+            stems = frozenset(_stem(_singular(word)) for word in KEY_WORD.findall(key.lower()))
+            if stems and ID_STEMS.isdisjoint(stems):
+                yield key, stems, number_key(abs(number))
+
+
+def _number_in(text: str) -> float | None:
+    """The number a string field holds whole ("312.40", "2,450.00"), else None."""
+    if not AMOUNT_TEXT.fullmatch(text.strip()):
+        return None
+    values = number_values(text.strip())
+    return values[0] / 10000 if values else None
+
+
+def _amounts_misattributed(text: str, amounts: tuple[tuple[str, frozenset[str], int], ...]) -> dict[tuple[str, str], str]:
+    """Clauses that name one amount field of the tool result and give the value of another, never
+    its own: "your checking balance is $1,510.18 available" over ``"available": 1432.18, "current":
+    1510.18``, as {(field, "field: what it says"): "field: what the tool returned"}."""
+    found: dict[tuple[str, str], str] = {}
+    if not amounts:
+        return found
+    for clause in AMOUNT_CLAUSE_END.split(LABEL_COLON.sub(" ", text)):
+        stems = {_stem(_singular(token)) for token in TOKEN.findall(clause)}
+        named = [amount for amount in amounts if amount[1] & stems]
+        if len(named) != 1:
+            continue
+        field, _, value = named[0]
+        given = {key for match in NUMBER.finditer(clause) for key in number_values(match["num"])}
+        others = [other for other in amounts if other[2] in given and other[0] != field]
+        if value not in given and others:
+            found[(field, f"{field}: {others[0][2] / 10000:g}")] = f"{field}: {value / 10000:g}"
+    return found
 
 
 def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
@@ -801,7 +973,7 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
             continue
         if _denied(clause, tokens, tokens[:at]) or FLAG_DENIAL.search(clause):
             said.add(False)
-        elif not predicate.isdisjoint(map(_stem, tokens)):
+        elif not predicate.isdisjoint(map(_stem, tokens)) and not TO_COME.search(clause):
             said.add(True)
     return said.pop() if len(said) == 1 else None
 

@@ -244,6 +244,20 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "free or a fee, in Portuguese": ("Sim, a devolução das botas é gratuita.", "A devolução das botas custa 5 €."),
     "done or still in progress, in German": ("Ihre Rückerstattung für die Stiefel wurde ausgeführt.",
                                              "Ihre Rückerstattung für die Stiefel ist noch in Bearbeitung."),
+    "at once or in a day": ("Refunds for the boots reach your card instantly.",
+                            "Refunds for the boots reach your card within 1 business day."),
+    "the same day or the next": ("Boot refunds requested before noon go out the same day.",
+                                 "Boot refunds requested before noon go out the next business day."),
+    "a length or at once, in Spanish": ("El reembolso de las botas tarda 1 día hábil.",
+                                        "El reembolso de las botas llega al instante."),
+    "counts of things swapped": ("You can return 3 pairs of boots in 2 parcels.",
+                                 "You can return 2 pairs of boots in 3 parcels."),
+    "a yes and a restriction": ("Yes, you can return the boots after wearing them outdoors.",
+                                "Boots can only be returned unworn, in their original box."),
+    "a thousand is not one": ("The boots API allows 1,000 refund requests per minute.",
+                              "The boots API allows 100 refund requests per minute; above that you get HTTP/1.1 429."),
+    "a length beside a share": ("Return the boots within 30 days for a full refund; 30% is kept after that.",
+                                "Return the boots within 14 days for a full refund; 30% is kept after that."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -285,6 +299,18 @@ REWORDED = {  # the first reply, then the same answer in other words
                                     "Phone: <PHONE_1>\nLive chat: same hours, 8am to 8pm."),
     "a price said outright": ("Cancelling the refund now incurs a $5 cancellation fee.",
                               "The free cancellation window has passed, so cancelling the refund costs $5."),
+    "a count written two ways": ("You can return up to 3 pairs of boots per order.",
+                                 "Up to three pairs of boots can go back in one order."),
+    "counts of one thing in two roles": ("You have returned 2 of 5 pairs of boots; 3 pairs are left.",
+                                         "Two pairs of boots are back, three to go."),
+    "a letter code is not the word it abbreviates": ("Turn on 2FA before you request the refund.",
+                                                      "Turn on two-factor authentication before you request the refund."),
+    "at once said twice": ("Your refund was sent and reaches your card right away.",
+                           "Refund sent: it shows on your card immediately."),
+    "a restriction after a yes": ("Yes, you can return the boots from your account, but only once per order.",
+                                  "You can return the boots from your account, once per order."),
+    "a condition is no restriction": ("Only if the boots are unworn can you return them.",
+                                      "You can return the boots if they are unworn."),
 }
 
 
@@ -418,6 +444,23 @@ def test_a_reply_naming_what_the_tool_did_not_return_conflicts_and_a_synonym_doe
      "The restaurant accepted it, and your courier is already assigned."),
     ('{"card_status": "active", "online_payments": "disabled"}', "Your card is active; online payments are turned off.",
      "Active card. Online payments: disabled.", "Your card is active and online payments are enabled."),
+    # a code of digits and a letter, a count of things, said otherwise than the result
+    ('{"seat": "14C", "type": "aisle"}', "You're in seat 14C, an aisle seat.", "Seat 14C, on the aisle, is yours.",
+     "You have seat 14A by the window."),
+    ('{"guests": 2, "nights": 3, "room": "Queen"}', "A Queen room for 2 guests, 3 nights.",
+     "Three nights in a Queen room for two guests.", "You're booked for 2 nights in a Queen room for 2 guests."),
+    ('{"status": "approved", "payment_status": "pending"}', "It was approved; the payment is still pending.",
+     "Approved, payment pending.", "It was approved and the payment has already been sent."),
+    # one field's amount given as another's; an amount beside the field it brackets
+    ('{"current": 1510.18, "pending": -78.0, "available": 1432.18}', "Your available balance is $1,432.18.",
+     "Available: $1,432.18 (current $1,510.18, $78.00 pending).", "Your balance is $1,510.18 available to spend."),
+    ('{"fare": 18.4, "tip": 3.0, "total": 21.4}', "Your ride came to $21.40: an $18.40 fare and a $3.00 tip.",
+     "Total $21.40 (fare $18.40 plus tip).", "Your ride cost $18.40 in total."),
+    ('{"amount": 75.0, "status": "declined", "daily_limit": 150}', "The $75 charge was declined: it went over your daily limit of $150.",
+     "It was declined because the $75 charge hit your daily limit ($150).", "The $75 charge was declined; your daily limit is $100."),
+    # a state to come says nothing of where things stand
+    ('{"restaurant_status": "accepted", "courier_assigned": false}', "Accepted; we'll assign a courier shortly.",
+     "The restaurant accepted it and a courier will be assigned soon.", "Accepted, and your courier is already assigned."),
     ('{"outage": true, "customers_affected": 1240}', "Yes, there's an outage affecting 1,240 customers.",
      "About 1,240 customers are affected by the outage in your area.", "There are no reported outages in your area."),
 ])
@@ -445,6 +488,16 @@ def test_a_tool_field_named_with_markup_or_personal_data_is_never_quoted_in_a_co
     result = orjson.dumps({"status": "pending", field: True}).decode()
     kept, _, _ = run_dedup(tmp_path, [order_lookup(result, f"It's pending; {field} is not verified.", "a"),
                                       order_lookup(result, "It is still pending, nothing else to do.", "b")])
+    assert shows not in orjson.dumps([record.get("reasons") for record in kept]).decode()
+
+
+@pytest.mark.parametrize("field, shows", [("maria.lopez@example.com", "maria"), ("<script>alert(1)", "scrip"),
+                                         ("[bold red]maria", "bold"), ("\u001b[31mmaria", "31m")])
+def test_an_amount_field_named_with_markup_or_personal_data_is_never_quoted(tmp_path, field, shows):
+    """Read as an amount's name, it would be quoted: "<field>: 21.4 where the tool returned <field>: 18.4"."""
+    result = orjson.dumps({"total": 21.4, field: 18.4}).decode()
+    kept, _, _ = run_dedup(tmp_path, [order_lookup(result, f"Your {field} is $21.40.", "a"),
+                                      order_lookup(result, f"Your {field} is $18.40.", "b")])
     assert shows not in orjson.dumps([record.get("reasons") for record in kept]).decode()
 
 
@@ -817,33 +870,33 @@ def labeled_scores() -> dict[str, dict]:
 
 
 FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 13: scored blind first)
-    "dev": {"disagreeing_reply": (0.81, 0.97), "tool_context": (0.75, 1.00),
+    "dev": {"disagreeing_reply": (0.83, 0.96), "tool_context": (0.75, 1.00),
             "agreeing_paraphrase": 0.96, "one_word_edit": 0.98},
-    "holdout": {"disagreeing_reply": (0.78, 0.97), "tool_context": (0.92, 0.92),
+    "holdout": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.92, 0.92),
                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout2": {"disagreeing_reply": (0.82, 0.97), "tool_context": (0.70, 0.93),
+    "holdout2": {"disagreeing_reply": (0.86, 0.97), "tool_context": (0.70, 0.93),
                  "agreeing_paraphrase": 0.97, "one_word_edit": 0.76},
-    "holdout3": {"disagreeing_reply": (0.91, 0.92), "tool_context": (0.69, 0.87),
+    "holdout3": {"disagreeing_reply": (0.92, 0.93), "tool_context": (0.69, 0.87),
                  "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout4": {"disagreeing_reply": (0.74, 0.86), "tool_context": (0.75, 0.94),
+    "holdout4": {"disagreeing_reply": (0.79, 0.90), "tool_context": (0.83, 0.95),
                  "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
-    "holdout5": {"disagreeing_reply": (0.76, 0.94), "tool_context": (0.80, 0.93),
+    "holdout5": {"disagreeing_reply": (0.79, 0.94), "tool_context": (0.86, 0.93),
                  "agreeing_paraphrase": 0.95, "one_word_edit": 1.00},
-    "holdout6": {"disagreeing_reply": (0.77, 0.89), "tool_context": (0.87, 0.88),
+    "holdout6": {"disagreeing_reply": (0.77, 0.89), "tool_context": (0.92, 0.89),
                  "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
-    "holdout7": {"disagreeing_reply": (0.73, 0.97), "tool_context": (0.75, 0.97),
+    "holdout7": {"disagreeing_reply": (0.73, 0.97), "tool_context": (0.78, 0.97),
                  "agreeing_paraphrase": 0.91, "one_word_edit": 0.87},
-    "holdout8": {"disagreeing_reply": (0.69, 0.92), "tool_context": (0.84, 0.87),
+    "holdout8": {"disagreeing_reply": (0.70, 0.92), "tool_context": (0.84, 0.87),
                  "agreeing_paraphrase": 0.95, "one_word_edit": 0.91},
-    "holdout9": {"disagreeing_reply": (0.72, 0.89), "tool_context": (0.67, 0.87),
-                 "agreeing_paraphrase": 0.90, "one_word_edit": 0.90},
-    "holdout10": {"disagreeing_reply": (0.82, 0.92), "tool_context": (0.87, 0.93),
+    "holdout9": {"disagreeing_reply": (0.74, 0.89), "tool_context": (0.67, 0.87),
+                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.90},
+    "holdout10": {"disagreeing_reply": (0.85, 0.92), "tool_context": (0.87, 0.93),
                   "agreeing_paraphrase": 0.93, "one_word_edit": 0.86},
-    "holdout11": {"disagreeing_reply": (0.81, 0.93), "tool_context": (0.80, 0.93),
+    "holdout11": {"disagreeing_reply": (0.85, 0.95), "tool_context": (0.80, 0.93),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout12": {"disagreeing_reply": (0.84, 0.90), "tool_context": (0.70, 0.84),
+    "holdout12": {"disagreeing_reply": (0.85, 0.90), "tool_context": (0.80, 0.89),
                   "agreeing_paraphrase": 0.94, "one_word_edit": 0.95},
-    "holdout13": {"disagreeing_reply": (0.75, 0.93), "tool_context": (0.90, 1.00),
+    "holdout13": {"disagreeing_reply": (0.81, 0.94), "tool_context": (0.98, 1.00),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 0.88},
 }
 
