@@ -164,6 +164,12 @@ def _user_or_tool_text(message: dict[str, Any]) -> str:
     return ""
 
 
+def answer_text(turn: list[dict[str, Any]]) -> str:
+    """What follows the last user turn (tool calls, their results, the reply) as dedup compares
+    answers: JSON keys sorted, so one lookup logged with its keys in another order is one answer."""
+    return "\n".join(filter(None, [*map(_user_or_tool_text, turn[:-1]), *map(readable_text, turn[-1:])]))
+
+
 def _sorted_json(text: Any) -> str:
     """JSON text with its keys sorted; anything else as it is."""
     try:

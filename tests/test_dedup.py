@@ -405,6 +405,40 @@ def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(t
     assert ids(kept) == ["a"] and dropped[0]["disposition"]["keeper_id"] == "a"
 
 
+def test_a_reworded_lookup_logged_with_json_keys_in_another_order_gets_the_same_answer(tmp_path):
+    rows = [order_lookup('{"status": "shipped", "eta": "2024-11-08"}', "Your order shipped and should arrive on November 8.", "a"),
+            order_lookup('{"eta":"2024-11-08","status":"shipped"}', "Your order shipped and should arrive on November 8.", "b")]
+    rows[1]["messages"][0]["content"] = "Hi, where is my order <ORDER_1> now?"  # too far for the question alone
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and dropped[0]["disposition"]["keeper_id"] == kept[0]["id"]
+
+
+GYM_REPLY = "Yes, our fitness center on the 2nd floor is open 24 hours for guests. {} use your room key to get in."
+
+
+def test_questions_reworded_more_whose_answers_differ_by_one_word_are_one_example(tmp_path):
+    rows = [chat("Is there a gym at the hotel?", GYM_REPLY.format("Just"), id="gym"),
+            chat("Is there a fitness center at the hotel?", GYM_REPLY.format("Simply"), id="fitness")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["fitness"] and dropped[0]["disposition"]["keeper_id"] == "fitness"  # the longer one
+
+
+@pytest.mark.parametrize("first, second", [
+    # one word apart and disagreeing: two answers, never one example
+    (("Can my refund go back to my card?", "Your refund for the boots was approved and reaches your card within five days."),
+     ("Can my refund go to my card, please?", "Your refund for the boots was denied and reaches your card within five days.")),
+    # the word swapped in the question swapped in the answer too: each answered about its own plan
+    (("How can I merge my two Gold accounts?", "To merge two Gold accounts, sign in to the one you keep and open Settings, then Merge."),
+     ("How can I merge my two Student accounts?", "To merge two Student accounts, sign in to the one you keep and open Settings, then Merge.")),
+    # one canned reply to two unrelated questions: two examples
+    (("Why was I charged twice this month?", GYM_REPLY.format("Just")),
+     ("Can I get an invoice for my last order?", GYM_REPLY.format("Simply"))),
+])
+def test_answers_one_word_apart_join_only_agreeing_answers_to_close_questions(tmp_path, first, second):
+    kept, dropped, stats = run_dedup(tmp_path, [chat(*first, id="a"), chat(*second, id="b")])
+    assert ids(kept) == ["a", "b"]
+
+
 def test_a_fact_relayed_from_its_own_tool_result_is_no_conflict(tmp_path):
     shipped = '{"order": "<ORDER_1>", "status": "shipped", "carrier": "UPS", "total": "$84.20", "eta": "May %d"}'
     rows = [order_lookup(shipped % 4, "It shipped with UPS and should arrive May 4.", "a"),
@@ -871,33 +905,33 @@ def labeled_scores() -> dict[str, dict]:
 
 FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 13: scored blind first)
     "dev": {"disagreeing_reply": (0.83, 0.96), "tool_context": (0.75, 1.00),
-            "agreeing_paraphrase": 0.96, "one_word_edit": 0.98},
+            "agreeing_paraphrase": 0.96, "one_word_edit": 1.00},
     "holdout": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.92, 0.92),
                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout2": {"disagreeing_reply": (0.86, 0.97), "tool_context": (0.70, 0.93),
-                 "agreeing_paraphrase": 0.97, "one_word_edit": 0.76},
+                 "agreeing_paraphrase": 0.97, "one_word_edit": 0.94},
     "holdout3": {"disagreeing_reply": (0.92, 0.93), "tool_context": (0.69, 0.87),
                  "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout4": {"disagreeing_reply": (0.79, 0.90), "tool_context": (0.83, 0.95),
-                 "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
+                 "agreeing_paraphrase": 0.94, "one_word_edit": 1.00},
     "holdout5": {"disagreeing_reply": (0.79, 0.94), "tool_context": (0.86, 0.93),
                  "agreeing_paraphrase": 0.95, "one_word_edit": 1.00},
     "holdout6": {"disagreeing_reply": (0.77, 0.89), "tool_context": (0.92, 0.89),
-                 "agreeing_paraphrase": 0.94, "one_word_edit": 0.96},
+                 "agreeing_paraphrase": 0.94, "one_word_edit": 1.00},
     "holdout7": {"disagreeing_reply": (0.73, 0.97), "tool_context": (0.78, 0.97),
-                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.87},
+                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.96},
     "holdout8": {"disagreeing_reply": (0.70, 0.92), "tool_context": (0.84, 0.87),
-                 "agreeing_paraphrase": 0.95, "one_word_edit": 0.91},
+                 "agreeing_paraphrase": 0.95, "one_word_edit": 0.97},
     "holdout9": {"disagreeing_reply": (0.74, 0.89), "tool_context": (0.67, 0.87),
-                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.90},
+                 "agreeing_paraphrase": 0.91, "one_word_edit": 0.96},
     "holdout10": {"disagreeing_reply": (0.85, 0.92), "tool_context": (0.87, 0.93),
-                  "agreeing_paraphrase": 0.93, "one_word_edit": 0.86},
+                  "agreeing_paraphrase": 0.93, "one_word_edit": 0.90},
     "holdout11": {"disagreeing_reply": (0.85, 0.95), "tool_context": (0.80, 0.93),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout12": {"disagreeing_reply": (0.85, 0.90), "tool_context": (0.80, 0.89),
                   "agreeing_paraphrase": 0.94, "one_word_edit": 0.95},
     "holdout13": {"disagreeing_reply": (0.81, 0.94), "tool_context": (0.98, 1.00),
-                  "agreeing_paraphrase": 0.98, "one_word_edit": 0.88},
+                  "agreeing_paraphrase": 0.98, "one_word_edit": 0.97},
 }
 
 

@@ -13,7 +13,10 @@ duplicates.jsonl pointing at their keeper. Every record that goes on carries its
 and size, which the split stage uses to keep clusters on one side.
 
 Under ``auto`` and ``user``, a question reworded a little (at least QUESTION_FLOOR similar)
-that got the very same answer joins the cluster of the first record with that answer.
+that got the very same answer joins the cluster of the first record with that answer; one
+reworded more (NEAR_QUESTION_FLOOR) whose answer of NEAR_ANSWER_WORDS words or more differs from
+another's by a word swapped, agrees with it and does not swap the question's word, joins that
+record's cluster.
 
 Records whose user turns are the same are grouped by answer (tool calls, then the reply): a
 reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
@@ -57,7 +60,7 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
                        max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
-from ..record import IdTable, Record, message_text, readable_text, record_text
+from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
 from ..reply_agreement import (WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds, stated_facts,
                                word_similarity)
 
@@ -81,6 +84,13 @@ CONTRACTION = re.compile(r"\b(?:won['’]t|can['’]t|cannot)\b|n['’]t\b|['’
 #: two questions given the very same answer are one example from this similarity up (a word or
 #: two changed in a short question leaves about half its character 5-grams)
 QUESTION_FLOOR = 0.5
+#: words an answer needs before two that differ by one word are taken for one (two thirds of them
+#: must match, in order)
+NEAR_ANSWER_WORDS = 8
+#: two questions whose answers differ by one word are one example from this similarity up: "Is there
+#: a gym at the hotel?" and "... a fitness center ..." share 0.39 of their character 5-grams; "Is
+#: shipping free?" and "shipping price?" about 0.3
+NEAR_QUESTION_FLOOR = 0.35
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
 #: a new reply is compared with this many answers at most: a question asked thousands of times and
@@ -127,13 +137,17 @@ def _last_turn_key(messages: list[dict[str, Any]]) -> int:
     return xxhash.xxh3_64_intdigest(orjson.dumps(messages[last_user_turn(messages) + 1:])) >> 1
 
 
-def _answer_key(record: Record) -> int:
-    """A 63-bit hash of the answer (tool calls and results since the last user turn, then the
-    reply) normalized as dedup compares texts, call ids aside; 0 without a reply."""
+def _answer(record: Record) -> str:
+    """The answer (tool calls and results since the last user turn, then the reply) normalized as
+    dedup compares texts, call ids and JSON key order aside; "" without a reply."""
     if record.target is None or not readable_text(record.target).strip():
-        return 0
-    turn = record.messages[last_user_turn(record.messages) + 1:]
-    return _text_key(normalize("\n".join(map(readable_text, turn))))
+        return ""
+    return normalize(answer_text(record.messages[last_user_turn(record.messages) + 1:]))
+
+
+def _answer_key(answer: str) -> int:
+    """A 63-bit hash of the normalized answer; 0 without one."""
+    return _text_key(answer) if answer else 0
 
 
 def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndarray,
@@ -150,6 +164,48 @@ def _join_same_answers(labels: np.ndarray, members: np.ndarray, answers: np.ndar
     return _joined(labels, members, i[close], j[close])
 
 
+def _near_answer_keys(answer: str) -> tuple[int, int, int]:
+    """Three hashes of the normalized answer, each with every third word left out from another
+    offset: two answers that differ by one word swapped for another ("Tap" / "Click Forgot
+    password") share one. Zeros for an answer too short to tell from another by the words left."""
+    words = WORD.findall(answer)
+    if len(words) < NEAR_ANSWER_WORDS:
+        return 0, 0, 0
+    return tuple(_text_key(" ".join(word for n, word in enumerate(words) if n % 3 != offset)) for offset in range(3))
+
+
+def _join_near_answers(records: RecordSource, labels: np.ndarray, members: np.ndarray, keys: np.ndarray,
+                       answers: np.ndarray, measured: "Measured") -> np.ndarray:
+    """Questions worded differently whose answers differ by one word ("Is there a gym at the
+    hotel?" / "... a fitness center ...", "Just use" / "Simply use your room key") are one example
+    when the two answers agree (``_one_answer``): what a model answers to a question reworded.
+    The very same answer is ``_join_same_answers``' (a canned reply is given to other questions too)."""
+    keys = keys.reshape(-1, 3)
+    pairs = [_neighbours_with_the_same_key(labels, members, keys[:, offset]) for offset in range(3)]
+    i, j = (np.concatenate(side) for side in zip(*pairs))
+    alike = (measured.part[i] == measured.part[j]) & (answers[i] != answers[j])
+    i, j = i[alike], j[alike]
+    close = measured.similarity(i, j) >= NEAR_QUESTION_FLOOR
+    i, j = i[close], j[close]
+    if not len(i):
+        return labels
+    agree = np.zeros(len(i), bool)
+    for start in range(0, len(i), REPLIES_PER_PASS // 2):  # a pass over the input per chunk: memory stays bounded
+        part = slice(start, start + REPLIES_PER_PASS // 2)
+        read = {index: (read_reply(record.messages), frozenset(WORD.findall(normalize(record_text(record, "user")))))
+                for index, record in records.select(np.unique(np.concatenate([i[part], j[part]])))}
+        agree[part] = [_one_answer(*read[a], *read[b]) for a, b in zip(i[part].tolist(), j[part].tolist())]
+    return _joined(labels, members, i[agree], j[agree])
+
+
+def _one_answer(reply: Reply, question: frozenset[str], other: Reply, other_question: frozenset[str]) -> bool:
+    """Whether two answers one word apart are one: they agree, on the same tool results, and the
+    word swapped is not the one swapped in the question ("merge my two Gold accounts" / "...
+    Student accounts", each answered about its own plan, are two examples)."""
+    swapped = (question ^ other_question) & (reply.words ^ other.words)
+    return not swapped and same_grounds(reply, other) and disagreement(reply, other) is None
+
+
 def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray,
                               keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(record, first record with its key) for the members with a key (non-zero) in another
@@ -160,6 +216,22 @@ def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray,
     first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
     apart = labels[first] != labels[keyed]
     return keyed[apart], first[apart]
+
+
+def _neighbours_with_the_same_key(labels: np.ndarray, members: np.ndarray,
+                                  keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(record, first record with its key) and (record, the one before it with its key) for the
+    members with a key in another cluster than that one: a reply given to many questions ("I've
+    passed this on to our team") is measured against two of them, not only the first."""
+    keyed = members[keys[members] != 0]
+    keyed = keyed[np.argsort(keys[keyed], kind="stable")]
+    starts = _first_of_runs(keys[keyed])
+    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
+    previous = np.concatenate([keyed[:1], keyed[:-1]])
+    previous[starts] = keyed[starts]
+    i, j = np.concatenate([keyed, keyed]), np.concatenate([first, previous])
+    apart = labels[i] != labels[j]
+    return i[apart], j[apart]
 
 
 def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -373,6 +445,8 @@ class Survey:
     accepted: bytearray = field(default_factory=bytearray)
     last_turns: array = field(default_factory=lambda: array("q"))  # a hash of all after the last user turn
     answers: array = field(default_factory=lambda: array("q"))  # the same, normalized (see _answer_key)
+    # the answer with every third word left out, from each of three offsets: one word swapped keeps one
+    near_answers: array = field(default_factory=lambda: array("q"))
     questions: array = field(default_factory=lambda: array("q"))  # the user turns when compared apart: _question_key
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
@@ -499,7 +573,9 @@ class Dedup(Stage):
             survey.merits.extend(_merits(record))
             survey.accepted.append(_accepted_reply(record))
             survey.last_turns.append(_last_turn_key(record.messages))
-            survey.answers.append(_answer_key(record))
+            answer = _answer(record)
+            survey.answers.append(_answer_key(answer))
+            survey.near_answers.extend(_near_answer_keys(answer))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
             question = record_text(record, CONFLICT_VIEW) if separate_input_view else None
             survey.questions.append(_question_key(question) if question else 0)
@@ -516,6 +592,8 @@ class Dedup(Stage):
         measured = self.measure(records, survey, clean)
         if self.options["view"] in SAME_QUESTION_VIEWS:
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
+            labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
+                                        np.frombuffer(survey.answers, np.int64), measured)
         labels = _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, self.options["view"]))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
