@@ -30,7 +30,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 - each names another plan, tier, team or office, by names that share no word;
 - over the same tool result, worded alike around it, one names what the tool returned where
   the other names something it did not ("the Eastside Clinic" / "the Westside Clinic");
-- over the same tool result, one says where things stand otherwise than the result does, a
+- over the same tool result, one says where things stand otherwise than the result does ("hasn't
+  shipped yet" over ``"status": "shipped"``, "still on hold" over ``"released"``), a
   yes-or-no field of it the other way ("can't be appealed" over ``"appeal_allowed": true``; a
   state to come, "we'll assign a courier", says neither), or one field's amount as another's
   ("$18.40 in total" over ``"fare": 18.4, "total": 21.4``), and the other does not.
@@ -85,18 +86,26 @@ DECISIONS = {
     "approval": (r"approved?|accepted|granted", r"denied|deny|declined|rejected"),
     "eligibility": (r"eligible|qualif(?:y|ies)|covered|refundable|returnable",
                     r"ineligible|non-?refundable|non-?returnable"),
-    "case": (rf"{_DONE}(?:resolved|closed|completed)",
-             rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
-             rf"|{_NOT_YET}(?:resolved|closed)"),
+    # where a case or a hold stands: "resolved", "released" / "still open", "still on hold"
+    "case": (rf"{_DONE}(?:resolved|closed|completed|released)",
+             rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|held|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
+             rf"|{_NOT_YET}(?:resolved|closed|released)"),
     "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited)"
                 r"|(?:payment|money|funds|refund|transfer)\s+(?:has|have|was|were)\s+(?:already\s+)?(?:been\s+)?sent",
                 rf"(?:{_STILL})(?:pending|queued|scheduled)"
                 rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
+    # whether an order has left: "has shipped", "picked up" / "hasn't shipped yet", "still being prepared"
+    "shipment": (rf"{_DONE}(?:shipped|dispatched|picked\s+up)",
+                 rf"{_NOT_YET}(?:shipped|dispatched|picked\s+up)"
+                 rf"|(?:{_STILL})being\s+(?:processed|prepared|packed)|(?:{_STILL})processing"),
+    # whether a room, an order or a document is ready: "is ready" / "still being cleaned"
+    "ready": (r"(?:is|are)\s+(?:now\s+|all\s+)?ready", rf"(?:{_STILL})being\s+cleaned|not\s+(?:yet\s+)?ready"),
     # whether an account, a plan, a service or a setting is live
     "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally"
-               r"|(?:is|are|remains?|still)\s+valid",
+               r"|(?:is|are|remains?|still)\s+valid|in\s+good\s+standing",
                r"inactive|expired|lapsed|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked"
+               r"|(?:been\s+|is\s+|was\s+)cancell?ed|terminated"
                r"|degraded"
                r"|outage"),
     # whether there is room or stock ("available" alone says too little: "express isn't available")
