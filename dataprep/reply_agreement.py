@@ -72,7 +72,8 @@ LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of cou
                   r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid)"
                   r"|leider|lamentablemente|desafortunadamente|malheureusement|infelizmente|purtroppo|helaas)\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
-_NEGATED = r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not)(?:\s+be(?:en)?)?\s+"
+_NEGATED = (r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not|no\s+longer)"
+            r"(?:\s+be(?:en)?)?\s+")
 #: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
 #: May 4"), not one to come ("will be issued", "once it is delivered")
 _DONE = (r"(?:(?:has|have|had|was|were|is|are)\s+(?:already\s+|now\s+)?(?:been\s+)?"
@@ -244,6 +245,8 @@ VERB_DENIED = re.compile(r"\bno\s+(?:se|lo|la|los|las|le|les|me|te|nos|es|está|
                          r"|realizamos)\b", re.I)
 #: words that negate the next content word of their clause ("can't be returned", "never expire"),
 #: with the n't forms typed without an apostrophe
+#: words a negation runs through to what it denies: "no longer covered", "not yet shipped"
+NEGATION_TAIL = frozenset("longer yet even".split())
 NEGATORS = CLAUSE_NEGATORS | frozenset("not never no non cannot unable without dont doesnt didnt cant wont isnt "
                                        "arent wasnt werent couldnt wouldnt shouldnt havent hasnt".split())
 #: a question asked for a yes or a no: "can I pay with PayPal?", "is SSO on the Team plan?", a
@@ -634,18 +637,19 @@ ON_STEMS = frozenset(map(_stem, "enabled active on".split()))
 
 
 def _stances(text: str) -> list[tuple[str, str]]:
-    """(stem, "no") for each content word right after a negator in its clause, else (stem, "yes")."""
+    """(stem, "no") for each content word right after a negator in its clause, or joined to a denied
+    one by "or" ("can't be refunded or returned"), else (stem, "yes")."""
     found = []
     for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
         tokens = TOKEN.findall(clause)
         denied = not CLAUSE_NEGATORS.isdisjoint(tokens)
-        negated = False
+        negated = last_negated = False
         for token in tokens:
-            if _negates(token):
+            if _negates(token) or (token in ("or", "nor") and last_negated) or (negated and token in NEGATION_TAIL):
                 negated = True
             elif token not in FUNCTION_WORDS and len(token) > 2:
                 found.append((_stem(token), "no" if negated or denied else "yes"))
-                negated = False
+                last_negated, negated = negated, False
     return found
 
 

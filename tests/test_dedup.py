@@ -307,6 +307,10 @@ REWORDED = {  # the first reply, then the same answer in other words
                                                       "Turn on two-factor authentication before you request the refund."),
     "at once said twice": ("Your refund was sent and reaches your card right away.",
                            "Refund sent: it shows on your card immediately."),
+    "a denial carried over 'or'": ("Sorry, gift boots can't be refunded or returned once bought.",
+                                  "Gift boots can't be returned or refunded, sorry."),
+    "no longer denies": ("Sorry, the boots are no longer covered: the warranty ended.",
+                         "The boots' warranty has ended, so they aren't covered."),
     "a restriction after a yes": ("Yes, you can return the boots from your account, but only once per order.",
                                   "You can return the boots from your account, once per order."),
     "a condition is no restriction": ("Only if the boots are unworn can you return them.",
@@ -915,8 +919,8 @@ def labeled_scores() -> dict[str, dict]:
 
 
 FLOORS = {  # each set held at the level measured once its errors were read (holdout2 to 13: scored blind first)
-    "dev": {"disagreeing_reply": (0.83, 0.96), "tool_context": (0.75, 1.00),
-            "agreeing_paraphrase": 0.96, "one_word_edit": 1.00},
+    "dev": {"disagreeing_reply": (0.84, 0.97), "tool_context": (0.75, 1.00),
+            "agreeing_paraphrase": 0.97, "one_word_edit": 1.00},
     "holdout": {"disagreeing_reply": (0.79, 0.97), "tool_context": (0.92, 0.92),
                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout2": {"disagreeing_reply": (0.86, 0.97), "tool_context": (0.84, 0.92),
