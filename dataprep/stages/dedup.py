@@ -210,10 +210,7 @@ def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray,
                               keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(record, first record with its key) for the members with a key (non-zero) in another
     cluster than that first record."""
-    keyed = members[keys[members] != 0]
-    keyed = keyed[np.argsort(keys[keyed], kind="stable")]
-    starts = _first_of_runs(keys[keyed])
-    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
+    keyed, _, first = _runs_of_keys(members, keys)
     apart = labels[first] != labels[keyed]
     return keyed[apart], first[apart]
 
@@ -221,17 +218,24 @@ def _firsts_with_the_same_key(labels: np.ndarray, members: np.ndarray,
 def _neighbours_with_the_same_key(labels: np.ndarray, members: np.ndarray,
                                   keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(record, first record with its key) and (record, the one before it with its key) for the
-    members with a key in another cluster than that one: a reply given to many questions ("I've
-    passed this on to our team") is measured against two of them, not only the first."""
-    keyed = members[keys[members] != 0]
-    keyed = keyed[np.argsort(keys[keyed], kind="stable")]
-    starts = _first_of_runs(keys[keyed])
-    first = np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
+    members with a key in another cluster than that one: records sharing a key over questions
+    that wander ("Is there a gym ...", "... a fitness center ...", "... a fitness room ...") are
+    each measured against two of them, not only the first."""
+    keyed, starts, first = _runs_of_keys(members, keys)
     previous = np.concatenate([keyed[:1], keyed[:-1]])
     previous[starts] = keyed[starts]
     i, j = np.concatenate([keyed, keyed]), np.concatenate([first, previous])
     apart = labels[i] != labels[j]
     return i[apart], j[apart]
+
+
+def _runs_of_keys(members: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The members with a key, sorted by it (input order within a key), where each key's run starts,
+    and the first record of each one's run."""
+    keyed = members[keys[members] != 0]
+    keyed = keyed[np.argsort(keys[keyed], kind="stable")]
+    starts = _first_of_runs(keys[keyed])
+    return keyed, starts, np.repeat(keyed[starts], np.diff(np.append(starts, len(keyed))))
 
 
 def _joined(labels: np.ndarray, members: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
