@@ -43,6 +43,9 @@ Thirteen labeled sets, reported apart:
 - ``benchmarks/labeled/facts/holdout12.jsonl``: written the same way in round twelve (466 examples, 19
   domains, 48% hard, 12% not in English), scored once with the scorer as it stood (0.864, 0.841), never
   tuned on or read. ``--holdout`` scores these two at the end;
+- ``benchmarks/labeled/facts/unscored/holdout13.jsonl``: written the same way at the end of round twelve
+  (443 examples, 20 domains, 50% hard), not scored yet: the next round scores it first, with the scorer
+  it starts from, then moves it up beside the others;
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
 
 Each is scored overall, on its hard cases only, and per domain.
