@@ -464,7 +464,7 @@ def number_key(value: float) -> int:
     return math.floor(value * 10000 + 0.5)
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
     return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
@@ -732,7 +732,7 @@ class Support:
 
     def has_words(self, text: str) -> bool:
         words = self.words
-        return all(word in words or _singular(word) in words
+        return all(word in words or singular(word) in words
                    for word in WORD.findall(text.lower()) if word not in STOPWORDS and len(word) > 1)
 
     def has_digits(self, text: str) -> bool:

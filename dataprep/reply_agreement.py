@@ -53,7 +53,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from .facts import (COUNT_WORDS, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of,
-                    number_key, number_values, numeric_matches, word_alternation)
+                    number_key, number_values, numeric_matches, singular, word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -740,17 +740,13 @@ def _durations_missing_from(reply: Reply, other: Reply) -> set[tuple[str, float,
 
 def _counts(text: str) -> frozenset[tuple[str, int]]:
     """(thing, how many) for each thing ``text`` counts: "2 guests" and "two guests" are ("guest", 2)."""
-    return frozenset((_singular(match["thing"]), _count_value(count)) for match in COUNTED.finditer(text.lower())
+    return frozenset((singular(match["thing"]), _count_value(count)) for match in COUNTED.finditer(text.lower())
                      if match["thing"] not in NOT_COUNTED for count in filter(None, (match["count"], match["total"])))
 
 
 def _counted_fields(context: str) -> frozenset[tuple[str, int]]:
     """A tool result's counts: ``"nights": 3`` is ("night", 3)."""
-    return frozenset((_singular(match["thing"]), int(match["count"])) for match in COUNTED_FIELD.finditer(context.lower()))
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+    return frozenset((singular(match["thing"]), int(match["count"])) for match in COUNTED_FIELD.finditer(context.lower()))
 
 
 def _count_value(count: str) -> int:
@@ -868,7 +864,7 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
     is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
     ("appea", {"allow"}, True)); and its amounts (``_amounts``)."""
-    sentences, flags = [], set()
+    sentences, flags, numbers = [], set(), []
     for line in results.splitlines():
         try:
             value = orjson.loads(line)
@@ -877,26 +873,21 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
             continue
         sentences.extend(_field_sentences(value))
         flags.update(_flags(value))
+        numbers.extend(_numeric_fields(value))
     text = ". ".join(sentences)
     options = {said for said, pattern in RESULT_OPTIONS.items() if pattern.search(text)}
     decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
     fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
-            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(results))
+            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(numbers))
 
 
-def _amounts(results: str) -> tuple[tuple[str, frozenset[str], int], ...]:
+def _amounts(fields: list[tuple[str, frozenset[str], int]]) -> tuple[tuple[str, frozenset[str], int], ...]:
     """(field, the stems of its name no other amount's name has, its value key) for each field of a
     JSON tool result that holds a number (``"available": 1432.18``, ``"amount": "312.40"``), ids and
     small counts aside (``_counts`` reads those); none when two fields hold one value (which of them
     a reply names could not be told)."""
-    found = []
-    for line in results.splitlines():
-        try:
-            found += list(_numeric_fields(orjson.loads(line)))
-        except orjson.JSONDecodeError:
-            continue
-    found = [amount for amount in found if not _small_count(amount[2])]  # "checked_bags": 1 is a count
+    found = [amount for amount in fields if not _small_count(amount[2])]  # "checked_bags": 1 is a count
     values = Counter(value for _, _, value in found)
     words = Counter(stem for _, stems, _ in found for stem in stems)
     return tuple((field, frozenset(stem for stem in stems if words[stem] == 1), value)
@@ -917,7 +908,7 @@ def _numeric_fields(value: Any) -> Iterator[tuple[str, frozenset[str], int]]:
             _number_in(inner) if isinstance(inner, str) else None
         # a field's name is structure, never scrubbed: only a name a program gives is read (and quoted)
         if number is not None and isinstance(key, str) and FIELD_NAME.fullmatch(key):
-            stems = frozenset(_stem(_singular(word)) for word in KEY_WORD.findall(key.lower()))
+            stems = frozenset(_stem(singular(word)) for word in KEY_WORD.findall(key.lower()))
             if stems and ID_STEMS.isdisjoint(stems):
                 yield key, stems, number_key(abs(number))
 
@@ -938,7 +929,7 @@ def _amounts_misattributed(text: str, amounts: tuple[tuple[str, frozenset[str], 
     if not amounts:
         return found
     for clause in AMOUNT_CLAUSE_END.split(LABEL_COLON.sub(" ", text)):
-        stems = {_stem(_singular(token)) for token in TOKEN.findall(clause)}
+        stems = {_stem(singular(token)) for token in TOKEN.findall(clause)}
         named = [amount for amount in amounts if amount[1] & stems]
         if len(named) != 1:
             continue
