@@ -485,9 +485,16 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
              for match in numeric_matches(text)]
     found += [(match.group(), _in_smaller_units(match["unit"], frozenset({("number", _word_value(match))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
+    found += [(match.group(), TIME_WORDS[match.lastgroup]) for match in TIME_WORD.finditer(text)]
     written = {fact for fact, _ in found}  # "10AM" is a time, "A320" an identifier already
     found += [(code, frozenset({("code", code)})) for code in CODE.findall(text) if code not in written]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+#: a time said in words: check-out "at noon" is not "at 11 AM" ("après-midi" and "afternoon" are no noon)
+TIME_WORD = re.compile(r"(?i)(?<![\w-])(?:(?P<noon>noon|midday|mid-day|mediod[ií]a|mittags?|midi|meio-dia|mezzogiorno)"
+                       r"|(?P<midnight>midnight|medianoche|mitternacht|minuit|meia-noite|mezzanotte))(?![\w-])")
+TIME_WORDS = {"noon": frozenset({("time", 12 * 60)}), "midnight": frozenset({("time", 0)})}
 
 
 #: a count of a thing: "2 guests", "up to four people", "7 of 10 modules" (both; not "$5 fee", "3.5 stars")

@@ -258,6 +258,9 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                               "The boots API allows 100 refund requests per minute; above that you get HTTP/1.1 429."),
     "a length beside a share": ("Return the boots within 30 days for a full refund; 30% is kept after that.",
                                 "Return the boots within 14 days for a full refund; 30% is kept after that."),
+    "a time said in words": ("The boot refund desk closes at 11 AM today.", "The boot refund desk closes at noon today."),
+    "midnight or midday, in Spanish": ("Las devoluciones de botas cierran a medianoche.",
+                                       "Las devoluciones de botas cierran al mediodía."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -315,6 +318,9 @@ REWORDED = {  # the first reply, then the same answer in other words
                                   "You can return the boots from your account, once per order."),
     "a condition is no restriction": ("Only if the boots are unworn can you return them.",
                                       "You can return the boots if they are unworn."),
+    "noon written as a time": ("The refund desk closes at 12 PM on Saturdays.", "On Saturdays the refund desk closes at noon."),
+    "an afternoon is no noon": ("Le guichet des remboursements ouvre l'après-midi, dès 14h.",
+                                "Le guichet des remboursements ouvre à 14h, l'après-midi."),
 }
 
 
@@ -939,11 +945,11 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
                  "agreeing_paraphrase": 0.95, "one_word_edit": 0.97},
     "holdout9": {"disagreeing_reply": (0.74, 0.89), "tool_context": (0.67, 0.87),
                  "agreeing_paraphrase": 0.91, "one_word_edit": 0.96},
-    "holdout10": {"disagreeing_reply": (0.85, 0.92), "tool_context": (0.87, 0.93),
+    "holdout10": {"disagreeing_reply": (0.86, 0.92), "tool_context": (0.87, 0.93),
                   "agreeing_paraphrase": 0.93, "one_word_edit": 0.90},
-    "holdout11": {"disagreeing_reply": (0.85, 0.95), "tool_context": (0.83, 0.93),
+    "holdout11": {"disagreeing_reply": (0.87, 0.95), "tool_context": (0.83, 0.93),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
-    "holdout12": {"disagreeing_reply": (0.85, 0.90), "tool_context": (0.80, 0.89),
+    "holdout12": {"disagreeing_reply": (0.85, 0.90), "tool_context": (0.80, 0.91),
                   "agreeing_paraphrase": 0.94, "one_word_edit": 0.95},
     "holdout13": {"disagreeing_reply": (0.81, 0.94), "tool_context": (0.98, 1.00),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 0.97},
