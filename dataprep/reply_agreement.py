@@ -323,6 +323,7 @@ class Reply:
     calls: tuple[tuple[str, str], ...]  # (name, canonical arguments) of every call since the user spoke
     results: str  # what those calls returned, normalized
     refusal: bool
+    opens_denying: bool  # its first sentence denies something: "For privacy reasons I can't share that."
     decisions: frozenset[tuple[str, str]]  # (subject, "yes" or "no"), for subjects it decides one way only
     choices: frozenset[tuple[str, str]]  # (slot, option) it names: "channel", "phone"
     offered: frozenset[tuple[str, str]]  # the options its input names
@@ -358,7 +359,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
-                 bool(REFUSAL.search(text)),
+                 bool(REFUSAL.search(text)), _polarity(next(iter(SENTENCE.findall(text)), "")) == "no",
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
                  _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
@@ -370,7 +371,7 @@ def disagreement(a: Reply, b: Reply) -> str | None:
     """Why ``a`` and ``b`` disagree, in a few words; None when they give the same answer."""
     if a.calls != b.calls:
         return f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
-    if a.refusal != b.refusal:
+    if a.refusal != b.refusal and not (a if b.refusal else b).opens_denying:
         return "one refuses, the other helps"
     opposite = _opposite(a.decisions, b.decisions)
     if opposite:
