@@ -487,9 +487,21 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     found += [(match.group(), _in_smaller_units(match["unit"], frozenset({("number", _word_value(match))})))
               for match in NUMBER_WORD_UNIT.finditer(text.lower()) if match["unit"]]
     found += [(match.group(), TIME_WORDS[match.lastgroup]) for match in TIME_WORD.finditer(text)]
+    found = [(written, readings | _day_month(written)) for written, readings in found]
     written = {fact for fact, _ in found}  # "10AM" is a time, "A320" an identifier already
     found += [(code, frozenset({("code", code)})) for code in CODE.findall(text) if code not in written]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+#: a day and month as German and much of Europe write them: "am 03.04." is April 3 (or 3.04 of something)
+DAY_MONTH = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{2})\.?")
+
+
+def _day_month(written: str) -> frozenset:
+    match = DAY_MONTH.fullmatch(written)
+    if not match or not (1 <= int(match["day"]) <= 31 and 1 <= int(match["month"]) <= 12):
+        return frozenset()
+    return frozenset({("date", (int(match["month"]), int(match["day"])))})
 
 
 #: a time said in words: check-out "at noon" is not "at 11 AM" ("après-midi" and "afternoon" are no noon)
@@ -527,15 +539,20 @@ ZERO = frozenset({("number", 0)})
 #: a duration in weeks, years or hours (what follows its number), with the factor to days, months or minutes
 LONG_UNIT = re.compile(r"[\s-]*(?:business\s+|working\s+)?(week|year|yr|hour|hr)s?\b", re.I)
 SMALLER_UNIT = {"week": 7, "year": 12, "yr": 12, "hour": 60, "hr": 60}
+HOURS = frozenset({"hour", "hr"})
 
 
 def _in_smaller_units(after: str, readings: frozenset) -> frozenset:
-    """A duration also read in the next unit down: "two weeks" is 14 days, "2-year" 24 months."""
+    """A duration also read in the next unit down: "two weeks" is 14 days, "2-year" 24 months; and
+    hours in whole days: "48 hours' notice" is "2 days'"."""
     unit = LONG_UNIT.match(after)
     if not unit:
         return readings
-    factor = SMALLER_UNIT[unit.group(1).lower()]
-    return readings | {("number", number_key(value / 10000 * factor)) for kind, value in readings if kind == "number"}
+    unit_name = unit.group(1).lower()
+    factor = SMALLER_UNIT[unit_name]
+    numbers = [value for kind, value in readings if kind == "number"]
+    days = [value // 24 for value in numbers if unit_name in HOURS and value and value % (24 * 10000) == 0]
+    return readings | {("number", number_key(value / 10000 * factor)) for value in numbers} | {("number", d) for d in days}
 
 
 def _word_value(match: re.Match) -> int:
