@@ -626,7 +626,18 @@ def _answer(sentence: str, question: str) -> str:
     ("we only see patients with a referral"), so it is read only for the first."""
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
+    if _denies_what_was_asked(sentence, _content_stems(question)):
+        return "no"
     return _polarity(sentence)
+
+
+def _denies_what_was_asked(sentence: str, asked: frozenset[str]) -> bool:
+    """"no" or "without" before a word of the question: "Is there a student discount?" / "There's no
+    student discount" says no ("Is it free?" / "no fee" does not: a fee was not asked about)."""
+    tokens = TOKEN.findall(sentence.lower())
+    return any(token in WITHOUT and any(_stem(word) in asked for word in tokens[i + 1:i + 3]
+                                        if word not in FUNCTION_WORDS)
+               for i, token in enumerate(tokens))
 
 
 def _polarity(sentence: str) -> str:

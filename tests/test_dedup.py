@@ -576,6 +576,21 @@ def test_replies_picking_different_options_the_question_offers_conflict(tmp_path
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
+def test_no_before_what_the_question_asks_about_answers_no(tmp_path):
+    """"No prescription is needed" answers "Do I need a prescription?" with a no, as "No, ..." would:
+    it conflicts with a yes and agrees with a no."""
+    question = "Do I need a prescription for a flu shot?"
+    (tmp_path / "yes").mkdir(), (tmp_path / "no").mkdir()
+    kept, _, stats = run_dedup(tmp_path / "yes", [
+        chat(question, "No prescription is needed for a flu shot; book it online.", id="none"),
+        chat(question, "Yes, you'll need a referral from your GP before a flu shot.", id="referral")])
+    assert ids(kept) == ["none", "referral"] and stats["conflicts"] == 1
+    kept, dropped, stats = run_dedup(tmp_path / "no", [
+        chat(question, "No prescription is needed for a flu shot; book it online.", id="none"),
+        chat(question, "No, you can book a flu shot online without one.", id="no")])
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
+
+
 def test_conflict_detection_can_be_turned_off(tmp_path):
     rows = [chat("Can I get a refund after 60 days?", "No, only within 30 days.", id="no"),
             chat("Can I get a refund after 60 days?", "Yes! Any purchase, any time.", id="yes")]
@@ -936,7 +951,7 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
                 "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout2": {"disagreeing_reply": (0.86, 0.98), "tool_context": (0.84, 0.92),
                  "agreeing_paraphrase": 0.97, "one_word_edit": 0.94},
-    "holdout3": {"disagreeing_reply": (0.92, 0.94), "tool_context": (0.83, 0.89),
+    "holdout3": {"disagreeing_reply": (0.93, 0.94), "tool_context": (0.83, 0.89),
                  "agreeing_paraphrase": 0.98, "one_word_edit": 1.00},
     "holdout4": {"disagreeing_reply": (0.79, 0.90), "tool_context": (0.87, 0.95),
                  "agreeing_paraphrase": 0.94, "one_word_edit": 1.00},
