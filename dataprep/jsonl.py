@@ -231,6 +231,11 @@ class AtomicWriter:
         self.write_raw(dumps(value) + b"\n")
         self.count += 1
 
+    def write_line(self, line: bytes) -> None:
+        """A value already dumped (``dumps(value) + b"\\n"``), elsewhere."""
+        self.write_raw(line)
+        self.count += 1
+
     def write_raw(self, data: bytes) -> None:
         try:  # a plain try on this hot path: a context manager per record costs three times the write
             self._handle.write(data)

@@ -21,7 +21,7 @@ import orjson
 
 from .engine import InProcessEngine
 from .errors import AccountingError, UsageError
-from .jsonl import AtomicWriter, BadLine
+from .jsonl import AtomicWriter, BadLine, dumps
 from .record import PLACES, Record
 
 ASIDE_PLACES = ("rag_candidates", "duplicates", "rejected")
@@ -107,6 +107,34 @@ class RecordSource:
                         return
 
 
+@dataclass(frozen=True, slots=True)
+class Serialized:
+    """A record as the line it is written as (``dumps(record.to_dict())``), made where the work ran:
+    a stage whose workers write what they made spares this process reading it back (which costs
+    as much as reading the record from its log: the pool's speed-up went into it)."""
+
+    line: bytes
+
+
+def serialized(record: Record) -> Serialized:
+    return Serialized(dumps(record.to_dict()) + b"\n")
+
+
+def aside_disposition(place: str, stage: str, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """Where a record set aside goes and why (``StageContext.set_aside``), made wherever the record is."""
+    if place not in ASIDE_PLACES:
+        raise ValueError(f"unknown place {place!r}; use one of {ASIDE_PLACES}")
+    # a reason can quote the data ("error: no account for maria@example.com"): scrubbed like it
+    return {"place": place, "stage": stage, "reason": scrubbed_reason(reason), **detail}
+
+
+def write_to(writer: AtomicWriter, value: "dict[str, Any] | Serialized") -> None:
+    if isinstance(value, Serialized):
+        writer.write_line(value.line)
+    else:
+        writer.write(value)
+
+
 @dataclass
 class StageContext:
     """What a stage may use: its scratch folder, the run's shared cache, the seed, and the aside writer."""
@@ -121,15 +149,16 @@ class StageContext:
     planning: bool = False  # `run --plan`: LLM stages estimate their calls and cost, and send nothing
     stats: dict[str, Any] = field(default_factory=dict)
     engine: Any = field(default_factory=InProcessEngine)  # engine.Engine: where per-record work runs
-    _aside: Callable[[str, dict[str, Any]], None] | None = None
+    _aside: Callable[[str, "dict[str, Any] | Serialized"], None] | None = None
 
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:
         """Route ``record`` out of training to ``place`` with a reason a person understands."""
-        if place not in ASIDE_PLACES:
-            raise ValueError(f"unknown place {place!r}; use one of {ASIDE_PLACES}")
-        # a reason can quote the data ("error: no account for maria@example.com"): scrubbed like it
-        record.disposition = {"place": place, "stage": self.stage, "reason": scrubbed_reason(reason), **detail}
+        record.disposition = aside_disposition(place, self.stage, reason, detail)
         self._aside(place, record.to_dict())
+
+    def set_aside_serialized(self, place: str, record: Serialized) -> None:
+        """A record set aside where the work ran (its disposition made by ``aside_disposition``)."""
+        self._aside(place, record)
 
     def reject_line(self, bad: BadLine) -> None:
         """Route an unreadable input line to rejected.jsonl with its file and line; its text and
@@ -176,11 +205,11 @@ class AsideWriters:
         self.paths = paths
         self.writers: dict[str, AtomicWriter] = {}
 
-    def write(self, place: str, value: dict[str, Any]) -> None:
+    def write(self, place: str, value: "dict[str, Any] | Serialized") -> None:
         writer = self.writers.get(place)
         if writer is None:
             writer = self.writers[place] = AtomicWriter(self.paths[place])
-        writer.write(value)
+        write_to(writer, value)
 
     def counts(self) -> dict[str, int]:
         return {place: writer.count for place, writer in self.writers.items()}
@@ -194,7 +223,7 @@ class AsideWriters:
             writer.abort()
 
 
-def execute(stage: Stage, produce: Callable[[StageContext], Iterable[Record]], consumed: Callable[[], int],
+def execute(stage: Stage, produce: Callable[[StageContext], Iterable[Record | Serialized]], consumed: Callable[[], int],
             out_path: Path, aside_paths: dict[str, Path], ctx: StageContext,
             tick: Callable[[int], None] = lambda n: None) -> StageResult:
     """Run one stage: stream its output to ``out_path`` and its set-asides to ``aside_paths``, atomically.
@@ -208,7 +237,7 @@ def execute(stage: Stage, produce: Callable[[StageContext], Iterable[Record]], c
     writer = AtomicWriter(out_path)
     try:
         for record in produce(ctx):
-            writer.write(record.to_dict())
+            write_to(writer, record if isinstance(record, Serialized) else record.to_dict())
             if writer.count % PROGRESS_EVERY == 0:
                 tick(PROGRESS_EVERY)
         result = StageResult(stage.name, consumed(), writer.count, asides.counts(), time.perf_counter() - started, ctx.stats)

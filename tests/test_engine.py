@@ -240,8 +240,8 @@ def test_a_worker_without_the_key_file_hashes_identities_with_the_run_s_key(tmp_
              "from dataprep.record import Record\n"
              "from dataprep.stages.mine import scrub_batch\n"
              "record = Record(messages=[{'role': 'user', 'content': 'hi'}], source={'user': 'maria_77'})\n"
-             "[(done, _, _)] = scrub_batch([(record, None, None)], {}, sys.stdin.buffer.read())\n"
-             "print(done.source['user'])\n")
+             "[(_, done, _)] = scrub_batch([(record, None)], {}, sys.stdin.buffer.read(), 'mine')\n"
+             "print(orjson.loads(done.line)['source']['user'])\n")
     env = {key: value for key, value in os.environ.items() if key != "DATAPREP_PSEUDONYM_KEY"}
     done = subprocess.run([sys.executable, "-c", probe], input=pseudonym_key(), capture_output=True, timeout=120,
                           env={**env, "XDG_CONFIG_HOME": str(tmp_path), "HOME": str(tmp_path)})

@@ -33,15 +33,17 @@ from ..engine import batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
-from ..pipeline import RecordSource, Stage, StageContext, register
+from ..pipeline import RecordSource, Serialized, Stage, StageContext, aside_disposition, register, serialized
 from ..record import IdTable, Record, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
-# a record, where it goes (None: on; else place, reason, detail) and the PII found in it by kind
-Decided = tuple[Record, tuple[str, str, dict[str, Any]] | None, dict[str, int] | None]
+# a record and where it goes (None: on; else place, reason, detail)
+Decided = tuple[Record, tuple[str, str, dict[str, Any]] | None]
+# a scrubbed record as written: where it goes (None: on), its line, the PII found in it by kind
+Scrubbed = tuple[str | None, Serialized, dict[str, int]]
 
 
 @register
@@ -57,45 +59,51 @@ class Mine(Stage):
         if self.pii is not None:
             scrubber_for(self.pii)  # a bad pattern fails now, not in a worker
 
-    def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
+    def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record | Serialized]:
         plan = plan_collapse(records, self.collapse, self.screen)
         ctx.stats["collapsed"] = plan.absorbed_total
-        pii_counts: dict[str, int] = {}
         decided = (self.decide(index, record, plan, ctx) for index, record in enumerate(records))
-        if self.pii is not None:  # scrubbing is most of the work: on every core, results in input order
-            # the pseudonym key goes with the work (Ray's object store), never into a worker's environment,
-            # which a cluster's metadata shows
-            decided = (item for done in ctx.engine.map_batches(scrub_batch, batched(decided), self.pii, pseudonym_key())
-                       for item in done)
-        for record, aside, found in decided:
-            if aside is not None:
-                place, reason, detail = aside
-                ctx.set_aside(record, place, reason, **detail)
+        if self.pii is None:
+            for record, aside in decided:
+                if aside is None:
+                    yield record
+                else:
+                    place, reason, detail = aside
+                    ctx.set_aside(record, place, reason, **detail)
+            return
+        # Scrubbing is most of the work: on every core, results in input order, each record written
+        # out where it was scrubbed. The pseudonym key goes with the work (Ray's object store), never
+        # into a worker's environment, which a cluster's metadata shows.
+        pii_counts: dict[str, int] = {}
+        scrubbed = ctx.engine.map_batches(scrub_batch, batched(decided), self.pii, pseudonym_key(), ctx.stage)
+        for place, line, found in (item for done in scrubbed for item in done):
+            if place is not None:
+                ctx.set_aside_serialized(place, line)
                 continue
-            if found is not None:
-                ctx.count("pii_records", tag_scrubbed(record, found, pii_counts))
-            yield record
-        if self.pii is not None:
-            ctx.stats["pii"] = dict(sorted(pii_counts.items()))
+            ctx.count("pii_records", bool(found))
+            for kind, count in found.items():
+                pii_counts[kind] = pii_counts.get(kind, 0) + count
+            yield line
+        ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
     def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> Decided:
         """Where ``record`` goes (``aside`` is None for on), made in this process so every engine
         decides alike; records set aside are scrubbed too: they land in files people share."""
         keeper = plan.keeper_of(index)
         if keeper is not None:
-            return record, ("duplicates", ABSORBED, {"keeper_id": keeper}), None
+            return record, ("duplicates", ABSORBED, {"keeper_id": keeper})
         corrected, rejection = self.screen(record)
         if rejection:
             kind, reason = rejection
             ctx.stats.setdefault("filtered", {})
             ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
-            return record, ("rejected", reason, {}), None
+            return record, ("rejected", reason, {})
         ctx.count("corrected", corrected)
         if plan.absorbed[index]:
             record.note("mine", "collapsed", absorbed=int(plan.absorbed[index]))
         if record.source.get("conversation_id") and "conversation" not in record.groups:
             record.groups["conversation"] = record.source["conversation_id"]
-        return record, None, None
+        return record, None
 
     def screen(self, record: Record) -> tuple[bool, tuple[str, str] | None]:
         """Apply the record's correction; say whether it was corrected and why the filters reject it."""
@@ -370,25 +378,30 @@ def scrubber_for(options: dict[str, Any]) -> Scrubber:
     return _scrubber(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
 
 
-def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes) -> list[Decided]:
-    """Engine work: scrub each record of a batch in place, its id and its keeper's id included;
-    what was found, by kind, comes back with it. Identities are hashed with the run's key, on
-    whichever machine the batch runs."""
+def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes, stage: str) -> list[Scrubbed]:
+    """Engine work: scrub each record of a batch in place, its id and its keeper's id included, and
+    write it out as its line, with where it goes and what was found, by kind. Identities are hashed
+    with the run's key, on whichever machine the batch runs."""
     use_pseudonym_key(key)
     scrubber = scrubber_for(pii)
-    for record, aside, _ in batch:
+    done: list[Scrubbed] = []
+    for record, aside in batch:
         record.id = scrubber.scrub_id(record.id)
         if aside is not None and "keeper_id" in aside[2]:
             aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
-    return [(record, aside, dict(scrubber.scrub_record(record))) for record, aside, _ in batch]
+        found = dict(scrubber.scrub_record(record))
+        if aside is None:
+            tag_scrubbed(record, found)
+        else:
+            place, reason, detail = aside
+            record.disposition = aside_disposition(place, stage, reason, detail)
+        done.append((aside and aside[0], serialized(record), found))
+    return done
 
 
-def tag_scrubbed(record: Record, found: dict[str, int], totals: dict[str, int]) -> bool:
-    """Note and tag a scrubbed record that goes on, add its counts to ``totals``; True if it held any PII."""
+def tag_scrubbed(record: Record, found: dict[str, int]) -> None:
+    """Note what was found in a scrubbed record that goes on, and tag it scrubbed."""
     if found:
         record.note("mine", "scrubbed_pii", counts=dict(sorted(found.items())))
-        for kind, count in found.items():
-            totals[kind] = totals.get(kind, 0) + count
     if PII_TAG not in record.tags:
         record.tags.append(PII_TAG)
-    return bool(found)
