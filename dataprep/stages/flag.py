@@ -43,7 +43,7 @@ large part, 5% or more a normal share, less is behaviour data.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -345,8 +345,17 @@ class Flag(Stage):
         ctx.stats[ACTION_COUNTS[self.options["action"]]] = 0
         if knowledge:
             ctx.stats["knowledge_passages"] = len(knowledge.passages)
-        # scoring is per record and pure: on every core or on Ray; the rest stays here, in order
-        for findings in ctx.engine.map_batches(assessed, batched(records, BATCH)):
+        # scoring is per record and pure: on every core or on Ray, the rest here, in order. Only the
+        # messages go out and only the assessments come back: taking the records back in would cost
+        # this process about what scoring them does
+        sent: deque[list[Record]] = deque()
+
+        def conversations() -> Iterator[list[list[dict[str, Any]]]]:
+            for batch in batched(records, BATCH):
+                sent.append(batch)
+                yield [record.messages for record in batch]
+        for assessments in ctx.engine.map_batches(assessments_of, conversations()):
+            findings = [Finding(record, assessment) for record, assessment in zip(sent.popleft(), assessments)]
             self.search_knowledge(findings, knowledge)
             if probe:
                 probe.probe(findings)
@@ -418,9 +427,9 @@ class Flag(Stage):
         ctx.count(ACTION_COUNTS[action])
 
 
-def assessed(batch: list[Record]) -> list[Finding]:
-    """Engine work: the offline scorer's finding on each record of a batch."""
-    return [Finding(record, assess(record.messages)) for record in batch]
+def assessments_of(batch: list[list[dict[str, Any]]]) -> list[Assessment | None]:
+    """Engine work: the offline scorer's assessment of each conversation of a batch."""
+    return [assess(messages) for messages in batch]
 
 
 def _tag(record: Record, tag: str) -> None:
