@@ -3,10 +3,11 @@
 Generates support-bot logs (multi-turn conversations re-sent call by call, tool calls,
 feedback, some PII) in each format asked for, then measures, each in a fresh subprocess:
 the baseline (a loop that only ``json.loads`` every line of the same file), reading alone
-(``read_inputs``) and reading + the mine stage with default options (what ``dataprep mine``
-does: collapse, corrections, filters, PII scrubbing, files written) on one core
-(``DATAPREP_WORKERS=1``) and on every core. Prints MB/s and records/s per format (wall clock,
-and MB per CPU-second, which holds on a busy machine), the ratio to the baseline's MB/s (target
+(``read_inputs`` as a run reads: a big file in pieces on the engine's workers) and reading +
+the mine stage with default options (what ``dataprep mine`` does: collapse, corrections,
+filters, PII scrubbing, files written), each on one core (``DATAPREP_WORKERS=1``) and on every
+core. Prints MB/s and records/s per format (wall clock, and MB per CPU-second, which holds on a
+busy machine), the ratio to the baseline's MB/s (target
 for read+mine on one core: >= 0.5) and the peak resident memory (``ru_maxrss``). On every core
 the CPU time and peak are the main process's only (the pool's workers are not its children).
 
@@ -141,7 +142,8 @@ def generate(fmt: str, path: Path, megabytes: float, seed: int = 0) -> None:
 
 
 # (label, what the child measures, DATAPREP_WORKERS: "" is every core)
-RUNS = [("baseline: json.loads/line", "json", "1"), ("read", "read", "1"), ("read+mine, 1 core", "mine", "1"),
+RUNS = [("baseline: json.loads/line", "json", "1"), ("read, 1 core", "read", "1"),
+        (f"read, {os.cpu_count()} cores", "read", ""), ("read+mine, 1 core", "mine", "1"),
         (f"read+mine, {os.cpu_count()} cores", "mine", "")]
 
 
@@ -149,6 +151,7 @@ RUNS = [("baseline: json.loads/line", "json", "1"), ("read", "read", "1"), ("rea
 def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
     from dataprep.recipe import InputSpec
 
+    from dataprep.engine import LocalEngine
     from dataprep.formats import read_inputs, reader_names
     from dataprep.pipeline import get_stage
     from dataprep.runner import run_single_stage
@@ -161,7 +164,7 @@ def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
         with open(path, encoding="utf-8") as handle:
             records = sum(1 for line in handle if json.loads(line))
     elif mode == "read":
-        records = sum(1 for _ in read_inputs(inputs))
+        records = sum(1 for _ in read_inputs(inputs, engine=LocalEngine()))  # as a run reads: in pieces on every core
     else:
         with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
             out = Path(tmp) / "mined.jsonl"
@@ -205,7 +208,7 @@ def main() -> None:
         print(orjson.dumps(measure(args.child, args.format, args.path)).decode())
         return
     formats = ["openai-chat"] if args.huge else args.formats.split(",")
-    rows = RUNS[3:] if args.huge else RUNS[1:]
+    rows = RUNS[4:] if args.huge else RUNS[1:]
     megabytes = 5000 if args.huge else args.mb
     missing = [fmt for fmt in formats if fmt not in GENERATORS or fmt not in existing_readers()]
     if missing:

@@ -48,6 +48,11 @@ class Engine:
     def map_batches(self, fn: Callable[..., Result], batches: Iterable[Any], *args: Any) -> Iterator[Result]:
         raise NotImplementedError
 
+    def runs_elsewhere(self, batches: int) -> bool:
+        """Whether ``batches`` batches would run on other processes (work that pays only there, like
+        reading a file in pieces, is done here otherwise)."""
+        return False
+
 
 class InProcessEngine(Engine):
     name = "in-process"
@@ -67,6 +72,9 @@ class LocalEngine(Engine):
     def __init__(self, workers: int | None = None, pool_after: int | None = None):
         self.workers = workers or int(os.environ.get("DATAPREP_WORKERS") or os.cpu_count() or 1)
         self.pool_after = POOL_AFTER_BATCHES if pool_after is None else pool_after
+
+    def runs_elsewhere(self, batches: int) -> bool:
+        return self.workers > 1 and batches >= self.pool_after
 
     def map_batches(self, fn: Callable[..., Result], batches: Iterable[Any], *args: Any) -> Iterator[Result]:
         iterator = iter(batches)
@@ -97,6 +105,9 @@ class RayEngine(Engine):
 
     name = "ray"
     distributed = True
+
+    def runs_elsewhere(self, batches: int) -> bool:
+        return True
 
     def __init__(self) -> None:
         try:  # said before any stage runs, not after the first

@@ -121,17 +121,18 @@ def open_input(path: str | os.PathLike[str]) -> BinaryIO:
         raise InputError(f"cannot open: {exc.strerror or exc}", file=str(path)) from None
 
 
-def raw_lines(handle: BinaryIO, file: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+def raw_lines(handle: BinaryIO, file: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, first_line: int = 1
               ) -> Iterator[tuple[int, int, bytes | BadLine]]:
-    """``(line number, byte offset, bytes)`` of each physical line of a stream, a UTF-8 BOM dropped.
+    """``(line number, byte offset, bytes)`` of each physical line of a stream, a UTF-8 BOM dropped;
+    a stream that starts at line ``first_line`` of its file (a ``Piece``) numbers its lines from there.
 
     A line over ``max_line_bytes`` comes as a BadLine instead, read past in chunks so it is never held
     whole; a damaged compressed stream ends with a BadLine saying so (the rest cannot be read)."""
-    offset = line_no = 0
+    offset, line_no = 0, first_line - 1
     try:
-        if handle.peek(len(BOM)).startswith(BOM):
+        if first_line == 1 and handle.peek(len(BOM)).startswith(BOM):
             offset = len(handle.read(len(BOM)))
-        for line_no, raw in enumerate(iter(partial(handle.readline, max_line_bytes + 1), b""), start=1):
+        for line_no, raw in enumerate(iter(partial(handle.readline, max_line_bytes + 1), b""), start=first_line):
             start = offset
             offset += len(raw)
             if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
@@ -170,12 +171,69 @@ def iter_lines(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_L
 def located_lines(path: str | os.PathLike[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
                   ) -> Iterator[tuple[int, Line | BadLine]]:
     """``iter_lines`` with each line's byte offset in the decompressed text, for ``SeekableLines``."""
-    name = str(path)
     with open_input(path) as handle:
-        for line_no, offset, raw in raw_lines(handle, name, max_line_bytes):
-            parsed = raw if isinstance(raw, BadLine) else parse_line(raw, name, line_no)
-            if parsed is not None:
-                yield offset, parsed
+        yield from _parsed(raw_lines(handle, str(path), max_line_bytes), str(path))
+
+
+def _parsed(lines: Iterable[tuple[int, int, bytes | BadLine]], name: str) -> Iterator[tuple[int, Line | BadLine]]:
+    for line_no, offset, raw in lines:
+        parsed = raw if isinstance(raw, BadLine) else parse_line(raw, name, line_no)
+        if parsed is not None:
+            yield offset, parsed
+
+
+# -- pieces: a big plain file read by several workers at once ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Whole lines of a plain file: the bytes from ``start`` to ``end``, the first of them line ``first_line``."""
+
+    path: str
+    start: int
+    end: int
+    first_line: int
+
+
+SPLIT_BLOCK = 16 * 2**20  # bytes read at a time while looking for where pieces start
+
+
+def split_file(path: str | os.PathLike[str], piece_bytes: int) -> list[Piece]:
+    """The file cut into pieces of about ``piece_bytes`` at line ends, each with the number of its first
+    line (newlines counted, a few GB/s); one piece for a file no bigger, none for a compressed one
+    (it cannot be entered midway)."""
+    name = str(path)
+    size = os.path.getsize(path)
+    if compression_of(path) is not None:
+        return []
+    pieces, start, first_line, cut = [], 0, 1, piece_bytes  # the piece being cut: where it starts, its first line
+    position, line = 0, 1  # where the block starts in the file; the line reached in it
+    with open(path, "rb") as handle:
+        while cut < size and (block := handle.read(SPLIT_BLOCK)):
+            counted = 0  # the block's newlines before here are counted in ``line``
+            while cut < position + len(block):
+                end = block.find(b"\n", max(cut - position, 0))
+                if end < 0:
+                    break  # this line ends in a later block: cut there
+                line += block.count(b"\n", counted, end + 1)
+                pieces.append(Piece(name, start, position + end + 1, first_line))
+                counted, start, first_line, cut = end + 1, position + end + 1, line, position + end + 1 + piece_bytes
+            line += block.count(b"\n", counted)
+            position += len(block)
+    return [*pieces, Piece(name, start, size, first_line)] if start < size else pieces
+
+
+def piece_lines(piece: Piece, data: bytes, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Iterator[Line | BadLine]:
+    """The parsed lines of a piece, from its bytes (``data``), numbered as in the whole file."""
+    stream = io.BufferedReader(io.BytesIO(data))
+    for _, parsed in _parsed(raw_lines(stream, piece.path, max_line_bytes, piece.first_line), piece.path):
+        yield parsed
+
+
+def piece_bytes(path: str | os.PathLike[str], pieces: Iterable[Piece]) -> Iterator[tuple[Piece, bytes]]:
+    """Each piece with its bytes, read in order: what a worker gets, so none reads the user's files."""
+    with open(path, "rb") as handle:
+        for piece in pieces:
+            handle.seek(piece.start)
+            yield piece, handle.read(piece.end - piece.start)
 
 
 class SeekableLines:

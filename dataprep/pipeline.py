@@ -21,8 +21,8 @@ import orjson
 
 from .engine import InProcessEngine
 from .errors import AccountingError, UsageError
-from .jsonl import AtomicWriter, BadLine, dumps
-from .record import PLACES, Record
+from .jsonl import AtomicWriter, BadLine
+from .record import PLACES, Record, Serialized
 
 ASIDE_PLACES = ("rag_candidates", "duplicates", "rejected")
 PROGRESS_EVERY = 512  # records between progress-bar updates: per-record updates cost more than the work
@@ -105,19 +105,6 @@ class RecordSource:
                     position += 1
                     if position == len(wanted):
                         return
-
-
-@dataclass(frozen=True, slots=True)
-class Serialized:
-    """A record as the line it is written as (``dumps(record.to_dict())``), made where the work ran:
-    a stage whose workers write what they made spares this process reading it back (which costs
-    as much as reading the record from its log: the pool's speed-up went into it)."""
-
-    line: bytes
-
-
-def serialized(record: Record) -> Serialized:
-    return Serialized(dumps(record.to_dict()) + b"\n")
 
 
 def aside_disposition(place: str, stage: str, reason: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from .jsonl import dumps
+
 PLACES = ("train", "eval", "rag_candidates", "duplicates", "rejected")
 SPLITS = ("train", "eval")
 # tags one stage sets and another reads: the record is their only channel
@@ -218,3 +220,27 @@ class IdTable:
 
     def __len__(self) -> int:
         return len(self.ends)
+
+
+@dataclass(frozen=True, slots=True)
+class Serialized:
+    """A record as the line it is written as (``jsonl.dumps(record.to_dict())``), made where the
+    work ran: this process copies the bytes, where taking the record back in would cost it about
+    what making the record did (a pool's speed-up went into unpickling)."""
+
+    id: str
+    line: bytes
+
+    @classmethod
+    def of(cls, record: Record) -> "Serialized":
+        return cls(record.id, dumps(record.to_dict()) + b"\n")
+
+    def record(self) -> Record:
+        return Record.from_dict(orjson.loads(self.line))
+
+
+def renamed(item: "Record | Serialized", new_id: str) -> "Record | Serialized":
+    """The record (or its line) under another id: a repeat made unique."""
+    record = item.record() if isinstance(item, Serialized) else item
+    record.id = new_id
+    return Serialized.of(record) if isinstance(item, Serialized) else record

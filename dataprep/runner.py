@@ -29,7 +29,7 @@ from .report import write_report
 from .run_folder import RunFolder
 from .terminal import SafeConsole, error_line
 from .run_facts import gather
-from .record import Record
+from .record import Record, Serialized, renamed
 
 
 class ReadInputs(Stage):
@@ -49,13 +49,15 @@ class ReadInputs(Stage):
         ``ctx.stats["skipped"]`` (the runner warns about them); the run's own folder is never read back."""
         unique = UniqueIds()
         skipped = ctx.stats.setdefault("skipped", [])
-        for item in read_inputs(self.inputs, exclude=[ctx.run_dir], on_skip=lambda file: skipped.append(file.to_dict())):
+        # a plan's sample reads a few lines here; a run reads big files in pieces on its engine
+        engine = None if self.limit else ctx.engine
+        for item in read_inputs(self.inputs, exclude=[ctx.run_dir], on_skip=lambda file: skipped.append(file.to_dict()),
+                                engine=engine):
             if self.lines_seen == self.limit:
                 break
             self.lines_seen += 1
-            if isinstance(item, Record):
-                unique.claim(item)
-                yield item
+            if isinstance(item, (Record, Serialized)):
+                yield unique.claim(item)
             else:
                 ctx.reject_line(item)
 
@@ -71,13 +73,15 @@ class UniqueIds:
         self.seen: set[int] = set()  # 64-bit hashes: a million ids cost tens of MB, not hundreds
         self.repeats: dict[str, int] = {}
 
-    def claim(self, record: Record) -> None:
+    def claim(self, record: Record | Serialized) -> Record | Serialized:
+        """The record, or under a new id if its id was met before."""
         key = xxhash.xxh64_intdigest(record.id.encode())
         if key in self.seen:
             number = self.repeats[record.id] = self.repeats.get(record.id, 1) + 1
-            record.id = f"{record.id}~{number}"
+            record = renamed(record, f"{record.id}~{number}")
             key = xxhash.xxh64_intdigest(record.id.encode())
         self.seen.add(key)
+        return record
 
 
 @dataclass

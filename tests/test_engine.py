@@ -76,8 +76,11 @@ WAYS = {"in-process": ("1", "local"), "pool": ("2", "local"), "ray": ("2", "ray"
 
 def run_ways(recipe: Path, out: Path, monkeypatch, batch_records: int, ways=tuple(WAYS)) -> dict[str, Path]:
     """The recipe run each way (in this process, in a 2-process pool, on Ray); their run folders."""
+    from dataprep import formats
+
     monkeypatch.setattr(engine, "BATCH_RECORDS", batch_records)
     monkeypatch.setattr(engine, "POOL_AFTER_BATCHES", 2)
+    monkeypatch.setattr(formats, "PIECE_BYTES", 2**20)  # big inputs are read in pieces on the workers too
     runs = {}
     for name in ways:
         workers, engine_name = WAYS[name]
@@ -102,6 +105,79 @@ def assert_same_placement(runs: dict[str, Path]) -> None:
             assert (folder / "exports" / export.name).read_bytes() == export.read_bytes(), (name, export.name)
     counts = manifests[reference]["counts"]
     assert counts["input"] + counts["created"] == sum(counts[place] for place in PLACES)
+
+
+def hostile_logs(folder: Path) -> list[tuple[Path, str]]:
+    """Log files with what real logs hold between good lines: broken JSON, bytes that are not
+    UTF-8, blank lines, a line over the size limit, the same example logged twice without an id."""
+    chat = folder / "chat.jsonl"
+    lines = []
+    for number in range(600):
+        call = {"request": {"messages": [{"role": "user", "content": f"question {number} <b>{'x' * (number % 50)}</b>"}]},
+                "response": {"choices": [{"message": {"role": "assistant", "content": f"answer {number}"}}]}}
+        lines.append(orjson.dumps(call) if number % 13 else (b"{broken" if number % 2 else b"\xff\xfe not utf-8"))
+        if number % 97 == 0:
+            lines.append(b"")
+    lines.insert(300, b'{"request": "' + b"y" * 5000 + b'"}')
+    chat.write_bytes(b"\n".join(lines) + b"\n")
+    examples = folder / "examples.jsonl"
+    example = orjson.dumps({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})
+    examples.write_bytes(b"\n".join([example, b"[1, 2]", *[example] * 40, b"not json"] * 20) + b"\n")
+    return [(chat, "openai-chat"), (examples, "records")]
+
+
+def items_read(inputs, on=None) -> list[dict]:
+    """What reading gives, as dicts: a record read on a worker comes as its output line."""
+    from dataprep.formats import read_inputs
+    from dataprep.record import Serialized
+
+    return [orjson.loads(item.line) if isinstance(item, Serialized) else item.to_dict()
+            for item in read_inputs(inputs, engine=on)]
+
+
+class Counting:
+    """An engine that notes the batches it is given: pieces of files, for reading."""
+
+    def __init__(self, engine_class, *args):
+        self.engine, self.batches = engine_class(*args), []
+
+    def runs_elsewhere(self, batches):
+        return self.engine.runs_elsewhere(batches)
+
+    def map_batches(self, fn, batches, *args):
+        batches = list(batches)
+        self.batches.extend(batches)
+        return self.engine.map_batches(fn, batches, *args)
+
+
+def read_ways(tmp_path, monkeypatch, engine_class, *args) -> tuple[list[dict], list[dict], Counting]:
+    from dataprep import formats
+    from dataprep.recipe import InputSpec
+
+    inputs = [InputSpec(str(path), fmt, max_line_bytes=4096) for path, fmt in hostile_logs(tmp_path)]
+    whole = items_read(inputs)
+    monkeypatch.setattr(formats, "PIECE_BYTES", 2048)
+    monkeypatch.setattr(engine, "POOL_AFTER_BATCHES", 2)
+    counting = Counting(engine_class, *args)
+    return whole, items_read(inputs, counting), counting
+
+
+def test_big_files_read_in_pieces_on_workers_give_every_line_as_reading_them_whole(tmp_path, monkeypatch):
+    """Records, rejected lines with their line numbers, ids made unique within a file: the same,
+    in the same order, whether a file is read here whole or in pieces on a pool of processes."""
+    whole, in_pieces, pool = read_ways(tmp_path, monkeypatch, LocalEngine, 2)
+    assert in_pieces == whole and len(pool.batches) > 20
+    reasons = [item["disposition"]["reason"] for item in whole if "raw" in item]
+    for kind in ("not valid JSON", "not UTF-8", "line is 5,015 bytes", "expected a JSON object"):
+        assert any(reason.startswith(kind) for reason in reasons), kind
+    assert [item["source"]["line"] for item in whole if "raw" in item][:3] == [1, 15, 28]  # a blank line 2
+    ids = [item["id"] for item in whole if "raw" not in item and item["source"]["format"] == "records"]
+    assert len(ids) == len(set(ids)) == 820  # one example logged 41 times, 20 times over: each its own id
+
+
+def test_big_files_read_in_pieces_as_ray_tasks_give_every_line_as_reading_them_whole(tmp_path, monkeypatch, local_ray):
+    whole, on_ray, ray_engine = read_ways(tmp_path, monkeypatch, engine.RayEngine)
+    assert on_ray == whole and len(ray_engine.batches) > 20
 
 
 def test_lsh_bands_as_ray_tasks_find_the_groups_one_process_finds(local_ray):

@@ -373,3 +373,28 @@ def test_files_in_hidden_folders_of_an_input_folder_are_not_read(tmp_path):
     result = run_cli("mine", tmp_path / "logs", "--out", tmp_path / "mined.jsonl")
     assert result.returncode == 0, result.stderr
     assert [row["messages"][0]["content"] for row in read_jsonl(tmp_path / "mined.jsonl")] == ["question one"]
+
+
+def test_a_file_cut_in_pieces_gives_every_line_once_with_its_number(tmp_path, monkeypatch):
+    """Pieces end at line ends and know the number of their first line, wherever a line crosses
+    the blocks the file is scanned in: blank lines, a BOM, no newline at the end, tiny pieces."""
+    import random
+
+    from dataprep import jsonl
+    from dataprep.jsonl import piece_lines, split_file
+
+    rng = random.Random(3)
+    monkeypatch.setattr(jsonl, "SPLIT_BLOCK", 64)  # lines cross blocks all the time
+    for case in range(12):
+        lines = [b"" if rng.random() < 0.1 else b'{"n": %d, "pad": "%s"}' % (n, b"x" * rng.randint(0, 200))
+                 for n in range(rng.randint(1, 120))]
+        data = (b"\xef\xbb\xbf" if case % 3 == 0 else b"") + b"\n".join(lines) + (b"\n" if case % 2 else b"")
+        path = tmp_path / f"log{case}.jsonl"
+        path.write_bytes(data)
+        whole = [(line.line, line.value) for line in iter_lines(path)]
+        for piece_bytes in (1, 100, 1000, 10**6):
+            pieces = split_file(path, piece_bytes)
+            assert pieces[0].start == 0 and pieces[-1].end == len(data)
+            assert all(a.end == b.start and data[a.end - 1:a.end] == b"\n" for a, b in zip(pieces, pieces[1:]))
+            got = [(line.line, line.value) for piece in pieces for line in piece_lines(piece, data[piece.start:piece.end])]
+            assert got == whole, (case, piece_bytes)

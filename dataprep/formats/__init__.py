@@ -6,6 +6,11 @@ forced), and streams records and bad lines. Readers that join several files (bat
 input + output, runs + feedback) receive all files of their format at once. Files are
 opened through ``jsonl.open_input``: gzip, zstd and bz2 are recognised by their magic bytes
 and decompressed as they stream; line numbers are those of the decompressed text.
+
+A reader whose lines convert one by one (``splittable``) reads a big plain file in pieces on
+the run's engine (a pool of processes, Ray tasks): the pieces' records come back in file order
+as the lines they are written as (``record.Serialized``), so every engine reads the same records
+and this process only copies them.
 """
 
 from __future__ import annotations
@@ -20,12 +25,16 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 import orjson
 
 from ..errors import InputError
-from ..jsonl import BOM, DECOMPRESS_ERRORS, DEFAULT_MAX_LINE_BYTES, BadLine, Line, iter_lines, open_input, raw_lines
-from ..record import Record
+from ..jsonl import (BOM, DECOMPRESS_ERRORS, DEFAULT_MAX_LINE_BYTES, BadLine, Line, Piece, iter_lines, open_input,
+                     piece_bytes, piece_lines, raw_lines, split_file)
+from ..record import Record, Serialized
 
 Item = Record | BadLine
 READERS: dict[str, "Reader"] = {}
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+PIECE_BYTES = 16 * 2**20  # a piece of a file read on a worker: its records outweigh what shipping them costs
+#: a piece this big holds a line far over the usual size: its file is read here, a line at a time
+PIECE_BYTES_SHIPPED = 4 * PIECE_BYTES
 COMPRESSED_SUFFIXES = (".gz", ".gzip", ".zst", ".zstd", ".bz2")  # names only help find a table's own suffix
 
 
@@ -53,6 +62,8 @@ class Reader:
     name: ClassVar[str]
     #: lower runs first when several readers claim a file
     priority: ClassVar[int] = 50
+    #: each line converts on its own (``convert``), so a file can be read in pieces, on other processes
+    splittable: ClassVar[bool] = False
 
     @property
     def description(self) -> str:
@@ -66,11 +77,18 @@ class Reader:
             yield from self.read_file(path, options)
 
     def read_file(self, path: Path, options: "ReadOptions") -> Iterator[Item]:
-        for line in iter_lines(path, options.max_line_bytes):
+        return self.in_order(self.convert_lines(iter_lines(path, options.max_line_bytes), options))
+
+    def convert_lines(self, lines: Iterable[Line | BadLine], options: "ReadOptions") -> Iterator[Item]:
+        for line in lines:
             if isinstance(line, BadLine):
                 yield line
             else:
                 yield from self.convert(line, options)
+
+    def in_order(self, items: Iterator[Item | Serialized]) -> Iterator[Item | Serialized]:
+        """What a file's items need in reading order, here, when its pieces were converted elsewhere."""
+        return items
 
     def convert(self, line: Line, options: "ReadOptions") -> Iterator[Item]:
         """Turn one parsed line into zero or more records (or a BadLine saying why not)."""
@@ -228,7 +246,8 @@ class Skipped:
 
 
 def read_inputs(inputs: Iterable[Any], exclude: Iterable[Path] = (),
-                on_skip: Callable[[Skipped], None] = lambda skipped: None) -> Iterator[Item]:
+                on_skip: Callable[[Skipped], None] = lambda skipped: None, engine: Any = None
+                ) -> Iterator[Item | Serialized]:
     """Stream records and bad lines from every input: reader by reader (in the order their
     first file appears), files in input order within a reader.
 
@@ -237,7 +256,10 @@ def read_inputs(inputs: Iterable[Any], exclude: Iterable[Path] = (),
     given as separate paths (``dataprep mine batch_in.jsonl batch_out.jsonl``). A file reached
     twice (listed twice, a symlink, overlapping globs) is read once. Files of a folder or glob
     that no reader recognises, and empty files, are passed to ``on_skip``; an explicitly named
-    unrecognised file is an error, and so is finding nothing readable at all.
+    unrecognised file is an error, and so is finding nothing readable at all. With an ``engine``
+    (``dataprep.engine``), big plain files of a ``splittable`` reader are read in pieces on it: the
+    pieces' bytes go to the workers (which need not see this machine's files), their records come
+    back as lines.
     """
     groups: dict[tuple[str, bytes], tuple[list[Path], ReadOptions]] = {}
     seen: set[tuple[int, int]] = set()
@@ -262,7 +284,24 @@ def read_inputs(inputs: Iterable[Any], exclude: Iterable[Path] = (),
     for item in skipped:
         on_skip(item)
     for (name, _), (paths, options) in groups.items():
-        yield from READERS[name].read_files(paths, options)
+        reader = READERS[name]
+        if engine is None or not reader.splittable:
+            yield from reader.read_files(paths, options)
+            continue
+        for path in paths:
+            pieces = split_file(path, PIECE_BYTES) if engine.runs_elsewhere(path.stat().st_size // PIECE_BYTES) else []
+            if len(pieces) < 2 or max(piece.end - piece.start for piece in pieces) > PIECE_BYTES_SHIPPED:
+                yield from reader.read_file(path, options)  # small, compressed, holding a huge line, or read here anyway
+                continue
+            converted = engine.map_batches(read_pieces, ([shipped] for shipped in piece_bytes(path, pieces)), name, options)
+            yield from reader.in_order(item for items in converted for item in items)
+
+
+def read_pieces(pieces: list[tuple[Piece, bytes]], reader: str, options: ReadOptions) -> list[Serialized | BadLine]:
+    """Engine work: the items of some pieces of a file, in order, records as their lines."""
+    converting = get_reader(reader)
+    return [Serialized.of(item) if isinstance(item, Record) else item for piece, data in pieces
+            for item in converting.convert_lines(piece_lines(piece, data, options.max_line_bytes), options)]
 
 
 def _reader_for(path: Path, forced: Reader | None, explicit: bool, max_line_bytes: int,

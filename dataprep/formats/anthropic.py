@@ -211,6 +211,7 @@ class AnthropicMessagesReader(Reader):
 
     name = "anthropic-messages"
     priority = 20
+    splittable = True
 
     def sniff(self, first: Any, path: Path) -> bool:
         return isinstance(first.get("request"), dict) and is_response(first.get("response"))

@@ -55,6 +55,7 @@ def row_feedback(row: dict[str, Any]) -> dict[str, Any]:
 class HeliconeReader(Reader):
     name = "helicone"
     priority = 20
+    splittable = True
 
     def sniff(self, first: Any, path: Path) -> bool:
         return is_helicone(first)

@@ -66,6 +66,7 @@ def request_of(payload: dict[str, Any]) -> dict[str, Any]:
 class LiteLLMReader(Reader):
     name = "litellm"
     priority = 20
+    splittable = True
 
     def sniff(self, first: Any, path: Path) -> bool:
         return is_litellm(first)

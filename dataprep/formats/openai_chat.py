@@ -380,6 +380,7 @@ def _is_completion(value: Any) -> bool:
 class OpenAIChatReader(Reader):
     name = "openai-chat"
     priority = 40  # generic request/response pairs: proxies' own shapes (LiteLLM, Helicone) go first
+    splittable = True
 
     def sniff(self, first: Any, path: Path) -> bool:
         if not isinstance(first, dict):

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 from .. import schemas
 from ..errors import InputError
 from ..jsonl import BadLine, Line, iter_lines
-from ..record import Record
+from ..record import Record, Serialized, content_id, renamed
 from . import READERS, Item, ReadOptions, Reader, register
 from .common import excerpt
 
@@ -28,24 +28,22 @@ def problem_with(value: Any) -> str | None:
 class RecordReader(Reader):
     name = "records"
     priority = 90  # the most general shape: let specific log formats claim a file first
+    splittable = True
 
     def sniff(self, first: Any, path: Path) -> bool:
         return isinstance(first, dict) and isinstance(first.get("messages"), list) and "response" not in first
 
-    def read_file(self, path: Path, options: ReadOptions) -> Iterator[Item]:
+    def in_order(self, items: Iterator[Item | Serialized]) -> Iterator[Item | Serialized]:
+        """Identical examples in one file must stay distinguishable (the second is a duplicate *of* the
+        first), so repeats of an id made from the content get a suffix."""
         seen: dict[str, int] = {}
-        for line in iter_lines(path, options.max_line_bytes):
-            if isinstance(line, BadLine):
-                yield line
-                continue
-            for item in self.convert(line, options):
-                if isinstance(item, Record) and not line.value.get("id"):
-                    # Identical examples in one file must stay distinguishable (the second is
-                    # a duplicate *of* the first), so repeats of a content id get a suffix.
-                    occurrence = seen[item.id] = seen.get(item.id, 0) + 1
-                    if occurrence > 1:
-                        item.id = f"{item.id}-{occurrence}"
-                yield item
+        for item in items:
+            if isinstance(item, (Record, Serialized)):
+                occurrence = seen[item.id] = seen.get(item.id, 0) + 1
+                record = item.record() if occurrence > 1 and isinstance(item, Serialized) else item
+                if occurrence > 1 and item.id == content_id(record.messages, record.tools):
+                    item = renamed(item, f"{item.id}-{occurrence}")
+            yield item
 
     def convert(self, line: Line, options: ReadOptions) -> Iterator[Item]:
         problem = problem_with(line.value)

@@ -33,8 +33,8 @@ from ..engine import batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
-from ..pipeline import RecordSource, Serialized, Stage, StageContext, aside_disposition, register, serialized
-from ..record import IdTable, Record, message_text
+from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, register
+from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
 
 ABSORBED = "absorbed by a longer call of the same conversation"
@@ -395,7 +395,7 @@ def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes, stage: st
         else:
             place, reason, detail = aside
             record.disposition = aside_disposition(place, stage, reason, detail)
-        done.append((aside and aside[0], serialized(record), found))
+        done.append((aside and aside[0], Serialized.of(record), found))
     return done
 
 
