@@ -359,7 +359,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
-                 bool(REFUSAL.search(text)), _polarity(next(iter(SENTENCE.findall(text)), "")) == "no",
+                 bool(REFUSAL.search(text)), _opens_denying(text),
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
                  _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
@@ -608,7 +608,8 @@ def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[
             found.add(("lead", "no"))
     elif lead:
         found.add(("lead", lead.lastgroup))
-    elif yes_no and (said := {_answer(sentence, yes_no) for sentence in _sentences_on(plain, asked)}) and len(said) == 1:
+    elif yes_no and (said := {_answer(sentence, yes_no, asked) for sentence in _sentences_on(plain, asked)}) \
+            and len(said) == 1:
         found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
     return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
@@ -620,13 +621,18 @@ def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
             if not sentence.endswith("?") and _content_stems(sentence) & asked]
 
 
-def _answer(sentence: str, question: str) -> str:
+def _opens_denying(text: str) -> bool:
+    first = SENTENCE.search(text)
+    return bool(first) and _polarity(first.group()) == "no"
+
+
+def _answer(sentence: str, question: str, asked: frozenset[str]) -> str:
     """Whether a sentence on the question's words says yes or no to it: a restriction in its first
     clause says no to "can I ...?" ("tips can only be added at checkout"), and yes to "do I need ...?"
     ("we only see patients with a referral"), so it is read only for the first."""
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
-    if _denies_what_was_asked(sentence, _content_stems(question)):
+    if _denies_what_was_asked(sentence, asked):
         return "no"
     return _polarity(sentence)
 

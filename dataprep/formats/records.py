@@ -40,9 +40,10 @@ class RecordReader(Reader):
         for item in items:
             if isinstance(item, (Record, Serialized)):
                 occurrence = seen[item.id] = seen.get(item.id, 0) + 1
-                record = item.record() if occurrence > 1 and isinstance(item, Serialized) else item
-                if occurrence > 1 and item.id == content_id(record.messages, record.tools):
-                    item = renamed(item, f"{item.id}-{occurrence}")
+                if occurrence > 1:
+                    record = item.record() if isinstance(item, Serialized) else item
+                    if item.id == content_id(record.messages, record.tools):
+                        item = renamed(item, f"{item.id}-{occurrence}")
             yield item
 
     def convert(self, line: Line, options: ReadOptions) -> Iterator[Item]:

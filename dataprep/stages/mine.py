@@ -76,14 +76,14 @@ class Mine(Stage):
         # into a worker's environment, which a cluster's metadata shows.
         pii_counts: dict[str, int] = {}
         scrubbed = ctx.engine.map_batches(scrub_batch, batched(decided), self.pii, pseudonym_key(), ctx.stage)
-        for place, line, found in (item for done in scrubbed for item in done):
+        for place, written, found in (item for done in scrubbed for item in done):
             if place is not None:
-                ctx.set_aside_serialized(place, line)
+                ctx.set_aside_serialized(place, written)
                 continue
             ctx.count("pii_records", bool(found))
             for kind, count in found.items():
                 pii_counts[kind] = pii_counts.get(kind, 0) + count
-            yield line
+            yield written
         ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
     def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> Decided:
