@@ -123,6 +123,14 @@ def leaks(text: str) -> list[str]:
 
 @pytest.fixture
 def planted_run(tmp_path, monkeypatch):
+    from dataprep import engine, formats
+
+    # every file read in pieces and every stage's batches on a pool of two: the paths where
+    # workers hand back records as written lines, not only this process's
+    monkeypatch.setenv("DATAPREP_WORKERS", "2")
+    monkeypatch.setattr(formats, "PIECE_BYTES", 256)
+    monkeypatch.setattr(engine, "POOL_AFTER_BATCHES", 2)
+    monkeypatch.setattr(engine, "BATCH_RECORDS", 4)
     logs = tmp_path / "logs"
     for folder in sorted(p for p in FIXTURES.iterdir() if p.is_dir() and p.name != "table"):
         planted_copy(folder, logs / folder.name)
