@@ -144,13 +144,49 @@ def test_chat_top_level_params_with_legacy_functions():
     record = record_at(read(CHAT_LOG), 10)
     assert record["messages"] == [
         {"role": "user", "content": "Track NB-30001"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"type": "function", "function": {"name": "lookup_order", "arguments": '{"order_number":"NB-30001"}'}}]}]
+        {"role": "assistant", "content": None, "tool_calls": [  # given an id, as a tool call needs one
+            {"id": "call_1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_number":"NB-30001"}'}}]}]
     assert record["tools"] == [{"type": "function", "function": {
         "name": "lookup_order", "parameters": {"type": "object", "properties": {"order_number": {"type": "string"}}}}}]
     assert record["source"]["user"] == "cust_77"
     assert "conversation_id" not in record["source"]  # an end user has many conversations
     assert record["source"]["finish_reason"] == "function_call"
+
+
+LEGACY_FUNCTIONS_CALL = {
+    "model": "gpt-3.5-turbo", "functions": [{"name": "lookup_order", "parameters": {"type": "object"}}],
+    "messages": [{"role": "user", "content": "Track NB-30001 and NB-30002"},
+                 {"role": "assistant", "content": None, "function_call": {"name": "lookup_order", "arguments": '{"n": 1}'}},
+                 {"role": "function", "name": "lookup_order", "content": '{"status": "shipped"}'},
+                 {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {
+                     "name": "lookup_order", "arguments": '{"n": 2}'}}]},
+                 {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "packed"}'}],
+    "response": {"id": "chatcmpl-L1", "choices": [{"message": {"role": "assistant", "content": "One shipped, one packed."},
+                                                   "finish_reason": "stop"}]}}
+
+
+def test_chat_legacy_function_messages_answer_the_call_they_follow(tmp_path):
+    """A logged ``function_call`` has no id and its ``function`` answer names only the function:
+    the call gets an id no other call holds, and the answer becomes the tool message naming it."""
+    log = tmp_path / "legacy.jsonl"
+    log.write_text(json.dumps(LEGACY_FUNCTIONS_CALL) + "\n")
+    [record] = [item.to_dict() for item in read(log)]
+    assert [(m["role"], m.get("tool_call_id"), [c["id"] for c in m.get("tool_calls", [])]) for m in record["messages"]] == [
+        ("user", None, []), ("assistant", None, ["call_2"]), ("tool", "call_2", []),
+        ("assistant", None, ["call_1"]), ("tool", "call_1", []), ("assistant", None, [])]
+
+
+def test_legacy_function_calling_logs_export_to_openai_from_the_cli(tmp_path):
+    """Before the calls were linked, a legacy call in train stopped every export: 'has no id'."""
+    log = tmp_path / "legacy.jsonl"
+    log.write_text(json.dumps(LEGACY_FUNCTIONS_CALL) + "\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs: [{{path: {log}}}]\nstages: [{{mine: {{}}}}]\nexport: {{formats: [openai]}}\n")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    [row] = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert row["messages"][2]["tool_call_id"] == row["messages"][1]["tool_calls"][0]["id"]
 
 
 def test_chat_http_level_log_with_two_choices_gives_two_records():

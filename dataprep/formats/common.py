@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import count
 from typing import Any, Callable, Iterable, Iterator
 
 import orjson
@@ -36,6 +37,29 @@ def tool_call(call_id: str | None, name: str, arguments: Any) -> dict[str, Any]:
     if call_id:
         call["id"] = call_id
     return call
+
+
+def linked_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Legacy function calling as tool calls end to end: a call logged without an id (a
+    ``function_call``) gets one by its place in the conversation (``call_1``, ``call_2``, …), and
+    the ``function`` message answering it becomes the ``tool`` message naming that id; without
+    both, a fine-tuning file would hold a call nothing can answer."""
+    taken = {call.get("id") for message in messages for call in message.get("tool_calls") or ()}
+    fresh = (name for name in (f"call_{number}" for number in count(1)) if name not in taken)
+    asked: list[tuple[str, str]] = []  # (function name, call id) not answered yet, in order
+    linked = []
+    for message in messages:
+        calls = [call if call.get("id") else {"id": next(fresh), **call} for call in message.get("tool_calls") or ()]
+        if calls:
+            message = {**message, "tool_calls": calls}
+            asked += [(call["function"]["name"], call["id"]) for call in calls]
+        if message["role"] == "function":
+            answered = next((call_id for name, call_id in asked if name == message.get("name")), None)
+            if answered:
+                message = {"role": "tool", "tool_call_id": answered, "content": message.get("content")}
+        asked = [pair for pair in asked if pair[1] != message.get("tool_call_id")]
+        linked.append(message)
+    return linked
 
 
 def text_of(content: Any) -> str | None:

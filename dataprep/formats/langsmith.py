@@ -23,8 +23,8 @@ from ..jsonl import BadLine, Line, iter_lines
 from ..record import Record, derived_id
 from . import Item, ReadOptions, Reader, register
 from .anthropic import finish_reason, function_tools
-from .common import ShapeError, excerpt, expect, feedback_from, guarded, iso_timestamp, openai_message, text_of, \
-    thumbs_of, tool_call
+from .common import ShapeError, excerpt, expect, feedback_from, guarded, iso_timestamp, linked_calls, openai_message, \
+    text_of, thumbs_of, tool_call
 from .openai_chat import Call, check_call, log_source
 
 ROLES = {"human": "user", "user": "user", "ai": "assistant", "assistant": "assistant", "system": "system",
@@ -99,7 +99,7 @@ def checked_record(messages: list[dict[str, Any]], tools: list[dict[str, Any]] |
     The app's own ``metadata`` is kept under ``meta``, as the other readers keep it."""
     source = {key: value for key, value in source.items() if value is not None}
     check_call(Call(messages, tools, source))
-    return Record(messages, id=record_id, tools=tools, source=source, feedback=feedback or {},
+    return Record(linked_calls(messages), id=record_id, tools=tools, source=source, feedback=feedback or {},
                   meta={"metadata": metadata} if isinstance(metadata, dict) and metadata else {})
 
 

@@ -32,7 +32,7 @@ import orjson
 from ..jsonl import Line
 from ..record import ROLES, Record, derived_id
 from . import Item, ReadOptions, Reader, register
-from .common import ShapeError, expect, feedback_from, guarded, iso_timestamp, openai_message
+from .common import ShapeError, expect, feedback_from, guarded, iso_timestamp, linked_calls, openai_message
 
 CONVERSATION_KEYS = ("conversation_id", "session_id", "thread_id", "conversationId", "sessionId", "threadId")
 TIME_KEYS = ("timestamp", "created_at", "createdAt", "time", "start_time", "startTime")
@@ -237,7 +237,7 @@ def record_of(fmt: str, line: Line, call: Call, log: dict[str, Any], request: di
     parts = [fmt, os.path.basename(line.file), line.line, source.get("trace_id")]
     if "choice" in source:
         parts.append(source["choice"])
-    return Record(messages=call.messages, tools=call.tools, id=derived_id(*parts), source=source, groups=groups,
+    return Record(messages=linked_calls(call.messages), tools=call.tools, id=derived_id(*parts), source=source, groups=groups,
                   feedback=feedback_from(log["feedback"]) if log.get("feedback") is not None else {},
                   meta=app_metadata(log, request))
 
