@@ -222,6 +222,37 @@ def test_default_filters_reject_errors_empty_truncated_and_refused_replies_with_
     assert out["stats"]["filtered"] == {"error": 1, "empty": 2, "truncated": 1, "refusal": 2}
 
 
+def test_a_reason_quoting_logged_text_is_scrubbed_before_it_is_cut(tmp_path):
+    """Cut first, an email across the cut ("priya.raman@examp…") is no longer one, and the scrubbing
+    every reason gets later would keep it."""
+    error = "upstream said: " + "x" * 262 + " mail priya.raman@example.org and call +44 7700 900123"
+    out = mine(tmp_path, [record([user("q"), bot("partial")], id="error", source={"error": error})])
+    [reason] = [r["disposition"]["reason"] for r in out["rejected"]]
+    assert reason.startswith("errored call: upstream said: xxx") and "<EMAIL_1>" in reason
+    assert "priya" not in reason and "7700" not in reason
+
+
+def test_a_tool_call_whose_arguments_are_not_json_is_rejected_naming_it_and_the_export_goes_on(tmp_path):
+    """A stream cut off inside the arguments (finish_reason still ``tool_calls``) or a broken log:
+    no fine-tuning format holds it, and in train it stopped every export ("nothing was written")."""
+    def calling(arguments: str) -> dict:
+        return bot(None, tool_calls=[{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}])
+    rows = [record([user("Track NB-1"), calling('{"order": "NB-1"}')], id="whole"),
+            record([user("Track NB-2"), calling('{"order": "NB-')], id="cut", source={"finish_reason": "tool_calls"}),
+            record([user("Track NB-3"), calling('["NB-3"]'), {"role": "tool", "tool_call_id": "c1", "content": "{}"},
+                    bot("Shipped.")], id="list")]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {{}}}}]\nexport: {{formats: [openai]}}\n")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    assert {r["id"]: r["disposition"]["reason"] for r in read_jsonl(tmp_path / "run" / "rejected.jsonl")} == {
+        "cut": """tool call 'lookup' in message 2: its arguments are not a JSON object: {"order": "NB-""",
+        "list": """tool call 'lookup' in message 2: its arguments are not a JSON object: ["NB-3"]"""}
+    assert [row["messages"][0]["content"] for row in read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")] == [
+        "Track NB-1"]
+
+
 def test_reply_filters_can_be_turned_off_and_refusal_phrases_turned_on(tmp_path):
     rows = [record([user("q"), bot("")], id="empty"),
             record([user("q"), bot("x")], id="cut", source={"finish_reason": "length"}),

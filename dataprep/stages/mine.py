@@ -33,9 +33,10 @@ from ..engine import batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
-from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, register
+from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, default_scrubber, register
 from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
+from ..validate import arguments_problem
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
@@ -275,18 +276,18 @@ class Filters:
     def rejection(self, record: Record, corrected: bool) -> tuple[str, str] | None:
         """(filter, reason a person understands) for a record the recipe does not want, else None."""
         return ((None if corrected else self._reply(record)) or self._feedback(record, corrected)
-                or self._model(record) or self._date(record))
+                or self._model(record) or self._date(record) or self._calls(record))
 
     def _reply(self, record: Record) -> tuple[str, str] | None:
         source, target = record.source, record.target
         finish = source.get("finish_reason")
         if self.drop_errors and source.get("error"):
-            return "error", f"errored call: {_short(source['error'])}"
+            return "error", f"errored call: {_quoted(source['error'])}"
         if self.drop_refusals:
             if finish in REFUSAL_FINISH:
                 return "refusal", f"refusal (finish_reason {finish})"
             if target is not None and target.get("refusal"):
-                return "refusal", f"refusal: {_short(target['refusal'])}"
+                return "refusal", f"refusal: {_quoted(target['refusal'])}"
             text = message_text(target).casefold() if target is not None else ""
             phrase = next((p for p in self.refusal_phrases if p.casefold() in text), None)
             if phrase:
@@ -317,6 +318,18 @@ class Filters:
             return None
         return "model", f"model {model or 'unknown'} is not one of the recipe's models ({', '.join(self.models)})"
 
+    @staticmethod
+    def _calls(record: Record) -> tuple[str, str] | None:
+        """A tool call whose arguments are not a JSON object (cut off mid-stream, logged broken) is
+        rejected here, naming the call: no fine-tuning format can hold it, and every export would stop on it."""
+        for number, message in enumerate(record.messages, start=1):
+            for call in message.get("tool_calls") or ():
+                arguments = call["function"].get("arguments")
+                if arguments_problem(arguments):
+                    return "tool_call", (f"tool call {call['function']['name']!r} in message {number}: its arguments "
+                                         f"are not a JSON object: {_quoted(arguments)}")
+        return None
+
     def _date(self, record: Record) -> tuple[str, str] | None:
         if self.since is None and self.until is None:
             return None
@@ -332,8 +345,11 @@ class Filters:
         return None
 
 
-def _short(value: Any, limit: int = 300) -> str:
+def _quoted(value: Any, limit: int = 300) -> str:
+    """Logged text for a reason, scrubbed before it is cut: half an email at the cut would pass
+    the scrubbing every reason gets later."""
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode("utf-8")
+    text = default_scrubber().scrub_text(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
