@@ -1,4 +1,5 @@
-"""Personal data planted in every field every reader fills never leaves the machine.
+"""Personal data planted in every field every reader fills never leaves the machine, and the
+script, markup and terminal escapes planted beside it reach the report only as text.
 
 Each format's fixture is copied with PII appended to every free-text string (message content,
 tool descriptions and arguments, metadata, feedback, error text) and an identity planted in
@@ -26,6 +27,7 @@ from conftest import REPO, read_jsonl
 from dataprep.recipe import load_recipe
 from dataprep.review import push
 from dataprep.runner import run_recipe
+from dataprep.terminal import CONTROL
 from fake_llm_server import FakeLLMServer
 from labelstudio_server import labelstudio  # noqa: F401  (the fixture)
 
@@ -33,7 +35,9 @@ pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(1800)]
 
 FIXTURES = REPO / "tests" / "fixtures" / "formats"
 PLANTED_TEXT = ("my name is Priya Raman, mail priya.raman@example.org, call +44 7700 900123, "
-                "card 4111 1111 1111 1111, key sk-proj-Zq8Lm3Xv9Tb2Nc7Rw4Ky6Hd1")
+                "card 4111 1111 1111 1111, key sk-proj-Zq8Lm3Xv9Tb2Nc7Rw4Ky6Hd1 "
+                # and what users also type: script, rich markup, a terminal escape that retitles and recolours
+                "<script>alert('planted')</script> [bold red]planted[/] \x1b]0;planted\x07\x1b[31m")
 PLANTED_ID = "priya-raman-1987"
 #: what must never be seen again, in any form a reader might keep
 PLANTED_VALUES = ["priya.raman@example.org", "7700 900123", "07700900123", "4111 1111 1111 1111", "4111111111111111",
@@ -69,6 +73,8 @@ def plant(value: Any, key: str = "", parent: dict | None = None) -> Any:
     if key in STRUCTURAL or last in STRUCTURAL or key.endswith(("_id", "Id", "_at", "At", "time", "Time")) \
             or key == "name" or ("." in key and last in OTEL_STRUCTURAL) or MOMENT.search(value):
         return value
+    if key == "partial_json":  # a piece of streamed tool input: planted inside its string values, escaped
+        return value.replace('": "', '": ' + json.dumps(PLANTED_TEXT + " ")[:-1])
     if value[:1] in "{[":
         try:
             return json.dumps(plant(json.loads(value)))  # tool arguments and results: inside the JSON
@@ -166,6 +172,11 @@ def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, 
     found = {str(p.relative_to(run)): leaks(p.read_bytes().decode("utf-8", "ignore")) for p in outside_work}
     assert {path: values for path, values in found.items() if values} == {}
     assert [leaks(body) for body in sent if leaks(body)] == []
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "alert('planted')" in html and "[bold red]planted" in html  # the markup reached the report...
+    assert "<script>alert" not in html  # ...as text, never as a tag
+    texts = [p for p in outside_work if p.suffix in (".jsonl", ".json", ".html", ".md", ".csv")]
+    assert [str(p) for p in texts if CONTROL.search(p.read_text(encoding="utf-8"))] == []  # escapes stay escaped
 
     monkeypatch.setenv("LABEL_STUDIO_URL", labelstudio.url)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", labelstudio.token)
