@@ -54,13 +54,18 @@ class Line:
 
 
 def line_excerpt(raw: bytes) -> str:
-    """The start of a bad line, for rejected.jsonl. A long line is cut between tokens: half an
-    email or key at the cut would be missed by the PII scrubber and kept."""
-    if len(raw) > RAW_EXCERPT_CHARS:
-        cut = raw[:RAW_EXCERPT_CHARS]
-        boundary = max(cut.rfind(char) for char in (b" ", b'"', b",", b":", b"\t", b"{", b"}", b"[", b"]"))
-        raw = cut[:boundary] if boundary > RAW_EXCERPT_CHARS // 2 else cut[:RAW_EXCERPT_CHARS // 2]
-    return raw.decode("utf-8", errors="backslashreplace")
+    """The start of a bad line, for rejected.jsonl."""
+    return excerpt_of(raw[:RAW_EXCERPT_CHARS * 4].decode("utf-8", errors="backslashreplace"), RAW_EXCERPT_CHARS)
+
+
+def excerpt_of(text: str, limit: int) -> str:
+    """The start of logged text, cut between tokens: half an email or key at the cut would be
+    missed by the PII scrubber and kept."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    boundary = max(cut.rfind(char) for char in ' ",:\t{}[]')
+    return cut[:boundary] if boundary > limit // 2 else cut[:limit // 2]
 
 
 def parse_line(raw: bytes, file: str, line_no: int) -> Line | BadLine | None:

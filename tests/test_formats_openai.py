@@ -153,6 +153,19 @@ def test_chat_top_level_params_with_legacy_functions():
     assert record["source"]["finish_reason"] == "function_call"
 
 
+def test_a_broken_stream_event_is_quoted_cut_between_tokens_so_the_scrubber_sees_whole_values(tmp_path):
+    event = "data: {broken " + "x" * 60 + " mail priya.raman@example.org}"  # the email crosses the 80th character
+    log = tmp_path / "sse.jsonl"
+    log.write_text(json.dumps({"request": {"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+                               "response": event + "\n\ndata: [DONE]\n"}) + "\n")
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs: [{{path: {log}, format: openai-chat}}]\nstages: [{{mine: {{}}}}]\n")
+    assert run_cli("run", recipe, "--out", tmp_path / "run").returncode == 0
+    [row] = read_jsonl(tmp_path / "run" / "rejected.jsonl")
+    assert row["disposition"]["reason"].startswith("the streamed response holds an event that is not JSON: '{broken xxx")
+    assert "priya" not in json.dumps(row)
+
+
 LEGACY_FUNCTIONS_CALL = {
     "model": "gpt-3.5-turbo", "functions": [{"name": "lookup_order", "parameters": {"type": "object"}}],
     "messages": [{"role": "user", "content": "Track NB-30001 and NB-30002"},

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 import orjson
 
-from ..jsonl import Line
+from ..jsonl import Line, excerpt_of
 from ..record import ROLES, Record, derived_id
 from . import Item, ReadOptions, Reader, register
 from .common import ShapeError, expect, feedback_from, guarded, iso_timestamp, linked_calls, openai_message
@@ -200,7 +200,7 @@ def sse_events(text: str) -> list[Any]:
             try:
                 events.append(orjson.loads(payload))
             except orjson.JSONDecodeError:
-                raise ShapeError(f"the streamed response holds an event that is not JSON: {payload[:80]!r}") from None
+                raise ShapeError(f"the streamed response holds an event that is not JSON: {excerpt_of(payload, 80)!r}") from None
     if not events:
         raise ShapeError("response is text without server-sent events ('data: {...}' lines), not a ChatCompletion")
     return events

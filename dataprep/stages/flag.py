@@ -51,7 +51,7 @@ from typing import Any, Iterator
 from ..engine import batched
 from ..errors import InputError
 from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
-from ..jsonl import BadLine, iter_lines
+from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import UNCERTAIN_TAG, Record, derived_id, message_text, readable_text
@@ -189,7 +189,7 @@ class Probe:
         unknown = [fact for fact, count in hits.items() if count == 0]
         finding.probed = {"model": self.caller.llm.settings.model, "samples": len(answers),
                           "unknown_facts": unknown, "known_facts": [fact for fact in hits if fact not in unknown],
-                          "answers": [answer[:PROBE_SAMPLE_CHARS] for answer in answers]}
+                          "answers": [excerpt_of(answer, PROBE_SAMPLE_CHARS) for answer in answers]}
         self.probed += 1
         self.unknown += bool(unknown)
 

@@ -27,6 +27,7 @@ import orjson
 
 from .. import schemas
 from ..errors import DataprepError, RecipeError
+from ..jsonl import RAW_EXCERPT_CHARS, excerpt_of
 from ..pipeline import RecordSource, Stage, StageContext, register
 from ..providers import LLM, Completion, LLMSettings, Request
 from ..providers.templates import EXAMPLES_SCHEMA, PROMPT, SYSTEM, TASKS
@@ -268,7 +269,7 @@ def synthetic_records(call: Call, completion: Completion, s: SynthOptions,
     cost_share = None if completion.cost_usd is None else completion.cost_usd / call.count
     if completion.problem:
         record = new_record(call, completion, 0, [], cost_share, s)
-        record.meta["raw_output"] = completion.raw[:2000]
+        record.meta["raw_output"] = excerpt_of(completion.raw, RAW_EXCERPT_CHARS)
         yield record, completion.problem
         return
     examples = completion.value["examples"]
