@@ -44,6 +44,9 @@ def linked_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``function_call``) gets one by its place in the conversation (``call_1``, ``call_2``, …), and
     the ``function`` message answering it becomes the ``tool`` message naming that id; without
     both, a fine-tuning file would hold a call nothing can answer."""
+    if all(message["role"] != "function" and all(call.get("id") for call in message.get("tool_calls") or ())
+           for message in messages):
+        return messages  # nearly every record: nothing legacy to link
     taken = {call.get("id") for message in messages for call in message.get("tool_calls") or ()}
     fresh = (name for name in (f"call_{number}" for number in count(1)) if name not in taken)
     asked: list[tuple[str, str]] = []  # (function name, call id) not answered yet, in order
