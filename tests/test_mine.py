@@ -232,26 +232,38 @@ def test_a_reason_quoting_logged_text_is_scrubbed_before_it_is_cut(tmp_path):
     assert "priya" not in reason and "7700" not in reason
 
 
-def test_a_tool_call_whose_arguments_are_not_json_is_rejected_naming_it_and_the_export_goes_on(tmp_path):
-    """A stream cut off inside the arguments (finish_reason still ``tool_calls``) or a broken log:
-    no fine-tuning format holds it, and in train it stopped every export ("nothing was written")."""
-    def calling(arguments: str) -> dict:
-        return bot(None, tool_calls=[{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": arguments}}])
-    rows = [record([user("Track NB-1"), calling('{"order": "NB-1"}')], id="whole"),
+def test_tool_calls_no_export_can_hold_are_rejected_saying_why_and_the_export_goes_on(tmp_path):
+    """A stream cut off inside the arguments (finish_reason still ``tool_calls``), a tool name with a
+    space, an id used twice, a tool message answering no call, a tool defined twice: in train, each
+    stopped every export ("nothing was written")."""
+    def calling(arguments: str = "{}", name: str = "lookup", ids: tuple = ("c1",)) -> dict:
+        return bot(None, tool_calls=[{"id": i, "type": "function", "function": {"name": name, "arguments": arguments}}
+                                     for i in ids])
+    answer = {"role": "tool", "tool_call_id": "c1", "content": "{}"}
+    lookup = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    rows = [record([user("Track NB-1"), calling('{"order": "NB-1"}'), answer, bot("Shipped.")], id="whole", tools=[lookup]),
             record([user("Track NB-2"), calling('{"order": "NB-')], id="cut", source={"finish_reason": "tool_calls"}),
-            record([user("Track NB-3"), calling('["NB-3"]'), {"role": "tool", "tool_call_id": "c1", "content": "{}"},
-                    bot("Shipped.")], id="list")]
+            record([user("Track NB-3"), calling('["NB-3"]'), answer, bot("Shipped.")], id="list"),
+            record([user("Track NB-4"), calling(name="look up"), answer, bot("Shipped.")], id="name"),
+            record([user("Track NB-5"), calling(ids=("c1", "c1")), answer, bot("Shipped.")], id="twice"),
+            record([user("Track NB-6"), calling(), {**answer, "tool_call_id": "c9"}, bot("Shipped.")], id="stray"),
+            record([user("Track NB-7"), bot("Shipped.")], id="defined-twice", tools=[lookup, lookup])]
     write_jsonl(tmp_path / "in.jsonl", rows)
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {{}}}}]\nexport: {{formats: [openai]}}\n")
+    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {{}}}}]\n"
+                      "export: {formats: [openai, sharegpt, trl]}\n")
     result = run_cli("run", recipe, "--out", tmp_path / "run")
     assert result.returncode == 0, result.stderr
+    stop = "; exports would stop on it"
     assert {r["id"]: r["disposition"]["reason"] for r in read_jsonl(tmp_path / "run" / "rejected.jsonl")} == {
-        "cut": """tool call 'lookup' in message 2: its arguments are not a JSON object: {"order": "NB-""",
-        "list": """tool call 'lookup' in message 2: its arguments are not a JSON object: ["NB-3"]"""}
-    assert [row["messages"][0]["content"] for row in read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")] == [
-        "Track NB-1"]
-
+        "cut": f"""tool call 'lookup' in message 2: its arguments are not a JSON object{stop}: {{"order": "NB-""",
+        "list": f"""tool call 'lookup' in message 2: its arguments are not a JSON object{stop}: ["NB-3"]""",
+        "name": f'messages[1].tool_calls[0].function.name is "look up"; it must match [a-zA-Z0-9_-]{{1,64}}{stop}',
+        "twice": f"messages[1].tool_calls[1].id 'c1' was already used by messages[1]{stop}",
+        "stray": f"messages[2].tool_call_id 'c9' answers no earlier tool call{stop}",
+        "defined-twice": f"tools[1] defines 'lookup' a second time{stop}"}
+    exported = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
+    assert [row["messages"][0]["content"] for row in exported] == ["Track NB-1"]
 
 def test_reply_filters_can_be_turned_off_and_refusal_phrases_turned_on(tmp_path):
     rows = [record([user("q"), bot("")], id="empty"),

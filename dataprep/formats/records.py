@@ -11,7 +11,8 @@ from ..errors import InputError
 from ..jsonl import BadLine, Line, iter_lines
 from ..record import Record, Serialized, content_id, renamed
 from . import READERS, Item, ReadOptions, Reader, register
-from .common import excerpt
+from .common import excerpt, linked_calls
+
 
 def problem_with(value: Any) -> str | None:
     """Why ``value`` is not a record (checked against schemas/record.schema.json), in words a
@@ -51,8 +52,8 @@ class RecordReader(Reader):
         if problem:
             yield BadLine(line.file, line.line, problem, excerpt(line.value))
             return
-        try:
-            record = Record.from_dict(line.value)
+        try:  # calls logged without an id get one here, before the id made from the content is
+            record = Record.from_dict({**line.value, "messages": linked_calls(line.value["messages"])})
         except TypeError as exc:
             yield BadLine(line.file, line.line, f"field of the wrong type: {exc}", excerpt(line.value))
             return

@@ -12,6 +12,8 @@ In order:
    kept as ``rejected_reply`` (a preference pair). Tag ``corrected``.
 3. Filters (recipe options): errored calls, empty, truncated and refused replies, feedback,
    models, date range. A corrected record skips the reply checks: a person wrote its reply.
+   Always: tool calls and definitions no export can hold (arguments that are not a JSON object,
+   a name OpenAI refuses, an id used twice or answering no call).
 4. PII scrubbing (``dataprep.pii``) of every record that goes on; tag ``pii:scrubbed``.
 """
 
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from fnmatch import fnmatchcase
 from functools import cache
+from itertools import chain
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -36,9 +39,13 @@ from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, default_scrubber, register
 from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
-from ..validate import arguments_problem
+from ..validate import arguments_problem, check_messages, check_tools
 
 ABSORBED = "absorbed by a longer call of the same conversation"
+PLAIN_ROLES = ("system", "developer", "user", "assistant")
+#: the validator's findings about tool calls and definitions that stop an export
+TOOL_STRUCTURE = ("tool_call_malformed", "tool_call_missing_id", "tool_call_duplicate_id", "tool_calls_not_assistant",
+                  "tool_message_missing_id", "tool_call_id_unknown", "tools_invalid")
 Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
 # a record and where it goes (None: on; else place, reason, detail)
@@ -276,7 +283,7 @@ class Filters:
     def rejection(self, record: Record, corrected: bool) -> tuple[str, str] | None:
         """(filter, reason a person understands) for a record the recipe does not want, else None."""
         return ((None if corrected else self._reply(record)) or self._feedback(record, corrected)
-                or self._model(record) or self._date(record) or self._calls(record))
+                or self._model(record) or self._date(record) or self._tool_structure(record))
 
     def _reply(self, record: Record) -> tuple[str, str] | None:
         source, target = record.source, record.target
@@ -319,16 +326,21 @@ class Filters:
         return "model", f"model {model or 'unknown'} is not one of the recipe's models ({', '.join(self.models)})"
 
     @staticmethod
-    def _calls(record: Record) -> tuple[str, str] | None:
-        """A tool call whose arguments are not a JSON object (cut off mid-stream, logged broken) is
-        rejected here, naming the call: no fine-tuning format can hold it, and every export would stop on it."""
+    def _tool_structure(record: Record) -> tuple[str, str] | None:
+        """Tool calls and definitions no fine-tuning format can hold (arguments that are not a JSON
+        object, a name OpenAI refuses, an id used twice or answering no call), rejected here with
+        what is wrong: in train, one such record stopped every export."""
+        if not record.tools and all(m["role"] in PLAIN_ROLES and not m.get("tool_calls") for m in record.messages):
+            return None
         for number, message in enumerate(record.messages, start=1):
             for call in message.get("tool_calls") or ():
                 arguments = call["function"].get("arguments")
-                if arguments_problem(arguments):
+                if arguments_problem(arguments):  # quoted here, scrubbed before it is cut
                     return "tool_call", (f"tool call {call['function']['name']!r} in message {number}: its arguments "
-                                         f"are not a JSON object: {_quoted(arguments)}")
-        return None
+                                         f"are not a JSON object; exports would stop on it: {_quoted(arguments)}")
+        issues = chain(check_messages(record.messages, "messages"), check_tools(record.tools) if record.tools else ())
+        issue = next((issue for issue in issues if issue.cls in TOOL_STRUCTURE), None)
+        return ("tool_call", f"{issue.message}; exports would stop on it") if issue else None
 
     def _date(self, record: Record) -> tuple[str, str] | None:
         if self.since is None and self.until is None:
