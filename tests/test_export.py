@@ -158,9 +158,11 @@ def test_invalid_export_errors_and_writes_nothing(tmp_path):
 def test_failed_export_keeps_the_previous_file(tmp_path):
     out = tmp_path / "out.jsonl"
     out.write_text("previous\n", encoding="utf-8")
-    records = write_records(tmp_path / "in.jsonl", [{"messages": [RESET[0], {"role": "assistant", "content": "   "}]}])
+    call = {"id": "c1", "type": "function", "function": {"name": "look up", "arguments": "{}"}}  # a name OpenAI refuses
+    records = write_records(tmp_path / "in.jsonl", [{"messages": [RESET[0], {"role": "assistant", "content": None,
+                                                                             "tool_calls": [call]}]}])
     with pytest.raises(ExportInvalid):
-        export("bedrock", out, inputs=[records])
+        export("openai", out, inputs=[records])
     assert out.read_text(encoding="utf-8") == "previous\n"
 
 

@@ -232,6 +232,25 @@ def test_a_reason_quoting_logged_text_is_scrubbed_before_it_is_cut(tmp_path):
     assert "priya" not in reason and "7700" not in reason
 
 
+def test_refusals_and_empty_replies_kept_on_purpose_export_as_said_or_are_skipped_saying_why(tmp_path):
+    """With drop_refusals and drop_empty off, a refusal is trained as the model said it, and an empty
+    reply, which no format holds, is skipped with its reason; before, either stopped every export."""
+    rows = [record([user("q1"), bot(None, refusal="I can't help with that.")], id="refused"),
+            record([user("q2"), bot("")], id="empty"), record([user("q3"), bot("Sure.")], id="good")]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\n"
+                      "stages: [{mine: {drop_refusals: false, drop_empty: false}}]\nexport: {formats: [openai, alpaca]}\n")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+    exported = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
+    assert sorted(row["messages"][-1]["content"] for row in exported) == ["I can't help with that.", "Sure."]
+    assert sorted(row["output"] for row in read_jsonl(tmp_path / "run" / "exports" / "train.alpaca.jsonl")) == [
+        "I can't help with that.", "Sure."]
+    skipped = json.loads((tmp_path / "run" / "manifest.json").read_text())["exports"]
+    assert "empty reply (kept by mine's drop_empty: false)" in json.dumps(skipped)
+
+
 def test_tool_calls_no_export_can_hold_are_rejected_saying_why_and_the_export_goes_on(tmp_path):
     """A stream cut off inside the arguments (finish_reason still ``tool_calls``), a tool name with a
     space, an id used twice, a tool message answering no call, a tool defined twice: in train, each

@@ -339,4 +339,7 @@ def convert(fmt: str, record: Record, options: RowOptions) -> Row | Skip:
     unsupported = unsupported_parts(fmt, record)
     if unsupported:
         return unsupported
+    target = record.target
+    if target is not None and not message_text(target).strip() and not target.get("tool_calls"):
+        return Skip("empty reply (kept by mine's drop_empty: false)")
     return CONVERTERS[fmt](with_system_prompt(record, options.system_prompt), options)

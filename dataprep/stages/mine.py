@@ -107,6 +107,10 @@ class Mine(Stage):
             ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
             return record, ("rejected", reason, {})
         ctx.count("corrected", corrected)
+        target = record.target
+        if target is not None and target.get("content") is None and isinstance(target.get("refusal"), str) \
+                and not target.get("tool_calls"):
+            target["content"] = target["refusal"]  # a refusal kept (drop_refusals: false) is trained as said
         if plan.absorbed[index]:
             record.note("mine", "collapsed", absorbed=int(plan.absorbed[index]))
         if record.source.get("conversation_id") and "conversation" not in record.groups:
