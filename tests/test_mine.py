@@ -251,10 +251,11 @@ def test_refusals_and_empty_replies_kept_on_purpose_export_as_said_or_are_skippe
     assert "empty reply (kept by mine's drop_empty: false)" in json.dumps(skipped)
 
 
-def test_tool_calls_no_export_can_hold_are_rejected_saying_why_and_the_export_goes_on(tmp_path):
+def test_what_no_export_can_hold_is_rejected_saying_why_and_the_export_goes_on(tmp_path):
     """A stream cut off inside the arguments (finish_reason still ``tool_calls``), a tool name with a
-    space, an id used twice, a tool message answering no call, a tool defined twice: in train, each
-    stopped every export ("nothing was written")."""
+    space, an id used twice, a tool message answering no call, a tool defined twice, a blank tool
+    result or earlier reply, a function result nothing asked for, blank system and user turns: in
+    train, each stopped every export ("nothing was written")."""
     def calling(arguments: str = "{}", name: str = "lookup", ids: tuple = ("c1",)) -> dict:
         return bot(None, tool_calls=[{"id": i, "type": "function", "function": {"name": name, "arguments": arguments}}
                                      for i in ids])
@@ -266,7 +267,14 @@ def test_tool_calls_no_export_can_hold_are_rejected_saying_why_and_the_export_go
             record([user("Track NB-4"), calling(name="look up"), answer, bot("Shipped.")], id="name"),
             record([user("Track NB-5"), calling(ids=("c1", "c1")), answer, bot("Shipped.")], id="twice"),
             record([user("Track NB-6"), calling(), {**answer, "tool_call_id": "c9"}, bot("Shipped.")], id="stray"),
-            record([user("Track NB-7"), bot("Shipped.")], id="defined-twice", tools=[lookup, lookup])]
+            record([user("Track NB-7"), bot("Shipped.")], id="defined-twice", tools=[lookup, lookup]),
+            record([user("Track NB-8"), calling(), {**answer, "content": ""}, bot("Shipped.")], id="blank-result"),
+            record([user("Track NB-9"), bot(""), user("Well?"), bot("Shipped.")], id="blank-earlier-reply"),
+            record([user("Track NB-10"), {"role": "function", "name": "lookup", "content": "{}"}, bot("Shipped.")],
+                   id="unasked-function"),
+            # blank system and user turns say nothing: left out, and the record goes on
+            record([{"role": "system", "content": ""}, user(""), user("Track NB-11"), bot("Packed.")], id="blank-turns"),
+            record([{"role": "system", "content": "  "}, user(None), bot("Hello!")], id="nothing-asked")]
     write_jsonl(tmp_path / "in.jsonl", rows)
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {{}}}}]\n"
@@ -280,9 +288,17 @@ def test_tool_calls_no_export_can_hold_are_rejected_saying_why_and_the_export_go
         "name": f'messages[1].tool_calls[0].function.name is "look up"; it must match [a-zA-Z0-9_-]{{1,64}}{stop}',
         "twice": f"messages[1].tool_calls[1].id 'c1' was already used by messages[1]{stop}",
         "stray": f"messages[2].tool_call_id 'c9' answers no earlier tool call{stop}",
-        "defined-twice": f"tools[1] defines 'lookup' a second time{stop}"}
+        "defined-twice": f"tools[1] defines 'lookup' a second time{stop}",
+        "blank-result": f"message 3 (tool) is blank{stop}",
+        "blank-earlier-reply": f"message 2 (assistant) is blank{stop}",
+        "unasked-function": f"message 2 is a function result no call asked for{stop}",
+        "nothing-asked": "every turn before the reply is blank"}
     exported = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
-    assert [row["messages"][0]["content"] for row in exported] == ["Track NB-1"]
+    assert [[(m["role"], m["content"]) for m in row["messages"]] for row in exported] == [
+        [("user", "Track NB-1"), ("assistant", None), ("tool", "{}"), ("assistant", "Shipped.")],
+        [("user", "Track NB-11"), ("assistant", "Packed.")]]
+    [kept] = [r for r in read_jsonl(tmp_path / "run" / "train.jsonl") if r["id"] == "blank-turns"]
+    assert {"stage": "mine", "action": "left_out_blank_turns", "count": 2} in kept["provenance"]
 
 def test_reply_filters_can_be_turned_off_and_refusal_phrases_turned_on(tmp_path):
     rows = [record([user("q"), bot("")], id="empty"),

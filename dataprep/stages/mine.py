@@ -12,8 +12,9 @@ In order:
    kept as ``rejected_reply`` (a preference pair). Tag ``corrected``.
 3. Filters (recipe options): errored calls, empty, truncated and refused replies, feedback,
    models, date range. A corrected record skips the reply checks: a person wrote its reply.
-   Always: tool calls and definitions no export can hold (arguments that are not a JSON object,
-   a name OpenAI refuses, an id used twice or answering no call).
+   Always: blank system and user turns are left out, and what no export can hold is rejected (a
+   blank tool result, tool-call arguments that are not a JSON object, a name OpenAI refuses, an id
+   used twice or answering no call).
 4. PII scrubbing (``dataprep.pii``) of every record that goes on; tag ``pii:scrubbed``.
 """
 
@@ -43,6 +44,7 @@ from ..validate import arguments_problem, check_messages, check_tools
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 PLAIN_ROLES = ("system", "developer", "user", "assistant")
+BLANK_DROPPABLE = ("system", "developer", "user")  # a blank one says nothing; a blank tool result or reply does
 #: the validator's findings about tool calls and definitions that stop an export
 TOOL_STRUCTURE = ("tool_call_malformed", "tool_call_missing_id", "tool_call_duplicate_id", "tool_calls_not_assistant",
                   "tool_message_missing_id", "tool_call_id_unknown", "tools_invalid")
@@ -123,7 +125,31 @@ class Mine(Stage):
             corrected = apply_correction(record)
         except ValueError as exc:
             return False, ("correction", str(exc))
+        if without_blank_turns(record) and len(record.messages) == 1 and record.target is not None:
+            return corrected, ("empty", "every turn before the reply is blank")
         return corrected, self.filters.rejection(record, corrected)
+
+
+def blank(message: dict[str, Any]) -> bool:
+    """A turn that says nothing: no text, no image or file, no tool call."""
+    if message.get("tool_calls"):
+        return False
+    content = message.get("content")
+    if isinstance(content, list):
+        return all(isinstance(part, dict) and part.get("type") == "text" and not str(part.get("text") or "").strip()
+                   for part in content)
+    return content is None or (isinstance(content, str) and not content.strip())
+
+
+def without_blank_turns(record: Record) -> int:
+    """Leave out system, developer and user turns that say nothing (an empty system prompt, a user
+    turn whose attachment the log left out): every export refuses them. Returns how many."""
+    kept = [m for m in record.messages if not (m.get("role") in BLANK_DROPPABLE and blank(m))]
+    dropped = len(record.messages) - len(kept)
+    if dropped:
+        record.messages = kept
+        record.note("mine", "left_out_blank_turns", count=dropped)
+    return dropped
 
 
 # -- 1. collapse ------------------------------------------------------------------------------
@@ -287,7 +313,7 @@ class Filters:
     def rejection(self, record: Record, corrected: bool) -> tuple[str, str] | None:
         """(filter, reason a person understands) for a record the recipe does not want, else None."""
         return ((None if corrected else self._reply(record)) or self._feedback(record, corrected)
-                or self._model(record) or self._date(record) or self._tool_structure(record))
+                or self._model(record) or self._date(record) or self._unexportable(record))
 
     def _reply(self, record: Record) -> tuple[str, str] | None:
         source, target = record.source, record.target
@@ -330,21 +356,27 @@ class Filters:
         return "model", f"model {model or 'unknown'} is not one of the recipe's models ({', '.join(self.models)})"
 
     @staticmethod
-    def _tool_structure(record: Record) -> tuple[str, str] | None:
-        """Tool calls and definitions no fine-tuning format can hold (arguments that are not a JSON
-        object, a name OpenAI refuses, an id used twice or answering no call), rejected here with
-        what is wrong: in train, one such record stopped every export."""
+    def _unexportable(record: Record) -> tuple[str, str] | None:
+        """What no fine-tuning format can hold, rejected here with what is wrong (in train, one such
+        record stopped every export): a blank tool result or earlier reply, a function result no
+        call asked for, tool-call arguments that are not a JSON object, a tool name OpenAI refuses,
+        a call id used twice or answering no call, a tool defined twice."""
+        for number, message in enumerate(record.messages[:-1], start=1):
+            if message["role"] == "function":  # linked_calls made every answer to a call a tool message
+                return "unexportable", f"message {number} is a function result no call asked for; exports would stop on it"
+            if blank(message):
+                return "unexportable", f"message {number} ({message['role']}) is blank; exports would stop on it"
         if not record.tools and all(m["role"] in PLAIN_ROLES and not m.get("tool_calls") for m in record.messages):
             return None
         for number, message in enumerate(record.messages, start=1):
             for call in message.get("tool_calls") or ():
                 arguments = call["function"].get("arguments")
                 if arguments_problem(arguments):  # quoted here, scrubbed before it is cut
-                    return "tool_call", (f"tool call {call['function']['name']!r} in message {number}: its arguments "
-                                         f"are not a JSON object; exports would stop on it: {_quoted(arguments)}")
+                    return "unexportable", (f"tool call {call['function']['name']!r} in message {number}: its arguments "
+                                            f"are not a JSON object; exports would stop on it: {_quoted(arguments)}")
         issues = chain(check_messages(record.messages, "messages"), check_tools(record.tools) if record.tools else ())
         issue = next((issue for issue in issues if issue.cls in TOOL_STRUCTURE), None)
-        return ("tool_call", f"{issue.message}; exports would stop on it") if issue else None
+        return ("unexportable", f"{issue.message}; exports would stop on it") if issue else None
 
     def _date(self, record: Record) -> tuple[str, str] | None:
         if self.since is None and self.until is None:
