@@ -39,6 +39,7 @@ import orjson
 
 from ..formats.common import openai_message
 from ..record import Record, message_text
+from ..validate import check_sharegpt_order
 
 SYSTEM_ROLES = ("system", "developer")
 TOOL_ROLES = ("tool", "function")
@@ -129,6 +130,8 @@ def unsupported_parts(fmt: str, record: Record) -> Skip | None:
 # -- messages -----------------------------------------------------------------------------------
 def chat_message(message: dict[str, Any], keep_weight: bool = True, part: Callable[[Any], dict] = openai_part) -> dict[str, Any]:
     out = openai_message(message)
+    if out.get("tool_calls") and isinstance(out.get("content"), str) and not out["content"].strip():
+        out["content"] = None  # whitespace beside a call says nothing, and OpenAI refuses it
     if out["role"] == "developer":
         out["role"] = "system"
     if isinstance(out.get("content"), list):
@@ -210,6 +213,8 @@ def to_openai_dpo(record: Record, options: RowOptions) -> Row | Skip:
     target, rejected = pair
     if target.get("tool_calls") or rejected.get("tool_calls"):
         return Skip("reply is a tool call (preference tuning takes text replies)")
+    if record.prompt_messages[-1].get("role") == "assistant":
+        return Skip("the reply follows another reply (preference outputs answer a user or tool turn)")
     given: Row = {"messages": [chat_message(m, keep_weight=False) for m in record.prompt_messages]}
     if record.tools:
         given["tools"] = record.tools
@@ -221,6 +226,10 @@ def preference_pair(record: Record) -> tuple[dict[str, Any], dict[str, Any]] | S
         return Skip("no rejected reply to prefer against")
     if record.target is None:
         return Skip("does not end with an assistant reply")
+    if not record.prompt_messages:
+        return Skip("nothing before the reply to prefer it for")
+    if not message_text(record.rejected_reply).strip() and not record.rejected_reply.get("tool_calls"):
+        return Skip("the rejected reply is blank")
     return record.target, record.rejected_reply
 
 
@@ -286,14 +295,20 @@ def sharegpt_turn(message: dict[str, Any]) -> dict[str, str]:
 def to_sharegpt(record: Record, options: RowOptions) -> Row | Skip:
     if any(m.get("tool_calls") and message_text(m).strip() for m in record.messages):
         return Skip("assistant text and a tool call in one message (a ShareGPT turn holds one or the other)")
+    system = "\n\n".join(message_text(m) for m in record.messages if m.get("role") in SYSTEM_ROLES)
     turns: list[dict[str, str]] = []
     for message in answering(record.messages):
+        if message.get("role") in SYSTEM_ROLES:
+            continue  # one system turn, first: LLaMA-Factory takes no other
         turn = sharegpt_turn(message)
         if turns and turns[-1]["from"] == turn["from"]:
             turns[-1]["value"] += "\n" + turn["value"]
         else:
             turns.append(turn)
-    row: Row = {"conversations": turns}
+    unfit = next(check_sharegpt_order([turn["from"] for turn in turns], 0), None)
+    if unfit:
+        return Skip(f"turns ShareGPT cannot hold ({unfit.cls.replace('_', ' ')})")
+    row: Row = {"conversations": [{"from": "system", "value": system}] * bool(system) + turns}
     if record.tools:
         row["tools"] = orjson.dumps([tool.get("function", tool) for tool in record.tools]).decode("utf-8")
     return row
@@ -342,4 +357,6 @@ def convert(fmt: str, record: Record, options: RowOptions) -> Row | Skip:
     target = record.target
     if target is not None and not message_text(target).strip() and not target.get("tool_calls"):
         return Skip("empty reply (kept by mine's drop_empty: false)")
+    if all(m.get("role") != "assistant" for m in record.messages):
+        return Skip("no assistant reply (kept by mine's drop_empty: false)")
     return CONVERTERS[fmt](with_system_prompt(record, options.system_prompt), options)

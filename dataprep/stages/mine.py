@@ -125,8 +125,8 @@ class Mine(Stage):
             corrected = apply_correction(record)
         except ValueError as exc:
             return False, ("correction", str(exc))
-        if without_blank_turns(record) and len(record.messages) == 1 and record.target is not None:
-            return corrected, ("empty", "every turn before the reply is blank")
+        if without_blank_turns(record) and len(record.messages) <= 1:
+            return corrected, ("empty", "every turn before the reply is blank" if record.messages else "every turn is blank")
         return corrected, self.filters.rejection(record, corrected)
 
 
@@ -361,7 +361,7 @@ class Filters:
         record stopped every export): a blank tool result or earlier reply, a function result no
         call asked for, tool-call arguments that are not a JSON object, a tool name OpenAI refuses,
         a call id used twice or answering no call, a tool defined twice."""
-        for number, message in enumerate(record.messages[:-1], start=1):
+        for number, message in enumerate(record.prompt_messages, start=1):
             if message["role"] == "function":  # linked_calls made every answer to a call a tool message
                 return "unexportable", f"message {number} is a function result no call asked for; exports would stop on it"
             if blank(message):
