@@ -87,9 +87,12 @@ class RecordSource:
         return self.count
 
     def __iter__(self) -> Iterator[Record]:
+        return (Record.from_dict(orjson.loads(line)) for line in self.lines())
+
+    def lines(self) -> Iterator[bytes]:
+        """The records as their lines, unparsed: for work that parses them elsewhere."""
         with open(self.path, "rb") as handle:
-            for line in handle:
-                yield Record.from_dict(orjson.loads(line))
+            yield from handle
 
     def select(self, wanted: Sequence[int]) -> Iterator[tuple[int, Record]]:
         """(index, record) of the wanted records (indices sorted and unique, e.g. a numpy

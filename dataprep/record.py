@@ -215,6 +215,11 @@ class IdTable:
         self.data += record_id.encode("utf-8", "surrogatepass")
         self.ends.append(len(self.data))
 
+    def extend(self, more: "IdTable") -> None:
+        offset = len(self.data)
+        self.ends.extend(end + offset for end in more.ends)
+        self.data += more.data
+
     def __getitem__(self, index: int) -> str:
         return self.data[self.ends[index - 1] if index else 0:self.ends[index]].decode("utf-8", "surrogatepass")
 

@@ -314,9 +314,12 @@ def test_a_worker_without_the_key_file_hashes_identities_with_the_run_s_key(tmp_
 
     probe = ("import sys, orjson\n"
              "from dataprep.record import Record\n"
-             "from dataprep.stages.mine import scrub_batch\n"
-             "record = Record(messages=[{'role': 'user', 'content': 'hi'}], source={'user': 'maria_77'})\n"
-             "[(_, done, _)] = scrub_batch([(record, None)], {}, sys.stdin.buffer.read(), 'mine')\n"
+             "import numpy as np\n"
+             "from dataprep.stages.mine import Filters, mine_batch\n"
+             "record = Record(messages=[{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'yo'}],\n"
+             "                source={'user': 'maria_77'})\n"
+             "work = ([orjson.dumps(record.to_dict())], [None], np.zeros(1, dtype=np.int64))\n"
+             "[(_, done, _)] = mine_batch(work, Filters(), {}, sys.stdin.buffer.read(), 'mine').records\n"
              "print(orjson.loads(done.line)['source']['user'])\n")
     env = {key: value for key, value in os.environ.items() if key != "DATAPREP_PSEUDONYM_KEY"}
     done = subprocess.run([sys.executable, "-c", probe], input=pseudonym_key(), capture_output=True, timeout=120,

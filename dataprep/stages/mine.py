@@ -7,7 +7,8 @@ In order:
    whole messages (reply included) are a prefix of a longer record's messages. The others go
    to duplicates with ``keeper_id``. Calls the filters (step 3) reject never absorb others.
    Two passes with 64-bit hashes in arrays: memory grows by a few bytes per message, never
-   with the records themselves.
+   with the records themselves. Both passes parse records on the engine's workers; this
+   process moves lines and hashes only.
 2. Corrections. ``feedback.correction`` becomes the training target; the logged reply is
    kept as ``rejected_reply`` (a preference pair). Tag ``corrected``.
 3. Filters (recipe options): errored calls, empty, truncated and refused replies, feedback,
@@ -15,25 +16,26 @@ In order:
    Always: blank system and user turns are left out, and what no export can hold is rejected (a
    blank tool result, tool-call arguments that are not a JSON object, a name OpenAI refuses, an id
    used twice or answering no call).
-4. PII scrubbing (``dataprep.pii``) of every record that goes on; tag ``pii:scrubbed``.
+4. PII scrubbing (``dataprep.pii``) of every record, those set aside included (they land in
+   files people share); a record that goes on is tagged ``pii:scrubbed``.
 """
 
 from __future__ import annotations
 
 import re
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from fnmatch import fnmatchcase
 from functools import cache
 from itertools import chain
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import orjson
 import xxhash
 
-from ..engine import batched
+from ..engine import Engine, batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
 from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
@@ -48,12 +50,13 @@ BLANK_DROPPABLE = ("system", "developer", "user")  # a blank one says nothing; a
 #: the validator's findings about tool calls and definitions that stop an export
 TOOL_STRUCTURE = ("tool_call_malformed", "tool_call_missing_id", "tool_call_duplicate_id", "tool_calls_not_assistant",
                   "tool_message_missing_id", "tool_call_id_unknown", "tools_invalid")
-Screen = Callable[[Record], "tuple[bool, tuple[str, str] | None]"]
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
-# a record and where it goes (None: on; else place, reason, detail)
-Decided = tuple[Record, tuple[str, str, dict[str, Any]] | None]
-# a scrubbed record as written: where it goes (None: on), its line, the PII found in it by kind
+# where a record set aside goes: place, reason, detail
+Aside = tuple[str, str, dict[str, Any]]
+# a record as written: where it goes (None: on), its line, the PII found in it by kind
 Scrubbed = tuple[str | None, Serialized, dict[str, int]]
+# pass 2's batch: record lines, their keepers' ids, how many records each absorbed
+MineWork = tuple[list[bytes], list["str | None"], np.ndarray]
 
 
 @register
@@ -69,65 +72,41 @@ class Mine(Stage):
         if self.pii is not None:
             scrubber_for(self.pii)  # a bad pattern fails now, not in a worker
 
-    def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record | Serialized]:
-        plan = plan_collapse(records, self.collapse, self.screen)
+    def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Serialized]:
+        # Both passes run where the engine puts them (every core, or a cluster): this process moves
+        # lines and hashes, never parses a record, so it keeps up with however many workers there are.
+        plan = plan_collapse(records, self.collapse, self.filters, ctx.engine)
         ctx.stats["collapsed"] = plan.absorbed_total
-        decided = (self.decide(index, record, plan, ctx) for index, record in enumerate(records))
-        if self.pii is None:
-            for record, aside in decided:
-                if aside is None:
-                    yield record
-                else:
-                    place, reason, detail = aside
-                    ctx.set_aside(record, place, reason, **detail)
-            return
-        # Scrubbing is most of the work: on every core, results in input order, each record written
-        # out where it was scrubbed. The pseudonym key goes with the work (Ray's object store), never
-        # into a worker's environment, which a cluster's metadata shows.
+        key = pseudonym_key() if self.pii is not None else b""  # travels with the work, never in a worker's environment
         pii_counts: dict[str, int] = {}
-        scrubbed = ctx.engine.map_batches(scrub_batch, batched(decided), self.pii, pseudonym_key(), ctx.stage)
-        for place, written, found in (item for done in scrubbed for item in done):
-            if place is not None:
-                ctx.set_aside_serialized(place, written)
-                continue
-            ctx.count("pii_records", bool(found))
-            for kind, count in found.items():
-                pii_counts[kind] = pii_counts.get(kind, 0) + count
-            yield written
-        ctx.stats["pii"] = dict(sorted(pii_counts.items()))
+        for mined in ctx.engine.map_batches(mine_batch, mine_work(records, plan), self.filters, self.pii, key, ctx.stage):
+            for kind, count in mined.filtered.items():
+                ctx.stats.setdefault("filtered", {})
+                ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + count
+            if mined.kept:
+                ctx.count("corrected", mined.corrected)
+            for place, written, found in mined.records:
+                if place is not None:
+                    ctx.set_aside_serialized(place, written)
+                    continue
+                if self.pii is not None:
+                    ctx.count("pii_records", bool(found))
+                for kind, count in found.items():
+                    pii_counts[kind] = pii_counts.get(kind, 0) + count
+                yield written
+        if self.pii is not None:
+            ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
-    def decide(self, index: int, record: Record, plan: "CollapsePlan", ctx: StageContext) -> Decided:
-        """Where ``record`` goes (``aside`` is None for on), made in this process so every engine
-        decides alike; records set aside are scrubbed too: they land in files people share."""
-        keeper = plan.keeper_of(index)
-        if keeper is not None:
-            return record, ("duplicates", ABSORBED, {"keeper_id": keeper})
-        corrected, rejection = self.screen(record)
-        if rejection:
-            kind, reason = rejection
-            ctx.stats.setdefault("filtered", {})
-            ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + 1
-            return record, ("rejected", reason, {})
-        ctx.count("corrected", corrected)
-        target = record.target
-        if target is not None and target.get("content") is None and isinstance(target.get("refusal"), str) \
-                and not target.get("tool_calls"):
-            target["content"] = target["refusal"]  # a refusal kept (drop_refusals: false) is trained as said
-        if plan.absorbed[index]:
-            record.note("mine", "collapsed", absorbed=int(plan.absorbed[index]))
-        if record.source.get("conversation_id") and "conversation" not in record.groups:
-            record.groups["conversation"] = record.source["conversation_id"]
-        return record, None
 
-    def screen(self, record: Record) -> tuple[bool, tuple[str, str] | None]:
-        """Apply the record's correction; say whether it was corrected and why the filters reject it."""
-        try:
-            corrected = apply_correction(record)
-        except ValueError as exc:
-            return False, ("correction", str(exc))
-        if without_blank_turns(record) and len(record.messages) <= 1:
-            return corrected, ("empty", "every turn before the reply is blank" if record.messages else "every turn is blank")
-        return corrected, self.filters.rejection(record, corrected)
+def screen(record: Record, filters: "Filters") -> tuple[bool, tuple[str, str] | None]:
+    """Apply the record's correction; say whether it was corrected and why the filters reject it."""
+    try:
+        corrected = apply_correction(record)
+    except ValueError as exc:
+        return False, ("correction", str(exc))
+    if without_blank_turns(record) and len(record.messages) <= 1:
+        return corrected, ("empty", "every turn before the reply is blank" if record.messages else "every turn is blank")
+    return corrected, filters.rejection(record, corrected)
 
 
 def blank(message: dict[str, Any]) -> bool:
@@ -178,46 +157,86 @@ def message_key(message: dict[str, Any]) -> bytes:
     return orjson.dumps([message.get("role"), content, calls, message.get("tool_call_id")])
 
 
-def plan_collapse(records: RecordSource, mode: str, screen: Screen) -> CollapsePlan:
-    """Pass 1: hash every record's messages (corrections applied) and decide which records absorb
-    which. Records the filters reject take no part: a truncated last call must not swallow the
-    complete calls before it. A corrected call is never absorbed: its reply is not the logged one."""
-    if mode == "off":
-        return CollapsePlan(np.full(len(records), -1, dtype=np.int64), np.zeros(len(records), dtype=np.int64), IdTable())
-    ids = IdTable()
-    lengths, full_hash, conv_hash = array("q"), array("Q"), array("Q")
-    in_conversation, ends_with_reply, absorbable = array("b"), array("b"), array("b")
-    prefix_hash, prefix_owner = array("Q"), array("q")
-    for index, record in enumerate(records):
-        ids.append(record.id)
-        corrected, rejection = screen(record)
+@dataclass
+class CollapseKeys:
+    """Pass 1's hashes of consecutive records (the arrays pack into a few bytes a message)."""
+
+    ids: IdTable = field(default_factory=IdTable)
+    lengths: array = field(default_factory=lambda: array("q"))
+    full_hash: array = field(default_factory=lambda: array("Q"))
+    conv_hash: array = field(default_factory=lambda: array("Q"))
+    in_conversation: array = field(default_factory=lambda: array("b"))
+    ends_with_reply: array = field(default_factory=lambda: array("b"))
+    absorbable: array = field(default_factory=lambda: array("b"))
+    prefix_hash: array = field(default_factory=lambda: array("Q"))
+    prefix_owner: array = field(default_factory=lambda: array("q"))  # index of the record the prefix is of
+
+    def extend(self, more: "CollapseKeys") -> None:
+        """Append the keys of the records that follow these (their prefix owners moved past ours)."""
+        self.prefix_owner.frombytes((np.frombuffer(more.prefix_owner, dtype=np.int64) + len(self.lengths)).tobytes())
+        self.ids.extend(more.ids)
+        for name in ("lengths", "full_hash", "conv_hash", "in_conversation", "ends_with_reply", "absorbable",
+                     "prefix_hash"):
+            getattr(self, name).extend(getattr(more, name))
+
+
+def collapse_keys(lines: list[bytes], mode: str, filters: "Filters") -> CollapseKeys:
+    """Engine work: pass 1's hashes of a batch of record lines. Records the filters reject take no
+    part: a truncated last call must not swallow the complete calls before it. A corrected call is
+    never absorbed: its reply is not the logged one."""
+    keys = CollapseKeys()
+    for index, line in enumerate(lines):
+        record = Record.from_dict(orjson.loads(line))
+        keys.ids.append(record.id)
+        corrected, rejection = screen(record, filters)
         taking_part = rejection is None
         conversation = record.source.get("conversation_id") if mode == "auto" and taking_part else None
-        in_conversation.append(bool(conversation))
-        conv_hash.append(xxhash.xxh64_intdigest(str(conversation).encode("utf-8")) if conversation else 0)
-        absorbable.append(not corrected)
+        keys.in_conversation.append(bool(conversation))
+        keys.conv_hash.append(xxhash.xxh64_intdigest(str(conversation).encode("utf-8")) if conversation else 0)
+        keys.absorbable.append(not corrected)
         digest, messages = 0, record.messages
         for position, message in enumerate(messages):
             # a proper prefix ending in an assistant reply is what a shorter call of the same
             # conversation looks like in full
             if position and messages[position - 1].get("role") == "assistant" and taking_part and not conversation:
-                prefix_hash.append(digest)
-                prefix_owner.append(index)
+                keys.prefix_hash.append(digest)
+                keys.prefix_owner.append(index)
             digest = xxhash.xxh64_intdigest(message_key(message), seed=digest)
-        lengths.append(len(messages))
-        full_hash.append(digest)
-        ends_with_reply.append(taking_part and not conversation and bool(messages)
-                               and messages[-1].get("role") == "assistant")
-    count = len(lengths)
+        keys.lengths.append(len(messages))
+        keys.full_hash.append(digest)
+        keys.ends_with_reply.append(taking_part and not conversation and bool(messages)
+                                    and messages[-1].get("role") == "assistant")
+    return keys
+
+
+def plan_collapse(records: RecordSource, mode: str, filters: "Filters", engine: Engine) -> CollapsePlan:
+    """Pass 1: hash every record's messages (corrections applied, on the engine's workers) and
+    decide here which records absorb which."""
+    if mode == "off":
+        return CollapsePlan(np.full(len(records), -1, dtype=np.int64), np.zeros(len(records), dtype=np.int64), IdTable())
+    keys = CollapseKeys()
+    for batch_keys in engine.map_batches(collapse_keys, batched(records.lines()), mode, filters):
+        keys.extend(batch_keys)
+    count = len(keys.lengths)
     keeper = np.full(count, -1, dtype=np.int64)
     if count:
-        length = np.frombuffer(lengths, dtype=np.int64)
-        by_conversation(keeper, np.frombuffer(conv_hash, dtype=np.uint64), flags(in_conversation), length,
-                        flags(absorbable))
-        by_prefix(keeper, np.frombuffer(full_hash, dtype=np.uint64), flags(ends_with_reply),
-                  np.frombuffer(prefix_hash, dtype=np.uint64), np.frombuffer(prefix_owner, dtype=np.int64), length)
+        length = np.frombuffer(keys.lengths, dtype=np.int64)
+        by_conversation(keeper, np.frombuffer(keys.conv_hash, dtype=np.uint64), flags(keys.in_conversation), length,
+                        flags(keys.absorbable))
+        by_prefix(keeper, np.frombuffer(keys.full_hash, dtype=np.uint64), flags(keys.ends_with_reply),
+                  np.frombuffer(keys.prefix_hash, dtype=np.uint64), np.frombuffer(keys.prefix_owner, dtype=np.int64),
+                  length)
     absorbed = np.bincount(keeper[keeper >= 0], minlength=count) if count else np.zeros(0, dtype=np.int64)
-    return CollapsePlan(keeper, absorbed, ids)
+    return CollapsePlan(keeper, absorbed, keys.ids)
+
+
+def mine_work(records: RecordSource, plan: CollapsePlan) -> Iterator[MineWork]:
+    """Pass 2's batches: record lines with their keepers' ids (None: not absorbed) and how many each absorbed."""
+    start = 0
+    for lines in batched(records.lines()):
+        end = start + len(lines)
+        yield lines, [plan.keeper_of(index) for index in range(start, end)], plan.absorbed[start:end]
+        start = end
 
 
 def flags(values: array) -> np.ndarray:
@@ -442,25 +461,66 @@ def scrubber_for(options: dict[str, Any]) -> Scrubber:
     return _scrubber(orjson.dumps(options, option=orjson.OPT_SORT_KEYS))
 
 
-def scrub_batch(batch: list[Decided], pii: dict[str, Any], key: bytes, stage: str) -> list[Scrubbed]:
-    """Engine work: scrub each record of a batch in place, its id and its keeper's id included, and
-    write it out as its line, with where it goes and what was found, by kind. Identities are hashed
-    with the run's key, on whichever machine the batch runs."""
-    use_pseudonym_key(key)
-    scrubber = scrubber_for(pii)
-    done: list[Scrubbed] = []
-    for record, aside in batch:
-        record.id = scrubber.scrub_id(record.id)
-        if aside is not None and "keeper_id" in aside[2]:
-            aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
-        found = dict(scrubber.scrub_record(record))
-        if aside is None:
-            tag_scrubbed(record, found)
-        else:
+@dataclass
+class Mined:
+    """What pass 2 hands back for a batch: each record as its written line, with where it goes
+    (None: on) and the PII found in it by kind; and the batch's counts."""
+
+    records: list[Scrubbed] = field(default_factory=list)
+    filtered: dict[str, int] = field(default_factory=dict)  # records rejected, by filter
+    kept: int = 0
+    corrected: int = 0
+
+
+def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, key: bytes, stage: str) -> Mined:
+    """Engine work: decide where each record of a batch goes, scrub it (its id and its keeper's id
+    included; identities hashed with the run's key, on whichever machine the batch runs) and write
+    it out as its line. Records set aside are scrubbed too: they land in files people share."""
+    lines, keepers, absorbed = work
+    scrubber = None
+    if pii is not None:
+        use_pseudonym_key(key)
+        scrubber = scrubber_for(pii)
+    mined = Mined()
+    for line, keeper, absorbed_count in zip(lines, keepers, absorbed.tolist()):
+        record = Record.from_dict(orjson.loads(line))
+        aside = decide(record, keeper, absorbed_count, filters, mined)
+        found: dict[str, int] = {}
+        if scrubber is not None:
+            record.id = scrubber.scrub_id(record.id)
+            if aside is not None and "keeper_id" in aside[2]:
+                aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
+            found = dict(scrubber.scrub_record(record))
+        if aside is not None:
             place, reason, detail = aside
             record.disposition = aside_disposition(place, stage, reason, detail)
-        done.append((aside and aside[0], Serialized.of(record), found))
-    return done
+        elif scrubber is not None:
+            tag_scrubbed(record, found)
+        mined.records.append((aside and aside[0], Serialized.of(record), found))
+    return mined
+
+
+def decide(record: Record, keeper: str | None, absorbed: int, filters: "Filters", mined: Mined) -> Aside | None:
+    """Where ``record`` goes (None: on), counted in ``mined``; a record that goes on gets its
+    correction, its conversation group and a note of the calls it absorbed."""
+    if keeper is not None:
+        return "duplicates", ABSORBED, {"keeper_id": keeper}
+    corrected, rejection = screen(record, filters)
+    if rejection:
+        kind, reason = rejection
+        mined.filtered[kind] = mined.filtered.get(kind, 0) + 1
+        return "rejected", reason, {}
+    mined.kept += 1
+    mined.corrected += corrected
+    target = record.target
+    if target is not None and target.get("content") is None and isinstance(target.get("refusal"), str) \
+            and not target.get("tool_calls"):
+        target["content"] = target["refusal"]  # a refusal kept (drop_refusals: false) is trained as said
+    if absorbed:
+        record.note("mine", "collapsed", absorbed=absorbed)
+    if record.source.get("conversation_id") and "conversation" not in record.groups:
+        record.groups["conversation"] = record.source["conversation_id"]
+    return None
 
 
 def tag_scrubbed(record: Record, found: dict[str, int]) -> None:
