@@ -362,6 +362,23 @@ def test_json_min_export_is_refused_with_a_clear_message(tmp_path):
     assert not (tmp_path / "v.jsonl").exists()
 
 
+@pytest.mark.parametrize("annotations", [
+    [{"result": "Accept"}], [{"result": [None]}], [{"result": [{"from_name": "verdict", "value": None}]}],
+    [{"result": [{"from_name": "verdict", "value": {"choices": "Accept"}}]}],
+    [{"result": [{"from_name": "edited_reply", "value": {"text": [1, 2]}}]}], "Accept"],
+    ids=["result text", "result item null", "value null", "choices text", "text numbers", "annotations text"])
+def test_an_export_whose_annotations_are_not_label_studio_s_is_an_error_naming_the_task(tmp_path, annotations):
+    """Hand-edited or converted exports: a clear error naming the file and task, not an internal
+    error, and no verdict file half written."""
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([export_task("r1", annotation("Accept", "ann@x")),
+                                {"id": 2, "data": {"dataprep_id": "r2"}, "annotations": annotations}]))
+    done = run_cli("review", "pull", "--from-file", path, "--out", tmp_path / "v.jsonl")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert "export.json: task 2 has annotations that are not Label Studio's" in done.stderr
+    assert not (tmp_path / "v.jsonl").exists()
+
+
 def test_pull_from_file_writes_verdicts(tmp_path):
     path = tmp_path / "export.json"
     path.write_text(json.dumps([export_task("r1", annotation("Reject", "ann@x", reasons=["Bad input"]))]))

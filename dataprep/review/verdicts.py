@@ -139,10 +139,13 @@ def verdicts_from_export(tasks: Iterable[dict[str, Any]], where: str) -> tuple[l
             raise InputError(f"not Label Studio's full JSON export (task {number} has no 'data'): "
                              "export as JSON, not JSON_MIN or CSV", file=where)
         record_id = task["data"].get(ID_FIELD)
-        if not record_id:
+        if not record_id or not isinstance(record_id, str):
             raise InputError(f"task {number} has no '{ID_FIELD}' in its data: not a task dataprep pushed", file=where)
         if not task.get("annotations"):
             continue
+        if not is_annotation_list(task["annotations"]):
+            raise InputError(f"task {number} has annotations that are not Label Studio's (each a 'result' list of "
+                             "objects whose 'value' holds lists of text choices or text)", file=where)
         summary.tasks += 1
         judgements = latest_judgements(task)
         if not judgements:
@@ -155,6 +158,19 @@ def verdicts_from_export(tasks: Iterable[dict[str, Any]], where: str) -> tuple[l
         rows.append(row)
     summary.agreement = agreement(rated)
     return rows, summary
+
+
+def is_annotation_list(annotations: Any) -> bool:
+    """Annotations as Label Studio exports them, as far as verdicts read them: each a ``result``
+    list of objects whose ``value`` holds ``choices`` and ``text`` as lists of strings."""
+    def readable(item: Any) -> bool:
+        value = item.get("value", {}) if isinstance(item, dict) else None
+        return isinstance(value, dict) and all(
+            isinstance(value.get(key, []), list) and all(isinstance(entry, str) for entry in value.get(key, []))
+            for key in ("choices", "text"))
+    return isinstance(annotations, list) and all(
+        isinstance(annotation, dict) and isinstance(annotation.get("result") or [], list)
+        and all(readable(item) for item in annotation.get("result") or []) for annotation in annotations)
 
 
 def agreement(ratings: list[list[str]]) -> dict[str, Any]:
