@@ -78,7 +78,8 @@ def tool_record(index: int, payload: str) -> dict:
             "tags": [payload, f"batch:{index % 2}"]}
 
 
-CONFLICTING_TOOL = "refund<img src=x onerror=\"window.__pwned='tool'\">"  # an app's tool names are not scrubbed: they are structure
+#: an app's tool names are not scrubbed (they are structure); one no export can hold is rejected, its reason naming it
+HOSTILE_TOOL = "refund<img src=x onerror=\"window.__pwned='tool'\">"
 
 
 def conflicting_call(name: str) -> dict:
@@ -98,7 +99,7 @@ def hostile_run(tmp_path_factory) -> Path:
     logs.append(chat_log("please refund me", f"I will not {PAYLOADS[1]}", "refusal"))
     write_jsonl(root / "logs" / "chat.jsonl", [*logs, '{"request": "' + PAYLOADS[0]])
     write_jsonl(root / "logs" / "records.jsonl", [tool_record(i, PAYLOADS[i % 5]) for i in range(10)]
-                + [conflicting_call(name) for name in (CONFLICTING_TOOL, "escalate_to_human")])
+                + [conflicting_call(name) for name in ("refund_order", "escalate_to_human", HOSTILE_TOOL)])
     recipe = root / "recipe.yaml"
     recipe.write_text(json.dumps({"name": RECIPE_NAME, "seed": 1, "inputs": [{"path": "logs"}],
                                   "stages": [{"mine": {"refusal_phrases": ["I will not"]}}, {"dedup": {}},
@@ -148,14 +149,19 @@ def test_filters_and_search_from_the_address_list_the_matching_records(hostile_r
 
 
 @needs_chromium
-def test_a_conflict_s_reason_quoting_the_logs_shows_as_text(hostile_run, tmp_path):
+def test_reasons_quoting_the_logs_show_as_text(hostile_run, tmp_path):
     records = [json.loads(line) for place in ("train", "eval")
                for line in (hostile_run / f"{place}.jsonl").read_text(encoding="utf-8").split("\n") if line]
     conflicts = [r for r in records if "conflict" in r["tags"]]
     assert len(conflicts) == 2, "the two tool calls on one input are one conflict, both kept for review"
     seen = look(hostile_run / "report.html", tmp_path, "open=" + quote(conflicts[0]["id"]))
     assert seen["pwned"] is None and seen["live"] == 0
-    assert f"different tool calls ({CONFLICTING_TOOL} vs escalate_to_human)" in seen["opened"]
+    assert "different tool calls (refund_order vs escalate_to_human)" in seen["opened"]
+    [hostile] = [r for r in (json.loads(line) for line in (hostile_run / "rejected.jsonl").read_text(encoding="utf-8").split("\n")
+                             if line) if json.dumps(HOSTILE_TOOL) in r["disposition"]["reason"]]
+    seen = look(hostile_run / "report.html", tmp_path, "open=" + quote(hostile["id"]))
+    assert seen["pwned"] is None and seen["live"] == 0
+    assert json.dumps(HOSTILE_TOOL) in seen["opened"], "the reason, quoting the tool's name, is shown as text"
 
 
 def test_the_embedded_records_cannot_end_their_script_block(hostile_run):
