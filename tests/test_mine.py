@@ -232,17 +232,22 @@ def test_a_reason_quoting_logged_text_is_scrubbed_before_it_is_cut(tmp_path):
     assert "priya" not in reason and "7700" not in reason
 
 
+def mined_and_exported(tmp_path: Path, rows: list, mine_options: str, formats: str) -> None:
+    """Mine ``rows`` and export them from the CLI, as a user would, into ``tmp_path / "run"``."""
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {mine_options}}}]\n"
+                      f"export: {{formats: [{formats}]}}\n")
+    result = run_cli("run", recipe, "--out", tmp_path / "run")
+    assert result.returncode == 0, result.stderr
+
+
 def test_refusals_and_empty_replies_kept_on_purpose_export_as_said_or_are_skipped_saying_why(tmp_path):
     """With drop_refusals and drop_empty off, a refusal is trained as the model said it, and an empty
     reply, which no format holds, is skipped with its reason; before, either stopped every export."""
     rows = [record([user("q1"), bot(None, refusal="I can't help with that.")], id="refused"),
             record([user("q2"), bot("")], id="empty"), record([user("q3"), bot("Sure.")], id="good")]
-    write_jsonl(tmp_path / "in.jsonl", rows)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\n"
-                      "stages: [{mine: {drop_refusals: false, drop_empty: false}}]\nexport: {formats: [openai, alpaca]}\n")
-    result = run_cli("run", recipe, "--out", tmp_path / "run")
-    assert result.returncode == 0, result.stderr
+    mined_and_exported(tmp_path, rows, "{drop_refusals: false, drop_empty: false}", "openai, alpaca")
     exported = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
     assert sorted(row["messages"][-1]["content"] for row in exported) == ["I can't help with that.", "Sure."]
     assert sorted(row["output"] for row in read_jsonl(tmp_path / "run" / "exports" / "train.alpaca.jsonl")) == [
@@ -275,12 +280,7 @@ def test_what_no_export_can_hold_is_rejected_saying_why_and_the_export_goes_on(t
             # blank system and user turns say nothing: left out, and the record goes on
             record([{"role": "system", "content": ""}, user(""), user("Track NB-11"), bot("Packed.")], id="blank-turns"),
             record([{"role": "system", "content": "  "}, user(None), bot("Hello!")], id="nothing-asked")]
-    write_jsonl(tmp_path / "in.jsonl", rows)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(f"inputs: [{{path: {tmp_path / 'in.jsonl'}}}]\nstages: [{{mine: {{}}}}]\n"
-                      "export: {formats: [openai, sharegpt, trl]}\n")
-    result = run_cli("run", recipe, "--out", tmp_path / "run")
-    assert result.returncode == 0, result.stderr
+    mined_and_exported(tmp_path, rows, "{}", "openai, sharegpt, trl")
     stop = "; exports would stop on it"
     assert {r["id"]: r["disposition"]["reason"] for r in read_jsonl(tmp_path / "run" / "rejected.jsonl")} == {
         "cut": f"""tool call 'lookup' in message 2: its arguments are not a JSON object{stop}: {{"order": "NB-""",
