@@ -41,7 +41,7 @@ from rich.text import Text
 
 from . import schemas
 from .errors import UsageError
-from .jsonl import BadLine, iter_lines
+from .jsonl import BadLine, excerpt_of, iter_lines
 from .tokens import count_messages, count_strings
 
 CONTEXT_LIMITS = {"openai": 65_536, "openai-dpo": 65_536, "bedrock": 32_000,
@@ -774,5 +774,7 @@ def problem_table(title: str, problems: list[Problem]) -> Table:
 
 
 def _short(value: Any, limit: int = 60) -> str:
+    """A value as JSON for a message, cut between tokens: half an email at the cut would pass the
+    scrubbing a reason quoting it gets later (mine's reasons quote these messages)."""
     text = orjson.dumps(value).decode("utf-8")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else excerpt_of(text, limit - 1) + "…"

@@ -283,15 +283,15 @@ def test_what_no_export_can_hold_is_rejected_saying_why_and_the_export_goes_on(t
     mined_and_exported(tmp_path, rows, "{}", "openai, sharegpt, trl")
     stop = "; exports would stop on it"
     assert {r["id"]: r["disposition"]["reason"] for r in read_jsonl(tmp_path / "run" / "rejected.jsonl")} == {
-        "cut": f"""tool call 'lookup' in message 2: its arguments are not a JSON object{stop}: {{"order": "NB-""",
-        "list": f"""tool call 'lookup' in message 2: its arguments are not a JSON object{stop}: ["NB-3"]""",
+        "cut": f'messages[1].tool_calls[0].function.arguments is not valid JSON: "{{\\"order\\": \\"NB-"{stop}',
+        "list": f"messages[1].tool_calls[0].function.arguments holds a JSON list; it must hold a JSON object{stop}",
         "name": f'messages[1].tool_calls[0].function.name is "look up"; it must match [a-zA-Z0-9_-]{{1,64}}{stop}',
         "twice": f"messages[1].tool_calls[1].id 'c1' was already used by messages[1]{stop}",
         "stray": f"messages[2].tool_call_id 'c9' answers no earlier tool call{stop}",
         "defined-twice": f"tools[1] defines 'lookup' a second time{stop}",
-        "blank-result": f"message 3 (tool) is blank{stop}",
-        "blank-earlier-reply": f"message 2 (assistant) is blank{stop}",
-        "unasked-function": f"message 2 is a function result no call asked for{stop}",
+        "blank-result": f"messages[2] (tool) is blank{stop}",
+        "blank-earlier-reply": f"messages[1] (assistant) is blank{stop}",
+        "unasked-function": f"messages[1] is a function result no call asked for{stop}",
         "nothing-asked": "every turn before the reply is blank"}
     exported = read_jsonl(tmp_path / "run" / "exports" / "train.openai.jsonl")
     assert [[(m["role"], m["content"]) for m in row["messages"]] for row in exported] == [

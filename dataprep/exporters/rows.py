@@ -308,7 +308,7 @@ def to_sharegpt(record: Record, options: RowOptions) -> Row | Skip:
     unfit = next(check_sharegpt_order([turn["from"] for turn in turns], 0), None)
     if unfit:
         return Skip(f"turns ShareGPT cannot hold ({unfit.cls.replace('_', ' ')})")
-    row: Row = {"conversations": [{"from": "system", "value": system}] * bool(system) + turns}
+    row: Row = {"conversations": ([{"from": "system", "value": system}] if system else []) + turns}
     if record.tools:
         row["tools"] = orjson.dumps([tool.get("function", tool) for tool in record.tools]).decode("utf-8")
     return row

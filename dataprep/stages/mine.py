@@ -42,14 +42,14 @@ from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
 from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, default_scrubber, register
 from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
-from ..validate import arguments_problem, check_messages, check_tools
+from ..validate import check_messages, check_tools
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 PLAIN_ROLES = ("system", "developer", "user", "assistant")
 BLANK_DROPPABLE = ("system", "developer", "user")  # a blank one says nothing; a blank tool result or reply does
 #: the validator's findings about tool calls and definitions that stop an export
-TOOL_STRUCTURE = ("tool_call_malformed", "tool_call_missing_id", "tool_call_duplicate_id", "tool_calls_not_assistant",
-                  "tool_message_missing_id", "tool_call_id_unknown", "tools_invalid")
+TOOL_STRUCTURE = ("tool_call_malformed", "tool_call_invalid_arguments", "tool_call_missing_id", "tool_call_duplicate_id",
+                  "tool_calls_not_assistant", "tool_message_missing_id", "tool_call_id_unknown", "tools_invalid")
 REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
 # where a record set aside goes: place, reason, detail
 Aside = tuple[str, str, dict[str, Any]]
@@ -81,10 +81,9 @@ class Mine(Stage):
         pii_counts: dict[str, int] = {}
         for mined in ctx.engine.map_batches(mine_batch, mine_work(records, plan), self.filters, self.pii, key, ctx.stage):
             for kind, count in mined.filtered.items():
-                ctx.stats.setdefault("filtered", {})
-                ctx.stats["filtered"][kind] = ctx.stats["filtered"].get(kind, 0) + count
-            if mined.kept:
-                ctx.count("corrected", mined.corrected)
+                filtered = ctx.stats.setdefault("filtered", {})
+                filtered[kind] = filtered.get(kind, 0) + count
+            ctx.count("corrected", mined.corrected)
             for place, written, found in mined.records:
                 if place is not None:
                     ctx.set_aside_serialized(place, written)
@@ -380,19 +379,13 @@ class Filters:
         record stopped every export): a blank tool result or earlier reply, a function result no
         call asked for, tool-call arguments that are not a JSON object, a tool name OpenAI refuses,
         a call id used twice or answering no call, a tool defined twice."""
-        for number, message in enumerate(record.prompt_messages, start=1):
+        for index, message in enumerate(record.prompt_messages):  # numbered as the validator's findings below
             if message["role"] == "function":  # linked_calls made every answer to a call a tool message
-                return "unexportable", f"message {number} is a function result no call asked for; exports would stop on it"
+                return "unexportable", f"messages[{index}] is a function result no call asked for; exports would stop on it"
             if blank(message):
-                return "unexportable", f"message {number} ({message['role']}) is blank; exports would stop on it"
+                return "unexportable", f"messages[{index}] ({message['role']}) is blank; exports would stop on it"
         if not record.tools and all(m["role"] in PLAIN_ROLES and not m.get("tool_calls") for m in record.messages):
             return None
-        for number, message in enumerate(record.messages, start=1):
-            for call in message.get("tool_calls") or ():
-                arguments = call["function"].get("arguments")
-                if arguments_problem(arguments):  # quoted here, scrubbed before it is cut
-                    return "unexportable", (f"tool call {call['function']['name']!r} in message {number}: its arguments "
-                                            f"are not a JSON object; exports would stop on it: {_quoted(arguments)}")
         issues = chain(check_messages(record.messages, "messages"), check_tools(record.tools) if record.tools else ())
         issue = next((issue for issue in issues if issue.cls in TOOL_STRUCTURE), None)
         return ("unexportable", f"{issue.message}; exports would stop on it") if issue else None
@@ -468,7 +461,6 @@ class Mined:
 
     records: list[Scrubbed] = field(default_factory=list)
     filtered: dict[str, int] = field(default_factory=dict)  # records rejected, by filter
-    kept: int = 0
     corrected: int = 0
 
 
@@ -510,7 +502,6 @@ def decide(record: Record, keeper: str | None, absorbed: int, filters: "Filters"
         kind, reason = rejection
         mined.filtered[kind] = mined.filtered.get(kind, 0) + 1
         return "rejected", reason, {}
-    mined.kept += 1
     mined.corrected += corrected
     target = record.target
     if target is not None and target.get("content") is None and isinstance(target.get("refusal"), str) \
