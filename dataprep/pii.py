@@ -1133,7 +1133,9 @@ def field_user_name(value: str) -> str:
     """A whole field that is a user name: two or more name parts, split ("kwame.mensah") or in CamelCase
     ("NguyenVanAn"); one word alone is too often just a word. Of two parts joined by "." or "_", a
     known first name or a known surname is enough when the other part is no everyday word
-    ("nkechi_okafor", "ewa_zielinska"; not "max_tokens")."""
+    ("nkechi_okafor", "ewa_zielinska"; not "max_tokens"). Not a model's id ("claude-sonnet-4-5")."""
+    if MODEL_ID.fullmatch(value):
+        return ""
     parts = [part.title() for part in USER_NAME_PARTS.split(value.rstrip("0123456789_.-")) if part]
     if len(parts) == 1 and value[:1].isupper():
         parts = CAMEL_PART.findall(value)
@@ -1158,6 +1160,10 @@ def known_names() -> frozenset[str]:
 
 
 USER_NAME_PARTS = re.compile(r"[._-]+")
+#: the model families named like people, as every call logged through them names them ("claude-sonnet-4-5",
+#: "anthropic.claude-3-haiku-20240307-v1:0", "reka-core", "ernie-bot"): a model, not a user
+MODEL_ID = re.compile(r"(?i)(?:[\w-]+[./])*(?:claude|reka|ernie|aya)(?:[-.](?:v?\d[\w.]*|instant|opus|sonnet|haiku|latest|"
+                      r"core|flash|edge|bot|speed|turbo|expanse|vision|ai))+(?:[@:][\w.-]+)?")
 CAMEL_PART = re.compile(rf"[{UPPER}][{LOWER}]*")
 
 
@@ -2011,11 +2017,17 @@ class Placeholders:
             self._order = None
 
     def number(self) -> None:
-        """Give each value learned its placeholder, in the order the values were first read."""
+        """Give each value learned its placeholder, in the order the values were first read. A name
+        found alone that is the first or last word of exactly one full name in the record is that
+        person ("Hi, I'm Omar Okafor" ... "Thanks Omar!"): one person, one placeholder."""
+        same_person = full_names_of_lone_names(self.by_identity)
         for kind, identity in self.by_identity:
-            upper = kind.upper()
-            self.last[upper] += 1
-            self.by_identity[(kind, identity)] = f"<{upper}_{self.last[upper]}>"
+            if (kind, identity) not in same_person:
+                upper = kind.upper()
+                self.last[upper] += 1
+                self.by_identity[(kind, identity)] = f"<{upper}_{self.last[upper]}>"
+        for alone, full in same_person.items():
+            self.by_identity[alone] = self.by_identity[full]
 
     def occurrences(self, text: str) -> Iterator[tuple[int, int]]:
         """Where learned values stand alone in ``text`` (not inside a longer word or number),
@@ -2035,6 +2047,18 @@ class Placeholders:
         kind, identity = self.by_key.get(raw) or self.by_key[occurrence_key(raw, "")]
         self.replaced[kind] += 1
         return self.by_identity[(kind, identity)]
+
+
+def full_names_of_lone_names(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(kind, identity) of each one-word name -> that of the one full name it begins or ends."""
+    names = [identity for kind, identity in keys if kind == "name"]
+    holders: dict[str, set[str]] = {}
+    for full in (identity for identity in names if " " in identity):
+        words = full.split()
+        for word in {words[0], words[-1]}:
+            holders.setdefault(word, set()).add(full)
+    return {("name", alone): ("name", next(iter(holders[alone]))) for alone in names
+            if len(holders.get(alone, ())) == 1}
 
 
 def occurrence_key(raw: str, kind: str) -> str:

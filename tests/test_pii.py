@@ -545,6 +545,27 @@ def test_the_first_name_of_a_full_name_is_found_alone_elsewhere_in_the_text():
     assert [signature[f.start:f.end] for f in Scrubber().find(signature) if f.kind == "name"] == ["Chiara Esposito"]
 
 
+def test_a_person_named_in_full_then_by_first_name_or_surname_keeps_one_placeholder():
+    record = Record(messages=[{"role": "user", "content": "Hi, I'm Omar Okafor. Please change my email."},
+                              {"role": "assistant", "content": "Thanks Omar! Ms. Okafor, a code is on its way."}])
+    Scrubber().scrub_record(record)
+    assert record.messages[1]["content"] == "Thanks <NAME_1>! Ms. <NAME_1>, a code is on its way."
+    # two people who share a first name: "Omar" alone could be either, so it is neither
+    record = Record(messages=[{"role": "user", "content": "Omar Okafor and Omar Haddad both ordered."},
+                              {"role": "assistant", "content": "Thanks Omar!"}])
+    Scrubber().scrub_record(record)
+    assert record.messages[1]["content"] == "Thanks <NAME_3>!"
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "claude-opus-4-1-20250805", "claude-3-haiku@20240307",
+                                   "anthropic.claude-3-5-sonnet-20240620-v1:0", "claude-instant-1.2", "reka-core"])
+def test_a_model_named_like_a_person_is_left_as_the_calls_provenance(model):
+    record = Record(messages=[{"role": "user", "content": "hi"}], source={"model": model})
+    Scrubber().scrub_record(record)
+    assert record.source["model"] == model
+    assert Scrubber().scrub_text("claude-dupont") == "<NAME_1>"  # a person who is called Claude still is one
+
+
 def test_names_are_replaced_elsewhere_only_as_written():
     record = Record(messages=[{"role": "user", "content": "Thanks,\nMark"},
                               {"role": "assistant", "content": "Mark, I will mark it as done."}])

@@ -70,6 +70,18 @@ def test_pii_is_scrubbed_from_what_is_trained_on(quickstart_run):
     assert "4111111111111111" not in text and "<EMAIL_1>" in text
 
 
+def test_scrubbing_keeps_who_is_who_and_which_model_answered(quickstart_run):
+    rows = [row for place in PLACES for row in read_jsonl(quickstart_run / f"{place}.jsonl")]
+    models = {row["source"].get("model") for row in rows if row["source"].get("format") == "anthropic-messages"}
+    assert models == {"claude-sonnet-4-5-20250929"}  # as logged: a model, not a person called Claude
+    # "Hi, I'm Omar Okafor" ... "Thanks Omar!": the reply names the person the user's turn introduced
+    for row in rows:
+        for index, message in enumerate(row.get("messages", [])):  # a line no reader could parse has none
+            if message["role"] == "assistant" and isinstance(message.get("content"), str):
+                before = json.dumps(row["messages"][:index])
+                assert all(name in before for name in re.findall(r"<NAME_\d+>", message["content"])), row["id"]
+
+
 def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     counts, composition = manifest["counts"], stage_stats(manifest, "split")[0]["composition"]
     rate = lambda name, side: composition["slices"].get(name, {}).get(side, 0) / counts[side]  # noqa: E731
