@@ -252,14 +252,15 @@ def files_fingerprint(paths: Iterable[Path]) -> str:
     return fingerprint([(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file()])
 
 
-def concat_files(paths: Iterable[Path], target: Path) -> int:
-    """Concatenate JSONL files into ``target`` atomically; returns the number of lines."""
+def concat_files(paths: Iterable[Path], target: Path, change: Callable[[bytes], bytes] | None = None) -> int:
+    """Concatenate JSONL files into ``target`` atomically, each line through ``change`` when
+    given; returns the number of lines."""
     with AtomicWriter(target) as writer:
         for path in paths:
             if path.exists():
                 with open(path, "rb") as handle:
                     for line in handle:
-                        writer.write_raw(line)
+                        writer.write_raw(change(line) if change else line)
                         writer.count += 1
     return writer.count
 

@@ -7,8 +7,10 @@ nothing-lost accounting; stages only transform records.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,6 +31,7 @@ from .report import write_report
 from .run_folder import RunFolder
 from .terminal import SafeConsole, error_line
 from .run_facts import gather
+from .pii import PII_TAG, Scrubber
 from .record import Record, Serialized, renamed
 
 
@@ -188,12 +191,12 @@ class Runner:
                         TimeElapsedColumn(), console=self.console, disable=not self.console.is_terminal)
 
     # -- placing records -----------------------------------------------------------------
-    def gather_asides(self, targets: dict[str, Path]) -> dict[str, int]:
+    def gather_asides(self, targets: dict[str, Path], guard: "OutputGuard") -> dict[str, int]:
         """Concatenate every step's set-aside records per place into ``targets``."""
-        return {place: concat_files((step.aside_paths()[place] for step in self.steps), path)
+        return {place: concat_files((step.aside_paths()[place] for step in self.steps), path, guard.line)
                 for place, path in targets.items()}
 
-    def place_flowing(self, train_path: Path, eval_path: Path | None) -> tuple[int, int]:
+    def place_flowing(self, train_path: Path, eval_path: Path | None, guard: "OutputGuard") -> tuple[int, int]:
         """Records that made it through every stage go to train, or to eval by their ``split``
         when an eval file is given."""
         writers = {"train": AtomicWriter(train_path)}
@@ -203,7 +206,7 @@ class Runner:
             with open(self.steps[-1].records_path, "rb") as handle:
                 for line in handle:
                     split = orjson.loads(line).get("split", "train") if eval_path is not None else "train"
-                    writers[split].write_raw(line)
+                    writers[split].write_raw(guard.line(line))
                     writers[split].count += 1
         except BaseException:
             for writer in writers.values():
@@ -212,6 +215,60 @@ class Runner:
         for writer in writers.values():
             writer.commit()
         return writers["train"].count, writers["eval"].count if "eval" in writers else 0
+
+
+    def remove_unscrubbed_work(self, guard: "OutputGuard") -> None:
+        """The work folders of the steps before the first mine stage hold the text as logged: a
+        finished run keeps none of them (a --resume reads the inputs again). Without a mine stage,
+        so do every step's, unless no record needed scrubbing on output (the inputs came scrubbed)."""
+        if guard.pii is None:
+            return
+        unscrubbed = len(self.steps) if guard.scrubbed else 0
+        first_mine = next((step.index for step in self.steps if step.stage.name == "mine"), unscrubbed)
+        for step in self.steps[:first_mine]:
+            shutil.rmtree(step.folder, ignore_errors=True)
+
+
+class OutputGuard:
+    """Nothing reaches an output unscrubbed: a record no stage scrubbed (a recipe without a mine
+    stage, or a record a stage before mine set aside) is scrubbed as it is written, with the first
+    mine stage's options (the defaults without one), its id and its keeper's id included, and
+    tagged as mine tags. A recipe that turns scrubbing off (``mine: {pii: {enabled: false}}``)
+    keeps the text as logged."""
+
+    def __init__(self, stages: list[Stage]):
+        mines = [stage for stage in stages if stage.name == "mine"]
+        self.pii: dict[str, Any] | None = mines[0].pii if mines else {}
+        self.scrubbed = 0  # records scrubbed here
+
+    @classmethod
+    def off(cls) -> "OutputGuard":
+        guard = cls([])
+        guard.pii = None
+        return guard
+
+    @cached_property
+    def scrubber(self) -> Scrubber:
+        from .stages.mine import scrubber_for
+
+        return scrubber_for(self.pii or {})
+
+    def line(self, line: bytes) -> bytes:
+        if self.pii is None:
+            return line
+        row = orjson.loads(line)
+        if "messages" not in row or PII_TAG in (row.get("tags") or ()):
+            return line  # scrubbed by a stage, or a line no reader could parse (scrubbed when set aside)
+        record = Record.from_dict(row)
+        record.id = self.scrubber.scrub_id(record.id)
+        if (record.disposition or {}).get("keeper_id"):
+            record.disposition["keeper_id"] = self.scrubber.scrub_id(record.disposition["keeper_id"])
+        found = self.scrubber.scrub_record(record)
+        if found:
+            record.note("run", "scrubbed_pii", counts=dict(sorted(found.items())))
+        record.tags.append(PII_TAG)
+        self.scrubbed += 1
+        return Serialized.of(record).line
 
 
 def check_accounting(counts: dict[str, int], input_count: int, created: int, where: Path) -> None:
@@ -246,8 +303,9 @@ def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console
     runner = Runner(stages, recipe.inputs, run_dir, settings, console)
     results = runner.execute()
     paths = output_paths(run_dir)
-    counts = runner.gather_asides({place: paths[place] for place in ASIDE_PLACES})
-    counts["train"], counts["eval"] = runner.place_flowing(paths["train"], paths["eval"])
+    guard = OutputGuard(stages)
+    counts = runner.gather_asides({place: paths[place] for place in ASIDE_PLACES}, guard)
+    counts["train"], counts["eval"] = runner.place_flowing(paths["train"], paths["eval"], guard)
     input_count, created = results[0].consumed, sum(r.created for r in results[1:])
     manifest = {
         "dataprep_version": __version__,
@@ -258,6 +316,8 @@ def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console
                    **{place: counts[place] for place in ("train", "eval", "rag_candidates", "duplicates", "rejected")}},
         "stages": [result.to_dict() for result in results],
         "outputs": {place: path.name for place, path in paths.items()},
+        # records no stage had scrubbed, scrubbed as they were written (None: the recipe turned scrubbing off)
+        "scrubbed_on_output": guard.scrubbed if guard.pii is not None else None,
     }
     check_accounting(counts, input_count, created, run_dir)
     facts = gather(run_dir, manifest)
@@ -269,6 +329,7 @@ def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console
                                          console=runner.console, engine=runner.engine)
     write_json(run_dir / "manifest.json", manifest)
     write_report(facts)
+    runner.remove_unscrubbed_work(guard)
     return RunOutcome(run_dir, manifest, runner.reused)
 
 
@@ -295,8 +356,9 @@ def run_single_stage(stage: Stage, inputs: list[InputSpec], out: Path, sides: di
         results = runner.execute()
         used = {place: path for place, path in sides.items()
                 if any(step.aside_paths()[place].exists() for step in runner.steps)}
-        counts = runner.gather_asides(used)
-        counts["out"], counts["eval"] = runner.place_flowing(out, eval_out)
+        guard = OutputGuard.off()  # one stage on the user's own file: its records leave as scrubbed as they came
+        counts = runner.gather_asides(used, guard)
+        counts["out"], counts["eval"] = runner.place_flowing(out, eval_out, guard)
     input_count, created = results[0].consumed, results[1].created
     check_accounting(counts, input_count, created, out)
     return SingleOutcome(results, counts, {"out": out, **used, **({"eval": eval_out} if eval_out else {})})

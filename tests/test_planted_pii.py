@@ -5,8 +5,9 @@ Each format's fixture is copied with PII appended to every free-text string (mes
 tool descriptions and arguments, metadata, feedback, error text) and an identity planted in
 every user, session and conversation id and participant name. A full recipe then runs: mine,
 dedup, flag, synth through the real OpenAI SDK against the loopback server, split, review
-pushed to a real Label Studio, every export. No planted value may appear in any file outside
-``.work/``, in any request the provider server received, or in any task Label Studio holds.
+pushed to a real Label Studio, every export. No planted value may appear in any file the run
+leaves (its ``.work/`` scratch folder included), in any request the provider server received, or
+in any task Label Studio holds.
 """
 
 from __future__ import annotations
@@ -167,15 +168,15 @@ def test_planted_pii_reaches_no_output_no_provider_and_no_reviewer(planted_run, 
     assert "table" in {row["source"]["format"] for row in flowed if "source" in row}
     assert sent, "synth called the loopback provider"
 
-    outside_work = [p for p in run.rglob("*") if p.is_file() and ".work" not in p.relative_to(run).parts]
-    assert any(p.name == "report.html" for p in outside_work) and any(p.suffix == ".parquet" for p in outside_work)
-    found = {str(p.relative_to(run)): leaks(p.read_bytes().decode("utf-8", "ignore")) for p in outside_work}
+    written = [p for p in run.rglob("*") if p.is_file()]  # .work/ included: a run folder gets shared whole
+    assert any(p.name == "report.html" for p in written) and any(p.suffix == ".parquet" for p in written)
+    found = {str(p.relative_to(run)): leaks(p.read_bytes().decode("utf-8", "ignore")) for p in written}
     assert {path: values for path, values in found.items() if values} == {}
     assert [leaks(body) for body in sent if leaks(body)] == []
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "alert('planted')" in html and "[bold red]planted" in html  # the markup reached the report...
     assert "<script>alert" not in html  # ...as text, never as a tag
-    texts = [p for p in outside_work if p.suffix in (".jsonl", ".json", ".html", ".md", ".csv")]
+    texts = [p for p in written if p.suffix in (".jsonl", ".json", ".html", ".md", ".csv")]
     assert [str(p) for p in texts if CONTROL.search(p.read_text(encoding="utf-8"))] == []  # escapes stay escaped
 
     monkeypatch.setenv("LABEL_STUDIO_URL", labelstudio.url)

@@ -124,11 +124,11 @@ def output_bytes(run_dir: Path) -> dict[str, bytes]:
 
 def test_a_run_killed_mid_stage_resumes_to_byte_identical_outputs(tmp_path):
     make_inputs(tmp_path, n=120)
-    write_recipe(tmp_path, "  - every_third: {label: a}\n  - every_third: {label: b, sleep: 0.02}\n")
+    write_recipe(tmp_path, "  - mine: {}\n  - every_third: {label: a}\n  - every_third: {label: b, sleep: 0.02}\n")
     assert run_driver(tmp_path, tmp_path / "whole", "fresh").wait(60) == 0
 
     interrupted = run_driver(tmp_path, tmp_path / "killed", "fresh")
-    second_stage = tmp_path / "killed" / ".work" / "02-every_third"
+    second_stage = tmp_path / "killed" / ".work" / "03-every_third"
     deadline = time.monotonic() + 30
     while not (second_stage.exists() and any(p.suffix == ".tmp" for p in second_stage.iterdir())):
         assert time.monotonic() < deadline, "second stage never started"
@@ -138,13 +138,13 @@ def test_a_run_killed_mid_stage_resumes_to_byte_identical_outputs(tmp_path):
     interrupted.wait()
     assert not (tmp_path / "killed" / "manifest.json").exists()
     assert not (tmp_path / "killed" / "train.jsonl").exists()
-    first_stage_done = (tmp_path / "killed" / ".work" / "01-every_third" / "done.json").stat().st_mtime_ns
+    first_stage_done = (tmp_path / "killed" / ".work" / "02-every_third" / "done.json").stat().st_mtime_ns
 
     resumed = run_driver(tmp_path, tmp_path / "killed", "resume")
     assert resumed.wait(60) == 0, resumed.stderr.read()
     assert output_bytes(tmp_path / "killed") == output_bytes(tmp_path / "whole")
     # the completed first stage was reused, not run again
-    assert (tmp_path / "killed" / ".work" / "01-every_third" / "done.json").stat().st_mtime_ns == first_stage_done
+    assert (tmp_path / "killed" / ".work" / "02-every_third" / "done.json").stat().st_mtime_ns == first_stage_done
     assert not list((tmp_path / "killed").rglob("*.tmp"))
 
 

@@ -17,7 +17,7 @@ In order:
    blank tool result, tool-call arguments that are not a JSON object, a name OpenAI refuses, an id
    used twice or answering no call).
 4. PII scrubbing (``dataprep.pii``) of every record, those set aside included (they land in
-   files people share); a record that goes on is tagged ``pii:scrubbed``.
+   files people share); each is tagged ``pii:scrubbed``.
 """
 
 from __future__ import annotations
@@ -483,11 +483,10 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
             if aside is not None and "keeper_id" in aside[2]:
                 aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
             found = dict(scrubber.scrub_record(record))
+            tag_scrubbed(record, found)
         if aside is not None:
             place, reason, detail = aside
             record.disposition = aside_disposition(place, stage, reason, detail)
-        elif scrubber is not None:
-            tag_scrubbed(record, found)
         mined.records.append((aside and aside[0], Serialized.of(record), found))
     return mined
 
@@ -515,7 +514,7 @@ def decide(record: Record, keeper: str | None, absorbed: int, filters: "Filters"
 
 
 def tag_scrubbed(record: Record, found: dict[str, int]) -> None:
-    """Note what was found in a scrubbed record that goes on, and tag it scrubbed."""
+    """Note what was found in a scrubbed record, and tag it scrubbed."""
     if found:
         record.note("mine", "scrubbed_pii", counts=dict(sorted(found.items())))
     if PII_TAG not in record.tags:
