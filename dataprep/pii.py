@@ -132,6 +132,7 @@ import calendar
 import datetime
 import importlib
 import ipaddress
+import json
 import math
 import pkgutil
 import re
@@ -2278,23 +2279,28 @@ def replace_spans(text: str, found: tuple[Found, ...], placeholders: Placeholder
 
 def each_json_string(text: str, change: Callable[[str], str]) -> str:
     """Apply ``change`` to the text, or to each string in it when it is a JSON object or array
-    (tool arguments, tool results), so a placeholder never breaks the JSON or an escape in it.
-    Unchanged documents keep their exact original text."""
+    (tool arguments, tool results, a reply in JSON), so a placeholder never breaks the JSON or an
+    escape in it. The document keeps its exact text but for the values that changed: its spacing,
+    indentation and key order are what a model trained on it learns."""
     if text[:1] in ("{", "[") and text[-1:] in ("}", "]"):
         try:
-            value = orjson.loads(text)
+            orjson.loads(text)
         except orjson.JSONDecodeError:
             return change(text)
-        changed = _each_string(value, change)
-        return text if changed == value else orjson.dumps(changed).decode("utf-8")
+        return JSON_STRING.sub(lambda token: _string_token(token, change), text)
     return change(text)
 
 
-def _each_string(value: Any, change: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return each_json_string(value, change)
-    if isinstance(value, list):
-        return [_each_string(item, change) for item in value]
-    if isinstance(value, dict):
-        return {key: _each_string(item, change) for key, item in value.items()}
-    return value
+#: a JSON string, and the colon after it when it is a key (outside strings, JSON holds no quote)
+JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?')
+
+
+def _string_token(token: re.Match, change: Callable[[str], str]) -> str:
+    """A JSON document's string value as written, or changed and written again; keys are kept."""
+    if token.group(1):
+        return token.group()
+    value = orjson.loads(token.group())
+    changed = each_json_string(value, change)
+    if changed == value:
+        return token.group()
+    return json.dumps(changed) if "\\u" in token.group() else orjson.dumps(changed).decode("utf-8")

@@ -606,6 +606,17 @@ def test_json_text_stays_valid_json_and_unchanged_json_keeps_its_exact_text():
     assert scrubber.scrub_text(untouched) == untouched
 
 
+def test_json_keeps_the_layout_it_was_written_in_where_a_value_is_scrubbed():
+    # a reply in JSON is what the model learns to write: its spacing and key order are the format
+    scrubber = Scrubber()
+    reply = '[{"item": "tent", "email": "ana.ruiz@example.com", "refund": 76.24}]'
+    assert scrubber.scrub_text(reply) == '[{"item": "tent", "email": "<EMAIL_1>", "refund": 76.24}]'
+    indented = '{\n  "note": "call +44 20 7946 0958",\n  "escaped": "caf\\u00e9 \\"x\\"",\n  "n": [1, 2]\n}'
+    assert scrubber.scrub_text(indented) == indented.replace("+44 20 7946 0958", "<PHONE_1>")
+    nested = '{"arguments": "{\\"to\\": \\"ana.ruiz@example.com\\"}"}'  # JSON in a JSON string
+    assert json.loads(json.loads(scrubber.scrub_text(nested))["arguments"]) == {"to": "<EMAIL_1>"}
+
+
 def test_placeholders_already_in_a_record_are_not_handed_out_again():
     record = Record(messages=[{"role": "user", "content": "I wrote <EMAIL_1> before; now it's new@example.com"}])
     Scrubber().scrub_record(record)
