@@ -376,7 +376,7 @@ class Claim:
         return WEIGHTS[self.kind]
 
     def describe(self) -> str:
-        return f"unsupported {self.kind}: {self.text}"
+        return f'unsupported {self.kind} "{self.text}"'  # not "name: ...", which reads as a form's name field
 
 
 @dataclass(slots=True)
@@ -386,6 +386,7 @@ class Assessment:
     score: float
     unsupported: list[Claim] = field(default_factory=list)
     cues: list[str] = field(default_factory=list)
+    reply_at: int | None = None  # the index of the reply scored, when not the last message
 
     @property
     def reasons(self) -> list[str]:
@@ -1765,6 +1766,24 @@ def assess_reply(reply: str, prompt: list[dict[str, Any]]) -> Assessment:
     if transform and claims:
         cues.append("the user asked to transform the input (claims weigh less)")
     return Assessment(round(1 - math.exp(-total), 3), claims, cues)
+
+
+def assess_trained_replies(messages: list[dict[str, Any]]) -> Assessment | None:
+    """A conversation as training sees it: every assistant reply a trainer learns from (all but those
+    with ``weight: 0``) is scored against the messages before it, and the highest score speaks for the
+    record: a price stated in the second of four replies is trained on like one in the last. An
+    earlier reply counts by its specific facts only (numbers, names, dates, links), not by the
+    weaker cues (a new assertion, policy words): a long conversation gives a weak cue many chances
+    to misfire ("treat water from streams along the way")."""
+    best = assess(messages)
+    for index, message in enumerate(messages[:-1]):
+        if message.get("role") == "assistant" and message.get("weight", 1) != 0:
+            earlier = assess(messages[:index + 1])
+            specific = [claim for claim in earlier.unsupported if claim.kind != "assertion"] if earlier else []
+            score = round(1 - math.exp(-sum(claim.weight for claim in specific)), 3)
+            if specific and (best is None or score > best.score):
+                best = Assessment(score, specific, [f"in an earlier reply (messages[{index}])"], reply_at=index)
+    return best
 
 
 def assess(messages: list[dict[str, Any]]) -> Assessment | None:

@@ -87,15 +87,15 @@ def test_facts_taken_from_the_input_are_supported(user, reply):
 
 
 @pytest.mark.parametrize("reply, fact", [
-    ("Returns go through the Larkfield Commons store.", "unsupported name: Larkfield Commons"),
-    ("Refunds take 5-7 business days.", "unsupported quantity: 5-7 business days"),
-    ("The Pro plan is $49.99 a month.", "unsupported price: $49.99"),
-    ("Open enrollment ends on November 22.", "unsupported date: November 22"),
-    ("Call 1-800-555-0199 for help.", "unsupported phone: 1-800-555-0199"),
-    ("Use https://api.quillpay.io/v2 for requests.", "unsupported URL: https://api.quillpay.io/v2"),
-    ("Install version 5.2.1 of the agent.", "unsupported version: 5.2.1"),
-    ("Set QUILLPAY_API_KEY before you start.", "unsupported identifier: QUILLPAY_API_KEY"),
-    ("Parents get sixteen weeks of leave.", "unsupported quantity: sixteen weeks"),
+    ("Returns go through the Larkfield Commons store.", 'unsupported name "Larkfield Commons"'),
+    ("Refunds take 5-7 business days.", 'unsupported quantity "5-7 business days"'),
+    ("The Pro plan is $49.99 a month.", 'unsupported price "$49.99"'),
+    ("Open enrollment ends on November 22.", 'unsupported date "November 22"'),
+    ("Call 1-800-555-0199 for help.", 'unsupported phone "1-800-555-0199"'),
+    ("Use https://api.quillpay.io/v2 for requests.", 'unsupported URL "https://api.quillpay.io/v2"'),
+    ("Install version 5.2.1 of the agent.", 'unsupported version "5.2.1"'),
+    ("Set QUILLPAY_API_KEY before you start.", 'unsupported identifier "QUILLPAY_API_KEY"'),
+    ("Parents get sixteen weeks of leave.", 'unsupported quantity "sixteen weeks"'),
 ])
 def test_one_unsupported_fact_is_enough(reply, fact):
     example = chat("I have a question.", reply)
@@ -107,7 +107,7 @@ def test_pii_placeholders_count_as_present_only_when_the_input_has_them():
     assert score(chat("I'm <NAME_1>, email <EMAIL_1>.", "Thanks <NAME_1>, I emailed <EMAIL_1>.")) == 0
     example = chat("What number do I call for billing?", "Call <PHONE_1> and choose option 2.")
     assert score(example) >= 0.5
-    assert "unsupported placeholder: <PHONE_1>" in reasons(example)
+    assert 'unsupported placeholder "<PHONE_1>"' in reasons(example)
 
 
 def test_template_placeholders_are_a_generic_procedure():
@@ -123,7 +123,7 @@ def test_a_relayed_tool_result_is_behaviour_and_an_added_fact_is_not():
     added = tool_turn("Where is my order?", "get_order", result,
                       "Order A-55821 shipped on March 3 via UPS; claims are possible after 10 days.")
     assert score(added) >= 0.5
-    assert reasons(added)[0] == "unsupported quantity: 10 days"
+    assert reasons(added)[0] == 'unsupported quantity "10 days"'
 
 
 def test_arithmetic_over_given_numbers_is_behaviour_but_a_recalled_price_is_not():
@@ -131,7 +131,7 @@ def test_arithmetic_over_given_numbers_is_behaviour_but_a_recalled_price_is_not(
                       "35 x $42 = $1,470 a month, so $17,640 a year.")) == 0
     recalled = chat("What would 35 seats cost per year?", "At $42 per seat per month, 35 seats cost $17,640 a year.")
     assert score(recalled) >= 0.5
-    assert "unsupported price: $42 per seat" in reasons(recalled)
+    assert 'unsupported price "$42 per seat"' in reasons(recalled)
 
 
 def test_transformations_of_number_dense_input_are_behaviour():
@@ -147,8 +147,8 @@ def test_code_is_a_transformation_but_a_url_in_code_is_a_claim():
                       "```python\nasync def f():\n    async with httpx.AsyncClient(timeout=10) as c:\n"
                       "        return await c.get(u)\n```")) == 0
     example = chat("How do I call the API?", "```python\nclient.get('https://api.quillpay.io/v2/orders')\n```")
-    assert "unsupported URL: https://api.quillpay.io/v2/orders')" not in reasons(example)
-    assert "unsupported URL: https://api.quillpay.io/v2/orders" in reasons(example)
+    assert "unsupported URL \"https://api.quillpay.io/v2/orders')\"" not in reasons(example)
+    assert 'unsupported URL "https://api.quillpay.io/v2/orders"' in reasons(example)
 
 
 @pytest.mark.parametrize("user, reply", [
@@ -162,7 +162,7 @@ def test_a_time_limit_in_another_language_is_policy(user, reply):
 
 
 def test_an_address_outside_the_given_network_and_a_date_in_another_year_are_still_claims():
-    assert "unsupported version: 10.9.0.1" in reasons(chat("Range of 10.8.16.0/21?", "Use 10.9.0.1 as the gateway."))
+    assert 'unsupported version "10.9.0.1"' in reasons(chat("Range of 10.8.16.0/21?", "Use 10.9.0.1 as the gateway."))
     assert any("2023" in reason for reason in reasons(chat("am 31.08.2024", "on August 31, 2023")))
 
 
@@ -401,7 +401,7 @@ def test_pinned_actions_and_runtime_versions_in_code_are_world_constants():
                     "      - run: pytest\n```")
     own = chat("Workflow that runs my action acme/build@v2 on push.",
                "```yaml\non: [push]\njobs:\n  build:\n    steps:\n      - uses: acme/build@v2\n```")
-    assert "unsupported version: actions/checkout@v4" in reasons(recalled)
+    assert 'unsupported version "actions/checkout@v4"' in reasons(recalled)
     assert score(own) < 0.5
 
 
@@ -414,7 +414,7 @@ def test_a_rule_restated_with_the_tools_own_number_is_behaviour():
 
 def test_shown_working_that_is_wrong_is_not_reasoning():
     example = chat("Price is $40 for 3. Total for 3?", "3 × $40 = $150, so you pay $150.")
-    assert score(example) >= 0.5 and "unsupported price: $150" in reasons(example)
+    assert score(example) >= 0.5 and 'unsupported price "$150"' in reasons(example)
 
 
 @pytest.mark.parametrize("user, reply, fact", [
@@ -449,7 +449,7 @@ def test_a_json_extraction_that_adds_a_recalled_value_is_fact_heavy():
     faithful = chat("Selling WH-1000XM5, barely used, £180", '{"model": "WH-1000XM5", "price": 180}')
     enriched = chat("Selling WH-1000XM5, barely used, £180", '{"model": "WH-1000XM5", "manufacturer": "Sony", "price": 180}')
     assert score(faithful) < 0.5
-    assert score(enriched) >= 0.5 and "unsupported identifier: Sony" not in reasons(enriched)
+    assert score(enriched) >= 0.5 and 'unsupported identifier "Sony"' not in reasons(enriched)
     assert any("Sony" in reason for reason in reasons(enriched))
 
 
@@ -458,7 +458,7 @@ def test_world_constants_in_code_are_facts_but_the_users_values_are_not():
     own = chat(ask, "```yaml\nimage: ghcr.io/acme/web:1.4\nports:\n  - containerPort: 8080\n```")
     recalled = chat(ask, "```yaml\napiVersion: apps/v1\nkind: Deployment\nimage: ghcr.io/acme/web:1.4\n```")
     assert score(own) < 0.5
-    assert "unsupported version: apps/v1" in reasons(recalled)
+    assert 'unsupported version "apps/v1"' in reasons(recalled)
 
 
 def test_facts_in_the_system_prompt_are_supported():
@@ -515,7 +515,7 @@ def test_route_sends_fact_heavy_records_to_rag_with_what_an_indexer_needs(tmp_pa
     assert replies(out["rag_candidates"]) == replies(FACTS)
     shipping = out["rag_candidates"][0]
     assert shipping["scores"]["fact_heavy"] >= 0.5
-    assert shipping["reasons"]["fact_heavy"][:2] == ["unsupported price: $4.99", "unsupported price: $75"]
+    assert shipping["reasons"]["fact_heavy"][:2] == ['unsupported price "$4.99"', 'unsupported price "$75"']
     assert shipping["disposition"]["reason"].startswith("fact-heavy (")
     assert shipping["disposition"]["rag"] == {
         "question": "How much is shipping?", "answer": "Standard shipping is $4.99, free over $75.",
@@ -524,6 +524,20 @@ def test_route_sends_fact_heavy_records_to_rag_with_what_an_indexer_needs(tmp_pa
     stats = manifest["stages"][-1]["stats"]
     assert (stats["scored"], stats["fact_heavy"], stats["routed"]) == (8, 5, 5)
     assert stats["verdict"] == "62% of this data is knowledge: fine-tuning on it will not fix the failures; index it for RAG"
+
+
+def test_a_fact_in_an_earlier_reply_is_trained_on_too_so_the_record_goes_to_rag(tmp_path):
+    def conversation(weight: int | None) -> dict:
+        earlier = {"role": "assistant", "content": "We match prices from REI and Backcountry within 14 days."}
+        if weight is not None:
+            earlier["weight"] = weight
+        return {"messages": [{"role": "user", "content": "Do you match prices?"}, earlier,
+                             {"role": "user", "content": "Great, thanks!"},
+                             {"role": "assistant", "content": "You're welcome! Anything else I can help with?"}]}
+    _, out = make_run(tmp_path, "{}", [conversation(None), conversation(0)])
+    assert len(out["rag_candidates"]) == 1 and len(out["train"]) == 1
+    assert "in an earlier reply (messages[1])" in out["rag_candidates"][0]["reasons"]["fact_heavy"]
+    assert out["train"][0]["messages"][1]["weight"] == 0  # a reply the trainer skips is not judged
 
 
 def test_drop_rejects_and_tag_keeps(tmp_path):

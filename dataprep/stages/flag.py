@@ -50,7 +50,7 @@ from typing import Any, Iterator
 
 from ..engine import batched
 from ..errors import InputError
-from ..facts import Assessment, assess, input_texts, reply_text, unsupported_claims
+from ..facts import Assessment, assess_trained_replies, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
@@ -92,6 +92,18 @@ class Finding:
     candidates: list[Passage] = field(default_factory=list)  # retrieved passages, best first
     judged: dict[str, Any] | None = None  # the LLM judge's verdict, for uncertain records
     probed: dict[str, Any] | None = None  # what the knowledge probe found: the facts the model does not know
+
+    @property
+    def last_reply(self) -> bool:
+        """Whether the score speaks for the final reply (the judge, the probe and grounded variants
+        work on that one; an earlier reply's facts keep the offline score)."""
+        return self.assessment is not None and self.assessment.reply_at is None
+
+    def turn(self) -> tuple[str, list[dict[str, Any]]]:
+        """The reply the score speaks for, and the messages before it."""
+        messages = self.record.messages
+        at = len(messages) - 1 if self.last_reply or self.assessment is None else self.assessment.reply_at
+        return reply_text(messages[at]), messages[:at]
 
     @property
     def score(self) -> float:
@@ -167,7 +179,7 @@ class Probe:
         self.probed = self.unknown = self.skipped = 0
 
     def probe(self, findings: list[Finding]) -> None:
-        findings = [f for f in findings if f.assessment and f.assessment.unsupported]
+        findings = [f for f in findings if f.last_reply and f.assessment.unsupported]
         if not findings:
             return
         self.caller.refuse_unscrubbed(f.record for f in findings)
@@ -184,7 +196,8 @@ class Probe:
     def _compare(self, finding: Finding, answers: list[str]) -> None:
         messages = finding.record.messages
         reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
-        missed = [set(unsupported_claims(reply, [*texts, answer], _question(finding.record))) for answer in answers]
+        question = _question(finding.record.prompt_messages)
+        missed = [set(unsupported_claims(reply, [*texts, answer], question)) for answer in answers]
         hits = {claim.text: sum(claim not in still for still in missed) for claim in finding.assessment.unsupported}
         unknown = [fact for fact, count in hits.items() if count == 0]
         finding.probed = {"model": self.caller.llm.settings.model, "samples": len(answers),
@@ -360,7 +373,7 @@ class Flag(Stage):
             if probe:
                 probe.probe(findings)
             if judge:
-                judge.judge([f for f in findings if f.assessment and not f.probed and self._uncertain(f.score)])
+                judge.judge([f for f in findings if f.last_reply and not f.probed and self._uncertain(f.score)])
             for finding in findings:
                 yield from self.decide(finding, ctx, tally, grounding)
         ctx.stats.update(tally.stats())
@@ -376,7 +389,7 @@ class Flag(Stage):
         """Look up in the knowledge source the replies with anything to look up."""
         searched = [f for f in findings if f.assessment and (f.assessment.unsupported or f.assessment.cues)]
         if knowledge and searched:
-            queries = [_question(f.record) + "\n" + reply_text(f.record.messages[-1]) for f in searched]
+            queries = [_question(before) + "\n" + reply for reply, before in (f.turn() for f in searched)]
             for finding, passages in zip(searched, knowledge.search(queries)):
                 finding.candidates = passages
                 _find_evidence(finding)
@@ -406,7 +419,7 @@ class Flag(Stage):
         if score < threshold:
             yield record
             return
-        if self.options["grounded_variants"]:
+        if self.options["grounded_variants"] and finding.last_reply:
             yield from grounding.variants(finding)
         yield from self.act(finding, reasons, ctx)
 
@@ -428,8 +441,9 @@ class Flag(Stage):
 
 
 def assessments_of(batch: list[list[dict[str, Any]]]) -> list[Assessment | None]:
-    """Engine work: the offline scorer's assessment of each conversation of a batch."""
-    return [assess(messages) for messages in batch]
+    """Engine work: the offline scorer's assessment of each conversation of a batch, every reply
+    it trains on scored."""
+    return [assess_trained_replies(messages) for messages in batch]
 
 
 def _tag(record: Record, tag: str) -> None:
@@ -437,18 +451,17 @@ def _tag(record: Record, tag: str) -> None:
         record.tags.append(tag)
 
 
-def _question(record: Record) -> str:
-    users = [message_text(m) for m in record.prompt_messages if m.get("role") == "user"]
+def _question(before: list[dict[str, Any]]) -> str:
+    users = [message_text(m) for m in before if m.get("role") == "user"]
     return users[-1] if users else ""
 
 
 def _find_evidence(finding: Finding) -> None:
     """The first retrieved passage that holds some of the reply's unsupported facts."""
-    messages = finding.record.messages
-    reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
-    missing = finding.assessment.unsupported
+    reply, before = finding.turn()
+    texts, missing = input_texts(before), finding.assessment.unsupported
     for passage in finding.candidates:
-        still_missing = set(unsupported_claims(reply, [*texts, passage.text], _question(finding.record)))
+        still_missing = set(unsupported_claims(reply, [*texts, passage.text], _question(before)))
         found = [claim.text for claim in missing if claim not in still_missing]
         if found:
             finding.evidence, finding.evidence_facts = passage, found
@@ -457,10 +470,10 @@ def _find_evidence(finding: Finding) -> None:
 
 def _rag_block(finding: Finding) -> dict[str, Any]:
     """What a RAG indexer needs: the question, the answer, the facts, where they came from."""
-    record = finding.record
+    record, (reply, before) = finding.record, finding.turn()
     return {
-        "question": _question(record),
-        "answer": reply_text(record.messages[-1]),
+        "question": _question(before),
+        "answer": reply,
         "facts": finding.assessment.facts,
         "source_id": record.id,
         "evidence": {"source": finding.evidence.source, "text": finding.evidence.text,
@@ -536,7 +549,7 @@ class Grounding:
         options = [p for p in finding.candidates if p.source != context.source] + \
                   ([self.previous_context] if self.previous_context else [])
         for passage in options:
-            if needed <= set(unsupported_claims(reply, [*texts, passage.text], _question(record))):
+            if needed <= set(unsupported_claims(reply, [*texts, passage.text], _question(record.prompt_messages))):
                 return passage
         return None
 
