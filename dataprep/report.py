@@ -69,10 +69,10 @@ def hbar_chart(rows: list[tuple[str, float, str]], title: str, unit: str = "") -
     return svg(CHART_WIDTH, y, parts, title)
 
 
-def grouped_bars(categories: list[str], series: dict[str, Counter], title: str) -> Markup:
-    """Train vs eval side by side per category, as shares of each side (so sizes compare)."""
-    totals = {name: sum(counter.values()) or 1 for name, counter in series.items()}
-    return hbar_chart([(f"{name} · {side}", 100 * counter.get(name, 0) / totals[side], COLORS[side])
+def grouped_bars(categories: list[str], series: dict[str, Counter], sizes: dict[str, int], title: str) -> Markup:
+    """Train vs eval side by side per category, as shares of each side's records (so sizes compare;
+    a record may be in several slices, or in no category)."""
+    return hbar_chart([(f"{name} · {side}", 100 * counter.get(name, 0) / (sizes.get(side) or 1), COLORS[side])
                        for name in categories for side, counter in series.items()], title, unit="%")
 
 
@@ -176,12 +176,13 @@ def categories_section(facts: RunFacts) -> dict[str, Any] | None:
     if not totals:
         return None
     names = [name for name, _ in by_count(totals)[:12]]
-    return {"chart": grouped_bars(names, facts.categories, "categories, train vs eval")}
+    return {"chart": grouped_bars(names, facts.categories, facts.counts, "categories, % of train and of eval")}
 
 
 def slices_section(facts: RunFacts) -> dict[str, Any] | None:
     names = sorted(set(facts.slices["train"]) | set(facts.slices["eval"]))
-    return {"chart": grouped_bars(names, facts.slices, "difficulty slices, train vs eval")} if names else None
+    return ({"chart": grouped_bars(names, facts.slices, facts.counts, "difficulty slices, % of train and of eval")}
+            if names else None)
 
 
 def pii_section(facts: RunFacts) -> dict[str, Any] | None:

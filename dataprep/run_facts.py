@@ -86,7 +86,11 @@ class RunFacts:
         """Plain statements with the number behind each."""
         share, train = self.knowledge_share, self.counts.get("train", 0)
         out = []
-        if share >= 0.5:
+        if not self.ran("flag"):
+            out.append({"level": "warn", "title": "Knowledge share not measured",
+                        "text": "No flag stage ran: replies that rest on facts their input lacks were not looked for "
+                                "and are in train. Add `- flag: {}` to the recipe."})
+        elif share >= 0.5:
             out.append({"level": "bad", "title": f"{share:.0%} of this data is knowledge",
                         "text": "Fine-tuning on it will not fix the failures: index it for RAG and fine-tune on behaviour."})
         elif share >= 0.2:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, chat, run_cli, write_jsonl
+from dataprep.run_facts import gather
 
 PLACES = ("input", "created", "train", "eval", "rag_candidates", "duplicates", "rejected")
 
@@ -95,6 +96,24 @@ def test_only_the_sections_of_stages_that_ran(tmp_path):
         assert f'<section id="{absent}">' not in page, absent
     assert "Synthetic data" not in page and "Human review" not in page
     assert '<section id="tokens">' in page and '<section id="records">' in page
+
+
+def test_slice_and_category_bars_are_shares_of_all_the_records_of_each_side(tmp_path):
+    def row(i: int, slices: list[str], category: str | None = None) -> dict:
+        return chat(f"question {i}", f"answer {i}", reasons={"difficulty": slices},
+                    **({"meta": {"category": category}} if category else {}))
+    train = [row(0, ["tool_use", "long_input"], "billing"), *(row(i, []) for i in range(1, 4))]  # 1 of 4 in each
+    page = built_run(tmp_path, [{"stage": "split"}], {"train": train, "eval": [row(9, [])]}).read_text(encoding="utf-8")
+    bars = dict(re.findall(r'<title>([^<]+ · train)</title>.*?class="num">(\d+)%</text>', page))
+    assert bars == {"tool_use · train": "25", "long_input · train": "25", "billing · train": "25"}
+
+
+def test_a_run_without_a_flag_stage_does_not_claim_a_knowledge_share(tmp_path):
+    built_run(tmp_path / "unflagged", [{"stage": "split"}], {"train": kept(5)})
+    titles = [v["title"] for v in gather(tmp_path / "unflagged").verdicts()]
+    assert titles[0] == "Knowledge share not measured" and not any("of this data is knowledge" in t for t in titles)
+    built_run(tmp_path / "flagged", [{"stage": "flag"}], {"train": kept(5)})
+    assert gather(tmp_path / "flagged").verdicts()[0]["title"] == "0% of this data is knowledge"
 
 
 def test_residual_pii_found_by_reviewers(tmp_path):
