@@ -139,6 +139,9 @@ class StageContext:
     planning: bool = False  # `run --plan`: LLM stages estimate their calls and cost, and send nothing
     stats: dict[str, Any] = field(default_factory=dict)
     engine: Any = field(default_factory=InProcessEngine)  # engine.Engine: where per-record work runs
+    #: the run's PII scrubber (the first mine stage's; None when the recipe turned scrubbing off), for
+    #: records a stage makes: the same values are scrubbed in them as in the logs
+    scrubber: Any = field(default_factory=default_scrubber)
     _aside: Callable[[str, "dict[str, Any] | Serialized"], None] | None = None
 
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:

@@ -24,7 +24,8 @@ from .engine import make_engine
 from .errors import AccountingError
 from .formats import expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
-from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, concat_files, execute,
+from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, concat_files, default_scrubber,
+                       execute,
                        files_fingerprint, fingerprint, get_stage, output_paths, stage_dir_name, versions)
 from .recipe import InputSpec, Recipe
 from .report import write_report
@@ -117,6 +118,7 @@ class RunSettings:
     planning: bool = False  # `run --plan`: LLM stages estimate instead of calling
     sample_records: int | None = None  # read only this many input lines (the plan's sample)
     engine: str = "local"  # where per-record work runs: engine.ENGINES
+    scrubber: Any = None  # the run's PII scrubber for records stages make (StageContext.scrubber)
 
 
 class Runner:
@@ -160,7 +162,8 @@ class Runner:
         return StageContext(stage=step.stage.name, run_dir=self.run_dir, work_dir=step.folder,
                             seed=self.settings.seed, recipe_dir=self.settings.recipe_dir,
                             cache_dir=self.settings.cache_dir or self.run_dir / "cache",
-                            run_budget=self.run_budget, planning=self.settings.planning, engine=self.engine)
+                            run_budget=self.run_budget, planning=self.settings.planning, engine=self.engine,
+                            scrubber=self.settings.scrubber)
 
     @staticmethod
     def _reuse(step: Step, step_fp: str) -> StageResult | None:
@@ -298,12 +301,13 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
 def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console | None, engine: str) -> RunOutcome:
     stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
     cache = os.environ.get("DATAPREP_CACHE_DIR")  # share paid LLM answers across run folders
+    guard = OutputGuard(stages)
     settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume,
-                           budget_usd=recipe.budget_usd, engine=engine)
+                           budget_usd=recipe.budget_usd, engine=engine,
+                           scrubber=guard.scrubber if guard.pii is not None else None)
     runner = Runner(stages, recipe.inputs, run_dir, settings, console)
     results = runner.execute()
     paths = output_paths(run_dir)
-    guard = OutputGuard(stages)
     counts = runner.gather_asides({place: paths[place] for place in ASIDE_PLACES}, guard)
     counts["train"], counts["eval"] = runner.place_flowing(paths["train"], paths["eval"], guard)
     input_count, created = results[0].consumed, sum(r.created for r in results[1:])
@@ -351,7 +355,7 @@ def run_single_stage(stage: Stage, inputs: list[InputSpec], out: Path, sides: di
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".dataprep-", dir=out.parent) as tmp:
-        settings = RunSettings(seed=seed, cache_dir=cache_dir or out.parent / ".dataprep-cache")
+        settings = RunSettings(seed=seed, cache_dir=cache_dir or out.parent / ".dataprep-cache", scrubber=default_scrubber())
         runner = Runner([stage], inputs, Path(tmp), settings, console)
         results = runner.execute()
         used = {place: path for place, path in sides.items()

@@ -157,6 +157,28 @@ def test_seeds_come_from_the_data(server, key, tmp_path):
     assert all(SYSTEM in p and "Write 1 new example(s)." in p for p in prompts)
 
 
+def test_what_the_model_invents_is_scrubbed_like_the_logs_with_the_runs_options(server, key, tmp_path):
+    server.responder = lambda provider, body: example(
+        turn("user", "I'm Dana Whitfield, my order #LF-582114 never came. Mail me at dana.w@example.net"),
+        turn("assistant", "Sorry, Dana! Write to help@larkfield.test and we will resend it."))
+    recipe = write_recipe(tmp_path, write_seeds(tmp_path / "seeds.jsonl"), base_url=server.openai_url, n=2,
+                          strategies={"ambiguous": 1})
+    data = yaml.safe_load(recipe.read_text())
+    data["stages"].insert(0, {"mine": {"pii": {"keep": ["help@larkfield.test"]}}})  # the team's own address
+    recipe.write_text(yaml.safe_dump(data))
+
+    run(recipe, tmp_path / "run")
+
+    made = synthetic(read_jsonl(tmp_path / "run" / "train.jsonl"))
+    assert len(made) == 2
+    for record in made:
+        user, reply = record["messages"][1]["content"], record["messages"][2]["content"]
+        assert user == "I'm <NAME_1>, my order #<ORDER_1> never came. Mail me at <EMAIL_1>"
+        assert reply == "Sorry, <NAME_1>! Write to help@larkfield.test and we will resend it."
+        assert "pii:scrubbed" in record["tags"]
+        assert {"stage": "synth", "action": "scrubbed_pii", "counts": {"email": 1, "name": 2, "order": 1}} in record["provenance"]
+
+
 def test_invalid_examples_are_rejected_with_the_reason(server, key, tmp_path):
     lookup = {"id": "call_1", "type": "function", "function": {"name": "lookup_order", "arguments": '{"order_id": "A1"}'}}
     answers = itertools.cycle([

@@ -270,7 +270,7 @@ def synthetic_records(call: Call, completion: Completion, s: SynthOptions,
     if completion.problem:
         record = new_record(call, completion, 0, [], cost_share, s)
         record.meta["raw_output"] = excerpt_of(completion.raw, RAW_EXCERPT_CHARS)
-        yield record, completion.problem
+        yield scrubbed(record, ctx.scrubber), completion.problem
         return
     examples = completion.value["examples"]
     if len(examples) < call.count:
@@ -281,16 +281,27 @@ def synthetic_records(call: Call, completion: Completion, s: SynthOptions,
         messages = system_messages(call.seeds[0]) + [_clean(m) for m in example["messages"]]
         record = new_record(call, completion, index, messages, cost_share, s)
         record.reasons["synthetic"] = [example["why"]]
-        yield record, example_problem(record)
+        yield scrubbed(record, ctx.scrubber), example_problem(record)
+
+
+def scrubbed(record: Record, scrubber: Any) -> Record:
+    """The model invents order numbers, names and addresses like the ones in its seeds: they are
+    scrubbed as logged ones are, with the run's scrubber, so train holds one form of each ("order
+    <ORDER_1>", never "order LF-582114" beside it). None: the recipe keeps text as logged."""
+    if scrubber is None:
+        return record
+    found = scrubber.scrub_record(record)
+    if found:
+        record.note("synth", "scrubbed_pii", counts=dict(sorted(found.items())))
+    record.tags.append(PII_TAG)
+    return record
 
 
 def new_record(call: Call, completion: Completion, index: int, messages: list[dict[str, Any]],
                cost_usd: float | None, s: SynthOptions) -> Record:
-    # Made from scrubbed seeds and the model's invented details only: as scrubbed as its seeds were.
-    scrubbed = [PII_TAG] if all(PII_TAG in seed.tags for seed in call.seeds) else []
     record = Record(messages=messages, id=derived_id("synth", completion.key, index), tools=call.seeds[0].tools,
                     source={"format": "synthetic", "provider": s.provider, "model": s.model},
-                    tags=["synthetic", f"synth:{call.strategy}", *scrubbed])
+                    tags=["synthetic", f"synth:{call.strategy}"])
     template = s.template(call.strategy)
     record.note("synth", "generated", provider=s.provider, model=s.model, template=call.strategy,
                 template_sha256=hashlib.sha256(template.encode()).hexdigest()[:16],
