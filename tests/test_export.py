@@ -218,6 +218,12 @@ def test_hf_export_loads_back_with_its_card(tmp_path):
     assert tools_row["id"] == "tools" and json.loads(tools_row["tools"]) == TOOLS
     assert tools_row["messages"][2]["tool_calls"] == [CALL]
     assert tools_row["messages"][3]["tool_call_id"] == "call_1"
+    records = {row["id"]: row for row in read_jsonl(RECORDS)}
+    for row in [*loaded["train"], *loaded["eval"]]:  # where each example came from travels with it
+        record = records[row["id"]]
+        assert row["tags"] == record.get("tags", [])
+        assert json.loads(row["source"]) == record.get("source", {})
+        assert json.loads(row["provenance"]) == record.get("provenance", [])
     assert sorted(p.name for p in (out / "data").iterdir()) == ["eval.parquet", "train.parquet"]
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "path: data/train.parquet" in card and "| train | 4 |" in card and "| eval | 1 |" in card

@@ -44,7 +44,8 @@ def features():
     part = {"type": Value("string"), "text": Value("string"), "data": Value("string")}
     message = {"role": Value("string"), "content": Value("string"), "name": Value("string"),
                "tool_call_id": Value("string"), "tool_calls": List(tool_call), "parts": List(part)}
-    return Features({"id": Value("string"), "messages": List(message), "tools": Value("string")})
+    return Features({"id": Value("string"), "messages": List(message), "tools": Value("string"),
+                     "tags": List(Value("string")), "source": Value("string"), "provenance": Value("string")})
 
 
 def export_hf(inputs: list[Path], out_dir: Path, options: ExportOptions, manifest: dict[str, Any] | None = None,

@@ -336,8 +336,12 @@ def hf_part(part: Any) -> dict[str, Any]:
 
 
 def to_hf(record: Record, options: RowOptions) -> Row:
+    """The conversation, and what tells a reader where it came from: its tags (``synthetic``,
+    ``corrected``...), its source and its provenance (JSON text: their fields vary by reader)."""
     return {"id": record.id, "messages": [hf_message(m) for m in record.messages],
-            "tools": orjson.dumps(record.tools).decode("utf-8") if record.tools else None}
+            "tools": orjson.dumps(record.tools).decode("utf-8") if record.tools else None,
+            "tags": list(record.tags), "source": orjson.dumps(record.source).decode("utf-8"),
+            "provenance": orjson.dumps(record.provenance).decode("utf-8")}
 
 
 CONVERTERS: dict[str, Converter] = {"openai": to_openai, "openai-dpo": to_openai_dpo, "bedrock": to_bedrock,
