@@ -205,7 +205,8 @@ def _gather_kept(facts: RunFacts, split: str) -> None:
 
 
 def _browse(facts: RunFacts, place: str, index: int, row: dict[str, Any]) -> None:
-    """Keep every k-th record of a place for the report's browser: evenly spread, the same on every run."""
-    step = max(1, -(-facts.counts.get(place, 0) // BROWSE_CAP_PER_PLACE))
-    if index % step == 0 and len(facts.browsable[place]) < BROWSE_CAP_PER_PLACE:
+    """Keep BROWSE_CAP_PER_PLACE records of a place for the report's browser (all when there are
+    fewer): the first of each of that many equal stretches, evenly spread, the same on every run."""
+    total, cap = facts.counts.get(place, 0), BROWSE_CAP_PER_PLACE
+    if (total <= cap or index * cap // total != (index - 1) * cap // total) and len(facts.browsable[place]) < cap:
         facts.browsable[place].append(row)

@@ -145,11 +145,12 @@ def test_a_large_run_embeds_an_even_sample_and_says_so(tmp_path):
     prompt = "You are the support assistant of a shop that sells tents. " * 40
     train = [{"messages": [{"role": "system", "content": prompt}, *row["messages"]]} for row in kept(300)]
     page = built_run(tmp_path, [{"stage": "read"}], {"train": train, "rejected": rejected}).read_text(encoding="utf-8")
-    assert "rejected: 1,500 of 4,500 (an even sample)" in page and "train: all 300" in page
+    assert "rejected: 2,000 of 4,500 (an even sample)" in page and "train: all 300" in page
     assert page.count(prompt) == 1, "a system prompt every record repeats is embedded once"
     data = json.loads(re.search(r'id="records-data">(.*?)</script>', page, re.S).group(1))
     lines = [int(r["source"].rsplit(":", 1)[1]) for r in data["records"] if r["place"] == "rejected"]
-    assert len(lines) == 1_500 and lines[:2] == [1, 4] and lines[-1] == 4_498
+    assert len(lines) == 2_000 and lines[0] == 1 and lines[-1] >= 4_497  # the cap, spread over the whole file
+    assert {b - a for a, b in zip(lines, lines[1:])} == {2, 3}
 
 
 def test_a_damaged_run_folder_gives_one_line_naming_the_file_and_line(tmp_path):
