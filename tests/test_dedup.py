@@ -413,6 +413,21 @@ def test_same_question_with_different_tool_results_are_different_examples(tmp_pa
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
 
 
+def test_near_identical_lookups_whose_tool_returned_another_status_are_different_examples(tmp_path):
+    """Two orders scrubbed to one placeholder, the same product and date: only the status differs,
+    and the reply says so. Near-duplicates by their text (Jaccard ~0.9), two examples by what they teach."""
+    result = '{{"order_number": "<ORDER_1>", "items": ["Trailblazer boots"], "status": "{}", "estimated_delivery": "November 21"}}'
+    rows = [order_lookup(result.format("processing"), "Your order <ORDER_1> (Trailblazer boots) is still being "
+                         "processed; the estimated delivery is November 21.", "processing"),
+            order_lookup(result.format("delivered"), "Order <ORDER_1> (Trailblazer boots) was delivered on "
+                         "November 21. Let me know if anything is missing.", "delivered"),
+            order_lookup(result.format("delivered"), "Order <ORDER_1> (Trailblazer boots) was delivered on "
+                         "November 21. Let me know if anything's missing.", "delivered-again")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["processing", "delivered"] and stats["conflicts"] == 0
+    assert dropped[0]["id"] == "delivered-again" and dropped[0]["disposition"]["keeper_id"] == "delivered"
+
+
 def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(tmp_path):
     rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS.", "a"),
             order_lookup('{"eta":"May 4","carrier":"UPS","status":"shipped"}', "Shipped, with UPS.", "b")]

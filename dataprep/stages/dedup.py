@@ -265,22 +265,52 @@ def _text_key(text: str) -> int:
     return xxhash.xxh3_64_intdigest(text.encode("utf-8", "surrogatepass")) >> 1 or 1
 
 
-def _facts_key(text: str) -> int:
-    """A 64-bit hash of the amounts, dates and numbers ``text`` states; 0 when it states none."""
-    facts = stated_facts(text)
-    return (xxhash.xxh3_64_intdigest(repr(sorted(map(repr, facts))).encode()) >> 1) | 1 if facts else 0
+#: the views that compare tool results: in them, what a tool returned tells examples apart
+VIEWS_WITH_TOOLS = frozenset({"auto", "input", "conversation"})
 
 
-def _split_by_facts(labels: np.ndarray, members: np.ndarray, texts_of: Callable[[np.ndarray], Iterator[str]]) -> np.ndarray:
+STATUS_KEY = re.compile(r"(?i)(?:^|_)(?:status|state)$")
+
+
+def _statuses(result: str) -> list[str]:
+    """The values a JSON tool result gives under a status or state key ("processing", "delivered")."""
+    try:
+        value = orjson.loads(result)
+    except orjson.JSONDecodeError:
+        return []
+    found, stack = [], [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found += [normalize(v) for k, v in item.items() if isinstance(v, str) and STATUS_KEY.search(k)]
+            stack += item.values()
+        elif isinstance(item, list):
+            stack += item
+    return sorted(found)
+
+
+def _example_key(record: Record, view: str) -> int:
+    """A 64-bit hash of what makes a near-duplicate another example: the amounts, dates and numbers
+    its text states, and the statuses its tools returned; 0 when there are none."""
+    facts = sorted(map(repr, stated_facts(record_text(record, view))))
+    returned = [status for message in record.prompt_messages if message.get("role") in ("tool", "function")
+                for status in _statuses(message_text(message))] if view in VIEWS_WITH_TOOLS else []
+    if not (facts or returned):
+        return 0
+    return (xxhash.xxh3_64_intdigest(repr((facts, returned)).encode()) >> 1) | 1
+
+
+def _split_by_facts(labels: np.ndarray, members: np.ndarray, keys_of: Callable[[np.ndarray], Iterator[int]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
-    gift card") are other examples: each cluster splits by the facts its texts state (read with
-    ``texts_of`` for the records of clusters of several only). Clusters are numbered by first member."""
+    gift card"), or whose tools returned another status ("processing", "delivered"), are other
+    examples: each cluster splits by ``keys_of`` its records (read for the records of clusters of
+    several only). Clusters are numbered by first member."""
     if not len(members):
         return labels
     sizes = np.bincount(labels[members])
     clustered = members[sizes[labels[members]] > 1]
     facts = np.zeros(len(labels), np.int64)
-    facts[clustered] = np.fromiter(map(_facts_key, texts_of(clustered)), np.int64, len(clustered))
+    facts[clustered] = np.fromiter(keys_of(clustered), np.int64, len(clustered))
     signature = facts[members]
     _, first, inverse = np.unique(np.stack([labels[members], signature]), axis=1, return_index=True, return_inverse=True)
     split = labels.copy()
@@ -598,7 +628,8 @@ class Dedup(Stage):
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
             labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
                                         np.frombuffer(survey.answers, np.int64), measured)
-        labels = _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, self.options["view"]))
+        labels = _split_by_facts(labels, clean, lambda wanted: (_example_key(record, self.options["view"])
+                                                                for _, record in records.select(wanted)))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
@@ -758,7 +789,8 @@ class Dedup(Stage):
         labels = self.cluster(survey.input, clean, survey, engine)[0]
         same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
         labels = _joined(labels, clean, *same_question)
-        return _split_by_facts(labels, clean, lambda wanted: self._texts(records, wanted, CONFLICT_VIEW))
+        return _split_by_facts(labels, clean, lambda wanted: (_example_key(record, CONFLICT_VIEW)
+                                                              for _, record in records.select(wanted)))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply],
                        judge: AnswerJudge | None) -> None:
