@@ -1974,6 +1974,14 @@ PII_TAG = "pii:scrubbed"  # set by the mine stage on every record the scrubber h
 GENERATED_ID = re.compile(r"rec-[0-9a-f]{20}(?:-\d+)?|anon-[0-9a-f]{16}")
 
 
+def tag_scrubbed(record: Record, stage: str, found: dict[str, int]) -> None:
+    """Note what ``stage`` found in a record it scrubbed, and tag the record scrubbed."""
+    if found:
+        record.note(stage, "scrubbed_pii", counts=dict(sorted(found.items())))
+    if PII_TAG not in record.tags:
+        record.tags.append(PII_TAG)
+
+
 def unscrubbed_ids(records: Iterable[Record]) -> list[str]:
     return [record.id for record in records if PII_TAG not in record.tags]
 

@@ -32,7 +32,7 @@ from .report import write_report
 from .run_folder import RunFolder
 from .terminal import SafeConsole, error_line
 from .run_facts import gather
-from .pii import PII_TAG, Scrubber
+from .pii import PII_TAG, Scrubber, tag_scrubbed
 from .record import Record, Serialized, renamed
 
 
@@ -239,16 +239,14 @@ class OutputGuard:
     tagged as mine tags. A recipe that turns scrubbing off (``mine: {pii: {enabled: false}}``)
     keeps the text as logged."""
 
-    def __init__(self, stages: list[Stage]):
-        mines = [stage for stage in stages if stage.name == "mine"]
-        self.pii: dict[str, Any] | None = mines[0].pii if mines else {}
+    def __init__(self, pii: dict[str, Any] | None):
+        self.pii = pii  # None: the text stays as logged
         self.scrubbed = 0  # records scrubbed here
 
     @classmethod
-    def off(cls) -> "OutputGuard":
-        guard = cls([])
-        guard.pii = None
-        return guard
+    def of(cls, stages: list[Stage]) -> "OutputGuard":
+        mines = [stage for stage in stages if stage.name == "mine"]
+        return cls(mines[0].pii if mines else {})
 
     @cached_property
     def scrubber(self) -> Scrubber:
@@ -266,10 +264,7 @@ class OutputGuard:
         record.id = self.scrubber.scrub_id(record.id)
         if (record.disposition or {}).get("keeper_id"):
             record.disposition["keeper_id"] = self.scrubber.scrub_id(record.disposition["keeper_id"])
-        found = self.scrubber.scrub_record(record)
-        if found:
-            record.note("run", "scrubbed_pii", counts=dict(sorted(found.items())))
-        record.tags.append(PII_TAG)
+        tag_scrubbed(record, "run", self.scrubber.scrub_record(record))
         self.scrubbed += 1
         return Serialized.of(record).line
 
@@ -301,7 +296,7 @@ def run_recipe(recipe: Recipe, run_dir: Path, *, resume: bool = False, console: 
 def _run_in_folder(recipe: Recipe, run_dir: Path, resume: bool, console: Console | None, engine: str) -> RunOutcome:
     stages = [get_stage(spec.name)(**spec.options) for spec in recipe.stages]
     cache = os.environ.get("DATAPREP_CACHE_DIR")  # share paid LLM answers across run folders
-    guard = OutputGuard(stages)
+    guard = OutputGuard.of(stages)
     settings = RunSettings(recipe.seed, recipe.folder, Path(cache) if cache else None, resume=resume,
                            budget_usd=recipe.budget_usd, engine=engine,
                            scrubber=guard.scrubber if guard.pii is not None else None)
@@ -360,7 +355,7 @@ def run_single_stage(stage: Stage, inputs: list[InputSpec], out: Path, sides: di
         results = runner.execute()
         used = {place: path for place, path in sides.items()
                 if any(step.aside_paths()[place].exists() for step in runner.steps)}
-        guard = OutputGuard.off()  # one stage on the user's own file: its records leave as scrubbed as they came
+        guard = OutputGuard(None)  # one stage on the user's own file: its records leave as scrubbed as they came
         counts = runner.gather_asides(used, guard)
         counts["out"], counts["eval"] = runner.place_flowing(out, eval_out, guard)
     input_count, created = results[0].consumed, results[1].created

@@ -300,6 +300,11 @@ def _example_key(record: Record, view: str) -> int:
     return (xxhash.xxh3_64_intdigest(repr((facts, returned)).encode()) >> 1) | 1
 
 
+def _example_keys(records: RecordSource, view: str) -> Callable[[np.ndarray], Iterator[int]]:
+    """The example keys of the wanted records (sorted indices): one more pass over the input."""
+    return lambda wanted: (_example_key(record, view) for _, record in records.select(wanted))
+
+
 def _split_by_facts(labels: np.ndarray, members: np.ndarray, keys_of: Callable[[np.ndarray], Iterator[int]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
     gift card"), or whose tools returned another status ("processing", "delivered"), are other
@@ -628,8 +633,7 @@ class Dedup(Stage):
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
             labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
                                         np.frombuffer(survey.answers, np.int64), measured)
-        labels = _split_by_facts(labels, clean, lambda wanted: (_example_key(record, self.options["view"])
-                                                                for _, record in records.select(wanted)))
+        labels = _split_by_facts(labels, clean, _example_keys(records, self.options["view"]))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
@@ -789,8 +793,7 @@ class Dedup(Stage):
         labels = self.cluster(survey.input, clean, survey, engine)[0]
         same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
         labels = _joined(labels, clean, *same_question)
-        return _split_by_facts(labels, clean, lambda wanted: (_example_key(record, CONFLICT_VIEW)
-                                                              for _, record in records.select(wanted)))
+        return _split_by_facts(labels, clean, _example_keys(records, CONFLICT_VIEW))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply],
                        judge: AnswerJudge | None) -> None:

@@ -38,7 +38,7 @@ import xxhash
 from ..engine import Engine, batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
-from ..pii import DEFAULT_PHONE_REGIONS, PII_TAG, Scrubber
+from ..pii import DEFAULT_PHONE_REGIONS, Scrubber, tag_scrubbed
 from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, default_scrubber, register
 from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
@@ -483,7 +483,7 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
             if aside is not None and "keeper_id" in aside[2]:
                 aside[2]["keeper_id"] = scrubber.scrub_id(aside[2]["keeper_id"])
             found = dict(scrubber.scrub_record(record))
-            tag_scrubbed(record, found)
+            tag_scrubbed(record, stage, found)
         if aside is not None:
             place, reason, detail = aside
             record.disposition = aside_disposition(place, stage, reason, detail)
@@ -511,11 +511,3 @@ def decide(record: Record, keeper: str | None, absorbed: int, filters: "Filters"
     if record.source.get("conversation_id") and "conversation" not in record.groups:
         record.groups["conversation"] = record.source["conversation_id"]
     return None
-
-
-def tag_scrubbed(record: Record, found: dict[str, int]) -> None:
-    """Note what was found in a scrubbed record, and tag it scrubbed."""
-    if found:
-        record.note("mine", "scrubbed_pii", counts=dict(sorted(found.items())))
-    if PII_TAG not in record.tags:
-        record.tags.append(PII_TAG)

@@ -33,7 +33,7 @@ from ..providers import LLM, Completion, LLMSettings, Request
 from ..providers.templates import EXAMPLES_SCHEMA, PROMPT, SYSTEM, TASKS
 from ..record import Record, category_of, derived_id, message_text
 from ..tokens import count_text
-from ..pii import PII_TAG, refuse_unscrubbed, unscrubbed_ids
+from ..pii import refuse_unscrubbed, tag_scrubbed, unscrubbed_ids
 
 SCHEMA_NAME = "synthetic_examples"
 RARE_SHARE = 0.25  # the rarest groups, up to a quarter of the records, seed the "rare" strategy
@@ -288,12 +288,8 @@ def scrubbed(record: Record, scrubber: Any) -> Record:
     """The model invents order numbers, names and addresses like the ones in its seeds: they are
     scrubbed as logged ones are, with the run's scrubber, so train holds one form of each ("order
     <ORDER_1>", never "order LF-582114" beside it). None: the recipe keeps text as logged."""
-    if scrubber is None:
-        return record
-    found = scrubber.scrub_record(record)
-    if found:
-        record.note("synth", "scrubbed_pii", counts=dict(sorted(found.items())))
-    record.tags.append(PII_TAG)
+    if scrubber is not None:
+        tag_scrubbed(record, "synth", scrubber.scrub_record(record))
     return record
 
 
