@@ -338,6 +338,25 @@ class Reply:
     context: str = ""
 
 
+#: an opaque identifier: a token of letters and a run of five or more digits ("LF-674643", "INC0012345",
+#: "1Z999AA10123456784"). Which order or ticket a request names does not make it another example,
+#: as it would not once scrubbed to <ORDER_1>; what a tool returned for it does.
+OPAQUE_ID = re.compile(r"\b(?=[\w-]*[^\W\d_])(?=[\w-]*\d{5})[^\W_]+(?:[-_][^\W_]+)*\b")
+FIVE_DIGITS = re.compile(r"\d{5}").search
+
+
+def without_opaque_ids(text: str, only: frozenset[str] | None = None) -> str:
+    """``text`` with its opaque identifiers made one, ``<ID>``: all of them, or those in ``only``."""
+    if not FIVE_DIGITS(text):
+        return text
+    return OPAQUE_ID.sub(lambda match: "<ID>" if only is None or match.group().casefold() in only else match.group(), text)
+
+
+def opaque_ids(text: str) -> frozenset[str]:
+    """The opaque identifiers in ``text``, casefolded ("lf-220996" is the order LF-220996)."""
+    return frozenset(map(str.casefold, OPAQUE_ID.findall(text))) if FIVE_DIGITS(text) else frozenset()
+
+
 def last_user_turn(messages: list[dict[str, Any]]) -> int:
     """Where the last user turn stands (-1 without one): the answer is everything after it."""
     return max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
@@ -355,8 +374,10 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     context = "\n".join(map(readable_text, messages[:-1]))
     given = _asserted(context)
     question = message_text(messages[asked_at]) if asked_at >= 0 else ""
-    calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m))
-    results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
+    # a call may pass on an identifier the user or a tool gave it; one it made up stays itself
+    relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant"))
+    calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m, relayed))
+    results = "\n".join(_canonical_arguments(message_text(m), None) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
@@ -1057,29 +1078,30 @@ def _names(words: tuple[str, ...], acronyms: bool = False) -> set[str]:
             and word.lower() not in FUNCTION_WORDS and not re.search(r"[\d_]", word)}
 
 
-def _calls(message: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _calls(message: dict[str, Any], relayed: frozenset[str]) -> tuple[tuple[str, str], ...]:
     calls = [call.get("function") or {} for call in message.get("tool_calls") or () if isinstance(call, dict)]
-    return tuple((normalize(str(call.get("name", ""))), _canonical_arguments(call.get("arguments")))
+    return tuple((normalize(str(call.get("name", ""))), _canonical_arguments(call.get("arguments"), relayed))
                  for call in calls)
 
 
-def _canonical_arguments(arguments: Any) -> str:
-    """Arguments as sorted-key JSON with every string normalized; unparseable ones as normalized text."""
+def _canonical_arguments(arguments: Any, ids: frozenset[str] | None) -> str:
+    """Arguments as sorted-key JSON with every string normalized, the opaque identifiers in ``ids``
+    (all of them for None) made one; unparseable ones as normalized text."""
     if isinstance(arguments, str):
         try:
             arguments = orjson.loads(arguments or "{}")
         except orjson.JSONDecodeError:
-            return normalize(arguments)
-    return orjson.dumps(_normalized_leaves(arguments), option=orjson.OPT_SORT_KEYS).decode()
+            return normalize(without_opaque_ids(arguments, ids))
+    return orjson.dumps(_normalized_leaves(arguments, ids), option=orjson.OPT_SORT_KEYS).decode()
 
 
-def _normalized_leaves(value: Any) -> Any:
+def _normalized_leaves(value: Any, ids: frozenset[str] | None) -> Any:
     if isinstance(value, str):
-        return normalize(value)
+        return normalize(without_opaque_ids(value, ids))
     if isinstance(value, dict):
-        return {str(k): _normalized_leaves(v) for k, v in value.items()}
+        return {str(k): _normalized_leaves(v, ids) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normalized_leaves(v) for v in value]
+        return [_normalized_leaves(v, ids) for v in value]
     return value
 
 

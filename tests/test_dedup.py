@@ -428,6 +428,41 @@ def test_near_identical_lookups_whose_tool_returned_another_status_are_different
     assert dropped[0]["id"] == "delivered-again" and dropped[0]["disposition"]["keeper_id"] == "delivered"
 
 
+def ticket_request(order: str, summary_order: str, rid: str) -> dict:
+    """A billing ticket opened for an order the scrubber had no cue to replace ("payment for LF-...")."""
+    call = {"id": f"call_{rid}", "type": "function", "function": {
+        "name": "create_ticket", "arguments": orjson.dumps({"category": "billing",
+                                                            "summary": f"Payment failed for {summary_order}"}).decode()}}
+    return {"id": rid, "messages": [
+        {"role": "user", "content": f"My payment for {order} failed. I used card <CARD_1> exp 09/28."},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": f"call_{rid}", "content": f'{{"ticket_id": "T-{10000 + 7919 * sum(map(ord, rid))}", "status": "open"}}'},
+        {"role": "assistant", "content": "I'm sorry about that. I've opened a ticket for our billing team."}]}
+
+
+def test_requests_that_differ_only_by_an_order_number_left_unscrubbed_are_one_example(tmp_path):
+    """Scrubbed, the two orders would both read <ORDER_1> and be one example; left as written they
+    are one example too: which order a request names, and which ticket number the tool returned,
+    teach nothing another copy does not. An order number the reply's call makes up is no relay."""
+    rows = [ticket_request("LF-674643", "LF-674643", "a"), ticket_request("lf-906776", "LF-906776", "b"),
+            ticket_request("LF-114812", "LF-114812", "c")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a"] and stats["conflicts"] == 0
+    assert sorted(d["disposition"]["keeper_id"] for d in dropped) == ["a", "a"]
+    wrong = ticket_request("LF-555123", "LF-999999", "wrong")  # a ticket for another order than the one asked about
+    kept, dropped, stats = run_dedup(tmp_path, rows[:2] + [wrong])
+    assert stats["conflicts"] == 1 and "different tool calls" in kept[0]["reasons"]["conflict"][0]
+    assert "wrong" in ids(kept)
+
+
+def test_short_product_codes_still_tell_questions_apart(tmp_path):
+    """Only long identifiers (five digits or more) are opaque: a model number names what is asked about."""
+    rows = [chat("Is the RTX-4090 compatible with a 650W power supply?", "No, it needs at least 850W.", id="a"),
+            chat("Is the RTX-3060 compatible with a 650W power supply?", "Yes, 650W is enough.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 0
+
+
 def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(tmp_path):
     rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS.", "a"),
             order_lookup('{"eta":"May 4","carrier":"UPS","status":"shipped"}', "Shipped, with UPS.", "b")]

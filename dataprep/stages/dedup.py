@@ -62,7 +62,7 @@ from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, reg
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
 from ..reply_agreement import (WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds, stated_facts,
-                               word_similarity)
+                               without_opaque_ids, word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -192,7 +192,7 @@ def _join_near_answers(records: RecordSource, labels: np.ndarray, members: np.nd
     agree = np.zeros(len(i), bool)
     for start in range(0, len(i), REPLIES_PER_PASS // 2):  # a pass over the input per chunk: memory stays bounded
         part = slice(start, start + REPLIES_PER_PASS // 2)
-        read = {index: (read_reply(record.messages), frozenset(WORD.findall(normalize(record_text(record, "user")))))
+        read = {index: (read_reply(record.messages), frozenset(WORD.findall(normalize(compared_text(record, "user")))))
                 for index, record in records.select(np.unique(np.concatenate([i[part], j[part]])))}
         agree[part] = [_one_answer(*read[a], *read[b]) for a, b in zip(i[part].tolist(), j[part].tolist())]
     return _joined(labels, members, i[agree], j[agree])
@@ -289,10 +289,15 @@ def _statuses(result: str) -> list[str]:
     return sorted(found)
 
 
+def compared_text(record: Record, view: str) -> str:
+    """The text of ``record`` that dedup compares in ``view``, its opaque identifiers made one."""
+    return without_opaque_ids(record_text(record, view))
+
+
 def _example_key(record: Record, view: str) -> int:
     """A 64-bit hash of what makes a near-duplicate another example: the amounts, dates and numbers
     its text states, and the statuses its tools returned; 0 when there are none."""
-    facts = sorted(map(repr, stated_facts(record_text(record, view))))
+    facts = sorted(map(repr, stated_facts(compared_text(record, view))))
     returned = [status for message in record.prompt_messages if message.get("role") in ("tool", "function")
                 for status in _statuses(message_text(message))] if view in VIEWS_WITH_TOOLS else []
     if not (facts or returned):
@@ -616,9 +621,9 @@ class Dedup(Stage):
             survey.answers.append(_answer_key(answer))
             survey.near_answers.extend(_near_answer_keys(answer))
             survey.represents.append(int(record.groups.get("cluster_size", 1)))
-            question = record_text(record, CONFLICT_VIEW) if separate_input_view else None
+            question = compared_text(record, CONFLICT_VIEW) if separate_input_view else None
             survey.questions.append(_question_key(question) if question else 0)
-            yield record_text(record, self.options["view"]), question, tools
+            yield compared_text(record, self.options["view"]), question, tools
 
     # -- deciding ---------------------------------------------------------------------------------------------
     def plan(self, records: RecordSource, survey: Survey, ctx: StageContext) -> Plan:
@@ -679,7 +684,7 @@ class Dedup(Stage):
     @staticmethod
     def _texts(records: RecordSource, wanted: np.ndarray, view: str) -> Iterator[str]:
         """The texts of the wanted records (sorted indices), in this view: one more pass over the input."""
-        return (record_text(record, view) for _, record in records.select(wanted))
+        return (compared_text(record, view) for _, record in records.select(wanted))
 
     def _by_shingle(self, sketched: Sketched, members: np.ndarray) -> list[tuple[Params, np.ndarray]]:
         if self.options["shingle"] != "auto":
@@ -731,7 +736,7 @@ class Dedup(Stage):
         ref_texts, ref_from = [], []
         for given in self.options["against"]:
             for record in self._read_reference(given, ctx):
-                ref_texts.append(record_text(record, self.options["view"]))
+                ref_texts.append(compared_text(record, self.options["view"]))
                 ref_from.append((given, record.id))
         every = np.arange(len(survey.ids))
         sims, index = best_sketched_matches(survey.view.take(self.params, every),
