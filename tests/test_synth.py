@@ -157,6 +157,27 @@ def test_seeds_come_from_the_data(server, key, tmp_path):
     assert all(SYSTEM in p and "Write 1 new example(s)." in p for p in prompts)
 
 
+def test_the_seeds_of_a_request_run_under_one_system_prompt(server, key, tmp_path):
+    """Logs of the chat assistant and a helpdesk export without a system prompt, mixed: each request
+    shows examples of one assistant, and its synthetic records train under that assistant's prompt."""
+    seeds = tmp_path / "seeds.jsonl"
+    helpdesk = [{"id": f"ticket-{i}", "tags": ["pii:scrubbed"], "messages": [
+        {"role": "user", "content": f"Invoice {i} shows the wrong VAT number, can you fix it?"},
+        {"role": "assistant", "content": "Sure, reply with the right number and we'll reissue it."}]} for i in range(12)]
+    rows = [row for pair in zip((seed_record(i) for i in range(12)), helpdesk) for row in pair]
+    seeds.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    run(write_recipe(tmp_path, seeds, base_url=server.openai_url, n=12), tmp_path / "run")
+
+    made = synthetic(read_jsonl(tmp_path / "run" / "train.jsonl"))
+    assert len(made) == 12
+    for record in made:
+        families = {seed.split("-")[0] for seed in record["provenance"][0]["seed_ids"]}
+        assert len(record["provenance"][0]["seed_ids"]) == 3 and len(families) == 1
+        assert (record["messages"][0] == {"role": "system", "content": SYSTEM}) == (families == {"seed"})
+    assert {seed.split("-")[0] for r in made for seed in r["provenance"][0]["seed_ids"]} == {"seed", "ticket"}
+
+
 def test_what_the_model_invents_is_scrubbed_like_the_logs_with_the_runs_options(server, key, tmp_path):
     server.responder = lambda provider, body: example(
         turn("user", "I'm Dana Whitfield, my order #LF-582114 never came. Mail me at dana.w@example.net"),

@@ -141,12 +141,30 @@ def plan(records: list[Record], s: SynthOptions, ctx: StageContext, llm: LLM) ->
     calls = []
     for name, total in allocation.items():
         rng = random.Random(f"{ctx.seed}/{name}")
+        under_prompt = by_system_prompt(pools[name])
         for number, start in enumerate(range(0, total, s.examples_per_call), start=1):
             count = min(s.examples_per_call, total - start)
-            seeds = rng.sample(pools[name], min(s.seeds_per_call, len(pools[name])))
+            seeds = draw_seeds(rng, pools[name], under_prompt, s.seeds_per_call)
             calls.append(Call(name, count, seeds, build_request(name, number, count, seeds, s, llm)))
     ctx.stats["calls_planned"] = len(calls)
     return calls
+
+
+def by_system_prompt(pool: list[Record]) -> dict[str, list[int]]:
+    """The positions in ``pool`` of the records run under each system prompt."""
+    positions: dict[str, list[int]] = {}
+    for position, record in enumerate(pool):
+        positions.setdefault(system_prompt_of(record), []).append(position)
+    return positions
+
+
+def draw_seeds(rng: random.Random, pool: list[Record], under_prompt: dict[str, list[int]], count: int) -> list[Record]:
+    """An anchor, then seeds run under its system prompt: the examples a request shows, and the
+    ones it gets back, belong to one assistant (a helpdesk export without a system prompt and the
+    chat assistant's logs are two)."""
+    anchor = rng.randrange(len(pool))
+    others = [position for position in under_prompt[system_prompt_of(pool[anchor])] if position != anchor]
+    return [pool[anchor], *(pool[position] for position in rng.sample(others, min(count - 1, len(others))))]
 
 
 def pool_for(strategy: str, records: list[Record]) -> list[Record]:
