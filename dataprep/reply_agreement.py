@@ -341,20 +341,27 @@ class Reply:
 #: an opaque identifier: a token of letters and a run of five or more digits ("LF-674643", "INC0012345",
 #: "1Z999AA10123456784"). Which order or ticket a request names does not make it another example,
 #: as it would not once scrubbed to <ORDER_1>; what a tool returned for it does.
-OPAQUE_ID = re.compile(r"\b(?=[\w-]*[^\W\d_])(?=[\w-]*\d{5})[^\W_]+(?:[-_][^\W_]+)*\b")
-FIVE_DIGITS = re.compile(r"\d{5}").search
+OPAQUE_ID = re.compile(r"(?<![\w-])(?=[\w-]*[0-9]{5})(?=[\w-]*[^\W\d_])[^\W_]+(?:[-_][^\W_]+)*")  # digits first: fails soonest
+WITHOUT_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def _may_hold_ids(text: str) -> bool:
+    """Whether ``text`` has five digits at all (dropping them is three times as fast as any regex search)."""
+    return len(text) - len(text.translate(WITHOUT_DIGITS)) >= 5
 
 
 def without_opaque_ids(text: str, only: frozenset[str] | None = None) -> str:
     """``text`` with its opaque identifiers made one, ``<ID>``: all of them, or those in ``only``."""
-    if not FIVE_DIGITS(text):
+    if not _may_hold_ids(text):
         return text
-    return OPAQUE_ID.sub(lambda match: "<ID>" if only is None or match.group().casefold() in only else match.group(), text)
+    if only is None:
+        return OPAQUE_ID.sub("<ID>", text)
+    return OPAQUE_ID.sub(lambda match: "<ID>" if match.group().casefold() in only else match.group(), text)
 
 
 def opaque_ids(text: str) -> frozenset[str]:
     """The opaque identifiers in ``text``, casefolded ("lf-220996" is the order LF-220996)."""
-    return frozenset(map(str.casefold, OPAQUE_ID.findall(text))) if FIVE_DIGITS(text) else frozenset()
+    return frozenset(map(str.casefold, OPAQUE_ID.findall(text))) if _may_hold_ids(text) else frozenset()
 
 
 def last_user_turn(messages: list[dict[str, Any]]) -> int:
@@ -375,8 +382,10 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     given = _asserted(context)
     question = message_text(messages[asked_at]) if asked_at >= 0 else ""
     # a call may pass on an identifier the user or a tool gave it; one it made up stays itself
-    relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant"))
-    calls = tuple(call for m in turn if m.get("role") == "assistant" for call in _calls(m, relayed))
+    calling = [m for m in turn if m.get("role") == "assistant" and m.get("tool_calls")]
+    relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant")) \
+        if calling else frozenset()
+    calls = tuple(call for m in calling for call in _calls(m, relayed))
     results = "\n".join(_canonical_arguments(message_text(m), None) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
