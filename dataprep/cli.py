@@ -372,13 +372,16 @@ def split(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
           eval_file: Path = typer.Option(..., "--eval", help="Held-out worst-case eval records."),
           eval_size: Optional[str] = typer.Option(None, help="A count (200) or a fraction (0.1).",
                                                   show_default=schema_default("split", "eval_size")),
-          seed: int = typer.Option(0, help="Same input and seed give the same split.")):
+          seed: int = typer.Option(0, help="Same input and seed give the same split."),
+          train_disliked: bool = typer.Option(False, "--train-disliked", help="Train on replies users gave a "
+                                              "thumbs-down that nobody corrected (by default eval may hold them "
+                                              "as hard cases and the rest are rejected).")):
     """Hold out a worst-case eval set, split by group so no near-duplicate crosses it.
 
     Example: [bold]dataprep split unique.jsonl --train train.jsonl --eval eval.jsonl --eval-size 0.1[/bold]
     """
     size = None if eval_size is None else parse_size(eval_size)
-    outcome = run_stage("split", {"eval_size": size}, records_input([in_file]), train,
+    outcome = run_stage("split", {"eval_size": size, "train_disliked": train_disliked}, records_input([in_file]), train,
                         {"rejected": side_path(train, "rejected"), "duplicates": side_path(train, "duplicates")},
                         eval_out=eval_file, seed=seed)
     single_summary("dataprep split", outcome)

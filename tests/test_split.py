@@ -25,8 +25,8 @@ def planted_records(n_clusters: int = 60) -> list[dict]:
                                 {"role": "assistant", "content": f"answer {c}.{k}"}],
                    "groups": {"cluster": f"c{c}", "cluster_size": size},
                    "source": {"conversation_id": f"conv{c // 2}", "category": "rare_intent" if c == 7 else topic}}
-            if c % 9 == 0:
-                row["feedback"] = {"thumbs": "down"}
+            if c % 9 == 0:  # every other one corrected
+                row["feedback"] = {"thumbs": "down", **({"correction": f"better answer {c}"} if c % 18 == 0 else {})}
             if c % 11 == 0:
                 row["messages"][1:1] = [
                     {"role": "assistant", "content": None, "tool_calls": [
@@ -53,7 +53,7 @@ def test_no_cluster_or_conversation_crosses_the_split(tmp_path):
         assert not {r["groups"][key] for r in train} & {r["groups"][key] for r in evaluation}
     assert not {r["source"]["conversation_id"] for r in train} & {r["source"]["conversation_id"] for r in evaluation}
     counts = outcome.manifest["counts"]
-    assert counts["train"] + counts["eval"] + counts["duplicates"] == counts["input"]
+    assert counts["train"] + counts["eval"] + counts["duplicates"] + counts["rejected"] == counts["input"]
 
 
 def test_every_slice_and_category_present_in_the_data_is_in_eval(tmp_path):
@@ -78,10 +78,32 @@ def test_eval_is_harder_than_train(tmp_path):
 def test_hard_cases_are_not_all_taken_from_training(tmp_path):
     """Corrections are the best training data too: eval takes at most max_slice_share of a slice."""
     _, train, evaluation = split_run(tmp_path, planted_records(), "{eval_size: 0.4, max_slice_share: 0.5}")
+    elsewhere = train + read_jsonl(tmp_path / "run" / "rejected.jsonl")  # disliked replies eval did not take
     for name in ("negative_feedback", "tool_use"):
         groups = lambda rows: {r["groups"]["split_group"] for r in rows if name in r["reasons"]["difficulty"]}  # noqa: E731
-        assert groups(evaluation), name
-        assert len(groups(evaluation)) <= 0.5 * len(groups(train) | groups(evaluation)), name
+        assert groups(evaluation) and groups(train), name
+        assert len(groups(evaluation)) <= 0.5 * len(groups(elsewhere) | groups(evaluation)), name
+
+
+def disliked(row: dict) -> bool:
+    return row.get("feedback", {}).get("thumbs") == "down" and not row["feedback"].get("correction")
+
+
+def test_a_reply_its_user_disliked_and_nobody_corrected_never_trains(tmp_path):
+    """Eval may hold it as a hard case (a reviewer fixes its reference); train never learns it, and
+    the ones eval does not take are rejected with the reason. Corrected replies still train."""
+    rows = planted_records()
+    outcome, train, evaluation = split_run(tmp_path, rows)
+    rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
+    assert not [r for r in train if disliked(r)]
+    assert [r for r in evaluation if disliked(r)] and [r for r in train if r.get("feedback", {}).get("correction")]
+    assert rejected and all(disliked(r) and "thumbs-down, with no correction" in r["disposition"]["reason"]
+                            and r["source"]["line"] for r in rejected)
+    assert len(train) + len(evaluation) + len(rejected) == len(rows) == outcome.manifest["counts"]["input"]
+    assert outcome.manifest["counts"]["rejected"] == len(rejected)
+
+    _, train, evaluation = split_run(tmp_path, rows, "{eval_size: 0.25, train_disliked: true}", name="opted_in")
+    assert [r for r in train if disliked(r)] and len(train) + len(evaluation) == len(rows)
 
 
 def test_same_seed_same_split_other_seed_other_average_slice(tmp_path):
@@ -114,7 +136,13 @@ def test_split_cli_writes_train_and_eval(tmp_path):
     assert result.returncode == 0, result.stderr
     train, evaluation = read_jsonl(tmp_path / "train.jsonl"), read_jsonl(tmp_path / "eval.jsonl")
     assert 0 < len(evaluation) <= 20
-    assert len(train) + len(evaluation) + len(read_jsonl(tmp_path / "train.duplicates.jsonl")) == len(planted_records())
+    aside = read_jsonl(tmp_path / "train.duplicates.jsonl") + read_jsonl(tmp_path / "train.rejected.jsonl")
+    assert len(train) + len(evaluation) + len(aside) == len(planted_records())
+    assert read_jsonl(tmp_path / "train.rejected.jsonl") and not [r for r in train if disliked(r)]
+    result = run_cli("split", tmp_path / "in.jsonl", "--train", tmp_path / "all.jsonl", "--eval",
+                     tmp_path / "all_eval.jsonl", "--eval-size", "20", "--seed", "4", "--train-disliked")
+    assert result.returncode == 0, result.stderr
+    assert not read_jsonl(tmp_path / "all.rejected.jsonl") and [r for r in read_jsonl(tmp_path / "all.jsonl") if disliked(r)]
 
 
 @pytest.mark.parametrize("bad", ["{eval_size: -1}", "{weights: {vibes: 2}}", "{average_share: 3}"])

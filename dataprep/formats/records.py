@@ -57,9 +57,10 @@ class RecordReader(Reader):
         except TypeError as exc:
             yield BadLine(line.file, line.line, f"field of the wrong type: {exc}", excerpt(line.value))
             return
-        # A record file from an earlier run keeps its original source; a plain file gets one.
-        if not record.source:
-            record.source = {"format": "records", "file": line.file, "line": line.line}
+        # A record file from an earlier run keeps its original source; a plain file gets one, and a
+        # source that does not say where the record was read (a conversation id alone) gets where.
+        if "file" not in record.source:
+            record.source = {"format": "records", **record.source, "file": line.file, "line": line.line}
         yield record
 
 

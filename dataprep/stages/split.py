@@ -6,7 +6,9 @@ tool use, conflicts, synthetic, edited in review, errors/retries) and a
 computed here; conversation id) and whole groups go to eval: first a minimum per slice
 and per category, then the hardest groups, then a small random "average" share.
 Finally train is decontaminated against eval and the highest remaining train/eval
-similarity is reported, so the split proves it does not leak.
+similarity is reported, so the split proves it does not leak. A reply its user gave a
+thumbs-down and nobody corrected never trains: eval may hold it as a hard case, otherwise
+it goes to rejected.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ SLICE_WEIGHTS = {
     "synthetic": 1.0,
 }
 SLICES = tuple(SLICE_WEIGHTS)
+DISLIKED = ("a reply its user gave a thumbs-down, with no correction: not one to train on (eval may hold such "
+            "records as hard cases; split option train_disliked: true trains on them)")
 #: train records whose texts are sketched at a time when checking train against eval
 TRAIN_BATCH = 4096
 
@@ -72,6 +76,13 @@ def own_slices(record: Record, limits: Thresholds) -> set[str]:
     if "synthetic" in record.tags:
         found.add("synthetic")
     return found
+
+
+def disliked(record: Record) -> bool:
+    """A reply its user gave a thumbs-down and nobody corrected or approved: a hard case to score a
+    model on (a reviewer fixes its reference), not a reply to learn from."""
+    return (record.feedback.get("thumbs") == "down" and not record.feedback.get("correction")
+            and not record.rejected_reply and "corrected" not in record.tags and record.review.get("verdict") != "accept")
 
 
 def difficulty(slices: set[str], weights: dict[str, float]) -> float:
@@ -117,11 +128,13 @@ class Split(Stage):
     def __init__(self, eval_size: float | int = 0.1, eval_cap: int = 1000, min_per_slice: int = 2,
                  average_share: float = 0.15, weights: dict[str, float] | None = None,
                  long_input_chars: int = 1500, long_conversation_turns: int = 4, rare_category_share: float = 0.02,
-                 max_slice_share: float = 0.5, threshold: float = 0.8, decontaminate: bool = True):
+                 max_slice_share: float = 0.5, threshold: float = 0.8, decontaminate: bool = True,
+                 train_disliked: bool = False):
         super().__init__(eval_size=eval_size, eval_cap=eval_cap, min_per_slice=min_per_slice,
                          average_share=average_share, weights=weights, long_input_chars=long_input_chars,
                          long_conversation_turns=long_conversation_turns, rare_category_share=rare_category_share,
-                         max_slice_share=max_slice_share, threshold=threshold, decontaminate=decontaminate)
+                         max_slice_share=max_slice_share, threshold=threshold, decontaminate=decontaminate,
+                         train_disliked=train_disliked)
         self.weights = {**SLICE_WEIGHTS, **(weights or {})}
         self.limits = Thresholds(long_input_chars, long_conversation_turns, rare_category_share)
 
@@ -251,6 +264,9 @@ class Split(Stage):
             elif index in held_out:
                 ctx.set_aside(record, "duplicates", "near-duplicate of an eval record (decontamination)",
                               keeper_id=held_out[index])
+                continue
+            elif not self.options["train_disliked"] and disliked(record):
+                ctx.set_aside(record, "rejected", DISLIKED)
                 continue
             composition.add(record.split, slices, survey.categories[index], record.scores["difficulty"])
             yield record
