@@ -346,7 +346,7 @@ WITHOUT_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _may_hold_ids(text: str) -> bool:
-    """Whether ``text`` has five digits at all (dropping them is three times as fast as any regex search)."""
+    """Whether ``text`` has five digits at all (dropping them is faster than a regex search for them)."""
     return len(text) - len(text.translate(WITHOUT_DIGITS)) >= 5
 
 
@@ -386,7 +386,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant")) \
         if calling else frozenset()
     calls = tuple(call for m in calling for call in _calls(m, relayed))
-    results = "\n".join(_canonical_arguments(message_text(m), None) for m in turn if m.get("role") in ("tool", "function"))
+    results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
@@ -1093,7 +1093,7 @@ def _calls(message: dict[str, Any], relayed: frozenset[str]) -> tuple[tuple[str,
                  for call in calls)
 
 
-def _canonical_arguments(arguments: Any, ids: frozenset[str] | None) -> str:
+def _canonical_arguments(arguments: Any, ids: frozenset[str] | None = None) -> str:
     """Arguments as sorted-key JSON with every string normalized, the opaque identifiers in ``ids``
     (all of them for None) made one; unparseable ones as normalized text."""
     if isinstance(arguments, str):

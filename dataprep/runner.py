@@ -25,8 +25,7 @@ from .errors import AccountingError
 from .formats import expand_paths, read_inputs
 from .jsonl import AtomicWriter, write_json
 from .pipeline import (ASIDE_PLACES, RecordSource, Stage, StageContext, StageResult, concat_files, default_scrubber,
-                       execute,
-                       files_fingerprint, fingerprint, get_stage, output_paths, stage_dir_name, versions)
+                       execute, files_fingerprint, fingerprint, get_stage, output_paths, stage_dir_name, versions)
 from .recipe import InputSpec, Recipe
 from .report import write_report
 from .run_folder import RunFolder
@@ -118,7 +117,7 @@ class RunSettings:
     planning: bool = False  # `run --plan`: LLM stages estimate instead of calling
     sample_records: int | None = None  # read only this many input lines (the plan's sample)
     engine: str = "local"  # where per-record work runs: engine.ENGINES
-    scrubber: Any = None  # the run's PII scrubber for records stages make (StageContext.scrubber)
+    scrubber: Any = field(default_factory=default_scrubber)  # for records stages make (None: text kept as logged)
 
 
 class Runner:
@@ -208,9 +207,10 @@ class Runner:
         try:
             with open(self.steps[-1].records_path, "rb") as handle:
                 for line in handle:
-                    split = orjson.loads(line).get("split", "train") if eval_path is not None else "train"
-                    writers[split].write_raw(guard.line(line))
-                    writers[split].count += 1
+                    row = orjson.loads(line) if eval_path is not None else None  # parsed once, for the guard too
+                    writer = writers[row.get("split", "train") if row else "train"]
+                    writer.write_raw(guard.line(line, row))
+                    writer.count += 1
         except BaseException:
             for writer in writers.values():
                 writer.abort()
@@ -218,7 +218,6 @@ class Runner:
         for writer in writers.values():
             writer.commit()
         return writers["train"].count, writers["eval"].count if "eval" in writers else 0
-
 
     def remove_unscrubbed_work(self, guard: "OutputGuard") -> None:
         """The work folders of the steps before the first mine stage hold the text as logged: a
@@ -254,10 +253,11 @@ class OutputGuard:
 
         return scrubber_for(self.pii or {})
 
-    def line(self, line: bytes) -> bytes:
+    def line(self, line: bytes, row: dict[str, Any] | None = None) -> bytes:
+        """``line`` as it may be written (``row``: the line already parsed, when the caller has it)."""
         if self.pii is None:
             return line
-        row = orjson.loads(line)
+        row = orjson.loads(line) if row is None else row
         if "messages" not in row or PII_TAG in (row.get("tags") or ()):
             return line  # scrubbed by a stage, or a line no reader could parse (scrubbed when set aside)
         record = Record.from_dict(row)
@@ -350,7 +350,7 @@ def run_single_stage(stage: Stage, inputs: list[InputSpec], out: Path, sides: di
     """
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".dataprep-", dir=out.parent) as tmp:
-        settings = RunSettings(seed=seed, cache_dir=cache_dir or out.parent / ".dataprep-cache", scrubber=default_scrubber())
+        settings = RunSettings(seed=seed, cache_dir=cache_dir or out.parent / ".dataprep-cache")
         runner = Runner([stage], inputs, Path(tmp), settings, console)
         results = runner.execute()
         used = {place: path for place, path in sides.items()

@@ -194,9 +194,8 @@ class Probe:
                 self.skipped += 1  # over budget: the offline score stands
 
     def _compare(self, finding: Finding, answers: list[str]) -> None:
-        messages = finding.record.messages
-        reply, texts = reply_text(messages[-1]), input_texts(messages[:-1])
-        question = _question(finding.record.prompt_messages)
+        reply, before = finding.turn()
+        texts, question = input_texts(before), _question(before)
         missed = [set(unsupported_claims(reply, [*texts, answer], question)) for answer in answers]
         hits = {claim.text: sum(claim not in still for still in missed) for claim in finding.assessment.unsupported}
         unknown = [fact for fact, count in hits.items() if count == 0]
