@@ -261,7 +261,7 @@ def quality(corpus: Corpus, pairs: np.ndarray, threshold: float,
 
 # -- judgment cases -------------------------------------------------------------------------------------------
 KINDS = ("one_word_edit", "sentence_reorder", "punctuation_whitespace", "agreeing_paraphrase", "disagreeing_reply",
-         "tool_context", "distinct_lookalike")
+         "tool_context", "distinct_lookalike", "shared_context")
 CASES_PER_KIND = 40
 
 
@@ -338,6 +338,7 @@ def build_cases(seed: int) -> list[dict]:
         by_intent.setdefault(row["intent"], []).append(row)
     vocabulary = sorted({w for row in rows[:2000] for w in WORD.findall(row["response"].lower())})
     groups = []
+    context_rng = random.Random(f"{seed}-shared-context")  # its own draws: the other kinds' groups stay as they were
     for number in range(CASES_PER_KIND):
         # each group its own exchange: records of different groups must be different examples
         picked = [(r["instruction"], r["response"], r["intent"]) for r in rng.sample(rows, 5)]
@@ -362,6 +363,7 @@ def build_cases(seed: int) -> list[dict]:
         groups.append(_disagreeing(rng, number, *others.pop()[:2]))
         groups.append(_tool_context(rng, number))
         groups.append(_lookalike(rng, number, by_intent))
+        groups.append(_shared_context(context_rng, number, by_intent))
     return groups
 
 
@@ -395,6 +397,20 @@ def _tool_context(rng: random.Random, number: int) -> dict:
         records.append(_lookup(question, {"status": status, "item": item, "total": total, "eta": f"2025-05-{day:02d}"},
                                f"Your {item} order is {status}; expected date May {day}."))
     return _group("tool_context", number, records, "distinct")
+
+
+def _shared_context(rng: random.Random, number: int, by_intent: dict[str, list[dict]]) -> dict:
+    """Passages pasted before the question, as a retrieval app sends them: two questions of other
+    intents over one passage (distinct), and the first asked again with its punctuation changed
+    (a duplicate of the first)."""
+    context = " ".join(row["response"] for row in (rng.choice(rows) for rows in rng.sample(list(by_intent.values()), 2)))
+    (first, first_reply), (second, second_reply) = [(row["instruction"], row["response"]) for row in
+                                                    (rng.choice(rows) for rows in rng.sample(list(by_intent.values()), 2))]
+    records = [chat(f"{context}\n\nQuestion: {question}", reply)
+               for question, reply in ((first, first_reply), (second, second_reply), (_punctuate(rng, first), first_reply))]
+    group = _group("shared_context", number, records, "distinct")
+    group["pairs"][1]["label"] = "duplicate"  # the first and its copy
+    return group
 
 
 def _lookalike(rng: random.Random, number: int, by_intent: dict[str, list[dict]]) -> dict:

@@ -213,6 +213,8 @@ def main() -> None:
     missing = [fmt for fmt in formats if fmt not in GENERATORS or fmt not in existing_readers()]
     if missing:
         sys.exit(f"no generator or no reader for: {', '.join(missing)}")
+    if args.dir:
+        args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         print(f"{'format':<20} {'what':<26} {'MB':>6} {'records':>9} {'seconds':>8} {'MB/s':>7} {'records/s':>10} "
               f"{'cpu s':>7} {'MB/cpu-s':>9} {'x json':>7} {'peak MB':>8}")

@@ -11,7 +11,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
   our options" / "PayPal works at checkout"; restricted, to "can I ...?": "tips can only be
   added at checkout"), approved / denied, eligible / not eligible, or
   a word of the user's question affirmed in one and negated in the other ("you can return
-  it" / "it can't be returned");
+  it" / "it can't be returned"; in a long user turn, an email or pasted passages, its questions
+  are what it asks);
 - one states a specific fact that neither the other reply nor its own input holds, while the
   other states a fact the first does not: an amount, date, time, number or identifier, read
   with the fact-heavy scorer's patterns in any common format (``$30`` = ``30.00 USD``,
@@ -257,6 +258,9 @@ YES_NO_QUESTION = re.compile(rf"(?:^|[.!?]\s|\n)\W*(?:(?:hi|hello|hey|ok|so)\W+)
                              rf"(?:{_ASKING}\?|(?!(?:can|could|would|will)\s+you\b){_ASKING}$)", re.I)
 PLURAL = re.compile(r"(?:(?<=[sxz])|(?<=[cs]h))es$|(?<=[^s])s$")  # boxes, matches, prices: box, match, price
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+#: a user turn this long or shorter is the request itself; a longer one holds text the user did not
+#: write for it (an email, a document, the passages a retrieval app puts before the question)
+SHORT_INPUT = 300
 #: a clause that says what would happen, not what is: "once approved, ...", "if you call us, ..."
 HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
 #: a restriction: "tips can only be added at checkout" (not a condition, "only if you ...", nor a
@@ -380,7 +384,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     facts = _asserted(text)
     context = "\n".join(map(readable_text, messages[:-1]))
     given = _asserted(context)
-    question = message_text(messages[asked_at]) if asked_at >= 0 else ""
+    question = _asked(message_text(messages[asked_at])) if asked_at >= 0 else ""
     # a call may pass on an identifier the user or a tool gave it; one it made up stays itself
     calling = [m for m in turn if m.get("role") == "assistant" and m.get("tool_calls")]
     relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant")) \
@@ -395,6 +399,15 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
                  _counts(text), _counts(context) | _counted_fields(context),
                  _named(text), frozenset(WORD.findall(context.lower())),
                  *((text, context) if with_text else ()))
+
+
+def _asked(turn: str) -> str:
+    """What a user turn asks: all of it when short, or when nothing in it ends in "?"; in a long
+    one (an email, a pasted document, retrieved passages), its questions alone: a word of the
+    pasted text that one reply negates and another affirms decides nothing."""
+    if len(turn) <= SHORT_INPUT:
+        return turn
+    return " ".join(sentence.strip() for sentence in SENTENCE.findall(turn) if sentence.endswith("?")) or turn
 
 
 def disagreement(a: Reply, b: Reply) -> str | None:

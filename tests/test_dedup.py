@@ -463,6 +463,60 @@ def test_short_product_codes_still_tell_questions_apart(tmp_path):
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 0
 
 
+#: what a retrieval app sends before the question: the same passages for many questions
+CONTEXT = ("Context from the help centre follows. Larkfield Commons is our largest store and stocks the full tent "
+           "range, including the four-season models and the spare poles for every tent we have sold since 2019. "
+           "Express shipping is offered on orders placed before 2pm and is sent with our courier partner. Gift cards "
+           "can be used online and in every store, and they never expire. Rentals are picked up at the service desk "
+           "with a photo ID and returned by closing time on the last day of the rental.\n\n")
+
+
+def test_long_inputs_sharing_their_text_but_asking_other_things_are_other_examples(tmp_path):
+    """Two requests that paste the same passages and ask different questions share nearly every
+    shingle; they are two examples, and their different replies are no labeling conflict."""
+    rows = [chat(CONTEXT + "Question: is the Larkfield Commons store open on Saturday evening?",
+                 "Yes, Larkfield Commons is open until 7pm on Saturdays.", id="hours"),
+            chat(CONTEXT + "Question: how soon would express shipping get rain jackets to me?",
+                 "Express orders placed before 2pm arrive in two business days.", id="shipping")]
+    assert jaccard(rows[0]["messages"][0]["content"], rows[1]["messages"][0]["content"]) >= 0.8
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["hours", "shipping"] and stats["conflicts"] == 0
+    assert all("conflict" not in record.get("tags", ()) for record in kept)
+
+
+@pytest.mark.parametrize("second", [
+    "Question: is the Larkfield Commons shop open on Saturday evening?",  # a synonym
+    "Question: is the Larkfeld Commons store open on saturday evening",  # a typo, no question mark
+    "Question: will the Larkfield Commons store be open on Saturday evening?",  # the ask reworded
+])
+def test_long_inputs_asking_the_same_thing_in_other_words_are_still_one_example(tmp_path, second):
+    rows = [chat(CONTEXT + "Question: is the Larkfield Commons store open on Saturday evening?",
+                 "Yes, Larkfield Commons is open until 7pm on Saturdays.", id="a"),
+            chat(CONTEXT + second, "Yes: Larkfield Commons is open until 7pm on Saturdays.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and dropped[0]["disposition"]["keeper_id"] == kept[0]["id"] and stats["conflicts"] == 0
+
+
+def test_long_inputs_asking_the_same_thing_and_answered_otherwise_are_still_a_conflict(tmp_path):
+    rows = [chat(CONTEXT + "Question: is the Larkfield Commons store open on Saturday evening?",
+                 "Yes, Larkfield Commons is open until 7pm on Saturdays.", id="a"),
+            chat(CONTEXT + "Question: is the Larkfield Commons shop open on Saturday evening?",
+                 "No, Larkfield Commons closes at 5pm on Saturdays.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
+def test_replies_to_a_long_input_decide_what_its_questions_ask_not_every_word_pasted_in_it(tmp_path):
+    """"store" is in the pasted passages, not in what is asked: a reply that says the store does
+    not matter and one that names every store agree that the gift card pays for the rental."""
+    question = CONTEXT + "Question: can I use my gift card to pay for a tent rental?"
+    rows = [chat(question, "Yes, gift cards pay for rentals in every store.", id="a"),
+            chat(question, "Yes, you can pay for the rental with a gift card; it doesn't have to be the store "
+                           "where you bought the card.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and stats["conflicts"] == 0
+
+
 def test_the_same_lookup_logged_with_json_keys_in_another_order_is_a_duplicate(tmp_path):
     rows = [order_lookup('{"status": "shipped", "carrier": "UPS", "eta": "May 4"}', "It shipped with UPS.", "a"),
             order_lookup('{"eta":"May 4","carrier":"UPS","status":"shipped"}', "Shipped, with UPS.", "b")]
@@ -1023,16 +1077,22 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
                   "agreeing_paraphrase": 0.95, "one_word_edit": 0.95},
     "holdout13": {"disagreeing_reply": (0.82, 0.95), "tool_context": (0.98, 1.00),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 0.97},
+    # long inputs: the distinct ones share their text and ask something else (0.85 before input_agreement);
+    # replies decide what the questions in them ask (agreeing 0.79, conflicts (0.85, 0.81) before)
+    "holdout19": {"disagreeing_reply": (0.81, 0.84), "tool_context": (0.86, 0.92),
+                  "agreeing_paraphrase": 0.84, "one_word_edit": 1.00, "distinct_lookalike": 1.00},
 }
 
 
 @pytest.mark.parametrize("name, kind", [(name, kind) for name, kinds in FLOORS.items() for kind in kinds])
 def test_labeled_dedup_judgments_do_not_regress(labeled_scores, name, kind):
     """Conflicts found (recall) and right (precision) where replies disagree; agreeing wordings
-    and one-word edits kept as one example (duplicate recall)."""
+    and one-word edits kept as one example (duplicate recall); look-alikes kept apart."""
     floor, scores = FLOORS[name][kind], labeled_scores[name][kind]
     if isinstance(floor, tuple):
         assert scores["conflict recall"] >= floor[0] and scores["conflict precision"] >= floor[1]
+    elif kind == "distinct_lookalike":
+        assert scores["distinct kept apart"] >= floor
     else:
         assert scores["duplicate recall"] >= floor
 

@@ -54,6 +54,7 @@ import xxhash
 from ..answer_judge import AnswerJudge
 from ..engine import Engine, batched
 from ..errors import InputError
+from ..input_agreement import Sentences, says_otherwise, sentences
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
 from ..minhash import (Params, Sketches, best_sketched_matches, components, concat, group_near_duplicates, groups_of,
@@ -91,6 +92,8 @@ NEAR_ANSWER_WORDS = 8
 #: a gym at the hotel?" and "... a fitness center ..." share 0.39 of their character 5-grams; "Is
 #: shipping free?" and "shipping price?" about 0.3
 NEAR_QUESTION_FLOOR = 0.35
+#: a long input is compared with the first records of this many parts of its cluster at most
+ASKS_COMPARED = 20
 #: a reply joins an answer when it agrees with this many of its distinct wordings (bounds the work)
 WORDINGS_COMPARED = 20
 #: a new reply is compared with this many answers at most: a question asked thousands of times and
@@ -305,27 +308,61 @@ def _example_key(record: Record, view: str) -> int:
     return (xxhash.xxh3_64_intdigest(repr((facts, returned)).encode()) >> 1) | 1
 
 
-def _example_keys(records: RecordSource, view: str) -> Callable[[np.ndarray], Iterator[int]]:
-    """The example keys of the wanted records (sorted indices): one more pass over the input."""
-    return lambda wanted: (_example_key(record, view) for _, record in records.select(wanted))
+Said = tuple[int, Sentences | None]  # a record's example key, and the sentences of its long input
 
 
-def _split_by_facts(labels: np.ndarray, members: np.ndarray, keys_of: Callable[[np.ndarray], Iterator[int]]) -> np.ndarray:
+def _example_keys(records: RecordSource, view: str) -> Callable[[np.ndarray], Iterator[Said]]:
+    """The example keys of the wanted records (sorted indices), and the sentences of their user
+    turns when long: one more pass over the input."""
+    return lambda wanted: ((_example_key(record, view), sentences(compared_text(record, CONFLICT_VIEW)))
+                           for _, record in records.select(wanted))
+
+
+def _split_by_facts(labels: np.ndarray, members: np.ndarray, said_of: Callable[[np.ndarray], Iterator[Said]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
-    gift card"), or whose tools returned another status ("processing", "delivered"), are other
-    examples: each cluster splits by ``keys_of`` its records (read for the records of clusters of
-    several only). Clusters are numbered by first member."""
+    gift card"), whose tools returned another status ("processing", "delivered"), or whose long
+    inputs ask something else (``input_agreement``) are other examples: each cluster splits by
+    what ``said_of`` gives for its records (read for the records of clusters of several only).
+    Clusters are numbered by first member."""
     if not len(members):
         return labels
     sizes = np.bincount(labels[members])
     clustered = members[sizes[labels[members]] > 1]
-    facts = np.zeros(len(labels), np.int64)
-    facts[clustered] = np.fromiter(keys_of(clustered), np.int64, len(clustered))
-    signature = facts[members]
-    _, first, inverse = np.unique(np.stack([labels[members], signature]), axis=1, return_index=True, return_inverse=True)
+    facts, parts = np.zeros(len(labels), np.int64), np.zeros(len(labels), np.int64)
+    asked = _AskedParts(labels, clustered)
+    for index, (key, said) in zip(clustered.tolist(), said_of(clustered)):
+        facts[index], parts[index] = key, asked.part(index, key, said)
+    signature = np.stack([labels[members], facts[members], parts[members]])
+    _, first, inverse = np.unique(signature, axis=1, return_index=True, return_inverse=True)
     split = labels.copy()
     split[members] = np.argsort(np.argsort(first))[inverse.ravel()]
     return split
+
+
+class _AskedParts:
+    """Which part of its cluster (and example key) each record's long input puts it in, read in
+    input order: it joins the first part whose first record asks what it asks. Only the first
+    records of clusters not yet read to their end are held, never every text."""
+
+    def __init__(self, labels: np.ndarray, clustered: np.ndarray):
+        self.labels = labels
+        self.unread = np.bincount(labels[clustered])
+        self.firsts: dict[int, dict[int, list[tuple[int, Sentences]]]] = {}  # by cluster, then example key
+
+    def part(self, index: int, fact: int, said: Sentences | None) -> int:
+        """0 for the first part, where short inputs stay; else one more than its first record."""
+        label, part = int(self.labels[index]), 0
+        if said is not None:
+            firsts = self.firsts.setdefault(label, {}).setdefault(fact, [])
+            joined = next((first for first, asked in firsts[:ASKS_COMPARED] if not says_otherwise(asked, said)), None)
+            if joined is None:
+                firsts.append((index, said))
+                joined = index
+            part = 0 if joined == firsts[0][0] else joined + 1
+        self.unread[label] -= 1
+        if not self.unread[label]:
+            self.firsts.pop(label, None)
+        return part
 
 
 def _words(text: str) -> str:
