@@ -1382,7 +1382,7 @@ def numeric_matches(text: str) -> Iterator[re.Match]:
 
 def candidate_starts(text: str, run_start: int) -> list[int]:
     """Where the claim holding the digit run at ``run_start`` may begin, earliest first: the token
-    before it when that can open a claim ("USD 5", "March 3", "+1 503-555-0148"), the token itself
+    before it when that can open a claim ("USD 5", "(March 3", "+1 503-555-0148"), the token itself
     ("$49", "A-55821"), the token after an opening bracket or quote, the run."""
     token = run_start
     while token > 0 and not text[token - 1].isspace():
@@ -1395,6 +1395,8 @@ def candidate_starts(text: str, run_start: int) -> list[int]:
         end = previous
         while previous > 0 and not text[previous - 1].isspace():
             previous -= 1
+        while previous < end and text[previous] in TOKEN_OPENERS:  # "(Dec 3)" is a date as "Dec 3" is
+            previous += 1
         word = text[previous:end].rstrip(".,").lower()
         if word[:1] in OPENS_NUMBER or word in MONTH_NUMBER or word in CURRENCY_CODES:
             starts.insert(0, previous)

@@ -1078,9 +1078,9 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
     "holdout13": {"disagreeing_reply": (0.82, 0.95), "tool_context": (0.98, 1.00),
                   "agreeing_paraphrase": 0.98, "one_word_edit": 0.97},
     # long inputs: the distinct ones share their text and ask something else (0.85 before input_agreement);
-    # replies decide what the questions in them ask (agreeing 0.79, conflicts (0.85, 0.81) before)
+    # replies decide what the questions in them ask, dates in brackets (agreeing 0.79, conflicts (0.85, 0.81) before)
     "holdout19": {"disagreeing_reply": (0.81, 0.84), "tool_context": (0.86, 0.92),
-                  "agreeing_paraphrase": 0.84, "one_word_edit": 1.00, "distinct_lookalike": 1.00},
+                  "agreeing_paraphrase": 0.87, "one_word_edit": 1.00, "distinct_lookalike": 1.00},
 }
 
 

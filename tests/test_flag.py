@@ -166,6 +166,13 @@ def test_an_address_outside_the_given_network_and_a_date_in_another_year_are_sti
     assert any("2023" in reason for reason in reasons(chat("am 31.08.2024", "on August 31, 2023")))
 
 
+def test_a_date_in_brackets_is_read_as_a_date():
+    given = "The blanket was ordered on December 3. Can I still send it back?"
+    assert 'unsupported date "Dec 14"' in reasons(chat(given, "Yes. Your order (Dec 14) was placed in the holiday window."))
+    assert not any("Dec 3" in reason or '"3"' in reason
+                   for reason in reasons(chat(given, "Yes. Your order (Dec 3) was placed in the holiday window.")))
+
+
 def test_policy_language_without_any_entity_is_fact_heavy():
     example = chat("Can I get my refund on a gift card?",
                    "Refunds can't go onto gift cards. We issue store credit instead, and it never expires.")
