@@ -354,18 +354,43 @@ def _may_hold_ids(text: str) -> bool:
     return len(text) - len(text.translate(WITHOUT_DIGITS)) >= 5
 
 
+FIVE_DIGITS = re.compile(r"[0-9]{5}")
+ID_CHARACTER = re.compile(r"[\w-]")
+
+
+def _opaque_matches(text: str) -> Iterator[re.Match[str]]:
+    """``OPAQUE_ID``'s matches, as ``finditer`` finds them, tried only at the start of each run of
+    word characters and hyphens that holds five digits: the only place one can start, since none
+    follows a word character or a hyphen. Trying the pattern at every word of a long text costs
+    more than all the rest of what dedup reads from it."""
+    if not _may_hold_ids(text):
+        return
+    chunk_end = 0
+    for digits in FIVE_DIGITS.finditer(text):
+        if digits.start() < chunk_end:
+            continue
+        start, chunk_end = digits.start(), digits.end()
+        while start and ID_CHARACTER.match(text, start - 1):
+            start -= 1
+        while chunk_end < len(text) and ID_CHARACTER.match(text, chunk_end):
+            chunk_end += 1
+        if match := OPAQUE_ID.match(text, start):
+            yield match
+
+
 def without_opaque_ids(text: str, only: frozenset[str] | None = None) -> str:
     """``text`` with its opaque identifiers made one, ``<ID>``: all of them, or those in ``only``."""
-    if not _may_hold_ids(text):
-        return text
-    if only is None:
-        return OPAQUE_ID.sub("<ID>", text)
-    return OPAQUE_ID.sub(lambda match: "<ID>" if match.group().casefold() in only else match.group(), text)
+    pieces, position = [], 0
+    for match in _opaque_matches(text):
+        if only is None or match.group().casefold() in only:
+            pieces += [text[position:match.start()], "<ID>"]
+            position = match.end()
+    return "".join(pieces) + text[position:] if pieces else text
 
 
 def opaque_ids(text: str) -> frozenset[str]:
     """The opaque identifiers in ``text``, casefolded ("lf-220996" is the order LF-220996)."""
-    return frozenset(map(str.casefold, OPAQUE_ID.findall(text))) if _may_hold_ids(text) else frozenset()
+    return frozenset(match.group().casefold() for match in _opaque_matches(text))
 
 
 def last_user_turn(messages: list[dict[str, Any]]) -> int:

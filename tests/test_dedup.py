@@ -12,6 +12,8 @@ import orjson
 import pytest
 from datasketch import LeanMinHash, MinHash, MinHashLSH
 from datasketch.lsh import _optimal_param
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dataprep.cli import main
 from dataprep.jsonl import write_jsonl
@@ -19,6 +21,7 @@ from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs
                               max_cross_similarity, shingle_hashes, sketch)
 from dataprep.recipe import InputSpec, load_recipe
 from dataprep.record import Record, record_text
+from dataprep.reply_agreement import OPAQUE_ID, opaque_ids, without_opaque_ids
 from dataprep.runner import run_recipe, run_single_stage
 from dataprep.stages.dedup import Dedup
 
@@ -453,6 +456,14 @@ def test_requests_that_differ_only_by_an_order_number_left_unscrubbed_are_one_ex
     kept, dropped, stats = run_dedup(tmp_path, rows[:2] + [wrong])
     assert stats["conflicts"] == 1 and "different tool calls" in kept[0]["reasons"]["conflict"][0]
     assert "wrong" in ids(kept)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet="aZé9_-0123456789 .,/\u0301", max_size=40))
+def test_identifiers_are_made_one_wherever_their_pattern_matches(text):
+    """Found from the digit runs, not by trying the pattern at every word: the same matches."""
+    assert without_opaque_ids(text) == OPAQUE_ID.sub("<ID>", text)
+    assert opaque_ids(text) == frozenset(match.casefold() for match in OPAQUE_ID.findall(text))
 
 
 def test_short_product_codes_still_tell_questions_apart(tmp_path):
