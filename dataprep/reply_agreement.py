@@ -282,7 +282,14 @@ STARTS = re.compile(r"[.!?:\n•*]\s*|\s[-–—]\s")  # where a sentence, a lin
 FUNCTION_WORDS = frozenset(
     "a an the to be been being able get got it its them they this that these those you your our we us i me my of for "
     "with in on at by from as is are was were will would can could do does did have has had yet currently always "
-    "ever really actually any some all so too also just".split())
+    "ever really actually any some all so too also just".split()
+    # the same words in the other languages the logs hold: "für" says nothing a reply can affirm or deny
+    + "der die das den dem des ein eine einen einem einer und oder für mit von bei auf aus zum zur ist sind "
+      "war wir sie ihr ihre ihren ich mein meine meinen sich kann können wird werden "
+      "les une pour par avec dans sur est sont nous vous votre vos mon mes qui que "
+      "los las una unos para por con del que sus usted ustedes puede está están son "
+      "uma umas dos das seu sua você pode pelo pela são "
+      "per della delle una che sono può".split())
 STEM = 5  # words compared by their first five letters: return, returned, returns; expire, expiry
 #: the slots of ``ALTERNATIVES`` that say where things stand, which a tool result can contradict
 STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to"})

@@ -706,6 +706,15 @@ def test_no_before_what_the_question_asks_about_answers_no(tmp_path):
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
 
 
+def test_a_preposition_of_another_language_decides_nothing(tmp_path):
+    """"für" in a denied clause of one reply and in "Danke für Ihr Verständnis" of the other: both say no."""
+    question = "Bekomme ich eine Erstattung für den Restmonat, wenn ich Pro kündige?"
+    rows = [chat(question, "Eine Erstattung für den Restmonat gibt es leider nicht.", id="a"),
+            chat(question, "Leider erstatten wir den Restmonat nicht. Danke für Ihr Verständnis.", id="b")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and stats["conflicts"] == 0
+
+
 def test_conflict_detection_can_be_turned_off(tmp_path):
     rows = [chat("Can I get a refund after 60 days?", "No, only within 30 days.", id="no"),
             chat("Can I get a refund after 60 days?", "Yes! Any purchase, any time.", id="yes")]
@@ -1091,7 +1100,7 @@ FLOORS = {  # each set held at the level measured once its errors were read (hol
     # long inputs: the distinct ones share their text and ask something else (0.85 before input_agreement);
     # replies decide what the questions in them ask, dates in brackets (agreeing 0.79, conflicts (0.85, 0.81) before)
     "holdout19": {"disagreeing_reply": (0.81, 0.84), "tool_context": (0.86, 0.92),
-                  "agreeing_paraphrase": 0.87, "one_word_edit": 1.00, "distinct_lookalike": 1.00},
+                  "agreeing_paraphrase": 0.90, "one_word_edit": 1.00, "distinct_lookalike": 1.00},
 }
 
 
