@@ -286,7 +286,7 @@ FUNCTION_WORDS = frozenset(
     # the same words in the other languages the logs hold: "für" says nothing a reply can affirm or deny
     + "der die das den dem des ein eine einen einem einer und oder für mit von bei auf aus zum zur ist sind "
       "war wir sie ihr ihre ihren ich mein meine meinen sich kann können wird werden "
-      "les une pour par avec dans sur est sont nous vous votre vos mon mes qui que "
+      "les une pour par avec dans sur sont nous vous votre vos qui que "
       "los las una unos para por con del que sus usted ustedes puede está están son "
       "uma umas dos das seu sua você pode pelo pela são "
       "per della delle una che sono può".split())

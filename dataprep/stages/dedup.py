@@ -54,16 +54,16 @@ import xxhash
 from ..answer_judge import AnswerJudge
 from ..engine import Engine, batched
 from ..errors import InputError
-from ..input_agreement import Sentences, says_otherwise, sentences
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
+from ..input_agreement import Sentences, says_otherwise, sentences
 from ..minhash import (Params, Sketches, best_sketched_matches, components, concat, group_near_duplicates, groups_of,
                        max_cross_similarity, normalize, sketch)
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
-from ..reply_agreement import (WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds, stated_facts,
-                               without_opaque_ids, word_similarity)
+from ..reply_agreement import (SHORT_INPUT, WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds,
+                               stated_facts, without_opaque_ids, word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -75,7 +75,7 @@ CONFLICT_VIEW = "user"
 OTHER_GROUNDS = "other tool results"
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
-SHORT_QUESTION = 300  # characters of user turns read word by word for the same-question key
+SHORT_QUESTION = SHORT_INPUT  # characters of user turns read word by word for the same-question key
 #: words that ask nothing: a question with or without them is one question
 COURTESY = re.compile(r"\b(?:please|pls|plz|thanks|thank\s+you|thx|hi|hello|hey|por\s+favor|gracias|bitte|danke"
                       r"|merci|s['’]il\s+vous\s+pla[iî]t|obrigad[oa])\b")
