@@ -15,14 +15,11 @@ asks, and more; it stays a near-duplicate, as before.
 
 from __future__ import annotations
 
-import re
-
 import xxhash
 
 from .minhash import normalize
-from .reply_agreement import FUNCTION_WORDS, SHORT_INPUT, STEM, WORD
+from .reply_agreement import FUNCTION_WORDS, SENTENCE, SHORT_INPUT, STEM, WORD
 
-SENTENCE = re.compile(r"[^.!?\n]+")
 #: content words each side's sentences must hold that the other's do not ("Buenas tardes" / "Buenos
 #: días" is a greeting changed, not another request), and...
 OWN_WORDS = 3

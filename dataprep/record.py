@@ -99,6 +99,11 @@ class Record:
         return None
 
     @property
+    def corrected(self) -> bool:
+        """Whether someone fixed the reply: a correction given, the rejected reply kept beside it, or tagged so."""
+        return bool(self.feedback.get("correction") or self.rejected_reply or "corrected" in self.tags)
+
+    @property
     def prompt_messages(self) -> list[dict[str, Any]]:
         """Everything before the target: the model's input."""
         return self.messages[:-1] if self.target is not None else list(self.messages)

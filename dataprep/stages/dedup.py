@@ -121,9 +121,7 @@ def _timestamp(value: Any) -> float:
 def _merits(record: Record) -> tuple[float, ...]:
     """The record's value per keeper criterion, higher is better (in KEEPER_CRITERIA order)."""
     thumbs = record.feedback.get("thumbs")
-    corrected = ("corrected" in record.tags or record.rejected_reply is not None
-                 or bool(record.feedback.get("correction")))
-    return (float(record.review.get("verdict") == "accept"), float(corrected),
+    return (float(record.review.get("verdict") == "accept"), float(record.corrected),
             {"up": 1.0, "down": -1.0}.get(thumbs, 0.0), _timestamp(record.source.get("timestamp")),
             float(sum(len(" ".join(message_text(m).split())) for m in record.messages)))
 
@@ -297,10 +295,10 @@ def compared_text(record: Record, view: str) -> str:
     return without_opaque_ids(record_text(record, view))
 
 
-def _example_key(record: Record, view: str) -> int:
+def _example_key(record: Record, view: str, text: str) -> int:
     """A 64-bit hash of what makes a near-duplicate another example: the amounts, dates and numbers
-    its text states, and the statuses its tools returned; 0 when there are none."""
-    facts = sorted(map(repr, stated_facts(compared_text(record, view))))
+    its ``text`` (as compared in ``view``) states, and the statuses its tools returned; 0 when there are none."""
+    facts = sorted(map(repr, stated_facts(text)))
     returned = [status for message in record.prompt_messages if message.get("role") in ("tool", "function")
                 for status in _statuses(message_text(message))] if view in VIEWS_WITH_TOOLS else []
     if not (facts or returned):
@@ -314,11 +312,15 @@ Said = tuple[int, Sentences | None]  # a record's example key, and the sentences
 def _example_keys(records: RecordSource, view: str) -> Callable[[np.ndarray], Iterator[Said]]:
     """The example keys of the wanted records (sorted indices), and the sentences of their user
     turns when long: one more pass over the input."""
-    return lambda wanted: ((_example_key(record, view), sentences(compared_text(record, CONFLICT_VIEW)))
-                           for _, record in records.select(wanted))
+    def said(record: Record) -> Said:
+        text = compared_text(record, view)
+        asked = text if view == CONFLICT_VIEW else compared_text(record, CONFLICT_VIEW)
+        return _example_key(record, view, text), sentences(asked)
+    return lambda wanted: (said(record) for _, record in records.select(wanted))
 
 
-def _split_by_facts(labels: np.ndarray, members: np.ndarray, said_of: Callable[[np.ndarray], Iterator[Said]]) -> np.ndarray:
+def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
+                             said_of: Callable[[np.ndarray], Iterator[Said]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
     gift card"), whose tools returned another status ("processing", "delivered"), or whose long
     inputs ask something else (``input_agreement``) are other examples: each cluster splits by
@@ -675,7 +677,7 @@ class Dedup(Stage):
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
             labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
                                         np.frombuffer(survey.answers, np.int64), measured)
-        labels = _split_by_facts(labels, clean, _example_keys(records, self.options["view"]))
+        labels = _split_by_facts_and_asks(labels, clean, _example_keys(records, self.options["view"]))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
@@ -835,7 +837,7 @@ class Dedup(Stage):
         labels = self.cluster(survey.input, clean, survey, engine)[0]
         same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
         labels = _joined(labels, clean, *same_question)
-        return _split_by_facts(labels, clean, _example_keys(records, CONFLICT_VIEW))
+        return _split_by_facts_and_asks(labels, clean, _example_keys(records, CONFLICT_VIEW))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply],
                        judge: AnswerJudge | None) -> None:

@@ -57,8 +57,7 @@ class Thresholds:
 def own_slices(record: Record, limits: Thresholds) -> set[str]:
     """The slices a record belongs to on its own (the rare ones need the whole dataset)."""
     found = set()
-    feedback = record.feedback
-    if feedback.get("thumbs") == "down" or feedback.get("correction") or record.rejected_reply or "corrected" in record.tags:
+    if record.feedback.get("thumbs") == "down" or record.corrected:
         found.add("negative_feedback")
     if "conflict" in record.tags:
         found.add("conflict")
@@ -81,8 +80,7 @@ def own_slices(record: Record, limits: Thresholds) -> set[str]:
 def disliked(record: Record) -> bool:
     """A reply its user gave a thumbs-down and nobody corrected or approved: a hard case to score a
     model on (a reviewer fixes its reference), not a reply to learn from."""
-    return (record.feedback.get("thumbs") == "down" and not record.feedback.get("correction")
-            and not record.rejected_reply and "corrected" not in record.tags and record.review.get("verdict") != "accept")
+    return record.feedback.get("thumbs") == "down" and not record.corrected and record.review.get("verdict") != "accept"
 
 
 def difficulty(slices: set[str], weights: dict[str, float]) -> float:
@@ -265,7 +263,7 @@ class Split(Stage):
                 ctx.set_aside(record, "duplicates", "near-duplicate of an eval record (decontamination)",
                               keeper_id=held_out[index])
                 continue
-            elif not self.options["train_disliked"] and disliked(record):
+            elif not self.options["train_disliked"] and disliked(record):  # eval keeps it as a hard case
                 ctx.set_aside(record, "rejected", DISLIKED)
                 continue
             composition.add(record.split, slices, survey.categories[index], record.scores["difficulty"])
