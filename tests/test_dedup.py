@@ -517,6 +517,23 @@ def test_long_inputs_asking_the_same_thing_and_answered_otherwise_are_still_a_co
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
+def test_long_inputs_holding_script_markup_and_personal_data_are_compared_never_quoted(tmp_path):
+    """What users paste is hostile too: the questions still tell the inputs apart, and nothing dedup
+    writes beside the messages (reasons, disposition, groups, notes) repeats any of it."""
+    pasted = "<script>alert('x')</script> [bold red]boom[/] \x1b]0;owned\x07 mail priya.raman@example.org"
+    rows = [chat(f"{CONTEXT}{pasted}\nQuestion: is the Larkfield Commons store open on Saturday evening?",
+                 "Yes, it is open until 7pm on Saturdays.", id="hours"),
+            chat(f"{CONTEXT}{pasted}\nQuestion: how soon would express shipping get rain jackets to me?",
+                 "Express orders placed before 2pm arrive in two business days.", id="shipping"),
+            chat(f"{CONTEXT}{pasted}\nQuestion: is the Larkfield Commons shop open on Saturday evening?",
+                 "No, it closes at 5pm on Saturdays.", id="closes")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["hours", "shipping", "closes"] and stats["conflicts"] == 1
+    assert [r["id"] for r in kept if "conflict" in r.get("tags", ())] == ["hours", "closes"]
+    written = orjson.dumps([{k: v for k, v in r.items() if k != "messages"} for r in kept + dropped]).decode()
+    assert not [part for part in ("<script", "[bold", "\x1b", "\\u001b", "priya", "owned") if part in written]
+
+
 def test_replies_to_a_long_input_decide_what_its_questions_ask_not_every_word_pasted_in_it(tmp_path):
     """"store" is in the pasted passages, not in what is asked: a reply that says the store does
     not matter and one that names every store agree that the gift card pays for the rental."""
