@@ -87,7 +87,7 @@ class RecordSource:
         return self.count
 
     def __iter__(self) -> Iterator[Record]:
-        return (Record.from_dict(orjson.loads(line)) for line in self.lines())
+        return map(Record.from_json, self.lines())
 
     def lines(self) -> Iterator[bytes]:
         """The records as their lines, unparsed: for work that parses them elsewhere."""
@@ -98,13 +98,17 @@ class RecordSource:
         """(index, record) of the wanted records (indices sorted and unique, e.g. a numpy
         array from flatnonzero); the lines of the others are skipped unparsed, so a pass for a
         few records costs a read, not a parse of every line."""
+        return ((index, Record.from_json(line)) for index, line in self.selected_lines(wanted))
+
+    def selected_lines(self, wanted: Sequence[int]) -> Iterator[tuple[int, bytes]]:
+        """(index, line) of the wanted records, unparsed (see ``select``)."""
         if not len(wanted):
             return
         with open(self.path, "rb") as handle:
             position = 0
             for index, line in enumerate(handle):
                 if index == wanted[position]:
-                    yield index, Record.from_dict(orjson.loads(line))
+                    yield index, line
                     position += 1
                     if position == len(wanted):
                         return

@@ -79,6 +79,11 @@ class Record:
             known["meta"] = {**known.get("meta", {}), **unknown}
         return cls(**known)
 
+    @classmethod
+    def from_json(cls, line: bytes | str) -> "Record":
+        """A record from its JSON line (as the runner writes records between stages)."""
+        return cls.from_dict(orjson.loads(line))
+
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready dict, leaving out empty optional parts."""
         out: dict[str, Any] = {"id": self.id, "messages": self.messages}
@@ -152,7 +157,7 @@ def record_text(record: "Record", view: str = "auto") -> str:
         messages = [m for m in record.prompt_messages if m.get("role") not in ("system", "developer")]
     else:
         messages = record.messages
-    return "\n".join(readable_text(m) for m in messages)
+    return "\n".join(filter(None, map(readable_text, messages)))
 
 
 def _user_or_tool_text(message: dict[str, Any]) -> str:
@@ -246,7 +251,7 @@ class Serialized:
         return cls(record.id, dumps(record.to_dict()) + b"\n")
 
     def record(self) -> Record:
-        return Record.from_dict(orjson.loads(self.line))
+        return Record.from_json(self.line)
 
 
 def renamed(item: "Record | Serialized", new_id: str) -> "Record | Serialized":

@@ -792,6 +792,16 @@ def test_record_text_views():
     assert record_text(record, "conversation") == 'Be brief.\nHi\nlookup({"q": 1})\nfound\nDone.'
 
 
+def test_without_tools_the_auto_view_is_the_user_turns():
+    """Dedup reads a record's user turns once when it has no tool context: the two views must then
+    give one text, an empty user turn, a system prompt and earlier replies included."""
+    record = Record(messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": ""},
+                              {"role": "assistant", "content": "Hello?"},
+                              {"role": "user", "content": [{"type": "text", "text": "Where is order 123-45?"}]},
+                              {"role": "assistant", "content": "On its way."}])
+    assert record_text(record, "auto") == record_text(record, "user") == "Where is order 123-45?"
+
+
 def test_view_decides_what_counts_as_the_same(tmp_path):
     hours = "What are your store hours?"
     same_question = [chat(hours, "We open 9 to 5 on weekdays.", id="a"),

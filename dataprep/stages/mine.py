@@ -185,7 +185,7 @@ def collapse_keys(lines: list[bytes], mode: str, filters: "Filters") -> Collapse
     never absorbed: its reply is not the logged one."""
     keys = CollapseKeys()
     for index, line in enumerate(lines):
-        record = Record.from_dict(orjson.loads(line))
+        record = Record.from_json(line)
         keys.ids.append(record.id)
         corrected, rejection = screen(record, filters)
         taking_part = rejection is None
@@ -475,7 +475,7 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
         scrubber = scrubber_for(pii)
     mined = Mined()
     for line, keeper, absorbed_count in zip(lines, keepers, absorbed.tolist()):
-        record = Record.from_dict(orjson.loads(line))
+        record = Record.from_json(line)
         aside = decide(record, keeper, absorbed_count, filters, mined)
         found: dict[str, int] = {}
         if scrubber is not None:
