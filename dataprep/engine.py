@@ -24,6 +24,10 @@ from .errors import UsageError
 ENGINES = ("local", "ray")
 BATCH_RECORDS = 1000  # records per batch: large enough that shipping it costs little next to its work
 POOL_AFTER_BATCHES = 8  # inputs of fewer batches run in this process: starting workers would cost more
+#: what workers import, imported once by the fork server that starts them (a second or more per
+#: worker otherwise, for every pool a run starts): the main module, as Python's default does, and
+#: the packages whose functions run on workers
+WORKER_MODULES = ["__main__", "dataprep.stages", "dataprep.exporters", "dataprep.formats", "datasketch"]
 RAY_MISSING = "--engine ray needs Ray: pip install 'dataprep[ray]'"
 
 Batch = TypeVar("Batch")
@@ -83,16 +87,24 @@ class LocalEngine(Engine):
         if self.workers <= 1 or len(first) < self.pool_after:
             yield from InProcessEngine().map_batches(fn, batches, *args)
             return
-        import multiprocessing  # here, not at the top: every command would pay for it at start
         from concurrent.futures import Future, ProcessPoolExecutor
 
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
+        pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(), initializer=ignore_interrupts)
         try:
             yield from in_order(lambda batch: pool.submit(fn, batch, *args), Future.result, batches, 2 * self.workers)
         finally:  # on Ctrl-C or an error, batches not started yet are dropped, not worked through
             pool.shutdown(cancel_futures=True)
+
+
+def worker_context() -> Any:
+    """How workers are started: by the fork server, which imports WORKER_MODULES once, where there is one."""
+    import multiprocessing  # here, not at the top: every command would pay for it at start
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_MODULES)
+    return context
 
 
 def ignore_interrupts() -> None:
