@@ -26,9 +26,9 @@ OWN_WORDS = 3
 #: ... they say something else when they share less than this share of their content words
 SHARED_FLOOR = 0.5
 
-#: each sentence of a long input, by a hash of its words, with the stems of its content words:
-#: what two inputs are compared by, a small part of their text (clusters are read in one pass)
-Sentences = dict[int, frozenset[str]]
+#: each sentence of a long input by a hash of its words, with those words: what two inputs are
+#: compared by, a small part of their text (clusters are read in one pass)
+Sentences = dict[int, str]
 
 
 def sentences(text: str) -> Sentences | None:
@@ -37,18 +37,23 @@ def sentences(text: str) -> Sentences | None:
         return None
     said = {}
     for part in SENTENCE.findall(normalize(text)):
-        if words := WORD.findall(part):
-            said[xxhash.xxh3_64_intdigest(" ".join(words).encode("utf-8", "surrogatepass"))] = frozenset(
-                word[:STEM] for word in words if word not in FUNCTION_WORDS and not word.isdigit())
+        if words := " ".join(WORD.findall(part)):
+            said[xxhash.xxh3_64_intdigest(words.encode("utf-8", "surrogatepass"))] = words
     return said
 
 
 def says_otherwise(a: Sentences, b: Sentences) -> bool:
     """Whether the sentences only one input holds say something else than those only the other
     holds (amounts and dates aside: the fact key compares them)."""
-    words_a = frozenset().union(*(stems for sentence, stems in a.items() if sentence not in b))
-    words_b = frozenset().union(*(stems for sentence, stems in b.items() if sentence not in a))
+    words_a, words_b = _stems_apart(a, b), _stems_apart(b, a)
     if not (words_a and words_b):
         return False
     return (min(len(words_a - words_b), len(words_b - words_a)) >= OWN_WORDS
             and len(words_a & words_b) < SHARED_FLOOR * len(words_a | words_b))
+
+
+def _stems_apart(text: Sentences, other: Sentences) -> frozenset[str]:
+    """The stems of the content words of the sentences ``text`` holds and ``other`` does not (read
+    only now: most sentences of two near-identical inputs are shared)."""
+    return frozenset(word[:STEM] for sentence, words in text.items() if sentence not in other
+                     for word in words.split() if word not in FUNCTION_WORDS and not word.isdigit())

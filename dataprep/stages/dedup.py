@@ -27,13 +27,14 @@ on, tagged ``conflict``, for the review stage, and the copies of each answer go 
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
 benchmark) are set aside so nothing in training leaks into evaluation.
 
-Memory: no text is held across the input. Pass 1 reads the records and sends their texts, a
-batch at a time, to the engine (every core, or Ray) to be sketched: LSH band keys, the low byte
-of each MinHash value and the shingle hashes per record, spilled to temporary files until the
-pass ends. Clusters are then found band by band (see minhash._linked_forms), so candidate pairs
-are never all held. The texts needed later (the facts of clustered records, two records
-sketched with different shingle kinds) and the replies of records that share an input but end
-in different turns are read in further passes, which skip the other lines unparsed. Measured by
+Memory: no text is held across the input. Pass 1 sends the record lines, a batch at a time, to
+the engine (every core, or Ray), which parses them and returns their keys (keeper merits, answer
+and question hashes) and their texts' sketches: LSH band keys, the low byte of each MinHash value
+and the shingle hashes per record, spilled to temporary files until the pass ends. Clusters are
+then found band by band (see minhash._linked_forms), so candidate pairs are never all held. The
+texts needed later (the facts of clustered records, read on the engine too; two records sketched
+with different shingle kinds) and the replies of records that share an input but end in
+different turns are read in further passes, which skip the other lines unparsed. Measured by
 benchmarks/bench_pipeline.py on generated support logs: about 1.6 KB a record at the margin.
 """
 
@@ -42,9 +43,9 @@ from __future__ import annotations
 import re
 import tempfile
 from array import array
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -104,8 +105,8 @@ ANSWERS_COMPARED = 50
 #: character 5-grams; longer texts keep word 3-grams (as discriminating, and four times faster)
 SHORT_TEXT_WORDS = 32
 CHAR_NGRAM = 5
-#: records read per batch in pass 1: their texts are sketched (on the engine), then dropped
-SURVEY_BATCH = 4096
+#: record lines per batch sent to the engine (pass 1, the split by facts and asks), then dropped
+SURVEY_BATCH = 1024
 #: replies held at once when judging answers (a few KB each); more take another pass over the input
 REPLIES_PER_PASS = 500_000
 KEEPER_CRITERIA = ("reviewed", "corrected", "positive_feedback", "recent", "longest")
@@ -295,6 +296,19 @@ def compared_text(record: Record, view: str) -> str:
     return without_opaque_ids(record_text(record, view))
 
 
+def _tool_context(record: Record) -> bool:
+    """Whether tools were called or returned something before the reply."""
+    return any(m.get("role") in ("tool", "function") or m.get("tool_calls") for m in record.prompt_messages)
+
+
+def _conflict_view_text(record: Record, view: str, text: str, tools: bool) -> str:
+    """The record's text in the conflict view, given its ``text`` in ``view``: that same text when
+    the view adds nothing to the user turns (``auto`` without tool context)."""
+    if view == CONFLICT_VIEW or (view == "auto" and not tools):
+        return text
+    return compared_text(record, CONFLICT_VIEW)
+
+
 def _example_key(record: Record, view: str, text: str) -> int:
     """A 64-bit hash of what makes a near-duplicate another example: the amounts, dates and numbers
     its ``text`` (as compared in ``view``) states, and the statuses its tools returned; 0 when there are none."""
@@ -309,14 +323,23 @@ def _example_key(record: Record, view: str, text: str) -> int:
 Said = tuple[int, Sentences | None]  # a record's example key, and the sentences of its long input
 
 
-def _example_keys(records: RecordSource, view: str) -> Callable[[np.ndarray], Iterator[Said]]:
+def _example_keys(records: RecordSource, view: str, engine: Engine) -> Callable[[np.ndarray], Iterator[Said]]:
     """The example keys of the wanted records (sorted indices), and the sentences of their user
-    turns when long: one more pass over the input."""
+    turns when long: one more pass over the input, its lines parsed on the engine."""
+    def said_of(wanted: np.ndarray) -> Iterator[Said]:
+        batches = batched((line for _, line in records.selected_lines(wanted)), SURVEY_BATCH)
+        return chain.from_iterable(engine.map_batches(_said_batch, batches, view))
+    return said_of
+
+
+def _said_batch(lines: list[bytes], view: str) -> list[Said]:
+    """What a batch of record lines says (on the engine): each one's example key, and the
+    sentences of its user turns when long."""
     def said(record: Record) -> Said:
         text = compared_text(record, view)
-        asked = text if view == CONFLICT_VIEW else compared_text(record, CONFLICT_VIEW)
+        asked = _conflict_view_text(record, view, text, _tool_context(record))
         return _example_key(record, view, text), sentences(asked)
-    return lambda wanted: (said(record) for _, record in records.select(wanted))
+    return [said(record) for record in map(Record.from_json, lines)]
 
 
 def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
@@ -448,13 +471,16 @@ class SketchedBatch:
     parts: list[tuple[np.ndarray, Sketches]]  # per shingle kind: which records it sketched, their sketches
 
 
-def sketch_view(texts: list[str], tools: np.ndarray, params: Params, auto: bool, base_texts: list[str] | None = None,
-                every_word: bool = False) -> SketchedBatch:
+def sketch_view(texts: list[str], tools: np.ndarray, params: Params, auto: bool,
+                base: tuple[list[str], SketchedBatch] | None = None, every_word: bool = False) -> SketchedBatch:
     """Sketch a batch of records' texts with each shingle kind that applies to them
-    (``every_word``: each text as word n-grams, whatever its length; ``base_texts``: only the
-    texts that differ from these)."""
-    own = np.array([a != b for a, b in zip(texts, base_texts)], bool) if base_texts else np.ones(len(texts), bool)
-    words = np.fromiter((len(t.split()) for t in texts), np.int32, len(texts))
+    (``every_word``: each text as word n-grams, whatever its length; ``base``: another view's
+    texts and their sketches, to sketch only the texts that differ from those)."""
+    if base is None:
+        own, words = np.ones(len(texts), bool), np.fromiter(map(len, map(str.split, texts)), np.int32, len(texts))
+    else:
+        own, words = np.array([a != b for a, b in zip(texts, base[0])], bool), base[1].words.copy()
+        words[own] = [len(text.split()) for text, mine in zip(texts, own) if mine]
     kinds = shingle_kinds(params, auto)
     wanted = [own]
     if len(kinds) == 2:
@@ -467,15 +493,20 @@ def sketch_view(texts: list[str], tools: np.ndarray, params: Params, auto: bool,
     return SketchedBatch(own, words, tools, parts)
 
 
-def _sketch_survey_batch(batch: list[tuple[str, str | None, bool]], params: Params, auto: bool,
-                         every_word: bool) -> tuple[SketchedBatch, SketchedBatch | None]:
-    """Pass 1's sketching of a batch of (text, conflict-view text or None, tool context) on
-    the engine: the dedup view, and the conflict view where it is separate."""
-    texts, tools = [text for text, _, _ in batch], np.array([tool for _, _, tool in batch], bool)
-    view = sketch_view(texts, tools, params, auto, every_word=every_word)  # decontamination compares words
-    if batch[0][1] is None:
-        return view, None
-    return view, sketch_view([text for _, text, _ in batch], tools, params, auto, base_texts=texts)
+def _survey_batch(lines: list[bytes], view: str, separate_input_view: bool, params: Params, auto: bool,
+                  every_word: bool) -> tuple[Keys, SketchedBatch, SketchedBatch | None]:
+    """Pass 1's work on a batch of record lines, on the engine: their keys, and their texts sketched
+    (the dedup view; the conflict view too where it is separate)."""
+    keys, texts, questions, tools = Keys(), [], [], np.zeros(len(lines), bool)
+    for number, record in enumerate(map(Record.from_json, lines)):
+        tools[number] = _tool_context(record)
+        texts.append(compared_text(record, view))
+        questions.append(_conflict_view_text(record, view, texts[-1], tools[number]) if separate_input_view else None)
+        keys.add(record, questions[-1])
+    sketched = sketch_view(texts, tools, params, auto, every_word=every_word)  # decontamination compares words
+    if not separate_input_view:
+        return keys, sketched, None
+    return keys, sketched, sketch_view(questions, tools, params, auto, base=(texts, sketched))
 
 
 class Sketched:
@@ -517,12 +548,10 @@ class Sketched:
 
 
 @dataclass
-class Survey:
-    """Pass 1: what dedup needs of every record, without keeping the records or their texts
-    (flat arrays and sketches)."""
+class Keys:
+    """What dedup keeps of each record read in pass 1 (flat arrays, a value or a few per record):
+    its id, its keeper merits and hashes of its parts."""
 
-    view: Sketched
-    input: Sketched | None  # the conflict view, when it is not the dedup view
     ids: IdTable = field(default_factory=IdTable)
     merits: array = field(default_factory=lambda: array("d"))  # len(KEEPER_CRITERIA) values per record
     accepted: bytearray = field(default_factory=bytearray)
@@ -533,6 +562,31 @@ class Survey:
     questions: array = field(default_factory=lambda: array("q"))  # the user turns when compared apart: _question_key
     # how many original records each one already stands for (a survivor of an earlier dedup)
     represents: array = field(default_factory=lambda: array("l"))
+
+    def add(self, record: Record, question: str | None) -> None:
+        """The record's keys (``question``: its conflict-view text, when that view is apart)."""
+        self.ids.append(record.id)
+        self.merits.extend(_merits(record))
+        self.accepted.append(_accepted_reply(record))
+        self.last_turns.append(_last_turn_key(record.messages))
+        answer = _answer(record)
+        self.answers.append(_answer_key(answer))
+        self.near_answers.extend(_near_answer_keys(answer))
+        self.represents.append(int(record.groups.get("cluster_size", 1)))
+        self.questions.append(_question_key(question) if question else 0)
+
+    def extend(self, other: Keys) -> None:
+        for column in fields(Keys):
+            getattr(self, column.name).extend(getattr(other, column.name))
+
+
+@dataclass(kw_only=True)
+class Survey(Keys):
+    """Pass 1: what dedup needs of every record, without keeping the records or their texts
+    (flat arrays and sketches)."""
+
+    view: Sketched
+    input: Sketched | None  # the conflict view, when it is not the dedup view
 
 
 class Measured:
@@ -627,15 +681,17 @@ class Dedup(Stage):
 
     # -- pass 1 ---------------------------------------------------------------------------------------------
     def survey(self, records: RecordSource, engine: Engine) -> Survey:
-        """Every record's sketches and keeper merits, its texts sketched a batch at a time (on
-        the engine: every core, or Ray) and dropped."""
+        """Every record's keys and sketches, worked out a batch of lines at a time on the engine
+        (every core, or Ray): this process reads the lines, and keeps no text."""
         separate_input_view = self.options["view"] != CONFLICT_VIEW and self.options["conflicts"]
         auto = self.options["shingle"] == "auto"
         view = Sketched(self.params, auto)
-        survey = Survey(view, Sketched(self.params, auto, base=view) if separate_input_view else None)
-        texts = batched(self._read_survey(records, survey, separate_input_view), SURVEY_BATCH)
-        for view_batch, input_batch in engine.map_batches(_sketch_survey_batch, texts, self.params, auto,
-                                                          bool(self.options["against"])):
+        survey = Survey(view=view, input=Sketched(self.params, auto, base=view) if separate_input_view else None)
+        batches = batched(records.lines(), SURVEY_BATCH)
+        for keys, view_batch, input_batch in engine.map_batches(_survey_batch, batches, self.options["view"],
+                                                                separate_input_view, self.params, auto,
+                                                                bool(self.options["against"])):
+            survey.extend(keys)
             survey.view.add(view_batch)
             if input_batch is not None:
                 survey.input.add(input_batch)
@@ -645,24 +701,6 @@ class Dedup(Stage):
         if survey.input is not None and not survey.input.differs:
             survey.input = None
         return survey
-
-    def _read_survey(self, records: RecordSource, survey: Survey,
-                     separate_input_view: bool) -> Iterator[tuple[str, str | None, bool]]:
-        """Pass 1's reading: each record's keeper merits and flags go into the survey, and its
-        texts (dedup view, conflict view when separate, tool context) out to be sketched."""
-        for record in records:
-            tools = any(m.get("role") in ("tool", "function") or m.get("tool_calls") for m in record.prompt_messages)
-            survey.ids.append(record.id)
-            survey.merits.extend(_merits(record))
-            survey.accepted.append(_accepted_reply(record))
-            survey.last_turns.append(_last_turn_key(record.messages))
-            answer = _answer(record)
-            survey.answers.append(_answer_key(answer))
-            survey.near_answers.extend(_near_answer_keys(answer))
-            survey.represents.append(int(record.groups.get("cluster_size", 1)))
-            question = compared_text(record, CONFLICT_VIEW) if separate_input_view else None
-            survey.questions.append(_question_key(question) if question else 0)
-            yield compared_text(record, self.options["view"]), question, tools
 
     # -- deciding ---------------------------------------------------------------------------------------------
     def plan(self, records: RecordSource, survey: Survey, ctx: StageContext) -> Plan:
@@ -677,7 +715,7 @@ class Dedup(Stage):
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
             labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
                                         np.frombuffer(survey.answers, np.int64), measured)
-        labels = _split_by_facts_and_asks(labels, clean, _example_keys(records, self.options["view"]))
+        labels = _split_by_facts_and_asks(labels, clean, _example_keys(records, self.options["view"], ctx.engine))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
         # (after synth) keeps the sizes the first one found.
@@ -837,7 +875,7 @@ class Dedup(Stage):
         labels = self.cluster(survey.input, clean, survey, engine)[0]
         same_question = _firsts_with_the_same_key(labels, clean, np.frombuffer(survey.questions, np.int64))
         labels = _joined(labels, clean, *same_question)
-        return _split_by_facts_and_asks(labels, clean, _example_keys(records, CONFLICT_VIEW))
+        return _split_by_facts_and_asks(labels, clean, _example_keys(records, CONFLICT_VIEW, engine))
 
     def _judge_answers(self, plan: Plan, survey: Survey, ranked: list[int], replies: dict[int, Reply],
                        judge: AnswerJudge | None) -> None:
