@@ -427,7 +427,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
-                 _choices(text), _choices(context), _words_as_written(text), *_durations(text, context, given),
+                 _choices(text), _choices_in(messages[:-1]), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
                  _named(text), frozenset(WORD.findall(context.lower())),
                  *((text, context) if with_text else ()))
@@ -793,6 +793,16 @@ def _choices(text: str) -> frozenset[tuple[str, str]]:
                 slot, option = match.lastgroup.split("__")
                 found.add((slot.replace("_", " "), option.replace("_", " ")))
     return frozenset(found)
+
+
+def _choices_in(messages: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
+    """The choices (see ``_choices``) a conversation's messages name, read message by message: no
+    clause spans two, and the system prompt every record repeats is read once (the slowest
+    pattern dedup runs, over the longest text)."""
+    return frozenset().union(*(_message_choices(readable_text(message)) for message in messages))
+
+
+_message_choices = lru_cache(maxsize=4096)(_choices)
 
 
 def _negated_in(clause: str, match: re.Match) -> bool:

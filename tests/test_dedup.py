@@ -466,6 +466,20 @@ def test_identifiers_are_made_one_wherever_their_pattern_matches(text):
     assert opaque_ids(text) == frozenset(match.casefold() for match in OPAQUE_ID.findall(text))
 
 
+PHRASES = ["call us", "by phone", "online", "not online", "in person", "if approved", "no fee", "a $5 fee",
+           "store credit", "your manager", "the IT desk", "monthly", "but", ",", ".", " - ", "(", ")", "\n"]
+
+
+@given(st.lists(st.lists(st.sampled_from(PHRASES), max_size=8).map(" ".join), min_size=1, max_size=4))
+def test_the_options_a_conversation_names_are_read_message_by_message_alike(texts):
+    """A reply's context is read message by message (its repeated system prompt once): the same
+    options, denied and conditional ones left out, as reading the messages joined."""
+    from dataprep.reply_agreement import _choices, _choices_in
+
+    messages = [{"role": "user" if n % 2 else "system", "content": text} for n, text in enumerate(texts)]
+    assert _choices_in(messages) == _choices("\n".join(texts))
+
+
 def test_short_product_codes_still_tell_questions_apart(tmp_path):
     """Only long identifiers (five digits or more) are opaque: a model number names what is asked about."""
     rows = [chat("Is the RTX-4090 compatible with a 650W power supply?", "No, it needs at least 850W.", id="a"),

@@ -177,7 +177,7 @@ def _near_answer_keys(answer: str) -> tuple[int, int, int]:
 
 
 def _join_near_answers(records: RecordSource, labels: np.ndarray, members: np.ndarray, keys: np.ndarray,
-                       answers: np.ndarray, measured: "Measured") -> np.ndarray:
+                       answers: np.ndarray, measured: "Measured", engine: Engine) -> np.ndarray:
     """Questions worded differently whose answers differ by one word ("Is there a gym at the
     hotel?" / "... a fitness center ...", "Just use" / "Simply use your room key") are one example
     when the two answers agree (``_one_answer``): what a model answers to a question reworded.
@@ -194,8 +194,8 @@ def _join_near_answers(records: RecordSource, labels: np.ndarray, members: np.nd
     agree = np.zeros(len(i), bool)
     for start in range(0, len(i), REPLIES_PER_PASS // 2):  # a pass over the input per chunk: memory stays bounded
         part = slice(start, start + REPLIES_PER_PASS // 2)
-        read = {index: (read_reply(record.messages), frozenset(WORD.findall(normalize(compared_text(record, "user")))))
-                for index, record in records.select(np.unique(np.concatenate([i[part], j[part]])))}
+        wanted = np.unique(np.concatenate([i[part], j[part]]))
+        read = {index: (reply, words) for index, (_, reply, _, words) in _answers_read(records, wanted, engine)}
         agree[part] = [_one_answer(*read[a], *read[b]) for a, b in zip(i[part].tolist(), j[part].tolist())]
     return _joined(labels, members, i[agree], j[agree])
 
@@ -714,7 +714,7 @@ class Dedup(Stage):
         if self.options["view"] in SAME_QUESTION_VIEWS:
             labels = _join_same_answers(labels, clean, np.frombuffer(survey.answers, np.int64), measured)
             labels = _join_near_answers(records, labels, clean, np.frombuffer(survey.near_answers, np.int64),
-                                        np.frombuffer(survey.answers, np.int64), measured)
+                                        np.frombuffer(survey.answers, np.int64), measured, ctx.engine)
         labels = _split_by_facts_and_asks(labels, clean, _example_keys(records, self.options["view"], ctx.engine))
         first = np.unique(labels[clean], return_index=True)[1]
         # A cluster's size counts every original record it stands for, so a second dedup pass
@@ -858,7 +858,7 @@ class Dedup(Stage):
             wanted = np.zeros(len(survey.ids), bool)
             for start, end in groups:
                 wanted[ranked[start:end]] = True
-            replies = _read_replies(records, wanted, judge)
+            replies = _read_replies(records, wanted, engine, judge)
             if judge:
                 judge.settle(lambda: [self._answers(ranked[start:end].tolist(), replies, judge)
                                       for start, end in groups])
@@ -1018,20 +1018,45 @@ def _kept_as(keeper_of: np.ndarray, i: int) -> int:
     return i
 
 
-def _read_replies(records: RecordSource, wanted: np.ndarray, judge: AnswerJudge | None = None) -> dict[int, Reply]:
+def _read_replies(records: RecordSource, wanted: np.ndarray, engine: Engine,
+                  judge: AnswerJudge | None = None) -> dict[int, Reply]:
     """The replies of the wanted records (a mask); copies (the same messages) share one. For a
     judge, with their texts, and only from records the PII scrubber has seen."""
     replies: dict[int, Reply] = {}
     read: dict[bytes, Reply] = {}
-    unscrubbed: list[Record] = []
-    for i, record in records.select(np.flatnonzero(wanted)):
-        if judge is not None and PII_TAG not in record.tags:
-            unscrubbed.append(record)
-        key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
-        replies[i] = read.get(key) or read.setdefault(key, read_reply(record.messages, with_text=judge is not None))
+    unscrubbed: list[int] = []
+    for i, (key, reply, scrubbed, _) in _answers_read(records, np.flatnonzero(wanted), engine, judge is not None):
+        if not scrubbed:
+            unscrubbed.append(i)
+        replies[i] = read.setdefault(key, reply)
     if judge is not None:
-        judge.caller.refuse_unscrubbed(unscrubbed)
+        judge.caller.refuse_unscrubbed(record for _, record in records.select(unscrubbed))
     return replies
+
+
+#: a record's answer as read on the engine: a hash of its messages (copies share it), its reply
+#: (see read_reply), whether the PII scrubber has seen it, and the words of its user turns
+ReadAnswer = tuple[bytes, Reply, bool, frozenset[str]]
+
+
+def _answers_read(records: RecordSource, indices: np.ndarray, engine: Engine,
+                  with_text: bool = False) -> Iterator[tuple[int, ReadAnswer]]:
+    """(index, answer read) of the records at these sorted indices: one more pass over the input,
+    its lines parsed and read on the engine (reading a reply is dedup's costliest work per record)."""
+    batches = batched((line for _, line in records.selected_lines(indices)), SURVEY_BATCH)
+    return zip(indices.tolist(), chain.from_iterable(engine.map_batches(_read_answers_batch, batches, with_text)))
+
+
+def _read_answers_batch(lines: list[bytes], with_text: bool) -> list[ReadAnswer]:
+    """Engine work: the answers of a batch of record lines (copies in the batch read once)."""
+    read: dict[bytes, Reply] = {}
+    out = []
+    for record in map(Record.from_json, lines):
+        key = xxhash.xxh3_128_digest(orjson.dumps(record.messages))
+        reply = read.get(key) or read.setdefault(key, read_reply(record.messages, with_text=with_text))
+        words = frozenset(WORD.findall(normalize(compared_text(record, "user"))))
+        out.append((key, reply, PII_TAG in record.tags, words))
+    return out
 
 
 def _passes(starts: np.ndarray, ends: np.ndarray, limit: int) -> Iterator[list[tuple[int, int]]]:
