@@ -414,7 +414,8 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     text = message_text(turn[-1]) if turn and turn[-1].get("role") == "assistant" else ""
     key = normalize(text)
     facts = _asserted(text)
-    context = "\n".join(map(readable_text, messages[:-1]))
+    given_texts = list(map(readable_text, messages[:-1]))
+    context = "\n".join(given_texts)
     given = _asserted(context)
     question = _asked(message_text(messages[asked_at])) if asked_at >= 0 else ""
     # a call may pass on an identifier the user or a tool gave it; one it made up stays itself
@@ -427,7 +428,7 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
-                 _choices(text), _choices_in(messages[:-1]), _words_as_written(text), *_durations(text, context, given),
+                 _choices(text), _choices_in(given_texts), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
                  _named(text), frozenset(WORD.findall(context.lower())),
                  *((text, context) if with_text else ()))
@@ -795,11 +796,11 @@ def _choices(text: str) -> frozenset[tuple[str, str]]:
     return frozenset(found)
 
 
-def _choices_in(messages: list[dict[str, Any]]) -> frozenset[tuple[str, str]]:
-    """The choices (see ``_choices``) a conversation's messages name, read message by message: no
+def _choices_in(texts: list[str]) -> frozenset[tuple[str, str]]:
+    """The choices (see ``_choices``) a conversation's message texts name, read text by text: no
     clause spans two, and the system prompt every record repeats is read once (the slowest
     pattern dedup runs, over the longest text)."""
-    return frozenset().union(*(_message_choices(readable_text(message)) for message in messages))
+    return frozenset().union(*map(_message_choices, texts))
 
 
 _message_choices = lru_cache(maxsize=4096)(_choices)

@@ -21,7 +21,7 @@ from dataprep.minhash import (LSH_WEIGHTS, Params, best_matches, candidate_pairs
                               max_cross_similarity, shingle_hashes, sketch)
 from dataprep.recipe import InputSpec, load_recipe
 from dataprep.record import Record, record_text
-from dataprep.reply_agreement import OPAQUE_ID, opaque_ids, without_opaque_ids
+from dataprep.reply_agreement import OPAQUE_ID, opaque_ids, read_reply, without_opaque_ids
 from dataprep.runner import run_recipe, run_single_stage
 from dataprep.stages.dedup import Dedup
 
@@ -471,13 +471,14 @@ PHRASES = ["call us", "by phone", "online", "not online", "in person", "if appro
 
 
 @given(st.lists(st.lists(st.sampled_from(PHRASES), max_size=8).map(" ".join), min_size=1, max_size=4))
-def test_the_options_a_conversation_names_are_read_message_by_message_alike(texts):
-    """A reply's context is read message by message (its repeated system prompt once): the same
-    options, denied and conditional ones left out, as reading the messages joined."""
-    from dataprep.reply_agreement import _choices, _choices_in
+def test_the_options_a_reply_s_input_offers_are_read_message_by_message_alike(texts):
+    """A reply's input is read message by message (its repeated system prompt once): it offers the
+    same options, denied and conditional ones left out, as the input read as one text."""
+    from dataprep.reply_agreement import _choices
 
     messages = [{"role": "user" if n % 2 else "system", "content": text} for n, text in enumerate(texts)]
-    assert _choices_in(messages) == _choices("\n".join(texts))
+    reply = read_reply([*messages, {"role": "assistant", "content": "Happy to help."}])
+    assert reply.offered == _choices("\n".join(texts))
 
 
 def test_short_product_codes_still_tell_questions_apart(tmp_path):

@@ -76,7 +76,6 @@ CONFLICT_VIEW = "user"
 OTHER_GROUNDS = "other tool results"
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
-SHORT_QUESTION = SHORT_INPUT  # characters of user turns read word by word for the same-question key
 #: words that ask nothing: a question with or without them is one question
 COURTESY = re.compile(r"\b(?:please|pls|plz|thanks|thank\s+you|thx|hi|hello|hey|por\s+favor|gracias|bitte|danke"
                       r"|merci|s['’]il\s+vous\s+pla[iî]t|obrigad[oa])\b")
@@ -255,7 +254,7 @@ def _question_key(text: str) -> int:
     please" asks what "Check order <ORDER_1>?" asks), where a word is much of its text (in a long
     one, MinHash finds the copy: reading every word of it again would cost the stage a third)."""
     lower = text.lower()
-    if len(lower) > SHORT_QUESTION:
+    if len(lower) > SHORT_INPUT:  # user turns longer than this are not read word by word
         return _text_key(" ".join(lower.split()))
     lower = CONTRACTION.sub(lambda match: CONTRACTIONS[match[0].replace("’", "'")], lower)
     words = WORD.findall(COURTESY.sub(" ", lower)) or WORD.findall(lower)
@@ -326,10 +325,7 @@ Said = tuple[int, Sentences | None]  # a record's example key, and the sentences
 def _example_keys(records: RecordSource, view: str, engine: Engine) -> Callable[[np.ndarray], Iterator[Said]]:
     """The example keys of the wanted records (sorted indices), and the sentences of their user
     turns when long: one more pass over the input, its lines parsed on the engine."""
-    def said_of(wanted: np.ndarray) -> Iterator[Said]:
-        batches = batched((line for _, line in records.selected_lines(wanted)), SURVEY_BATCH)
-        return chain.from_iterable(engine.map_batches(_said_batch, batches, view))
-    return said_of
+    return lambda wanted: _per_record_on_engine(records, wanted, engine, _said_batch, view)
 
 
 def _said_batch(lines: list[bytes], view: str) -> list[Said]:
@@ -1026,7 +1022,7 @@ def _read_replies(records: RecordSource, wanted: np.ndarray, engine: Engine,
     read: dict[bytes, Reply] = {}
     unscrubbed: list[int] = []
     for i, (key, reply, scrubbed, _) in _answers_read(records, np.flatnonzero(wanted), engine, judge is not None):
-        if not scrubbed:
+        if judge is not None and not scrubbed:
             unscrubbed.append(i)
         replies[i] = read.setdefault(key, reply)
     if judge is not None:
@@ -1041,10 +1037,17 @@ ReadAnswer = tuple[bytes, Reply, bool, frozenset[str]]
 
 def _answers_read(records: RecordSource, indices: np.ndarray, engine: Engine,
                   with_text: bool = False) -> Iterator[tuple[int, ReadAnswer]]:
-    """(index, answer read) of the records at these sorted indices: one more pass over the input,
-    its lines parsed and read on the engine (reading a reply is dedup's costliest work per record)."""
+    """(index, answer read) of the records at these sorted indices (reading a reply is dedup's
+    costliest work per record)."""
+    return zip(indices.tolist(), _per_record_on_engine(records, indices, engine, _read_answers_batch, with_text))
+
+
+def _per_record_on_engine(records: RecordSource, indices: np.ndarray, engine: Engine,
+                          work: Callable[..., list[Any]], *args: Any) -> Iterator[Any]:
+    """``work``'s result for each record at these sorted indices, in order: one more pass over the
+    input, the wanted lines sent a batch at a time to the engine, which parses them."""
     batches = batched((line for _, line in records.selected_lines(indices)), SURVEY_BATCH)
-    return zip(indices.tolist(), chain.from_iterable(engine.map_batches(_read_answers_batch, batches, with_text)))
+    return chain.from_iterable(engine.map_batches(work, batches, *args))
 
 
 def _read_answers_batch(lines: list[bytes], with_text: bool) -> list[ReadAnswer]:
