@@ -528,7 +528,7 @@ def _day_of_year(key: tuple[int, int]) -> int:
     return DAYS_BEFORE_MONTH[key[0]] + key[1]
 
 
-def _date_year(match: re.Match) -> int | None:
+def date_year(match: re.Match) -> int | None:
     year = next((match[name] for name in ("iso", "y", "my", "my2", "dy") if _group(match, name)), None)
     if year and len(year) == 2:
         year = "20" + year
@@ -626,7 +626,7 @@ class Support:
     def date_years(self) -> frozenset[int]:
         """The years of the input's dates: "31.08.2024" written again as "2024-08-31" recalls nothing."""
         written, cjk = self._date_matches
-        return frozenset([*filter(None, map(_date_year, written)), *(int(m["y"]) for m in cjk if m["y"])])
+        return frozenset([*filter(None, map(date_year, written)), *(int(m["y"]) for m in cjk if m["y"])])
 
     @cached_property
     def networks(self) -> list[ipaddress.IPv4Network]:
@@ -1149,7 +1149,7 @@ class ReplyClaims:
         support = self.support
         if match.group().lower() in support.lower:
             return
-        year = _date_year(match)
+        year = date_year(match)
         known = any(key in support.dates or (number_key(key[1]) in support.numbers and key[0] in support.months)
                     or self._date_derived(key) for key in keys)
         if not known or (year is not None and not self._year_derived(year)):

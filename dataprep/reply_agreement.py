@@ -53,8 +53,8 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from .facts import (COUNT_WORDS, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, minutes_of,
-                    number_key, number_values, numeric_matches, singular, word_alternation)
+from .facts import (COUNT_WORDS, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, date_year,
+                    minutes_of, number_key, number_values, numeric_matches, singular, word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -213,9 +213,16 @@ UNITS_ABROAD = {"day": r"d[ií]as?|jours?|(?:werk|arbeits)?tag(?:e|en)?|giorn[oi
                 "week": r"semanas?|semaines?|wochen?|settiman[ae]", "month": r"mes(?:es)?|mois|monate?n?|mes[ei]",
                 "hour": r"horas?|heures?|stunden?|or[ae]"}
 ABROAD_UNIT = [(unit, re.compile(pattern, re.I)) for unit, pattern in UNITS_ABROAD.items()]
+#: numbers from one to twelve in the languages of UNITS_ABROAD, as a duration counts them ("drei Monate", "un mois")
+COUNTS_ABROAD = {word: value for value, words in enumerate((
+    "ein eine einem einen einer un une uno una um uma", "zwei deux dos due dois duas", "drei trois tres tre três",
+    "vier quatre cuatro quattro quatro", "fünf cinq cinco cinque", "sechs seis sei", "sieben sept siete sette sete",
+    "acht huit ocho otto oito", "neun neuf nueve nove", "zehn dix diez dieci dez", "elf onze undici",
+    "zwölf douze doce dodici doze"), start=1) for word in words.split()}
 #: a duration: its number (digits, a word, "a"), a range's other end, and its unit; "half an hour"
 #: is no hour, "$5 a month" and "twice a year" are rates
-DURATION = re.compile(rf"(?<![\w.,])(?P<num>\d+(?:[.,]\d+)?|{word_alternation(COUNT_WORDS | {'one'})}"
+DURATION_COUNTS = word_alternation(COUNT_WORDS | {"one"} | set(COUNTS_ABROAD))
+DURATION = re.compile(rf"(?<![\w.,])(?P<num>\d+(?:[.,]\d+)?|{DURATION_COUNTS}"
                       r"|(?<!half\s)(?<!of\s)(?<!\d\s)(?<!times\s)(?<!twice\s)(?<!once\s)an?)"
                       r"(?:\s*(?:-|–|to)\s*(?P<to>\d+(?:[.,]\d+)?))?[\s-]*(?:business\s+|working\s+|calendar\s+)?"
                       r"(?:(?P<unit>second|sec|minute|min|hour|hr|day|week|month|year|yr)s?"
@@ -497,18 +504,27 @@ def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) ->
     """The facts ``reply`` states that ``other`` does not state (nor, ``with_input``, the input
     ``reply`` was given). A time, date, count or code whose numbers the other reply writes too is
     held however it is written ("7h00" and "7:00", "May 3–5" and "May 5", "v5.2" and "5.2"); an
-    amount of money must be read the same, and so must anything held by the input alone (a JSON
-    date's "09" is no "December 9")."""
-    held = other.stated | (reply.given if with_input else frozenset())
+    amount of money must be read the same, by an amount of money ("$10" is not the "10" of "7–10
+    days"), and so must anything held by the input alone (a JSON date's "09" is no "December 9");
+    a date's year must not differ from the other's ("November 30, 2025" / "November 30, 2026")."""
+    given = reply.given if with_input else frozenset()
+    held, money_held = other.stated | given, _money(other.facts) | given
     return [written for written, readings in reply.facts
-            if not readings & held and not _numerals_held(written, readings, other)]
+            if (not readings & (money_held if CURRENCY.search(written) else held)
+                or _other_year(readings, held, other)) and not _numerals_held(written, readings, other)]
+
+
+def _money(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:
+    """The readings of the amounts of money among ``facts``: "$10" is not held by "7–10 business days"."""
+    return _all_readings(tuple(fact for fact in facts if CURRENCY.search(fact[0])))
 
 
 def _numerals_held(written: str, readings: frozenset, other: Reply) -> bool:
     """Whether the other reply writes this fact's numbers in facts of a kind it could be read
     as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59")."""
     numerals = _numerals(written)
-    if not numerals or MONEY.search(written) or _other_month(readings, other):
+    if not numerals or MONEY.search(written) or _other_month(readings, other) \
+            or _other_time(written, readings, other):
         return False
     kinds = set().union(*(COMPATIBLE[kind] for kind, _ in readings))
     return numerals <= frozenset().union(*(found for kind, found in other.numerals if kind in kinds))
@@ -520,9 +536,39 @@ def _other_month(readings: frozenset, other: Reply) -> bool:
     return any(kind == "date" and value[1] in days for kind, value in other.stated)
 
 
+def _other_time(written: str, readings: frozenset, other: Reply) -> bool:
+    """Whether the other reply states times, none of them this one ("6:00 PM" / "6 AM"; "10:45 PM" /
+    "9:45 PM, closes at 10 PM"): its numbers written elsewhere do not hold it."""
+    times = _clock_times(written, readings)
+    theirs = set().union(*(_clock_times(said, said_readings) for said, said_readings in other.facts))
+    return bool(times and theirs) and not times & theirs
+
+
+#: what tells a time's half of the day: "PM", "a.m.", a leading zero ("08:15"), an hour past 12
+HALF_OF_DAY = re.compile(r"(?i)[ap]\.?m\b|\b0\d|\b(?:1[3-9]|2[0-4])[:.h]")
+
+
+def _clock_times(written: str, readings: frozenset) -> set[int]:
+    """The minutes past midnight a time may mean: "2:30" without a half of the day is 2:30 or 14:30."""
+    times = {value for kind, value in readings if kind == "time"}
+    if times and not HALF_OF_DAY.search(written):
+        times |= {(value + 12 * 60) % (24 * 60) for value in times}
+    return times
+
+
+def _other_year(readings: frozenset, held: frozenset, other: Reply) -> bool:
+    """Whether the other reply dates this date's day in another year, and nothing holds this one
+    ("ends on November 30, 2025" / "ends on November 30, 2026")."""
+    dated = {value for kind, value in readings if kind == "dated"}
+    if not dated or any(("dated", value) in held for value in dated):
+        return False
+    days = {value[1:] for value in dated}
+    return any(kind == "dated" and value[1:] in days for kind, value in other.stated)
+
+
 #: the kinds of fact whose numbers may be another writing of a fact of this kind
-COMPATIBLE = {"date": {"date", "number"}, "time": {"time", "number"}, "number": {"number", "date", "time", "id"},
-              "id": {"number", "id"}, "code": set()}
+COMPATIBLE = {"date": {"date", "number"}, "dated": {"date", "number"}, "time": {"time", "number"},
+              "number": {"number", "date", "time", "id"}, "id": {"number", "id"}, "code": set()}
 
 
 def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[str, frozenset[int]], ...]:
@@ -535,6 +581,10 @@ def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[s
 
 #: what makes a number an amount of money or a share
 MONEY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?|pounds?)\b", re.I)
+
+
+#: what makes a number an amount of money or a share for certain ("50 pounds" may be a weight)
+CURRENCY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?)\b", re.I)
 
 
 def _numerals(text: str) -> frozenset[int]:
@@ -555,7 +605,8 @@ ANY_DIGIT = re.compile(r"\d").search
 @lru_cache(maxsize=65536)
 def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     """Every amount, date, time, number and identifier in ``text``, each with its readings:
-    ("date", (5, 4)), ("time", minutes), ("number", value key) or ("id", letters and digits)."""
+    ("date", (5, 4)) and, with its year, ("dated", (2025, 5, 4)); ("time", minutes), ("number",
+    value key) or ("id", letters and digits)."""
     text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
     found = [(match.group().strip(), _in_smaller_units(text[match.end():match.end() + 24], _readings(match)))
@@ -648,7 +699,8 @@ def _all_readings(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:
 def _readings(match: re.Match) -> frozenset:
     kind = match.lastgroup
     if kind in ("month_date", "numeric_date"):
-        dates = frozenset(("date", key) for key in date_keys(match))
+        keys, year = date_keys(match), date_year(match)
+        dates = frozenset(("date", key) for key in keys) | frozenset(("dated", (year, *key)) for key in keys if year)
         return dates or frozenset().union(*map(_number_readings, NUMBER.finditer(match.group())))  # 4.99: no date
     if kind == "time":
         minutes = minutes_of(match)
@@ -840,11 +892,21 @@ def _durations_in(text: str) -> frozenset[tuple[str, float, float]]:
         for end in filter(None, (match["num"], match["to"])):
             end = end.lower()
             # "1,000" is a thousand, "1,5" one and a half: the first reading of number_values
-            count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or number_values(end)[0] / 10000)
+            count = 1.0 if end in ("a", "an") else float(NUMBER_WORDS.get(end) or COUNTS_ABROAD.get(end)
+                                                            or number_values(end)[0] / 10000)
             found.add((kind, round(count * factor, 3), count))
+            found.update(("days", days, count) for days in _as_days(unit.lower(), count) if days)
     for match in SAID_DURATION.finditer(text):
         found.update(SAID_DURATIONS["now" if match["now"] else "same day" if match["same_day"] else "next day"])
     return frozenset(found)
+
+
+def _as_days(unit: str, count: float) -> tuple[float, ...]:
+    """Hours in whole days and years, as days too: "48 hours'" notice is "2 days'", a "one-year"
+    warranty is no "90-day" one (months stay apart from days: "30 days" is not "a month")."""
+    if unit in HOURS and count % 24 == 0:
+        return (count / 24,)
+    return (round(count * 365, 3),) if unit in ("year", "yr") else ()
 
 
 def _other_durations(a: Reply, b: Reply) -> str:
@@ -862,6 +924,7 @@ def _other_durations(a: Reply, b: Reply) -> str:
 def _durations_missing_from(reply: Reply, other: Reply) -> set[tuple[str, float, float]]:
     lengths, counted = {d[:2] for d in other.durations}, {d[2] for d in other.durations}
     bare = frozenset().union(*(readings for written, readings in other.facts if not MONEY.search(written)))  # not "30%"
+    bare -= {("number", number_key(length)) for _, length, count in other.durations if length != count}  # 48 hours: no 2
     return {d for d in reply.durations if d[:2] not in lengths
             and (d[2] in counted or ("number", number_key(d[2])) not in bare)}
 

@@ -264,6 +264,16 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "a time said in words": ("The boot refund desk closes at 11 AM today.", "The boot refund desk closes at noon today."),
     "midnight or midday, in Spanish": ("Las devoluciones de botas cierran a medianoche.",
                                        "Las devoluciones de botas cierran al mediodía."),
+    "a date in another year": ("Your refund contract ends on November 30, 2025.",
+                               "Your refund contract ends on November 30, 2026."),
+    "a time in the other half of the day": ("You can cancel the refund until 6:00 PM on August 8.",
+                                            "You can cancel the refund until 6 AM on August 8."),
+    "a price is not held by a number of days": ("Replacing the boots is free and takes 7–10 business days.",
+                                                "Replacing the boots costs $10 and takes 7–10 business days."),
+    "a year is no ninety days": ("The boots carry a 90-day refund guarantee.",
+                                 "The boots carry a one-year refund guarantee."),
+    "weeks against hours": ("We need 2 weeks' notice before the refund.", "We need 48 hours' notice before the refund."),
+    "a duration counted in German": ("Die Erstattung dauert einen Monat.", "Die Erstattung dauert drei Monate."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
@@ -329,6 +339,13 @@ REWORDED = {  # the first reply, then the same answer in other words
                                        "Ihre Erstattung wurde am 11. März überwiesen."),
     "an afternoon is no noon": ("Le guichet des remboursements ouvre l'après-midi, dès 14h.",
                                 "Le guichet des remboursements ouvre à 14h, l'après-midi."),
+    "a time without its half of the day": ("Your refund call is on Tuesday at 2:30 PM.",
+                                           "Your refund call is Tuesday at 2:30 in the afternoon."),
+    "a date with and without its year": ("Your refund arrives on November 30, 2025.", "The refund arrives on Nov 30."),
+    "a weight in pounds is no price": ("One refund parcel of boots up to 23 kg (50 lb) ships free.",
+                                       "One refund parcel of boots, up to 23 kilograms (50 pounds), ships free."),
+    "a year written as days": ("The boots carry a one-year refund guarantee.",
+                               "The boots carry a 365-day refund guarantee."),
 }
 
 
