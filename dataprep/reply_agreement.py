@@ -67,8 +67,10 @@ REFUSAL = re.compile(
     r"|\bas\s+an\s+ai\b|\bagainst\s+(?:my|our)\s+(?:policy|policies|guidelines)\b", re.I)
 #: a decision stated up front: "Yes, ...", "No, ..." ("no fee" is no answer), in the languages logs
 #: most often hold besides English ("Ja, ...", "Não, ..."); sympathy says no only
-#: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes)
-LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|good news|ja|sí|oui|sim|claro)\b"
+#: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes); good news
+#: says yes, but to a question about a charge when its sentence says there is none
+LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|ja|sí|oui|sim|claro)\b"
+                  r"|(?P<news>good news)\b"
                   r"|(?P<no>no|nope|nein|non|não)\s*[,.!;:—–-]"
                   r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid)"
                   r"|leider|lamentablemente|desafortunadamente|malheureusement|infelizmente|purtroppo|helaas)\b"
@@ -255,7 +257,9 @@ VERB_DENIED = re.compile(r"\bno\s+(?:se|lo|la|los|las|le|les|me|te|nos|es|está|
 #: with the n't forms typed without an apostrophe
 #: words a negation runs through to what it denies: "no longer covered", "not yet shipped"
 NEGATION_TAIL = frozenset("longer yet even".split())
-NEGATORS = CLAUSE_NEGATORS | frozenset("not never no non cannot unable without dont doesnt didnt cant wont isnt "
+#: verbs a negation runs through when "any" follows: "I don't see any overdraft fees" denies the fees
+FOUND_VERBS = frozenset("see find show have".split())
+NEGATORS = CLAUSE_NEGATORS | frozenset("not never no non zero cannot unable without dont doesnt didnt cant wont isnt "
                                        "arent wasnt werent couldnt wouldnt shouldnt havent hasnt".split())
 #: a question asked for a yes or a no: "can I pay with PayPal?", "is SSO on the Team plan?", a
 #: message's last question without its "?" ("do you price match thanks"), but for a request
@@ -726,27 +730,31 @@ def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
     but you can exchange it") settles nothing."""
-    plain = NO_COST.sub(" ", ASIDE.sub(" ", text))  # "no return fee" denies a fee, not the return
+    said_text = ASIDE.sub(" ", text)
+    plain = NO_COST.sub(" ", said_text)  # "no return fee" denies a fee, not the return
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
-    lead = LEAD.match(text)
+    lead, free_says_no = LEAD.match(text), _free_says_no(yes_no, text)
+    opening = SENTENCE.match(text[lead.end():]) if lead else None
     if lead and lead.lastgroup == "sympathy":
-        opening = SENTENCE.match(text[lead.end():])
         if opening and _polarity(opening.group()) == "no":
             found.add(("lead", "no"))
+    elif lead and lead.lastgroup == "news":
+        found.add(("lead", "no" if opening and free_says_no and _says_free(opening.group()) else "yes"))
     elif lead:
         found.add(("lead", lead.lastgroup))
-    elif yes_no and (said := {_answer(sentence, yes_no, asked) for sentence in _sentences_on(plain, asked)}) \
-            and len(said) == 1:
+    elif yes_no and (said := _answers(said_text, yes_no, asked, free_says_no)) and len(said) == 1:
         found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
     return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
 
 
-def _sentences_on(text: str, asked: frozenset[str]) -> list[str]:
-    """The statements of ``text`` with a word of the question in them (questions back ask, not answer)."""
-    return [sentence for sentence in SENTENCE.findall(text)
-            if not sentence.endswith("?") and _content_stems(sentence) & asked]
+def _answers(text: str, question: str, asked: frozenset[str], free_says_no: bool) -> set[str]:
+    """What the statements of ``text`` on the question say to it (questions back ask, not answer): those
+    with a word of the question in them, and where costing nothing answers it, those that say so ("No fee!")."""
+    return {_answer(sentence, question, asked, free_says_no) for sentence in SENTENCE.findall(text)
+            if not sentence.endswith("?") and (_content_stems(sentence) & asked
+                                               or (free_says_no and SAID_FREE.search(sentence)))}
 
 
 def _opens_denying(text: str) -> bool:
@@ -754,15 +762,39 @@ def _opens_denying(text: str) -> bool:
     return bool(first) and _polarity(first.group()) == "no"
 
 
-def _answer(sentence: str, question: str, asked: frozenset[str]) -> str:
+def _answer(sentence: str, question: str, asked: frozenset[str], free_says_no: bool = False) -> str:
     """Whether a sentence on the question's words says yes or no to it: a restriction in its first
     clause says no to "can I ...?" ("tips can only be added at checkout"), and yes to "do I need ...?"
-    ("we only see patients with a referral"), so it is read only for the first."""
+    ("we only see patients with a referral"), so it is read only for the first; costing nothing
+    says no where ``free_says_no``."""
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
-    if _denies_what_was_asked(sentence, asked):
+    if _denies_what_was_asked(sentence, asked) or (free_says_no and SAID_FREE.search(sentence)):
         return "no"
     return _polarity(sentence)
+
+
+#: a question about a charge: "Do you charge for ...?", "Is there a fee?", "Will I have to pay?"
+COST_QUESTION = re.compile(r"(?i)\b(?:charge[sd]?|fees?|costs?|pay|price|surcharge)\b")
+#: a question about costing nothing: "Is it free?", "Can I cancel without a charge?"
+FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:fee|charge|cost|paying))\b")
+#: costing nothing, said any way: "free", "no fee", "costs nothing", "zero overdraft charges"
+SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+to\s+pay"
+                       r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?))\b")
+#: an amount of money: a reply that names one says what costs something, whatever else is free
+PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|(?:usd|eur|gbp|chf|dollars?|euros?)\b)", re.I)
+
+
+def _says_free(sentence: str) -> bool:
+    """Whether a sentence says something costs nothing, or denies a charge ("I don't see any fees")."""
+    return bool(SAID_FREE.search(sentence)) or _polarity(sentence) == "no"
+
+
+def _free_says_no(question: str, text: str) -> bool:
+    """Whether costing nothing answers ``question`` no: it asks about a charge ("Is there a fee?" /
+    "It's free of charge"), not about costing nothing ("Is it free?"), and the reply names no price
+    (a fee for one case and none for another is no single answer)."""
+    return bool(COST_QUESTION.search(question) and not FREE_QUESTION.search(question) and not PRICE.search(text))
 
 
 def _denies_what_was_asked(sentence: str, asked: frozenset[str]) -> bool:
@@ -814,8 +846,9 @@ def _stances(text: str) -> list[tuple[str, str]]:
         tokens = TOKEN.findall(clause)
         denied = not CLAUSE_NEGATORS.isdisjoint(tokens)
         negated = last_negated = False
-        for token in tokens:
-            if _negates(token) or (token in ("or", "nor") and last_negated) or (negated and token in NEGATION_TAIL):
+        for token, following in zip(tokens, tokens[1:] + [""]):
+            if _negates(token) or (token in ("or", "nor") and last_negated) or (negated and token in NEGATION_TAIL) \
+                    or (negated and token in FOUND_VERBS and following == "any"):  # "I don't see any fees"
                 negated = True
             elif token not in FUNCTION_WORDS and len(token) > 2:
                 found.append((_stem(token), "no" if negated or denied else "yes"))

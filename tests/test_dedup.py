@@ -374,6 +374,25 @@ def test_many_sampled_wordings_of_one_answer_add_nothing_to_review(tmp_path):
     assert ids(kept) == ["w2"] and stats["conflicts"] == 0 and len(dropped) == 99  # w2: the longest wording
 
 
+FREE_OF_CHARGE = ["No, replacing a lost card is free.", "There's no charge for a replacement card if yours was lost.",
+                  "Replacing a lost card costs nothing.", "Good news — I don't see any fee for replacing a lost card.",
+                  "No fee! Just order the new card in the app."]
+
+
+def test_replies_saying_it_costs_nothing_answer_a_question_about_a_fee_alike(tmp_path):
+    rows = [chat("Is there a fee to replace a lost card?", reply, id=f"r{i}") for i, reply in enumerate(FREE_OF_CHARGE)]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert len(kept) == 1 and len(dropped) == 4 and stats["conflicts"] == 0
+
+
+def test_a_charge_and_costing_nothing_answer_a_question_about_a_charge_otherwise(tmp_path):
+    question = "Will I be charged if I cancel my booking today?"
+    kept, dropped, stats = run_dedup(tmp_path, [
+        chat(question, "Yes, your rate is non-refundable, so cancelling now forfeits the full amount.", id="a"),
+        chat(question, "Cancelling today is free. Your rate allows free cancellation until Friday.", id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
 def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
     def calling(name: str, arguments: str, rid: str) -> dict:
         call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
