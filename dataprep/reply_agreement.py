@@ -106,7 +106,9 @@ DECISIONS = {
     # whether a room, an order or a document is ready: "is ready" / "still being cleaned"
     "ready": (r"(?:is|are)\s+(?:now\s+|all\s+)?ready", rf"(?:{_STILL})being\s+cleaned|not\s+(?:yet\s+)?ready"),
     # whether an account, a plan, a service or a setting is live
-    "active": (r"active|enabled|activated|turned\s+on|switched\s+on|operational|(?:running|working)\s+normally"
+    # ("still needs to be activated" is not active)
+    "active": (r"(?<!to\sbe\s)(?:active|enabled|activated|turned\s+on|switched\s+on|operational)"
+               r"|(?:running|working)\s+normally"
                r"|(?:is|are|remains?|still)\s+valid|in\s+good\s+standing",
                r"inactive|expired|lapsed|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked"
                r"|(?:been\s+|is\s+|was\s+)cancell?ed|terminated"
@@ -118,6 +120,9 @@ DECISIONS = {
     # whether something lost was found ("your lost bag" decides nothing)
     "found": (r"located|found|recovered", r"still\s+(?:searching|looking)|not\s+(?:yet\s+)?(?:been\s+)?found"),
 }
+DECISION_WORDS = {subject: tuple(re.compile(rf"\b(?:{words})\b", re.I) for words in pair)
+                  for subject, pair in DECISIONS.items()}
+OPPOSITE = {"yes": "no", "no": "yes"}
 DECISION = re.compile("|".join(
     [rf"\b(?P<{subject}_no>{no}|{_NEGATED}(?:{yes}))\b" for subject, (yes, no) in DECISIONS.items()]
     + [rf"\b(?P<{subject}_yes>{yes})\b" for subject, (yes, _) in DECISIONS.items()]), re.I)
@@ -724,8 +729,9 @@ def _number_readings(match: re.Match) -> frozenset:
 
 def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[tuple[str, str]]:
     """What the reply decides, by subject: its opening word ("lead"; for a yes-or-no question
-    without one, ``yes_no`` being that question: whether its sentences on the question's words are
-    negated or restricted, when they agree),
+    without one, ``yes_no`` being that question: what the states it decides say to a question
+    about one, else whether its sentences on the question's words are negated or restricted,
+    when they agree),
     approval and eligibility words, where things stand, and each word of the question, negated
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
@@ -743,10 +749,30 @@ def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[
         found.add(("lead", "no" if opening and free_says_no and _says_free(opening.group()) else "yes"))
     elif lead:
         found.add(("lead", lead.lastgroup))
-    elif yes_no and (said := _answers(said_text, yes_no, asked, free_says_no)) and len(said) == 1:
+    elif yes_no and (said := _states_asked(found, yes_no) or _answers(said_text, yes_no, asked, free_says_no)) \
+            and len(said) == 1:
         found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
     return frozenset(decision for decision in found if subjects.count(decision[0]) == 1)
+
+
+#: a question asking where something stands: "Is my card active yet?", "Has the invoice been paid?"
+#: ("Can I change the tip after delivery?" asks about the tip, not the delivery)
+STATE_QUESTION = re.compile(r"\W*(?:(?:hi|hello|hey|ok|so)\W+)?(?:is|are|was|were|has|have|had|did)\b", re.I)
+
+
+def _states_asked(found: set[tuple[str, str]], question: str) -> set[str]:
+    """What the states a reply decides say to a question asking for one of them: "Is 2FA enabled?" /
+    "It's turned off" says no, "Is my account suspended?" / "It's active" says no too."""
+    if not STATE_QUESTION.match(question):
+        return set()
+    answers = set()
+    for subject, said in found:
+        if subject in DECISION_WORDS:
+            yes, no = (bool(words.search(question)) for words in DECISION_WORDS[subject])
+            if yes != no:
+                answers.add(said if yes else OPPOSITE[said])
+    return answers
 
 
 def _answers(text: str, question: str, asked: frozenset[str], free_says_no: bool) -> set[str]:

@@ -393,6 +393,23 @@ def test_a_charge_and_costing_nothing_answer_a_question_about_a_charge_otherwise
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
+STATES_ASKED = {  # a question about where something stands, then two replies giving one answer
+    "the other state says no": ("Is two-factor authentication enabled on my account?",
+                                "No, 2FA isn't enabled right now. You can switch it on in Settings.",
+                                "Two-factor authentication is currently turned off on your account."),
+    "a state to come is not the state": ("Is my new card active yet?",
+                                         "Not yet: it still needs to be activated once it arrives.",
+                                         "It's still inactive. Activate it in the app when it arrives."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STATES_ASKED))
+def test_a_reply_naming_the_state_asked_about_or_its_opposite_answers_alike(tmp_path, case):
+    question, first, second = STATES_ASKED[case]
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")])
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
+
+
 def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
     def calling(name: str, arguments: str, rid: str) -> dict:
         call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
