@@ -69,10 +69,12 @@ REFUSAL = re.compile(
 #: most often hold besides English ("Ja, ...", "Não, ..."); sympathy says no only
 #: when its sentence denies something ("Unfortunately yes", "Sorry, it's late" say yes); good news
 #: says yes, but to a question about a charge when its sentence says there is none
-LEAD = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|ja|sí|oui|sim|claro)\b"
+LEAD = re.compile(r"^\W*(?:(?:(?:the\s+)?short\s+answer(?:\s+is)?|in\s+short)\W*)?"  # "Short answer: no."
+                  r"(?:(?P<yes>yes|yeah|yep|sure|absolutely|certainly|of course|ja|sí|oui|sim|claro)\b"
                   r"|(?P<news>good news)\b"
-                  r"|(?P<no>no|nope|nein|non|não)\s*[,.!;:—–-]"
-                  r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry|afraid)"
+                  r"|(?P<no>(?:no|nope|nein|non|não)\s*[,.!;:—–-]|(?<=answer:\s)no\b)"
+                  # "Sorry your food was cold" is sorry for the trouble, not the answer
+                  r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry(?!\s+(?:your|that|the)\s)|afraid)"
                   r"|leider|lamentablemente|desafortunadamente|malheureusement|infelizmente|purtroppo|helaas)\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
 _NEGATED = (r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not|no\s+longer)"
@@ -740,16 +742,16 @@ def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[
     plain = NO_COST.sub(" ", said_text)  # "no return fee" denies a fee, not the return
     found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
-    lead, free_says_no = LEAD.match(text), _free_says_no(yes_no, text)
+    lead, cost = LEAD.match(text), _cost_asked(yes_no, text)
     opening = SENTENCE.match(text[lead.end():]) if lead else None
     if lead and lead.lastgroup == "sympathy":
         if opening and _polarity(opening.group()) == "no":
             found.add(("lead", "no"))
     elif lead and lead.lastgroup == "news":
-        found.add(("lead", "no" if opening and free_says_no and _says_free(opening.group()) else "yes"))
+        found.add(("lead", "no" if opening and cost == "charge" and _denies_a_charge(opening.group()) else "yes"))
     elif lead:
         found.add(("lead", lead.lastgroup))
-    elif yes_no and (said := _states_asked(found, yes_no) or _answers(said_text, yes_no, asked, free_says_no)) \
+    elif yes_no and (said := _states_asked(found, yes_no) or _answers(said_text, yes_no, asked, cost)) \
             and len(said) == 1:
         found.add(("lead", said.pop()))
     subjects = [subject for subject, _ in found]
@@ -775,12 +777,13 @@ def _states_asked(found: set[tuple[str, str]], question: str) -> set[str]:
     return answers
 
 
-def _answers(text: str, question: str, asked: frozenset[str], free_says_no: bool) -> set[str]:
+def _answers(text: str, question: str, asked: frozenset[str], cost: str) -> set[str]:
     """What the statements of ``text`` on the question say to it (questions back ask, not answer): those
-    with a word of the question in them, and where costing nothing answers it, those that say so ("No fee!")."""
-    return {_answer(sentence, question, asked, free_says_no) for sentence in SENTENCE.findall(text)
+    with a word of the question in them, and where the question asks about a cost, those that name
+    one or say there is none ("No fee!", "€18 a night")."""
+    return {_answer(sentence, question, asked, cost) for sentence in SENTENCE.findall(text)
             if not sentence.endswith("?") and (_content_stems(sentence) & asked
-                                               or (free_says_no and SAID_FREE.search(sentence)))}
+                                               or (cost and (SAID_FREE.search(sentence) or PRICE.search(sentence))))}
 
 
 def _opens_denying(text: str) -> bool:
@@ -788,14 +791,15 @@ def _opens_denying(text: str) -> bool:
     return bool(first) and _polarity(first.group()) == "no"
 
 
-def _answer(sentence: str, question: str, asked: frozenset[str], free_says_no: bool = False) -> str:
+def _answer(sentence: str, question: str, asked: frozenset[str], cost: str = "") -> str:
     """Whether a sentence on the question's words says yes or no to it: a restriction in its first
     clause says no to "can I ...?" ("tips can only be added at checkout"), and yes to "do I need ...?"
     ("we only see patients with a referral"), so it is read only for the first; costing nothing
-    says no where ``free_says_no``."""
+    says no to a question about a charge, a price to one about costing nothing (``cost``: "charge" or "free")."""
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
-    if _denies_what_was_asked(sentence, asked) or (free_says_no and SAID_FREE.search(sentence)):
+    if _denies_what_was_asked(sentence, asked) or (cost == "charge" and SAID_FREE.search(sentence)) \
+            or (cost == "free" and PRICE.search(sentence) and not _says_costs_nothing(sentence)):
         return "no"
     return _polarity(sentence)
 
@@ -807,20 +811,29 @@ FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:f
 #: costing nothing, said any way: "free", "no fee", "costs nothing", "zero overdraft charges"
 SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+to\s+pay"
                        r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?))\b")
+FREE = re.compile(r"(?i)\bfree\b")
 #: an amount of money: a reply that names one says what costs something, whatever else is free
 PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|(?:usd|eur|gbp|chf|dollars?|euros?)\b)", re.I)
 
 
-def _says_free(sentence: str) -> bool:
+def _says_costs_nothing(sentence: str) -> bool:
+    """Whether a sentence says something costs nothing, with any "free" at all ("free up to £200 a month")."""
+    return bool(SAID_FREE.search(sentence) or FREE.search(sentence))
+
+
+def _denies_a_charge(sentence: str) -> bool:
     """Whether a sentence says something costs nothing, or denies a charge ("I don't see any fees")."""
     return bool(SAID_FREE.search(sentence)) or _polarity(sentence) == "no"
 
 
-def _free_says_no(question: str, text: str) -> bool:
-    """Whether costing nothing answers ``question`` no: it asks about a charge ("Is there a fee?" /
-    "It's free of charge"), not about costing nothing ("Is it free?"), and the reply names no price
-    (a fee for one case and none for another is no single answer)."""
-    return bool(COST_QUESTION.search(question) and not FREE_QUESTION.search(question) and not PRICE.search(text))
+def _cost_asked(question: str, text: str) -> str:
+    """Which cost ``question`` asks about: "charge" ("Is there a fee?", "Will I be charged?"), which costing
+    nothing answers no, unless the reply names a price (a fee for one case and none for another is
+    no single answer); "free" ("Is it free?", "Can I cancel without a charge?"), which a price
+    answers no; or ""."""
+    if FREE_QUESTION.search(question):
+        return "free"
+    return "charge" if COST_QUESTION.search(question) and not PRICE.search(text) else ""
 
 
 def _denies_what_was_asked(sentence: str, asked: frozenset[str]) -> bool:

@@ -393,7 +393,16 @@ def test_a_charge_and_costing_nothing_answer_a_question_about_a_charge_otherwise
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
-STATES_ASKED = {  # a question about where something stands, then two replies giving one answer
+ANSWERED_ALIKE = {  # a yes-or-no question, then two replies giving one answer to it
+    "a short answer": ("Can I move my ticket to another traveller?",
+                       "I'm afraid you can't transfer a ticket to someone else; names can't be swapped.",
+                       "Short answer: no transfer to a different traveller."),
+    "sorry for the trouble is no answer": ("Did you refund my order?",
+                                           "I'm sorry about that! I've issued a full refund of $23.40 to your card.",
+                                           "Sorry your food wasn't hot. A full refund of $23.40 is on its way to your card."),
+    "a price says it is not free": ("Is parking at the hotel free?",
+                                    "Parking at our hotel costs €18 per night in the underground garage.",
+                                    "It's not free, unfortunately: the underground garage is €18 a night."),
     "the other state says no": ("Is two-factor authentication enabled on my account?",
                                 "No, 2FA isn't enabled right now. You can switch it on in Settings.",
                                 "Two-factor authentication is currently turned off on your account."),
@@ -403,9 +412,9 @@ STATES_ASKED = {  # a question about where something stands, then two replies gi
 }
 
 
-@pytest.mark.parametrize("case", sorted(STATES_ASKED))
-def test_a_reply_naming_the_state_asked_about_or_its_opposite_answers_alike(tmp_path, case):
-    question, first, second = STATES_ASKED[case]
+@pytest.mark.parametrize("case", sorted(ANSWERED_ALIKE))
+def test_replies_giving_one_answer_to_a_yes_or_no_question_are_one_answer(tmp_path, case):
+    question, first, second = ANSWERED_ALIKE[case]
     kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")])
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
 
