@@ -114,7 +114,7 @@ DECISIONS = {
                r"|(?:is|are|remains?|still)\s+valid|in\s+good\s+standing",
                r"inactive|expired|lapsed|suspended|disabled|deactivated|turned\s+off|switched\s+off|locked|blocked"
                r"|(?:been\s+|is\s+|was\s+)cancell?ed|terminated"
-               r"|degraded"
+               r"|degraded|past\s+due"
                r"|outage"),
     # whether there is room or stock ("available" alone says too little: "express isn't available")
     "availability": (r"in\s+stock|(?:seats?|rooms?|spots?|places?|tables?|slots?|units?)\s+(?:left|remain)",
@@ -179,7 +179,9 @@ ALTERNATIVES = {
                           r"|waiting\s+(?:for|on)\s+(?:\S+\s+){0,2}(?:approval|review|confirmation|decision)"
                           r"|pendiente|pendente|en\s+attente|ausstehend|em\s+análise|en\s+revisión|in\s+bearbeitung"
                           r"|en\s+(?:cours\s+de\s+)?traitement|en\s+proceso|em\s+processamento",
-               "approved": r"approved", "rejected": r"rejected|denied|declined|failed|unsuccessful",
+               "approved": r"approved|aprobad[oa]|aprovad[oa]|approuvée?|genehmigt|bewilligt|approvat[oa]",
+               "rejected": r"rejected|denied|declined|failed|unsuccessful|rechazad[oa]|rejeitad[oa]|refusée?|abgelehnt"
+                           r"|respint[oa]",
                "completed": r"completed|is\s+complete|resolved|ausgeführt|abgeschlossen|erledigt|effectuée?"
                             r"|realizad[oa]|completad[oa]|concluíd[oa]",
                "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received"
@@ -187,8 +189,12 @@ ALTERNATIVES = {
                "unpaid": r"unpaid|overdue|past\s+due|em\s+aberto|impagad[ao]|impayée?|unbezahlt",
                "cancelled": r"cancell?ed", "suspended": r"suspended",
                "banned": r"permanent(?:ly)?\s+ban(?:ned)?|banned\s+(?:permanently|for\s+good)",
-               "delayed": r"delayed|running\s+late", "on time": r"on\s+time|on\s+schedule"},
+               "delayed": r"delayed|running\s+late|verspätet|retardée?|en\s+retard|retrasad[oa]|atrasad[oa]"
+                          r"|in\s+ritardo",
+               "on time": r"on\s+time|on\s+schedule|pünktlich|à\s+l['’]heure|puntual|no\s+horário|in\s+orario"},
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
+    "place": {"enrolled": r"(?:are|is|were|was|been|['’]re)\s+(?:now\s+|already\s+)?(?:enrolled|registered)",
+              "waitlisted": r"(?:on|in)\s+(?:the|a)\s+wait(?:ing)?[\s-]?list|wait[\s-]?listed"},
     "cost": {"free": _NO_COST,
              "paid": r"(?:a|an|the)\s+(?:[\w$€£.,-]+\s+){0,2}(?:fee|surcharge)|costs?\s+(?:extra|more|(?:you\s+)?[$€£]?\d)"
                      r"|extra\s+(?:cost|charge|fee)|(?:is|are)\s+(?:paid|chargeable|billed|charged)"

@@ -274,6 +274,12 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                                  "The boots carry a one-year refund guarantee."),
     "weeks against hours": ("We need 2 weeks' notice before the refund.", "We need 48 hours' notice before the refund."),
     "a duration counted in German": ("Die Erstattung dauert einen Monat.", "Die Erstattung dauert drei Monate."),
+    "a status in German": ("Ihre Erstattung für die Stiefel wurde genehmigt.",
+                           "Ihre Erstattung für die Stiefel wurde abgelehnt."),
+    "waitlisted is not enrolled": ("You're enrolled in the boots refund workshop.",
+                                   "You're on the waitlist for the boots refund workshop."),
+    "past due is not active": ("Your boots refund plan is active, no action needed.",
+                               "Your boots refund plan is past due; please update your card."),
 }
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
