@@ -342,6 +342,7 @@ RENAMED_WORDS = 4  # the longest name swapped in place: "Network Ops" / "the Des
 #: what says nothing about the decision: offers to help and restatements of the customer's problem
 ASIDE = re.compile(
     r"\b(?:i|we)\s+(?:can|will|['’]ll|am\s+able\s+to|are\s+able\s+to)\s+(?:help|assist|guide|walk|look|check)\b"
+    r"(?:[^.!?]*\bif\s+you(?:['’]d\s+like|\s+(?:want|wish|would\s+like)))?"  # "... add it if you'd like": an offer
     r"|(?:^|(?<=[.!?]\s))(?:i\s+(?:understand|see|know|realize)|(?:i['’]m\s+)?sorry\s+to\s+hear)[^.!?]*", re.I)
 
 

@@ -425,6 +425,15 @@ def test_replies_giving_one_answer_to_a_yes_or_no_question_are_one_answer(tmp_pa
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
 
 
+def test_an_offer_to_add_what_was_asked_about_does_not_hide_a_no(tmp_path):
+    question = "Is roadside assistance part of my policy?"
+    kept, dropped, stats = run_dedup(tmp_path, [
+        chat(question, "Roadside assistance isn't included in your policy. I can help you add roadside if you'd like.",
+             id="a"),
+        chat(question, "Yes, roadside assistance is included in your policy.", id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
 def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
     def calling(name: str, arguments: str, rid: str) -> dict:
         call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
