@@ -597,12 +597,13 @@ def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[s
     return tuple(found.items())
 
 
+_CURRENCY_WORDS = r"usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?"
 #: what makes a number an amount of money or a share
-MONEY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?|pounds?)\b", re.I)
-
-
+MONEY = re.compile(rf"[$€£¥₹%]|\b(?:{_CURRENCY_WORDS}|pounds?)\b", re.I)
 #: what makes a number an amount of money or a share for certain ("50 pounds" may be a weight)
-CURRENCY = re.compile(r"[$€£¥₹%]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?)\b", re.I)
+CURRENCY = re.compile(rf"[$€£¥₹%]|\b(?:{_CURRENCY_WORDS})\b", re.I)
+#: an amount of money: a reply that names one says what costs something, whatever else is free
+PRICE = re.compile(rf"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|(?:{_CURRENCY_WORDS})\b)", re.I)
 
 
 def _numerals(text: str) -> frozenset[int]:
@@ -819,8 +820,6 @@ FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:f
 SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+to\s+pay"
                        r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?))\b")
 FREE = re.compile(r"(?i)\bfree\b")
-#: an amount of money: a reply that names one says what costs something, whatever else is free
-PRICE = re.compile(r"[$€£¥₹]\s?\d|\d\s?(?:[$€£¥₹]|(?:usd|eur|gbp|chf|dollars?|euros?)\b)", re.I)
 
 
 def _says_costs_nothing(sentence: str) -> bool:
