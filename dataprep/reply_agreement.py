@@ -49,7 +49,7 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -342,7 +342,8 @@ RENAMED_WORDS = 4  # the longest name swapped in place: "Network Ops" / "the Des
 #: what says nothing about the decision: offers to help and restatements of the customer's problem
 ASIDE = re.compile(
     r"\b(?:i|we)\s+(?:can|will|['’]ll|am\s+able\s+to|are\s+able\s+to)\s+(?:help|assist|guide|walk|look|check)\b"
-    r"(?:[^.!?]*\bif\s+you(?:['’]d\s+like|\s+(?:want|wish|would\s+like)))?"  # "... add it if you'd like": an offer
+    # "I can help you add it if you'd like": an offer (a bounded reach: a sentence may be megabytes long)
+    r"(?:[^.!?]{0,200}?\bif\s+you(?:['’]d\s+like|\s+(?:want|wish|would\s+like)))?"
     r"|(?:^|(?<=[.!?]\s))(?:i\s+(?:understand|see|know|realize)|(?:i['’]m\s+)?sorry\s+to\s+hear)[^.!?]*", re.I)
 
 
@@ -526,62 +527,64 @@ def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) ->
     days"), and so must anything held by the input alone (a JSON date's "09" is no "December 9");
     a date's year must not differ from the other's ("November 30, 2025" / "November 30, 2026")."""
     given = reply.given if with_input else frozenset()
-    held, money_held = other.stated | given, _money(other.facts) | given
+    theirs = Theirs.of(other)
+    held, money_held = other.stated | given, theirs.money | given
     return [written for written, readings in reply.facts
             if (not readings & (money_held if CURRENCY.search(written) else held)
-                or _other_year(readings, held, other)) and not _numerals_held(written, readings, other)]
+                or _other_year(readings, held, theirs)) and not _numerals_held(written, readings, other, theirs)]
 
 
-def _money(facts: tuple[tuple[str, frozenset], ...]) -> frozenset:
-    """The readings of the amounts of money among ``facts``: "$10" is not held by "7–10 business days"."""
-    return _all_readings(tuple(fact for fact in facts if CURRENCY.search(fact[0])))
+class Theirs(NamedTuple):
+    """What the other reply's facts hold, worked out once for all of a reply's facts (a reply may
+    state thousands: each fact must not cost a pass over the other's)."""
+
+    money: frozenset  # the readings of its amounts of money: "$10" is not held by "7–10 business days"
+    days: frozenset[int]  # the days of the month of its dates
+    dated: frozenset[tuple[int, int]]  # (month, day) of its dates with a year
+    times: frozenset[int]  # the minutes past midnight its times may mean
+
+    @classmethod
+    def of(cls, other: Reply) -> "Theirs":
+        return cls(_all_readings(tuple(fact for fact in other.facts if CURRENCY.search(fact[0]))),
+                   frozenset(value[1] for kind, value in other.stated if kind == "date"),
+                   frozenset(value[1:] for kind, value in other.stated if kind == "dated"),
+                   frozenset().union(*(_clock_times(written, readings) for written, readings in other.facts)))
 
 
-def _numerals_held(written: str, readings: frozenset, other: Reply) -> bool:
+def _numerals_held(written: str, readings: frozenset, other: Reply, theirs: Theirs) -> bool:
     """Whether the other reply writes this fact's numbers in facts of a kind it could be read
-    as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59")."""
+    as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59"); not
+    a date's day it dates in another month ("October 5" / "November 5"), nor a time when it states
+    others, none of them this one ("6:00 PM" / "6 AM"; "10:45 PM" / "9:45 PM, closes at 10 PM")."""
     numerals = _numerals(written)
-    if not numerals or MONEY.search(written) or _other_month(readings, other) \
-            or _other_time(written, readings, other):
+    if not numerals or MONEY.search(written) \
+            or any(kind == "date" and value[1] in theirs.days for kind, value in readings):
+        return False
+    times = _clock_times(written, readings)
+    if times and theirs.times and not times & theirs.times:
         return False
     kinds = set().union(*(COMPATIBLE[kind] for kind, _ in readings))
     return numerals <= frozenset().union(*(found for kind, found in other.numerals if kind in kinds))
-
-
-def _other_month(readings: frozenset, other: Reply) -> bool:
-    """Whether the other reply dates this date's day in another month ("October 5" / "November 5")."""
-    days = {value[1] for kind, value in readings if kind == "date"}
-    return any(kind == "date" and value[1] in days for kind, value in other.stated)
-
-
-def _other_time(written: str, readings: frozenset, other: Reply) -> bool:
-    """Whether the other reply states times, none of them this one ("6:00 PM" / "6 AM"; "10:45 PM" /
-    "9:45 PM, closes at 10 PM"): its numbers written elsewhere do not hold it."""
-    times = _clock_times(written, readings)
-    theirs = set().union(*(_clock_times(said, said_readings) for said, said_readings in other.facts))
-    return bool(times and theirs) and not times & theirs
 
 
 #: what tells a time's half of the day: "PM", "a.m.", a leading zero ("08:15"), an hour past 12
 HALF_OF_DAY = re.compile(r"(?i)[ap]\.?m\b|\b0\d|\b(?:1[3-9]|2[0-4])[:.h]")
 
 
-def _clock_times(written: str, readings: frozenset) -> set[int]:
+def _clock_times(written: str, readings: frozenset) -> frozenset[int]:
     """The minutes past midnight a time may mean: "2:30" without a half of the day is 2:30 or 14:30."""
-    times = {value for kind, value in readings if kind == "time"}
+    times = frozenset(value for kind, value in readings if kind == "time")
     if times and not HALF_OF_DAY.search(written):
         times |= {(value + 12 * 60) % (24 * 60) for value in times}
     return times
 
 
-def _other_year(readings: frozenset, held: frozenset, other: Reply) -> bool:
+def _other_year(readings: frozenset, held: frozenset, theirs: Theirs) -> bool:
     """Whether the other reply dates this date's day in another year, and nothing holds this one
     ("ends on November 30, 2025" / "ends on November 30, 2026")."""
-    dated = {value for kind, value in readings if kind == "dated"}
-    if not dated or any(("dated", value) in held for value in dated):
-        return False
-    days = {value[1:] for value in dated}
-    return any(kind == "dated" and value[1:] in days for kind, value in other.stated)
+    dated = [value for kind, value in readings if kind == "dated"]
+    return bool(dated) and not any(("dated", value) in held for value in dated) \
+        and any(value[1:] in theirs.dated for value in dated)
 
 
 #: the kinds of fact whose numbers may be another writing of a fact of this kind

@@ -434,6 +434,15 @@ def test_an_offer_to_add_what_was_asked_about_does_not_hide_a_no(tmp_path):
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
+def test_replies_stating_ten_thousand_times_each_are_compared_fact_by_fact(tmp_path):
+    # hostile logs: each fact is checked against sets of the other reply's facts, never a pass over them
+    afternoon = " ".join(f"at {hour % 12 + 1}:{hour % 60:02d} PM," for hour in range(10_000))
+    morning = " ".join(f"at {hour % 12 + 1}:{(hour + 7) % 60:02d} AM," for hour in range(10_000))
+    kept, dropped, stats = run_dedup(tmp_path, [chat("When are you open?", afternoon, id="a"),
+                                                chat("When are you open?", morning, id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
 def test_different_tool_calls_for_one_request_are_a_conflict(tmp_path):
     def calling(name: str, arguments: str, rid: str) -> dict:
         call = {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
