@@ -48,7 +48,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
@@ -374,6 +374,12 @@ class Reply:
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
     context: str = ""
 
+    @cached_property
+    def fact_sets(self) -> "FactSets":
+        """Its facts as sets another reply's facts are checked against: worked out once however many
+        replies it is compared with (a reply may state thousands of facts)."""
+        return FactSets.of(self)
+
 
 #: an opaque identifier: a token of letters and a run of five or more digits ("LF-674643", "INC0012345",
 #: "1Z999AA10123456784"). Which order or ticket a request names does not make it another example,
@@ -527,16 +533,16 @@ def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) ->
     days"), and so must anything held by the input alone (a JSON date's "09" is no "December 9");
     a date's year must not differ from the other's ("November 30, 2025" / "November 30, 2026")."""
     given = reply.given if with_input else frozenset()
-    theirs = Theirs.of(other)
+    theirs = other.fact_sets
     held, money_held = other.stated | given, theirs.money | given
     return [written for written, readings in reply.facts
             if (not readings & (money_held if CURRENCY.search(written) else held)
                 or _other_year(readings, held, theirs)) and not _numerals_held(written, readings, other, theirs)]
 
 
-class Theirs(NamedTuple):
-    """What the other reply's facts hold, worked out once for all of a reply's facts (a reply may
-    state thousands: each fact must not cost a pass over the other's)."""
+class FactSets(NamedTuple):
+    """What a reply's facts hold, for another reply's facts to be checked against one by one
+    (never a pass over its facts per fact)."""
 
     money: frozenset  # the readings of its amounts of money: "$10" is not held by "7–10 business days"
     days: frozenset[int]  # the days of the month of its dates
@@ -544,14 +550,14 @@ class Theirs(NamedTuple):
     times: frozenset[int]  # the minutes past midnight its times may mean
 
     @classmethod
-    def of(cls, other: Reply) -> "Theirs":
-        return cls(_all_readings(tuple(fact for fact in other.facts if CURRENCY.search(fact[0]))),
-                   frozenset(value[1] for kind, value in other.stated if kind == "date"),
-                   frozenset(value[1:] for kind, value in other.stated if kind == "dated"),
-                   frozenset().union(*(_clock_times(written, readings) for written, readings in other.facts)))
+    def of(cls, reply: Reply) -> "FactSets":
+        return cls(_all_readings(tuple(fact for fact in reply.facts if CURRENCY.search(fact[0]))),
+                   frozenset(value[1] for kind, value in reply.stated if kind == "date"),
+                   frozenset(value[1:] for kind, value in reply.stated if kind == "dated"),
+                   frozenset().union(*(_clock_times(written, readings) for written, readings in reply.facts)))
 
 
-def _numerals_held(written: str, readings: frozenset, other: Reply, theirs: Theirs) -> bool:
+def _numerals_held(written: str, readings: frozenset, other: Reply, theirs: FactSets) -> bool:
     """Whether the other reply writes this fact's numbers in facts of a kind it could be read
     as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59"); not
     a date's day it dates in another month ("October 5" / "November 5"), nor a time when it states
@@ -579,7 +585,7 @@ def _clock_times(written: str, readings: frozenset) -> frozenset[int]:
     return times
 
 
-def _other_year(readings: frozenset, held: frozenset, theirs: Theirs) -> bool:
+def _other_year(readings: frozenset, held: frozenset, theirs: FactSets) -> bool:
     """Whether the other reply dates this date's day in another year, and nothing holds this one
     ("ends on November 30, 2025" / "ends on November 30, 2026")."""
     dated = [value for kind, value in readings if kind == "dated"]
@@ -810,7 +816,7 @@ def _answer(sentence: str, question: str, asked: frozenset[str], cost: str = "")
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
     if _denies_what_was_asked(sentence, asked) or (cost == "charge" and SAID_FREE.search(sentence)) \
-            or (cost == "free" and PRICE.search(sentence) and not _says_costs_nothing(sentence)):
+            or (cost == "free" and PRICE.search(sentence) and not MENTIONS_FREE.search(sentence)):
         return "no"
     return _polarity(sentence)
 
@@ -822,12 +828,8 @@ FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:f
 #: costing nothing, said any way: "free", "no fee", "costs nothing", "zero overdraft charges"
 SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+to\s+pay"
                        r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?))\b")
-FREE = re.compile(r"(?i)\bfree\b")
-
-
-def _says_costs_nothing(sentence: str) -> bool:
-    """Whether a sentence says something costs nothing, with any "free" at all ("free up to £200 a month")."""
-    return bool(SAID_FREE.search(sentence) or FREE.search(sentence))
+#: costing nothing, or any "free" at all: "free up to £200 a month" is no price alone
+MENTIONS_FREE = re.compile(rf"{SAID_FREE.pattern}|\bfree\b")
 
 
 def _denies_a_charge(sentence: str) -> bool:

@@ -794,6 +794,20 @@ def test_an_amount_field_named_with_markup_or_personal_data_is_never_quoted(tmp_
     assert shows not in orjson.dumps([record.get("reasons") for record in kept]).decode()
 
 
+@pytest.mark.parametrize("planted, shows", [("maria.lopez@example.com", "maria"), ("<script>alert(1)</script>", "scrip"),
+                                           ("[bold red]maria[/bold red]", "bold"), ("\u001b[31mmaria", "31m")])
+def test_markup_and_personal_data_beside_the_facts_a_reply_is_read_for_are_never_quoted(tmp_path, planted, shows):
+    """The year of a date, a time's half of the day and a price are read from the question and
+    replies as logged: what stands beside them neither hides the conflict nor reaches its reason."""
+    question = f"{planted} Is there a fee, and when does my contract end?"
+    first = f"No fee. {planted} Your contract ends on November 30, 2025 at 6 PM, {planted}."
+    second = f"No fee. Your contract ends on November 30, 2026 at 6 AM. {planted}"
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")])
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+    written = [{key: value for key, value in record.items() if key != "messages"} for record in kept + dropped]
+    assert shows not in orjson.dumps(written).decode()  # the messages as logged are all it writes of them
+
+
 def test_a_question_asked_with_or_without_please_is_one_question(tmp_path):
     rows = [order_lookup('{"status": "delivered"}', "It was delivered this morning.", "a"),
             order_lookup('{"status": "delivered"}', "It is still on its way.", "b")]
