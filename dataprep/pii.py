@@ -223,9 +223,18 @@ class Text:
         index = _hint_index(pattern)
         if index is None:
             return pattern.search(self.lower if lower else self.value) is not None
+        return index in self.hints(lower)
+
+    def may_find(self, where: Where | None) -> bool:
+        """False only when none of the hints of ``where`` occurs: then there is nowhere to look."""
+        return where is None or not where.hints or not (
+            where.in_text.isdisjoint(self.hints(False)) and where.in_lower.isdisjoint(self.hints(True)))
+
+    def hints(self, lower: bool) -> frozenset[int]:
+        """The numbers of the ``compiled_re2`` patterns that occur in the text, or in its lower case."""
         if lower not in self._occurring:
             self._occurring[lower] = HINTS.occurring(self.lower if lower else self.value)
-        return index in self._occurring[lower]
+        return self._occurring[lower]
 
     def spans(self, pattern: Any, lower: bool = False) -> list[Window]:
         """Where ``pattern`` (``re`` or ``re2``) matches the text, or its lower case, in order.
@@ -251,18 +260,37 @@ def _hint_index(pattern: Any) -> int | None:
 
 
 Window = tuple[int, int]
-Where = Callable[[Text], Iterable[Window]]
 # seven digits at least: the shortest phone number worth a placeholder
 DIGIT, DIGIT_RUN = re.compile(r"\d"), compiled_re2(r"\d(?:[ ()./-]*\d){6,}")
 
 
-def whole_if(test: Callable[[Text], bool]) -> Where:
-    return lambda text: [(0, len(text.value))] if test(text) else []
+class Where:
+    """Where in a text a detector's regex is worth running, and the hints (``compiled_re2``
+    patterns, each looked for in the text or in its lower case) without one of which it finds
+    nowhere. A text's hints are known from one pass for all of them, so the scrubber skips a
+    detector with none in a set lookup: most of a short text's detectors, which otherwise cost a
+    few µs of Python each."""
+
+    __slots__ = ("windows", "hints", "in_text", "in_lower")
+
+    def __init__(self, windows: Callable[[Text], Iterable[Window]], *hints: tuple[Any, bool]):
+        self.windows = windows
+        self.hints = hints  # none: look whatever occurs
+        # the hints' numbers in ``HINTS``, looked for in the text and in its lower case
+        self.in_text = frozenset(_hint_index(hint) for hint, lower in hints if not lower)
+        self.in_lower = frozenset(_hint_index(hint) for hint, lower in hints if lower)
+
+    def __call__(self, text: Text) -> Iterable[Window]:
+        return self.windows(text)
+
+
+def whole_if(test: Callable[[Text], bool], *hints: tuple[Any, bool]) -> Where:
+    return Where(lambda text: [(0, len(text.value))] if test(text) else [], *hints)
 
 
 def containing(*needles: str) -> Where:
     hint = compiled_re2("|".join(map(re.escape, needles)))
-    return whole_if(lambda text: text.has(hint))
+    return whole_if(lambda text: text.has(hint), (hint, False))
 
 
 def near(*needles: str, before: int, after: int, lower: bool = False) -> Where:
@@ -279,7 +307,7 @@ def after_keyword(regex: str, before: int = 0, after: int = 120, lower: bool = T
 
     def windows(text: Text) -> list[Window]:
         return merged([(max(start - before, 0), end + after) for start, end in text.spans(hint, lower)])
-    return windows
+    return Where(windows, (hint, lower))
 
 
 def merged(windows: list[Window]) -> list[Window]:
@@ -294,13 +322,15 @@ def merged(windows: list[Window]) -> list[Window]:
 
 def either(*wheres: Where) -> Where:
     """The windows of every one of ``wheres``."""
-    return lambda text: merged([window for where in wheres for window in where(text)])
+    hints = () if not all(where.hints for where in wheres) else [hint for where in wheres for hint in where.hints]
+    return Where(lambda text: merged([window for where in wheres for window in where(text)]), *hints)
 
 
 def around_digit_runs(before: int = 2) -> Where:
     """Windows around the digit runs; ``before`` reaches back to a keyword or a "+(" that opens
     a phone number before its first digit (lookaheads look two characters past the run)."""
-    return lambda text: merged([(max(start - before, 0), end + 2) for start, end in text.digit_runs])
+    return Where(lambda text: merged([(max(start - before, 0), end + 2) for start, end in text.digit_runs]),
+                 (DIGIT_RUN, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1895,7 +1925,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("token", "token", TOKEN, where=containing("eyJ")),
         Detector("bearer_token", "api_key", BEARER_TOKEN, where=near("bearer", before=0, after=400, lower=True)),
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
-            lambda text: text.has_digit and text.has(LONG_RUN) and text.has(AWS_HINT))),
+            lambda text: text.has_digit and text.has(LONG_RUN) and text.has(AWS_HINT), (LONG_RUN, False))),
         # before passwords: "Failed password for dawn from 2001:0db8:..." has none
         Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
         Detector("ipv6", "ip", IPV6, ipv6_candidate,
@@ -1941,7 +1971,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
                  where=containing("県", "東京都", "北海道", "府", "특별시", "광역시", "도 ", "市")),
         PhoneDetector("phone", "phone", PHONE, where=around_digit_runs(), veto=PRODUCT_NUMBER, regions=phone_regions),
         NameDetector("name", "name", NAME_PATTERN, fields=True, rules=NAME_RULES, keyword_hint=keyword_automaton(NAME_RULES)),
-        Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits), where=outside_public_blocks),
+        Detector("high_entropy", "secret", GENERIC_SECRET, high_entropy(entropy_bits),
+                 where=Where(outside_public_blocks, (LONG_RUN, False))),
     ]
 
 
@@ -2197,8 +2228,9 @@ class Scrubber:
         view = Text(text, taken)
         # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
         # is no card), then each detector's own matches, in priority order
-        passes = [detector.field_spans for detector in self.detectors] + [detector.spans for detector in self.detectors]
-        for detector, spans_of in zip(self.detectors * 2, passes):
+        passes = [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
+            (detector, detector.spans) for detector in self.detectors if view.may_find(detector.where)]
+        for detector, spans_of in passes:
             for start, end, identity in spans_of(view):
                 if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
