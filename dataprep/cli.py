@@ -75,10 +75,15 @@ def stage_with(name: str, options: dict[str, Any]):
     from .pipeline import get_stage
     from .recipe import check_stage_options
 
-    options = {key: value for key, value in options.items() if value is not None}
+    options = given(options)
     stage_cls = get_stage(name)
     check_stage_options(name, options, f"dataprep {name}")
     return stage_cls(**options)
+
+
+def given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options set on the command line (None: unset, the schema's default)."""
+    return {key: value for key, value in options.items() if value is not None}
 
 
 def summary(title: str, rows: dict[str, Any]) -> None:
@@ -299,6 +304,13 @@ def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.")
              None, help="route (to --rag), drop (to rejected) or tag (keep, tagged fact-heavy).",
              show_default=schema_default("flag", "action")),
          grounded_variants: bool = typer.Option(False, "--grounded-variants", help="Also write retrieval-grounded training variants of each fact-heavy example."),
+         judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether a reply rests on facts its input lacks (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
+         judge_provider: Literal["openai", "anthropic"] = typer.Option("openai", help="The judge's SDK."),
+         judge_base_url: Optional[str] = typer.Option(None, help="The judge's endpoint, for a proxy or an OpenAI-compatible server."),
+         judge_scope: Optional[Literal["uncertain", "kept", "all"]] = typer.Option(
+             None, help="Which replies the judge sees: uncertain (near the threshold), kept (every one the scorer would keep "
+                        "for training: it misses most facts with no digit and no name) or all.",
+             show_default=schema_default("flag", "judge_scope")),
          probe_model: Optional[str] = typer.Option(None, help="Knowledge probe: the model to be fine-tuned, sampled on each prompt; facts it never states go to RAG."),
          probe_base_url: Optional[str] = typer.Option(None, help="The probe's OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM) or http://localhost:11434/v1 (Ollama)."),
          probe_samples: Optional[int] = typer.Option(None, min=1, help="Answers sampled per prompt by the probe (default: the flag schema's).")):
@@ -306,10 +318,11 @@ def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.")
 
     Example: [bold]dataprep flag unique.jsonl --out behaviour.jsonl --rag rag.jsonl --knowledge docs/[/bold]
     """
+    judge = {"model": judge_model, "provider": judge_provider, "base_url": judge_base_url}
     probe = {"model": probe_model, "base_url": probe_base_url, "samples": probe_samples}
     options = {"threshold": threshold, "knowledge": str(knowledge) if knowledge else None, "action": action,
-               "grounded_variants": grounded_variants or None,
-               "probe": {key: value for key, value in probe.items() if value is not None} if probe_model else None}
+               "grounded_variants": grounded_variants or None, "judge_scope": judge_scope,
+               "judge": given(judge) if judge_model else None, "probe": given(probe) if probe_model else None}
     outcome = run_stage("flag", options, records_input([in_file]), out_file,
                         {"rag_candidates": rag, "rejected": side_path(out_file, "rejected")})
     single_summary("dataprep flag", outcome)

@@ -90,12 +90,12 @@ def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
 
 
 
-def judge_recipe(tmp_path, server: FakeLLMServer, **recipe) -> object:
+def judge_recipe(tmp_path, server: FakeLLMServer, flag: dict | None = None, **recipe) -> object:
     write_jsonl(tmp_path / "in.jsonl", [{"messages": [{"role": "user", "content": "Can you help?"},
                                                       {"role": "assistant", "content": reply}], "tags": ["pii:scrubbed"]}
                                         for reply in REPLIES])
     path = tmp_path / "r.yaml"
-    path.write_text(json.dumps({**recipe, "inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge": {
+    path.write_text(json.dumps({**recipe, "inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {**(flag or {}), "judge": {
         "model": "gpt-4.1-mini", "base_url": server.openai_url}}}]}), encoding="utf-8")
     return load_recipe(path)
 
@@ -116,3 +116,73 @@ def test_the_run_wide_budget_stops_the_judge(tmp_path, monkeypatch):
         manifest = run_recipe(judge_recipe(tmp_path, server, budget_usd=0.0001), tmp_path / "run").manifest
         assert server.model_calls() == []
     assert manifest["stages"][-1]["stats"]["judge_skipped"] == 2
+
+
+# a fact with no digit and no name, which the offline scorer does not see, and a reply that only responds
+INTERACTION = ("Can I drink grapefruit juice with my statin?",
+               "Better not: grapefruit blocks the enzyme that breaks the drug down, so more of it stays in your blood.")
+ROUTING = ("Can I drink grapefruit juice with my statin?", "I'll pass this to our pharmacist, who will reply by email.")
+
+
+def judge_knows_pharmacology(provider: str, body: dict) -> dict:
+    reply = prompt_of(provider, body).split("FINAL ASSISTANT REPLY:")[-1]
+    heavy = "enzyme" in reply
+    return {"fact_heavy": heavy, "unsupported_facts": ["grapefruit blocks the enzyme"] if heavy else [],
+            "reason": "a drug interaction from memory" if heavy else "routes the question"}
+
+
+def scoped_run(tmp_path, server: FakeLLMServer, scope: str | None, name: str) -> dict:
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "tags": ["pii:scrubbed"]}
+            for q, a in (INTERACTION, ROUTING)]
+    write_jsonl(tmp_path / "in.jsonl", rows)
+    flag = {"judge": {"model": "gpt-4.1-mini", "base_url": server.openai_url}, **({"judge_scope": scope} if scope else {})}
+    recipe = tmp_path / f"{name}.yaml"
+    recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": flag}]}), encoding="utf-8")
+    return run_recipe(load_recipe(recipe), tmp_path / name).manifest
+
+
+def test_judging_every_kept_reply_catches_a_fact_the_offline_scorer_cannot_see(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    with FakeLLMServer(responder=judge_knows_pharmacology) as server:
+        scoped_run(tmp_path, server, None, "uncertain")
+        assert server.model_calls() == []  # both scored far from the threshold: nothing is uncertain
+        assert replies(tmp_path / "uncertain" / "train.jsonl") == {INTERACTION[1], ROUTING[1]}
+
+        manifest = scoped_run(tmp_path, server, "kept", "kept")
+        assert len(server.model_calls()) == 2
+    assert replies(tmp_path / "kept" / "rag_candidates.jsonl") == {INTERACTION[1]}
+    assert replies(tmp_path / "kept" / "train.jsonl") == {ROUTING[1]}
+    routed = read_jsonl(tmp_path / "kept" / "rag_candidates.jsonl")[0]
+    assert routed["scores"]["fact_heavy_offline"] < 0.5 and routed["scores"]["fact_heavy"] == 0.9
+    assert "judge found: grapefruit blocks the enzyme" in routed["reasons"]["fact_heavy"]
+    assert (manifest["stages"][-1]["stats"]["judged"], manifest["stages"][-1]["stats"]["judge_overturned"]) == (2, 1)
+
+
+def test_judge_scopes_choose_which_replies_are_asked_about(tmp_path, monkeypatch):
+    """kept: all but the clearly fact-heavy reply, which goes to RAG anyway; all: every reply."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    sent = {}
+    for scope in ("kept", "all"):
+        with FakeLLMServer(responder=judge_says_prices_only) as server:
+            run_recipe(judge_recipe(tmp_path, server, {"judge_scope": scope}), tmp_path / scope)
+            sent[scope] = {reply for reply in REPLIES if any(reply in json.dumps(call.body) for call in server.model_calls())}
+    assert sent["kept"] == set(REPLIES) - {"It takes 3 days."}
+    assert sent["all"] == set(REPLIES)
+    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"The fee is $49.99 per month."}
+
+
+def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):
+    from conftest import run_cli
+
+    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "tags": ["pii:scrubbed"]}
+            for q, a in (INTERACTION, ROUTING)]
+    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    with FakeLLMServer(responder=judge_knows_pharmacology) as server:
+        result = run_cli("flag", source, "--out", tmp_path / "kept.jsonl", "--rag", tmp_path / "rag.jsonl",
+                         "--judge-model", "gpt-4.1-mini", "--judge-base-url", server.openai_url, "--judge-scope", "kept",
+                         env={"OPENAI_API_KEY": KEY})
+        assert result.returncode == 0, result.stderr
+        assert len(server.model_calls()) == 2
+    assert replies(tmp_path / "rag.jsonl") == {INTERACTION[1]}
+    assert replies(tmp_path / "kept.jsonl") == {ROUTING[1]}
+    assert KEY not in result.stdout + result.stderr

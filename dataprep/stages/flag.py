@@ -16,6 +16,10 @@ Records at or above ``threshold`` are acted on (``action``):
 Records within ``uncertain_margin`` of the threshold are tagged ``fact-heavy-uncertain`` and
 counted: they are the ones a judge or a reviewer should look at.
 
+``judge`` asks an LLM about the final replies ``judge_scope`` names: the uncertain ones (default),
+every one the scorer would keep for training (``kept``: it misses most facts with neither digit
+nor name, and training on a fact is the costly error), or ``all``. Its verdict decides them.
+
 ``knowledge`` points at the team's documents (a folder of .md/.txt files, or a JSONL file
 with a ``text`` field per line). Replies are searched in it with BM25 (bm25s); a reply whose
 unsupported facts a passage holds is fact-heavy whatever its score, with that passage as
@@ -90,7 +94,7 @@ class Finding:
     evidence: Passage | None = None
     evidence_facts: list[str] = field(default_factory=list)
     candidates: list[Passage] = field(default_factory=list)  # retrieved passages, best first
-    judged: dict[str, Any] | None = None  # the LLM judge's verdict, for uncertain records
+    judged: dict[str, Any] | None = None  # the LLM judge's verdict, for the records judge_scope names
     probed: dict[str, Any] | None = None  # what the knowledge probe found: the facts the model does not know
 
     @property
@@ -331,10 +335,11 @@ class Flag(Stage):
 
     def __init__(self, threshold: float = 0.5, action: str = "route", uncertain_margin: float = 0.15,
                  knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY,
-                 judge: dict[str, Any] | None = None, probe: dict[str, Any] | None = None):
+                 judge: dict[str, Any] | None = None, judge_scope: str = "uncertain",
+                 probe: dict[str, Any] | None = None):
         super().__init__(threshold=threshold, action=action, uncertain_margin=uncertain_margin, knowledge=knowledge,
                          grounded_variants=grounded_variants, not_found_reply=not_found_reply, judge=judge,
-                         probe=probe)
+                         judge_scope=judge_scope, probe=probe)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
         path = self._knowledge_path(ctx)
@@ -372,7 +377,7 @@ class Flag(Stage):
             if probe:
                 probe.probe(findings)
             if judge:
-                judge.judge([f for f in findings if f.last_reply and not f.probed and self._uncertain(f.score)])
+                judge.judge([f for f in findings if f.last_reply and not f.probed and self._to_judge(f.score)])
             for finding in findings:
                 yield from self.decide(finding, ctx, tally, grounding)
         ctx.stats.update(tally.stats())
@@ -424,6 +429,13 @@ class Flag(Stage):
 
     def _uncertain(self, score: float) -> bool:
         return abs(score - self.options["threshold"]) < self.options["uncertain_margin"]
+
+    def _to_judge(self, score: float) -> bool:
+        """Whether the judge is asked about a final reply the offline scorer gave ``score``."""
+        scope = self.options["judge_scope"]
+        if scope == "kept":
+            return score < self.options["threshold"] + self.options["uncertain_margin"]
+        return scope == "all" or self._uncertain(score)
 
     def act(self, finding: Finding, reasons: list[str], ctx: StageContext) -> Iterator[Record]:
         record, action = finding.record, self.options["action"]
