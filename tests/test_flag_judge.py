@@ -186,3 +186,26 @@ def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):
     assert replies(tmp_path / "rag.jsonl") == {INTERACTION[1]}
     assert replies(tmp_path / "kept.jsonl") == {ROUTING[1]}
     assert KEY not in result.stdout + result.stderr
+
+
+def test_what_the_judge_writes_is_scrubbed_and_escaped_wherever_it_lands(tmp_path, monkeypatch):
+    """The judge's reason and facts are a model's words about users' text: personal data and markup in them are
+    treated like the logs' own in every output (the answer cache under cache/ keeps the answer as it came)."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    hostile = "maria.lopez@example.com said <script>alert(1)</script> [bold red]boom[/bold red] \x1b[31mred"
+
+    def quoting(provider: str, body: dict) -> dict:
+        return {**judge_knows_pharmacology(provider, body), "reason": hostile, "unsupported_facts": [hostile]}
+
+    with FakeLLMServer(responder=quoting) as server:
+        scoped_run(tmp_path, server, "kept", "run")
+    routed = read_jsonl(tmp_path / "run" / "rag_candidates.jsonl")[0]
+    assert any(reason.startswith("judge: <EMAIL_1> said") for reason in routed["reasons"]["fact_heavy"])
+    written = [path for path in (tmp_path / "run").rglob("*") if path.is_file() and "cache" not in path.parts
+               and path.suffix in (".jsonl", ".json", ".html", ".md")]
+    assert any(path.suffix == ".html" for path in written)
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert "maria" not in text, path
+        if path.suffix == ".html":
+            assert "<script>alert" not in text and "\x1b" not in text, path

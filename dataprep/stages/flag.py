@@ -57,7 +57,7 @@ from ..errors import InputError
 from ..facts import Assessment, assess_trained_replies, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
-from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
+from ..pipeline import RecordSource, Stage, StageContext, default_scrubber, files_fingerprint, register
 from ..record import UNCERTAIN_TAG, Record, derived_id, message_text, readable_text
 
 ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
@@ -158,13 +158,20 @@ class Judge:
                 self.skipped += 1  # over budget or unusable answer: the offline score stands
                 continue
             before = finding.score
-            finding.judged = completion.value
+            finding.judged = _scrubbed_verdict(completion.value)
             self.judged += 1
             self.overturned += (before >= self.threshold) != (finding.score >= self.threshold)
 
     def stats(self) -> dict[str, Any]:
         return {"judged": self.judged, "judge_skipped": self.skipped, "judge_overturned": self.overturned,
                 "judge_calls": self.llm.stats()}
+
+
+def _scrubbed_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The judge's verdict with its words PII-scrubbed: they go into the outputs, and a model may
+    quote or make up anything."""
+    scrub = default_scrubber().scrub_text
+    return {**verdict, "reason": scrub(verdict["reason"]), "unsupported_facts": list(map(scrub, verdict["unsupported_facts"]))}
 
 
 # -- the knowledge probe ----------------------------------------------------------------------------
@@ -205,7 +212,9 @@ class Probe:
         unknown = [fact for fact, count in hits.items() if count == 0]
         finding.probed = {"model": self.caller.llm.settings.model, "samples": len(answers),
                           "unknown_facts": unknown, "known_facts": [fact for fact in hits if fact not in unknown],
-                          "answers": [excerpt_of(answer, PROBE_SAMPLE_CHARS) for answer in answers]}
+                          # evidence in the outputs: scrubbed, as a model may state anyone's e-mail or phone
+                          "answers": [excerpt_of(default_scrubber().scrub_text(answer), PROBE_SAMPLE_CHARS)
+                                      for answer in answers]}
         self.probed += 1
         self.unknown += bool(unknown)
 
