@@ -108,6 +108,10 @@ def test_planning_estimates_the_judge_and_sends_nothing(tmp_path, monkeypatch):
         plan = plan_recipe(judge_recipe(tmp_path, server), tmp_path / "plan")
         assert server.model_calls() == []
     assert (plan.stages[-1].llm["calls"], plan.stages[-1].llm["model"]) == (2, "gpt-4.1-mini")
+    with FakeLLMServer(responder=judge_says_prices_only) as server:
+        plan = plan_recipe(judge_recipe(tmp_path, server, {"judge_scope": "kept"}), tmp_path / "plan-kept")
+        assert server.model_calls() == []
+    assert plan.stages[-1].llm["calls"] == 4  # every reply but the clearly fact-heavy one
 
 
 def test_the_run_wide_budget_stops_the_judge(tmp_path, monkeypatch):
