@@ -2267,6 +2267,13 @@ class Scrubber:
             text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym)
         return placeholders.replaced
 
+    def scrub_reply(self, prompt: list[dict[str, Any]], reply: str) -> str:
+        """A reply a person wrote for ``prompt`` (a reviewer's correction), scrubbed as the conversation
+        would be: a value new to it gets the next placeholder of its kind."""
+        conversation = Record(messages=[*prompt, {"role": "assistant", "content": reply}])
+        self.scrub_record(conversation)
+        return conversation.messages[-1]["content"]
+
     def scrub_id(self, record_id: str) -> str:
         """A record's id as it may leave the machine. A record file's own ids are the user's
         strings ("maria@example.com-3"): one the scrubber finds anything in becomes a keyed hash,

@@ -231,6 +231,29 @@ def test_resume_after_pull_applies_verdicts(tmp_path):
     assert stats["queue"] == 2
 
 
+def test_what_a_reviewer_types_is_scrubbed_before_it_reaches_the_outputs(tmp_path):
+    """A corrected reply and a reason are typed by a person, who may paste a customer's details into them: they
+    reach train and eval scrubbed like the logs, the new values numbered after the conversation's own. Who
+    reviewed stays as Label Studio names them."""
+    rows = [chat("Where is my label? I'm <EMAIL_1>.", "It is on its way.", tags=list(SCRUBBED), split="eval")]
+    recipe = make_run(tmp_path, rows)
+    run = tmp_path / "run"
+    run_recipe(load_recipe(recipe), run)
+    record_id = read_jsonl(run / "eval.jsonl")[0]["id"]
+    write_jsonl(run / "review" / "verdicts.jsonl", [verdict(
+        record_id, "needs_edit", reason="should name maria.lopez@example.com",
+        edited_reply="I've sent the label to <EMAIL_1> and to maria.lopez@example.com; call +1 415 555 0199.")])
+    run_recipe(load_recipe(recipe), run, resume=True)
+    edited = read_jsonl(run / "eval.jsonl")[0]
+    assert edited["messages"][-1]["content"] == "I've sent the label to <EMAIL_1> and to <EMAIL_2>; call <PHONE_1>."
+    assert edited["review"]["edited_reply"] == edited["messages"][-1]["content"]
+    assert edited["review"]["reason"] == "should name <EMAIL_1>" and edited["review"]["reviewer"] == "ann@example.com"
+    for path in run.rglob("*"):
+        if path.is_file() and path.name != "verdicts.jsonl":  # this test's own input (pull scrubs the real one)
+            text = path.read_text(encoding="utf-8", errors="ignore")
+            assert "maria" not in text and "555 0199" not in text, path
+
+
 def test_resume_without_new_verdicts_reuses_the_review_stage(tmp_path):
     recipe, run, ids = small_run(tmp_path)
     write_jsonl(run / "review" / "verdicts.jsonl", [verdict(ids["rejected"], "reject", reason="unsafe")])
@@ -351,6 +374,18 @@ def test_export_becomes_verdicts_with_disputes_and_agreement():
     # several reviewers on r1 (agree), r2 (disagree), r4 (same verdict: agree on it), r8 (1 of 3 pairs agree)
     assert summary.agreement["tasks"] == 4
     assert summary.agreement["pairwise"] == round((1 + 0 + 1 + 1 / 3) / 4, 4)
+
+
+def test_a_pasted_customer_detail_in_an_edit_is_scrubbed_when_pulled():
+    """The verdicts file holds no raw value a reviewer pasted; a new one is numbered after the placeholders the
+    task shows (the conversation's <EMAIL_1> is someone else)."""
+    edit = "Sent to <EMAIL_1> and maria.lopez@example.com, or call +1 415 555 0199."
+    task = export_task("r1", annotation("Needs edit", "ann@x", edit=edit))
+    task["data"]["conversation"] = "── user ──\nI'm <EMAIL_1>, where is my parcel?"
+    rows, _ = verdicts_from_export([task], "export.json")
+    scrubbed = "Sent to <EMAIL_1> and <EMAIL_2>, or call <PHONE_1>."
+    assert rows[0]["edited_reply"] == scrubbed and rows[0]["annotations"][0]["edited_reply"] == scrubbed
+    assert "maria" not in json.dumps(rows)
 
 
 def test_json_min_export_is_refused_with_a_clear_message(tmp_path):

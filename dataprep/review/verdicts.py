@@ -9,7 +9,7 @@ reviewer's latest annotation counts) or a manager marks an annotation as ground 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -17,6 +17,7 @@ import orjson
 
 from ..errors import InputError
 from ..jsonl import BadLine, iter_lines
+from ..pipeline import default_scrubber
 from .tasks import ID_FIELD
 
 VERDICTS = ("accept", "reject", "needs_edit")
@@ -83,7 +84,17 @@ def latest_judgements(task: dict[str, Any]) -> list[Judgement]:
         found = judgement(annotation)
         if found is not None:
             by_reviewer[found.reviewer] = found
-    return [by_reviewer[name] for name in sorted(by_reviewer)]
+    return [scrubbed_edit(task, by_reviewer[name]) for name in sorted(by_reviewer)]
+
+
+def scrubbed_edit(task: dict[str, Any], judgement: Judgement) -> Judgement:
+    """A corrected reply may hold what its reviewer pasted (a customer's address, a phone number): it
+    is scrubbed before it is written, as a reply to the conversation the task shows, so a value new
+    to it gets the next placeholder of its kind rather than one the conversation already uses."""
+    if not judgement.edited_reply:
+        return judgement
+    shown = [{"role": "user", "content": value} for value in task["data"].values() if isinstance(value, str)]
+    return replace(judgement, edited_reply=default_scrubber().scrub_reply(shown, judgement.edited_reply))
 
 
 def combine(record_id: str, task: dict[str, Any], judgements: list[Judgement]) -> dict[str, Any]:
