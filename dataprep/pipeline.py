@@ -148,6 +148,12 @@ class StageContext:
     scrubber: Any = field(default_factory=default_scrubber)
     _aside: Callable[[str, "dict[str, Any] | Serialized"], None] | None = None
 
+    def scrubbed_text(self, text: str) -> str:
+        """Text a stage puts in a record from outside the logs (a model's words, a reviewer's, a
+        passage of the team's documents), scrubbed with the run's scrubber: the output guard passes
+        over records a stage has scrubbed. As it is when the recipe turned scrubbing off."""
+        return self.scrubber.scrub_text(text) if self.scrubber is not None else text
+
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:
         """Route ``record`` out of training to ``place`` with a reason a person understands."""
         record.disposition = aside_disposition(place, self.stage, reason, detail)

@@ -607,6 +607,22 @@ def test_facts_found_in_the_knowledge_source_come_with_their_passage(tmp_path):
     assert (stats["knowledge_passages"], stats["evidence_found"]) == (4, 2)
 
 
+def test_a_passage_quoted_as_evidence_is_scrubbed_like_the_records(tmp_path):
+    """A team's documents may name staff: the passage copied into a scrubbed record's rag block, and into
+    its grounded variants, is scrubbed; it is read as written to find the facts."""
+    (tmp_path / "docs").mkdir(parents=True)
+    (tmp_path / "docs" / "claims.md").write_text(
+        "# Claims\nWarranty claims over $500 go to our claims lead Jane Whitfield "
+        "(jane.whitfield@larkfield.example, +44 20 7946 0321).\n", encoding="utf-8")
+    rows = [chat("Who handles big warranty claims?", "Claims over $500 go to our claims lead.", tags=["pii:scrubbed"])]
+    make_run(tmp_path, "{knowledge: docs, grounded_variants: true}", rows)
+    evidence = read_jsonl(tmp_path / "run" / "rag_candidates.jsonl")[0]["disposition"]["rag"]["evidence"]
+    assert evidence["facts"] == ["$500"]
+    assert evidence["text"] == "Claims\nWarranty claims over $500 go to our claims lead <NAME_1> (<EMAIL_1>, <PHONE_1>)."
+    for path in (tmp_path / "run").rglob("*.jsonl"):
+        assert "Whitfield" not in path.read_text(encoding="utf-8") and "7946" not in path.read_text(encoding="utf-8")
+
+
 def test_a_jsonl_knowledge_source_and_its_errors(tmp_path):
     write_jsonl(tmp_path / "kb.jsonl", [{"id": "kb-1", "title": "Shipping", "text": "Standard shipping costs $4.99; free over $75."}])
     _, out = make_run(tmp_path, "{knowledge: kb.jsonl}", [FACTS[0]])

@@ -50,14 +50,14 @@ import re
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..engine import batched
 from ..errors import InputError
 from ..facts import Assessment, assess_trained_replies, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
-from ..pipeline import RecordSource, Stage, StageContext, default_scrubber, files_fingerprint, register
+from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..record import UNCERTAIN_TAG, Record, derived_id, message_text, readable_text
 
 ACTION_COUNTS = {"route": "routed", "drop": "dropped", "tag": "tagged"}
@@ -146,6 +146,7 @@ class Judge:
         self.threshold = threshold
         self.caller = LLMCaller(options, ctx, "flag judge")
         self.llm = self.caller.llm
+        self.scrub = ctx.scrubbed_text  # the verdict's words go into the outputs, and a model may quote anything
         self.judged = self.skipped = self.overturned = 0
 
     def judge(self, findings: list[Finding]) -> None:
@@ -158,20 +159,15 @@ class Judge:
                 self.skipped += 1  # over budget or unusable answer: the offline score stands
                 continue
             before = finding.score
-            finding.judged = _scrubbed_verdict(completion.value)
+            verdict = completion.value
+            finding.judged = {**verdict, "reason": self.scrub(verdict["reason"]),
+                              "unsupported_facts": list(map(self.scrub, verdict["unsupported_facts"]))}
             self.judged += 1
             self.overturned += (before >= self.threshold) != (finding.score >= self.threshold)
 
     def stats(self) -> dict[str, Any]:
         return {"judged": self.judged, "judge_skipped": self.skipped, "judge_overturned": self.overturned,
                 "judge_calls": self.llm.stats()}
-
-
-def _scrubbed_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
-    """The judge's verdict with its words PII-scrubbed: they go into the outputs, and a model may
-    quote or make up anything."""
-    scrub = default_scrubber().scrub_text
-    return {**verdict, "reason": scrub(verdict["reason"]), "unsupported_facts": list(map(scrub, verdict["unsupported_facts"]))}
 
 
 # -- the knowledge probe ----------------------------------------------------------------------------
@@ -186,6 +182,7 @@ class Probe:
 
     def __init__(self, options: dict[str, Any], ctx: StageContext):
         self.caller = LLMCaller(options, ctx, "flag probe", temperature=1.0, max_tokens=512, concurrency=8)
+        self.scrub = ctx.scrubbed_text  # samples kept as evidence: a model may state anyone's e-mail or phone
         self.samples = options.get("samples", 5)
         self.probed = self.unknown = self.skipped = 0
 
@@ -212,9 +209,7 @@ class Probe:
         unknown = [fact for fact, count in hits.items() if count == 0]
         finding.probed = {"model": self.caller.llm.settings.model, "samples": len(answers),
                           "unknown_facts": unknown, "known_facts": [fact for fact in hits if fact not in unknown],
-                          # evidence in the outputs: scrubbed, as a model may state anyone's e-mail or phone
-                          "answers": [excerpt_of(default_scrubber().scrub_text(answer), PROBE_SAMPLE_CHARS)
-                                      for answer in answers]}
+                          "answers": [excerpt_of(self.scrub(answer), PROBE_SAMPLE_CHARS) for answer in answers]}
         self.probed += 1
         self.unknown += bool(unknown)
 
@@ -450,7 +445,7 @@ class Flag(Stage):
         record, action = finding.record, self.options["action"]
         reason = f"fact-heavy ({finding.score:.2f}): " + "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
         if action == "route":
-            ctx.set_aside(record, "rag_candidates", reason, rag=_rag_block(finding))
+            ctx.set_aside(record, "rag_candidates", reason, rag=_rag_block(finding, ctx.scrubbed_text))
         elif action == "drop":
             ctx.set_aside(record, "rejected", reason)
         else:
@@ -488,15 +483,16 @@ def _find_evidence(finding: Finding) -> None:
             return
 
 
-def _rag_block(finding: Finding) -> dict[str, Any]:
-    """What a RAG indexer needs: the question, the answer, the facts, where they came from."""
+def _rag_block(finding: Finding, scrub: Callable[[str], str]) -> dict[str, Any]:
+    """What a RAG indexer needs: the question, the answer, the facts, where they came from (the
+    passage of the team's documents scrubbed like the records: a document may name staff)."""
     record, (reply, before) = finding.record, finding.turn()
     return {
         "question": _question(before),
         "answer": reply,
         "facts": finding.assessment.facts,
         "source_id": record.id,
-        "evidence": {"source": finding.evidence.source, "text": finding.evidence.text,
+        "evidence": {"source": finding.evidence.source, "text": scrub(finding.evidence.text),
                      "facts": finding.evidence_facts} if finding.evidence else None,
         **({"probe": finding.probed} if finding.probed else {}),
     }

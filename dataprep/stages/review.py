@@ -207,10 +207,8 @@ def apply_verdict(record: Record, row: dict[str, Any], ctx: StageContext) -> str
         said = ", ".join(f"{a.get('reviewer')} {a.get('verdict')}" for a in row.get("annotations", []))
         review.update(status="disputed", verdict=None, reviewer=reviewer, reason=f"reviewers disagree: {said}")
         return "disputed"
-    scrubber = ctx.scrubber  # what a reviewer typed may hold a customer's details; None: text stays as typed
-    verdict, reason = row.get("verdict"), row.get("reason")
-    if reason and scrubber is not None:
-        reason = scrubber.scrub_text(reason)
+    # what a reviewer typed may hold a customer's details
+    verdict, reason = row.get("verdict"), ctx.scrubbed_text(row["reason"]) if row.get("reason") else None
     review.update(status="done", verdict=verdict, reviewer=reviewer, reason=reason)
     if verdict == "reject":
         ctx.set_aside(record, "rejected", f"review: {reason or 'rejected, no reason given'}", reviewer=reviewer)
@@ -221,8 +219,8 @@ def apply_verdict(record: Record, row: dict[str, Any], ctx: StageContext) -> str
             ctx.set_aside(record, "rejected", "review: needs edit, but the reviewer gave no corrected reply",
                           reviewer=reviewer)
             return "unedited"
-        if scrubber is not None:
-            edited = scrubber.scrub_reply(record.prompt_messages, edited)
+        if ctx.scrubber is not None:
+            edited = ctx.scrubber.scrub_reply(record.prompt_messages, edited)
         review["edited_reply"] = edited
         record.replace_target({"role": "assistant", "content": edited}, stage="review",
                               why=f"edited by {reviewer}" + (f": {reason}" if reason else ""))
