@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import read_jsonl, write_jsonl
+from conftest import chat, read_jsonl, write_jsonl
 from fake_llm_server import FakeLLMServer, prompt_of
 from dataprep.errors import DataprepError
 from dataprep.recipe import load_recipe
@@ -135,10 +135,12 @@ def judge_knows_pharmacology(provider: str, body: dict) -> dict:
             "reason": "a drug interaction from memory" if heavy else "routes the question"}
 
 
+def write_pharmacy_chats(tmp_path):
+    return write_jsonl(tmp_path / "in.jsonl", [chat(q, a, tags=["pii:scrubbed"]) for q, a in (INTERACTION, ROUTING)])
+
+
 def scoped_run(tmp_path, server: FakeLLMServer, scope: str | None, name: str) -> dict:
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "tags": ["pii:scrubbed"]}
-            for q, a in (INTERACTION, ROUTING)]
-    write_jsonl(tmp_path / "in.jsonl", rows)
+    write_pharmacy_chats(tmp_path)
     flag = {"judge": {"model": "gpt-4.1-mini", "base_url": server.openai_url}, **({"judge_scope": scope} if scope else {})}
     recipe = tmp_path / f"{name}.yaml"
     recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": flag}]}), encoding="utf-8")
@@ -178,9 +180,7 @@ def test_judge_scopes_choose_which_replies_are_asked_about(tmp_path, monkeypatch
 def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):
     from conftest import run_cli
 
-    rows = [{"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "tags": ["pii:scrubbed"]}
-            for q, a in (INTERACTION, ROUTING)]
-    source = write_jsonl(tmp_path / "in.jsonl", rows)
+    source = write_pharmacy_chats(tmp_path)
     with FakeLLMServer(responder=judge_knows_pharmacology) as server:
         result = run_cli("flag", source, "--out", tmp_path / "kept.jsonl", "--rag", tmp_path / "rag.jsonl",
                          "--judge-model", "gpt-4.1-mini", "--judge-base-url", server.openai_url, "--judge-scope", "kept",
