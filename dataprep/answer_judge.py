@@ -16,7 +16,7 @@ import orjson
 import xxhash
 
 from .llm_caller import LLMCaller
-from .pipeline import StageContext, scrubbed_reason
+from .pipeline import StageContext
 from .reply_agreement import Reply
 
 JUDGE_SYSTEM = """You review a dataset for fine-tuning a support assistant. Two assistant replies were logged for
@@ -37,6 +37,7 @@ ROUNDS = 3
 class AnswerJudge:
     def __init__(self, options: dict[str, Any], ctx: StageContext):
         self.caller = LLMCaller(options, ctx, "dedup judge")
+        self.scrub = ctx.scrubbed_text  # the model's words go into the outputs (it may quote a reply)
         self.verdicts: dict[bytes, str | None] = {}  # per pair of replies: how they differ, or None
         self.pending: dict[bytes, tuple[Reply, Reply]] = {}
         self.asked = self.split = self.skipped = 0
@@ -74,9 +75,8 @@ class AnswerJudge:
                 continue
             self.asked += 1
             self.split += not completion.value["same_answer"]
-            # the model's words go into the outputs: scrubbed like any reason (it may quote a reply)
             self.verdicts[key] = None if completion.value["same_answer"] else \
-                f"judge: {scrubbed_reason(completion.value['difference'].strip() or 'different answers')}"
+                f"judge: {self.scrub(completion.value['difference'].strip() or 'different answers')}"
         return bool(completions)
 
     def stats(self) -> dict[str, Any]:

@@ -223,14 +223,14 @@ class Text:
         index = _hint_index(pattern)
         if index is None:
             return pattern.search(self.lower if lower else self.value) is not None
-        return index in self.hints(lower)
+        return index in self.occurring(lower)
 
     def may_find(self, where: Where | None) -> bool:
         """False only when none of the hints of ``where`` occurs: then there is nowhere to look."""
         return where is None or not where.hints or not (
-            where.in_text.isdisjoint(self.hints(False)) and where.in_lower.isdisjoint(self.hints(True)))
+            where.in_text.isdisjoint(self.occurring(False)) and where.in_lower.isdisjoint(self.occurring(True)))
 
-    def hints(self, lower: bool) -> frozenset[int]:
+    def occurring(self, lower: bool) -> frozenset[int]:
         """The numbers of the ``compiled_re2`` patterns that occur in the text, or in its lower case."""
         if lower not in self._occurring:
             self._occurring[lower] = HINTS.occurring(self.lower if lower else self.value)
