@@ -213,3 +213,13 @@ def test_what_the_judge_writes_is_scrubbed_and_escaped_wherever_it_lands(tmp_pat
         assert "maria" not in text, path
         if path.suffix == ".html":
             assert "<script>alert" not in text and "\x1b" not in text, path
+
+
+def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):
+    from conftest import run_cli
+
+    source = write_pharmacy_chats(tmp_path)
+    result = run_cli("flag", source, "--out", tmp_path / "kept.jsonl", "--rag", tmp_path / "rag.jsonl", "--judge-scope", "all")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "flag.judge_scope all names replies for a judge, but there is none" in " ".join(result.stderr.split())
+    assert not (tmp_path / "kept.jsonl").exists()

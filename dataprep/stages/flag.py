@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..engine import batched
-from ..errors import InputError
+from ..errors import InputError, RecipeError
 from ..facts import Assessment, assess_trained_replies, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
@@ -341,6 +341,9 @@ class Flag(Stage):
                  knowledge: str | None = None, grounded_variants: bool = False, not_found_reply: str = NOT_FOUND_REPLY,
                  judge: dict[str, Any] | None = None, judge_scope: str = "uncertain",
                  probe: dict[str, Any] | None = None):
+        if judge is None and judge_scope != "uncertain":  # said now, not found out from an unjudged run
+            raise RecipeError(f"flag.judge_scope {judge_scope} names replies for a judge, but there is none: "
+                              "set flag.judge (its model), or --judge-model with dataprep flag")
         super().__init__(threshold=threshold, action=action, uncertain_margin=uncertain_margin, knowledge=knowledge,
                          grounded_variants=grounded_variants, not_found_reply=not_found_reply, judge=judge,
                          judge_scope=judge_scope, probe=probe)
