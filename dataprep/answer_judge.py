@@ -1,11 +1,14 @@
-"""An LLM's second opinion on replies to one input that the rules call one answer.
+"""An LLM's second opinion on replies to one input: one answer, or not.
 
 ``reply_agreement`` reads the disagreements rules can see: numbers, decisions, options, tool
 calls. Others take meaning ("the IT desk grants it" / "request it in the portal"). With
 ``dedup: {judge: {model: ...}}``, each pair of different wordings the rules would put in one
 answer is asked once: the same answer, or not. "Not" splits them as a rule would, the judge's
-words as the reason. Answers are cached (a rerun makes no call) and budgeted; a pair the budget
-leaves unasked keeps the rules' view. Records leave the machine: unscrubbed ones are refused.
+words as the reason. With ``judge_scope: all`` the pairs the rules split are asked too, and "the
+same" makes them one answer: the rules misread some agreeing replies ("tips go entirely to your
+driver" against a plain "yes"). Answers are cached (a rerun makes no call) and budgeted; a pair
+the budget leaves unasked keeps the rules' view. Records leave the machine: unscrubbed ones are
+refused.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ VERDICT_SCHEMA = {
     "type": "object", "additionalProperties": False, "required": ["same_answer", "difference"],
     "properties": {"same_answer": {"type": "boolean"}, "difference": {"type": "string"}},
 }
+SAME_ANSWER = "same answer"  # the verdict on a pair the judge calls one answer
 CONTEXT_CHARS = 4000  # of the conversation before the replies, its end kept: the question is last
 #: rounds of asking: an answer the judge splits meets the other answers, and those pairs are new
 ROUNDS = 3
@@ -38,13 +42,14 @@ class AnswerJudge:
     def __init__(self, options: dict[str, Any], ctx: StageContext):
         self.caller = LLMCaller(options, ctx, "dedup judge")
         self.scrub = ctx.scrubbed_text  # the model's words go into the outputs (it may quote a reply)
-        self.verdicts: dict[bytes, str | None] = {}  # per pair of replies: how they differ, or None
+        #: per pair of replies: SAME_ANSWER, how they differ, or None when unanswered (over budget)
+        self.verdicts: dict[bytes, str | None] = {}
         self.pending: dict[bytes, tuple[Reply, Reply]] = {}
         self.asked = self.split = self.skipped = 0
 
-    def difference(self, a: Reply, b: Reply) -> str | None:
-        """How the judge says ``a`` and ``b`` differ; None when it says they agree, or has not
-        been asked yet (the pair is then kept for the next round)."""
+    def verdict(self, a: Reply, b: Reply) -> str | None:
+        """SAME_ANSWER, or how the judge says ``a`` and ``b`` differ; None when it has not been asked
+        yet (the pair is then kept for the next round) or gave no answer."""
         key = _pair_key(a, b)
         if key not in self.verdicts:
             self.pending.setdefault(key, (a, b))
@@ -52,7 +57,7 @@ class AnswerJudge:
 
     def settle(self, group_replies: Callable[[], Any]) -> None:
         """Ask about the pairs ``group_replies`` (grouping replies into answers, through
-        ``difference``) meets, round after round, until it meets no new pair."""
+        ``verdict``) meets, round after round, until it meets no new pair."""
         for _ in range(ROUNDS):
             self.pending = {}  # pairs met after the last round of an earlier group were never used
             group_replies()
@@ -75,7 +80,7 @@ class AnswerJudge:
                 continue
             self.asked += 1
             self.split += not completion.value["same_answer"]
-            self.verdicts[key] = None if completion.value["same_answer"] else \
+            self.verdicts[key] = SAME_ANSWER if completion.value["same_answer"] else \
                 f"judge: {self.scrub(completion.value['difference'].strip() or 'different answers')}"
         return bool(completions)
 

@@ -42,11 +42,16 @@ def write_logs(tmp_path, tags=("pii:scrubbed",)) -> None:
 
 
 def write_recipe(tmp_path, server: FakeLLMServer, provider: str = "openai", **judge) -> object:
+    return write_recipe_with(tmp_path, server, provider, judge=judge)
+
+
+def write_recipe_with(tmp_path, server: FakeLLMServer, provider: str = "openai", judge: dict | None = None,
+                      **dedup) -> object:
     url = server.openai_url if provider == "openai" else server.anthropic_url
     model = "gpt-4.1-mini" if provider == "openai" else "claude-haiku-4-5"
     path = tmp_path / "r.yaml"
-    path.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {"judge": {
-        "provider": provider, "model": model, "base_url": url, **judge}}}]}), encoding="utf-8")
+    path.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {**dedup, "judge": {
+        "provider": provider, "model": model, "base_url": url, **(judge or {})}}}]}), encoding="utf-8")
     return path
 
 
@@ -142,3 +147,28 @@ def test_the_judge_s_words_are_scrubbed_before_they_reach_an_output(tmp_path, mo
     portal = by_reply(read_jsonl(tmp_path / "run" / "train.jsonl"))[PORTAL]
     assert any("judge: one says email <EMAIL_1>" in reason for reason in portal["reasons"]["conflict"])
     assert not any("maria" in path.read_text(encoding="utf-8") for path in (tmp_path / "run").glob("*.jsonl"))
+
+
+def test_judging_every_pair_makes_a_reply_the_rules_misread_one_answer(tmp_path, monkeypatch):
+    """judge_scope all: the pairs the rules split are asked too. This judge reads only the way to get access,
+    so it calls the refusal the desk's answer: it joins the desk's answer instead of standing as a conflict."""
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        manifest = run_recipe(load_recipe(write_recipe_with(tmp_path, server, judge_scope="all")), tmp_path / "run").manifest
+        asked = [set(replies_of(prompt_of("openai", call.body))) for call in server.model_calls()]
+    assert any(REFUSAL in pair for pair in asked)
+    kept = by_reply(read_jsonl(tmp_path / "run" / "train.jsonl"))
+    assert REFUSAL not in kept and PORTAL in kept and len(kept) == 2
+    refusal = by_reply(read_jsonl(tmp_path / "run" / "duplicates.jsonl"))[REFUSAL]
+    assert refusal["disposition"]["keeper_id"] in {"r0", "r1"}
+    assert manifest["stages"][-1]["stats"]["conflicts"] == 1  # the portal still disagrees with the desk
+
+
+def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):
+    write_logs(tmp_path)
+    (tmp_path / "r.yaml").write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [
+        {"dedup": {"judge_scope": "all"}}]}), encoding="utf-8")
+    result = run_cli("run", tmp_path / "r.yaml", "--out", tmp_path / "run", cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "dedup.judge_scope all names pairs for a judge, but there is none" in " ".join(result.stderr.split())

@@ -52,9 +52,9 @@ import numpy as np
 import orjson
 import xxhash
 
-from ..answer_judge import AnswerJudge
+from ..answer_judge import SAME_ANSWER, AnswerJudge
 from ..engine import Engine, batched
-from ..errors import InputError
+from ..errors import InputError, RecipeError
 from ..formats.common import parse_moment
 from ..formats.records import read_strict
 from ..input_agreement import Sentences, says_otherwise, sentences
@@ -650,10 +650,14 @@ class Dedup(Stage):
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
                  keep_per_cluster: int = 1, conflicts: bool = True, conflict_below: float = 0.0,
                  against: list[str] | tuple[str, ...] = (), workers: int | None = None,
-                 judge: dict[str, Any] | None = None):
+                 judge: dict[str, Any] | None = None, judge_scope: str = "alike"):
+        if judge is None and judge_scope != "alike":  # said now, not found out from an unjudged run
+            raise RecipeError(f"dedup.judge_scope {judge_scope} names pairs for a judge, but there is none: "
+                              "set dedup.judge (its model)")
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
                          verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
-                         conflict_below=conflict_below, against=list(against), workers=workers, judge=judge)
+                         conflict_below=conflict_below, against=list(against), workers=workers, judge=judge,
+                         judge_scope=judge_scope)
         # "auto": word n-grams, or character 5-grams for short texts (see SHORT_TEXT_WORDS)
         self.params = Params(threshold=threshold, num_perm=num_perm, shingle="word" if shingle == "auto" else shingle,
                              ngram=ngram, verify=verify, workers=workers)
@@ -938,8 +942,10 @@ class Dedup(Stage):
         found = disagreement(a, b)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
-        if found is None and judge is not None:
-            found = judge.difference(a, b)
+        if judge is not None and (found is None or self.options["judge_scope"] == "all"):
+            verdict = judge.verdict(a, b)  # None: not asked yet, or not answered: the rules' view stands
+            if verdict is not None:
+                found = None if verdict is SAME_ANSWER else found or verdict
         return found
 
     def settle(self, plan: Plan) -> None:
