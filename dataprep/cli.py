@@ -86,6 +86,15 @@ def given(options: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value is not None}
 
 
+JUDGE_PROVIDER = typer.Option("openai", help="The judge's SDK.")
+JUDGE_BASE_URL = typer.Option(None, help="The judge's endpoint, for a proxy or an OpenAI-compatible server.")
+
+
+def judge_options(model: str | None, provider: str, base_url: str | None) -> dict[str, Any] | None:
+    """A stage's judge from the command line: none without a model."""
+    return given({"model": model, "provider": provider, "base_url": base_url}) if model else None
+
+
 def summary(title: str, rows: dict[str, Any]) -> None:
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("what", style="bold")
@@ -278,13 +287,21 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
                                              show_default=schema_default("dedup", "view")),
           keep_per_cluster: Optional[int] = typer.Option(None, help="Keep up to this many of each cluster, the most different ones.",
                                                          show_default=schema_default("dedup", "keep_per_cluster")),
-          against: Optional[list[Path]] = typer.Option(None, help="Reference files: drop records near-duplicate to them (decontamination).")):
+          against: Optional[list[Path]] = typer.Option(None, help="Reference files: drop records near-duplicate to them (decontamination)."),
+          judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether two replies to one input give the same answer (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
+          judge_provider: Literal["openai", "anthropic"] = JUDGE_PROVIDER,
+          judge_base_url: Optional[str] = JUDGE_BASE_URL,
+          judge_scope: Optional[Literal["alike", "all"]] = typer.Option(
+              None, help="Which pairs the judge sees: alike (the wordings the rules call one answer) or all (also those "
+                         "they split: agreeing replies the rules misread become one answer).",
+              show_default=schema_default("dedup", "judge_scope"))):
     """Remove exact and near-duplicate records, flag labeling conflicts, decontaminate.
 
     Example: [bold]dataprep dedup mined.jsonl --out unique.jsonl --against eval.jsonl[/bold]
     """
     options = {"threshold": threshold, "view": view, "keep_per_cluster": keep_per_cluster,
-               "against": [str(p) for p in against] if against else None}
+               "against": [str(p) for p in against] if against else None, "judge_scope": judge_scope,
+               "judge": judge_options(judge_model, judge_provider, judge_base_url)}
     outcome = run_stage("dedup", options, records_input([in_file]), out_file,
                         {"duplicates": side_path(out_file, "duplicates", duplicates),
                          "rejected": side_path(out_file, "rejected")})
@@ -305,8 +322,8 @@ def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.")
              show_default=schema_default("flag", "action")),
          grounded_variants: bool = typer.Option(False, "--grounded-variants", help="Also write retrieval-grounded training variants of each fact-heavy example."),
          judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether a reply rests on facts its input lacks (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
-         judge_provider: Literal["openai", "anthropic"] = typer.Option("openai", help="The judge's SDK."),
-         judge_base_url: Optional[str] = typer.Option(None, help="The judge's endpoint, for a proxy or an OpenAI-compatible server."),
+         judge_provider: Literal["openai", "anthropic"] = JUDGE_PROVIDER,
+         judge_base_url: Optional[str] = JUDGE_BASE_URL,
          judge_scope: Optional[Literal["uncertain", "kept", "all"]] = typer.Option(
              None, help="Which replies the judge sees: uncertain (near the threshold), kept (every one the scorer would keep "
                         "for training: it misses most facts with no digit and no name) or all.",
@@ -318,11 +335,11 @@ def flag(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL.")
 
     Example: [bold]dataprep flag unique.jsonl --out behaviour.jsonl --rag rag.jsonl --knowledge docs/[/bold]
     """
-    judge = {"model": judge_model, "provider": judge_provider, "base_url": judge_base_url}
     probe = {"model": probe_model, "base_url": probe_base_url, "samples": probe_samples}
     options = {"threshold": threshold, "knowledge": str(knowledge) if knowledge else None, "action": action,
                "grounded_variants": grounded_variants or None, "judge_scope": judge_scope,
-               "judge": given(judge) if judge_model else None, "probe": given(probe) if probe_model else None}
+               "judge": judge_options(judge_model, judge_provider, judge_base_url),
+               "probe": given(probe) if probe_model else None}
     outcome = run_stage("flag", options, records_input([in_file]), out_file,
                         {"rag_candidates": rag, "rejected": side_path(out_file, "rejected")})
     single_summary("dataprep flag", outcome)

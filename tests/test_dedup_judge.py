@@ -172,3 +172,15 @@ def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):
     result = run_cli("run", tmp_path / "r.yaml", "--out", tmp_path / "run", cwd=tmp_path)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "dedup.judge_scope all names pairs for a judge, but there is none" in " ".join(result.stderr.split())
+
+
+def test_the_dedup_command_asks_a_judge_about_every_pair(tmp_path):
+    write_logs(tmp_path)
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        result = run_cli("dedup", tmp_path / "in.jsonl", "--out", tmp_path / "unique.jsonl", "--judge-model", "gpt-4.1-mini",
+                         "--judge-base-url", server.openai_url, "--judge-scope", "all", env={"OPENAI_API_KEY": KEY})
+        assert result.returncode == 0, result.stderr
+        assert any(REFUSAL in prompt_of("openai", call.body) for call in server.model_calls())
+    kept = by_reply(read_jsonl(tmp_path / "unique.jsonl"))
+    assert REFUSAL not in kept and PORTAL in kept and len(kept) == 2
+    assert KEY not in result.stdout + result.stderr
