@@ -319,6 +319,9 @@ def test_a_broken_verdicts_file_names_file_and_line(tmp_path):
     write_jsonl(run / "review" / "verdicts.jsonl", [verdict(ids["accepted"], "accept", personal_data="no")])
     with pytest.raises(InputError, match=r"verdicts.jsonl:1: 'personal_data' must be true or false"):
         run_recipe(load_recipe(recipe), run, resume=True)
+    write_jsonl(run / "review" / "verdicts.jsonl", [verdict(ids["edited"], "needs_edit", edited_reply=["Fixed."])])
+    with pytest.raises(InputError, match=r"verdicts.jsonl:1: 'edited_reply' must be text or null"):
+        run_recipe(load_recipe(recipe), run, resume=True)
 
 
 # -- Label Studio files: import (push --to-file) and export (pull --from-file) -----------------

@@ -236,6 +236,9 @@ def read_verdicts(path: Path) -> dict[str, dict[str, Any]]:
         if not isinstance(value.get("personal_data", False), bool):
             # "no" is truthy: only a real true/false may decide whether a record is dropped
             raise InputError("'personal_data' must be true or false", file=item.file, line=item.line)
+        for key in ("reason", "edited_reply"):
+            if not isinstance(value.get(key) or "", str):  # a reviewer's words become a reason and a reply
+                raise InputError(f"'{key}' must be text or null", file=item.file, line=item.line)
         found[value["id"]] = value
     return found
 
