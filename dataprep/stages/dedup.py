@@ -945,7 +945,7 @@ class Dedup(Stage):
         if judge is not None and (found is None or self.options["judge_scope"] == "all"):
             verdict = judge.verdict(a, b)  # None: not asked yet, or not answered: the rules' view stands
             if verdict is not None:
-                found = None if verdict is SAME_ANSWER else found or verdict
+                found = None if verdict == SAME_ANSWER else found or verdict
         return found
 
     def settle(self, plan: Plan) -> None:
