@@ -42,6 +42,24 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+#: what users, models and reviewers also type: script, rich markup, a terminal escape
+HOSTILE_MARKUP = "<script>alert(1)</script> [bold red]boom[/bold red] \x1b[31mred"
+
+
+def assert_nothing_planted_reaches(run_dir: Path, *planted: str, skip: tuple[str, ...] = ()) -> None:
+    """No planted value in any file a run wrote (its .work/ folder included; the answer cache under
+    cache/ keeps answers as they came, and ``skip`` names a test's own inputs), and the report shows
+    planted markup only as text."""
+    written = [path for path in run_dir.rglob("*") if path.is_file() and "cache" not in path.parts
+               and path.name not in skip]
+    assert any(path.name == "report.html" for path in written)
+    for path in written:
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        assert not [value for value in planted if value in text], path
+        if path.suffix == ".html":
+            assert "<script>alert" not in text and "\x1b" not in text, path
+
+
 def chat(user: str, reply: str, **extra) -> dict:
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}], **extra}
 

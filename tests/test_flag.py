@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, SAMPLE_DATA, chat, read_jsonl, run_cli, write_jsonl
+from conftest import HOSTILE_MARKUP, REPO, SAMPLE_DATA, assert_nothing_planted_reaches, chat, read_jsonl, run_cli, write_jsonl
 from dataprep.errors import InputError
 from dataprep.export import ExportOptions, export_file
 from dataprep.facts import assess
@@ -613,14 +613,14 @@ def test_a_passage_quoted_as_evidence_is_scrubbed_like_the_records(tmp_path):
     (tmp_path / "docs").mkdir(parents=True)
     (tmp_path / "docs" / "claims.md").write_text(
         "# Claims\nWarranty claims over $500 go to our claims lead Jane Whitfield "
-        "(jane.whitfield@larkfield.example, +44 20 7946 0321).\n", encoding="utf-8")
+        f"(jane.whitfield@larkfield.example, +44 20 7946 0321). {HOSTILE_MARKUP}\n", encoding="utf-8")
     rows = [chat("Who handles big warranty claims?", "Claims over $500 go to our claims lead.", tags=["pii:scrubbed"])]
     make_run(tmp_path, "{knowledge: docs, grounded_variants: true}", rows)
     evidence = read_jsonl(tmp_path / "run" / "rag_candidates.jsonl")[0]["disposition"]["rag"]["evidence"]
     assert evidence["facts"] == ["$500"]
-    assert evidence["text"] == "Claims\nWarranty claims over $500 go to our claims lead <NAME_1> (<EMAIL_1>, <PHONE_1>)."
-    for path in (tmp_path / "run").rglob("*.jsonl"):
-        assert "Whitfield" not in path.read_text(encoding="utf-8") and "7946" not in path.read_text(encoding="utf-8")
+    assert evidence["text"] == ("Claims\nWarranty claims over $500 go to our claims lead <NAME_1> (<EMAIL_1>, <PHONE_1>). "
+                                f"{HOSTILE_MARKUP}")
+    assert_nothing_planted_reaches(tmp_path / "run", "Whitfield", "7946")
 
 
 def test_a_jsonl_knowledge_source_and_its_errors(tmp_path):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import chat, read_jsonl, write_jsonl
+from conftest import HOSTILE_MARKUP, assert_nothing_planted_reaches, chat, read_jsonl, write_jsonl
 from fake_llm_server import FakeLLMServer, prompt_of
 from dataprep.errors import DataprepError
 from dataprep.recipe import load_recipe
@@ -196,7 +196,7 @@ def test_what_the_judge_writes_is_scrubbed_and_escaped_wherever_it_lands(tmp_pat
     """The judge's reason and facts are a model's words about users' text: personal data and markup in them are
     treated like the logs' own in every output (the answer cache under cache/ keeps the answer as it came)."""
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    hostile = "maria.lopez@example.com said <script>alert(1)</script> [bold red]boom[/bold red] \x1b[31mred"
+    hostile = f"maria.lopez@example.com said {HOSTILE_MARKUP}"
 
     def quoting(provider: str, body: dict) -> dict:
         return {**judge_knows_pharmacology(provider, body), "reason": hostile, "unsupported_facts": [hostile]}
@@ -205,14 +205,7 @@ def test_what_the_judge_writes_is_scrubbed_and_escaped_wherever_it_lands(tmp_pat
         scoped_run(tmp_path, server, "kept", "run")
     routed = read_jsonl(tmp_path / "run" / "rag_candidates.jsonl")[0]
     assert any(reason.startswith("judge: <EMAIL_1> said") for reason in routed["reasons"]["fact_heavy"])
-    written = [path for path in (tmp_path / "run").rglob("*") if path.is_file() and "cache" not in path.parts
-               and path.suffix in (".jsonl", ".json", ".html", ".md")]
-    assert any(path.suffix == ".html" for path in written)
-    for path in written:
-        text = path.read_text(encoding="utf-8")
-        assert "maria" not in text, path
-        if path.suffix == ".html":
-            assert "<script>alert" not in text and "\x1b" not in text, path
+    assert_nothing_planted_reaches(tmp_path / "run", "maria")
 
 
 def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import read_jsonl, write_jsonl
+from conftest import HOSTILE_MARKUP, assert_nothing_planted_reaches, read_jsonl, write_jsonl
 from fake_llm_server import FakeLLMServer, prompt_of
 from dataprep.errors import DataprepError
 from dataprep.plan import plan_recipe
@@ -69,7 +69,7 @@ def test_unknown_facts_go_to_rag_with_the_samples_and_known_ones_stay(probe_reci
 def test_the_samples_kept_as_evidence_are_scrubbed(probe_recipe, tmp_path):
     """A base model may state anyone's e-mail or phone number: its answers reach the outputs scrubbed, and are
     compared with the reply as they came."""
-    said = "Most shops give you 30 days; write to maria.lopez@example.com or call +1 415 555 0199."
+    said = f"Most shops give you 30 days; write to maria.lopez@example.com or call +1 415 555 0199. {HOSTILE_MARKUP}"
 
     def chatty(provider: str, body: dict) -> str:
         return said if prompt_of(provider, body) == UNKNOWN[0] else model_under_probe(provider, body)
@@ -78,10 +78,8 @@ def test_the_samples_kept_as_evidence_are_scrubbed(probe_recipe, tmp_path):
         run_recipe(probe_recipe(server), tmp_path / "run")
     evidence = by_reply(tmp_path / "run" / "rag_candidates.jsonl")[UNKNOWN[1]]["disposition"]["rag"]["probe"]
     assert evidence["unknown_facts"] == ["45 days"]
-    assert evidence["answers"] == ["Most shops give you 30 days; write to <EMAIL_1> or call <PHONE_1>."] * 3
-    for path in (tmp_path / "run").rglob("*"):
-        if path.is_file() and "cache" not in path.parts:  # the answer cache keeps answers as they came
-            assert "maria" not in path.read_text(encoding="utf-8") and "555 0199" not in path.read_text(encoding="utf-8")
+    assert evidence["answers"] == [f"Most shops give you 30 days; write to <EMAIL_1> or call <PHONE_1>. {HOSTILE_MARKUP}"] * 3
+    assert_nothing_planted_reaches(tmp_path / "run", "maria", "555 0199")
 
 
 def test_a_rerun_makes_no_new_calls(probe_recipe, tmp_path):

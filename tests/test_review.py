@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import chat, read_jsonl, run_cli, write_jsonl
+from conftest import HOSTILE_MARKUP, assert_nothing_planted_reaches, chat, read_jsonl, run_cli, write_jsonl
 from dataprep.errors import InputError, UsageError
 from dataprep.recipe import load_recipe
 from dataprep.review.stats import defect_estimate, sample_size
@@ -242,16 +242,14 @@ def test_what_a_reviewer_types_is_scrubbed_before_it_reaches_the_outputs(tmp_pat
     record_id = read_jsonl(run / "eval.jsonl")[0]["id"]
     write_jsonl(run / "review" / "verdicts.jsonl", [verdict(
         record_id, "needs_edit", reason="should name maria.lopez@example.com",
-        edited_reply="I've sent the label to <EMAIL_1> and to maria.lopez@example.com; call +1 415 555 0199.")])
+        edited_reply=f"I've sent the label to <EMAIL_1> and to maria.lopez@example.com; call +1 415 555 0199. {HOSTILE_MARKUP}")])
     run_recipe(load_recipe(recipe), run, resume=True)
     edited = read_jsonl(run / "eval.jsonl")[0]
-    assert edited["messages"][-1]["content"] == "I've sent the label to <EMAIL_1> and to <EMAIL_2>; call <PHONE_1>."
+    assert edited["messages"][-1]["content"] == f"I've sent the label to <EMAIL_1> and to <EMAIL_2>; call <PHONE_1>. {HOSTILE_MARKUP}"
     assert edited["review"]["edited_reply"] == edited["messages"][-1]["content"]
     assert edited["review"]["reason"] == "should name <EMAIL_1>" and edited["review"]["reviewer"] == "ann@example.com"
-    for path in run.rglob("*"):
-        if path.is_file() and path.name != "verdicts.jsonl":  # this test's own input (pull scrubs the real one)
-            text = path.read_text(encoding="utf-8", errors="ignore")
-            assert "maria" not in text and "555 0199" not in text, path
+    # verdicts.jsonl is this test's own input (pull scrubs the real one)
+    assert_nothing_planted_reaches(run, "maria", "555 0199", skip=("verdicts.jsonl",))
 
 
 def test_resume_without_new_verdicts_reuses_the_review_stage(tmp_path):
