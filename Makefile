@@ -7,11 +7,13 @@ PY := $(VENV)/bin/python
 .PHONY: demo test bench clean
 
 # uv (from PyPI) installs in seconds what pip takes minutes for; the tests reuse it for Label Studio's own venv.
-# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, every start would recompile typer and rich.
+# Bytecode is compiled at install, dataprep's own too (an editable install leaves it out): with
+# PYTHONDONTWRITEBYTECODE set, every start would recompile typer, rich and the dataprep modules it imports.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
 	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
+	$(PY) -m compileall -q dataprep
 	touch $@
 
 demo: $(VENV)/.installed

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-HEAVY = ("numpy", "jsonschema", "jinja2", "openai", "anthropic", "datasets", "pyarrow", "polars", "pandas",
+HEAVY = ("pydantic", "numpy", "jsonschema", "jinja2", "openai", "anthropic", "datasets", "pyarrow", "polars", "pandas",
          "label_studio_sdk", "tiktoken", "datasketch", "phonenumbers", "detect_secrets")
 PROBE = """
 import sys
