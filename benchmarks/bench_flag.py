@@ -3,6 +3,7 @@
     python benchmarks/bench_flag.py                 # the eleven dev sets, the old set, speed
     python benchmarks/bench_flag.py --holdout       # also the seven sets never tuned on: once, at the end
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
+    OPENAI_API_KEY=... python benchmarks/bench_flag.py --judge-model gpt-4.1-mini   # the flag with its LLM judge
 
 Eighteen labeled sets, reported apart:
 
@@ -61,7 +62,16 @@ Eighteen labeled sets, reported apart:
   fifteen: 0.810, 0.690), never tuned on or read. ``--holdout`` scores these seven at the end;
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
 
-Each is scored overall, on its hard cases only, and per domain.
+Each is scored overall, on its hard cases only, and per domain, as the flag stage scores: every
+reply a trainer learns from. Until round twenty-one this script scored the final reply only, and
+the figures above are those; the README gives the seven never-tuned sets' figures both ways.
+
+With ``--judge-model``, the whole flag stage runs with its LLM judge (``--judge-scope``, default
+``kept``: every reply the offline scorer would keep for training) on the sets never tuned on (or
+``--sets``), and prints, per set, the offline and the judged F1, overall and on hard cases, beside
+the replies judged, the calls sent, the answers taken from the cache and what they cost. Answers are
+cached (``--cache``), so a rerun sends nothing. The examples are invented ones, written from the
+guide, so they are sent as they are (``allow_unscrubbed``); nothing else of this machine's is.
 
 Speed: the offline scorer alone in CPU seconds of this process (examples per second on one
 core, whatever else the machine runs), and the whole ``flag`` stage on a record file
@@ -90,6 +100,12 @@ DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdo
 CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17)]
 
 
+def default_cache() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("dataprep")) / "bench_flag"
+
+
 @dataclass
 class Scores:
     n: int
@@ -107,10 +123,15 @@ def load_labeled(path: Path = LABELED) -> list[dict[str, Any]]:
 
 
 def evaluate(rows: list[dict[str, Any]], threshold: float = 0.5) -> Scores:
-    """Precision and recall of "score >= threshold" against the ``fact_heavy`` labels."""
-    from dataprep.facts import assess
+    """Precision and recall of "score >= threshold" against the ``fact_heavy`` labels, scored as the
+    flag stage scores: every reply a trainer learns from."""
+    from dataprep.facts import assess_trained_replies
 
-    predicted = [assess(row["messages"]).score >= threshold for row in rows]
+    return scores_of(rows, [(assessment := assess_trained_replies(row["messages"])) is not None
+                            and assessment.score >= threshold for row in rows])
+
+
+def scores_of(rows: list[dict[str, Any]], predicted: list[bool]) -> Scores:
     actual = [row["label"] == "fact_heavy" for row in rows]
     hits = sum(p and a for p, a in zip(predicted, actual))
     return Scores(len(rows), hits / max(1, sum(predicted)), hits / max(1, sum(actual)))
@@ -133,13 +154,13 @@ def report_set(path: Path, threshold: float) -> None:
 
 
 def scorer_speed(rows: list[dict[str, Any]], n: int) -> tuple[float, float]:
-    """Examples per second of ``assess``: per CPU second (one core) and per wall-clock second."""
-    from dataprep.facts import assess
+    """Examples per second of the offline scorer (every trained reply): per CPU second (one core) and per wall-clock second."""
+    from dataprep.facts import assess_trained_replies
 
     examples = [rows[i % len(rows)]["messages"] for i in range(n)]
     cpu, wall = time.process_time(), time.perf_counter()
     for messages in examples:
-        assess(messages)
+        assess_trained_replies(messages)
     return n / (time.process_time() - cpu), n / (time.perf_counter() - wall)
 
 
@@ -159,6 +180,65 @@ def stage_speed(rows: list[dict[str, Any]], n: int) -> float:
         return n / (time.perf_counter() - started)
 
 
+@dataclass
+class Judged:
+    """The flag stage with its judge on labeled rows: each row's offline and judged decision, and the calls."""
+    rows: list[dict[str, Any]]
+    offline: list[bool]
+    judged: list[bool]
+    stats: list[int]  # replies judged, overturned, calls sent, answers from the cache
+    cost_usd: float
+
+    def row(self, name: str) -> list[Any]:
+        hard = [i for i, row in enumerate(self.rows) if row["hard"]]
+        f1s = [scores_of([self.rows[i] for i in subset], [predicted[i] for i in subset]).f1
+               for predicted in (self.offline, self.judged) for subset in (range(len(self.rows)), hard)]
+        return [name, len(self.rows), *(f"{f1:.3f}" for f1 in f1s), *self.stats, f"{self.cost_usd:.2f}"]
+
+    def __add__(self, other: "Judged") -> "Judged":
+        return Judged(self.rows + other.rows, self.offline + other.offline, self.judged + other.judged,
+                      [a + b for a, b in zip(self.stats, other.stats)], self.cost_usd + other.cost_usd)
+
+
+def judged_set(path: Path, judge: dict[str, Any], scope: str, threshold: float, cache: Path) -> Judged:
+    from dataprep.recipe import InputSpec
+    from dataprep.runner import run_single_stage
+    from dataprep.stages.flag import Flag
+
+    rows = load_labeled(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        source, sides = Path(tmp) / "records.jsonl", {place: Path(tmp) / f"{place}.jsonl" for place in ("rag", "rejected")}
+        source.write_bytes(b"".join(orjson.dumps({"id": f"row{i}", "messages": row["messages"]}) + b"\n"
+                                    for i, row in enumerate(rows)))
+        outcome = run_single_stage(Flag(threshold=threshold, judge=judge, judge_scope=scope),
+                                   [InputSpec(str(source), "records")], Path(tmp) / "kept.jsonl",
+                                   {"rag_candidates": sides["rag"], "rejected": sides["rejected"]}, cache_dir=cache)
+        scores = {record["id"]: record["scores"] for written in outcome.paths.values()
+                  for record in map(orjson.loads, written.read_bytes().splitlines())}
+    final = [scores[f"row{i}"] for i in range(len(rows))]
+    stats = outcome.results[1].stats
+    calls = stats["judge_calls"]
+    return Judged(rows, [score.get("fact_heavy_offline", score["fact_heavy"]) >= threshold for score in final],
+                  [score["fact_heavy"] >= threshold for score in final],
+                  [stats["judged"], stats["judge_overturned"], calls["calls_sent"], calls["cache_hits"]],
+                  calls["cost_usd"] + calls["cost_usd_cached"])
+
+
+def report_judged(args: argparse.Namespace) -> None:
+    judge = {"model": args.judge_model, "provider": args.judge_provider, "base_url": args.judge_base_url,
+             "budget_usd": args.judge_budget, "allow_unscrubbed": True}  # invented examples, written from the guide
+    judge = {key: value for key, value in judge.items() if value is not None}
+    paths = args.sets or CLEAN_SETS
+    results = [judged_set(path, judge, args.judge_scope, args.threshold, args.cache) for path in paths]
+    rows = [result.row(path.stem) for path, result in zip(paths, results)]
+    if len(results) > 1:
+        rows.append(sum(results[1:], results[0]).row(f"all {len(results)} sets"))
+    print_table(f"the flag stage with a judge ({args.judge_provider} {args.judge_model}, scope {args.judge_scope}, "
+                f"threshold {args.threshold})",
+                ["set", "examples", "offline F1", "offline hard F1", "judged F1", "judged hard F1", "judged",
+                 "overturned", "calls sent", "cached answers", "cost $"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=20_000, help="examples for the speed runs")
@@ -166,7 +246,18 @@ def main() -> None:
     parser.add_argument("--holdout", action="store_true",
                         help=f"also score the sets never tuned on ({', '.join(p.stem for p in CLEAN_SETS)}), "
                              "once, at the end of tuning")
+    parser.add_argument("--judge-model", help="run the flag stage with this LLM judge instead (key from OPENAI_API_KEY "
+                                              "or ANTHROPIC_API_KEY)")
+    parser.add_argument("--judge-provider", choices=("openai", "anthropic"), default="openai")
+    parser.add_argument("--judge-base-url", help="any API-compatible endpoint (default: the provider's)")
+    parser.add_argument("--judge-scope", choices=("uncertain", "kept", "all"), default="kept")
+    parser.add_argument("--judge-budget", type=float, help="stop sending before spending more, in USD")
+    parser.add_argument("--sets", type=Path, nargs="+", help="labeled sets for the judge (default: the never-tuned ones)")
+    parser.add_argument("--cache", type=Path, default=default_cache(), help="where the judge's answers are kept")
     args = parser.parse_args()
+    if args.judge_model:
+        report_judged(args)
+        return
     blind = CLEAN_SETS if args.holdout else []
     for path in [*DEV_SETS, *blind, LABELED]:
         report_set(path, args.threshold)

@@ -986,16 +986,24 @@ def _json_values(value: Any) -> Iterable[str]:
         yield str(value)
 
 
-def reply_text(message: dict[str, Any]) -> str:
-    """What the assistant said: its text, or the argument values of the tools it called."""
-    parts = [message_text(message)]
-    for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        try:
-            parts.extend(_json_values(orjson.loads(function.get("arguments") or "{}")))
-        except orjson.JSONDecodeError:
-            parts.append(str(function.get("arguments")))
-    return "\n".join(part for part in parts if part)
+SENTENCE_WORDS = 5  # an argument this long says something ("sole peeling after 8 months"); a shorter one names a thing
+
+
+def reply_text(message: dict[str, Any], sentence_arguments_only: bool = False) -> str:
+    """What the assistant said: its text, or the argument values of the tools it called (with
+    ``sentence_arguments_only``, only those of ``SENTENCE_WORDS`` words or more)."""
+    arguments = [value for call in message.get("tool_calls") or () for value in _call_arguments(call)]
+    if sentence_arguments_only:
+        arguments = [value for value in arguments if len(value.split()) >= SENTENCE_WORDS]
+    return "\n".join(part for part in (message_text(message), *arguments) if part)
+
+
+def _call_arguments(call: dict[str, Any]) -> list[str]:
+    arguments = (call.get("function") or {}).get("arguments") or "{}"
+    try:
+        return list(_json_values(orjson.loads(arguments)))
+    except orjson.JSONDecodeError:
+        return [str(arguments)]
 
 
 def prose(text: str) -> str:
@@ -1776,11 +1784,15 @@ def assess_trained_replies(messages: list[dict[str, Any]]) -> Assessment | None:
     record: a price stated in the second of four replies is trained on like one in the last. An
     earlier reply counts by its specific facts only (numbers, names, dates, links), not by the
     weaker cues (a new assertion, policy words): a long conversation gives a weak cue many chances
-    to misfire ("treat water from streams along the way")."""
+    to misfire ("treat water from streams along the way"). And by what it says: its text and the
+    sentences it passes to tools (a ticket's summary), not the values a tool is called with, which
+    are the call's shape and come from what logs often leave out (today's date, the session's
+    booking, the user's plan): {"period": "2024-05"} or {"plan": "Meridian Health Silver"} is no fact."""
     best = assess(messages)
     for index, message in enumerate(messages[:-1]):
         if message.get("role") == "assistant" and message.get("weight", 1) != 0:
-            earlier = assess(messages[:index + 1])
+            said = reply_text(message, sentence_arguments_only=True)
+            earlier = assess_reply(said, messages[:index]) if said.strip() else None
             specific = [claim for claim in earlier.unsupported if claim.kind != "assertion"] if earlier else []
             score = round(1 - math.exp(-sum(claim.weight for claim in specific)), 3)
             if specific and (best is None or score > best.score):

@@ -547,6 +547,25 @@ def test_a_fact_in_an_earlier_reply_is_trained_on_too_so_the_record_goes_to_rag(
     assert out["train"][0]["messages"][1]["weight"] == 0  # a reply the trainer skips is not judged
 
 
+def test_an_earlier_tool_call_counts_by_the_sentences_it_passes_not_the_values_it_is_called_with(tmp_path):
+    """A month, a booking code or a plan's name a tool is called with is the call's shape (the logs often leave out
+    where it came from); a warranty stated in a ticket's summary is the model speaking, and training repeats it."""
+    def called(arguments: dict, reply: str) -> dict:
+        call = {"id": "call_1", "type": "function", "function": {"name": "create_ticket", "arguments": json.dumps(arguments)}}
+        return {"messages": [{"role": "user", "content": "My boot sole is peeling after 8 months. Is that covered?"},
+                             {"role": "assistant", "content": None, "tool_calls": [call]},
+                             {"role": "tool", "tool_call_id": "call_1", "content": '{"ticket_id": "T-20418"}'},
+                             {"role": "assistant", "content": reply}]}
+    shaped = called({"period": "2024-05", "pnr": "MQ2ZTA", "plan": "Meridian Health Silver"},
+                    "I've opened ticket T-20418 for you.")
+    said = called({"summary": "Sole peeling after 8 months (2-year footwear warranty)"},
+                  "That's covered by our 2-year warranty. I've opened ticket T-20418.")
+    _, out = make_run(tmp_path, "{}", [shaped, said])
+    assert replies(out["train"]) == ["I've opened ticket T-20418 for you."]
+    assert replies(out["rag_candidates"]) == ["That's covered by our 2-year warranty. I've opened ticket T-20418."]
+    assert 'unsupported quantity "2-year"' in out["rag_candidates"][0]["reasons"]["fact_heavy"]
+
+
 def test_drop_rejects_and_tag_keeps(tmp_path):
     _, dropped = make_run(tmp_path / "drop", "{action: drop}")
     assert replies(dropped["rejected"]) == replies(FACTS) and not dropped["rag_candidates"]

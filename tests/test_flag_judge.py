@@ -4,10 +4,13 @@ cached, and its verdict decides them."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import HOSTILE_MARKUP, assert_nothing_planted_reaches, chat, read_jsonl, write_jsonl
+from conftest import HOSTILE_MARKUP, REPO, assert_nothing_planted_reaches, chat, read_jsonl, write_jsonl
 from fake_llm_server import FakeLLMServer, prompt_of
 from dataprep.errors import DataprepError
 from dataprep.recipe import load_recipe
@@ -216,3 +219,46 @@ def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "flag.judge_scope all names replies for a judge, but there is none" in " ".join(result.stderr.split())
     assert not (tmp_path / "kept.jsonl").exists()
+
+
+def test_bench_flag_measures_the_judge_on_a_labeled_set_and_a_rerun_sends_nothing(tmp_path):
+    """``bench_flag.py --judge-model`` is how a team with a key measures the judge on the never-tuned sets: its
+    figures are those of the judge's verdicts, and its answers are cached."""
+    from dataprep.facts import assess_trained_replies
+
+    labeled = [("What does my plan cost?", "The Plus plan costs $12 a month.", "fact_heavy", True),
+               ("Can I take ibuprofen with warfarin?", "No: together they raise the risk of bleeding.", "fact_heavy", True),
+               ("When does the sale end?", "The spring sale ends on Sunday at midnight.", "fact_heavy", False),
+               ("I paid $20 twice, what is the total?", "You paid $40 in total.", "behaviour", True),
+               ("Make this polite: send it now", "Could you please send it now?", "behaviour", False),
+               ("Classify: my parcel is late", "Category: delivery.", "behaviour", False)]
+    rows = [{**chat(question, reply), "label": label, "hard": hard, "domain": "support"}
+            for question, reply, label, hard in labeled]
+    write_jsonl(tmp_path / "set.jsonl", rows)
+
+    def f1(predicted: list[bool], subset: list[int]) -> str:
+        hits = sum(predicted[i] and rows[i]["label"] == "fact_heavy" for i in subset)
+        wanted = sum(rows[i]["label"] == "fact_heavy" for i in subset)
+        return f"{2 * hits / (sum(predicted[i] for i in subset) + wanted):.3f}"
+
+    def bench(server: FakeLLMServer) -> list[str]:
+        done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_flag.py"), "--judge-model", "gpt-4.1-mini",
+                               "--judge-base-url", server.openai_url, "--judge-scope", "all", "--sets",
+                               str(tmp_path / "set.jsonl"), "--cache", str(tmp_path / "cache")],
+                              env={**os.environ, "OPENAI_API_KEY": KEY, "COLUMNS": "250"}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert KEY not in done.stdout + done.stderr
+        return next(line for line in done.stdout.splitlines() if line.startswith("│ set "))
+
+    with FakeLLMServer(responder=judge_says_prices_only) as server:
+        first = bench(server)
+        assert len(server.model_calls()) == len(rows)
+        again = bench(server)
+        assert len(server.model_calls()) == len(rows)
+    cells = [cell.strip() for cell in first.strip("│ ").split("│")]
+    everyone, hard = range(len(rows)), [i for i, row in enumerate(rows) if row["hard"]]
+    offline = [assess_trained_replies(row["messages"]).score >= 0.5 for row in rows]
+    judged = ["$" in row["messages"][-1]["content"] for row in rows]
+    assert cells[1:6] == [str(len(rows)), f1(offline, everyone), f1(offline, hard), f1(judged, everyone), f1(judged, hard)]
+    assert cells[6] == str(len(rows)) and cells[8:10] == [str(len(rows)), "0"]
+    assert [cell.strip() for cell in again.strip("│ ").split("│")][8:10] == ["0", str(len(rows))]
