@@ -1,10 +1,13 @@
-"""Helpers shared by the benchmark scripts: timing a function in a fresh process with its peak memory."""
+"""Helpers shared by the benchmark scripts: timing a function in a fresh process with its peak memory,
+printing a table, and the options of a stage's LLM judge."""
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing as mp
 import resource
 import time
+from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
 
@@ -43,3 +46,32 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for row in rows:
         table.add_row(*(f"{v:,.1f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
     Console().print(table)
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser, stage: str, scopes: tuple[str, ...], scope: str) -> None:
+    """The options of ``stage``'s LLM judge, for a benchmark that runs the stage with one."""
+    from platformdirs import user_cache_dir
+
+    parser.add_argument("--judge-model", help=f"run the {stage} stage with this LLM judge on the labeled sets (key from "
+                                              "OPENAI_API_KEY or ANTHROPIC_API_KEY)")
+    parser.add_argument("--judge-provider", choices=("openai", "anthropic"), default="openai")
+    parser.add_argument("--judge-base-url", help="any API-compatible endpoint, e.g. a local vLLM (default: the provider's)")
+    parser.add_argument("--judge-scope", choices=scopes, default=scope)
+    parser.add_argument("--judge-budget", type=float, help="stop sending before spending more, in USD")
+    parser.add_argument("--cache", type=Path, default=Path(user_cache_dir("dataprep")) / f"bench_{stage}",
+                        help="where the judge's answers are kept (a rerun sends nothing)")
+
+
+def judge_option(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The stage's ``judge`` option from those arguments; none without a model. The labeled examples are
+    invented ones, written from a guide, so they are sent as they are."""
+    if not args.judge_model:
+        return None
+    judge = {"model": args.judge_model, "provider": args.judge_provider, "base_url": args.judge_base_url,
+             "budget_usd": args.judge_budget, "allow_unscrubbed": True}
+    return {key: value for key, value in judge.items() if value is not None}
+
+
+def judge_cost(calls: dict[str, Any]) -> float:
+    """What the judge's answers cost, those taken from the cache included (``judge_calls`` in a stage's stats)."""
+    return calls["cost_usd"] + calls["cost_usd_cached"]

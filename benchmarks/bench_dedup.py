@@ -38,6 +38,14 @@ set instead (one group a line: ``{"group", "kind", "records": [{"key", "messages
     python benchmarks/bench_dedup.py --cases          # judgment cases only
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/dev.jsonl
     python benchmarks/bench_dedup.py --million        # dataprep alone on 1,000,000 records
+    OPENAI_API_KEY=... python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout2[12].jsonl \
+        --judge-model gpt-4.1-mini                    # the labeled sets with the stage's LLM judge (scope all)
+
+With ``--judge-model``, the stage runs with its LLM judge (``--judge-scope``, default ``all``: the
+pairs the rules split are asked about too) on the labeled sets or the judgment cases, and prints
+what the judge was asked, the calls sent, the answers taken from the cache (``--cache``: a rerun
+sends nothing) and their cost beside the table. The labeled examples are invented ones, written
+from a brief, so they are sent as they are (``allow_unscrubbed``).
 """
 
 from __future__ import annotations
@@ -55,12 +63,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasketch
 import numpy as np
 import orjson
 import rensa
 
+from _common import add_judge_arguments, judge_cost, judge_option
 from dataprep.minhash import Params, find_groups
 from dataprep.pii import PLACEHOLDER
 from dataprep.recipe import InputSpec
@@ -424,8 +434,10 @@ def _lookalike(rng: random.Random, number: int, by_intent: dict[str, list[dict]]
     return _group("distinct_lookalike", number, records, "distinct")
 
 
-def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
-    """Run every group's records through one dedup; score each kind's labeled pairs."""
+def score_cases(groups: list[dict], options: dict,
+                cache: Path | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """Run every group's records through one dedup with ``options``; score each kind's labeled pairs.
+    Returns the scores and the stage's stats."""
     with tempfile.TemporaryDirectory() as folder:
         source, kept_path = Path(folder) / "in.jsonl", Path(folder) / "kept.jsonl"
         with open(source, "wb") as handle:
@@ -433,11 +445,11 @@ def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
                 for record in group["records"]:
                     record_id = _record_id(group, record["key"])
                     handle.write(orjson.dumps({"id": record_id, "messages": record["messages"]}) + b"\n")
-        run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], kept_path,
-                         {"duplicates": kept_path.with_name("duplicates.jsonl"),
-                          "rejected": kept_path.with_name("rejected.jsonl")})
-        outcome = {r["id"]: r for path in (kept_path, kept_path.with_name("duplicates.jsonl"))
-                   for r in map(orjson.loads, path.read_bytes().splitlines())}
+        done = run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], kept_path,
+                                {"duplicates": kept_path.with_name("duplicates.jsonl"),
+                                 "rejected": kept_path.with_name("rejected.jsonl")}, cache_dir=cache)
+        outcome = {r["id"]: r for place in ("out", "duplicates") if place in done.paths  # a side file only when used
+                   for r in map(orjson.loads, done.paths[place].read_bytes().splitlines())}
     group_of = {_record_id(group, record["key"]): group["group"] for group in groups for record in group["records"]}
     numbers = {_record_id(g, r["key"]): _reply_numbers(r["messages"]) for g in groups for r in g["records"]}
     scores = {}
@@ -450,7 +462,7 @@ def judge(groups: list[dict], options: dict) -> dict[str, dict[str, float]]:
                         "conflict recall, numbers differ": _conflict_recall(pairs, differ, True),
                         "conflict recall, same numbers": _conflict_recall(pairs, differ, False),
                         "merged_across": _merged_across(outcome, members, group_of)}
-    return scores
+    return scores, done.results[1].stats
 
 
 def _reply_numbers(messages: list[dict]) -> frozenset[str]:
@@ -501,11 +513,18 @@ def _merged_across(outcome: dict[str, dict], members: list[str], group_of: dict[
     return sum(keeper in group_of and group_of[keeper] != group_of[key] for key, keeper in keepers.items())
 
 
-def report_cases(groups: list[dict], source: str) -> None:
+def report_cases(groups: list[dict], source: str, judge: dict[str, Any] | None = None, scope: str = "alike",
+                 cache: Path | None = None) -> None:
     started = time.perf_counter()
-    scores = judge(groups, {})
+    scores, stats = score_cases(groups, {"judge": judge, "judge_scope": scope} if judge else {}, cache)
+    how = f"with a judge ({judge['model']}, scope {scope})" if judge else "default options"
     print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
-          f"one dedup run, default options, {time.perf_counter() - started:.1f} s\n")
+          f"one dedup run, {how}, {time.perf_counter() - started:.1f} s\n")
+    if judge:
+        calls = stats["judge_calls"]
+        print(f"judge: {stats['judge_asked']:,} pairs asked, {stats['judge_split']:,} called different; "
+              f"{calls['calls_sent']:,} calls sent, {calls['cache_hits']:,} answers from the cache, "
+              f"${judge_cost(calls):.2f}\n")
     columns = ("duplicate recall", "duplicate precision", "conflict recall", "conflict recall, numbers differ",
                "conflict recall, same numbers", "conflict precision", "distinct kept apart")
     print("| kind | pairs | " + " | ".join(columns) + " | merged across groups |")
@@ -527,6 +546,7 @@ def main() -> None:
     parser.add_argument("--labeled", type=Path, nargs="+", metavar="FILE",
                         help="score labeled sets of groups (benchmarks/labeled/dedup/*.jsonl) instead of the synthetic "
                              "cases, each on its own")
+    add_judge_arguments(parser, "dedup", ("alike", "all"), "all")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--pairs-file", type=Path, help=argparse.SUPPRESS)
@@ -534,13 +554,15 @@ def main() -> None:
     if args.child:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
         return
+    judged = (judge_option(args), args.judge_scope, args.cache)
     if args.labeled:
         for path in args.labeled:
-            report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path))
+            report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path),
+                         *judged)
         return
     if not args.million:
-        report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support")
-    if args.cases:
+        report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support", *judged)
+    if args.cases or judged[0]:
         return
     size, methods = (1_000_000, ["dataprep", STAGE]) if args.million else (args.records, args.methods.split(","))
     report(size, methods, args.threshold, args.seed)

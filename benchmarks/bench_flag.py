@@ -89,7 +89,7 @@ from typing import Any
 
 import orjson
 
-from _common import print_table
+from _common import add_judge_arguments, judge_cost, judge_option, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELED = ROOT / "tests" / "data" / "fact_heavy_labeled.jsonl"
@@ -98,12 +98,6 @@ FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
 DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 11)))]
 #: never tuned on, never read example by example
 CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17)]
-
-
-def default_cache() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("dataprep")) / "bench_flag"
 
 
 @dataclass
@@ -220,14 +214,10 @@ def judged_set(path: Path, judge: dict[str, Any], scope: str, threshold: float, 
     calls = stats["judge_calls"]
     return Judged(rows, [score.get("fact_heavy_offline", score["fact_heavy"]) >= threshold for score in final],
                   [score["fact_heavy"] >= threshold for score in final],
-                  [stats["judged"], stats["judge_overturned"], calls["calls_sent"], calls["cache_hits"]],
-                  calls["cost_usd"] + calls["cost_usd_cached"])
+                  [stats["judged"], stats["judge_overturned"], calls["calls_sent"], calls["cache_hits"]], judge_cost(calls))
 
 
-def report_judged(args: argparse.Namespace) -> None:
-    judge = {"model": args.judge_model, "provider": args.judge_provider, "base_url": args.judge_base_url,
-             "budget_usd": args.judge_budget, "allow_unscrubbed": True}  # invented examples, written from the guide
-    judge = {key: value for key, value in judge.items() if value is not None}
+def report_judged(args: argparse.Namespace, judge: dict[str, Any]) -> None:
     paths = args.sets or CLEAN_SETS
     results = [judged_set(path, judge, args.judge_scope, args.threshold, args.cache) for path in paths]
     rows = [result.row(path.stem) for path, result in zip(paths, results)]
@@ -246,17 +236,12 @@ def main() -> None:
     parser.add_argument("--holdout", action="store_true",
                         help=f"also score the sets never tuned on ({', '.join(p.stem for p in CLEAN_SETS)}), "
                              "once, at the end of tuning")
-    parser.add_argument("--judge-model", help="run the flag stage with this LLM judge instead (key from OPENAI_API_KEY "
-                                              "or ANTHROPIC_API_KEY)")
-    parser.add_argument("--judge-provider", choices=("openai", "anthropic"), default="openai")
-    parser.add_argument("--judge-base-url", help="any API-compatible endpoint (default: the provider's)")
-    parser.add_argument("--judge-scope", choices=("uncertain", "kept", "all"), default="kept")
-    parser.add_argument("--judge-budget", type=float, help="stop sending before spending more, in USD")
+    add_judge_arguments(parser, "flag", ("uncertain", "kept", "all"), "kept")
     parser.add_argument("--sets", type=Path, nargs="+", help="labeled sets for the judge (default: the never-tuned ones)")
-    parser.add_argument("--cache", type=Path, default=default_cache(), help="where the judge's answers are kept")
     args = parser.parse_args()
-    if args.judge_model:
-        report_judged(args)
+    judge = judge_option(args)
+    if judge:
+        report_judged(args, judge)
         return
     blind = CLEAN_SETS if args.holdout else []
     for path in [*DEV_SETS, *blind, LABELED]:

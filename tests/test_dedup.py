@@ -1204,9 +1204,9 @@ LABELED = Path(__file__).resolve().parents[1] / "benchmarks" / "labeled" / "dedu
 @pytest.fixture(scope="module")
 def labeled_scores() -> dict[str, dict]:
     sys.path.insert(0, str(LABELED.parents[1]))
-    from bench_dedup import judge
+    from bench_dedup import score_cases
 
-    return {name: judge([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()], {})
+    return {name: score_cases([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()], {})[0]
             for name in FLOORS}
 
 

@@ -5,10 +5,13 @@ and no unscrubbed record leaves the machine."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import read_jsonl, run_cli, write_jsonl
+from conftest import REPO, read_jsonl, run_cli, write_jsonl
 from fake_llm_server import FakeLLMServer, prompt_of
 from dataprep.errors import DataprepError
 from dataprep.recipe import load_recipe
@@ -184,3 +187,32 @@ def test_the_dedup_command_asks_a_judge_about_every_pair(tmp_path):
     kept = by_reply(read_jsonl(tmp_path / "unique.jsonl"))
     assert REFUSAL not in kept and PORTAL in kept and len(kept) == 2
     assert KEY not in result.stdout + result.stderr
+
+
+def test_bench_dedup_measures_the_judge_on_a_labeled_set_and_a_rerun_sends_nothing(tmp_path):
+    """``bench_dedup.py --labeled FILE --judge-model`` is how a team with a key measures the judge on the labeled
+    sets. Here the judge reads only the way to get access, so with scope all it calls the refusal the desk's answer:
+    the labeled conflict the rules find is lost, and the table says so."""
+    def record(key: str, reply: str) -> dict:
+        return {"key": key, "messages": [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": reply}]}
+    write_jsonl(tmp_path / "set.jsonl", [{"group": "g1", "kind": "disagreeing_reply",
+                                          "records": [record("desk", DESK[0]), record("refusal", REFUSAL)],
+                                          "pairs": [{"a": "desk", "b": "refusal", "label": "conflict"}]}])
+
+    def bench(*judge: str) -> tuple[str, str]:
+        done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_dedup.py"), "--labeled",
+                               str(tmp_path / "set.jsonl"), "--cache", str(tmp_path / "cache"), *judge],
+                              env={**os.environ, "OPENAI_API_KEY": KEY}, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert KEY not in done.stdout + done.stderr
+        row = next(line for line in done.stdout.splitlines() if line.startswith("| disagreeing_reply"))
+        conflict_recall = [cell.strip() for cell in row.strip("|").split("|")][4]
+        return conflict_recall, next((line for line in done.stdout.splitlines() if line.startswith("judge:")), "")
+
+    assert bench() == ("1.00", "")
+    with FakeLLMServer(responder=same_way_to_get_it) as server:
+        judged = ["--judge-model", "gpt-4.1-mini", "--judge-base-url", server.openai_url]
+        assert bench(*judged) == ("0.00", "judge: 1 pairs asked, 0 called different; 1 calls sent, "
+                                          "0 answers from the cache, $0.00")
+        assert bench(*judged)[1].startswith("judge: 1 pairs asked, 0 called different; 0 calls sent, 1 answers from")
+        assert len(server.model_calls()) == 1
