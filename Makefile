@@ -4,17 +4,24 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean constraints
 
 # uv (from PyPI) installs in seconds what pip takes minutes for; the tests reuse it for Label Studio's own venv.
 # Bytecode is compiled at install, dataprep's own too (an editable install leaves it out): with
 # PYTHONDONTWRITEBYTECODE set, every start would recompile typer, rich and the dataprep modules it imports.
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds the versions the tests last passed with: a new release of a dependency arrives
+# by `make constraints` and a test run, not by surprise (typer 0.29 once added 0.1 s to every command).
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip uv
-	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -c constraints.txt -e '.[dev]'
 	$(PY) -m compileall -q dataprep
 	touch $@
+
+# The newest versions pyproject.toml allows, written to constraints.txt: run `make test` after it.
+constraints: $(VENV)/.installed
+	$(VENV)/bin/uv pip install --quiet --upgrade --compile-bytecode --python $(PY) -e '.[dev]'
+	$(VENV)/bin/uv pip freeze --python $(PY) | grep -v '^-e \|^dataprep' > constraints.txt
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/dataprep run recipes/quickstart.yaml --out runs/quickstart
