@@ -554,7 +554,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
         return
-    judged = (judge_option(args), args.judge_scope, args.cache)
+    judge = judge_option(args)
+    judged = (judge, args.judge_scope, args.cache)
     if args.labeled:
         for path in args.labeled:
             report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path),
@@ -562,7 +563,7 @@ def main() -> None:
         return
     if not args.million:
         report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support", *judged)
-    if args.cases or judged[0]:
+    if args.cases or judge:  # a judge is measured on judgments, not on speed
         return
     size, methods = (1_000_000, ["dataprep", STAGE]) if args.million else (args.records, args.methods.split(","))
     report(size, methods, args.threshold, args.seed)
