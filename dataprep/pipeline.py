@@ -154,6 +154,18 @@ class StageContext:
         over records a stage has scrubbed. As it is when the recipe turned scrubbing off."""
         return self.scrubber.scrub_text(text) if self.scrubber is not None else text
 
+    def scrubbed_record(self, record: Record) -> Record:
+        """A record a stage makes with text from outside the logs (a model's examples, a passage of
+        the team's documents), scrubbed with the run's scrubber and tagged so: it holds one form of
+        each value the logs hold ("order <ORDER_1>", never "order LF-582114" beside it), and a later
+        stage that sends records off the machine takes it. As it is when the recipe turned
+        scrubbing off."""
+        if self.scrubber is not None:
+            from .pii import tag_scrubbed
+
+            tag_scrubbed(record, self.stage, self.scrubber.scrub_record(record))
+        return record
+
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:
         """Route ``record`` out of training to ``place`` with a reason a person understands."""
         record.disposition = aside_disposition(place, self.stage, reason, detail)

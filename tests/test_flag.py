@@ -691,6 +691,31 @@ def test_grounded_variants_pass_validate(tmp_path):
     assert len(read_jsonl(tmp_path / "grounded.openai.jsonl")) == 10
 
 
+def test_grounded_variants_are_scrubbed_and_tagged_so_synth_after_flag_takes_them_as_seeds(tmp_path, monkeypatch):
+    """The default order runs synth after flag, and synth refuses records the scrubber has not seen: variants
+    made of a scrubbed record and a passage of the team's documents are scrubbed and tagged like the records they
+    come from (a staff member the passage names reaches no output), so the run goes on."""
+    from fake_llm_server import FakeLLMServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-grounded-0123456789abcdefghij")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "shipping.md").write_text(
+        "# Shipping\nStandard shipping is $4.99, free over $75. Questions go to our shipping lead Jane Whitfield "
+        f"(jane.whitfield@larkfield.example). {HOSTILE_MARKUP}\n", encoding="utf-8")
+    write_jsonl(tmp_path / "in.jsonl", [{**row, "tags": ["pii:scrubbed"]} for row in BEHAVIOUR + FACTS])
+    with FakeLLMServer() as server:
+        (tmp_path / "recipe.yaml").write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [
+            {"flag": {"knowledge": "docs", "grounded_variants": True}},
+            {"synth": {"provider": "openai", "model": "gpt-4.1-mini", "n": 4, "base_url": server.openai_url}}]}),
+            encoding="utf-8")
+        manifest = run_recipe(load_recipe(tmp_path / "recipe.yaml"), tmp_path / "run").manifest
+    grounded = [r for r in read_jsonl(tmp_path / "run" / "train.jsonl") if "grounded" in r["tags"]]
+    assert len(grounded) == 10 and all("pii:scrubbed" in r["tags"] for r in grounded)
+    assert any("<NAME_1> (<EMAIL_1>)" in r["messages"][0]["content"] for r in grounded)
+    assert manifest["stages"][-1]["stats"]["generated"] == 4 and manifest["counts"]["created"] == 10 + 4
+    assert_nothing_planted_reaches(tmp_path / "run", "Whitfield", "larkfield.example")
+
+
 # -- the verdict ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("share, text", [
     (0.61, "61% of this data is knowledge: fine-tuning on it will not fix the failures; index it for RAG"),

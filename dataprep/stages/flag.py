@@ -430,8 +430,8 @@ class Flag(Stage):
         if score < threshold:
             yield record
             return
-        if self.options["grounded_variants"] and finding.last_reply:
-            yield from grounding.variants(finding)
+        if self.options["grounded_variants"] and finding.last_reply:  # a passage may name the team's staff
+            yield from map(ctx.scrubbed_record, grounding.variants(finding))
         yield from self.act(finding, reasons, ctx)
 
     def _uncertain(self, score: float) -> bool:

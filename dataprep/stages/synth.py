@@ -33,7 +33,7 @@ from ..providers import LLM, Completion, LLMSettings, Request
 from ..providers.templates import EXAMPLES_SCHEMA, PROMPT, SYSTEM, TASKS
 from ..record import Record, category_of, derived_id, message_text
 from ..tokens import count_text
-from ..pii import refuse_unscrubbed, tag_scrubbed, unscrubbed_ids
+from ..pii import refuse_unscrubbed, unscrubbed_ids
 
 SCHEMA_NAME = "synthetic_examples"
 RARE_SHARE = 0.25  # the rarest groups, up to a quarter of the records, seed the "rare" strategy
@@ -288,7 +288,7 @@ def synthetic_records(call: Call, completion: Completion, s: SynthOptions,
     if completion.problem:
         record = new_record(call, completion, 0, [], cost_share, s)
         record.meta["raw_output"] = excerpt_of(completion.raw, RAW_EXCERPT_CHARS)
-        yield scrubbed(record, ctx.scrubber), completion.problem
+        yield ctx.scrubbed_record(record), completion.problem
         return
     examples = completion.value["examples"]
     if len(examples) < call.count:
@@ -299,16 +299,7 @@ def synthetic_records(call: Call, completion: Completion, s: SynthOptions,
         messages = system_messages(call.seeds[0]) + [_clean(m) for m in example["messages"]]
         record = new_record(call, completion, index, messages, cost_share, s)
         record.reasons["synthetic"] = [example["why"]]
-        yield scrubbed(record, ctx.scrubber), example_problem(record)
-
-
-def scrubbed(record: Record, scrubber: Any) -> Record:
-    """The model invents order numbers, names and addresses like the ones in its seeds: they are
-    scrubbed as logged ones are, with the run's scrubber, so train holds one form of each ("order
-    <ORDER_1>", never "order LF-582114" beside it). None: the recipe keeps text as logged."""
-    if scrubber is not None:
-        tag_scrubbed(record, "synth", scrubber.scrub_record(record))
-    return record
+        yield ctx.scrubbed_record(record), example_problem(record)  # the model invents values like its seeds'
 
 
 def new_record(call: Call, completion: Completion, index: int, messages: list[dict[str, Any]],
