@@ -60,6 +60,16 @@ def assert_nothing_planted_reaches(run_dir: Path, *planted: str, skip: tuple[str
             assert "<script>alert" not in text and "\x1b" not in text, path
 
 
+def every_llm_path_stages(llm: dict, docs: Path) -> list[dict]:
+    """The default order with every optional LLM path on: both judges asking about every pair and reply,
+    the knowledge probe, evidence from ``docs``, grounded variants and synth, all through ``llm``."""
+    flag = {"knowledge": str(docs), "grounded_variants": True, "judge": llm, "judge_scope": "all",
+            "probe": {"model": "base-model", "base_url": llm["base_url"], "samples": 2}}
+    dedup = {"judge": llm, "judge_scope": "all"}
+    return [{"mine": {}}, {"dedup": dedup}, {"flag": flag}, {"synth": {**llm, "n": 6}}, {"dedup": dedup},
+            {"flag": flag}, {"split": {"eval_size": 0.3}}, {"review": {}}]
+
+
 def chat(user: str, reply: str, **extra) -> dict:
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}], **extra}
 

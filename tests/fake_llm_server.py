@@ -81,6 +81,32 @@ def default_responder(provider: str, body: dict[str, Any]) -> Any:
     ]}]}
 
 
+def answering_every_request(quote: str = "") -> Callable[[str, dict[str, Any]], Any]:
+    """A responder for every request dataprep makes: the flag judge, the dedup judge, the knowledge
+    probe (a free answer) and synth. Verdicts go either way by the request; ``quote`` is put in every
+    string it answers with (a model saying what it should not: personal data, markup)."""
+    def respond(provider: str, body: dict[str, Any]) -> Any:
+        schema = schema_of(body) or (body.get("tool_choice") or {}).get("name")
+        coin = int(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(), 16) % 2 == 0
+        if schema == "fact_heavy_verdict":
+            return {"fact_heavy": coin, "unsupported_facts": [f"a fact {quote}"], "reason": f"a reason {quote}"}
+        if schema == "same_answer_verdict":
+            return {"same_answer": coin, "difference": f"a difference {quote}"}
+        if schema is None:  # the knowledge probe's sample
+            return f"I believe so. {quote}"
+        answer = default_responder(provider, body)
+        for example in answer["examples"]:
+            for message in example["messages"]:
+                message["content"] += f" {quote}"
+        return answer
+    return respond
+
+
+def schema_of(body: dict[str, Any]) -> str | None:
+    """The structured answer an OpenAI request asks for (None: a free answer)."""
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+
+
 def _tokens(value: Any) -> int:
     """About four characters a token: the usual rule of thumb."""
     return max(1, len(json.dumps(value)) // 4)

@@ -7,6 +7,7 @@ Costs about two minutes on 2 cores, most of it the generated 200k-record input r
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import subprocess
@@ -17,7 +18,8 @@ import orjson
 import pytest
 from rich.console import Console
 
-from conftest import REPO, one_line_error, run_cli
+from conftest import REPO, SAMPLE_DATA, every_llm_path_stages, one_line_error, run_cli
+from fake_llm_server import FakeLLMServer, answering_every_request, schema_of
 from dataprep import engine
 from dataprep.engine import LocalEngine, batched
 from dataprep.minhash import Params, groups_of, sketch
@@ -208,6 +210,30 @@ def test_quickstart_places_every_record_alike_in_process_in_a_pool_and_on_ray(tm
     assert_same_placement(runs)  # the training exports too: made in batches on each engine
     assert len(list((runs["ray"] / "exports").glob("*.jsonl"))) == 4
     assert orjson.loads((runs["pool"] / "manifest.json").read_bytes())["stages"][1]["stats"]["pii"]  # scrubbed there
+
+
+def test_every_llm_path_places_alike_in_a_pool_and_on_ray_and_a_rerun_on_ray_sends_nothing(tmp_path, monkeypatch,
+                                                                                              local_ray):
+    """Both judges, the probe, grounded variants and synth on the quickstart's data: each engine asks the same
+    questions and places every record alike; a rerun on Ray takes every answer from its run's cache."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "returns.md").write_text("# Returns\nUnused items can be returned within 30 days.\n",
+                                                  encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-only")
+    with FakeLLMServer(responder=answering_every_request()) as server:
+        llm = {"provider": "openai", "model": "gpt-4.1-mini", "base_url": server.openai_url}
+        recipe = tmp_path / "recipe.yaml"
+        recipe.write_text(json.dumps({"name": "every-path", "seed": 7, "inputs": [{"path": str(SAMPLE_DATA / "logs")}],
+                                      "stages": every_llm_path_stages(llm, tmp_path / "docs"),
+                                      "export": {"formats": ["openai"]}}), encoding="utf-8")
+        runs = run_ways(recipe, tmp_path / "runs", monkeypatch, batch_records=64, ways=("pool", "ray"))
+        asked = [json.dumps(call.body, sort_keys=True) for call in server.model_calls()]
+        assert sorted(asked[:len(asked) // 2]) == sorted(asked[len(asked) // 2:])  # the pool's questions, then Ray's
+        assert {schema_of(call.body) for call in server.model_calls()} >= {"fact_heavy_verdict", "same_answer_verdict",
+                                                                           "synthetic_examples", None}
+        assert_same_placement(runs)
+        run_recipe(load_recipe(recipe), runs["ray"], engine="ray")
+        assert len(server.model_calls()) == len(asked)
 
 
 def generated_logs(path: Path, count: int) -> Path:

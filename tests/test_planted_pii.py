@@ -13,7 +13,6 @@ in any task Label Studio holds.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
@@ -25,12 +24,12 @@ import pytest
 import yaml
 from rich.console import Console
 
-from conftest import REPO, read_jsonl
+from conftest import REPO, every_llm_path_stages, read_jsonl
 from dataprep.recipe import load_recipe
 from dataprep.review import push
 from dataprep.runner import run_recipe
 from dataprep.terminal import CONTROL
-from fake_llm_server import FakeLLMServer, default_responder
+from fake_llm_server import FakeLLMServer, answering_every_request, schema_of
 from labelstudio_server import labelstudio  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.labelstudio, pytest.mark.timeout(1800)]
@@ -220,25 +219,6 @@ def test_the_planting_reaches_every_reader(tmp_path):
         assert any("priya.raman@example.org" in row for row in rows), name
 
 
-def hostile_model(provider: str, body: dict[str, Any]) -> Any:
-    """A model that quotes personal data, script, markup and escapes in every answer, whatever it is asked:
-    a judge's reason and facts, a probe's sample, a synthetic example."""
-    schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name") or \
-        (body.get("tool_choice") or {}).get("name")
-    coin = int(hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(), 16) % 2 == 0
-    if schema == "fact_heavy_verdict":
-        return {"fact_heavy": coin, "unsupported_facts": [PLANTED_TEXT], "reason": PLANTED_TEXT}
-    if schema == "same_answer_verdict":
-        return {"same_answer": coin, "difference": PLANTED_TEXT}
-    if schema is None:  # the knowledge probe's free answer
-        return f"I believe {PLANTED_TEXT}"
-    answer = default_responder(provider, body)
-    for example in answer["examples"]:
-        for message in example["messages"]:
-            message["content"] += f" {PLANTED_TEXT}"
-    return answer
-
-
 def test_with_every_llm_path_on_a_model_quoting_personal_data_reaches_no_output(tmp_path, monkeypatch):
     """Every optional path on at once, in the default order: both judges asking about every pair and reply, the
     knowledge probe, evidence from documents that name staff, grounded variants, synth. Whatever the model says
@@ -251,20 +231,14 @@ def test_with_every_llm_path_on_a_model_quoting_personal_data_reaches_no_output(
     (tmp_path / "docs" / "policies.md").write_text(f"# Refunds\nRefunds over $500 are approved by {PLANTED_TEXT}\n",
                                                    encoding="utf-8")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-only")
-    with FakeLLMServer(responder=hostile_model) as server:
+    with FakeLLMServer(responder=answering_every_request(PLANTED_TEXT)) as server:
         llm = {"provider": "openai", "model": "gpt-4.1-mini", "base_url": server.openai_url}
-        flag = {"knowledge": str(tmp_path / "docs"), "grounded_variants": True, "judge": llm, "judge_scope": "all",
-                "probe": {"model": "base-model", "base_url": server.openai_url, "samples": 2}}
-        dedup = {"judge": llm, "judge_scope": "all"}
         recipe = tmp_path / "recipe.yaml"
-        recipe.write_text(yaml.safe_dump({
-            "name": "every-path", "inputs": [{"path": str(logs)}],
-            "stages": [{"mine": {}}, {"dedup": dedup}, {"flag": flag}, {"synth": {**llm, "n": 6}}, {"dedup": dedup},
-                       {"flag": flag}, {"split": {"eval_size": 0.3}}, {"review": {}}],
-            "export": {"formats": ["openai", "sharegpt"]}}), encoding="utf-8")
+        recipe.write_text(yaml.safe_dump({"name": "every-path", "inputs": [{"path": str(logs)}],
+                                          "stages": every_llm_path_stages(llm, tmp_path / "docs"),
+                                          "export": {"formats": ["openai", "sharegpt"]}}), encoding="utf-8")
         manifest = run_recipe(load_recipe(recipe), tmp_path / "run", console=Console(file=io.StringIO())).manifest
-        asked = [((call.body.get("response_format") or {}).get("json_schema") or {}).get("name")
-                 for call in server.model_calls()]
+        asked = [schema_of(call.body) for call in server.model_calls()]
         sent = [json.dumps(entry.body) for entry in server.requests]
     assert {"fact_heavy_verdict", "same_answer_verdict", "synthetic_examples", None} <= set(asked)
     counts = manifest["counts"]
