@@ -1535,7 +1535,10 @@ IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z
 ORDER = re.compile(r"(?i)\border\s*(?:number|no\.?|num|id|#)?(?:\s+is)?\s*[:#]?\s*#?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b")
 ACCOUNT = re.compile(r"(?i)\b(?:account|acct|a/c)\s*(?:number|no\.?|num|#)?(?:\s+is)?\s*[:#]?\s*(?:ending in\s*)?"
                      r"(?P<value>\d(?:[ -]?\d){5,})\b")
-CARD = re.compile(r"(?<![\d+/-])\d(?:[ -]?\d){12,18}(?![\d-])")  # after "+": a phone number ("+55 21 99876-5432")
+# after "+": a phone number ("+55 21 99876-5432"); glued to a Latin letter: an id or a hash ("rec-f1a470422438389501e6",
+# "txn_4532015112830366"), whose digit runs pass the Luhn check one time in ten (Chinese, Japanese and Korean
+# write a card right after a word: "卡号6289 5573 1335 1361", "카드 6221 7711 7405 6586로")
+CARD = re.compile(r"(?<![\dA-Za-z_+/-])\d(?:[ -]?\d){12,18}(?![\dA-Za-z_-])")
 SSN_SEPARATOR = "- ./–—‑"  # also slashes and the dashes a word processor puts in: "231/54/8812", "219–48–3307"
 SSN_GROUPS = rf"(?!000|666|9\d\d)\d{{3}}([{SSN_SEPARATOR}])(?!00)\d{{2}}\1(?!0000)\d{{4}}"
 SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"

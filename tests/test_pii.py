@@ -110,6 +110,8 @@ def test_the_older_fixture_still_scores_for_the_types_it_labels():
     ("card 4111 1111 1111 1111", "card"),
     ("card 4111-1111-1111-1111 exp 09/27", "card"),
     ("amex 3782 822463 10005", "card"),
+    ("卡号6289 5573 1335 1361，手机号码", "card"),  # written right after a word, as Chinese, Japanese and Korean do
+    ("카드 6221 7711 7405 6586로 할게요", "card"),
     ("call (415) 555-0123 today", "phone"),
     ("call +44 20 7946 0958", "phone"),
     ("call +1 692-604-7232", "phone"),  # written like a phone number, area code unassigned
@@ -494,6 +496,7 @@ def test_a_letter_names_who_it_is_for_and_who_closes_it():
     # round ten: sixteen digits in groups of four (an invoice number) hold no Aadhaar; HMRC's example NI number;
     # placeholders where a password or key would stand
     "Invoice no. 4539 1488 0343 6468 from March hasn't been paid yet.",
+    "absorbed by rec-f1a470422438389501e6; transaction txn_4532015112830366, hash ab4532015112830366cd",  # Luhn-valid
     "My payslip shows NI number as QQ123456C, the example from the gov website.",
     "In the docs the config says password: \"<your-password-here>\" and STRIPE_SECRET_KEY=sk_test_XXXXXXXXXXXXXXXX",
 ])
