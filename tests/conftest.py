@@ -47,22 +47,25 @@ HOSTILE_MARKUP = "<script>alert(1)</script> [bold red]boom[/bold red] \x1b[31mre
 
 
 def assert_nothing_planted_reaches(run_dir: Path, *planted: str, skip: tuple[str, ...] = ()) -> None:
-    """No planted value in any file a run wrote (its .work/ folder included; the answer cache under
-    cache/ keeps answers as they came, and ``skip`` names a test's own inputs), and the report shows
-    planted markup only as text."""
-    written = [path for path in run_dir.rglob("*") if path.is_file() and "cache" not in path.parts
-               and path.name not in skip]
+    """No planted value, in any case, in any file a run wrote (its .work/ folder included; the answer
+    cache under cache/ keeps answers as they came, and ``skip`` names a test's own inputs), and the
+    report shows planted markup only as text, with no control character."""
+    from dataprep.terminal import CONTROL
+
+    written = [path for path in run_dir.rglob("*") if path.is_file()
+               and "cache" not in path.relative_to(run_dir).parts and path.name not in skip]
     assert any(path.name == "report.html" for path in written)
     for path in written:
         text = path.read_text(encoding="utf-8", errors="ignore")
-        assert not [value for value in planted if value in text], path
+        assert not [value for value in planted if value.lower() in text.lower()], path
         if path.suffix == ".html":
-            assert "<script>alert" not in text and "\x1b" not in text, path
+            assert "<script>alert" not in text and not CONTROL.search(text), path
 
 
 def every_llm_path_stages(llm: dict, docs: Path) -> list[dict]:
     """The default order with every optional LLM path on: both judges asking about every pair and reply,
-    the knowledge probe, evidence from ``docs``, grounded variants and synth, all through ``llm``."""
+    the knowledge probe, evidence from ``docs``, grounded variants and synth, all through ``llm`` (an
+    OpenAI endpoint: the probe speaks only that protocol)."""
     flag = {"knowledge": str(docs), "grounded_variants": True, "judge": llm, "judge_scope": "all",
             "probe": {"model": "base-model", "base_url": llm["base_url"], "samples": 2}}
     dedup = {"judge": llm, "judge_scope": "all"}

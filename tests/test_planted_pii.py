@@ -24,7 +24,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from conftest import REPO, every_llm_path_stages, read_jsonl
+from conftest import REPO, assert_nothing_planted_reaches, every_llm_path_stages, read_jsonl
 from dataprep.recipe import load_recipe
 from dataprep.review import push
 from dataprep.runner import run_recipe
@@ -243,9 +243,5 @@ def test_with_every_llm_path_on_a_model_quoting_personal_data_reaches_no_output(
     assert {"fact_heavy_verdict", "same_answer_verdict", "synthetic_examples", None} <= set(asked)
     counts = manifest["counts"]
     assert counts["train"] + counts["eval"] > 0 and counts["rag_candidates"] > 0
-    written = [p for p in (tmp_path / "run").rglob("*") if p.is_file() and "cache" not in p.relative_to(tmp_path).parts]
-    found = {str(p.relative_to(tmp_path)): leaks(p.read_bytes().decode("utf-8", "ignore")) for p in written}
-    assert {path: values for path, values in found.items() if values} == {}
+    assert_nothing_planted_reaches(tmp_path / "run", *PLANTED_VALUES)
     assert [leaks(body) for body in sent if leaks(body)] == []
-    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
-    assert "<script>alert" not in html and not CONTROL.search(html)
