@@ -194,8 +194,10 @@ DEV_SETS = REPO / "benchmarks" / "labeled" / "facts"
                                                ("holdout9", False, 0.85), ("holdout9", True, 0.80),
                                                ("holdout10", False, 0.90), ("holdout10", True, 0.85)])
 def test_dev_sets_written_from_the_guide_do_not_regress(name, hard, floor):
+    """The rules alone: the learned model was trained on these sets, so the stage's own score on them
+    says little (tests/test_fact_model.py scores each set held out)."""
     rows = [r for r in load_labeled(DEV_SETS / f"{name}.jsonl") if r["hard"] or not hard]
-    assert evaluate(rows).f1 >= floor
+    assert evaluate(rows, rules_only=True).f1 >= floor
 
 
 @pytest.mark.parametrize("user, reply", [
@@ -577,9 +579,9 @@ def test_drop_rejects_and_tag_keeps(tmp_path):
 
 
 def test_scores_near_the_threshold_are_marked_uncertain(tmp_path):
-    manifest, out = make_run(tmp_path, "{threshold: 0.5, uncertain_margin: 0.2}", [
-        chat("The site is down again.", "I'll pass it to the NOC."), chat("Hi", "Hello! How can I help?")])
-    lone_acronym = out["train"][0]  # an acronym the input lacks scores about 0.39: below, but close
+    manifest, out = make_run(tmp_path, "{threshold: 0.5, uncertain_margin: 0.25}", [
+        chat("The site is down again.", "NOC is on it."), chat("Hi", "Hello! How can I help?")])
+    lone_acronym = out["train"][0]  # an acronym the input lacks scores about 0.27 (the greeting 0.12): below, but close
     assert "fact-heavy-uncertain" in lone_acronym["tags"]
     assert "fact-heavy-uncertain" not in out["train"][1].get("tags", [])
     assert manifest["stages"][-1]["stats"]["uncertain"] == 1

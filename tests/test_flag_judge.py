@@ -17,12 +17,12 @@ from dataprep.recipe import load_recipe
 from dataprep.runner import run_recipe
 
 KEY = "sk-test-judge-0123456789abcdefghijklmnop"
-REPLIES = {  # reply -> the offline scorer's view
+REPLIES = {  # reply -> the offline scorer's view (its scores: 0.98, 0.25, 0.07, 0.53, 0.53)
     "It takes 3 days.": "clearly fact-heavy",
-    "We have 12 of them.": "clearly behaviour",
-    "Yes, that's available in blue.": "clearly behaviour",
-    "Our Denver office handles that.": "uncertain",
-    "The fee is $49.99 per month.": "uncertain",
+    "Sure, 12 left.": "clearly behaviour",
+    "Sure, what do you need?": "clearly behaviour",
+    "Pat from IT will call.": "uncertain",
+    "Total: $49.99.": "uncertain",
 }
 
 
@@ -58,12 +58,12 @@ def test_only_uncertain_records_are_judged_and_the_verdict_decides(judged_run, t
         manifest = judged_run(server, "run")
         sent = [json.dumps(call.body) for call in server.model_calls()]
     assert len(sent) == 2
-    assert all("Denver" in body or "49.99" in body for body in sent)
-    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "The fee is $49.99 per month."}
+    assert all("Pat from IT" in body or "49.99" in body for body in sent)
+    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "Total: $49.99."}
     kept = {row["messages"][-1]["content"]: row for row in read_jsonl(tmp_path / "run" / "train.jsonl")}
-    denver = kept["Our Denver office handles that."]
-    assert denver["scores"]["fact_heavy"] == 0.1 and denver["scores"]["fact_heavy_offline"] > 0.5
-    assert "judge: routing, no recalled fact" in denver["reasons"]["fact_heavy"]
+    pat = kept["Pat from IT will call."]
+    assert pat["scores"]["fact_heavy"] == 0.1 and pat["scores"]["fact_heavy_offline"] > 0.5
+    assert "judge: routing, no recalled fact" in pat["reasons"]["fact_heavy"]
     stats = manifest["stages"][-1]["stats"]
     assert (stats["judged"], stats["judge_overturned"]) == (2, 1)
 
@@ -82,7 +82,7 @@ def test_a_rerun_is_answered_from_the_cache_and_the_key_is_never_written(judged_
 def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     write_jsonl(tmp_path / "in.jsonl", [{"messages": [{"role": "user", "content": "hi"},
-                                                      {"role": "assistant", "content": "Our Denver office handles that."}]}])
+                                                      {"role": "assistant", "content": "Pat from IT will call."}]}])
     with FakeLLMServer(responder=judge_says_prices_only) as server:
         recipe = tmp_path / "r.yaml"
         recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge": {
@@ -177,7 +177,7 @@ def test_judge_scopes_choose_which_replies_are_asked_about(tmp_path, monkeypatch
             sent[scope] = {reply for reply in REPLIES if any(reply in json.dumps(call.body) for call in server.model_calls())}
     assert sent["kept"] == set(REPLIES) - {"It takes 3 days."}
     assert sent["all"] == set(REPLIES)
-    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"The fee is $49.99 per month."}
+    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"Total: $49.99."}
 
 
 def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):
@@ -224,7 +224,7 @@ def test_a_judge_scope_without_a_judge_is_a_clear_error(tmp_path):
 def test_bench_flag_measures_the_judge_on_a_labeled_set_and_a_rerun_sends_nothing(tmp_path):
     """``bench_flag.py --judge-model`` is how a team with a key measures the judge on the never-tuned sets: its
     figures are those of the judge's verdicts, and its answers are cached."""
-    from dataprep.facts import assess_trained_replies
+    from dataprep.fact_model import weighed_assessment
 
     labeled = [("What does my plan cost?", "The Plus plan costs $12 a month.", "fact_heavy", True),
                ("Can I take ibuprofen with warfarin?", "No: together they raise the risk of bleeding.", "fact_heavy", True),
@@ -257,7 +257,7 @@ def test_bench_flag_measures_the_judge_on_a_labeled_set_and_a_rerun_sends_nothin
         assert len(server.model_calls()) == len(rows)
     cells = [cell.strip() for cell in first.strip("│ ").split("│")]
     everyone, hard = range(len(rows)), [i for i, row in enumerate(rows) if row["hard"]]
-    offline = [assess_trained_replies(row["messages"]).score >= 0.5 for row in rows]
+    offline = [weighed_assessment(row["messages"]).score >= 0.5 for row in rows]
     judged = ["$" in row["messages"][-1]["content"] for row in rows]
     assert cells[1:6] == [str(len(rows)), f1(offline, everyone), f1(offline, hard), f1(judged, everyone), f1(judged, hard)]
     assert cells[6] == str(len(rows)) and cells[8:10] == [str(len(rows)), "0"]

@@ -90,7 +90,9 @@ def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     # Lookups of different orders are different examples (dedup's auto view), so tool use is
     # about half of train: eval can hold more of it, not twice as much.
     assert rate("tool_use", "eval") > rate("tool_use", "train")
-    for rare in ("bulk_order", "prompt_injection", "gear_advice_long"):
+    # The bulk-order reply ("Yes, we can help with a bulk order") says what the shop offers: one organisation's
+    # availability, fact-heavy under the labeling guide, and routed to RAG since the flag weighs words too.
+    for rare in ("prompt_injection", "gear_advice_long"):
         assert composition["categories"][rare]["eval"] >= 1, rare
     assert stage_stats(manifest, "split")[0]["max_train_eval_similarity"] < 0.8
 

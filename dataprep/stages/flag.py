@@ -2,8 +2,9 @@
 
 An example is fact-heavy when its reply rests on facts its own input does not hold (prices,
 policies, dates, names...): fine-tuning on it teaches the model to state them from memory.
-``dataprep.facts`` scores each reply offline and says why (the unsupported facts and cues);
-every scored record carries ``scores.fact_heavy`` and ``reasons.fact_heavy``.
+``dataprep.facts`` reads each reply offline and says why (the unsupported facts and cues), and
+``dataprep.fact_model`` weighs that evidence beside the reply's words into a score; every scored
+record carries ``scores.fact_heavy`` and ``reasons.fact_heavy``.
 
 Records at or above ``threshold`` are acted on (``action``):
 
@@ -54,7 +55,8 @@ from typing import Any, Callable, Iterator
 
 from ..engine import batched
 from ..errors import InputError, RecipeError
-from ..facts import Assessment, assess_trained_replies, input_texts, reply_text, unsupported_claims
+from ..fact_model import weighed_assessment
+from ..facts import Assessment, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
@@ -460,8 +462,8 @@ class Flag(Stage):
 
 def assessments_of(batch: list[list[dict[str, Any]]]) -> list[Assessment | None]:
     """Engine work: the offline scorer's assessment of each conversation of a batch, every reply
-    it trains on scored."""
-    return [assess_trained_replies(messages) for messages in batch]
+    it trains on scored and the evidence weighed by the learned model."""
+    return [weighed_assessment(messages) for messages in batch]
 
 
 def _tag(record: Record, tag: str) -> None:
