@@ -22,10 +22,10 @@ from typing import Any
 import orjson
 
 from _common import print_table
-from bench_flag import DEV_SETS
+from bench_flag import DEV_SETS, scores_of
 
 from dataprep.facts import assess_trained_replies
-from dataprep.fact_model import WEIGHTS_FILE, features
+from dataprep.fact_model import WEIGHTS_FILE, features, probability
 
 C = 0.3
 MIN_EXAMPLES = 3
@@ -57,13 +57,13 @@ def fit(training: list[tuple[str, dict[str, float], bool, bool]]) -> dict[str, A
 
 
 def predict(model: dict[str, Any], found: dict[str, float]) -> bool:
-    return model["intercept"] + sum(model["weights"].get(name, 0.0) * value for name, value in found.items()) >= 0
+    return probability(found, (model["intercept"], model["weights"])) >= THRESHOLD
 
 
 def f1(pairs: list[tuple[bool, bool]]) -> float:
-    true_positive = sum(1 for predicted, label in pairs if predicted and label)
-    predicted, actual = sum(p for p, _ in pairs), sum(label for _, label in pairs)
-    return 2 * true_positive / (predicted + actual) if predicted + actual else 1.0
+    """F1 of (predicted, fact-heavy) pairs."""
+    return scores_of([{"label": "fact_heavy" if label else "behaviour"} for _, label in pairs],
+                     [predicted for predicted, _ in pairs]).f1
 
 
 def held_out_f1(data: list[tuple[str, dict[str, float], bool, bool]]) -> list[list[Any]]:

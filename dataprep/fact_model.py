@@ -22,32 +22,36 @@ from typing import Any
 
 import orjson
 
-from .facts import Assessment, assess_trained_replies, reply_text
-from .record import message_text
+from .facts import PLACEHOLDER, Assessment, assess_trained_replies, input_texts, reply_text
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "fact_model.json"
-WORD = re.compile(r"[^\W\d_]+|\d+")
+WORD = re.compile(r"[^\W\d_]+")  # letters only: the rules read numbers, and a list of fifty numbers is not fifty words
 CUE_KIND = re.compile(r"[^:(]*")  # a cue's kind, before the quoted text it names: 'policy language: "within"'
 LENGTH_CAP = 400  # words: longer replies count as this long
+EVEN = 0.5  # the model's own boundary: where its words, not the rules, decide
 EXPLAINED_WORDS = 3
+Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
 def words(text: str) -> list[str]:
-    return [word.lower() for word in WORD.findall(text)]
+    """Lower-cased words, scrubbed placeholders left out: the labeled sets hold none, and <ADDRESS_1>
+    in a scrubbed log says nothing about the reply."""
+    return [word.lower() for word in WORD.findall(PLACEHOLDER.sub(" ", text))]
 
 
 def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str, float]:
-    """What the model sees of a conversation: the rules' score, claims by kind and cues by kind;
-    the final reply's words, those the input never used, its length, and whether it had tools or
-    a system prompt."""
-    found: dict[str, float] = {"score": assessment.score}
-    for claim in assessment.unsupported:
-        found[f"k:{claim.kind}"] = found.get(f"k:{claim.kind}", 0) + 1
-    for cue in assessment.cues:
-        found[f"c:{CUE_KIND.match(cue).group().strip()}"] = 1
+    """What the model sees of the reply the rules scored (the final one, or the earlier one their
+    score speaks for): ``score``, the rules' score; ``k:`` the kinds of claim and ``c:`` the kinds of
+    cue they found; ``r:`` the reply's words and ``n:`` those the input never used; its length and
+    share of new words; whether the conversation had tools or a system prompt."""
+    if assessment.reply_at is not None:
+        messages = messages[: assessment.reply_at + 1]
+    # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
+    found: dict[str, float] = {"score": assessment.score, **{f"k:{claim.kind}": 1 for claim in assessment.unsupported}}
+    found.update({f"c:{CUE_KIND.match(cue).group().strip()}": 1 for cue in assessment.cues})
     reply = words(reply_text(messages[-1])) if messages[-1].get("role") == "assistant" else []
-    before = {word for message in messages[:-1] for word in words(_said(message))}
-    novel = [word for word in reply if word not in before and not word.isdigit()]
+    before = {word for text in input_texts(messages[:-1]) for word in words(text)}
+    novel = [word for word in reply if word not in before]
     found.update(dict.fromkeys((f"r:{word}" for word in reply), 1))
     found.update(dict.fromkeys((f"n:{word}" for word in novel), 1))
     found["length"] = min(len(reply), LENGTH_CAP) / LENGTH_CAP
@@ -57,38 +61,41 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     return found
 
 
-def _said(message: dict[str, Any]) -> str:
-    return reply_text(message) if message.get("role") == "assistant" else message_text(message)
-
-
 @cache
-def trained() -> tuple[float, dict[str, float]]:
-    """The intercept and the weights, read once per process."""
+def trained() -> Model:
+    """The shipped model, read once per process."""
     model = orjson.loads(WEIGHTS_FILE.read_bytes())
     return model["intercept"], model["weights"]
 
 
-def probability(found: dict[str, float]) -> float:
-    intercept, weights = trained()
-    return 1 / (1 + math.exp(-(intercept + sum(weights.get(name, 0.0) * value for name, value in found.items()))))
+def probability(found: dict[str, float], model: Model | None = None) -> float:
+    """The probability that the example is fact-heavy, by ``model`` (default: the shipped one)."""
+    intercept, weights = model or trained()
+    logit = intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
+    if logit < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
+        return math.exp(logit) / (1 + math.exp(logit))
+    return 1 / (1 + math.exp(-logit))
 
 
 def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
     """The rules' assessment of every reply a trainer learns from, its score the model's
-    probability that the example is fact-heavy; a reply the model calls fact-heavy on its words
-    says which words weighed most."""
+    probability that the example is fact-heavy. When the words tip a reply the rules would keep,
+    the reasons name the words that weighed most."""
     assessment = assess_trained_replies(messages)
     if assessment is None:
         return None
     found = features(messages, assessment)
     score = round(probability(found), 3)
     cues = list(assessment.cues)
-    if score >= 0.5 and not assessment.unsupported:
+    if assessment.score < EVEN <= score:
         cues.append("worded like a stated fact: " + ", ".join(f'"{word}"' for word in _weightiest_words(found)))
     return Assessment(score, assessment.unsupported, cues, assessment.reply_at)
 
 
 def _weightiest_words(found: dict[str, float]) -> list[str]:
-    weights = trained()[1]
-    present = sorted(((weights.get(name, 0.0), name[2:]) for name in found if name[:2] in ("r:", "n:")), reverse=True)
-    return list(dict.fromkeys(word for weight, word in present if weight > 0))[:EXPLAINED_WORDS]
+    """The reply's words that pushed its score up most (a new word counts its weight as a word and as new)."""
+    weights, pushed = trained()[1], {}
+    for name in found:
+        if name[:2] in ("r:", "n:"):
+            pushed[name[2:]] = pushed.get(name[2:], 0.0) + weights.get(name, 0.0)
+    return [word for word, push in sorted(pushed.items(), key=lambda item: -item[1]) if push > 0][:EXPLAINED_WORDS]

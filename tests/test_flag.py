@@ -579,9 +579,15 @@ def test_drop_rejects_and_tag_keeps(tmp_path):
 
 
 def test_scores_near_the_threshold_are_marked_uncertain(tmp_path):
-    manifest, out = make_run(tmp_path, "{threshold: 0.5, uncertain_margin: 0.25}", [
-        chat("The site is down again.", "NOC is on it."), chat("Hi", "Hello! How can I help?")])
-    lone_acronym = out["train"][0]  # an acronym the input lacks scores about 0.27 (the greeting 0.12): below, but close
+    from dataprep.fact_model import weighed_assessment
+
+    acronym, greeting = chat("The site is down again.", "NOC is on it."), chat("Hi", "Hello! How can I help?")
+    # a threshold just above the lone acronym's score, and a margin that reaches it but not the greeting's
+    low, lower = (weighed_assessment(row["messages"]).score for row in (acronym, greeting))
+    assert lower < low - 0.02
+    threshold, margin = low + 0.01, (low - lower) / 2 + 0.01
+    manifest, out = make_run(tmp_path, f"{{threshold: {threshold:.4f}, uncertain_margin: {margin:.4f}}}", [acronym, greeting])
+    lone_acronym = out["train"][0]
     assert "fact-heavy-uncertain" in lone_acronym["tags"]
     assert "fact-heavy-uncertain" not in out["train"][1].get("tags", [])
     assert manifest["stages"][-1]["stats"]["uncertain"] == 1

@@ -17,13 +17,33 @@ from dataprep.recipe import load_recipe
 from dataprep.runner import run_recipe
 
 KEY = "sk-test-judge-0123456789abcdefghijklmnop"
-REPLIES = {  # reply -> the offline scorer's view (its scores: 0.98, 0.25, 0.07, 0.53, 0.53)
+REPLIES = {  # reply -> the offline scorer's view, in the band bands() sets
     "It takes 3 days.": "clearly fact-heavy",
-    "Sure, 12 left.": "clearly behaviour",
     "Sure, what do you need?": "clearly behaviour",
-    "Pat from IT will call.": "uncertain",
-    "Total: $49.99.": "uncertain",
+    "Happy to help! What do you need?": "clearly behaviour",
+    "Pat will call.": "uncertain",
+    "$49.99.": "uncertain",
 }
+
+
+def conversation(reply: str) -> dict:
+    return {"messages": [{"role": "user", "content": "Can you help?"}, {"role": "assistant", "content": reply}],
+            "tags": ["pii:scrubbed"]}
+
+
+def bands() -> dict:
+    """A threshold and an uncertain margin that put REPLIES where their names say, from the scorer's own
+    scores (the two uncertain ones just above the threshold): the tests stay about the judge when the
+    learned model is retrained and a score moves."""
+    from dataprep.fact_model import weighed_assessment
+
+    score = {reply: weighed_assessment(conversation(reply)["messages"]).score for reply in REPLIES}
+    uncertain = [score[reply] for reply, view in REPLIES.items() if view == "uncertain"]
+    threshold = min(uncertain) - 0.005
+    margin = max(uncertain) - threshold + 0.005
+    assert all(score[reply] >= threshold + margin for reply, view in REPLIES.items() if view == "clearly fact-heavy")
+    assert all(score[reply] < threshold - margin for reply, view in REPLIES.items() if view == "clearly behaviour")
+    return {"threshold": round(threshold, 3), "uncertain_margin": round(margin, 3) + 0.001}
 
 
 def judge_says_prices_only(provider: str, body: dict) -> dict:
@@ -37,13 +57,11 @@ def judge_says_prices_only(provider: str, body: dict) -> dict:
 @pytest.fixture
 def judged_run(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    rows = [{"messages": [{"role": "user", "content": "Can you help?"}, {"role": "assistant", "content": reply}],
-             "tags": ["pii:scrubbed"]} for reply in REPLIES]
-    write_jsonl(tmp_path / "in.jsonl", rows)
+    write_jsonl(tmp_path / "in.jsonl", [conversation(reply) for reply in REPLIES])
 
     def run(server: FakeLLMServer, name: str):
         recipe = tmp_path / "r.yaml"
-        recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge": {
+        recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {**bands(), "judge": {
             "provider": "openai", "model": "gpt-4.1-mini", "base_url": server.openai_url}}}]}), encoding="utf-8")
         return run_recipe(load_recipe(recipe), tmp_path / name).manifest
     return run
@@ -58,11 +76,11 @@ def test_only_uncertain_records_are_judged_and_the_verdict_decides(judged_run, t
         manifest = judged_run(server, "run")
         sent = [json.dumps(call.body) for call in server.model_calls()]
     assert len(sent) == 2
-    assert all("Pat from IT" in body or "49.99" in body for body in sent)
-    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "Total: $49.99."}
+    assert all("Pat will call" in body or "49.99" in body for body in sent)
+    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "$49.99."}
     kept = {row["messages"][-1]["content"]: row for row in read_jsonl(tmp_path / "run" / "train.jsonl")}
-    pat = kept["Pat from IT will call."]
-    assert pat["scores"]["fact_heavy"] == 0.1 and pat["scores"]["fact_heavy_offline"] > 0.5
+    pat = kept["Pat will call."]
+    assert pat["scores"]["fact_heavy"] == 0.1 and pat["scores"]["fact_heavy_offline"] > bands()["threshold"]
     assert "judge: routing, no recalled fact" in pat["reasons"]["fact_heavy"]
     stats = manifest["stages"][-1]["stats"]
     assert (stats["judged"], stats["judge_overturned"]) == (2, 1)
@@ -82,10 +100,10 @@ def test_a_rerun_is_answered_from_the_cache_and_the_key_is_never_written(judged_
 def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     write_jsonl(tmp_path / "in.jsonl", [{"messages": [{"role": "user", "content": "hi"},
-                                                      {"role": "assistant", "content": "Pat from IT will call."}]}])
+                                                      {"role": "assistant", "content": "Pat will call."}]}])
     with FakeLLMServer(responder=judge_says_prices_only) as server:
-        recipe = tmp_path / "r.yaml"
-        recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge": {
+        recipe = tmp_path / "r.yaml"  # every reply judged: this one would be sent, whatever its score
+        recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {"judge_scope": "all", "judge": {
             "model": "gpt-4.1-mini", "base_url": server.openai_url}}}]}), encoding="utf-8")
         with pytest.raises(DataprepError, match="not PII-scrubbed"):
             run_recipe(load_recipe(recipe), tmp_path / "run")
@@ -94,11 +112,9 @@ def test_unscrubbed_records_never_leave_the_machine(tmp_path, monkeypatch):
 
 
 def judge_recipe(tmp_path, server: FakeLLMServer, flag: dict | None = None, **recipe) -> object:
-    write_jsonl(tmp_path / "in.jsonl", [{"messages": [{"role": "user", "content": "Can you help?"},
-                                                      {"role": "assistant", "content": reply}], "tags": ["pii:scrubbed"]}
-                                        for reply in REPLIES])
+    write_jsonl(tmp_path / "in.jsonl", [conversation(reply) for reply in REPLIES])
     path = tmp_path / "r.yaml"
-    path.write_text(json.dumps({**recipe, "inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {**(flag or {}), "judge": {
+    path.write_text(json.dumps({**recipe, "inputs": [{"path": "in.jsonl"}], "stages": [{"flag": {**bands(), **(flag or {}), "judge": {
         "model": "gpt-4.1-mini", "base_url": server.openai_url}}}]}), encoding="utf-8")
     return load_recipe(path)
 
@@ -177,7 +193,7 @@ def test_judge_scopes_choose_which_replies_are_asked_about(tmp_path, monkeypatch
             sent[scope] = {reply for reply in REPLIES if any(reply in json.dumps(call.body) for call in server.model_calls())}
     assert sent["kept"] == set(REPLIES) - {"It takes 3 days."}
     assert sent["all"] == set(REPLIES)
-    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"Total: $49.99."}
+    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"$49.99."}
 
 
 def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):

@@ -90,11 +90,20 @@ def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     # Lookups of different orders are different examples (dedup's auto view), so tool use is
     # about half of train: eval can hold more of it, not twice as much.
     assert rate("tool_use", "eval") > rate("tool_use", "train")
-    # The bulk-order reply ("Yes, we can help with a bulk order") says what the shop offers: one organisation's
-    # availability, fact-heavy under the labeling guide, and routed to RAG since the flag weighs words too.
-    for rare in ("prompt_injection", "gear_advice_long"):
+    for rare in ("prompt_injection", "gear_advice_long"):  # bulk_order: see the next test
         assert composition["categories"][rare]["eval"] >= 1, rare
     assert stage_stats(manifest, "split")[0]["max_train_eval_similarity"] < 0.8
+
+
+def test_the_bulk_order_reply_goes_to_rag_for_what_it_says_the_shop_offers(quickstart_run):
+    """"Yes, we can help with a bulk order" states one organisation's availability: fact-heavy under the
+    labeling guide. The rules alone kept it (their cue, "our team", scores below the threshold); the
+    reply's words tip it."""
+    bulk = "Yes, we can help with a bulk order."
+    placed = {place: [r for r in read_jsonl(quickstart_run / f"{place}.jsonl") if bulk in (r["messages"][-1]["content"] or "")]
+              for place in ("train", "eval", "rag_candidates")}
+    assert placed["rag_candidates"] and not placed["train"] and not placed["eval"]
+    assert any(reason.startswith("worded like a stated fact") for reason in placed["rag_candidates"][0]["reasons"]["fact_heavy"])
 
 
 def test_synthesis_replays_the_shipped_cache_without_a_key(manifest):
