@@ -55,6 +55,7 @@ from typing import Any, Callable, Iterator
 
 from ..engine import batched
 from ..errors import InputError, RecipeError
+from .. import fact_model
 from ..fact_model import weighed_assessment
 from ..facts import Assessment, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
@@ -351,11 +352,13 @@ class Flag(Stage):
                          judge_scope=judge_scope, probe=probe)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
+        """The learned model's weights and the knowledge files: a resumed run scores again when either changed."""
         path = self._knowledge_path(ctx)
+        weights = files_fingerprint([fact_model.WEIGHTS_FILE])
         if path is None or not path.exists():
-            return ""
+            return weights
         files = sorted(path.rglob("*")) if path.is_dir() else [path]
-        return files_fingerprint(files)
+        return weights + files_fingerprint(files)
 
     def _knowledge_path(self, ctx: StageContext) -> Path | None:
         knowledge = self.options["knowledge"]
