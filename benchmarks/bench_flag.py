@@ -70,7 +70,9 @@ Nineteen labeled sets and the labels of real replies, reported apart:
 
 - ``benchmarks/labeled/facts/bitext_labels.jsonl``: labels for every 15th row of the real Bitext support
   corpus in ``../shared`` (301 rows; the rows themselves stay there), written from the guide in round
-  twenty-two by a helper that had not seen the scorer. Scored with ``--holdout``, rules and model apart.
+  twenty-two by a helper that had not seen the scorer, and ``bitext_labels_second.jsonl``, the same rows
+  labeled again by another; ``--holdout`` scores the first, rules and model apart, and prints how often the
+  two agree.
 Since round twenty-two the score is the rules' evidence weighed with the reply's words by a model
 (``dataprep/fact_model.py``) trained on the eleven dev sets: its figures on those sets are training
 figures (``train_fact_model.py --cv`` scores each held out). ``--holdout`` prints the never-tuned sets
@@ -114,6 +116,7 @@ DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdo
 CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17, 18)]
 #: real replies: labels for every 15th row of the shared Bitext support corpus (its rows stay in ../shared)
 BITEXT_LABELS = FACT_SETS / "bitext_labels.jsonl"
+BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows, labeled again by another helper
 BITEXT = ROOT.parent / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 
 
@@ -184,6 +187,17 @@ def load_bitext() -> list[dict[str, Any]]:
     return [{**label, "domain": label["intent"], "messages": [
         {"role": "user", "content": corpus[label["row"]]["instruction"]},
         {"role": "assistant", "content": corpus[label["row"]]["response"]}]} for label in load_labeled(BITEXT_LABELS)]
+
+
+def labelers_agree() -> str:
+    """How often the two blind labelings of the Bitext rows agree, and Cohen's kappa."""
+    first, second = ({row["row"]: row["label"] == "fact_heavy" for row in load_labeled(path)}
+                     for path in (BITEXT_LABELS, BITEXT_SECOND_LABELS))
+    pairs = [(first[row], second[row]) for row in first]
+    agree = sum(a == b for a, b in pairs) / len(pairs)
+    heavy_first, heavy_second = (sum(pair[side] for pair in pairs) / len(pairs) for side in (0, 1))
+    chance = heavy_first * heavy_second + (1 - heavy_first) * (1 - heavy_second)
+    return f"two blind labelings of the {len(pairs)} rows agree on {agree:.1%} (Cohen's kappa {(agree - chance) / (1 - chance):.2f})"
 
 
 def report_rules_and_model(title: str, rows: list[dict[str, Any]], threshold: float) -> None:
@@ -301,6 +315,7 @@ def main() -> None:
     if BITEXT.exists():
         report_rules_and_model("real support replies (every 15th row of the shared Bitext corpus)", load_bitext(),
                                args.threshold)
+        print(labelers_agree())
     report_set(LABELED, args.threshold)
     rows = load_labeled()
     rules_cpu, _ = scorer_speed(rows, args.n, rules_only=True)
