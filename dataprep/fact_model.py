@@ -3,9 +3,9 @@ by a logistic regression learned from the labeled dev sets, beside the reply's o
 
 The rules find what a reply claims that its input does not hold (numbers, names, dates, policy
 words); they miss facts with no digits and no capital letters ("the warranty does not cover
-water damage"), and they cannot tell how much each kind of evidence counts. The model sees the
-rules' claims and cues as counts, and which words the reply uses and which of them the input never
-used. It is trained by ``benchmarks/train_fact_model.py`` on the eleven dev sets only; the sets
+water damage"), and they cannot tell how much each kind of evidence counts. The model sees which
+kinds of claim and cue the rules found, and which words the reply uses and which of them the input
+never used. It is trained by ``benchmarks/train_fact_model.py`` on the eleven dev sets only; the sets
 never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped weights
 are what training on the current rules gives.
 

@@ -56,7 +56,6 @@ from typing import Any, Callable, Iterator
 from ..engine import batched
 from ..errors import InputError, RecipeError
 from .. import fact_model
-from ..fact_model import weighed_assessment
 from ..facts import Assessment, input_texts, reply_text, unsupported_claims
 from ..jsonl import BadLine, excerpt_of, iter_lines
 from ..llm_caller import LLMCaller
@@ -466,7 +465,7 @@ class Flag(Stage):
 def assessments_of(batch: list[list[dict[str, Any]]]) -> list[Assessment | None]:
     """Engine work: the offline scorer's assessment of each conversation of a batch, every reply
     it trains on scored and the evidence weighed by the learned model."""
-    return [weighed_assessment(messages) for messages in batch]
+    return [fact_model.weighed_assessment(messages) for messages in batch]
 
 
 def _tag(record: Record, tag: str) -> None:
