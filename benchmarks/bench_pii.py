@@ -15,6 +15,11 @@ and are neither right nor wrong here. Sets whose writer tagged each name with th
 in (greeting, sign-off, introduction, signature, field, or prose) also print name recall by
 context and in the contexts issue 12 sets its target for (all but prose).
 
+Names in real messages, labeled by others: the Bitext support corpus in ``../shared`` annotates the
+person's name in 161 of its user messages (``entity_type`` person_name, by the corpus's authors). Only
+recall is measured there: the corpus marks one entity per message, so other personal data in it is
+not labeled, and a finding outside the annotation is neither right nor wrong.
+
 Speed: texts/s and MB/s over the labeled texts against a plain ``re`` e-mail-only baseline,
 then one record holding 20,000 copies of one address, then one 200 MB line.
 
@@ -38,6 +43,8 @@ from dataprep.pii import Found, Scrubber, phones_in
 from dataprep.record import Record
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "pii"
+#: real user messages whose people's names the corpus's own authors annotated (entity_type person_name)
+BITEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 TUNING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 21)))  # in the order they were written
 CLEAN_SETS = ("holdout21", "holdout22")
 #: detector name -> labeled type; detectors the sets have no type for keep their own name
@@ -130,6 +137,17 @@ def score(rows: list[dict], scrubber: Scrubber, label: Label = labeled_type,
     return tally
 
 
+def bitext_names() -> list[dict]:
+    """The corpus's messages with an annotated person's name, as labeled texts with that one span."""
+    import csv
+
+    with open(BITEXT, newline="", encoding="utf-8") as handle:
+        annotated = [row for row in csv.DictReader(handle) if row["entity_type"] == "person_name"]
+    return [{"id": f"bitext-{number}", "text": row["instruction"],
+             "spans": [{"start": start, "end": start + len(row["entity_value"]), "type": "name"}]}
+            for number, row in enumerate(annotated) if (start := row["instruction"].find(row["entity_value"])) >= 0]
+
+
 def print_quality(name: str, rows: list[dict], tally: Tally) -> None:
     print(f"\n{name}: {len(rows)} texts, {sum(len(r['spans']) for r in rows)} labeled spans, "
           f"{tally.neutral_texts} neutral texts")
@@ -210,6 +228,11 @@ def main() -> None:
         if args.show_errors and name in TUNING_SETS:
             print("\n".join(tally.errors))
         texts += [row["text"] for row in rows]
+    if BITEXT.exists():
+        names = bitext_names()
+        recall = score(names, Scrubber()).recall("name")
+        print(f"\nreal messages, names annotated by the Bitext corpus's authors: {len(names)} names, recall {recall:.3f} "
+              "(the one span each message is annotated with; precision cannot be read from it)")
     if not args.no_speed:
         print_speed(texts, args.rounds, args.line_mb)
 
