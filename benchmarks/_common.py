@@ -1,9 +1,10 @@
 """Helpers shared by the benchmark scripts: timing a function in a fresh process with its peak memory,
-printing a table, and the options of a stage's LLM judge."""
+printing a table, the options of a stage's LLM judge, and the real support corpus in ../shared."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import multiprocessing as mp
 import resource
 import time
@@ -13,6 +14,15 @@ from typing import Any, Callable
 
 from rich.console import Console
 from rich.table import Table
+
+#: real support exchanges (CDLA-Sharing: read from ../shared, never copied into the project)
+BITEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
+
+
+def bitext_rows() -> list[dict[str, str]]:
+    """The Bitext corpus's rows, in file order (a row's number is its index)."""
+    with open(BITEXT, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def _child(target: Callable[..., Any], args: tuple, queue: "mp.Queue") -> None:

@@ -51,7 +51,6 @@ from a brief, so they are sent as they are (``allow_unscrubbed``).
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import os
 import random
@@ -70,7 +69,7 @@ import numpy as np
 import orjson
 import rensa
 
-from _common import add_judge_arguments, judge_cost, judge_option
+from _common import add_judge_arguments, bitext_rows, judge_cost, judge_option
 from dataprep.minhash import Params, find_groups
 from dataprep.pii import PLACEHOLDER
 from dataprep.recipe import InputSpec
@@ -78,7 +77,6 @@ from dataprep.runner import run_single_stage
 from dataprep.stages.dedup import Dedup
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 WORD = re.compile(r"\w+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 NUM_PERM = 128
@@ -105,8 +103,7 @@ class Corpus:
 
 def build_corpus(size: int, seed: int) -> Corpus:
     rng = random.Random(seed)
-    with open(CORPUS, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    rows = bitext_rows()
     questions = [row["instruction"] for row in rows]
     sentences = sorted({s.strip() for row in rows for s in SENTENCE_END.split(row["response"]) if len(s.split()) >= 4})
     vocabulary = sorted({w for s in sentences for w in WORD.findall(s.lower())})
@@ -340,9 +337,8 @@ def _lookup(question: str, result: dict, reply: str) -> list[dict]:
 def build_cases(seed: int) -> list[dict]:
     """Groups of every kind, from real support questions and replies."""
     rng = random.Random(seed)
-    with open(CORPUS, newline="", encoding="utf-8") as handle:
-        # one row per question: the corpus repeats some word for word, and groups must differ
-        rows = list({" ".join(row["instruction"].lower().split()): row for row in csv.DictReader(handle)}.values())
+    # one row per question: the corpus repeats some word for word, and groups must differ
+    rows = list({" ".join(row["instruction"].lower().split()): row for row in bitext_rows()}.values())
     by_intent: dict[str, list[dict]] = {}
     for row in rows:
         by_intent.setdefault(row["intent"], []).append(row)

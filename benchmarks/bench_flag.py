@@ -64,8 +64,7 @@ Nineteen labeled sets and the labels of real replies, reported apart:
   domains, 53% hard, 16% not English, 21% with tools; its writer counted command-line flags, config keys and
   third-party API parameters in code as facts, core syntax as behaviour), scored first with the model's
   first version (rules alone 0.798, 0.755; rules + model 0.852, 0.817), then with the one shipped (0.837,
-  0.800), never tuned on or read. ``--holdout``
-  scores these eight at the end;
+  0.800), never tuned on or read. ``--holdout`` scores these eight at the end;
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
 
 - ``benchmarks/labeled/facts/bitext_labels.jsonl``: labels for every 15th row of the real Bitext support
@@ -80,7 +79,7 @@ pooled, rules alone beside rules + model.
 
 Each is scored overall, on its hard cases only, and per domain, as the flag stage scores: every
 reply a trainer learns from. Until round twenty-one this script scored the final reply only, and
-the figures above are those; the README gives the seven never-tuned sets of then both ways.
+the figures above are those; the README gives the seven never-tuned sets of that round both ways.
 
 With ``--judge-model``, the whole flag stage runs with its LLM judge (``--judge-scope``, default
 ``kept``: every reply the offline scorer would keep for training) on the sets never tuned on (or
@@ -105,7 +104,7 @@ from typing import Any, Callable
 
 import orjson
 
-from _common import add_judge_arguments, judge_cost, judge_option, print_table
+from _common import BITEXT, add_judge_arguments, bitext_rows, judge_cost, judge_option, print_table
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELED = ROOT / "tests" / "data" / "fact_heavy_labeled.jsonl"
@@ -117,7 +116,6 @@ CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 
 #: real replies: labels for every 15th row of the shared Bitext support corpus (its rows stay in ../shared)
 BITEXT_LABELS = FACT_SETS / "bitext_labels.jsonl"
 BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows, labeled again by another helper
-BITEXT = ROOT.parent / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 
 
 @dataclass
@@ -180,10 +178,7 @@ def report_set(path: Path, threshold: float) -> list[dict[str, Any]]:
 
 def load_bitext() -> list[dict[str, Any]]:
     """The labeled Bitext rows as examples: the customer's instruction and the support reply."""
-    import csv
-
-    with open(BITEXT, newline="", encoding="utf-8") as handle:
-        corpus = list(csv.DictReader(handle))
+    corpus = bitext_rows()
     return [{**label, "domain": label["intent"], "messages": [
         {"role": "user", "content": corpus[label["row"]]["instruction"]},
         {"role": "assistant", "content": corpus[label["row"]]["response"]}]} for label in load_labeled(BITEXT_LABELS)]
@@ -312,7 +307,7 @@ def main() -> None:
     if args.holdout:
         report_rules_and_model(f"the {len(CLEAN_SETS)} sets never tuned on, pooled",
                                [row for path in CLEAN_SETS for row in report_set(path, args.threshold)], args.threshold)
-    if BITEXT.exists():
+    if args.holdout and BITEXT.exists():
         report_rules_and_model("real support replies (every 15th row of the shared Bitext corpus)", load_bitext(),
                                args.threshold)
         print(labelers_agree())

@@ -39,12 +39,11 @@ from typing import Callable
 
 import orjson
 
+from _common import BITEXT, bitext_rows
 from dataprep.pii import Found, Scrubber, phones_in
 from dataprep.record import Record
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "pii"
-#: real user messages whose people's names the corpus's own authors annotated (entity_type person_name)
-BITEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 TUNING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 21)))  # in the order they were written
 CLEAN_SETS = ("holdout21", "holdout22")
 #: detector name -> labeled type; detectors the sets have no type for keep their own name
@@ -139,10 +138,7 @@ def score(rows: list[dict], scrubber: Scrubber, label: Label = labeled_type,
 
 def bitext_names() -> list[dict]:
     """The corpus's messages with an annotated person's name, as labeled texts with that one span."""
-    import csv
-
-    with open(BITEXT, newline="", encoding="utf-8") as handle:
-        annotated = [row for row in csv.DictReader(handle) if row["entity_type"] == "person_name"]
+    annotated = [row for row in bitext_rows() if row["entity_type"] == "person_name"]
     return [{"id": f"bitext-{number}", "text": row["instruction"],
              "spans": [{"start": start, "end": start + len(row["entity_value"]), "type": "name"}]}
             for number, row in enumerate(annotated) if (start := row["instruction"].find(row["entity_value"])) >= 0]
