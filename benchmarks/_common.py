@@ -8,6 +8,7 @@ import csv
 import multiprocessing as mp
 import resource
 import time
+from functools import cache
 from pathlib import Path
 from queue import Empty
 from typing import Any, Callable
@@ -19,10 +20,11 @@ from rich.table import Table
 BITEXT = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "bitext-customer-support" / "bitext_customer_support.csv"
 
 
-def bitext_rows() -> list[dict[str, str]]:
-    """The Bitext corpus's rows, in file order (a row's number is its index)."""
+@cache
+def bitext_rows() -> tuple[dict[str, str], ...]:
+    """The Bitext corpus's rows, in file order (a row's number is its index); read once a process."""
     with open(BITEXT, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+        return tuple(csv.DictReader(handle))
 
 
 def _child(target: Callable[..., Any], args: tuple, queue: "mp.Queue") -> None:

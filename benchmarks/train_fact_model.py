@@ -1,14 +1,16 @@
-"""Train the fact-heavy model (``dataprep/fact_model.json``) on the eleven dev sets.
+"""Train the fact-heavy model (``dataprep/fact_model.json``) on the dev sets (``bench_flag.DEV_SETS``).
 
     python benchmarks/train_fact_model.py            # writes dataprep/fact_model.json
-    python benchmarks/train_fact_model.py --cv       # leave one dev set out, each in turn: rules vs model
+    python benchmarks/train_fact_model.py --cv       # leave each dev set (Bitext: a quarter of its intents) out in turn
     python benchmarks/train_fact_model.py --out F    # writes F instead (the tests compare it with the shipped file)
 
 A logistic regression (scikit-learn, L2, ``C`` below) over ``dataprep.fact_model.features``: the
 rules' score, claims and cues, and the reply's words. Only features seen in at least ``MIN_EXAMPLES``
 training examples are kept: a word one writer used once says nothing about the next writer's data.
-The sets never tuned on (``bench_flag.CLEAN_SETS``) are not read here. ``C``, ``MIN_EXAMPLES`` and the
-feature families were chosen by ``--cv`` on the dev sets alone. Retrain after changing the rules in
+The sets never tuned on (``bench_flag.CLEAN_SETS``) are not read here, nor the Bitext rows held out
+(``bitext_labels.jsonl``, every 15th row); ``bitext_train`` labels other rows, of half the corpus's
+intents, and needs ../shared. ``C``, ``MIN_EXAMPLES`` and the feature families were chosen by ``--cv``
+on the dev sets alone. Retrain after changing the rules in
 ``dataprep/facts.py``: the model weighs their output, and a test fails while the weights are stale.
 """
 
@@ -21,25 +23,31 @@ from typing import Any
 
 import orjson
 
-from _common import print_table
-from bench_flag import DEV_SETS, scores_of
+from _common import BITEXT, print_table
+from bench_flag import BITEXT_TRAINING, DEV_SETS, load_labeled, scores_of
 
 from dataprep.facts import assess_trained_replies
 from dataprep.fact_model import WEIGHTS_FILE, features, probability
 
 C = 0.3
 MIN_EXAMPLES = 3
+BITEXT_FOLDS = 4
 THRESHOLD = 0.5
 
 
 def examples(paths: list[Path]) -> list[tuple[str, dict[str, float], bool, bool]]:
-    """(set, features, fact-heavy?, hard?) of every example whose conversation has a reply to score."""
+    """(fold, features, fact-heavy?, hard?) of every example whose conversation has a reply to score.
+    A fold is a set left out of training in turn by ``--cv``; ``bitext_train`` is four, by intent: its
+    rows of one intent share templates, so a fold of rows would be scored on copies of its training."""
     found = []
     for path in paths:
-        for line in path.read_bytes().splitlines():
-            row = orjson.loads(line)
+        rows = load_labeled(path)
+        intents = sorted({row["intent"] for row in rows}) if path == BITEXT_TRAINING else []
+        for row in rows:
             if (assessment := assess_trained_replies(row["messages"])) is not None:
-                found.append((path.stem, features(row["messages"], assessment), row["label"] == "fact_heavy",
+                fold = f"{path.stem} {intents.index(row['intent']) % BITEXT_FOLDS + 1}/{BITEXT_FOLDS}" \
+                    if intents else path.stem
+                found.append((fold, features(row["messages"], assessment), row["label"] == "fact_heavy",
                               bool(row.get("hard"))))
     return found
 
@@ -67,31 +75,40 @@ def f1(pairs: list[tuple[bool, bool]]) -> float:
 
 
 def held_out_f1(data: list[tuple[str, dict[str, float], bool, bool]]) -> list[list[Any]]:
-    """Each dev set scored by a model trained on the other ten, beside the rules alone, and all of
-    them pooled: [set, examples, rules, model, rules on hard cases, model on hard cases]."""
-    rows, pooled = [], [[], [], [], []]
-    for name in dict.fromkeys(set_name for set_name, *_ in data):
+    """Each fold scored by a model trained on the others, beside the rules alone, then pooled apart:
+    the written sets, and the real Bitext replies (each intent scored by a model that never saw it).
+    Rows: [fold, examples, rules, model, rules on hard cases, model on hard cases]."""
+    rows, written, real = [], [], []
+    for name in dict.fromkeys(fold for fold, *_ in data):
         model = fit([example for example in data if example[0] != name])
         scored = [(found["score"] >= THRESHOLD, predict(model, found), label, hard)
-                  for set_name, found, label, hard in data if set_name == name]
-        parts = [[(rules, label) for rules, _, label, _ in scored], [(ours, label) for _, ours, label, _ in scored],
-                 [(rules, label) for rules, _, label, hard in scored if hard],
-                 [(ours, label) for _, ours, label, hard in scored if hard]]
-        rows.append([name, len(scored), *(f1(pairs) for pairs in parts)])
-        for everything, part in zip(pooled, parts):
-            everything += part
-    return [*rows, ["pooled", len(data), *(f1(pairs) for pairs in pooled)]]
+                  for fold, found, label, hard in data if fold == name]
+        rows.append([name, len(scored), *figures(scored)])
+        (real if name.startswith(BITEXT_TRAINING.stem) else written).extend(scored)
+    pooled = {"pooled: written sets": written, "pooled: Bitext, intents held out": real}
+    return [*rows, *([name, len(scored), *figures(scored)] for name, scored in pooled.items() if scored)]
+
+
+def figures(scored: list[tuple[bool, bool, bool, bool]]) -> list[float]:
+    """F1 of (rules' call, model's call, fact-heavy?, hard?): rules, model, rules on hard cases, model on hard cases."""
+    return [f1([(rules, label) for rules, _, label, _ in scored]), f1([(ours, label) for _, ours, label, _ in scored]),
+            f1([(rules, label) for rules, _, label, hard in scored if hard]),
+            f1([(ours, label) for _, ours, label, hard in scored if hard])]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cv", action="store_true", help="leave each dev set out in turn and print F1; write nothing")
+    parser.add_argument("--cv", action="store_true",
+                        help="leave each dev set (Bitext: a quarter of its intents) out in turn and print F1; write nothing")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights")
     args = parser.parse_args()
+    if not BITEXT.exists():
+        parser.error(f"the model is trained on labeled rows of {BITEXT}: put ../shared beside the project")
     data = examples(DEV_SETS)
     if args.cv:
-        print_table("leave one dev set out: F1", ["held out", "examples", "rules", "model", "rules, hard", "model, hard"],
-                    [[name, n, *(f"{value:.3f}" for value in figures)] for name, n, *figures in held_out_f1(data)])
+        print_table("leave one dev set (or a quarter of Bitext's intents) out: F1",
+                    ["held out", "examples", "rules", "model", "rules, hard", "model, hard"],
+                    [[name, n, *(f"{value:.3f}" for value in values)] for name, n, *values in held_out_f1(data)])
         return
     model = fit(data)
     about = {"trained_on": [path.stem for path in DEV_SETS], "examples": len(data), "C": C, "min_examples": MIN_EXAMPLES}

@@ -4,10 +4,11 @@ by a logistic regression learned from the labeled dev sets, beside the reply's o
 The rules find what a reply claims that its input does not hold (numbers, names, dates, policy
 words); they miss facts with no digits and no capital letters ("the warranty does not cover
 water damage"), and they cannot tell how much each kind of evidence counts. The model sees which
-kinds of claim and cue the rules found, and which words the reply uses and which of them the input
-never used. It is trained by ``benchmarks/train_fact_model.py`` on the eleven dev sets only; the sets
-never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped weights
-are what training on the current rules gives.
+kinds of claim and cue the rules found, which words and pairs of words the reply uses, and which
+of them the input never used. It is trained by ``benchmarks/train_fact_model.py`` on the dev sets
+only (thirteen written from the labeling guide, and labeled rows of a real support corpus); the
+sets never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped
+weights are what training on the current rules gives.
 
 Inference is a sum of weights: no machine-learning library is imported to score.
 """
@@ -29,7 +30,7 @@ WORD = re.compile(r"[^\W\d_]+")  # letters only: the rules read numbers, and a l
 CUE_KIND = re.compile(r"[^:(]*")  # a cue's kind, before the quoted text it names: 'policy language: "within"'
 LENGTH_CAP = 400  # words: longer replies count as this long
 EVEN = 0.5  # the model's own boundary: where its words, not the rules, decide
-EXPLAINED_WORDS = 3
+EXPLAINED_PHRASES = 3  # words or pairs of words a reason names
 Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
@@ -42,8 +43,10 @@ def words(text: str) -> list[str]:
 def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str, float]:
     """What the model sees of the reply the rules scored (the final one, or the earlier one their
     score speaks for): ``score``, the rules' score; ``k:`` the kinds of claim and ``c:`` the kinds of
-    cue they found; ``r:`` the reply's words and ``n:`` those the input never used; its length and
-    share of new words; whether the conversation had tools or a system prompt."""
+    cue they found; ``r:`` the reply's words, ``b:`` its pairs of adjacent words, numbers and
+    punctuation between them skipped ("toll free", "the clock": a claim buried in a long how-to is a
+    phrase more than a word) and ``n:`` the words the input never used; its length and share of new words; whether the conversation had tools or a
+    system prompt."""
     if assessment.reply_at is not None:
         messages = messages[: assessment.reply_at + 1]
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
@@ -53,6 +56,7 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     before = {word for text in input_texts(messages[:-1]) for word in words(text)}
     novel = [word for word in reply if word not in before]
     found.update(dict.fromkeys((f"r:{word}" for word in reply), 1))
+    found.update(dict.fromkeys((f"b:{first} {second}" for first, second in zip(reply, reply[1:])), 1))
     found.update(dict.fromkeys((f"n:{word}" for word in novel), 1))
     found["length"] = min(len(reply), LENGTH_CAP) / LENGTH_CAP
     found["novel share"] = len(novel) / max(1, len(reply))
@@ -80,7 +84,7 @@ def probability(found: dict[str, float], model: Model | None = None) -> float:
 def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
     """The rules' assessment of every reply a trainer learns from, its score the model's
     probability that the example is fact-heavy. When the words tip a reply the rules would keep,
-    the reasons name the words that weighed most."""
+    the reasons name the words and pairs of words that weighed most."""
     assessment = assess_trained_replies(messages)
     if assessment is None:
         return None
@@ -88,14 +92,26 @@ def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
     score = round(probability(found), 3)
     cues = list(assessment.cues)
     if assessment.score < EVEN <= score:
-        cues.append("worded like a stated fact: " + ", ".join(f'"{word}"' for word in _weightiest_words(found)))
+        cues.append("worded like a stated fact: " + ", ".join(f'"{phrase}"' for phrase in _weightiest_phrases(found)))
     return Assessment(score, assessment.unsupported, cues, assessment.reply_at)
 
 
-def _weightiest_words(found: dict[str, float]) -> list[str]:
-    """The reply's words that pushed its score up most (a new word counts its weight as a word and as new)."""
+def _weightiest_phrases(found: dict[str, float]) -> list[str]:
+    """The reply's words and pairs of words that pushed its score up most: a word by its weight as a
+    word and as a new one, a pair whose own weight pushed up by that and its two words'; none named
+    shares a word with one named before it."""
     weights, pushed = trained()[1], {}
     for name in found:
         if name[:2] in ("r:", "n:"):
             pushed[name[2:]] = pushed.get(name[2:], 0.0) + weights.get(name, 0.0)
-    return [word for word, push in sorted(pushed.items(), key=lambda item: -item[1]) if push > 0][:EXPLAINED_WORDS]
+    for name in found:
+        if name[:2] == "b:" and weights.get(name, 0.0) > 0:
+            pushed[name[2:]] = weights[name] + sum(pushed.get(word, 0.0) for word in name[2:].split())
+    named, used = [], set()
+    for phrase, push in sorted(pushed.items(), key=lambda item: -item[1]):
+        if push <= 0 or len(named) == EXPLAINED_PHRASES:
+            break
+        if not used & set(phrase.split()):
+            named.append(phrase)
+            used.update(phrase.split())
+    return named

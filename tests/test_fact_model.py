@@ -14,9 +14,13 @@ from dataprep.fact_model import WEIGHTS_FILE, weighed_assessment, words
 from dataprep.facts import assess_trained_replies
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_flag import CLEAN_SETS, DEV_SETS  # noqa: E402
-from train_fact_model import examples, held_out_f1  # noqa: E402
+from _common import BITEXT  # noqa: E402
+from bench_flag import (BITEXT_LABELS, BITEXT_TRAINING, BITEXT_UNSEEN_LABELS, CLEAN_SETS, DEV_SETS,  # noqa: E402
+                        read_labels)
+from train_fact_model import BITEXT_FOLDS, examples, held_out_f1  # noqa: E402
 
+needs_bitext = pytest.mark.skipif(not BITEXT.exists(),
+                                  reason="trains on labeled rows of ../shared's Bitext corpus, as CI has it")
 HOW_TO = chat("How do I cancel my order?",
               "I understand you want to cancel your order. Here is how: 1. Sign in to your account on our "
               "{{Website Name}}. 2. Go to {{Order History}}. 3. Select the order and click {{Cancel Order}}. If you "
@@ -25,10 +29,11 @@ REWRITE = chat("Make this friendlier: Your refund was denied.", "I'm sorry to sa
 POLICIES = [chat("Does the warranty cover water damage?",
                  "No. The warranty covers manufacturing defects only; water damage and accidental drops are excluded."),
             chat("Can I pay with a gift card online?", "Gift cards can only be redeemed in stores, not on the website or the app.")]
-TOXIC = chat("Is chocolate bad for dogs?",
-              "Yes, chocolate is toxic to dogs because of theobromine; dark chocolate is the most dangerous.")
+FREEZE = chat("Does the gym freeze memberships for injuries?",
+              "Yes, members with a doctor's note can freeze their membership while injured, free of charge.")
 
 
+@needs_bitext
 def test_shipped_weights_are_what_training_on_the_dev_sets_gives(tmp_path):
     """Stale weights (the rules changed, the model did not) fail here: retrain with the command below."""
     out = tmp_path / "weights.json"
@@ -43,31 +48,52 @@ def test_shipped_weights_are_what_training_on_the_dev_sets_gives(tmp_path):
     assert all(retrained["weights"][name] == pytest.approx(weight, abs=1e-4) for name, weight in shipped["weights"].items())
 
 
+def test_no_bitext_row_the_benchmark_holds_out_is_trained_on():
+    held_out, unseen, trained = (read_labels(path) for path in (BITEXT_LABELS, BITEXT_UNSEEN_LABELS, BITEXT_TRAINING))
+    rows = [{row["row"] for row in labels} for labels in (held_out, unseen, trained)]
+    assert [len(numbers) for numbers in rows] == [301, 286, 642]
+    assert not rows[0] & rows[2] and not rows[1] & rows[2] and not rows[0] & rows[1]
+    assert not {row["intent"] for row in unseen} & {row["intent"] for row in trained}
+    assert BITEXT_TRAINING in DEV_SETS and not {BITEXT_LABELS, BITEXT_UNSEEN_LABELS} & set(DEV_SETS)
+
+
+@needs_bitext
 def test_on_dev_sets_left_out_of_training_in_turn_the_model_beats_the_rules_pooled():
-    """Leave-one-set-out over the eleven dev sets: what the model does on a writer it has not seen. Pooled:
-    on ``dev``, which the rules were tuned on first and longest, the model scores a little below them."""
-    *per_set, pooled = held_out_f1(examples(DEV_SETS))
-    _, n, rules, model, rules_hard, model_hard = pooled
-    assert n > 4_500 and len(per_set) == len(DEV_SETS)
-    assert model >= rules + 0.01 and model_hard >= rules_hard + 0.01
-    assert model >= 0.87 and model_hard >= 0.83
+    """Leave-one-set-out over the dev sets: what the model does on a writer it has not seen, and on
+    real replies of intents it has not seen. It beats the rules pooled; held out alone, ``dev`` (the
+    set the rules were tuned on first and longest) and ``dev19`` score a little below them."""
+    *folds, written, real = held_out_f1(examples(DEV_SETS))
+    assert (written[0], real[0]) == ("pooled: written sets", "pooled: Bitext, intents held out")
+    assert written[1] > 5_500 and real[1] > 600 and len(folds) == len(DEV_SETS) - 1 + BITEXT_FOLDS
+    for _, _, rules, model, rules_hard, model_hard in (written, real):
+        assert model >= rules + 0.01 and model_hard >= rules_hard + 0.01
+    assert written[3] >= 0.87 and written[5] >= 0.83
+    assert real[3] >= real[2] + 0.1
 
 
 def test_flag_keeps_a_generic_how_to_and_routes_facts_the_rules_miss(tmp_path):
-    # the rules alone get both wrong: the how-to's "our support team" and numbered steps, the toxic food's
-    # lower-case words; the reason says which words tipped it
-    assert assess_trained_replies(HOW_TO["messages"]).score >= 0.5 > assess_trained_replies(TOXIC["messages"]).score
-    source = write_jsonl(tmp_path / "in.jsonl", [HOW_TO, REWRITE, *POLICIES, TOXIC])
+    # the rules alone get both wrong: the how-to's "our support team" and numbered steps, the gym's policy
+    # in lower-case words; the reason says which words tipped it
+    assert assess_trained_replies(HOW_TO["messages"]).score >= 0.5 > assess_trained_replies(FREEZE["messages"]).score
+    source = write_jsonl(tmp_path / "in.jsonl", [HOW_TO, REWRITE, *POLICIES, FREEZE])
     result = run_cli("flag", source, "--out", tmp_path / "kept.jsonl", "--rag", tmp_path / "rag.jsonl")
     assert result.returncode == 0, result.stderr
     kept, routed = read_jsonl(tmp_path / "kept.jsonl"), read_jsonl(tmp_path / "rag.jsonl")
     assert replies(kept) == replies([HOW_TO, REWRITE])
-    assert replies(routed) == replies([*POLICIES, TOXIC])
+    assert replies(routed) == replies([*POLICIES, FREEZE])
     assert all(row["scores"]["fact_heavy"] < 0.5 for row in kept)
     tipped = [reason for reason in routed[-1]["reasons"]["fact_heavy"] if reason.startswith("worded like a stated fact: ")]
-    named = [word.strip('"') for word in tipped[0].removeprefix("worded like a stated fact: ").split(", ")]
-    assert named and set(named) <= set(words(TOXIC["messages"][-1]["content"]))
+    named = [phrase.strip('"') for phrase in tipped[0].removeprefix("worded like a stated fact: ").split(", ")]
+    assert named and all(set(phrase.split()) <= set(words(FREEZE["messages"][-1]["content"])) for phrase in named)
     assert not any("worded like" in reason for row in routed[:-1] for reason in row["reasons"]["fact_heavy"])
+
+
+def test_a_pair_of_words_that_tipped_the_call_is_named_whole():
+    toll_free = chat("Is there a fee to call?", "No, calling us is toll free, and the line is open every day.")["messages"]
+    assessment = weighed_assessment(toll_free)
+    assert assess_trained_replies(toll_free).score < 0.5 <= assessment.score
+    named = assessment.cues[-1].removeprefix("worded like a stated fact: ").split(", ")
+    assert '"toll free"' in named and '"toll"' not in named and '"free"' not in named
 
 
 def test_a_fact_in_an_earlier_reply_is_weighed_as_that_reply_not_the_last():
@@ -112,7 +138,7 @@ def test_a_resumed_run_scores_again_after_the_model_is_retrained(tmp_path, monke
             yield from records
 
     monkeypatch.setenv("DATAPREP_WORKERS", "1")  # scored in this process, which reads the patched weights
-    write_jsonl(tmp_path / "in.jsonl", [TOXIC])
+    write_jsonl(tmp_path / "in.jsonl", [FREEZE])
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("name: t\ninputs:\n  - path: in.jsonl\nstages:\n  - flag: {}\n  - stop_once: {}\n", encoding="utf-8")
     try:
@@ -128,4 +154,4 @@ def test_a_resumed_run_scores_again_after_the_model_is_retrained(tmp_path, monke
         fact_model.trained.cache_clear()
         STAGES.pop("stop_once", None)
     assert read_jsonl(tmp_path / "run" / "rag_candidates.jsonl") == []
-    assert replies(read_jsonl(tmp_path / "run" / "train.jsonl")) == replies([TOXIC])
+    assert replies(read_jsonl(tmp_path / "run" / "train.jsonl")) == replies([FREEZE])

@@ -54,13 +54,16 @@ def test_labeled_set_is_broad_and_hard_enough():
     assert {r["label"] for r in rows} == {"fact_heavy", "behaviour"}
 
 
-# The old set was written alongside the old scorer; the blind dev sets below weigh more.
-@pytest.mark.parametrize("part, floor", [("all", 0.97), ("hard", 0.98), ("holdout", 0.95)])
-def test_labeled_set_f1_does_not_regress(part, floor):
+# The old set was written alongside the old rules, which its floors guard; the stage (rules + model),
+# never trained on it, is held at its level; the blind dev sets below weigh more.
+@pytest.mark.parametrize("part, rules_only, floor", [("all", True, 0.97), ("hard", True, 0.98), ("holdout", True, 0.95),
+                                                     ("all", False, 0.97), ("hard", False, 0.96),
+                                                     ("holdout", False, 0.95)])
+def test_labeled_set_f1_does_not_regress(part, rules_only, floor):
     rows = load_labeled()
     chosen = {"all": rows, "hard": [r for r in rows if r["hard"]],
               "holdout": [r for r in rows if r["batch"] == "holdout"]}[part]
-    assert evaluate(chosen).f1 >= floor
+    assert evaluate(chosen, rules_only=rules_only).f1 >= floor
 
 
 # -- rules: what counts as supported -----------------------------------------------------------
