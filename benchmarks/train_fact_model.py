@@ -8,10 +8,11 @@ A logistic regression (scikit-learn, L2, ``C`` below) over ``dataprep.fact_model
 rules' score, claims and cues, and the reply's words. Only features seen in at least ``MIN_EXAMPLES``
 training examples are kept: a word one writer used once says nothing about the next writer's data.
 The sets never tuned on (``bench_flag.CLEAN_SETS``) are not read here, nor the Bitext rows held out
-(``bitext_labels.jsonl``, every 15th row); ``bitext_train`` labels other rows, of half the corpus's
-intents, and needs ../shared. ``C``, ``MIN_EXAMPLES`` and the feature families were chosen by ``--cv``
-on the dev sets alone. Retrain after changing the rules in
-``dataprep/facts.py``: the model weighs their output, and a test fails while the weights are stale.
+(``bitext_labels.jsonl``, every 15th row; ``bitext_unseen.jsonl``, of intents never trained on);
+``bitext_train`` labels other rows, of half the corpus's intents, and needs ../shared. ``C``,
+``MIN_EXAMPLES`` and the feature families were chosen by ``--cv`` on the dev sets alone. Retrain after
+changing the rules in ``dataprep/facts.py``: the model weighs their output, and a test fails while
+the weights are stale.
 """
 
 from __future__ import annotations
