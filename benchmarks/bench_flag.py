@@ -150,6 +150,10 @@ class Scores:
         total = self.precision + self.recall
         return 2 * self.precision * self.recall / total if total else 0.0
 
+    def cells(self) -> list[Any]:
+        """Examples, precision, recall and F1, as a table prints them."""
+        return [self.n, f"{self.precision:.3f}", f"{self.recall:.3f}", f"{self.f1:.3f}"]
+
 
 def read_labels(path: Path) -> list[dict[str, Any]]:
     """A labeled set's lines as written (a Bitext label holds a row number, not the row)."""
@@ -209,8 +213,7 @@ def report_set(path: Path, threshold: float) -> list[dict[str, Any]]:
     rows = load_labeled(path)
     table = []
     for name, subset in slices(rows).items():
-        scores = evaluate(subset, threshold)
-        table.append([name, scores.n, f"{scores.precision:.3f}", f"{scores.recall:.3f}", f"{scores.f1:.3f}"])
+        table.append([name, *evaluate(subset, threshold).cells()])
     trained = " (the model was trained on it: train_fact_model.py --cv scores it held out)" if path in DEV_SETS else ""
     print_table(f"fact-heavy scorer on {path.relative_to(ROOT)} (threshold {threshold}){trained}",
                 ["slice", "examples", "precision", "recall", "F1"], table)
@@ -248,9 +251,7 @@ def report_rules_and_model(title: str, rows: list[dict[str, Any]], threshold: fl
     table = []
     for name, subset in (("all", rows), ("hard", [row for row in rows if row["hard"]])):
         for scorer, rules_only in (("rules alone", True), ("rules + model (the stage)", False)):
-            scores = evaluate(subset, threshold, rules_only)
-            table.append([f"{name}: {scorer}", scores.n, f"{scores.precision:.3f}", f"{scores.recall:.3f}",
-                          f"{scores.f1:.3f}"])
+            table.append([f"{name}: {scorer}", *evaluate(subset, threshold, rules_only).cells()])
     print_table(f"{title} (threshold {threshold})", ["slice", "examples", "precision", "recall", "F1"], table)
 
 

@@ -45,8 +45,8 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     score speaks for): ``score``, the rules' score; ``k:`` the kinds of claim and ``c:`` the kinds of
     cue they found; ``r:`` the reply's words, ``b:`` its pairs of adjacent words, numbers and
     punctuation between them skipped ("toll free", "the clock": a claim buried in a long how-to is a
-    phrase more than a word) and ``n:`` the words the input never used; its length and share of new words; whether the conversation had tools or a
-    system prompt."""
+    phrase more than a word) and ``n:`` the words the input never used; its length and share of new
+    words; whether the conversation had tools or a system prompt."""
     if assessment.reply_at is not None:
         messages = messages[: assessment.reply_at + 1]
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
