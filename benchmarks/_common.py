@@ -7,6 +7,7 @@ import argparse
 import csv
 import multiprocessing as mp
 import resource
+import sys
 import time
 from functools import cache
 from pathlib import Path
@@ -57,7 +58,8 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         table.add_column(column, justify="left" if index == 0 else "right")
     for row in rows:
         table.add_row(*(f"{v:,.1f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    Console().print(table)
+    # piped to a file or a log, rich would fit the table to 80 columns and cut the cells short
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def add_judge_arguments(parser: argparse.ArgumentParser, stage: str, scopes: tuple[str, ...], scope: str) -> None:

@@ -87,6 +87,10 @@ Twenty-two labeled sets and two sets of labels of real replies, reported apart:
 - ``benchmarks/labeled/facts/bitext_train.jsonl``: labels for 642 other rows of the corpus (rows 3, 6, 9
   and 12 of every 15, of fourteen of its 27 intents, every other one in alphabetical order), written in
   round twenty-three by two helpers that had not seen the scorer, as training data.
+- ``benchmarks/labeled/facts/holdout18_second.jsonl`` and ``holdout21_second.jsonl``: those two never-tuned
+  sets labeled again in round twenty-four, blind, by helpers given the examples without their labels and
+  the guide only. ``--holdout`` ends with a table of every set labeled twice: how often the labelings
+  agree, the second's F1 against the first (what a careful reader reaches), and rules and stage against each.
 Since round twenty-two the score is the rules' evidence weighed with the reply's words by a model
 (``dataprep/fact_model.py``) trained on the dev sets: its figures on those sets are training figures
 (``train_fact_model.py --cv`` scores each held out). ``--holdout`` prints the never-tuned sets pooled,
@@ -135,6 +139,10 @@ CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 
 #: real replies held out: labels for every 15th row of the Bitext corpus, none of them trained on
 BITEXT_LABELS = FACT_SETS / "bitext_labels.jsonl"
 BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows, labeled again by another helper
+#: sets labeled a second time, blind, by a helper given the examples without their labels: how far the
+#: labels are from what another careful reader of the guide decides, the ceiling a scorer can reach
+SECOND_LABELINGS = {BITEXT_LABELS: BITEXT_SECOND_LABELS,
+                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21")}}
 #: real replies held out: labels for two more rows of every 15, of the intents the model never trained on
 BITEXT_UNSEEN_LABELS = FACT_SETS / "bitext_unseen.jsonl"
 
@@ -232,19 +240,33 @@ def report_bitext(threshold: float) -> None:
                            load_labeled(BITEXT_UNSEEN_LABELS), threshold)
 
 
-def labelers_agree() -> str:
-    """How often the two blind labelings of the Bitext rows agree, Cohen's kappa, and the stage's F1
-    against the second labeling."""
-    first, second = ({row["row"]: row["label"] for row in read_labels(path)}
-                     for path in (BITEXT_LABELS, BITEXT_SECOND_LABELS))
-    pairs = [(first[row] == "fact_heavy", second[row] == "fact_heavy") for row in first]
-    agree = sum(a == b for a, b in pairs) / len(pairs)
-    heavy_first, heavy_second = (sum(pair[side] for pair in pairs) / len(pairs) for side in (0, 1))
-    chance = heavy_first * heavy_second + (1 - heavy_first) * (1 - heavy_second)
-    relabeled = [{**row, "label": second[row["row"]]} for row in load_labeled(BITEXT_LABELS)]
-    return (f"two blind labelings of the {len(pairs)} rows agree on {agree:.1%} (Cohen's kappa "
-            f"{(agree - chance) / (1 - chance):.2f}); against the second, the rules score F1 "
-            f"{evaluate(relabeled, rules_only=True).f1:.3f} and the stage {evaluate(relabeled).f1:.3f}")
+def labelers_agree(threshold: float) -> None:
+    """For each set labeled twice: how often the two blind labelings agree, Cohen's kappa, the second
+    labeling's F1 against the first (a careful reader's score: the ceiling), and the rules' and the
+    stage's F1 against each labeling."""
+    table = []
+    for first_path, second_path in SECOND_LABELINGS.items():
+        if "row" in read_labels(first_path)[0] and not BITEXT.exists():
+            continue
+        rows = load_labeled(first_path)
+        second = {label_key(row): row["label"] for row in read_labels(second_path)}
+        relabeled = [{**row, "label": second[label_key(row)]} for row in rows]
+        first_heavy, second_heavy = ([row["label"] == "fact_heavy" for row in labeled] for labeled in (rows, relabeled))
+        agree = sum(a == b for a, b in zip(first_heavy, second_heavy)) / len(rows)
+        chance = (sum(first_heavy) * sum(second_heavy) + (len(rows) - sum(first_heavy)) * (len(rows) - sum(second_heavy))) \
+            / len(rows) ** 2
+        table.append([first_path.stem, len(rows), f"{agree:.1%}", f"{(agree - chance) / (1 - chance):.2f}",
+                      f"{scores_of(rows, second_heavy).f1:.3f}",
+                      *(f"{evaluate(labeled, threshold, rules_only).f1:.3f}" for rules_only in (True, False)
+                        for labeled in (rows, relabeled))])
+    print_table("two blind labelings of the same examples (F1 of fact_heavy)",
+                ["set", "examples", "agree", "kappa", "second vs first", "rules vs first", "rules vs second",
+                 "stage vs first", "stage vs second"], table)
+
+
+def label_key(row: dict[str, Any]) -> Any:
+    """What names an example in both labelings: its id, or a Bitext row's number."""
+    return row["row"] if "row" in row else row["id"]
 
 
 def report_rules_and_model(title: str, rows: list[dict[str, Any]], threshold: float) -> None:
@@ -359,7 +381,8 @@ def main() -> None:
                                [row for path in CLEAN_SETS for row in report_set(path, args.threshold)], args.threshold)
     if args.holdout and BITEXT.exists():
         report_bitext(args.threshold)
-        print(labelers_agree())
+    if args.holdout:
+        labelers_agree(args.threshold)
     report_set(LABELED, args.threshold)
     rows = load_labeled()
     rules_cpu, _ = scorer_speed(rows, args.n, rules_only=True)

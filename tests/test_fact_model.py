@@ -16,7 +16,7 @@ from dataprep.facts import assess_trained_replies
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _common import BITEXT  # noqa: E402
 from bench_flag import (BITEXT_LABELS, BITEXT_TRAINING, BITEXT_UNSEEN_LABELS, CLEAN_SETS, DEV_SETS,  # noqa: E402
-                        read_labels)
+                        SECOND_LABELINGS, label_key, read_labels)
 from train_fact_model import BITEXT_FOLDS, examples, held_out_f1  # noqa: E402
 
 needs_bitext = pytest.mark.skipif(not BITEXT.exists(),
@@ -55,6 +55,14 @@ def test_no_bitext_row_the_benchmark_holds_out_is_trained_on():
     assert not rows[0] & rows[2] and not rows[1] & rows[2] and not rows[0] & rows[1]
     assert not {row["intent"] for row in unseen} & {row["intent"] for row in trained}
     assert BITEXT_TRAINING in DEV_SETS and not {BITEXT_LABELS, BITEXT_UNSEEN_LABELS} & set(DEV_SETS)
+
+
+def test_each_second_labeling_labels_every_example_of_a_set_never_trained_on():
+    for first, second in SECOND_LABELINGS.items():
+        firsts, seconds = read_labels(first), read_labels(second)
+        assert sorted(map(label_key, seconds)) == sorted(map(label_key, firsts)), second.name
+        assert {row["label"] for row in seconds} == {"fact_heavy", "behaviour"}
+        assert first not in DEV_SETS and second not in DEV_SETS
 
 
 @needs_bitext
