@@ -977,6 +977,9 @@ def number_shape(value: str) -> str:
     return re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", value))
 
 
+KEYWORDS_REMEMBERED = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class NameDetector(Detector):
     """Names where logs carry them (see ``name_rules``). Capitalised words after a known first
@@ -984,6 +987,8 @@ class NameDetector(Detector):
 
     rules: tuple[NameRule, ...] = ()
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
+    #: keyword -> what ``rules_wanting`` said about it
+    wanting: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         found = [*self.rule_spans(text),
@@ -1009,15 +1014,20 @@ class NameDetector(Detector):
         """Where each rule's own keywords start (None for a rule without keywords), from one pass over
         the text for all of them; a list by rule, as hashing a compiled pattern costs more than the search."""
         starts: list[list[int] | None] = [[] if rule.keywords else None for rule in self.rules]
-        wanted_by: dict[str, list[list[int]]] = {}  # a text repeats few distinct keywords many times
         for match in self.keyword_hint.finditer(text.lower):
-            keyword = match.group(1)
-            if keyword not in wanted_by:
-                wanted_by[keyword] = [found for rule, found in zip(self.rules, starts)
-                                      if rule.keywords and rule.keywords.match(keyword)]
-            for found in wanted_by[keyword]:
-                found.append(match.start(1))
+            for index in self.rules_wanting(match.group(1)):
+                starts[index].append(match.start(1))
         return starts
+
+    def rules_wanting(self, keyword: str) -> tuple[int, ...]:
+        """The indexes of the rules ``keyword`` is one of the keywords of. Texts hold few distinct keywords,
+        and asking every rule's regex about one costs more than the rest of finding names in a short text."""
+        wanted = self.wanting.get(keyword)
+        if wanted is None:
+            wanted = tuple(index for index, rule in enumerate(self.rules) if rule.keywords and rule.keywords.match(keyword))
+            if len(self.wanting) < KEYWORDS_REMEMBERED:  # keywords are a few words, spaced as typed: bound it anyway
+                self.wanting[keyword] = wanted
+        return wanted
 
 
 def name_parts_elsewhere(text: str, found: list[tuple[int, int, str]]) -> Iterator[tuple[int, int, str]]:
@@ -2026,6 +2036,7 @@ def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
         raise UsageError(f"{where}: {len(record_ids)} record(s) are not PII-scrubbed (no '{PII_TAG}' tag, "
                          f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")
 FIND_CACHE_TEXTS = 4096
+HINT_COMBINATIONS_REMEMBERED = 4096
 
 
 # -- placeholders consistent within one record ---------------------------------------------------
@@ -2218,6 +2229,7 @@ class Scrubber:
                                                                   ("national_id", person_record_ids))
                               if "name" in names and kind in names]
         self.keep = frozenset(value.casefold() for value in keep)
+        self._passes: dict[tuple[frozenset[int], frozenset[int]], list] = {}
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
 
@@ -2231,9 +2243,7 @@ class Scrubber:
         view = Text(text, taken)
         # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
         # is no card), then each detector's own matches, in priority order
-        passes = [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
-            (detector, detector.spans) for detector in self.detectors if view.may_find(detector.where)]
-        for detector, spans_of in passes:
+        for detector, spans_of in self.passes(view):
             for start, end, identity in spans_of(view):
                 if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
@@ -2246,6 +2256,20 @@ class Scrubber:
                     taken.add(start, end)
                     spans.append(Found(start, end, kind, compact(text[start:end]), kind))
         return tuple(sorted(spans, key=lambda found: found.start))
+
+    def passes(self, view: Text) -> list[tuple[Detector, Callable[[Text], Iterable[tuple[int, int, str]]]]]:
+        """The detectors to run on a text, in priority order: every detector with fields on the labeled values,
+        then each detector's own matches where some hint of it occurs. Which hints occur repeats across
+        texts, and telling each detector's hints from them costs a few µs of Python per detector: one
+        lookup instead."""
+        occurring = (view.occurring(False), view.occurring(True))
+        passes = self._passes.get(occurring)
+        if passes is None:
+            passes = [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
+                (detector, detector.spans) for detector in self.detectors if view.may_find(detector.where)]
+            if len(self._passes) < HINT_COMBINATIONS_REMEMBERED:
+                self._passes[occurring] = passes
+        return passes
 
     def scrub_record(self, record: Record) -> Counter[str]:
         """Scrub every string field of ``record`` (``dataprep.record_fields`` says which are left as

@@ -1290,3 +1290,14 @@ def test_one_pass_for_every_hint_tells_what_searching_each_one_tells():
     for text in texts + [text.lower() for text in texts]:
         searched = {index for pattern, index in HINTS.index.items() if pattern.search(text)}
         assert HINTS.occurring(text) == searched, text
+
+
+def test_a_scrubber_that_has_read_many_texts_finds_in_each_what_a_new_one_finds():
+    """A scrubber remembers which detectors a combination of hints calls for, and which name rules a
+    keyword opens: remembered from one text, either must be right for the next."""
+    texts = [row["text"] for path in sorted(LABELED.glob("*.jsonl")) for row in load(path)][::7]
+    seasoned = Scrubber()
+    for text in texts:
+        seasoned.find(text)
+    assert len(texts) > 700
+    assert [seasoned.find(text) for text in texts] == [Scrubber().find(text) for text in texts]
