@@ -14,6 +14,7 @@ the CPU time and peak are the main process's only (the pool's workers are not it
     python benchmarks/bench_mine.py                      # ~200 MB of OpenAI chat logs
     python benchmarks/bench_mine.py --mb 50 --formats openai-chat,anthropic-messages,records
     python benchmarks/bench_mine.py --huge               # 5 GB of OpenAI chat logs: baseline and read+mine, every core
+    python benchmarks/bench_mine.py --mb 20 --phases     # also where read+mine spends one core, part by part
 """
 
 from __future__ import annotations
@@ -158,7 +159,9 @@ def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
 
     inputs = [InputSpec(path=str(path), format=fmt)]
     reader_names()  # imports done before the clock starts
-    mine = get_stage("mine")()
+    mine = get_stage("mine")(**({"pii": {"enabled": False}} if mode == "mine-no-pii" else {}))
+    if mode == "mine-found":
+        find_everything_first(inputs)
     started, cpu_started = time.perf_counter(), cpu_seconds()
     if mode == "json":
         with open(path, encoding="utf-8") as handle:
@@ -173,6 +176,48 @@ def measure(mode: str, fmt: str, path: Path) -> dict[str, Any]:
             records = outcome.results[0].consumed
     return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu_started, "records": records,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def find_everything_first(inputs: list[Any]) -> None:
+    """Scrub every record once with a find cache that forgets nothing, so the run measured after finds
+    no text's PII for the first time: what is left of scrubbing is walking the fields and replacing."""
+    from functools import lru_cache
+
+    from dataprep.engine import InProcessEngine
+    from dataprep.formats import read_inputs
+    from dataprep.record import Record, Serialized
+    from dataprep.stages.mine import scrubber_for
+
+    scrubber = scrubber_for({})  # the mine stage's, with its default options
+    scrubber._find_cached = lru_cache(maxsize=None)(scrubber._find)
+    for item in read_inputs(inputs, engine=InProcessEngine()):
+        record = item.record() if isinstance(item, Serialized) else item
+        if isinstance(record, Record):
+            scrubber.scrub_id(record.id)
+            scrubber.scrub_record(record)
+
+
+#: where mining's time goes on one core, each measured in its own process: (label, child mode)
+PHASE_RUNS = [("read", "read"), ("read + mine, PII off", "mine-no-pii"),
+              ("read + mine, every text's PII found before", "mine-found"), ("read + mine", "mine")]
+
+
+def print_phases(fmt: str, path: Path) -> None:
+    """CPU seconds of each run on one core, and what the differences between them cost per record."""
+    cpu = {mode: run_child(mode, fmt, path, "1") for _, mode in [("", "json"), *PHASE_RUNS]}
+    records = cpu["mine"]["records"]
+    parts = [("json.loads per line (the baseline)", cpu["json"]["cpu_seconds"]),
+             ("read: parse the log, make records", cpu["read"]["cpu_seconds"]),
+             ("mine without PII: collapse, filters, write", cpu["mine-no-pii"]["cpu_seconds"] - cpu["read"]["cpu_seconds"]),
+             ("PII: walk every field, replace what was found",
+              cpu["mine-found"]["cpu_seconds"] - cpu["mine-no-pii"]["cpu_seconds"]),
+             ("PII: find it in each text the first time", cpu["mine"]["cpu_seconds"] - cpu["mine-found"]["cpu_seconds"])]
+    total = cpu["mine"]["cpu_seconds"]
+    print(f"\nwhere read + mine spends one core ({records:,} records of {fmt}; each run in its own process, "
+          "the parts are differences between runs)")
+    print(f"{'part':<48} {'cpu s':>7} {'us/record':>10} {'of read+mine':>13}")
+    for label, seconds in parts:
+        print(f"{label:<48} {seconds:>7.2f} {seconds / records * 1e6:>10.0f} {seconds / total:>13.1%}")
 
 
 def cpu_seconds() -> float:
@@ -200,7 +245,10 @@ def main() -> None:
     parser.add_argument("--huge", action="store_true",
                         help="5 GB of OpenAI chat logs: baseline and read+mine on every core (slow).")
     parser.add_argument("--dir", type=Path, default=None, help="Where to write the generated logs (default: a temp dir).")
-    parser.add_argument("--child", choices=("json", "read", "mine"), help=argparse.SUPPRESS)
+    parser.add_argument("--phases", action="store_true",
+                        help="Also print where read + mine spends one core: reading, the mine stage without PII, "
+                             "walking the fields to scrub them, and finding PII in each new text.")
+    parser.add_argument("--child", choices=("json", "read", "mine", "mine-no-pii", "mine-found"), help=argparse.SUPPRESS)
     parser.add_argument("--format", help=argparse.SUPPRESS)
     parser.add_argument("--path", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,6 +279,8 @@ def main() -> None:
                       f"{speed:>7.1f} {result['records'] / result['seconds']:>10,.0f} {result['cpu_seconds']:>7.1f} "
                       f"{size / result['cpu_seconds']:>9.1f} {speed / baseline:>7.3f} {result['peak_mb']:>8.0f}",
                       flush=True)
+            if args.phases:
+                print_phases(fmt, path)
             path.unlink()
 
 
