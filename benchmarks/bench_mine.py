@@ -15,6 +15,7 @@ the CPU time and peak are the main process's only (the pool's workers are not it
     python benchmarks/bench_mine.py --mb 50 --formats openai-chat,anthropic-messages,records
     python benchmarks/bench_mine.py --huge               # 5 GB of OpenAI chat logs: baseline and read+mine, every core
     python benchmarks/bench_mine.py --mb 20 --phases     # also where read+mine spends one core, part by part
+    python benchmarks/bench_mine.py --mb 50 --tools 12   # an agent's logs: a dozen tool definitions sent with every call
 """
 
 from __future__ import annotations
@@ -41,6 +42,25 @@ TOOLS = [
                                       "parameters": {"type": "object", "properties": {
                                           "order_id": {"type": "string"}, "amount": {"type": "number"}}}}},
 ]
+#: what an agent's other tools look like: a description and a few documented parameters each
+TOOL_AREAS = ["invoices", "shipments", "returns", "warranty claims", "store stock", "loyalty points", "gift cards",
+              "delivery slots", "product manuals", "price matches"]
+
+
+def tool_definitions(count: int) -> list[dict[str, Any]]:
+    """``count`` tool definitions, as an app sends them with every call: the two the conversations use,
+    then others of the same shape."""
+    extra = [{"type": "function", "function": {
+        "name": f"search_{area.replace(' ', '_')}_{index}",
+        "description": f"Search the customer's {area} in the back-office system and return the matching entries "
+                       "as JSON, newest first. Call it before answering any question about them; never guess.",
+        "parameters": {"type": "object", "properties": {
+            field: {"type": "string", "description": f"Filter by {field.replace('_', ' ')}, exactly as the customer gave it."}
+            for field in ("order_id", "email", "postcode", "date_from", "date_to")}, "required": ["order_id"]}}}
+        for index, area in enumerate(TOOL_AREAS * (count // len(TOOL_AREAS) + 1))]
+    return (TOOLS + extra)[:count]
+
+
 SYSTEM = ("You are the support assistant for Larkfield Outdoor Gear. Be brief and friendly. Look orders up "
           "with lookup_order before answering questions about them; never promise refunds above the order "
           "total; escalate anything about safety recalls to a human agent. Our returns window is 30 days "
@@ -89,9 +109,9 @@ def conversation(rng: random.Random) -> Iterator[dict[str, Any]]:
         messages += [reply, {"role": "user", "content": fill(rng.choice(FOLLOW_UPS), rng)}]
 
 
-def openai_chat_line(call: dict[str, Any], rng: random.Random, number: int) -> dict[str, Any]:
+def openai_chat_line(call: dict[str, Any], rng: random.Random, number: int, tools: list[dict[str, Any]]) -> dict[str, Any]:
     created = 1717000000 + number * 7
-    return {"timestamp": created, "request": {"model": "gpt-4o-2024-08-06", "messages": call["messages"], "tools": TOOLS},
+    return {"timestamp": created, "request": {"model": "gpt-4o-2024-08-06", "messages": call["messages"], "tools": tools},
             "response": {"id": f"chatcmpl-{number:012d}", "object": "chat.completion", "created": created,
                          "model": "gpt-4o-2024-08-06", "system_fingerprint": "fp_2d872ebb0c",
                          "choices": [{"index": 0, "message": {**call["reply"], "refusal": None}, "logprobs": None,
@@ -100,7 +120,7 @@ def openai_chat_line(call: dict[str, Any], rng: random.Random, number: int) -> d
             **({"feedback": {"thumbs": rng.choice(["up", "down"])}} if rng.random() < 0.1 else {})}
 
 
-def anthropic_line(call: dict[str, Any], rng: random.Random, number: int) -> dict[str, Any]:
+def anthropic_line(call: dict[str, Any], rng: random.Random, number: int, tools: list[dict[str, Any]]) -> dict[str, Any]:
     def blocks(message: dict[str, Any]) -> Any:
         if message.get("tool_calls"):
             function = message["tool_calls"][0]["function"]
@@ -118,27 +138,27 @@ def anthropic_line(call: dict[str, Any], rng: random.Random, number: int) -> dic
     reply = blocks(call["reply"])
     return {"request": {"model": "claude-sonnet-4-5", "max_tokens": 1024, "system": SYSTEM, "messages": messages,
                         "tools": [{"name": t["function"]["name"], "description": t["function"]["description"],
-                                   "input_schema": t["function"]["parameters"]} for t in TOOLS]},
+                                   "input_schema": t["function"]["parameters"]} for t in tools]},
             "response": {"id": f"msg_{number:020d}", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
                          "content": reply if isinstance(reply, list) else [{"type": "text", "text": reply}],
                          "stop_reason": "tool_use" if isinstance(reply, list) else "end_turn", "stop_sequence": None,
                          "usage": {"input_tokens": 900, "output_tokens": 80}}}
 
 
-def records_line(call: dict[str, Any], rng: random.Random, number: int) -> dict[str, Any]:
+def records_line(call: dict[str, Any], rng: random.Random, number: int, tools: list[dict[str, Any]]) -> dict[str, Any]:
     return {"messages": [*call["messages"], call["reply"]], "source": {"model": "gpt-4o", "finish_reason": call["finish_reason"]}}
 
 
-GENERATORS: dict[str, Callable[[dict[str, Any], random.Random, int], dict[str, Any]]] = {
+GENERATORS: dict[str, Callable[[dict[str, Any], random.Random, int, list[dict[str, Any]]], dict[str, Any]]] = {
     "openai-chat": openai_chat_line, "anthropic-messages": anthropic_line, "records": records_line}
 
 
-def generate(fmt: str, path: Path, megabytes: float, seed: int = 0) -> None:
-    rng, limit, number = random.Random(seed), int(megabytes * 1e6), 0
+def generate(fmt: str, path: Path, megabytes: float, seed: int = 0, tools: int = len(TOOLS)) -> None:
+    rng, limit, number, definitions = random.Random(seed), int(megabytes * 1e6), 0, tool_definitions(tools)
     with open(path, "wb", buffering=1 << 22) as handle:
         while handle.tell() < limit:
             for call in conversation(rng):
-                handle.write(orjson.dumps(GENERATORS[fmt](call, rng, number)) + b"\n")
+                handle.write(orjson.dumps(GENERATORS[fmt](call, rng, number, definitions)) + b"\n")
                 number += 1
 
 
@@ -245,6 +265,8 @@ def main() -> None:
     parser.add_argument("--huge", action="store_true",
                         help="5 GB of OpenAI chat logs: baseline and read+mine on every core (slow).")
     parser.add_argument("--dir", type=Path, default=None, help="Where to write the generated logs (default: a temp dir).")
+    parser.add_argument("--tools", type=int, default=len(TOOLS),
+                        help="Tool definitions sent with every call (an agent's dozen or more; default: the two used).")
     parser.add_argument("--phases", action="store_true",
                         help="Also print where read + mine spends one core: reading, the mine stage without PII, "
                              "walking the fields to scrub them, and finding PII in each new text.")
@@ -268,7 +290,7 @@ def main() -> None:
               f"{'cpu s':>7} {'MB/cpu-s':>9} {'x json':>7} {'peak MB':>8}")
         for fmt in formats:
             path = Path(tmp) / f"{fmt}.jsonl"
-            generate(fmt, path, megabytes)
+            generate(fmt, path, megabytes, tools=args.tools)
             size = path.stat().st_size / 1e6
             baseline = None
             for label, mode, workers in [RUNS[0], *rows]:

@@ -158,7 +158,7 @@ from .lexicons import kept
 from .pii_fields import PHONE_LABEL, field_spans, labeled_values
 from .pii_scripts import script_names
 from .re2_hints import HINTS, compiled_re2
-from .record_fields import map_record_texts, pseudonym
+from .record_fields import Walker, map_record_texts, pseudonym
 
 #: A validator turns a matched value into the form that identifies it (so "+1 415 555 0123"
 #: and "(415) 555-0123" get one placeholder), or None when the match is not really PII.
@@ -2037,6 +2037,7 @@ def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
                          f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")
 FIND_CACHE_TEXTS = 4096
 HINT_COMBINATIONS_REMEMBERED = 4096
+TOOL_LISTS_REMEMBERED = 64  # a run sees a few tool lists; each may be tens of KB
 
 
 # -- placeholders consistent within one record ---------------------------------------------------
@@ -2096,6 +2097,12 @@ class Placeholders:
             else:
                 folded = folded if folded is not None else lower_in_place(text)
                 yield from loose_occurrences(text, folded, key, separators=SEPARATOR_CHARS)
+
+    def may_stand_in(self, text: str, folded: str) -> bool:
+        """Whether a learned value may stand alone in ``text`` (``folded``: lowered, without separators,
+        where every value written another way is one run): a substring search per value, then the walk."""
+        return any(key in (text if kind == "name" else folded) for key, (kind, _) in self.by_key.items()) \
+            and next(self.occurrences(text), None) is not None
 
     def substitute(self, raw: str) -> str:
         kind, identity = self.by_key.get(raw) or self.by_key[occurrence_key(raw, "")]
@@ -2230,6 +2237,7 @@ class Scrubber:
                               if "name" in names and kind in names]
         self.keep = frozenset(value.casefold() for value in keep)
         self._passes: dict[tuple[frozenset[int], frozenset[int]], list] = {}
+        self._quiet_tools: dict[str, tuple[str, str] | None] = {}  # tool definitions as JSON -> ``quiet_tools``
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
 
@@ -2281,18 +2289,38 @@ class Scrubber:
         nothing marks it as one."""
         placeholders = Placeholders()
         found: dict[str, tuple[Found, ...]] = {}
-
-        def learn(text: str) -> str:
-            placeholders.reserve(text)
-            return each_json_string(self._learn_json(text, placeholders, found),
-                                    lambda leaf: self._learn(leaf, placeholders, found))
-        has_identity = map_record_texts(record, learn)
+        # an app sends the same tool definitions with every call, often thousands of strings: when
+        # they hold nothing to scrub, they are read once a run, and left alone where no value found
+        # elsewhere in the record stands in them
+        quiet_tools = self.quiet_tools(record.tools) if record.tools else None
+        has_identity = map_record_texts(record, lambda text: self._learn_text(text, placeholders, found),
+                                        tools=quiet_tools is None)
         if not (placeholders.by_identity or has_identity):
             return placeholders.replaced  # nothing found, nothing to hash: the record stays as it is
         placeholders.number()
         map_record_texts(record, lambda text: each_json_string(
-            text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym)
+            text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym,
+            tools=quiet_tools is None or placeholders.may_stand_in(*quiet_tools))
         return placeholders.replaced
+
+    def quiet_tools(self, tools: list[Any]) -> tuple[str, str] | None:
+        """The tool definitions as JSON, as it is and folded without separators, when they hold no PII, no
+        identity field, no placeholder and no escape (a value found elsewhere then stands in that text
+        wherever it stands in one of theirs); else None, and they are scrubbed like the rest of the record."""
+        try:
+            text = orjson.dumps(tools).decode("utf-8")
+        except orjson.JSONEncodeError:  # an integer JSON allows and orjson does not: read them as they are
+            return None
+        if text not in self._quiet_tools:
+            placeholders, found = Placeholders(), {}
+            walker = Walker(lambda value: self._learn_text(value, placeholders, found), None)
+            walker.tools(tools)
+            quiet = not (placeholders.by_key or placeholders.by_identity or placeholders.last or walker.identities
+                         or "\\" in text)
+            if len(self._quiet_tools) >= TOOL_LISTS_REMEMBERED:
+                self._quiet_tools.clear()
+            self._quiet_tools[text] = (text, SEPARATORS.sub("", lower_in_place(text))) if quiet else None
+        return self._quiet_tools[text]
 
     def scrub_reply(self, prompt: list[dict[str, Any]], reply: str) -> str:
         """A reply a person wrote for ``prompt`` (a reviewer's correction), scrubbed as the conversation
@@ -2314,6 +2342,12 @@ class Scrubber:
         record = Record(messages=[{"role": "user", "content": text}])
         self.scrub_record(record)
         return record.messages[0]["content"]
+
+    def _learn_text(self, text: str, placeholders: Placeholders, found: dict[str, tuple[Found, ...]]) -> str:
+        """Pass one over a text: its placeholders' numbers reserved, its PII found and learned."""
+        placeholders.reserve(text)
+        return each_json_string(self._learn_json(text, placeholders, found),
+                                lambda leaf: self._learn(leaf, placeholders, found))
 
     def _learn_json(self, text: str, placeholders: Placeholders, found: dict[str, tuple[Found, ...]]) -> str:
         """A JSON text is also read whole: a value's only clue may be its key ({"dob": "1984-07-09"},

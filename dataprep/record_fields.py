@@ -54,17 +54,18 @@ INLINE_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*")
 IDENTITY_IN_TEXT = re.compile(r'"(?P<key>[^"\\]{1,64})"\s*:\s*"(?P<value>[^"\\]{1,256})"')
 
 
-def map_record_texts(record: Record, change: Change, identity: Change | None = None) -> bool:
+def map_record_texts(record: Record, change: Change, identity: Change | None = None, tools: bool = True) -> bool:
     """Apply ``change`` to every text of ``record`` in reading order (messages first, so
     placeholders number the way a person reads the conversation), and ``identity`` (when
-    given, else ``change``) to the strings that identify a person, session or conversation.
-    Returns whether the record has any such identity field."""
+    given, else ``change``) to the strings that identify a person, session or conversation;
+    the tool definitions are left alone when not ``tools``. Returns whether the record has
+    any such identity field."""
     walker = Walker(change, identity)
     record.messages = [walker.message(m) for m in record.messages]
     if record.rejected_reply:
         record.rejected_reply = walker.message(record.rejected_reply)
-    if record.tools:
-        record.tools = [walker.tool(tool) for tool in record.tools]
+    if record.tools and tools:
+        record.tools = walker.tools(record.tools)
     record.source = walker.mapping(record.source, keep=SOURCE_STRUCTURE)
     record.groups = walker.mapping(record.groups)
     correction = record.feedback.get("correction")
@@ -118,6 +119,9 @@ class Walker:
         if isinstance(image, dict) and INLINE_IMAGE.fullmatch(str(image.get("url", ""))):
             return {**part, "image_url": {**image}}
         return self.mapping(part, keep=PART_STRUCTURE) if isinstance(part, dict) else self.value(part)
+
+    def tools(self, tools: list[Any]) -> list[Any]:
+        return [self.tool(tool) for tool in tools]
 
     def tool(self, tool: Any) -> Any:
         if not isinstance(tool, dict):

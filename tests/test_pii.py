@@ -1301,3 +1301,51 @@ def test_a_scrubber_that_has_read_many_texts_finds_in_each_what_a_new_one_finds(
         seasoned.find(text)
     assert len(texts) > 700
     assert [seasoned.find(text) for text in texts] == [Scrubber().find(text) for text in texts]
+
+
+def lookup_tools(description: str) -> list[dict]:
+    return [{"type": "function", "function": {"name": "lookup_order", "description": description, "parameters": {
+        "type": "object", "properties": {"order_id": {"type": "string", "description": "The number as the customer wrote it."}},
+        "required": ["order_id"]}}}]
+
+
+def test_an_order_number_the_user_gave_is_scrubbed_where_it_stands_in_the_tool_definitions():
+    """Tool definitions with nothing to scrub are read once a run; a value found in the conversation that
+    also stands in them is replaced there too, with the conversation's placeholder."""
+    scrubber = Scrubber()
+    plain = Record(messages=[{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello!"}],
+                   tools=lookup_tools("Find an order by its number. Example: LK-4410293."))
+    record = Record(messages=[{"role": "user", "content": "Where is my order LK-4410293?"},
+                              {"role": "assistant", "content": "Let me look."}],
+                    tools=lookup_tools("Find an order by its number. Example: LK-4410293."))
+    scrubber.scrub_record(plain)
+    scrubber.scrub_record(record)
+    assert plain.tools == lookup_tools("Find an order by its number. Example: LK-4410293.")
+    assert record.messages[0]["content"] == "Where is my order <ORDER_1>?"
+    assert record.tools == lookup_tools("Find an order by its number. Example: <ORDER_1>.")
+
+
+class EveryToolRead(Scrubber):
+    """The scrubber without its shortcut for tool definitions: every string of them read in every record."""
+
+    def quiet_tools(self, tools):
+        return None
+
+
+def test_reading_quiet_tool_definitions_once_scrubs_every_record_as_reading_them_each_time_does():
+    descriptions = ["Find an order by its number. Example: LK-4410293.", "Escalate to maria.lopez@larkfield.example if unsure.",
+                    "Book a callback. Agents on duty: Omar Okafor, Priya Raman.", "The number, e.g. LK-4410293\nor lk 4410293",
+                    "Sign it as <NAME_2>.", "Look the order up first."]
+    users = ["Where is my order LK-4410293? I am Omar Okafor.", "order lk 4410293 please, Omar here", "Hi, nothing personal",
+             "Mail me at maria.lopez@larkfield.example", "Is Priya Raman working today?"]
+    records = [Record(messages=[{"role": "user", "content": user}, {"role": "assistant", "content": "Thanks, Omar."}],
+                      tools=lookup_tools(description), source={"user": "omar"}) for user in users for description in descriptions]
+    records += [Record(messages=row["messages"], tools=row["tools"])  # the fact sets' conversations with tools
+                for path in sorted((LABELED.parent / "facts").glob("*.jsonl"))
+                for row in load(path) if row.get("tools")][:400]
+    assert len(records) > 300
+    shortcut, every = Scrubber(), EveryToolRead()
+    for record in records:
+        copy = Record.from_dict(record.to_dict())
+        assert shortcut.scrub_record(record) == every.scrub_record(copy)
+        assert record.to_dict() == copy.to_dict()
