@@ -2090,19 +2090,18 @@ class Placeholders:
         if self._order is None:
             learned = [(key, kind) for key, (kind, _) in self.by_key.items()]
             self._order = sorted(learned, key=lambda item: -len(item[0]))
-        folded = None
+        folded = squeezed = None
         for key, kind in self._order:
+            # a value is looked for only where it stands as a substring (a name as written, any other value
+            # in the text lowered without separators): a search in C, where most values are not
             if kind == "name":
-                yield from loose_occurrences(text, text, key, separators="")
-            else:
+                if key in text:
+                    yield from loose_occurrences(text, text, key, separators="")
+                continue
+            squeezed = squeezed if squeezed is not None else lowered_without_separators(text)
+            if key in squeezed:
                 folded = folded if folded is not None else lower_in_place(text)
                 yield from loose_occurrences(text, folded, key, separators=SEPARATOR_CHARS)
-
-    def may_stand_in(self, text: str, folded: str) -> bool:
-        """Whether a learned value may stand alone in ``text`` (``folded``: lowered, without separators,
-        where every value written another way is one run): a substring search per value, then the walk."""
-        return any(key in (text if kind == "name" else folded) for key, (kind, _) in self.by_key.items()) \
-            and next(self.occurrences(text), None) is not None
 
     def substitute(self, raw: str) -> str:
         kind, identity = self.by_key.get(raw) or self.by_key[occurrence_key(raw, "")]
@@ -2125,6 +2124,20 @@ def full_names_of_lone_names(keys: Iterable[tuple[str, str]]) -> dict[tuple[str,
 def occurrence_key(raw: str, kind: str) -> str:
     """Names as written; every other value in lower case without separators."""
     return raw if kind == "name" else lower_in_place(SEPARATORS.sub("", raw))
+
+
+def lowered_without_separators(text: str) -> str:
+    """The text as an ``occurrence_key`` of it: every value written another way in it is one run here.
+    System prompts and tool definitions come with every call: those up to a size are kept."""
+    return _kept_lowered_without_separators(text) if len(text) <= KEPT_TEXT_CHARS else _lowered_without_separators(text)
+
+
+def _lowered_without_separators(text: str) -> str:
+    return SEPARATORS.sub("", lower_in_place(text))
+
+
+KEPT_TEXT_CHARS = 1 << 16
+_kept_lowered_without_separators = lru_cache(maxsize=FIND_CACHE_TEXTS)(_lowered_without_separators)
 
 
 #: a terminal's escape sequence (a colour, a cursor move, a window title), raw or as JSON or a shell writes it
@@ -2237,7 +2250,7 @@ class Scrubber:
                               if "name" in names and kind in names]
         self.keep = frozenset(value.casefold() for value in keep)
         self._passes: dict[tuple[frozenset[int], frozenset[int]], list] = {}
-        self._quiet_tools: dict[str, tuple[str, str] | None] = {}  # tool definitions as JSON -> ``quiet_tools``
+        self._quiet_tools: dict[str, str | None] = {}  # tool definitions as JSON -> ``quiet_tools``
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
 
@@ -2300,13 +2313,13 @@ class Scrubber:
         placeholders.number()
         map_record_texts(record, lambda text: each_json_string(
             text, lambda leaf: replace_spans(leaf, found.get(leaf, ()), placeholders)), identity=pseudonym,
-            tools=quiet_tools is None or placeholders.may_stand_in(*quiet_tools))
+            tools=quiet_tools is None or next(placeholders.occurrences(quiet_tools), None) is not None)
         return placeholders.replaced
 
-    def quiet_tools(self, tools: list[Any]) -> tuple[str, str] | None:
-        """The tool definitions as JSON, as it is and folded without separators, when they hold no PII, no
-        identity field, no placeholder and no escape (a value found elsewhere then stands in that text
-        wherever it stands in one of theirs); else None, and they are scrubbed like the rest of the record."""
+    def quiet_tools(self, tools: list[Any]) -> str | None:
+        """The tool definitions as JSON when they hold no PII, no identity field, no placeholder and no
+        escape (a value found elsewhere then stands in that text wherever it stands in one of theirs);
+        else None, and they are scrubbed like the rest of the record."""
         try:
             text = orjson.dumps(tools).decode("utf-8")
         except orjson.JSONEncodeError:  # an integer JSON allows and orjson does not: read them as they are
@@ -2319,7 +2332,7 @@ class Scrubber:
                          or "\\" in text)
             if len(self._quiet_tools) >= TOOL_LISTS_REMEMBERED:
                 self._quiet_tools.clear()
-            self._quiet_tools[text] = (text, SEPARATORS.sub("", lower_in_place(text))) if quiet else None
+            self._quiet_tools[text] = text if quiet else None
         return self._quiet_tools[text]
 
     def scrub_reply(self, prompt: list[dict[str, Any]], reply: str) -> str:
