@@ -237,17 +237,23 @@ class Text:
         return self._occurring[lower]
 
     def spans(self, pattern: Any, lower: bool = False) -> list[Window]:
-        """Where ``pattern`` (``re`` or ``re2``) matches the text, or its lower case, in order.
-        RE2 reads ASCII text as bytes: the offsets are the same, and its wrapper no longer
-        converts each one from bytes to characters (a third of the time on a long text)."""
+        """Where ``pattern`` (``re`` or ``re2``) matches the text, or its lower case, in order."""
         if _hint_index(pattern) is not None and not self.has(pattern, lower):
             return []
+        if isinstance(pattern, re2._Regexp):
+            return [m.span() for m in pattern.finditer(self.re2_haystack(lower))]
+        return [m.span() for m in pattern.finditer(self.lower if lower else self.value)]
+
+    def re2_haystack(self, lower: bool) -> str | bytes:
+        """The text, or its lower case, for RE2 to read: as bytes when ASCII, so the offsets are the same
+        and its wrapper no longer converts each one from bytes to characters (a third of the time on a
+        long text)."""
         haystack = self.lower if lower else self.value
-        if isinstance(pattern, re2._Regexp) and haystack.isascii():
-            if lower not in self._ascii_bytes:
-                self._ascii_bytes[lower] = haystack.encode("ascii")
-            return [m.span() for m in pattern.finditer(self._ascii_bytes[lower])]
-        return [m.span() for m in pattern.finditer(haystack)]
+        if not haystack.isascii():
+            return haystack
+        if lower not in self._ascii_bytes:
+            self._ascii_bytes[lower] = haystack.encode("ascii")
+        return self._ascii_bytes[lower]
 
 
 #: Where in a text a detector's regex is worth running. Scanning every text whole with every
@@ -992,7 +998,7 @@ class NameDetector(Detector):
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         found = [*self.rule_spans(text),
-                 *((start, end, text.value[start:end]) for start, end in script_names(text.value, text.has))]
+                 *((start, end, text.value[start:end]) for start, end in script_names(text.value, text.occurring(False)))]
         return found + list(name_parts_elsewhere(text.value, found))
 
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
@@ -1014,8 +1020,9 @@ class NameDetector(Detector):
         """Where each rule's own keywords start (None for a rule without keywords), from one pass over
         the text for all of them; a list by rule, as hashing a compiled pattern costs more than the search."""
         starts: list[list[int] | None] = [[] if rule.keywords else None for rule in self.rules]
-        for match in self.keyword_hint.finditer(text.lower):
-            for index in self.rules_wanting(match.group(1)):
+        for match in self.keyword_hint.finditer(text.re2_haystack(lower=True)):
+            keyword = match.group(1)
+            for index in self.rules_wanting(keyword if isinstance(keyword, str) else keyword.decode("ascii")):
                 starts[index].append(match.start(1))
         return starts
 
@@ -2208,16 +2215,24 @@ class Taken:
     (a text with 20,000 e-mail addresses must not cost 20,000² comparisons)."""
 
     def __init__(self) -> None:
-        self.end_by_start: SortedDict = SortedDict()
+        self.end_by_start: SortedDict | None = None  # made with the first span: most texts hold none
 
     def free(self, start: int, end: int) -> bool:
+        if self.end_by_start is None:
+            return True
         index = self.end_by_start.bisect_right(start)
         if index and self.end_by_start.peekitem(index - 1)[1] > start:
             return False
         return index == len(self.end_by_start) or self.end_by_start.peekitem(index)[0] >= end
 
     def add(self, start: int, end: int) -> None:
+        if self.end_by_start is None:
+            self.end_by_start = SortedDict()
         self.end_by_start[start] = end
+
+    def spans(self) -> Iterable[tuple[int, int]]:
+        """(start, end) of every span, in text order."""
+        return self.end_by_start.items() if self.end_by_start is not None else ()
 
 
 class Scrubber:
@@ -2391,7 +2406,7 @@ def replace_spans(text: str, found: tuple[Found, ...], placeholders: Placeholder
         if taken.free(start, end):
             taken.add(start, end)
     pieces, position = [], 0
-    for start, end in taken.end_by_start.items():
+    for start, end in taken.spans():
         pieces += [text[position:start], placeholders.substitute(text[start:end])]
         position = end
     pieces.append(text[position:])

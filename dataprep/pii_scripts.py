@@ -13,9 +13,8 @@ Japanese prose has no spaces between words).
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
 
-from .re2_hints import compiled_re2
+from .re2_hints import HINTS, compiled_re2
 
 KANJI, KANA = "\u4e00-\u9fff", "\u3040-\u30ff"
 KATAKANA = "\u30a0-\u30ff"
@@ -166,16 +165,20 @@ SCRIPT_NAMES = ((CHAT_SPEAKER, r"^[ \t]*\[\d{1,2}:\d{2}"), (PNR_NAME, r"[A-Z]/[A
                 (SCRIPT_GREETED, "שלום|היי|קוראים|אני|שמי|מדבר|معك|أستاذ|Γεια|Αγαπητ|Είμαι|สวัสดี|เรียน|ชื่อ|嗨|मैं|प्रिय|私は"),
                 (CHINESE_NAME, "[\u4e00-\u9fff]"), (ARABIC_NAME, f"[{ARABIC}]"), (GREEK_NAME, "[Α-ω]"),
                 (RUSSIAN_NAME, "[Мм]еня зовут|[Яя] —"), (JAPANESE_NAME, f"[{KANJI}{KANA}]"), (KOREAN_NAME, "[가-힣]"), (HINDI_NAME, f"[{DEVANAGARI}]| ji\\b"))
-# RE2 scans a long text for a hint in one pass however many alternatives it has
-SCRIPT_HINTS = tuple((pattern, compiled_re2(f"(?m){hint}")) for pattern, hint in SCRIPT_NAMES)
+# RE2 scans a long text for a hint in one pass however many alternatives it has; each hint by its number
+# in ``HINTS``, which tells in one pass for all of them which occur in a text
+SCRIPT_HINTS = tuple((pattern, HINTS.index[compiled_re2(f"(?m){hint}")]) for pattern, hint in SCRIPT_NAMES)
+SCRIPT_HINT_NUMBERS = frozenset(number for _, number in SCRIPT_HINTS)
 
 
-def script_names(text: str, has: Callable[[Any], bool]) -> list[tuple[int, int]]:
-    """Where names stand in the Japanese, Korean and Hindi parts of ``text``; ``has(hint)`` tells
-    whether a hint occurs in it."""
-    found = []
+def script_names(text: str, occurring: frozenset[int]) -> list[tuple[int, int]]:
+    """Where names stand in the Japanese, Korean and Hindi parts of ``text``; ``occurring`` holds the
+    numbers of the hints that occur in it."""
+    found: list[tuple[int, int]] = []
+    if occurring.isdisjoint(SCRIPT_HINT_NUMBERS):  # most texts: none of these scripts, no transcript
+        return found
     for pattern, hint in SCRIPT_HINTS:
-        if has(hint):
+        if hint in occurring:
             for match in pattern.finditer(text):
                 group = next(name for name, value in match.groupdict().items() if value is not None)
                 found.append(match.span(group))
