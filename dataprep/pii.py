@@ -838,6 +838,9 @@ class NameRule:
     unanchored: bool = False
     tail: int = 0  # the rule matches only at the end of a text: read its last ``tail`` characters, 0: all of it
     keyword_after: bool = False  # the keyword follows the name ("Raj said"): the rule is tried just before each
+    #: for a rule without keywords, what every match holds (an RE2 pattern, told for all rules by one pass):
+    #: the rule is not tried on a text without it ("://" for "mysql://tgarcia:...@host")
+    hint: Any = None
 
 
 def name_rules() -> list[NameRule]:
@@ -845,10 +848,10 @@ def name_rules() -> list[NameRule]:
              keywords: str | None = None, lone_word_known: bool = False,
              uncased: Callable[[str], str] | None = None, max_text: int = 0, some_word_known: bool = False,
              listed: bool = False, unanchored: bool = False, tail: int = 0, rare_surname: bool = False,
-             keyword_after: bool = False) -> NameRule:
+             keyword_after: bool = False, hint: str | None = None) -> NameRule:
         return NameRule(re.compile(regex, re.MULTILINE), re.compile(keywords.lower()) if keywords else None,
                         known_first, min_words, surname_known, rare_surname, lone_word_known, uncased, max_text,
-                        some_word_known, listed, unanchored, tail, keyword_after)
+                        some_word_known, listed, unanchored, tail, keyword_after, hint and compiled_re2(hint))
     end_of_line = r"(?=[ \t]*(?:$|\n|[,.!]?[ \t]*\Z|\|))"  # "|" ends a signature's name: "Fiona MacLeod | Accountant"
     # after a sign-off, the team may follow the name on its line: "Tomasz, Biuro Obsługi Klienta", "Sam @ Support",
     # "Mihai – Relații Clienți"
@@ -872,14 +875,16 @@ def name_rules() -> list[NameRule]:
              some_word_known=True, listed=True),
         rule(rf"(?i:\b(?:{SURNAME_LABEL}))[ \t]+[\"'‘“]?{VALUE}", known_first=False, keywords=SURNAME_LABEL),
         rule(rf"^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:[ \t]*\"?{VALUE}\"?"
-             r"(?=[ \t]*(?:<|,|;|\(|$))", known_first=False, lone_word_known=True),
+             r"(?=[ \t]*(?:<|,|;|\(|$))", known_first=False, lone_word_known=True,
+             hint=r"(?m)^(?:From|To|Cc|Bcc|Reply-To|Sender|Recipient|Attendees?|Participants?)[ \t]*:"),
         # Vietnamese and Indonesian introductions: names the lists do not hold ("mình là Nguyễn Thu Trang")
         rule(rf"(?i:\b(?:tôi là|tôi tên|mình là|em là|saya|aku))[ \t]+{VALUE}", keywords=r"tôi là|tôi tên|mình là|em là|saya|aku"),
         # "this is Ana Lopez from Acme": who speaks for a company says their name first
         rule(rf"(?i:\b(?:this is|it's|it is|I'm|I am|c'est|soy|sono|ich bin|ik ben|hier ist))[ \t]+{VALUE}"
              r"[ \t]+(?i:from|at|with|of|here|in|de|da|von|van|bei|chez|aus|del|della)\b",
              known_first=False, keywords=INTRODUCTION),
-        rule(rf"^--[ \t]*\n[ \t]*{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False),  # a signature block
+        rule(rf"^--[ \t]*\n[ \t]*{OPTIONAL_TITLE}{VALUE}{end_of_line}", known_first=False,  # a signature block
+             hint=r"(?m)^--[ \t]*\n"),
         # someone reported as saying or doing something: "Raj said you could", "like Tony asked", "Ola prosiła"
         rule(rf"(?<![\w.@/-])(?P<value>{STANDALONE_NAME_WORD})[ \t]+(?:{REPORTED_VERB})\b", known_first=True,
              keywords=REPORTED_VERB, keyword_after=True),
@@ -892,7 +897,7 @@ def name_rules() -> list[NameRule]:
              keyword_after=True),
         # "Maria's account", Turkish case endings: "Deniz'in numarası", "Ayşe'ye"
         rule(rf"(?P<value>{STANDALONE_NAME_WORD})['’](?:s|[iıuü]n|n[iıuü]n|y?[ea]|d[ea]n?|t[ea]n?|l[ea])\b",
-             known_first=True),
+             known_first=True, hint="['’]"),
         # a first name in lower case after "this is", "it's", "i'm": "yo this is dmitri", "i'm mia btw"
         rule(r"(?i:\b(?:this is|it's|its|it’s|i'm|i’m|im|i am|jestem))[ \t]+"
              r"(?P<value>[^\W\d_]{3,}(?:[ \t]+[^\W\d_]+)?)", keywords=r"this is|it's|its|it’s|i'm|i’m|im|i am|jestem",
@@ -905,11 +910,12 @@ def name_rules() -> list[NameRule]:
              r"(?P<value>[^\W\d_][\w.-]*[^\W_])", keywords=USER_LABEL, uncased=user_name),
         rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64),
         rule(r"(?<![\w/.-])(?P<value>[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+(?: [A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?/[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+"
-             r"(?: (?!(?:MRS?|MS|MISS|MSTR|DR|CHD|INF)\b)[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?)(?![\w/.-])", uncased=slashed_name),
+             r"(?: (?!(?:MRS?|MS|MISS|MSTR|DR|CHD|INF)\b)[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?)(?![\w/.-])", uncased=slashed_name,
+             hint=r"[A-Za-zÀ-ÿ'-]/[A-ZÀ-Þ]"),
         # a list line with the person's e-mail after their name: "1. Olumide Fashola — o.fashola@zenithmail.ng"
-        rule(rf"^[ \t]*(?:\d+[.)][ \t]+)?{VALUE}[ \t]+[—–-][ \t]+[\w.+-]+@"),
+        rule(rf"^[ \t]*(?:\d+[.)][ \t]+)?{VALUE}[ \t]+[—–-][ \t]+[\w.+-]+@", hint="@"),
         # "mysql://tgarcia:...@host"
-        rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=url_user_name),
+        rule(r"://(?P<value>[^\W\d_][\w.-]*[^\W_]):[^\s/]*@", uncased=url_user_name, hint="://"),
         # a user name made of a first name and a surname, anywhere: "cn=mei.lin", "operator": "nadia.petrova"
         rule(r"(?<![\w.@/-])(?P<value>[^\W\d_]+\.[^\W\d_]+)(?![\w@(-]|\.\w)", uncased=dotted_user_name,
              keywords=r"[a-zß-ÿ]+\.[a-zß-ÿ]+"),
@@ -922,7 +928,7 @@ def name_rules() -> list[NameRule]:
              keywords=SIGN_OFF),
         # "— Ana" on its own line or after a sentence; the dash first, so ``re`` skips ahead to each dash
         rule(rf"[—–](?:(?<=^.)|(?<=[.!?)].)|(?<=[.!?)][ \t].)|(?<=[.!?)][ \t]{{2}}.))[ \t]*{VALUE}{end_of_line}",
-             known_first=False),
+             known_first=False, hint="[—–]"),
         rule(rf"(?<![\w-])(?i:{GREETING}|{SIGN_OFF})[ \t]*,?\s+{VALUE}", known_first=True,
              keywords=f"{GREETING}|{SIGN_OFF}"),
         # a known first name that ends the text after a sentence, or after a dash: "Can you sort it? Morgan",
@@ -930,8 +936,9 @@ def name_rules() -> list[NameRule]:
         # ... also at the end of a message quoted inside the text: '... auf dem Laufwerk. Honza"'
         rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?(?:\s*\Z|[\"»”」](?=[ \t]*(?:\n|\Z)))", known_first=True),
         # a known first name that opens a quoted message, calling its reader: '"Bence, a szerver ...'
-        rule(rf"[\"«“„](?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True),  # the quote first: ``re`` skips to it
-        rule(rf"[—–/](?<![\w:/.~]/)[ \t]*{VALUE}{signed_end}", known_first=True),  # "— Jess", Swedish "/Elin"
+        rule(rf"[\"«“„](?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True,  # the quote first: ``re`` skips to it
+             hint="[\"«“„]"),
+        rule(rf"[—–/](?<![\w:/.~]/)[ \t]*{VALUE}{signed_end}", known_first=True, hint="[—–/]"),  # "— Jess", Swedish "/Elin"
         # an initial and a surname: "K. Vogel"
         rule(rf"(?<![\w.])(?P<value>[{UPPER}]\.[ \t]?{NAME_WORD.pattern})", surname_known=True,
              keywords=r"[a-z]\. ?[a-zß-ÿ]+"),  # found by RE2 like a keyword: trying every capital costs more
@@ -949,8 +956,9 @@ def name_rules() -> list[NameRule]:
         # a letter's closing with a possessive: "Deine Gisela", "Ta Clémence", "Love, Sam" is SIGN_OFF's
         rule(rf"(?<![\w-])(?:Deine|Dein|Ta|Ton|Tua|Tuo|Jouw|Din|Tvoje|Twoja|Twój)[ \t]+{VALUE}{end_of_line}",
              known_first=True, keywords=r"deine|dein|ta|ton|tua|tuo|jouw|din|tvoje|twoja|twój"),
-        rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True, tail=TAIL),  # a signature line that ends the text
-        rule(rf"\n[ \t]*{VALUE},[ \t]+[^\n]{{2,40}}\Z", known_first=True, tail=TAIL),  # "Akiko, Wayfarer Travel"
+        rule(rf"\n[ \t]*{VALUE}[ \t]*\Z", known_first=True, tail=TAIL, hint=r"\n"),  # a signature line that ends the text
+        rule(rf"\n[ \t]*{VALUE},[ \t]+[^\n]{{2,40}}\Z", known_first=True, tail=TAIL,  # "Akiko, Wayfarer Travel"
+             hint=r"\n"),
         # Hungarian puts "I am" after the name: "Jó napot, Kovács Péter vagyok."
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}[ \t]+{NAME_WORD.pattern})[ \t]+vagyok\b", keywords="vagyok",
              keyword_after=True),
@@ -1004,7 +1012,8 @@ class NameDetector(Detector):
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         known = first_names()
         for rule, starts in zip(self.rules, self.keyword_starts(text)):
-            if starts == [] or (rule.max_text and len(text.value) > rule.max_text):  # none of its keywords
+            if starts == [] or (rule.max_text and len(text.value) > rule.max_text) or (
+                    rule.hint is not None and not text.has(rule.hint)):  # none of its keywords, or no hint
                 continue
             for match in rule_matches(rule, text, starts):
                 start, end = match.span("value")

@@ -1349,3 +1349,17 @@ def test_reading_quiet_tool_definitions_once_scrubs_every_record_as_reading_them
         copy = Record.from_dict(record.to_dict())
         assert shortcut.scrub_record(record) == every.scrub_record(copy)
         assert record.to_dict() == copy.to_dict()
+
+
+def test_a_name_rule_is_skipped_for_its_hint_only_where_it_could_not_match():
+    """A name rule without keywords may name what all its matches hold (``NameRule.hint``); the scrubber
+    does not try the rule on a text without it, so wherever the rule matches, the hint must occur."""
+    from dataprep.pii import NAME_RULES
+
+    hinted = [rule for rule in NAME_RULES if rule.hint is not None]
+    texts = [row["text"] for path in sorted(LABELED.glob("*.jsonl")) for row in load(path)]
+    assert len(hinted) >= 8
+    for rule in hinted:
+        matched = [text for text in texts if rule.pattern.search(text)]
+        assert matched, rule.pattern.pattern  # each hinted rule is exercised by the labeled texts
+        assert all(rule.hint.search(text) for text in matched), rule.pattern.pattern
