@@ -225,11 +225,6 @@ class Text:
             return pattern.search(self.lower if lower else self.value) is not None
         return index in self.occurring(lower)
 
-    def may_find(self, where: Where | None) -> bool:
-        """False only when none of the hints of ``where`` occurs: then there is nowhere to look."""
-        return where is None or not where.hints or not (
-            where.in_text.isdisjoint(self.occurring(False)) and where.in_lower.isdisjoint(self.occurring(True)))
-
     def occurring(self, lower: bool) -> frozenset[int]:
         """The numbers of the ``compiled_re2`` patterns that occur in the text, or in its lower case."""
         if lower not in self._occurring:
@@ -288,6 +283,11 @@ class Where:
 
     def __call__(self, text: Text) -> Iterable[Window]:
         return self.windows(text)
+
+    def may_find(self, in_text: frozenset[int], in_lower: frozenset[int]) -> bool:
+        """False only when none of the hints occurs (the numbers of those that occur in a text and in its
+        lower case): then there is nowhere to look."""
+        return not self.hints or not (self.in_text.isdisjoint(in_text) and self.in_lower.isdisjoint(in_lower))
 
 
 def whole_if(test: Callable[[Text], bool], *hints: tuple[Any, bool]) -> Where:
@@ -2053,7 +2053,7 @@ def refuse_unscrubbed(record_ids: list[str], where: str, hint: str) -> None:
                          f"first {record_ids[0]}); run the mine stage first, or {hint} to send them as they are")
 FIND_CACHE_TEXTS = 4096
 HINT_COMBINATIONS_REMEMBERED = 4096
-TOOL_LISTS_REMEMBERED = 64  # a run sees a few tool lists; each may be tens of KB
+TOOL_LISTS_REMEMBERED = 64  # a run sees a few lists of tool definitions; each may be tens of KB
 
 
 # -- placeholders consistent within one record ---------------------------------------------------
@@ -2273,10 +2273,12 @@ class Scrubber:
                                                                   ("national_id", person_record_ids))
                               if "name" in names and kind in names]
         self.keep = frozenset(value.casefold() for value in keep)
-        self._passes: dict[tuple[frozenset[int], frozenset[int]], list] = {}
-        self._quiet_tools: dict[str, str | None] = {}  # tool definitions as JSON -> ``quiet_tools``
         # system prompts, tool results and few-shot examples repeat across records
         self._find_cached = lru_cache(maxsize=FIND_CACHE_TEXTS)(self._find)
+        # which hints occur repeats across texts, and telling each detector's from them costs a few µs of
+        # Python per detector: one lookup instead
+        self._passes_cached = lru_cache(maxsize=HINT_COMBINATIONS_REMEMBERED)(self._passes)
+        self._quiet_tools_cached = lru_cache(maxsize=TOOL_LISTS_REMEMBERED)(self._quiet_tools)
 
     def find(self, text: str) -> tuple[Found, ...]:
         """Every PII span in ``text``, non-overlapping, in text order; earlier detectors win overlaps."""
@@ -2288,7 +2290,7 @@ class Scrubber:
         view = Text(text, taken)
         # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
         # is no card), then each detector's own matches, in priority order
-        for detector, spans_of in self.passes(view):
+        for detector, spans_of in self._passes_cached(view.occurring(False), view.occurring(True)):
             for start, end, identity in spans_of(view):
                 if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
@@ -2302,19 +2304,13 @@ class Scrubber:
                     spans.append(Found(start, end, kind, compact(text[start:end]), kind))
         return tuple(sorted(spans, key=lambda found: found.start))
 
-    def passes(self, view: Text) -> list[tuple[Detector, Callable[[Text], Iterable[tuple[int, int, str]]]]]:
-        """The detectors to run on a text, in priority order: every detector with fields on the labeled values,
-        then each detector's own matches where some hint of it occurs. Which hints occur repeats across
-        texts, and telling each detector's hints from them costs a few µs of Python per detector: one
-        lookup instead."""
-        occurring = (view.occurring(False), view.occurring(True))
-        passes = self._passes.get(occurring)
-        if passes is None:
-            passes = [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
-                (detector, detector.spans) for detector in self.detectors if view.may_find(detector.where)]
-            if len(self._passes) < HINT_COMBINATIONS_REMEMBERED:
-                self._passes[occurring] = passes
-        return passes
+    def _passes(self, in_text: frozenset[int], in_lower: frozenset[int]) -> list[tuple[Detector, Callable[[Text], Any]]]:
+        """The detectors to run on a text whose hints ``in_text`` and ``in_lower`` occur, in priority order:
+        every detector with fields on the labeled values, then each detector's own matches where some hint
+        of it occurs."""
+        return [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
+            (detector, detector.spans) for detector in self.detectors
+            if detector.where is None or detector.where.may_find(in_text, in_lower)]
 
     def scrub_record(self, record: Record) -> Counter[str]:
         """Scrub every string field of ``record`` (``dataprep.record_fields`` says which are left as
@@ -2345,19 +2341,17 @@ class Scrubber:
         escape (a value found elsewhere then stands in that text wherever it stands in one of theirs);
         else None, and they are scrubbed like the rest of the record."""
         try:
-            text = orjson.dumps(tools).decode("utf-8")
+            return self._quiet_tools_cached(orjson.dumps(tools).decode("utf-8"))
         except orjson.JSONEncodeError:  # an integer JSON allows and orjson does not: read them as they are
             return None
-        if text not in self._quiet_tools:
-            placeholders, found = Placeholders(), {}
-            walker = Walker(lambda value: self._learn_text(value, placeholders, found), None)
-            walker.tools(tools)
-            quiet = not (placeholders.by_key or placeholders.by_identity or placeholders.last or walker.identities
-                         or "\\" in text)
-            if len(self._quiet_tools) >= TOOL_LISTS_REMEMBERED:
-                self._quiet_tools.clear()
-            self._quiet_tools[text] = text if quiet else None
-        return self._quiet_tools[text]
+
+    def _quiet_tools(self, text: str) -> str | None:
+        placeholders, found = Placeholders(), {}
+        walker = Walker(lambda value: self._learn_text(value, placeholders, found), None)
+        walker.tools(orjson.loads(text))
+        quiet = not (placeholders.by_key or placeholders.by_identity or placeholders.last or walker.identities
+                     or "\\" in text)
+        return text if quiet else None
 
     def scrub_reply(self, prompt: list[dict[str, Any]], reply: str) -> str:
         """A reply a person wrote for ``prompt`` (a reviewer's correction), scrubbed as the conversation
