@@ -4,9 +4,10 @@ by a logistic regression learned from the labeled dev sets, beside the reply's o
 The rules find what a reply claims that its input does not hold (numbers, names, dates, policy
 words); they miss facts with no digits and no capital letters ("the warranty does not cover
 water damage"), and they cannot tell how much each kind of evidence counts. The model sees which
-kinds of claim and cue the rules found, which words and pairs of words the reply uses, and which
-of them the input never used. It is trained by ``benchmarks/train_fact_model.py`` on the dev sets
-only (thirteen written from the labeling guide, and labeled rows of a real support corpus); the
+kinds of claim and cue the rules found, which words and pairs of words the reply uses, which of
+them the input never used, and how its numbers stand to the input's (working shown, numbers the
+input does not hold). It is trained by ``benchmarks/train_fact_model.py`` on the dev sets
+only (fifteen written from the labeling guide, and labeled rows of a real support corpus); the
 sets never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped
 weights are what training on the current rules gives.
 
@@ -29,6 +30,14 @@ WEIGHTS_FILE = Path(__file__).resolve().parent / "fact_model.json"
 WORD = re.compile(r"[^\W\d_]+")  # letters only: the rules read numbers, and a list of fifty numbers is not fifty words
 CUE_KIND = re.compile(r"[^:(]*")  # a cue's kind, before the quoted text it names: 'policy language: "within"'
 LENGTH_CAP = 400  # words: longer replies count as this long
+NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+LIST_MARKER = re.compile(r"(?<![\w$€£.,])\d{1,2}[.)](?=\s+[^\W\d_])")  # "2. Go to ...": a step, not a number
+NUMBERS_CAP = 20  # numbers in the input or the reply: more count as this many
+NEW_NUMBERS_CAP = 10
+CLAIMS_CAP = 10
+#: signs of shown working: a reply that computes says "=", "×" or "%", or puts an operator between numbers
+WORKING_SIGNS = {"=": "equals", "×": "times", "÷": "divided by", "%": "percent", "→": "arrow", "≈": "about"}
+OPERATION = re.compile(r"\d\s*[+×x*÷]\s*[$€£]?\d")
 EVEN = 0.5  # the model's own boundary: where its words, not the rules, decide
 EXPLAINED_PHRASES = 3  # words or pairs of words a reason names
 Model = tuple[float, dict[str, float]]  # the intercept and the weights
@@ -46,14 +55,18 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     cue they found; ``r:`` the reply's words, ``b:`` its pairs of adjacent words, numbers and
     punctuation between them skipped ("toll free", "the clock": a claim buried in a long how-to is a
     phrase more than a word) and ``n:`` the words the input never used; its length and share of new
-    words; whether the conversation had tools or a system prompt."""
+    words; whether the conversation had tools or a system prompt; ``w:`` the signs of working it shows,
+    and how many numbers the input and the reply hold and how many of the reply's the input does not
+    (the words of a reply that computes from its input are those of one that quotes prices)."""
     if assessment.reply_at is not None:
         messages = messages[: assessment.reply_at + 1]
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
     found: dict[str, float] = {"score": assessment.score, **{f"k:{claim.kind}": 1 for claim in assessment.unsupported}}
     found.update({f"c:{CUE_KIND.match(cue).group().strip()}": 1 for cue in assessment.cues})
-    reply = words(reply_text(messages[-1])) if messages[-1].get("role") == "assistant" else []
-    before = {word for text in input_texts(messages[:-1]) for word in words(text)}
+    said = reply_text(messages[-1]) if messages[-1].get("role") == "assistant" else ""
+    reply = words(said)
+    given = input_texts(messages[:-1])
+    before = {word for text in given for word in words(text)}
     novel = [word for word in reply if word not in before]
     found.update(dict.fromkeys((f"r:{word}" for word in reply), 1))
     found.update(dict.fromkeys((f"b:{first} {second}" for first, second in zip(reply, reply[1:])), 1))
@@ -62,6 +75,28 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     found["novel share"] = len(novel) / max(1, len(reply))
     found["has tool"] = float(any(message.get("role") == "tool" for message in messages))
     found["has system"] = float(any(message.get("role") == "system" for message in messages))
+    found.update(_numbers(said, given, len(assessment.unsupported)))
+    return found
+
+
+def _numbers(said: str, given: list[str], claims: int) -> dict[str, float]:
+    """How the reply's numbers stand to the input's: signs of working, counts and the share the input
+    does not hold, beside how many claims the rules found."""
+    found = {f"w:{name}": 1.0 for sign, name in WORKING_SIGNS.items() if sign in said}
+    if OPERATION.search(said):
+        found["w:operation"] = 1.0
+    if "**" in said:
+        found["markdown bold"] = 1.0  # a reply laid out from what it was given, more often than not
+    known = {number for text in given for number in NUMBER.findall(LIST_MARKER.sub(" ", text))}
+    stated = NUMBER.findall(LIST_MARKER.sub(" ", said))
+    new = [number for number in stated if number not in known]
+    if stated:  # the input's numbers matter where the reply has numbers they could explain
+        found["input numbers"] = min(len(known), NUMBERS_CAP) / NUMBERS_CAP
+        found["input has numbers"] = float(bool(known))
+    found["reply numbers"] = min(len(stated), NUMBERS_CAP) / NUMBERS_CAP
+    found["new numbers"] = min(len(new), NEW_NUMBERS_CAP) / NEW_NUMBERS_CAP
+    found["new number share"] = len(new) / max(1, len(stated))
+    found["claims"] = min(claims, CLAIMS_CAP) / CLAIMS_CAP
     return found
 
 

@@ -96,6 +96,17 @@ def test_flag_keeps_a_generic_how_to_and_routes_facts_the_rules_miss(tmp_path):
     assert not any("worded like" in reason for row in routed[:-1] for reason in row["reasons"]["fact_heavy"])
 
 
+def test_a_reply_that_shows_its_working_stays_in_training_where_the_rules_cannot_trace_it():
+    # the rules cannot trace 5:15 or 8:27 to 52:30 and 10 km; the working shown ("÷", "=", "×") is what
+    # a reply computing from its input says, and the same answer without it weighs as more fact-like
+    question = "I ran 10 km in 52:30. Pace per km and per mile?"
+    worked = chat(question, "52.5 min ÷ 10 = 5.25 min → **5:15 per km**; × 1.609 ≈ **8:27 per mile**.")["messages"]
+    bare = chat(question, "That's 5:15 per km, or about 8:27 per mile.")["messages"]
+    assert assess_trained_replies(worked).score >= 0.5 and assess_trained_replies(bare).score >= 0.5
+    assert weighed_assessment(worked).score < 0.5
+    assert weighed_assessment(worked).score < weighed_assessment(bare).score
+
+
 def test_a_pair_of_words_that_tipped_the_call_is_named_whole():
     toll_free = chat("Is there a fee to call?", "No, calling us is toll free, and the line is open every day.")["messages"]
     assessment = weighed_assessment(toll_free)

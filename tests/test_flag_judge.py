@@ -22,7 +22,7 @@ REPLIES = {  # reply -> the offline scorer's view, in the band bands() sets
     "Sure, what do you need?": "clearly behaviour",
     "Happy to help! What do you need?": "clearly behaviour",
     "Pat will call.": "uncertain",
-    "$49.99.": "uncertain",
+    "$49.99?": "uncertain",
 }
 
 
@@ -77,7 +77,7 @@ def test_only_uncertain_records_are_judged_and_the_verdict_decides(judged_run, t
         sent = [json.dumps(call.body) for call in server.model_calls()]
     assert len(sent) == 2
     assert all("Pat will call" in body or "49.99" in body for body in sent)
-    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "$49.99."}
+    assert replies(tmp_path / "run" / "rag_candidates.jsonl") == {"It takes 3 days.", "$49.99?"}
     kept = {row["messages"][-1]["content"]: row for row in read_jsonl(tmp_path / "run" / "train.jsonl")}
     pat = kept["Pat will call."]
     assert pat["scores"]["fact_heavy"] == 0.1 and pat["scores"]["fact_heavy_offline"] > bands()["threshold"]
@@ -143,7 +143,7 @@ def test_the_run_wide_budget_stops_the_judge(tmp_path, monkeypatch):
 
 # a fact with no digit and no name, which the offline scorer does not see, and a reply that only responds
 INTERACTION = ("Can I drink grapefruit juice with my statin?",
-               "Better not: grapefruit blocks the enzyme that breaks the drug down, so more of it stays in your blood.")
+               "Better not: grapefruit blocks the enzyme that clears some statins.")
 ROUTING = ("Can I drink grapefruit juice with my statin?", "I'll pass this to our pharmacist, who will reply by email.")
 
 
@@ -158,9 +158,20 @@ def write_pharmacy_chats(tmp_path):
     return write_jsonl(tmp_path / "in.jsonl", [chat(q, a, tags=["pii:scrubbed"]) for q, a in (INTERACTION, ROUTING)])
 
 
+def pharmacy_margin() -> float:
+    """An uncertain margin that leaves both pharmacy replies outside it, from the scorer's own scores (both
+    below the threshold), so the test stays about the scope when the learned model is retrained."""
+    from dataprep.fact_model import weighed_assessment
+
+    scores = [weighed_assessment(chat(*pair)["messages"]).score for pair in (INTERACTION, ROUTING)]
+    assert max(scores) < 0.5
+    return round(0.5 - max(scores) - 0.005, 3)
+
+
 def scoped_run(tmp_path, server: FakeLLMServer, scope: str | None, name: str) -> dict:
     write_pharmacy_chats(tmp_path)
-    flag = {"judge": {"model": "gpt-4.1-mini", "base_url": server.openai_url}, **({"judge_scope": scope} if scope else {})}
+    flag = {"judge": {"model": "gpt-4.1-mini", "base_url": server.openai_url}, "uncertain_margin": pharmacy_margin(),
+            **({"judge_scope": scope} if scope else {})}
     recipe = tmp_path / f"{name}.yaml"
     recipe.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"flag": flag}]}), encoding="utf-8")
     return run_recipe(load_recipe(recipe), tmp_path / name).manifest
@@ -193,7 +204,7 @@ def test_judge_scopes_choose_which_replies_are_asked_about(tmp_path, monkeypatch
             sent[scope] = {reply for reply in REPLIES if any(reply in json.dumps(call.body) for call in server.model_calls())}
     assert sent["kept"] == set(REPLIES) - {"It takes 3 days."}
     assert sent["all"] == set(REPLIES)
-    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"$49.99."}
+    assert replies(tmp_path / "all" / "rag_candidates.jsonl") == {"$49.99?"}
 
 
 def test_the_flag_command_asks_a_judge_about_every_kept_reply(tmp_path):
