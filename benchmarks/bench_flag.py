@@ -98,7 +98,7 @@ Twenty-five labeled sets and two sets of labels of real replies, reported apart:
   round twenty-three by two helpers that had not seen the scorer, as training data.
 - ``benchmarks/labeled/facts/holdout18_second.jsonl`` and ``holdout21_second.jsonl``: those two never-tuned
   sets labeled again in round twenty-four, blind, by helpers given the examples without their labels and
-  the guide only. ``--holdout`` ends with a table of every set labeled twice: how often the labelings
+  the guide only; ``holdout25_second.jsonl`` the same, in round twenty-five. ``--holdout`` ends with a table of every set labeled twice: how often the labelings
   agree, the second's F1 against the first (what a careful reader reaches), and rules and stage against each.
 Since round twenty-two the score is the rules' evidence weighed with the reply's words by a model
 (``dataprep/fact_model.py``) trained on the dev sets: its figures on those sets are training figures
@@ -151,7 +151,7 @@ BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows
 #: sets labeled a second time, blind, by a helper given the examples without their labels: how far the
 #: labels are from what another careful reader of the guide decides, the ceiling a scorer can reach
 SECOND_LABELINGS = {BITEXT_LABELS: BITEXT_SECOND_LABELS,
-                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21")}}
+                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21", "holdout25")}}
 #: real replies held out: labels for two more rows of every 15, of the intents the model never trained on
 BITEXT_UNSEEN_LABELS = FACT_SETS / "bitext_unseen.jsonl"
 
