@@ -98,8 +98,9 @@ Twenty-five labeled sets and two sets of labels of real replies, reported apart:
   round twenty-three by two helpers that had not seen the scorer, as training data.
 - ``benchmarks/labeled/facts/holdout18_second.jsonl`` and ``holdout21_second.jsonl``: those two never-tuned
   sets labeled again in round twenty-four, blind, by helpers given the examples without their labels and
-  the guide only; ``holdout25_second.jsonl`` the same, in round twenty-five. ``--holdout`` ends with a table of every set labeled twice: how often the labelings
-  agree, the second's F1 against the first (what a careful reader reaches), and rules and stage against each.
+  the guide only; ``holdout25_second.jsonl`` the same, in round twenty-five. ``--holdout`` ends with a
+  table of every set labeled twice: how often the labelings agree, the second's F1 against the first
+  (what a careful reader reaches), and rules and stage against each.
 Since round twenty-two the score is the rules' evidence weighed with the reply's words by a model
 (``dataprep/fact_model.py``) trained on the dev sets: its figures on those sets are training figures
 (``train_fact_model.py --cv`` scores each held out). ``--holdout`` prints the never-tuned sets pooled,
