@@ -5,7 +5,7 @@
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
     OPENAI_API_KEY=... python benchmarks/bench_flag.py --judge-model gpt-4.1-mini   # the flag with its LLM judge
 
-Twenty-five labeled sets and two sets of labels of real replies, reported apart:
+Twenty-seven labeled sets and two sets of labels of real replies, reported apart:
 
 - ``benchmarks/labeled/facts/dev.jsonl``: written from the labeling guide
   (/work/shared/notes/labeling-guides.md, "Fact-heavy") by someone who had not seen the
@@ -73,15 +73,17 @@ Twenty-five labeled sets and two sets of labels of real replies, reported apart:
 - ``benchmarks/labeled/facts/holdout25.jsonl``: written the same way in round twenty-five (440 examples, 22
   domains, 55% hard, 10% not English, 15% with tools; its writer counted recalled commands, flags and
   conversion-like lookups, such as airport codes or a carrier's volumetric divisor, as facts), scored once,
-  at the end of that round, with round twenty-four's model (0.828, 0.765) and the one shipped (0.844,
-  0.777), never tuned on or read. ``--holdout`` scores these ten at the end;
+  at the end of that round, with round twenty-four's model (0.828, 0.765), the round's first (0.844,
+  0.777) and the one shipped (0.842, 0.775), never tuned on or read. ``--holdout`` scores these ten at the end;
 - ``benchmarks/labeled/facts/dev19.jsonl`` and ``dev20.jsonl``: written the same way in round twenty-three
   as training data for the model (440 each, 22 domains each; ``dev19`` a third long templated how-tos with
   one buried claim or none, ``dev20`` a third tool calls, a sixth pasted documents, a sixth code);
 - ``benchmarks/labeled/facts/dev25.jsonl`` and ``dev26.jsonl``: written the same way in round twenty-five as
   training data (440 each, 22 and 25 domains, 61% and 74% hard; ``dev25`` leaning on facts with no digit
   buried in generic replies and on many numbers all derived from the input, ``dev26`` on tool results,
-  long system prompts, pasted documents and code);
+  long system prompts, pasted documents and code), and ``dev27`` and ``dev28`` (320 each, 20 domains
+  each: recalled commands, flags, API names and lookups beside code written from the user's spec; short
+  customer-facing replies decided by one small claim);
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
 
 - ``benchmarks/labeled/facts/bitext_labels.jsonl``: labels for every 15th row of the real Bitext support
@@ -141,9 +143,9 @@ FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
 #: real replies for training: labels for rows of half the Bitext corpus's intents (its rows stay in ../shared)
 BITEXT_TRAINING = FACT_SETS / "bitext_train.jsonl"
 #: the dev sets the model is trained on, in the order they were written: the first eleven were each a
-#: blind holdout once; dev19, dev20, dev25, dev26 and bitext_train were written as training data
+#: blind holdout once; dev19, dev20, dev25 to dev28 and bitext_train were written as training data
 DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 11)),
-                                                    "dev19", "dev20", "dev25", "dev26", BITEXT_TRAINING.stem)]
+                                                    "dev19", "dev20", "dev25", "dev26", "dev27", "dev28", BITEXT_TRAINING.stem)]
 #: never tuned on, never read example by example
 CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17, 18, 21, 25)]
 #: real replies held out: labels for every 15th row of the Bitext corpus, none of them trained on
