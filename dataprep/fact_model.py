@@ -57,7 +57,8 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     phrase more than a word) and ``n:`` the words the input never used; its length and share of new
     words; whether the conversation had tools or a system prompt; ``w:`` the signs of working it shows,
     and how many numbers the input and the reply hold and how many of the reply's the input does not
-    (the words of a reply that computes from its input are those of one that quotes prices)."""
+    (the words of a reply that computes from its input are those of one that quotes prices); how many
+    claims the rules found; whether it sets words in bold."""
     if assessment.reply_at is not None:
         messages = messages[: assessment.reply_at + 1]
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
@@ -75,18 +76,19 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     found["novel share"] = len(novel) / max(1, len(reply))
     found["has tool"] = float(any(message.get("role") == "tool" for message in messages))
     found["has system"] = float(any(message.get("role") == "system" for message in messages))
-    found.update(_numbers(said, given, len(assessment.unsupported)))
+    found["claims"] = min(len(assessment.unsupported), CLAIMS_CAP) / CLAIMS_CAP
+    if "**" in said:
+        found["markdown bold"] = 1.0  # a reply laid out from what it was given, more often than not
+    found.update(_numbers(said, given))
     return found
 
 
-def _numbers(said: str, given: list[str], claims: int) -> dict[str, float]:
+def _numbers(said: str, given: list[str]) -> dict[str, float]:
     """How the reply's numbers stand to the input's: signs of working, counts and the share the input
-    does not hold, beside how many claims the rules found."""
+    does not hold. Numbers as written, not the values the rules read: a cheap second view beside them."""
     found = {f"w:{name}": 1.0 for sign, name in WORKING_SIGNS.items() if sign in said}
     if OPERATION.search(said):
         found["w:operation"] = 1.0
-    if "**" in said:
-        found["markdown bold"] = 1.0  # a reply laid out from what it was given, more often than not
     known = {number for text in given for number in NUMBER.findall(LIST_MARKER.sub(" ", text))}
     stated = NUMBER.findall(LIST_MARKER.sub(" ", said))
     new = [number for number in stated if number not in known]
@@ -96,7 +98,6 @@ def _numbers(said: str, given: list[str], claims: int) -> dict[str, float]:
     found["reply numbers"] = min(len(stated), NUMBERS_CAP) / NUMBERS_CAP
     found["new numbers"] = min(len(new), NEW_NUMBERS_CAP) / NEW_NUMBERS_CAP
     found["new number share"] = len(new) / max(1, len(stated))
-    found["claims"] = min(claims, CLAIMS_CAP) / CLAIMS_CAP
     return found
 
 
