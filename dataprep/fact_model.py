@@ -7,7 +7,7 @@ water damage"), and they cannot tell how much each kind of evidence counts. The 
 kinds of claim and cue the rules found, which words and pairs of words the reply uses, which of
 them the input never used, and how its numbers stand to the input's (working shown, numbers the
 input does not hold). It is trained by ``benchmarks/train_fact_model.py`` on the dev sets
-only (seventeen written from the labeling guide, and labeled rows of a real support corpus); the
+only (nineteen written from the labeling guide, and labeled rows of a real support corpus); the
 sets never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped
 weights are what training on the current rules gives.
 

@@ -214,6 +214,7 @@ NUMERIC_PATTERNS = (
 NUMERIC = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in NUMERIC_PATTERNS))
 DIGIT_RUN = re.compile(r"\d+")
 HAS_DIGIT = re.compile(r"\d")
+POSSESSIVE = re.compile(r"['’]s$")
 NUMERIC_DATE = re.compile(dict(NUMERIC_PATTERNS)["numeric_date"])
 CIDR = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}/\d{1,2}\b")
 #: a Japanese, Chinese or Korean date: 2024年4月1日, 2024년 4월 1일
@@ -240,6 +241,7 @@ CODE_CONSTANT = re.compile(r"\b[a-z][\w.-]*:\d+(?:\.\d+)+[\w.-]*|\b[a-z][\w.-]*/
 # python:3.12-slim, apps/v1, requests==2.31.0, actions/checkout@v4, python-version: "3.12"
 JSON_LABEL = re.compile(r"[A-Z][A-Za-z&'.-]*(?: [A-Z][A-Za-z&'.-]*){0,2}")  # letters only: identifiers are read as such
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]+`", re.S)
+FENCED_JSON = re.compile(r"```(?:json)?[ \t]*\n(.*)```", re.S)  # a JSON reply set in a code block
 #: a rate, limit or threshold the code hard-codes under a name of its own: "VAT_RATE_DE = 0.19",
 #: "MAX_MG_PER_KG_PER_DAY = 75" (a name in capitals with an underscore: a constant, not an abbreviation)
 NAMED_CONSTANT = re.compile(r"\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\s*[:=]\s*\(?\s*(?P<value>\d[\d_]*(?:\.\d+)?)(?![\w.])")
@@ -1006,10 +1008,17 @@ def _call_arguments(call: dict[str, Any]) -> list[str]:
         return [str(arguments)]
 
 
-def prose(text: str) -> str:
-    """The reply without code; a JSON reply becomes its values, one per line."""
+def json_body(text: str) -> str | None:
+    """The JSON document a reply is, bare or set in a code block (```json ... ```), if it is one."""
     stripped = text.strip()
-    if stripped[:1] in "{[" and stripped[-1:] in "}]":
+    if fenced := FENCED_JSON.fullmatch(stripped):
+        stripped = fenced.group(1).strip()
+    return stripped if stripped[:1] in "{[" and stripped[-1:] in "}]" else None
+
+
+def prose(text: str) -> str:
+    """The reply without code; a JSON reply, bare or in a code block, becomes its values, one per line."""
+    if (stripped := json_body(text)) is not None:
         try:
             return "\n".join(_json_values(orjson.loads(stripped)))
         except orjson.JSONDecodeError:
@@ -1042,7 +1051,7 @@ class ReplyClaims:
         self.constants: list[tuple[str, str]] = []  # (as written, number) of its code's named constants and tables
         if text is not reply and "`" in reply:
             self._code_constants(reply)
-        if reply.lstrip()[:1] in "{[" and text is not reply:
+        if text is not reply and json_body(reply) is not None:
             self._json_labels(text)
         if _may_hold_link(reply):  # links count even inside code; read them once, then hide them
             for match in URL.finditer(reply):
@@ -1520,6 +1529,10 @@ def _name_runs(tokens: list[str], digits: bool) -> Iterable[str]:
             run = []
         elif bare not in CONNECTORS:
             run.append(token.rstrip(".,"))
+            if POSSESSIVE.search(run[-1]):  # "Tim Cook's Apple": a possessive ends a name
+                run[-1] = POSSESSIVE.sub("", run[-1])
+                yield " ".join(run)
+                run = []
 
 
 #: units and everyday technical abbreviations: written in capitals, they name no fact

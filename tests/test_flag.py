@@ -393,6 +393,13 @@ def test_a_summary_that_adds_a_name_is_fact_heavy():
     assert score(chat(source, "According to Reuters, port workers in Valmont began a 48-hour strike over pay.")) >= 0.5
 
 
+def test_a_name_in_the_possessive_is_read_apart_from_the_name_it_owns():
+    source = "Summarise: 'Apple announced new MacBook Air models at its event today.'"
+    assert score(chat(source, "Apple's event today brought new MacBook Air models.")) < 0.5
+    added = chat(source, "At today's event, Tim Cook's Apple unveiled new MacBook Air models.")
+    assert score(added) >= 0.5 and any("Tim Cook" in reason for reason in reasons(added)), reasons(added)
+
+
 def test_an_organisations_assistant_answering_with_nothing_to_go_on_is_fact_heavy():
     ask = {"role": "user", "content": "If I downgrade today, do I get money back?"}
     reply = {"role": "assistant", "content": "Downgrades don't give refunds. You keep your current plan until the "
@@ -463,6 +470,14 @@ def test_a_json_extraction_that_adds_a_recalled_value_is_fact_heavy():
     assert score(faithful) < 0.5
     assert score(enriched) >= 0.5 and 'unsupported identifier "Sony"' not in reasons(enriched)
     assert any("Sony" in reason for reason in reasons(enriched))
+
+
+def test_a_json_reply_set_in_a_code_block_is_read_like_a_bare_one():
+    press_release = 'Extract company, product and headquarters: "Fenwick Audio, based in Leeds, launched the Arc."'
+    fenced = "```json\n{\n  \"company\": \"Fenwick Audio\",\n  \"product\": \"Arc\",\n  \"headquarters\": \"%s\"\n}\n```"
+    assert score(chat(press_release, fenced % "Leeds")) < 0.5
+    recalled = chat(press_release.replace(", based in Leeds,", ""), fenced % "Austin")
+    assert score(recalled) >= 0.5 and any("Austin" in reason for reason in reasons(recalled)), reasons(recalled)
 
 
 def test_world_constants_in_code_are_facts_but_the_users_values_are_not():

@@ -95,15 +95,20 @@ def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     assert stage_stats(manifest, "split")[0]["max_train_eval_similarity"] < 0.8
 
 
-def test_the_bulk_order_reply_goes_to_rag_for_what_it_says_the_shop_offers(quickstart_run):
+def test_the_bulk_order_reply_is_routed_or_reviewed_for_what_it_says_the_shop_offers(quickstart_run):
     """"Yes, we can help with a bulk order" states one organisation's availability: fact-heavy under the
-    labeling guide. The rules alone kept it (their cue, "our team", scores below the threshold); the
-    reply's words tip it."""
+    labeling guide. The rules alone keep it (their cue, "our team", scores below the threshold); the
+    reply's words bring it to the threshold. It is never trained on unseen: either it goes to RAG, tipped
+    by its words, or it stays tagged uncertain and a reviewer is asked about it for that reason."""
     bulk = "Yes, we can help with a bulk order."
     placed = {place: [r for r in read_jsonl(quickstart_run / f"{place}.jsonl") if bulk in (r["messages"][-1]["content"] or "")]
               for place in ("train", "eval", "rag_candidates")}
-    assert placed["rag_candidates"] and not placed["train"] and not placed["eval"]
-    assert any(reason.startswith("worded like a stated fact") for reason in placed["rag_candidates"][0]["reasons"]["fact_heavy"])
+    assert sum(map(len, placed.values())) == 1
+    if placed["rag_candidates"]:
+        assert any(reason.startswith("worded like a stated fact") for reason in placed["rag_candidates"][0]["reasons"]["fact_heavy"])
+    else:
+        (kept,) = placed["train"] + placed["eval"]
+        assert "fact-heavy-uncertain" in kept["tags"] and "near_flag_threshold" in kept["review"]["picked_because"]
 
 
 def test_synthesis_replays_the_shipped_cache_without_a_key(manifest):
