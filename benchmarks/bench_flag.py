@@ -78,7 +78,7 @@ Twenty-seven labeled sets and two sets of labels of real replies, reported apart
 - ``benchmarks/labeled/facts/holdout30.jsonl``: written the same way in round twenty-six with no emphasis
   (400 examples, 25 domains, 50% hard, 11% not English, 12% with tools), scored once, at the end of that
   round, with round twenty-five's model (0.916, 0.911) and the one shipped (0.909, 0.905), never tuned on
-  or read. ``--holdout`` scores these eleven at the end;
+  or read; ``holdout30_second.jsonl``, its second blind labeling. ``--holdout`` scores these eleven at the end;
 - ``benchmarks/labeled/facts/dev19.jsonl`` and ``dev20.jsonl``: written the same way in round twenty-three
   as training data for the model (440 each, 22 domains each; ``dev19`` a third long templated how-tos with
   one buried claim or none, ``dev20`` a third tool calls, a sixth pasted documents, a sixth code);
@@ -162,7 +162,7 @@ BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows
 #: sets labeled a second time, blind, by a helper given the examples without their labels: how far the
 #: labels are from what another careful reader of the guide decides, the ceiling a scorer can reach
 SECOND_LABELINGS = {BITEXT_LABELS: BITEXT_SECOND_LABELS,
-                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21", "holdout25")}}
+                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21", "holdout25", "holdout30")}}
 #: real replies held out: labels for two more rows of every 15, of the intents the model never trained on
 BITEXT_UNSEEN_LABELS = FACT_SETS / "bitext_unseen.jsonl"
 
