@@ -5,7 +5,7 @@
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
     OPENAI_API_KEY=... python benchmarks/bench_flag.py --judge-model gpt-4.1-mini   # the flag with its LLM judge
 
-Twenty-seven labeled sets and two sets of labels of real replies, reported apart:
+Thirty labeled sets and two sets of labels of real replies, reported apart:
 
 - ``benchmarks/labeled/facts/dev.jsonl``: written from the labeling guide
   (/work/shared/notes/labeling-guides.md, "Fact-heavy") by someone who had not seen the
@@ -88,7 +88,7 @@ Twenty-seven labeled sets and two sets of labels of real replies, reported apart
   long system prompts, pasted documents and code), and ``dev27`` and ``dev28`` (320 each, 20 domains
   each: recalled commands, flags, API names and lookups beside code written from the user's spec; short
   customer-facing replies decided by one small claim); ``dev29`` and ``dev30``, written the same way in
-  round twenty-six as training data (360 each, 25 domains each, 76% and 76% hard: faithful extractions,
+  round twenty-six as training data (360 each, 25 domains each, 76% hard each: faithful extractions,
   summaries and tool calls that add one recalled value; recalled names and rules with no digit, 29% not
   English);
 - ``tests/data/fact_heavy_labeled.jsonl``: the old set, written alongside the old scorer.
@@ -150,7 +150,7 @@ FACT_SETS = ROOT / "benchmarks" / "labeled" / "facts"
 #: real replies for training: labels for rows of half the Bitext corpus's intents (its rows stay in ../shared)
 BITEXT_TRAINING = FACT_SETS / "bitext_train.jsonl"
 #: the dev sets the model is trained on, in the order they were written: the first eleven were each a
-#: blind holdout once; dev19, dev20, dev25 to dev28 and bitext_train were written as training data
+#: blind holdout once; dev19, dev20, dev25 to dev30 and bitext_train were written as training data
 DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdout{n}" for n in range(2, 11)),
                                                     "dev19", "dev20", "dev25", "dev26", "dev27", "dev28", "dev29", "dev30",
                                                     BITEXT_TRAINING.stem)]
