@@ -1008,22 +1008,18 @@ def _call_arguments(call: dict[str, Any]) -> list[str]:
         return [str(arguments)]
 
 
-def json_body(text: str) -> str | None:
-    """The JSON document a reply is, bare or set in a code block (```json ... ```), if it is one."""
+def json_values(text: str) -> str | None:
+    """The values of a JSON reply, bare or set in a code block (```json ... ```), one per line; None
+    when the reply is no JSON document."""
     stripped = text.strip()
     if fenced := FENCED_JSON.fullmatch(stripped):
         stripped = fenced.group(1).strip()
-    return stripped if stripped[:1] in "{[" and stripped[-1:] in "}]" else None
-
-
-def prose(text: str) -> str:
-    """The reply without code; a JSON reply, bare or in a code block, becomes its values, one per line."""
-    if (stripped := json_body(text)) is not None:
-        try:
-            return "\n".join(_json_values(orjson.loads(stripped)))
-        except orjson.JSONDecodeError:
-            pass
-    return CODE.sub(" ", text) if "`" in text else text
+    if stripped[:1] not in "{[" or stripped[-1:] not in "}]":
+        return None
+    try:
+        return "\n".join(_json_values(orjson.loads(stripped)))
+    except orjson.JSONDecodeError:
+        return None
 
 
 class ReplyClaims:
@@ -1044,15 +1040,16 @@ class ReplyClaims:
             if "{{" in reply or "[" in reply else 0
         if self.blanks:
             reply = TEMPLATE.sub(" ", reply)
-        text = prose(reply)
+        values = json_values(reply)
+        text = values if values is not None else CODE.sub(" ", reply) if "`" in reply else reply  # code is no prose
         # the tools the reply's code uses ("npm", "pandas"): a number after one is its version
         self.tools = frozenset(WORD.findall(" ".join(CODE.findall(reply)).lower())) - COMMON_WORDS \
             if "`" in reply else frozenset()
         self.constants: list[tuple[str, str]] = []  # (as written, number) of its code's named constants and tables
         if text is not reply and "`" in reply:
             self._code_constants(reply)
-        if text is not reply and json_body(reply) is not None:
-            self._json_labels(text)
+        if values is not None:
+            self._json_labels(values)
         if _may_hold_link(reply):  # links count even inside code; read them once, then hide them
             for match in URL.finditer(reply):
                 self._link(match.group().rstrip(".,;:!?"))
