@@ -1,7 +1,7 @@
 """The fact-heavy scorer: precision, recall and F1 on the labeled set, and its speed.
 
     python benchmarks/bench_flag.py                 # the dev sets, the old set, speed
-    python benchmarks/bench_flag.py --holdout       # also the eleven sets never tuned on and the held-out Bitext rows
+    python benchmarks/bench_flag.py --holdout       # also the twelve sets never tuned on and the held-out Bitext rows
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
     OPENAI_API_KEY=... python benchmarks/bench_flag.py --judge-model gpt-4.1-mini   # the flag with its LLM judge
 
@@ -78,7 +78,11 @@ Thirty labeled sets and two sets of labels of real replies, reported apart:
 - ``benchmarks/labeled/facts/holdout30.jsonl``: written the same way in round twenty-six with no emphasis
   (400 examples, 25 domains, 50% hard, 11% not English, 12% with tools), scored once, at the end of that
   round, with round twenty-five's model (0.916, 0.911) and the one shipped (0.909, 0.905), never tuned on
-  or read; ``holdout30_second.jsonl``, its second blind labeling. ``--holdout`` scores these eleven at the end;
+  or read; ``holdout30_second.jsonl``, its second blind labeling;
+- ``benchmarks/labeled/facts/holdout31.jsonl``: written the same way in round twenty-seven with no emphasis
+  (400 examples, 25 domains, 56% hard, 12% not English, 22% with tools), scored once, at the end of that
+  round, with round twenty-six's model (0.936, 0.931) and the one shipped (0.923, 0.911), never tuned on
+  or read; ``holdout31_second.jsonl``, its second blind labeling. ``--holdout`` scores these twelve at the end;
 - ``benchmarks/labeled/facts/dev19.jsonl`` and ``dev20.jsonl``: written the same way in round twenty-three
   as training data for the model (440 each, 22 domains each; ``dev19`` a third long templated how-tos with
   one buried claim or none, ``dev20`` a third tool calls, a sixth pasted documents, a sixth code);
@@ -155,14 +159,14 @@ DEV_SETS = [FACT_SETS / f"{name}.jsonl" for name in ("dev", "holdout", *(f"holdo
                                                     "dev19", "dev20", "dev25", "dev26", "dev27", "dev28", "dev29", "dev30",
                                                     BITEXT_TRAINING.stem)]
 #: never tuned on, never read example by example
-CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17, 18, 21, 25, 30)]
+CLEAN_SETS = [FACT_SETS / f"holdout{n}.jsonl" for n in (11, 12, 13, 14, 15, 16, 17, 18, 21, 25, 30, 31)]
 #: real replies held out: labels for every 15th row of the Bitext corpus, none of them trained on
 BITEXT_LABELS = FACT_SETS / "bitext_labels.jsonl"
 BITEXT_SECOND_LABELS = FACT_SETS / "bitext_labels_second.jsonl"  # the same rows, labeled again by another helper
 #: sets labeled a second time, blind, by a helper given the examples without their labels: how far the
 #: labels are from what another careful reader of the guide decides, the ceiling a scorer can reach
 SECOND_LABELINGS = {BITEXT_LABELS: BITEXT_SECOND_LABELS,
-                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21", "holdout25", "holdout30")}}
+                    **{FACT_SETS / f"{name}.jsonl": FACT_SETS / f"{name}_second.jsonl" for name in ("holdout18", "holdout21", "holdout25", "holdout30", "holdout31")}}
 #: real replies held out: labels for two more rows of every 15, of the intents the model never trained on
 BITEXT_UNSEEN_LABELS = FACT_SETS / "bitext_unseen.jsonl"
 
