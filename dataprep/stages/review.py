@@ -1,7 +1,7 @@
 """The ``review`` stage: pick who goes to human review, and apply the verdicts that came back.
 
 Picked (defaults), in this order until the budget (``max_tasks``; by default 10% of the
-records, never less than the eval set) is spent: every eval record; every labeling conflict; fact-heavy examples near the
+records, never less than the reasons before the random sample ask for) is spent: every eval record; every labeling conflict; fact-heavy examples near the
 flag threshold; at least 15% of the synthetic ones; and a random sample of the rest sized
 to know its defect rate within +/-5% at 95% confidence. Review is a state, not
 a place: picked records stay in the flow with ``review.status = "pending"`` and the
@@ -93,11 +93,13 @@ class Review(Stage):
             reasons.append("near_flag_threshold")
         return reasons
 
-    def budget(self, records: int, eval_records: int) -> int:
-        """max_tasks, or by default 10% of the records but never less than the eval set
-        (a wrong eval answer misleads every measurement made with it)."""
+    def budget(self, records: int, targeted: int) -> int:
+        """max_tasks, or by default 10% of the records but never less than the records picked for
+        a reason (``targeted``): a wrong eval answer misleads every measurement made with it, and
+        the eval set alone can fill a tenth, leaving no synthetic record spot-checked. Only the
+        random sample is cut to fit the default."""
         given = self.options["max_tasks"]
-        return max(math.ceil(DEFAULT_BUDGET_SHARE * records), eval_records) if given is None else given
+        return max(math.ceil(DEFAULT_BUDGET_SHARE * records), targeted) if given is None else given
 
     def wanted(self, candidates: list[Seen], rng: random.Random) -> tuple[dict[str, list[str]], int]:
         """Per reason, in priority order, the record ids it asks for (before the budget), and
@@ -118,7 +120,8 @@ class Review(Stage):
         rng = random.Random(f"review:{seed}")
         candidates = [s for s in seen if not s.reviewed]
         wanted, population = self.wanted(candidates, rng)
-        budget = self.budget(len(seen), len(wanted["eval"]))
+        targeted = {record_id for reason in PRIORITY if reason != RANDOM_SAMPLE for record_id in wanted[reason]}
+        budget = self.budget(len(seen), len(targeted))
         picks, over_budget = fill(wanted, budget, rng)
         drawn = sum(RANDOM_SAMPLE in reasons for reasons in picks.values())
         minutes = self.options["minutes_per_task"]
