@@ -5,12 +5,13 @@
     python benchmarks/train_fact_model.py --out F    # writes F instead (the tests compare it with the shipped file)
 
 A logistic regression (scikit-learn, L2, ``C`` below) over ``dataprep.fact_model.features``: the
-rules' score, claims and cues, and the reply's words. Only features seen in at least ``MIN_EXAMPLES``
+rules' score, claims and cues, and the reply's words, each word, pair, claim kind and cue scaled by
+how unevenly the two classes use it (``evenness_scales``). Only features seen in at least ``MIN_EXAMPLES``
 training examples are kept: a word one writer used once says nothing about the next writer's data.
 The sets never tuned on (``bench_flag.CLEAN_SETS``) are not read here, nor the Bitext rows held out
 (``bitext_labels.jsonl``, every 15th row; ``bitext_unseen.jsonl``, of intents never trained on);
 ``bitext_train`` labels other rows, of half the corpus's intents, and needs ../shared. ``C``,
-``MIN_EXAMPLES`` and the feature families were chosen by ``--cv`` on the dev sets alone. Retrain after
+``MIN_EXAMPLES``, ``EVENNESS_POWER`` and the feature families were chosen by ``--cv`` on the dev sets alone. Retrain after
 changing the rules in ``dataprep/facts.py``: the model weighs their output, and a test fails while
 the weights are stale.
 """
@@ -32,6 +33,7 @@ from dataprep.fact_model import WEIGHTS_FILE, features, probability
 
 C = 0.3
 MIN_EXAMPLES = 3
+EVENNESS_POWER = 0.75
 BITEXT_FOLDS = 4
 THRESHOLD = 0.5
 
@@ -54,15 +56,39 @@ def examples(paths: list[Path]) -> list[tuple[str, dict[str, float], bool, bool]
 
 
 def fit(training: list[tuple[str, dict[str, float], bool, bool]]) -> dict[str, Any]:
+    """The regression over the kept features, each word, pair, claim kind and cue first scaled by how
+    unevenly the two classes use it (``evenness_scales``); the weights written are scale times
+    coefficient, so scoring stays a plain sum of weights."""
+    from scipy.sparse import diags
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
     seen = Counter(name for _, found, _, _ in training for name in found)
     kept = [{name: value for name, value in found.items() if seen[name] >= MIN_EXAMPLES} for _, found, _, _ in training]
+    labels = [label for *_, label, _ in training]
     vectorizer = DictVectorizer()
-    model = LogisticRegression(C=C, max_iter=5000).fit(vectorizer.fit_transform(kept), [label for *_, label, _ in training])
-    weights = {name: round(float(weight), 6) for name, weight in zip(vectorizer.feature_names_, model.coef_[0]) if weight}
+    matrix = vectorizer.fit_transform(kept)
+    scales = evenness_scales(matrix, labels, vectorizer.feature_names_)
+    model = LogisticRegression(C=C, max_iter=5000).fit(matrix @ diags(scales), labels)
+    weights = {name: round(float(weight * scale), 6)
+               for name, weight, scale in zip(vectorizer.feature_names_, model.coef_[0], scales) if weight}
     return {"intercept": round(float(model.intercept_[0]), 6), "weights": dict(sorted(weights.items()))}
+
+
+def evenness_scales(matrix: Any, labels: list[bool], names: list[str]) -> Any:
+    """A scale per feature: for a word, pair, claim kind or cue (``r:``, ``b:``, ``n:``, ``k:``,
+    ``c:``, ``w:``), ``|log(share of fact-heavy examples holding it / share of the others holding
+    it)|`` (add-one counts) to the power ``EVENNESS_POWER``, as in Wang and Manning's NBSVM (2012);
+    1 for the rules' score and the counts. A word both classes use alike ends near 0, so the
+    regression leans on the words that tell them apart: on Bitext's held-out intents this lifted
+    ``--cv`` from 0.653 to 0.737 with the written sets unchanged (0.889 and 0.890)."""
+    import numpy as np
+
+    present, fact_heavy = (matrix > 0).astype(float), np.asarray(labels)
+    with_label = 1 + np.asarray(present[fact_heavy].sum(axis=0)).ravel()
+    without = 1 + np.asarray(present[~fact_heavy].sum(axis=0)).ravel()
+    ratios = np.abs(np.log((with_label / with_label.sum()) / (without / without.sum()))) ** EVENNESS_POWER
+    return np.array([ratio if name[1:2] == ":" else 1.0 for name, ratio in zip(names, ratios)])
 
 
 def predict(model: dict[str, Any], found: dict[str, float]) -> bool:
@@ -112,7 +138,8 @@ def main() -> None:
                     [[name, n, *(f"{value:.3f}" for value in values)] for name, n, *values in held_out_f1(data)])
         return
     model = fit(data)
-    about = {"trained_on": [path.stem for path in DEV_SETS], "examples": len(data), "C": C, "min_examples": MIN_EXAMPLES}
+    about = {"trained_on": [path.stem for path in DEV_SETS], "examples": len(data), "C": C, "min_examples": MIN_EXAMPLES,
+             "evenness_power": EVENNESS_POWER}
     args.out.write_bytes(orjson.dumps({"about": about, **model}, option=orjson.OPT_INDENT_2) + b"\n")
     print(f"{len(model['weights']):,} weights from {len(data):,} examples -> {args.out}")
 
