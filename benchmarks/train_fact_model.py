@@ -77,9 +77,10 @@ def fit(training: list[tuple[str, dict[str, float], bool, bool]]) -> dict[str, A
 
 def evenness_scales(matrix: Any, labels: list[bool], names: list[str]) -> Any:
     """A scale per feature: for a word, pair, claim kind or cue (``r:``, ``b:``, ``n:``, ``k:``,
-    ``c:``, ``w:``), ``|log(share of fact-heavy examples holding it / share of the others holding
-    it)|`` (add-one counts) to the power ``EVENNESS_POWER``, as in Wang and Manning's NBSVM (2012);
-    1 for the rules' score and the counts. A word both classes use alike ends near 0, so the
+    ``c:``, ``w:``), ``|log(p / q)|`` to the power ``EVENNESS_POWER``, where ``p`` is its share of the
+    features the fact-heavy examples hold and ``q`` the same among the others (add-one counts), as in
+    Wang and Manning's NBSVM (2012); 1 for the rules' score and the counts. A word both classes use
+    alike ends near 0, so the
     regression leans on the words that tell them apart: on Bitext's held-out intents this lifted
     ``--cv`` from 0.653 to 0.737 with the written sets unchanged (0.889 and 0.890)."""
     import numpy as np

@@ -174,3 +174,17 @@ def test_a_resumed_run_scores_again_after_the_model_is_retrained(tmp_path, monke
         STAGES.pop("stop_once", None)
     assert read_jsonl(tmp_path / "run" / "rag_candidates.jsonl") == []
     assert replies(read_jsonl(tmp_path / "run" / "train.jsonl")) == replies([FREEZE])
+
+
+def test_training_scales_down_the_words_both_classes_use_alike():
+    """Before the fit, a word is scaled by how unevenly the two classes use it; the rules' score and
+    the counts are left as they are."""
+    from scipy.sparse import csr_matrix
+
+    from train_fact_model import evenness_scales
+
+    # columns: a word in every example, a word only in fact-heavy ones, a word only in the others, the score
+    present = csr_matrix([[1, 1, 0, 0.7], [1, 1, 0, 0.2], [1, 0, 1, 0.9], [1, 0, 1, 0.1]])
+    common, telling, other, score = evenness_scales(present, [True, True, False, False], ["r:the", "r:refund", "n:click", "score"])
+    assert common < 0.1 and telling > 0.5 and other > 0.5
+    assert score == 1.0
