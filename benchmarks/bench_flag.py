@@ -5,7 +5,7 @@
     python benchmarks/bench_flag.py --n 100000 --threshold 0.5
     OPENAI_API_KEY=... python benchmarks/bench_flag.py --judge-model gpt-4.1-mini   # the flag with its LLM judge
 
-Thirty labeled sets and two sets of labels of real replies, reported apart:
+Thirty-three labeled sets and two sets of labels of real replies, reported apart:
 
 - ``benchmarks/labeled/facts/dev.jsonl``: written from the labeling guide
   (/work/shared/notes/labeling-guides.md, "Fact-heavy") by someone who had not seen the

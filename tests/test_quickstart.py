@@ -95,14 +95,14 @@ def test_the_eval_set_holds_the_hard_cases_far_more_than_train(manifest):
     assert stage_stats(manifest, "split")[0]["max_train_eval_similarity"] < 0.8
 
 
-@pytest.mark.xfail(strict=True, reason="a known miss since round 27: the model reads the reply's hand-off "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a known miss since round 27: the model reads the reply's hand-off "
                    "(\"I've passed your request to our team\") as behaviour and keeps it at 0.28, below the uncertain band; "
                    "strict, so this fails the day the flag catches it again and the mark must go")
 def test_the_bulk_order_reply_is_routed_or_reviewed_for_what_it_says_the_shop_offers(quickstart_run):
     """"Yes, we can help with a bulk order" states one organisation's availability: fact-heavy under the
-    labeling guide. The rules alone keep it (their cue, "our team", scores below the threshold); the
-    reply's words bring it to the threshold. It is never trained on unseen: either it goes to RAG, tipped
-    by its words, or it stays tagged uncertain and a reviewer is asked about it for that reason."""
+    labeling guide. The rules alone keep it (their cue, "our team", scores below the threshold). It should
+    never be trained on unseen: either it goes to RAG, tipped by its words, or it stays tagged uncertain
+    and a reviewer is asked about it for that reason."""
     bulk = "Yes, we can help with a bulk order."
     placed = {place: [r for r in read_jsonl(quickstart_run / f"{place}.jsonl") if bulk in (r["messages"][-1]["content"] or "")]
               for place in ("train", "eval", "rag_candidates")}

@@ -119,15 +119,15 @@ def test_the_default_budget_is_a_tenth_of_the_records_filled_in_priority_order(t
 
 
 def test_a_large_eval_set_does_not_crowd_out_the_synthetic_spot_check_by_default(tmp_path):
-    """An eval set of more than a tenth of the records (the quickstart's is) fills the default
-    budget alone; the flag's unsure records and 15% of the synthetic ones are still picked."""
+    """An eval set of more than a tenth of the records (the quickstart's is) would fill a budget of a
+    tenth alone; the flag's unsure records and 15% of the synthetic ones are still picked."""
     rows = [row for row in dataset() if "plain question" not in row["messages"][0]["content"]]
     rows += [chat(f"eval extra {i}", f"eval answer {i}", tags=list(SCRUBBED), split="eval") for i in range(30)]
     outcome = run_recipe(load_recipe(make_run(tmp_path, rows)), tmp_path / "run")
     stats = review_stats(outcome.manifest)
     # 65 records: a tenth is 7, but 36 eval + 3 conflicts + 4 near the threshold + 3 of 20 synthetic ask for 46
     assert stats["picked"] == {"conflict": 3, "eval": 36, "near_flag_threshold": 4, "synthetic": 3}
-    assert (stats["budget"], stats["over_budget"]) == (46, {"random_sample": 65 - 46})  # the rest, all wanted by the sample
+    assert (stats["budget"], stats["ten_percent"], stats["over_budget"]) == (46, 7, {"random_sample": 65 - 46})  # the rest, all wanted by the sample
     assert len(read_jsonl(tmp_path / "run" / "review" / "queue.jsonl")) == 46
 
 

@@ -1,7 +1,7 @@
 """The ``review`` stage: pick who goes to human review, and apply the verdicts that came back.
 
 Picked (defaults), in this order until the budget (``max_tasks``; by default 10% of the
-records, never less than the reasons before the random sample ask for) is spent: every eval record; every labeling conflict; fact-heavy examples near the
+records, never less than the records picked for a reason: all but the random sample) is spent: every eval record; every labeling conflict; fact-heavy examples near the
 flag threshold; at least 15% of the synthetic ones; and a random sample of the rest sized
 to know its defect rate within +/-5% at 95% confidence. Review is a state, not
 a place: picked records stay in the flow with ``review.status = "pending"`` and the
@@ -131,6 +131,8 @@ class Review(Stage):
                        "already_reviewed": len(seen) - len(candidates)},
             # max_tasks as given (null: the default rule), budget as applied
             "max_tasks": self.options["max_tasks"], "budget": budget, "over_budget": over_budget,
+            # the default rule's tenth, beside the budget it was raised to for the reasons
+            **({"ten_percent": math.ceil(DEFAULT_BUDGET_SHARE * len(seen))} if self.options["max_tasks"] is None else {}),
             "minutes_per_task": minutes, "reviewer_hours": reviewer_hours(len(picks), minutes),
         }
         return picks, plan
