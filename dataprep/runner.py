@@ -152,6 +152,8 @@ class Runner:
                     write_json(step.done_path, {"fingerprint": step_fp, "result": result.to_dict()})
                 results.append(result)
                 previous_fp = step_fp
+                if step.index == self.first_mine:
+                    self._drop_records_before(step)
         for file in results[0].stats.get("skipped", []):  # after the progress bars: a warning never cuts through one
             self.console.print(error_line("warning", f"skipped {file['path']}: {file['reason']}"), soft_wrap=True)
         return results
@@ -164,9 +166,20 @@ class Runner:
                             run_budget=self.run_budget, planning=self.settings.planning, engine=self.engine,
                             scrubber=self.settings.scrubber)
 
+    @property
+    def first_mine(self) -> int | None:
+        return next((step.index for step in self.steps if step.stage.name == "mine"), None)
+
+    def _drop_records_before(self, mine: Step) -> None:
+        """The records the steps before the first mine stage wrote are the logs' text as logged, and
+        only that stage reads them: once it is done, none is kept, so a run that stops later leaves no
+        copy of them (a --resume reads the inputs again). Their set-aside files stay for the outputs."""
+        for step in self.steps[: mine.index]:
+            step.records_path.unlink(missing_ok=True)
+
     @staticmethod
     def _reuse(step: Step, step_fp: str) -> StageResult | None:
-        if not step.done_path.exists():
+        if not step.done_path.exists() or not step.records_path.exists():
             return None
         done = orjson.loads(step.done_path.read_bytes())
         if done.get("fingerprint") != step_fp:
@@ -226,8 +239,7 @@ class Runner:
         if guard.pii is None:
             return
         unscrubbed = len(self.steps) if guard.scrubbed else 0
-        first_mine = next((step.index for step in self.steps if step.stage.name == "mine"), unscrubbed)
-        for step in self.steps[:first_mine]:
+        for step in self.steps[: unscrubbed if self.first_mine is None else self.first_mine]:
             shutil.rmtree(step.folder, ignore_errors=True)
 
 

@@ -190,3 +190,35 @@ def test_resume_clears_a_half_built_temp_folder(tmp_path, every_third):
     (tmp_path / "run" / "exports" / ".hf.x1y2z3w4.tmp" / "data").mkdir(parents=True)  # as a kill mid-export leaves it
     run_recipe(recipe, tmp_path / "run", resume=True)
     assert not list((tmp_path / "run").rglob(".*.tmp"))
+
+
+def test_a_run_that_stops_after_mine_keeps_no_copy_of_the_logs_text_and_resumes(tmp_path):
+    """The read step's records are the logs as logged; once mine is done they are not kept, so a run
+    that fails in a later stage leaves no unscrubbed copy, and --resume reads the inputs again."""
+    @register
+    class Explode(Stage):
+        name = "explode"
+        options_schema = {"type": "object"}
+
+        def run(self, records, ctx):
+            for _ in records:
+                raise RuntimeError("stopped after mine")
+            yield from ()
+
+    email = "jane.doe@example.org"
+    write_jsonl(tmp_path / "logs.jsonl", [chat(f"I'm {email}, question {i}", f"answer {i}") for i in range(20)])
+    try:
+        with pytest.raises(RuntimeError):
+            run_recipe(load_recipe(write_recipe(tmp_path, "  - mine: {}\n  - explode: {}\n")), tmp_path / "run")
+        assert (tmp_path / "run" / ".work" / "01-mine" / "done.json").exists()
+        work_files = [path for path in (tmp_path / "run" / ".work").rglob("*") if path.is_file()]
+        assert work_files and not [path for path in work_files if email in path.read_text(encoding="utf-8")]
+        mine_done = (tmp_path / "run" / ".work" / "01-mine" / "done.json").read_bytes()
+
+        resumed = run_recipe(load_recipe(write_recipe(tmp_path, "  - mine: {}\n")), tmp_path / "run", resume=True)
+        fresh = run_recipe(load_recipe(write_recipe(tmp_path, "  - mine: {}\n")), tmp_path / "fresh")
+        assert resumed.reused == [False, True] and fresh.manifest["counts"] == resumed.manifest["counts"]
+        assert (tmp_path / "run" / ".work" / "01-mine" / "done.json").read_bytes() == mine_done
+        assert output_bytes(tmp_path / "run") == output_bytes(tmp_path / "fresh")
+    finally:
+        STAGES.pop("explode", None)
