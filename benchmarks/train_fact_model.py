@@ -71,8 +71,8 @@ def fit(training: list[tuple[str, dict[str, float], bool, bool]]) -> dict[str, A
     matrix = vectorizer.fit_transform(kept)
     scales = evenness_scales(matrix, labels, vectorizer.feature_names_)
     model = LogisticRegression(C=C, max_iter=5000).fit(matrix @ diags(scales), labels)
-    weights = {name: round(float(weight * scale), 6) for name, weight, scale in zip(vectorizer.feature_names_, model.coef_[0], scales)}
-    weights = {name: weight for name, weight in weights.items() if weight}
+    weights = {name: weighed for name, weight, scale in zip(vectorizer.feature_names_, model.coef_[0], scales)
+               if (weighed := round(float(weight * scale), 6))}
     return {"intercept": round(float(model.intercept_[0]), 6), "weights": dict(sorted(weights.items()))}
 
 

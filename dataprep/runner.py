@@ -129,6 +129,7 @@ class Runner:
         work = run_dir / ".work"
         steps = [ReadInputs(inputs, settings.sample_records), *stages]
         self.steps = [Step(i, stage, work / stage_dir_name(i, stage.name)) for i, stage in enumerate(steps)]
+        self.first_mine = next((step.index for step in self.steps if step.stage.name == "mine"), None)
         self.reused: list[bool] = []  # per step: taken whole from a previous run (--resume)
         self.engine = make_engine(settings.engine)
         self.run_budget = None
@@ -165,10 +166,6 @@ class Runner:
                             cache_dir=self.settings.cache_dir or self.run_dir / "cache",
                             run_budget=self.run_budget, planning=self.settings.planning, engine=self.engine,
                             scrubber=self.settings.scrubber)
-
-    @property
-    def first_mine(self) -> int | None:
-        return next((step.index for step in self.steps if step.stage.name == "mine"), None)
 
     def _drop_records_before(self, mine: Step) -> None:
         """The records the steps before the first mine stage wrote are the logs' text as logged, and

@@ -93,13 +93,13 @@ class Review(Stage):
             reasons.append("near_flag_threshold")
         return reasons
 
-    def budget(self, records: int, targeted: int) -> int:
-        """max_tasks, or by default 10% of the records but never less than the records picked for
+    def budget(self, ten_percent: int, targeted: int) -> int:
+        """max_tasks, or by default 10% of the records (``ten_percent``) but never less than the records picked for
         a reason (``targeted``): a wrong eval answer misleads every measurement made with it, and
         the eval set alone can fill a tenth, leaving no synthetic record spot-checked. Only the
         random sample is cut to fit the default."""
         given = self.options["max_tasks"]
-        return max(math.ceil(DEFAULT_BUDGET_SHARE * records), targeted) if given is None else given
+        return max(ten_percent, targeted) if given is None else given
 
     def wanted(self, candidates: list[Seen], rng: random.Random) -> tuple[dict[str, list[str]], int]:
         """Per reason, in priority order, the record ids it asks for (before the budget), and
@@ -121,7 +121,8 @@ class Review(Stage):
         candidates = [s for s in seen if not s.reviewed]
         wanted, population = self.wanted(candidates, rng)
         targeted = {record_id for reason in PRIORITY if reason != RANDOM_SAMPLE for record_id in wanted[reason]}
-        budget = self.budget(len(seen), len(targeted))
+        ten_percent = math.ceil(DEFAULT_BUDGET_SHARE * len(seen))
+        budget = self.budget(ten_percent, len(targeted))
         picks, over_budget = fill(wanted, budget, rng)
         drawn = sum(RANDOM_SAMPLE in reasons for reasons in picks.values())
         minutes = self.options["minutes_per_task"]
@@ -132,7 +133,7 @@ class Review(Stage):
             # max_tasks as given (null: the default rule), budget as applied
             "max_tasks": self.options["max_tasks"], "budget": budget, "over_budget": over_budget,
             # the default rule's tenth, beside the budget it was raised to for the reasons
-            **({"ten_percent": math.ceil(DEFAULT_BUDGET_SHARE * len(seen))} if self.options["max_tasks"] is None else {}),
+            **({"ten_percent": ten_percent} if self.options["max_tasks"] is None else {}),
             "minutes_per_task": minutes, "reviewer_hours": reviewer_hours(len(picks), minutes),
         }
         return picks, plan
