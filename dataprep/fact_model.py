@@ -5,11 +5,14 @@ The rules find what a reply claims that its input does not hold (numbers, names,
 words); they miss facts with no digits and no capital letters ("the warranty does not cover
 water damage"), and they cannot tell how much each kind of evidence counts. The model sees which
 kinds of claim and cue the rules found, which words and pairs of words the reply uses, which of
-them the input never used, and how its numbers stand to the input's (working shown, numbers the
-input does not hold). It is trained by ``benchmarks/train_fact_model.py`` on the dev sets
-only (nineteen written from the labeling guide, and labeled rows of a real support corpus); the
-sets never tuned on stay out of it, and ``tests/test_fact_model.py`` checks that the shipped
-weights are what training on the current rules gives.
+them the input never used, how its numbers stand to the input's (working shown, numbers the
+input does not hold), and how fact-like its most fact-like sentence reads: a second model scores
+each sentence by the same kinds of words, so one added claim ("you'll also get a 10% goodwill
+credit") is not drowned by the faithful sentences around it. Both are trained by
+``benchmarks/train_fact_model.py`` on the dev sets only (nineteen written from the labeling
+guide, and labeled rows of a real support corpus); the sets never tuned on stay out of it, and
+``tests/test_fact_model.py`` checks that the shipped weights are what training on the current
+rules gives.
 
 Inference is a sum of weights: no machine-learning library is imported to score.
 """
@@ -40,6 +43,9 @@ WORKING_SIGNS = {"=": "equals", "×": "times", "÷": "divided by", "%": "percent
 OPERATION = re.compile(r"\d\s*[+×x*÷]\s*[$€£]?\d")
 EVEN = 0.5  # the model's own boundary: where its words, not the rules, decide
 EXPLAINED_PHRASES = 3  # words or pairs of words a reason names
+SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
+SENTENCES = "sentences"  # the reply model's feature: the sentence model's highest logit, over SENTENCE_SCALE
+SENTENCE_SCALE = 5.0  # logits run to about ±10; the other features to about 1
 Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
@@ -59,27 +65,49 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     and how many numbers the input and the reply hold and how many of the reply's the input does not
     (the words of a reply that computes from its input are those of one that quotes prices); how many
     claims the rules found; whether it sets words in bold."""
-    if assessment.reply_at is not None:
-        messages = messages[: assessment.reply_at + 1]
+    messages = _scored_turn(messages, assessment)
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
     found: dict[str, float] = {"score": assessment.score, **{f"k:{claim.kind}": 1 for claim in assessment.unsupported}}
     found.update({f"c:{CUE_KIND.match(cue).group().strip()}": 1 for cue in assessment.cues})
-    said = reply_text(messages[-1]) if messages[-1].get("role") == "assistant" else ""
+    said, given = _reply(messages), input_texts(messages[:-1])
     reply = words(said)
-    given = input_texts(messages[:-1])
-    before = {word for text in given for word in words(text)}
-    novel = [word for word in reply if word not in before]
-    found.update(dict.fromkeys((f"r:{word}" for word in reply), 1))
-    found.update(dict.fromkeys((f"b:{first} {second}" for first, second in zip(reply, reply[1:])), 1))
-    found.update(dict.fromkeys((f"n:{word}" for word in novel), 1))
+    found.update(_word_features(reply, {word for text in given for word in words(text)}))
     found["length"] = min(len(reply), LENGTH_CAP) / LENGTH_CAP
-    found["novel share"] = len(novel) / max(1, len(reply))
     found["has tool"] = float(any(message.get("role") == "tool" for message in messages))
     found["has system"] = float(any(message.get("role") == "system" for message in messages))
     found["claims"] = min(len(assessment.unsupported), CLAIMS_CAP) / CLAIMS_CAP
     if "**" in said:
         found["markdown bold"] = 1.0  # a reply laid out from what it was given, more often than not
     found.update(_numbers(said, given))
+    return found
+
+
+def sentence_features(messages: list[dict[str, Any]], assessment: Assessment) -> list[dict[str, float]]:
+    """What the sentence model sees of each sentence of the reply (of two words or more): its words,
+    pairs of words and the words the input never used, as ``features`` sees the whole reply."""
+    messages = _scored_turn(messages, assessment)
+    before = {word for text in input_texts(messages[:-1]) for word in words(text)}
+    return [_word_features(said, before) for sentence in SENTENCE_END.split(_reply(messages))
+            if len(said := words(sentence)) >= 2]
+
+
+def _scored_turn(messages: list[dict[str, Any]], assessment: Assessment) -> list[dict[str, Any]]:
+    """The conversation up to the reply the rules' score speaks for."""
+    return messages if assessment.reply_at is None else messages[: assessment.reply_at + 1]
+
+
+def _reply(messages: list[dict[str, Any]]) -> str:
+    return reply_text(messages[-1]) if messages[-1].get("role") == "assistant" else ""
+
+
+def _word_features(reply: list[str], before: set[str]) -> dict[str, float]:
+    """``r:`` the words, ``b:`` the pairs of adjacent words, ``n:`` the words ``before`` lacks, and
+    the share of words that are new."""
+    novel = [word for word in reply if word not in before]
+    found: dict[str, float] = dict.fromkeys((f"r:{word}" for word in reply), 1)
+    found.update(dict.fromkeys((f"b:{first} {second}" for first, second in zip(reply, reply[1:])), 1))
+    found.update(dict.fromkeys((f"n:{word}" for word in novel), 1))
+    found["novel share"] = len(novel) / max(1, len(reply))
     return found
 
 
@@ -102,19 +130,35 @@ def _numbers(said: str, given: list[str]) -> dict[str, float]:
 
 
 @cache
-def trained() -> Model:
-    """The shipped model, read once per process."""
+def shipped() -> tuple[Model, Model]:
+    """The shipped reply model and sentence model, read once per process."""
     model = orjson.loads(WEIGHTS_FILE.read_bytes())
-    return model["intercept"], model["weights"]
+    return (model["intercept"], model["weights"]), (model["sentences"]["intercept"], model["sentences"]["weights"])
+
+
+def trained() -> Model:
+    """The shipped reply model."""
+    return shipped()[0]
+
+
+def logit(found: dict[str, float], model: Model) -> float:
+    intercept, weights = model
+    return intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
+
+
+def sentence_score(sentences: list[dict[str, float]], model: Model | None = None) -> float:
+    """The reply model's ``sentences`` feature: the highest logit the sentence model (default: the
+    shipped one) gives a sentence, scaled; its intercept's for a reply of no sentence."""
+    model = model or shipped()[1]
+    return max((logit(found, model) for found in sentences), default=model[0]) / SENTENCE_SCALE
 
 
 def probability(found: dict[str, float], model: Model | None = None) -> float:
     """The probability that the example is fact-heavy, by ``model`` (default: the shipped one)."""
-    intercept, weights = model or trained()
-    logit = intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
-    if logit < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
-        return math.exp(logit) / (1 + math.exp(logit))
-    return 1 / (1 + math.exp(-logit))
+    z = logit(found, model or trained())
+    if z < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
+        return math.exp(z) / (1 + math.exp(z))
+    return 1 / (1 + math.exp(-z))
 
 
 def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
@@ -125,6 +169,7 @@ def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
     if assessment is None:
         return None
     found = features(messages, assessment)
+    found[SENTENCES] = sentence_score(sentence_features(messages, assessment))
     score = round(probability(found), 3)
     cues = list(assessment.cues)
     if assessment.score < EVEN <= score:

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from conftest import REPO, chat, read_jsonl, run_cli, write_jsonl
-from dataprep.fact_model import WEIGHTS_FILE, weighed_assessment, words
+from dataprep.fact_model import WEIGHTS_FILE, sentence_features, sentence_score, shipped, weighed_assessment, words
 from dataprep.facts import assess_trained_replies
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -69,13 +69,13 @@ def test_each_second_labeling_labels_every_example_of_a_set_never_trained_on():
 def test_on_dev_sets_left_out_of_training_in_turn_the_model_beats_the_rules_pooled():
     """Leave-one-set-out over the dev sets: what the model does on a writer it has not seen, and on
     real replies of intents it has not seen. It beats the rules pooled; held out alone, ``dev`` (the
-    set the rules were tuned on first and longest) and ``dev19`` score a little below them."""
+    set the rules were tuned on first and longest) scores a little below them."""
     *folds, written, real = held_out_f1(examples(DEV_SETS))
     assert (written[0], real[0]) == ("pooled: written sets", "pooled: Bitext, intents held out")
     assert written[1] > 5_500 and real[1] > 600 and len(folds) == len(DEV_SETS) - 1 + BITEXT_FOLDS
     for _, _, rules, model, rules_hard, model_hard in (written, real):
         assert model >= rules + 0.01 and model_hard >= rules_hard + 0.01
-    assert written[3] >= 0.87 and written[5] >= 0.83
+    assert written[3] >= 0.89 and written[5] >= 0.86  # round 28: 0.894 and 0.866 (0.890, 0.861 without the sentences)
     assert real[3] >= real[2] + 0.1
 
 
@@ -105,6 +105,25 @@ def test_a_reply_that_shows_its_working_stays_in_training_where_the_rules_cannot
     assert assess_trained_replies(worked).score >= 0.5 and assess_trained_replies(bare).score >= 0.5
     assert weighed_assessment(worked).score < 0.5
     assert weighed_assessment(worked).score < weighed_assessment(bare).score
+
+
+def test_faithful_sentences_around_an_added_claim_do_not_drown_it():
+    """Each sentence of the reply is scored by the sentence model, and the reply model reads the
+    highest, which weighs toward fact-heavy: however many faithful sentences surround a claim the
+    notice does not hold, that reading stays the claim's own."""
+    notice = ("Summarise for our members: 'From 1 March the pool opens at 6:30 on weekdays. "
+              "The sauna closes for repairs from 3 to 17 March.'")
+    faithful = ["From 1 March the pool opens at 6:30 on weekdays.", "The sauna is closed for repairs from 3 to 17 March."]
+    claim = "Members on the family plan also get two free guest passes each month."
+
+    def reading(*sentences: str) -> tuple[float, float]:
+        messages = chat(notice, " ".join(sentences))["messages"]
+        return sentence_score(sentence_features(messages, assess_trained_replies(messages))), weighed_assessment(messages).score
+
+    (alone, _), (restated, kept), (padded, flagged) = reading(claim), reading(*faithful), reading(*faithful, claim)
+    assert padded == alone > restated
+    assert shipped()[0][1]["sentences"] > 0
+    assert kept < 0.5 <= flagged
 
 
 def test_a_pair_of_words_that_tipped_the_call_is_named_whole():
@@ -167,10 +186,10 @@ def test_a_resumed_run_scores_again_after_the_model_is_retrained(tmp_path, monke
         retrained["intercept"] -= 50  # a model that calls nothing fact-heavy
         monkeypatch.setattr(fact_model, "WEIGHTS_FILE", tmp_path / "weights.json")
         fact_model.WEIGHTS_FILE.write_bytes(orjson.dumps(retrained))
-        fact_model.trained.cache_clear()
+        fact_model.shipped.cache_clear()
         run_recipe(load_recipe(recipe), tmp_path / "run", resume=True)
     finally:
-        fact_model.trained.cache_clear()
+        fact_model.shipped.cache_clear()
         STAGES.pop("stop_once", None)
     assert read_jsonl(tmp_path / "run" / "rag_candidates.jsonl") == []
     assert replies(read_jsonl(tmp_path / "run" / "train.jsonl")) == replies([FREEZE])

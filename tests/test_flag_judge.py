@@ -142,8 +142,7 @@ def test_the_run_wide_budget_stops_the_judge(tmp_path, monkeypatch):
 
 
 # a fact with no digit and no name, which the offline scorer does not see, and a reply that only responds
-INTERACTION = ("Can I drink grapefruit juice with my statin?",
-               "Better not, grapefruit keeps some statins from being broken down by the liver enzyme.")
+INTERACTION = ("Can I drink grapefruit juice with my statin?", "Probably best not to, grapefruit and statins share an enzyme.")
 ROUTING = ("Can I drink grapefruit juice with my statin?", "I'll pass this to our pharmacist, who will reply by email.")
 
 
