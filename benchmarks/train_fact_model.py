@@ -4,16 +4,17 @@
     python benchmarks/train_fact_model.py --cv       # leave each dev set (Bitext: a quarter of its intents) out in turn
     python benchmarks/train_fact_model.py --out F    # writes F instead (the tests compare it with the shipped file)
 
-A logistic regression (scikit-learn, L2, ``C`` below) over ``dataprep.fact_model.features``: the
-rules' score, claims and cues, and the reply's words, each word, pair, claim kind, cue and sign of
-working scaled by how unevenly the two classes use it (``evenness_scales``), and the score that a
-second regression, over each sentence's words (``fact_model.sentence_features``), gives the reply's most
-fact-like sentence. Only features seen in at least ``MIN_EXAMPLES`` training examples (sentences, for the
-second) are kept: a word one writer used once says nothing about the next writer's data.
+A logistic regression (scikit-learn, L2, ``C`` below) over what ``dataprep.fact_model.model_inputs``
+gives: the rules' score, claims and cues, and the reply's words, each word, pair, claim kind, cue and
+sign of working scaled by how unevenly the two classes use it (``evenness_scales``), and the score
+that a second regression, over each sentence's words, gives the reply's most fact-like sentence.
+Only features seen in at least ``MIN_EXAMPLES`` rows (examples; sentences, for the second) are kept:
+a word one writer used once says nothing about the next writer's data.
 The sets never tuned on (``bench_flag.CLEAN_SETS``) are not read here, nor the Bitext rows held out
 (``bitext_labels.jsonl``, every 15th row; ``bitext_unseen.jsonl``, of intents never trained on);
 ``bitext_train`` labels other rows, of half the corpus's intents, and needs ../shared. ``C``,
-``MIN_EXAMPLES``, ``EVENNESS_POWER`` and the feature families were chosen by ``--cv`` on the dev sets alone. Retrain after
+``MIN_EXAMPLES``, ``EVENNESS_POWER`` and the feature families were chosen by ``--cv`` on the dev sets
+alone; ``SENTENCE_GROUPS`` and ``fact_model.SENTENCE_SCALE`` were set once, not tuned. Retrain after
 changing the rules in ``dataprep/facts.py``: the model weighs their output, and a test fails while
 the weights are stale.
 """
@@ -30,7 +31,7 @@ from _common import BITEXT, print_table
 from bench_flag import BITEXT_TRAINING, DEV_SETS, load_labeled, scores_of
 
 from dataprep.facts import assess_trained_replies
-from dataprep.fact_model import SENTENCE_SCALE, SENTENCES, WEIGHTS_FILE, features, sentence_features
+from dataprep.fact_model import SENTENCE_SCALE, SENTENCES, WEIGHTS_FILE, model_inputs
 
 C = 0.3
 MIN_EXAMPLES = 3
@@ -43,10 +44,10 @@ THRESHOLD = 0.5
 
 class Example(NamedTuple):
     fold: str  # the set (Bitext: a quarter of its intents) ``--cv`` leaves out in turn
-    found: dict[str, float]  # ``fact_model.features``
+    found: dict[str, float]  # what the reply model sees (``fact_model.model_inputs``), ``sentences`` aside
     fact_heavy: bool
     hard: bool
-    sentences: list[dict[str, float]]  # ``fact_model.sentence_features``
+    sentences: list[dict[str, float]]  # what the sentence model sees of each sentence
 
 
 def examples(paths: list[Path]) -> list[Example]:
@@ -60,8 +61,8 @@ def examples(paths: list[Path]) -> list[Example]:
             if (assessment := assess_trained_replies(row["messages"])) is not None:
                 fold = f"{path.stem} {intents.index(row['intent']) % BITEXT_FOLDS + 1}/{BITEXT_FOLDS}" \
                     if intents else path.stem
-                found.append(Example(fold, features(row["messages"], assessment), row["label"] == "fact_heavy",
-                                     bool(row.get("hard")), sentence_features(row["messages"], assessment)))
+                reply, sentences = model_inputs(row["messages"], assessment)
+                found.append(Example(fold, reply, row["label"] == "fact_heavy", bool(row.get("hard")), sentences))
     return found
 
 
@@ -124,7 +125,7 @@ def _sentence_model(data: Design, rows: Any) -> Fitted:
 
 
 def _sentence_scores(data: Design, model: Fitted, rows: Any) -> Any:
-    """``fact_model.sentence_score`` of the examples ``rows``, as matrices."""
+    """What ``fact_model.sentence_score`` gives the examples ``rows``, as matrices."""
     import numpy as np
 
     highest = np.full(len(data.labels), -np.inf)
@@ -155,7 +156,7 @@ def _regression(matrix: Any, labels: Any, names: list[str]) -> Fitted:
     return Fitted(float(model.intercept_[0]), weights)
 
 
-def evenness_scales(matrix: Any, labels: list[bool], names: list[str]) -> Any:
+def evenness_scales(matrix: Any, labels: Any, names: list[str]) -> Any:
     """A scale per feature: for each of the ``SCALED`` kinds, ``|log(p / q)|`` to the power
     ``EVENNESS_POWER``, where ``p`` is its share of the features the fact-heavy examples hold and
     ``q`` the same among the others (add-one counts), as in Wang and Manning's NBSVM (2012); 1 for

@@ -55,23 +55,32 @@ def words(text: str) -> list[str]:
     return [word.lower() for word in WORD.findall(PLACEHOLDER.sub(" ", text))]
 
 
-def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str, float]:
-    """What the model sees of the reply the rules scored (the final one, or the earlier one their
-    score speaks for): ``score``, the rules' score; ``k:`` the kinds of claim and ``c:`` the kinds of
-    cue they found; ``r:`` the reply's words, ``b:`` its pairs of adjacent words, numbers and
-    punctuation between them skipped ("toll free", "the clock": a claim buried in a long how-to is a
-    phrase more than a word) and ``n:`` the words the input never used; its length and share of new
-    words; whether the conversation had tools or a system prompt; ``w:`` the signs of working it shows,
-    and how many numbers the input and the reply hold and how many of the reply's the input does not
-    (the words of a reply that computes from its input are those of one that quotes prices); how many
+def model_inputs(messages: list[dict[str, Any]], assessment: Assessment) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """What the two models see of the reply the rules scored (the final one, or the earlier one their
+    score speaks for): the reply model's features but ``sentences``, and each sentence's."""
+    if assessment.reply_at is not None:
+        messages = messages[: assessment.reply_at + 1]
+    said = reply_text(messages[-1]) if messages[-1].get("role") == "assistant" else ""
+    given = input_texts(messages[:-1])
+    before = {word for text in given for word in words(text)}
+    return _reply_features(messages, assessment, said, given, before), _sentence_features(said, before)
+
+
+def _reply_features(messages: list[dict[str, Any]], assessment: Assessment, said: str, given: list[str],
+                    before: set[str]) -> dict[str, float]:
+    """``score``, the rules' score; ``k:`` the kinds of claim and ``c:`` the kinds of cue they found;
+    ``r:`` the reply's words, ``b:`` its pairs of adjacent words, numbers and punctuation between them
+    skipped ("toll free", "the clock": a claim buried in a long how-to is a phrase more than a word)
+    and ``n:`` the words the input never used (``before`` lacks); its length and share of new words;
+    whether the conversation had tools or a system prompt; ``w:`` the signs of working it shows, and
+    how many numbers the input and the reply hold and how many of the reply's the input does not (the
+    words of a reply that computes from its input are those of one that quotes prices); how many
     claims the rules found; whether it sets words in bold."""
-    messages = _scored_turn(messages, assessment)
     # kinds present, not counted: a weight times a count would let ten dates outweigh the rules' score
     found: dict[str, float] = {"score": assessment.score, **{f"k:{claim.kind}": 1 for claim in assessment.unsupported}}
     found.update({f"c:{CUE_KIND.match(cue).group().strip()}": 1 for cue in assessment.cues})
-    said, given = _reply(messages), input_texts(messages[:-1])
     reply = words(said)
-    found.update(_word_features(reply, {word for text in given for word in words(text)}))
+    found.update(_word_features(reply, before))
     found["length"] = min(len(reply), LENGTH_CAP) / LENGTH_CAP
     found["has tool"] = float(any(message.get("role") == "tool" for message in messages))
     found["has system"] = float(any(message.get("role") == "system" for message in messages))
@@ -82,22 +91,11 @@ def features(messages: list[dict[str, Any]], assessment: Assessment) -> dict[str
     return found
 
 
-def sentence_features(messages: list[dict[str, Any]], assessment: Assessment) -> list[dict[str, float]]:
-    """What the sentence model sees of each sentence of the reply (of two words or more): its words,
-    pairs of words and the words the input never used, as ``features`` sees the whole reply."""
-    messages = _scored_turn(messages, assessment)
-    before = {word for text in input_texts(messages[:-1]) for word in words(text)}
-    return [_word_features(said, before) for sentence in SENTENCE_END.split(_reply(messages))
-            if len(said := words(sentence)) >= 2]
-
-
-def _scored_turn(messages: list[dict[str, Any]], assessment: Assessment) -> list[dict[str, Any]]:
-    """The conversation up to the reply the rules' score speaks for."""
-    return messages if assessment.reply_at is None else messages[: assessment.reply_at + 1]
-
-
-def _reply(messages: list[dict[str, Any]]) -> str:
-    return reply_text(messages[-1]) if messages[-1].get("role") == "assistant" else ""
+def _sentence_features(said: str, before: set[str]) -> list[dict[str, float]]:
+    """Each sentence of the reply of two words or more, seen as the whole reply is: its words, pairs of
+    words and new words."""
+    return [_word_features(sentence_words, before) for sentence in SENTENCE_END.split(said)
+            if len(sentence_words := words(sentence)) >= 2]
 
 
 def _word_features(reply: list[str], before: set[str]) -> dict[str, float]:
@@ -136,29 +134,24 @@ def shipped() -> tuple[Model, Model]:
     return (model["intercept"], model["weights"]), (model["sentences"]["intercept"], model["sentences"]["weights"])
 
 
-def trained() -> Model:
-    """The shipped reply model."""
-    return shipped()[0]
-
-
-def logit(found: dict[str, float], model: Model) -> float:
+def log_odds(found: dict[str, float], model: Model) -> float:
     intercept, weights = model
     return intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
 
 
-def sentence_score(sentences: list[dict[str, float]], model: Model | None = None) -> float:
-    """The reply model's ``sentences`` feature: the highest logit the sentence model (default: the
-    shipped one) gives a sentence, scaled; its intercept's for a reply of no sentence."""
-    model = model or shipped()[1]
-    return max((logit(found, model) for found in sentences), default=model[0]) / SENTENCE_SCALE
+def sentence_score(sentences: list[dict[str, float]]) -> float:
+    """The reply model's ``sentences`` feature: the highest log-odds the shipped sentence model gives a
+    sentence, scaled; its intercept's for a reply of no sentence."""
+    model = shipped()[1]
+    return max((log_odds(found, model) for found in sentences), default=model[0]) / SENTENCE_SCALE
 
 
-def probability(found: dict[str, float], model: Model | None = None) -> float:
-    """The probability that the example is fact-heavy, by ``model`` (default: the shipped one)."""
-    z = logit(found, model or trained())
-    if z < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
-        return math.exp(z) / (1 + math.exp(z))
-    return 1 / (1 + math.exp(-z))
+def probability(found: dict[str, float]) -> float:
+    """The probability that the example is fact-heavy, by the shipped reply model."""
+    odds = log_odds(found, shipped()[0])
+    if odds < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
+        return math.exp(odds) / (1 + math.exp(odds))
+    return 1 / (1 + math.exp(-odds))
 
 
 def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
@@ -168,8 +161,8 @@ def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
     assessment = assess_trained_replies(messages)
     if assessment is None:
         return None
-    found = features(messages, assessment)
-    found[SENTENCES] = sentence_score(sentence_features(messages, assessment))
+    found, sentences = model_inputs(messages, assessment)
+    found[SENTENCES] = sentence_score(sentences)
     score = round(probability(found), 3)
     cues = list(assessment.cues)
     if assessment.score < EVEN <= score:
@@ -181,7 +174,7 @@ def _weightiest_phrases(found: dict[str, float]) -> list[str]:
     """The reply's words and pairs of words that pushed its score up most: a word by its weight as a
     word and as a new one, a pair whose own weight pushed up by that and its two words'; none named
     shares a word with one named before it."""
-    weights, pushed = trained()[1], {}
+    weights, pushed = shipped()[0][1], {}
     for name in found:
         if name[:2] in ("r:", "n:"):
             pushed[name[2:]] = pushed.get(name[2:], 0.0) + weights.get(name, 0.0)

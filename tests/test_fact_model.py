@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from conftest import REPO, chat, read_jsonl, run_cli, write_jsonl
-from dataprep.fact_model import WEIGHTS_FILE, sentence_features, sentence_score, shipped, weighed_assessment, words
+from dataprep.fact_model import WEIGHTS_FILE, model_inputs, sentence_score, shipped, weighed_assessment, words
 from dataprep.facts import assess_trained_replies
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -43,9 +43,11 @@ def test_shipped_weights_are_what_training_on_the_dev_sets_gives(tmp_path):
     retrained, shipped = orjson.loads(out.read_bytes()), orjson.loads(WEIGHTS_FILE.read_bytes())
     assert retrained["about"]["trained_on"] == [path.stem for path in DEV_SETS]
     assert not {path.stem for path in CLEAN_SETS} & set(shipped["about"]["trained_on"])
-    assert set(retrained["weights"]) == set(shipped["weights"])
-    assert retrained["intercept"] == pytest.approx(shipped["intercept"], abs=1e-4)
-    assert all(retrained["weights"][name] == pytest.approx(weight, abs=1e-4) for name, weight in shipped["weights"].items())
+    for model in (lambda weights: weights, lambda weights: weights["sentences"]):  # the reply model, the sentence model
+        assert set(model(retrained)["weights"]) == set(model(shipped)["weights"])
+        assert model(retrained)["intercept"] == pytest.approx(model(shipped)["intercept"], abs=1e-4)
+        assert all(model(retrained)["weights"][name] == pytest.approx(weight, abs=1e-4)
+                   for name, weight in model(shipped)["weights"].items())
 
 
 def test_no_bitext_row_the_benchmark_holds_out_is_trained_on():
@@ -75,7 +77,7 @@ def test_on_dev_sets_left_out_of_training_in_turn_the_model_beats_the_rules_pool
     assert written[1] > 5_500 and real[1] > 600 and len(folds) == len(DEV_SETS) - 1 + BITEXT_FOLDS
     for _, _, rules, model, rules_hard, model_hard in (written, real):
         assert model >= rules + 0.01 and model_hard >= rules_hard + 0.01
-    assert written[3] >= 0.89 and written[5] >= 0.86  # round 28: 0.894 and 0.866 (0.890, 0.861 without the sentences)
+    assert written[3] >= 0.892 and written[5] >= 0.864  # round 28: 0.894 and 0.866 (0.890, 0.861 without the sentences)
     assert real[3] >= real[2] + 0.1
 
 
@@ -118,12 +120,19 @@ def test_faithful_sentences_around_an_added_claim_do_not_drown_it():
 
     def reading(*sentences: str) -> tuple[float, float]:
         messages = chat(notice, " ".join(sentences))["messages"]
-        return sentence_score(sentence_features(messages, assess_trained_replies(messages))), weighed_assessment(messages).score
+        return sentence_score(model_inputs(messages, assess_trained_replies(messages))[1]), weighed_assessment(messages).score
 
     (alone, _), (restated, kept), (padded, flagged) = reading(claim), reading(*faithful), reading(*faithful, claim)
     assert padded == alone > restated
     assert shipped()[0][1]["sentences"] > 0
     assert kept < 0.5 <= flagged
+
+
+def test_a_drug_interaction_recalled_with_no_digit_and_no_name_is_flagged():
+    """Round 27's model kept this reply (0.476); with the sentence model it goes to RAG."""
+    interaction = chat("Can I drink grapefruit juice with my statin?",
+                       "Better not, grapefruit keeps some statins from being broken down by the liver enzyme.")
+    assert assess_trained_replies(interaction["messages"]).score < 0.5 <= weighed_assessment(interaction["messages"]).score
 
 
 def test_a_pair_of_words_that_tipped_the_call_is_named_whole():

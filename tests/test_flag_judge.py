@@ -149,7 +149,7 @@ ROUTING = ("Can I drink grapefruit juice with my statin?", "I'll pass this to ou
 def judge_knows_pharmacology(provider: str, body: dict) -> dict:
     reply = prompt_of(provider, body).split("FINAL ASSISTANT REPLY:")[-1]
     heavy = "enzyme" in reply
-    return {"fact_heavy": heavy, "unsupported_facts": ["grapefruit keeps statins from being broken down"] if heavy else [],
+    return {"fact_heavy": heavy, "unsupported_facts": ["grapefruit and statins share an enzyme"] if heavy else [],
             "reason": "a drug interaction from memory" if heavy else "routes the question"}
 
 
@@ -189,7 +189,7 @@ def test_judging_every_kept_reply_catches_a_fact_the_offline_scorer_cannot_see(t
     assert replies(tmp_path / "kept" / "train.jsonl") == {ROUTING[1]}
     routed = read_jsonl(tmp_path / "kept" / "rag_candidates.jsonl")[0]
     assert routed["scores"]["fact_heavy_offline"] < 0.5 and routed["scores"]["fact_heavy"] == 0.9
-    assert "judge found: grapefruit keeps statins from being broken down" in routed["reasons"]["fact_heavy"]
+    assert "judge found: grapefruit and statins share an enzyme" in routed["reasons"]["fact_heavy"]
     assert (manifest["stages"][-1]["stats"]["judged"], manifest["stages"][-1]["stats"]["judge_overturned"]) == (2, 1)
 
 
