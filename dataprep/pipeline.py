@@ -37,10 +37,11 @@ def default_scrubber() -> Any:
 
 
 @lru_cache(maxsize=4096)
-def scrubbed_reason(reason: str) -> str:
-    """A set-aside reason, PII-scrubbed; reasons repeat ("absorbed by a longer call..."), and
-    scrubbing each anew cost a fifth of the mine stage."""
-    return default_scrubber().scrub_text(reason)
+def scrubbed_reason(reason: str, scrubber: Any = None) -> str:
+    """A set-aside reason, PII-scrubbed by ``scrubber`` (the run's; None: the built-in detectors);
+    reasons repeat ("absorbed by a longer call..."), and scrubbing each anew cost a fifth of the
+    mine stage."""
+    return (scrubber or default_scrubber()).scrub_text(reason)
 
 
 def register(cls: type["Stage"]) -> type["Stage"]:
@@ -114,12 +115,12 @@ class RecordSource:
                         return
 
 
-def aside_disposition(place: str, stage: str, reason: str, detail: dict[str, Any]) -> dict[str, Any]:
+def aside_disposition(place: str, stage: str, reason: str, detail: dict[str, Any], scrubber: Any = None) -> dict[str, Any]:
     """Where a record set aside goes and why (``StageContext.set_aside``), made wherever the record is."""
     if place not in ASIDE_PLACES:
         raise ValueError(f"unknown place {place!r}; use one of {ASIDE_PLACES}")
     # a reason can quote the data ("error: no account for maria@example.com"): scrubbed like it
-    return {"place": place, "stage": stage, "reason": scrubbed_reason(reason), **detail}
+    return {"place": place, "stage": stage, "reason": scrubbed_reason(reason, scrubber), **detail}
 
 
 def write_to(writer: AtomicWriter, value: "dict[str, Any] | Serialized") -> None:
@@ -168,7 +169,7 @@ class StageContext:
 
     def set_aside(self, record: Record, place: str, reason: str, **detail: Any) -> None:
         """Route ``record`` out of training to ``place`` with a reason a person understands."""
-        record.disposition = aside_disposition(place, self.stage, reason, detail)
+        record.disposition = aside_disposition(place, self.stage, reason, detail, self.scrubber)
         self._aside(place, record.to_dict())
 
     def set_aside_serialized(self, place: str, record: Serialized) -> None:
@@ -178,12 +179,14 @@ class StageContext:
     def reject_line(self, bad: BadLine) -> None:
         """Route an unreadable input line to rejected.jsonl with its file and line; its text and
         the reason (which may quote it) are PII-scrubbed first (a failed call's log line can hold
-        keys and customers' details)."""
+        keys and customers' details), with the run's scrubber, so a recipe's own patterns and
+        regions count here too; with the defaults when the recipe keeps records as logged, as a
+        line no reader could parse is no record."""
         from .record_fields import pseudonymize_identity_text
 
         value = bad.to_dict()
-        value["raw"] = default_scrubber().scrub_text(pseudonymize_identity_text(value["raw"]))
-        value["disposition"]["reason"] = scrubbed_reason(value["disposition"]["reason"])
+        value["raw"] = (self.scrubber or default_scrubber()).scrub_text(pseudonymize_identity_text(value["raw"]))
+        value["disposition"]["reason"] = scrubbed_reason(value["disposition"]["reason"], self.scrubber)
         self._aside("rejected", value)
 
     def count(self, key: str, n: int = 1) -> None:

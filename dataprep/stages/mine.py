@@ -486,7 +486,7 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
             tag_scrubbed(record, stage, found)
         if aside is not None:
             place, reason, detail = aside
-            record.disposition = aside_disposition(place, stage, reason, detail)
+            record.disposition = aside_disposition(place, stage, reason, detail, scrubber)
         mined.records.append((aside and aside[0], Serialized.of(record), found))
     return mined
 
