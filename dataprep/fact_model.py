@@ -43,9 +43,9 @@ WORKING_SIGNS = {"=": "equals", "×": "times", "÷": "divided by", "%": "percent
 OPERATION = re.compile(r"\d\s*[+×x*÷]\s*[$€£]?\d")
 EVEN = 0.5  # the model's own boundary: where its words, not the rules, decide
 EXPLAINED_PHRASES = 3  # words or pairs of words a reason names
-SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")
-SENTENCES = "sentences"  # the reply model's feature: the sentence model's highest logit, over SENTENCE_SCALE
-SENTENCE_SCALE = 5.0  # logits run to about ±10; the other features to about 1
+SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")  # "1.8 TB" stays whole; a list item or a table row is one
+SENTENCES = "sentences"  # the reply model's feature: the sentence model's highest log-odds, over SENTENCE_SCALE
+SENTENCE_SCALE = 5.0  # log-odds run to about ±10; the other features to about 1
 Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
