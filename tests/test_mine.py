@@ -377,12 +377,14 @@ def test_wrong_options_are_recipe_errors_naming_the_key(tmp_path):
 # -- PII -----------------------------------------------------------------------------------------
 def test_a_recipes_own_patterns_scrub_broken_lines_and_the_reasons_that_quote_the_logs(tmp_path):
     """A broken line is set aside with its file and line, and an errored call with its error quoted
-    in the reason; both are scrubbed as the records are: with the patterns the recipe adds, not only
-    the built-in detectors."""
+    in the reason (cut at 300 characters); both are scrubbed as the records are, with the patterns
+    the recipe adds, not only the built-in detectors, and a reason before it is cut."""
     logs = tmp_path / "logs.jsonl"
+    long_error = "lookup failed: " + "." * 276 + " EMP-765432 not on file"  # the reason's cut falls inside the badge
     write_jsonl(logs, [record([user("badge EMP-123456 is locked"), bot("I've unlocked it.")]),
                        record([user("and my other badge?"), bot("partial")], id="error",
-                              source={"error": "lookup failed: no badge EMP-777777 on file"})])
+                              source={"error": "lookup failed: no badge EMP-777777 on file"}),
+                       record([user("and the third?"), bot("partial")], id="long", source={"error": long_error})])
     with logs.open("a", encoding="utf-8") as handle:
         handle.write('{"messages": [{"role": "user", "content": "my badge EMP-654321 and ana@example.org" BROKEN\n')
     recipe = tmp_path / "recipe.yaml"
@@ -391,12 +393,13 @@ def test_a_recipes_own_patterns_scrub_broken_lines_and_the_reasons_that_quote_th
     run_recipe(load_recipe(recipe), tmp_path / "run")
     rejected = read_jsonl(tmp_path / "run" / "rejected.jsonl")
     [broken] = [row for row in rejected if "raw" in row]
-    assert broken["source"]["line"] == 3
+    assert broken["source"]["line"] == 4
     assert "<EMPLOYEE_ID_1>" in broken["raw"] and "<EMAIL_1>" in broken["raw"]
-    [errored] = [row["disposition"]["reason"] for row in rejected if "messages" in row]
-    assert errored == "errored call: lookup failed: no badge <EMPLOYEE_ID_1> on file"
+    reasons = {row["id"]: row["disposition"]["reason"] for row in rejected if "messages" in row}
+    assert reasons["error"] == "errored call: lookup failed: no badge <EMPLOYEE_ID_1> on file"
+    assert reasons["long"].endswith(" <EMPLOYE…")  # the placeholder is what the cut shortens
     written = [path.read_text(encoding="utf-8") for path in (tmp_path / "run").rglob("*") if path.is_file()]
-    assert not [text for text in written if any(badge in text for badge in ("EMP-123456", "EMP-777777", "EMP-654321"))]
+    assert not [text for text in written if any(badge in text for badge in ("EMP-123456", "EMP-777777", "EMP-654321", "EMP-7654"))]
 
 
 def test_placeholders_are_consistent_within_a_record_and_numbered_per_record(tmp_path):

@@ -317,11 +317,14 @@ class Filters:
     models: tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None  # inclusive
+    pii: bytes | None = None  # the recipe's pii options as ``scrubber_for`` keys them, for logged text a reason quotes
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> "Filters":
         models = options.get("models")
-        return cls(feedback=options.get("feedback", "any"), drop_errors=options.get("drop_errors", True),
+        pii = options.get("pii") or {}
+        return cls(pii=orjson.dumps(pii, option=orjson.OPT_SORT_KEYS) if pii.get("enabled", True) else None,
+                   feedback=options.get("feedback", "any"), drop_errors=options.get("drop_errors", True),
                    drop_refusals=options.get("drop_refusals", True),
                    refusal_phrases=tuple(options.get("refusal_phrases", ())),
                    drop_empty=options.get("drop_empty", True), drop_truncated=options.get("drop_truncated", True),
@@ -337,12 +340,12 @@ class Filters:
         source, target = record.source, record.target
         finish = source.get("finish_reason")
         if self.drop_errors and source.get("error"):
-            return "error", f"errored call: {_quoted(source['error'])}"
+            return "error", f"errored call: {_quoted(source['error'], self.pii)}"
         if self.drop_refusals:
             if finish in REFUSAL_FINISH:
                 return "refusal", f"refusal (finish_reason {finish})"
             if target is not None and target.get("refusal"):
-                return "refusal", f"refusal: {_quoted(target['refusal'])}"
+                return "refusal", f"refusal: {_quoted(target['refusal'], self.pii)}"
             text = message_text(target).casefold() if target is not None else ""
             phrase = next((p for p in self.refusal_phrases if p.casefold() in text), None)
             if phrase:
@@ -405,11 +408,12 @@ class Filters:
         return None
 
 
-def _quoted(value: Any, limit: int = 300) -> str:
-    """Logged text for a reason, scrubbed before it is cut: half an email at the cut would pass
-    the scrubbing every reason gets later."""
+def _quoted(value: Any, pii: bytes | None, limit: int = 300) -> str:
+    """Logged text for a reason, scrubbed before it is cut (with the recipe's ``pii`` options; the
+    defaults when it keeps records as logged): half an email at the cut would pass the scrubbing
+    every reason gets later."""
     text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode("utf-8")
-    text = default_scrubber().scrub_text(text)
+    text = (_scrubber(pii) if pii is not None else default_scrubber()).scrub_text(text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
