@@ -66,9 +66,9 @@ class Mine(Stage):
     def __init__(self, **options: Any):
         super().__init__(**options)
         self.collapse = options.get("collapse", "auto")
-        self.filters = Filters.from_options(options)
         pii = options.get("pii") or {}
         self.pii = pii if pii.get("enabled", True) else None
+        self.filters = Filters.from_options(options, self.pii)
         if self.pii is not None:
             scrubber_for(self.pii)  # a bad pattern fails now, not in a worker
 
@@ -320,10 +320,9 @@ class Filters:
     pii: bytes | None = None  # the recipe's pii options as ``scrubber_for`` keys them, for logged text a reason quotes
 
     @classmethod
-    def from_options(cls, options: dict[str, Any]) -> "Filters":
+    def from_options(cls, options: dict[str, Any], pii: dict[str, Any] | None) -> "Filters":
         models = options.get("models")
-        pii = options.get("pii") or {}
-        return cls(pii=orjson.dumps(pii, option=orjson.OPT_SORT_KEYS) if pii.get("enabled", True) else None,
+        return cls(pii=None if pii is None else orjson.dumps(pii, option=orjson.OPT_SORT_KEYS),
                    feedback=options.get("feedback", "any"), drop_errors=options.get("drop_errors", True),
                    drop_refusals=options.get("drop_refusals", True),
                    refusal_phrases=tuple(options.get("refusal_phrases", ())),
