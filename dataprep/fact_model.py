@@ -19,7 +19,6 @@ Inference is a sum of weights: no machine-learning library is imported to score.
 
 from __future__ import annotations
 
-import math
 import re
 from functools import cache
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import orjson
 
 from .facts import PLACEHOLDER, Assessment, assess_trained_replies, input_texts, reply_text
+from .linear import Model, log_odds, logistic
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "fact_model.json"
 WORD = re.compile(r"[^\W\d_]+")  # letters only: the rules read numbers, and a list of fifty numbers is not fifty words
@@ -46,7 +46,6 @@ EXPLAINED_PHRASES = 3  # words or pairs of words a reason names
 SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+|\n+")  # "1.8 TB" stays whole; a list item or a table row is one
 SENTENCES = "sentences"  # the reply model's feature: the sentence model's highest log-odds, over SENTENCE_SCALE
 SENTENCE_SCALE = 5.0  # log-odds run to about ±10; the other features to about 1
-Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
 def words(text: str) -> list[str]:
@@ -134,11 +133,6 @@ def shipped() -> tuple[Model, Model]:
     return (model["intercept"], model["weights"]), (model["sentences"]["intercept"], model["sentences"]["weights"])
 
 
-def log_odds(found: dict[str, float], model: Model) -> float:
-    intercept, weights = model
-    return intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
-
-
 def sentence_score(sentences: list[dict[str, float]]) -> float:
     """The reply model's ``sentences`` feature: the highest log-odds the shipped sentence model gives a
     sentence, scaled; its intercept's for a reply of no sentence."""
@@ -148,10 +142,7 @@ def sentence_score(sentences: list[dict[str, float]]) -> float:
 
 def probability(found: dict[str, float]) -> float:
     """The probability that the example is fact-heavy, by the shipped reply model."""
-    odds = log_odds(found, shipped()[0])
-    if odds < 0:  # exp of a large positive number overflows: a reply made of thousands of weighty words
-        return math.exp(odds) / (1 + math.exp(odds))
-    return 1 / (1 + math.exp(-odds))
+    return logistic(log_odds(found, shipped()[0]))
 
 
 def weighed_assessment(messages: list[dict[str, Any]]) -> Assessment | None:
