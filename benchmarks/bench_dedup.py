@@ -37,6 +37,7 @@ set instead (one group a line: ``{"group", "kind", "records": [{"key", "messages
     python benchmarks/bench_dedup.py                  # judgment cases, then 100,000 records, every method
     python benchmarks/bench_dedup.py --cases          # judgment cases only
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/dev.jsonl
+    python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout21.jsonl --rules   # without the answer model
     python benchmarks/bench_dedup.py --million        # dataprep alone on 1,000,000 records
     OPENAI_API_KEY=... python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout2[12].jsonl \
         --judge-model gpt-4.1-mini                    # the labeled sets with the stage's LLM judge (scope all)
@@ -510,10 +511,12 @@ def _merged_across(outcome: dict[str, dict], members: list[str], group_of: dict[
 
 
 def report_cases(groups: list[dict], source: str, judge: dict[str, Any] | None = None, scope: str = "alike",
-                 cache: Path | None = None) -> None:
+                 cache: Path | None = None, rules: bool = False) -> None:
     started = time.perf_counter()
-    scores, stats = score_cases(groups, {"judge": judge, "judge_scope": scope} if judge else {}, cache)
+    options = {"judge": judge, "judge_scope": scope} if judge else {}
+    scores, stats = score_cases(groups, {**options, "answer_model": False} if rules else options, cache)
     how = f"with a judge ({judge['model']}, scope {scope})" if judge else "default options"
+    how += ", the rules alone (answer_model false)" if rules else ""
     print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
           f"one dedup run, {how}, {time.perf_counter() - started:.1f} s\n")
     if judge:
@@ -542,6 +545,8 @@ def main() -> None:
     parser.add_argument("--labeled", type=Path, nargs="+", metavar="FILE",
                         help="score labeled sets of groups (benchmarks/labeled/dedup/*.jsonl) instead of the synthetic "
                              "cases, each on its own")
+    parser.add_argument("--rules", action="store_true",
+                        help="the rules alone: replies compared without the answer model (the baseline it is measured on)")
     add_judge_arguments(parser, "dedup", ("alike", "all"), "all")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
@@ -551,7 +556,7 @@ def main() -> None:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
         return
     judge = judge_option(args)
-    judged = (judge, args.judge_scope, args.cache)
+    judged = (judge, args.judge_scope, args.cache, args.rules)
     if args.labeled:
         for path in args.labeled:
             report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path),

@@ -288,18 +288,23 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
           keep_per_cluster: Optional[int] = typer.Option(None, help="Keep up to this many of each cluster, the most different ones.",
                                                          show_default=schema_default("dedup", "keep_per_cluster")),
           against: Optional[list[Path]] = typer.Option(None, help="Reference files: drop records near-duplicate to them (decontamination)."),
+          answer_model: Optional[bool] = typer.Option(
+              None, "--answer-model/--rules-only",
+              help="Compare replies to one input with the rules and the shipped answer model (it also reads the words "
+                   "one reply uses and the other does not), or the rules alone.",
+              show_default=schema_default("dedup", "answer_model")),
           judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether two replies to one input give the same answer (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
           judge_provider: Literal["openai", "anthropic"] = JUDGE_PROVIDER,
           judge_base_url: Optional[str] = JUDGE_BASE_URL,
           judge_scope: Optional[Literal["alike", "all"]] = typer.Option(
-              None, help="Which pairs the judge sees: alike (the wordings the rules call one answer) or all (also those "
-                         "they split: agreeing replies the rules misread become one answer).",
+              None, help="Which pairs the judge sees: alike (the wordings the rules and the answer model call one answer) "
+                         "or all (also those they split: agreeing replies misread become one answer).",
               show_default=schema_default("dedup", "judge_scope"))):
     """Remove exact and near-duplicate records, flag labeling conflicts, decontaminate.
 
     Example: [bold]dataprep dedup mined.jsonl --out unique.jsonl --against eval.jsonl[/bold]
     """
-    options = {"threshold": threshold, "view": view, "keep_per_cluster": keep_per_cluster,
+    options = {"threshold": threshold, "view": view, "keep_per_cluster": keep_per_cluster, "answer_model": answer_model,
                "against": [str(p) for p in against] if against else None, "judge_scope": judge_scope,
                "judge": judge_options(judge_model, judge_provider, judge_base_url)}
     outcome = run_stage("dedup", options, records_input([in_file]), out_file,

@@ -380,6 +380,11 @@ class Reply:
         replies it is compared with (a reply may state thousands of facts)."""
         return FactSets.of(self)
 
+    @cached_property
+    def negations(self) -> int:
+        """How many of its words negate ("not", "can't", "never"): worked out once per reply."""
+        return sum(_negates(word.lower()) for word in self.words_as_written)
+
 
 #: an opaque identifier: a token of letters and a run of five or more digits ("LF-674643", "INC0012345",
 #: "1Z999AA10123456784"). Which order or ticket a request names does not make it another example,

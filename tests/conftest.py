@@ -73,6 +73,22 @@ def every_llm_path_stages(llm: dict, docs: Path) -> list[dict]:
             {"flag": flag}, {"split": {"eval_size": 0.3}}, {"review": {}}]
 
 
+def retrained(script: str, out: Path) -> dict:
+    """The weights ``benchmarks/<script> --out OUT`` trains."""
+    done = subprocess.run([sys.executable, REPO / "benchmarks" / script, "--out", out], capture_output=True, text=True,
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    return json.loads(out.read_bytes())
+
+
+def assert_same_model(retrained: dict, shipped: dict) -> None:
+    """The same features, and the same intercept and weights to training's rounding."""
+    assert set(retrained["weights"]) == set(shipped["weights"])
+    assert retrained["intercept"] == pytest.approx(shipped["intercept"], abs=1e-4)
+    assert all(retrained["weights"][name] == pytest.approx(weight, abs=1e-4)
+               for name, weight in shipped["weights"].items())
+
+
 def chat(user: str, reply: str, **extra) -> dict:
     return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": reply}], **extra}
 

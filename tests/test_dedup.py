@@ -281,6 +281,20 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
     "past due is not active": ("Your boots refund plan is active, no action needed.",
                                "Your boots refund plan is past due; please update your card."),
 }
+#: Agreeing wordings the answer model (on by default) calls two answers: short replies sharing few words,
+#: one of them negating ("costs nothing" / "No fee! Just order the new card in the app.", 0.64). The rules
+#: alone keep each as one answer; strict, so a model that stops missing one fails here until it is moved.
+MODEL_MISS = pytest.mark.xfail(strict=True, reason="the answer model reads these agreeing wordings as two answers")
+MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no"}
+
+
+def by_rules_and_model(cases: dict) -> list:
+    """Each case judged by the rules alone and with the answer model; the model's known misses xfail."""
+    return [pytest.param(case, model, id=f"{case}, {'model' if model else 'rules'}",
+                         marks=MODEL_MISS if model and case in MODEL_MISSES else ())
+            for case in sorted(cases) for model in (False, True)]
+
+
 REWORDED = {  # the first reply, then the same answer in other words
     "amount and date": ("Your refund of $45.00 was approved on May 4.",
                         "Good news: we approved your $45 refund on 4 May."),
@@ -363,11 +377,11 @@ def test_replies_that_disagree_on_one_assertion_are_a_conflict(tmp_path, change)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, change
 
 
-@pytest.mark.parametrize("wording", sorted(REWORDED))
-def test_reworded_replies_that_agree_are_one_answer_not_a_conflict(tmp_path, wording):
+@pytest.mark.parametrize("wording, answer_model", by_rules_and_model(REWORDED))
+def test_reworded_replies_that_agree_are_one_answer_not_a_conflict(tmp_path, wording, answer_model):
     first, second = REWORDED[wording]
     kept, dropped, stats = run_dedup(tmp_path, [chat("Can you check my refund?", first, id="a"),
-                                                chat("can you check my refund", second, id="b")])
+                                                chat("can you check my refund", second, id="b")], answer_model=answer_model)
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, wording
 
 
@@ -385,9 +399,10 @@ FREE_OF_CHARGE = ["No, replacing a lost card is free.", "There's no charge for a
                   "No fee! Just order the new card in the app."]
 
 
-def test_replies_saying_it_costs_nothing_answer_a_question_about_a_fee_alike(tmp_path):
+@pytest.mark.parametrize("answer_model", [False, pytest.param(True, marks=MODEL_MISS)])
+def test_replies_saying_it_costs_nothing_answer_a_question_about_a_fee_alike(tmp_path, answer_model):
     rows = [chat("Is there a fee to replace a lost card?", reply, id=f"r{i}") for i, reply in enumerate(FREE_OF_CHARGE)]
-    kept, dropped, stats = run_dedup(tmp_path, rows)
+    kept, dropped, stats = run_dedup(tmp_path, rows, answer_model=answer_model)
     assert len(kept) == 1 and len(dropped) == 4 and stats["conflicts"] == 0
 
 
@@ -418,10 +433,11 @@ ANSWERED_ALIKE = {  # a yes-or-no question, then two replies giving one answer t
 }
 
 
-@pytest.mark.parametrize("case", sorted(ANSWERED_ALIKE))
-def test_replies_giving_one_answer_to_a_yes_or_no_question_are_one_answer(tmp_path, case):
+@pytest.mark.parametrize("case, answer_model", by_rules_and_model(ANSWERED_ALIKE))
+def test_replies_giving_one_answer_to_a_yes_or_no_question_are_one_answer(tmp_path, case, answer_model):
     question, first, second = ANSWERED_ALIKE[case]
-    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")])
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")],
+                                     answer_model=answer_model)
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
 
 
@@ -889,6 +905,18 @@ def test_cli_keeps_several_phrasings_when_asked(tmp_path, monkeypatch, capsys):
     assert ids(read(tmp_path / "u.duplicates.jsonl")) == ["copy"]
 
 
+@pytest.mark.parametrize("flag, answers", [([], 2), (["--rules-only"], 1)])
+def test_cli_weighs_replies_with_the_answer_model_unless_told_the_rules_alone(tmp_path, monkeypatch, capsys, flag, answers):
+    question = "How do I get access to the finance drive?"
+    write_jsonl(tmp_path / "in.jsonl", [
+        chat(question, "Ask the IT Service Desk and they will grant you access to the finance drive.", id="desk"),
+        chat(question, "Submit an access request in the IT portal; the finance data owner approves it.", id="portal")])
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "u.jsonl", *flag], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    kept = read(tmp_path / "u.jsonl")
+    assert len(kept) == answers and all(("conflict" in row.get("tags", [])) == (answers == 2) for row in kept)
+
+
 # -- views -------------------------------------------------------------------------------------------------------
 def test_record_text_views():
     call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}
@@ -1206,7 +1234,10 @@ def labeled_scores() -> dict[str, dict]:
     sys.path.insert(0, str(LABELED.parents[1]))
     from bench_dedup import score_cases
 
-    return {name: score_cases([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()], {})[0]
+    # the rules alone: the answer model learned from these sets, so its figures here would flatter it
+    # (tests/test_answer_model.py holds it to its figures on each set left out of its training)
+    return {name: score_cases([orjson.loads(line) for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines()],
+                              {"answer_model": False})[0]
             for name in FLOORS}
 
 

@@ -53,7 +53,8 @@ def write_recipe_with(tmp_path, server: FakeLLMServer, provider: str = "openai",
     url = server.openai_url if provider == "openai" else server.anthropic_url
     model = "gpt-4.1-mini" if provider == "openai" else "claude-haiku-4-5"
     path = tmp_path / "r.yaml"
-    path.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {**dedup, "judge": {
+    # the rules alone decide what the judge is asked: the answer model tells the desk from the portal itself
+    path.write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {"answer_model": False, **dedup, "judge": {
         "provider": provider, "model": model, "base_url": url, **(judge or {})}}}]}), encoding="utf-8")
     return path
 
@@ -82,12 +83,18 @@ def test_the_judge_splits_wordings_the_rules_call_one_answer(tmp_path, monkeypat
     assert stats["judge_asked"] == len(asked) and stats["judge_split"] >= 1 and stats["conflicts"] == 1
 
 
-def test_without_a_judge_the_rules_keep_the_desk_and_the_portal_as_one_answer(tmp_path):
+@pytest.mark.parametrize("answer_model", [False, True])
+def test_without_a_judge_the_answer_model_tells_the_desk_from_the_portal_and_the_rules_do_not(tmp_path, answer_model):
     write_logs(tmp_path)
-    (tmp_path / "r.yaml").write_text(json.dumps({"inputs": [{"path": "in.jsonl"}], "stages": [{"dedup": {}}]}),
-                                     encoding="utf-8")
+    (tmp_path / "r.yaml").write_text(json.dumps({"inputs": [{"path": "in.jsonl"}],
+                                                 "stages": [{"dedup": {"answer_model": answer_model}}]}), encoding="utf-8")
     run_recipe(load_recipe(tmp_path / "r.yaml"), tmp_path / "run")
-    assert len({PORTAL, *DESK} & set(by_reply(read_jsonl(tmp_path / "run" / "train.jsonl")))) == 1
+    kept = by_reply(read_jsonl(tmp_path / "run" / "train.jsonl"))
+    assert len({PORTAL, *DESK} & set(kept)) == (2 if answer_model else 1)
+    if answer_model:  # the desk's two wordings are one answer, the portal another: a conflict, and why
+        assert PORTAL in kept and "conflict" in kept[PORTAL]["tags"]
+        assert any("worded as another answer" in reason and "portal" in reason
+                   for reason in kept[PORTAL]["reasons"]["conflict"])
 
 
 def test_a_rerun_asks_nothing_and_the_key_is_never_written(tmp_path, monkeypatch):

@@ -3,13 +3,12 @@ rules, better than the rules on dev sets it did not see, and what the flag stage
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import orjson
 import pytest
 
-from conftest import REPO, chat, read_jsonl, run_cli, write_jsonl
+from conftest import REPO, assert_same_model, chat, read_jsonl, retrained, run_cli, write_jsonl
 from dataprep.fact_model import WEIGHTS_FILE, model_inputs, sentence_score, shipped, weighed_assessment, words
 from dataprep.facts import assess_trained_replies
 
@@ -36,18 +35,12 @@ FREEZE = chat("Does the gym freeze memberships for injuries?",
 @needs_bitext
 def test_shipped_weights_are_what_training_on_the_dev_sets_gives(tmp_path):
     """Stale weights (the rules changed, the model did not) fail here: retrain with the command below."""
-    out = tmp_path / "weights.json"
-    done = subprocess.run([sys.executable, REPO / "benchmarks" / "train_fact_model.py", "--out", out],
-                          capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr
-    retrained, shipped = orjson.loads(out.read_bytes()), orjson.loads(WEIGHTS_FILE.read_bytes())
-    assert retrained["about"]["trained_on"] == [path.stem for path in DEV_SETS]
+    trained = retrained("train_fact_model.py", tmp_path / "weights.json")
+    shipped = orjson.loads(WEIGHTS_FILE.read_bytes())
+    assert trained["about"]["trained_on"] == [path.stem for path in DEV_SETS]
     assert not {path.stem for path in CLEAN_SETS} & set(shipped["about"]["trained_on"])
-    for model in (lambda weights: weights, lambda weights: weights["sentences"]):  # the reply model, the sentence model
-        assert set(model(retrained)["weights"]) == set(model(shipped)["weights"])
-        assert model(retrained)["intercept"] == pytest.approx(model(shipped)["intercept"], abs=1e-4)
-        assert all(model(retrained)["weights"][name] == pytest.approx(weight, abs=1e-4)
-                   for name, weight in model(shipped)["weights"].items())
+    assert_same_model(trained, shipped)  # the reply model
+    assert_same_model(trained["sentences"], shipped["sentences"])
 
 
 def test_no_bitext_row_the_benchmark_holds_out_is_trained_on():

@@ -53,6 +53,7 @@ import orjson
 import xxhash
 
 from ..answer_judge import SAME_ANSWER, AnswerJudge
+from ..answer_model import WEIGHTS_FILE as ANSWER_WEIGHTS, weighed_disagreement
 from ..engine import Engine, batched
 from ..errors import InputError, RecipeError
 from ..formats.common import parse_moment
@@ -648,23 +649,25 @@ class Dedup(Stage):
 
     def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "auto",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
-                 keep_per_cluster: int = 1, conflicts: bool = True, conflict_below: float = 0.0,
-                 against: list[str] | tuple[str, ...] = (), workers: int | None = None,
+                 keep_per_cluster: int = 1, conflicts: bool = True, answer_model: bool = True,
+                 conflict_below: float = 0.0, against: list[str] | tuple[str, ...] = (), workers: int | None = None,
                  judge: dict[str, Any] | None = None, judge_scope: str = "alike"):
         if judge is None and judge_scope != "alike":  # said now, not found out from an unjudged run
             raise RecipeError(f"dedup.judge_scope {judge_scope} names pairs for a judge, but there is none: "
                               "set dedup.judge (its model)")
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
                          verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
-                         conflict_below=conflict_below, against=list(against), workers=workers, judge=judge,
-                         judge_scope=judge_scope)
+                         answer_model=answer_model, conflict_below=conflict_below, against=list(against),
+                         workers=workers, judge=judge, judge_scope=judge_scope)
         # "auto": word n-grams, or character 5-grams for short texts (see SHORT_TEXT_WORDS)
         self.params = Params(threshold=threshold, num_perm=num_perm, shingle="word" if shingle == "auto" else shingle,
                              ngram=ngram, verify=verify, workers=workers)
 
     def fingerprint_extra(self, ctx: StageContext) -> str:
+        """The reference files and the answer model's weights: a resumed run judges again when either changed."""
         paths = [self._reference_path(p, ctx) for p in self.options["against"]]
-        return files_fingerprint(paths)
+        weighed = [ANSWER_WEIGHTS] if self.options["conflicts"] and self.options["answer_model"] else []
+        return files_fingerprint([*paths, *weighed])
 
     def run(self, records: RecordSource, ctx: StageContext) -> Iterator[Record]:
         survey = self.survey(records, ctx.engine)
@@ -939,7 +942,7 @@ class Dedup(Stage):
             return None
         if a.calls == b.calls and not same_grounds(a, b):
             return OTHER_GROUNDS
-        found = disagreement(a, b)
+        found = weighed_disagreement(a, b) if self.options["answer_model"] else disagreement(a, b)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
         if judge is not None and (found is None or self.options["judge_scope"] == "all"):

@@ -1,0 +1,137 @@
+"""Train the answer model (``dataprep/answer_model.json``) on the labeled dedup sets read so far.
+
+    python benchmarks/train_answer_model.py          # writes dataprep/answer_model.json
+    python benchmarks/train_answer_model.py --cv     # leave each set out in turn: the rules against the model
+    python benchmarks/train_answer_model.py --out F  # writes F instead (the tests compare it with the shipped file)
+
+A logistic regression (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of every pair
+labeled ``duplicate`` or ``conflict`` whose two replies the stage would weigh: not the same reply, on the
+same tool results, with the same tool calls (other calls are other answers by definition). Only features
+seen in at least ``MIN_PAIRS`` pairs are kept: a word one writer used once says nothing about the next.
+
+The training sets are those whose pairs were read while the rules were written (``TRAINING_SETS``).
+The sets never read (``holdout14`` to ``18``, ``20`` to ``22``) are not opened here: score them with
+``bench_dedup.py --labeled``. ``C``, ``MIN_PAIRS`` and the feature families were chosen by ``--cv`` over
+the training sets alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from _common import print_table
+
+from dataprep.answer_model import EVEN, WEIGHTS_FILE, pair_features
+from dataprep.reply_agreement import disagreement, read_reply, same_grounds
+
+LABELED = Path(__file__).resolve().parent / "labeled" / "dedup"
+TRAINING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 14)), "holdout19")
+C = 0.1
+MIN_PAIRS = 3
+
+
+class Pair(NamedTuple):
+    labeled_set: str
+    kind: str  # the group's kind: agreeing_paraphrase, disagreeing_reply, ...
+    found: dict[str, float]  # what the model sees
+    rules_differ: bool  # whether the rules alone call the two replies different answers
+    conflict: bool
+
+
+def pairs(names: tuple[str, ...] = TRAINING_SETS) -> list[Pair]:
+    """Every labeled pair of replies the stage weighs, from the sets ``names``."""
+    found = []
+    for name in names:
+        for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines():
+            group = orjson.loads(line)
+            replies = {record["key"]: read_reply(record["messages"]) for record in group["records"]}
+            for pair in group["pairs"]:
+                a, b = replies[pair["a"]], replies[pair["b"]]
+                if pair["label"] not in ("duplicate", "conflict") or not same_grounds(a, b) or \
+                        (a.key, a.calls) == (b.key, b.calls):
+                    continue
+                rules_differ = disagreement(a, b) is not None
+                found.append(Pair(name, group["kind"], {} if rules_differ else pair_features(a, b), rules_differ,
+                                  pair["label"] == "conflict"))
+    return found
+
+
+def train(data: list[Pair]) -> dict[str, Any]:
+    """The model's intercept and weights, trained on ``data``."""
+    from collections import Counter
+
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    data = [pair for pair in data if not pair.rules_differ]  # the model is asked about no other pair
+    seen = Counter(name for pair in data for name in pair.found)
+    kept = DictVectorizer()
+    matrix = kept.fit_transform([{k: v for k, v in pair.found.items() if seen[k] >= MIN_PAIRS} for pair in data])
+    fitted = LogisticRegression(C=C, max_iter=5000).fit(matrix, [pair.conflict for pair in data])
+    weights = {name: w for name, weight in zip(kept.feature_names_, fitted.coef_[0]) if (w := round(float(weight), 6))}
+    return {"intercept": round(float(fitted.intercept_[0]), 6), "weights": dict(sorted(weights.items()))}
+
+
+def differ(model: dict[str, Any], pair: Pair) -> bool:
+    """Whether the stage calls the pair two answers: the rules do, or else the model."""
+    from dataprep.linear import log_odds, logistic
+
+    return pair.rules_differ or logistic(log_odds(pair.found, (model["intercept"], model["weights"]))) >= EVEN
+
+
+def rates(called: list[bool], data: list[Pair]) -> list[Any]:
+    """Conflict recall, precision and F1; the share of agreeing paraphrases read as one answer."""
+    hits = sum(c and p.conflict for c, p in zip(called, data))
+    wrong = sum(c and not p.conflict for c, p in zip(called, data))
+    conflicts = sum(p.conflict for p in data)
+    paraphrases = [c for c, p in zip(called, data) if p.kind == "agreeing_paraphrase"]
+    return [f"{hits / max(conflicts, 1):.3f}", f"{hits / max(hits + wrong, 1):.3f}",
+            f"{2 * hits / max(conflicts + hits + wrong, 1):.3f}",
+            f"{1 - sum(paraphrases) / max(len(paraphrases), 1):.3f}"]
+
+
+def held_out_calls(data: list[Pair]) -> dict[str, list[bool]]:
+    """Per training set, what a model trained on the other sets calls each of its pairs."""
+    calls = {}
+    for name in TRAINING_SETS:
+        model = train([pair for pair in data if pair.labeled_set != name])
+        calls[name] = [differ(model, pair) for pair in data if pair.labeled_set == name]
+    return calls
+
+
+def cross_validate(data: list[Pair]) -> None:
+    """Each training set scored by a model trained on the others, beside the rules alone."""
+    rows, ordered, rules, model = [], [], [], []
+    for name, called in held_out_calls(data).items():
+        held = [pair for pair in data if pair.labeled_set == name]
+        ordered += held
+        rules += [pair.rules_differ for pair in held]
+        model += called
+        rows.append([name, len(held), *rates([pair.rules_differ for pair in held], held), *rates(called, held)])
+    rows.append(["all", len(ordered), *rates(rules, ordered), *rates(model, ordered)])
+    columns = ["recall", "precision", "F1", "paraphrases as one"]
+    print_table("Conflicts between replies, each set left out in turn (pairs the stage weighs)",
+                ["set", "pairs", *(f"rules {c}" for c in columns), *(f"model {c}" for c in columns)], rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cv", action="store_true", help="leave each set out in turn; write nothing")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    args = parser.parse_args()
+    data = pairs()
+    if args.cv:
+        cross_validate(data)
+        return
+    about = {"trained_on": list(TRAINING_SETS), "pairs": sum(not pair.rules_differ for pair in data), "C": C,
+             "min_pairs": MIN_PAIRS}
+    args.out.write_bytes(orjson.dumps({"about": about, **train(data)}, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"wrote {args.out}: trained on {about['pairs']:,} pairs")
+
+
+if __name__ == "__main__":
+    main()
