@@ -22,7 +22,7 @@ from pathlib import Path
 import orjson
 
 from .linear import Model, log_odds, logistic
-from .reply_agreement import Reply, disagreement, word_similarity
+from .reply_agreement import FUNCTION_WORDS, Reply, disagreement, word_similarity
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "answer_model.json"
 EVEN = 0.5  # at or above: the replies are different answers
@@ -75,11 +75,12 @@ def weighed_disagreement(a: Reply, b: Reply) -> str | None:
 
 
 def _weightiest_words(features: dict[str, float]) -> list[str]:
-    """The differing words that pushed the pair apart most."""
+    """The differing words that pushed the pair apart most; "an", "the" or the "b" of a "<b>" tag may
+    weigh, but explain nothing."""
     weights = shipped()[1]
     pushed: dict[str, float] = {}
     for name in features:
-        if name[:2] in ("d:", "n:"):
+        if name[:2] in ("d:", "n:") and len(name) > 3 and name[2:] not in FUNCTION_WORDS:
             pushed[name[2:]] = pushed.get(name[2:], 0.0) + weights.get(name, 0.0)
     ranked = sorted(((push, word) for word, push in pushed.items() if push > 0), reverse=True)
     return [word for _, word in ranked[:EXPLAINED_WORDS]]

