@@ -38,7 +38,8 @@ def test_shipped_weights_are_what_training_gives(tmp_path):
 def test_sets_written_after_the_model_are_never_trained_on():
     trained_on = orjson.loads(WEIGHTS_FILE.read_bytes())["about"]["trained_on"]
     assert trained_on == list(TRAINING_SETS)
-    assert {path.stem for path in LABELED.glob("*.jsonl")} - set(trained_on) == {"holdout23", "holdout24"}
+    written_after = {"holdout23", "holdout24", "holdout25", "holdout26"}  # round twenty-nine, scored once
+    assert {path.stem for path in LABELED.glob("*.jsonl")} - set(trained_on) == written_after
 
 
 def test_on_each_set_left_out_the_model_finds_more_conflicts_and_keeps_paraphrases_as_one(labeled_pairs):
