@@ -546,7 +546,8 @@ def main() -> None:
                         help="score labeled sets of groups (benchmarks/labeled/dedup/*.jsonl) instead of the synthetic "
                              "cases, each on its own")
     parser.add_argument("--rules", action="store_true",
-                        help="the rules alone: replies compared without the answer model (the baseline it is measured on)")
+                        help="with --labeled or the judgment cases: replies compared by the rules alone, without "
+                             "the answer model (the baseline it is measured on)")
     add_judge_arguments(parser, "dedup", ("alike", "all"), "all")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)

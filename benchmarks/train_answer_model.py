@@ -1,12 +1,13 @@
-"""Train the answer model (``dataprep/answer_model.json``) on the labeled dedup sets read so far.
+"""Train the answer model (``dataprep/answer_model.json``) on the labeled dedup sets written before it.
 
     python benchmarks/train_answer_model.py          # writes dataprep/answer_model.json
     python benchmarks/train_answer_model.py --cv     # leave each set out in turn: the rules against the model
     python benchmarks/train_answer_model.py --out F  # writes F instead (the tests compare it with the shipped file)
 
 A logistic regression (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of every pair
-labeled ``duplicate`` or ``conflict`` whose two replies the stage would weigh: not the same reply, on the
-same tool results, with the same tool calls (other calls are other answers by definition). Only features
+labeled ``duplicate`` or ``conflict`` that the model is asked about: two different replies, on the same
+tool results, that the rules call one answer. ``--cv`` scores every pair of different replies on the same
+tool results, those the rules tell apart (other tool calls among them) counted as the rules call them. Only features
 seen in at least ``MIN_PAIRS`` pairs are kept: a word one writer used once says nothing about the next.
 
 The training sets (``TRAINING_SETS``) are every set written before the model. ``C``, ``MIN_PAIRS`` and

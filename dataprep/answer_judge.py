@@ -2,12 +2,12 @@
 
 ``reply_agreement`` reads the disagreements rules can see: numbers, decisions, options, tool
 calls. Others take meaning ("the IT desk grants it" / "request it in the portal"). With
-``dedup: {judge: {model: ...}}``, each pair of different wordings the rules would put in one
-answer is asked once: the same answer, or not. "Not" splits them as a rule would, the judge's
+``dedup: {judge: {model: ...}}``, each pair of different wordings the rules (and the answer model,
+when on) would put in one answer is asked once: the same answer, or not. "Not" splits them as a rule would, the judge's
 words as the reason. With ``judge_scope: all`` the pairs the rules split are asked too, and "the
 same" makes them one answer: the rules misread some agreeing replies ("tips go entirely to your
 driver" against a plain "yes"). Answers are cached (a rerun makes no call) and budgeted; a pair
-the budget leaves unasked keeps the rules' view. Records leave the machine: unscrubbed ones are
+the budget leaves unasked keeps the rules' (and the model's) view. Records leave the machine: unscrubbed ones are
 refused.
 """
 

@@ -5,10 +5,10 @@ options, names, tool calls. They were written against the pairs their authors re
 written by others they miss more than a quarter of the disagreements: "ask the IT Service Desk"
 against "submit a request in the IT portal" has no number, no yes and no option the rules list.
 The model reads the words one reply uses and the other does not (and whether the input ever used
-them), how many words the two share, whether one negates and the other does not, and which side
-writes numbers the other does not. It is trained by ``benchmarks/train_answer_model.py`` on the
-labeled dedup sets read so far; the sets never read stay out of it, and
-``tests/test_answer_model.py`` checks that the shipped weights are what training gives.
+them), how many words the two share, whether one negates and the other does not, and whether one
+side or both write numbers the other does not. It is trained by ``benchmarks/train_answer_model.py``
+on the labeled dedup sets written before it; the sets written after it (``holdout23`` on) stay out,
+and ``tests/test_answer_model.py`` checks that the shipped weights are what training gives.
 
 The model is asked only about pairs the rules call one answer: a finding of the rules stands, with
 its reason. Inference is a sum of weights.
@@ -36,6 +36,9 @@ def pair_features(a: Reply, b: Reply) -> dict[str, float]:
     similarity = word_similarity(a, b)
     band = min(int(similarity * SIMILARITY_BINS), SIMILARITY_BINS - 1)
     features = {"similarity": similarity, f"similarity:{band}": 1.0}
+    # the input's words as written, lower-cased, against the reply's normalized ones: a placeholder the
+    # reply renumbers ("<EMAIL>" for "<EMAIL_1>") or a word folded otherwise ("strasse") reads as new;
+    # the weights were learned on the same reading
     given = a.named_given | b.named_given
     differing = a.words ^ b.words
     for word in differing:

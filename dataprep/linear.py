@@ -8,8 +8,9 @@ Model = tuple[float, dict[str, float]]  # the intercept and the weights
 
 
 def log_odds(found: dict[str, float], model: Model) -> float:
+    """Exact whatever order the features come in (a set's order changes with the hash seed)."""
     intercept, weights = model
-    return intercept + sum(weights.get(name, 0.0) * value for name, value in found.items())
+    return intercept + math.fsum(weights.get(name, 0.0) * value for name, value in found.items())
 
 
 def logistic(odds: float) -> float:

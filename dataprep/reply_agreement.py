@@ -39,7 +39,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 
 Leads, negations, costs and states are read in German, French, Spanish and Portuguese too.
 
-Replies that agree on all of these are one answer however they are worded.
+Replies that agree on all of these are one answer however they are worded, unless the dedup stage's
+answer model (``answer_model.py``) reads them apart.
 """
 
 from __future__ import annotations

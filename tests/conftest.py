@@ -81,11 +81,11 @@ def retrained(script: str, out: Path) -> dict:
     return json.loads(out.read_bytes())
 
 
-def assert_same_model(retrained: dict, shipped: dict) -> None:
+def assert_same_model(trained: dict, shipped: dict) -> None:
     """The same features, and the same intercept and weights to training's rounding."""
-    assert set(retrained["weights"]) == set(shipped["weights"])
-    assert retrained["intercept"] == pytest.approx(shipped["intercept"], abs=1e-4)
-    assert all(retrained["weights"][name] == pytest.approx(weight, abs=1e-4)
+    assert set(trained["weights"]) == set(shipped["weights"])
+    assert trained["intercept"] == pytest.approx(shipped["intercept"], abs=1e-4)
+    assert all(trained["weights"][name] == pytest.approx(weight, abs=1e-4)
                for name, weight in shipped["weights"].items())
 
 

@@ -290,6 +290,11 @@ MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no",
                 "a state to come is not the state"}
 
 
+def test_every_known_miss_of_the_answer_model_names_a_case():
+    """A renamed case would silently lose its strict xfail."""
+    assert MODEL_MISSES <= set(REWORDED) | set(ANSWERED_ALIKE)
+
+
 def by_rules_and_model(cases: dict) -> list:
     """Each case judged by the rules alone and with the answer model; the model's known misses xfail."""
     return [pytest.param(case, model, id=f"{case}, {'model' if model else 'rules'}",
@@ -375,7 +380,9 @@ REWORDED = {  # the first reply, then the same answer in other words
 def test_replies_that_disagree_on_one_assertion_are_a_conflict(tmp_path, change):
     first, second = CHANGED[change]
     question = "Can you check my refund? Can I return the boots?"
-    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question.lower(), second, id="b")])
+    # the rules alone: the answer model could hide a broken rule by catching the pair itself
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question.lower(), second, id="b")],
+                                     answer_model=False)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, change
 
 

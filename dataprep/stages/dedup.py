@@ -203,7 +203,9 @@ def _join_near_answers(records: RecordSource, labels: np.ndarray, members: np.nd
 def _one_answer(reply: Reply, question: frozenset[str], other: Reply, other_question: frozenset[str]) -> bool:
     """Whether two answers one word apart are one: they agree, on the same tool results, and the
     word swapped is not the one swapped in the question ("merge my two Gold accounts" / "...
-    Student accounts", each answered about its own plan, are two examples)."""
+    Student accounts", each answered about its own plan, are two examples). The rules alone decide:
+    this joins the clusters of two questions, where the answer model is not asked; it weighs replies
+    to one question later."""
     swapped = (question ^ other_question) & (reply.words ^ other.words)
     return not swapped and same_grounds(reply, other) and disagreement(reply, other) is None
 
@@ -843,7 +845,7 @@ class Dedup(Stage):
                        judge: AnswerJudge | None = None) -> None:
         """Among records given the same input, group accepted replies by answer; where answers
         disagree, keep one record per answer (the best ranked) and set its copies aside. With a
-        judge, the wordings the rules put in one answer are asked about first (in rounds: a split
+        judge, the wordings the rules (and the answer model) put in one answer are asked about first (in rounds: a split
         answer meets other answers), then the answers are settled with its verdicts."""
         input_labels = self._input_labels(records, survey, plan, engine)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
@@ -946,7 +948,7 @@ class Dedup(Stage):
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
         if judge is not None and (found is None or self.options["judge_scope"] == "all"):
-            verdict = judge.verdict(a, b)  # None: not asked yet, or not answered: the rules' view stands
+            verdict = judge.verdict(a, b)  # None: not asked yet, or not answered: the view above stands
             if verdict is not None:
                 found = None if verdict == SAME_ANSWER else found or verdict
         return found
