@@ -7,8 +7,9 @@
 A logistic regression (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of every pair
 labeled ``duplicate`` or ``conflict`` that the model is asked about: two different replies, on the same
 tool results, that the rules call one answer. ``--cv`` scores every pair of different replies on the same
-tool results, those the rules tell apart (other tool calls among them) counted as the rules call them. Only features
-seen in at least ``MIN_PAIRS`` pairs are kept: a word one writer used once says nothing about the next.
+tool results, those the rules tell apart (other tool calls among them) counted as the rules call them.
+Only features seen in at least ``MIN_PAIRS`` pairs are kept: a word one writer used once says nothing
+about the next.
 
 The training sets (``TRAINING_SETS``) are every set written before the model. ``C``, ``MIN_PAIRS`` and
 the feature families were chosen by ``--cv`` over the fifteen whose pairs were read while the rules were
@@ -28,7 +29,7 @@ import orjson
 
 from _common import print_table
 
-from dataprep.answer_model import EVEN, WEIGHTS_FILE, pair_features
+from dataprep.answer_model import EVEN, WEIGHTS_FILE, pair_features, probability
 from dataprep.reply_agreement import disagreement, read_reply, same_grounds
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "dedup"
@@ -83,9 +84,7 @@ def train(data: list[Pair]) -> dict[str, Any]:
 
 def differ(model: dict[str, Any], pair: Pair) -> bool:
     """Whether the stage calls the pair two answers: the rules do, or else the model."""
-    from dataprep.linear import log_odds, logistic
-
-    return pair.rules_differ or logistic(log_odds(pair.found, (model["intercept"], model["weights"]))) >= EVEN
+    return pair.rules_differ or probability(pair.found, (model["intercept"], model["weights"])) >= EVEN
 
 
 def rates(called: list[bool], data: list[Pair]) -> list[Any]:

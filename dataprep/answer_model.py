@@ -61,6 +61,11 @@ def shipped() -> Model:
     return model["intercept"], model["weights"]
 
 
+def probability(features: dict[str, float], model: Model | None = None) -> float:
+    """The probability that the pair is two answers, by ``model`` (the shipped one by default)."""
+    return logistic(log_odds(features, shipped() if model is None else model))
+
+
 def weighed_disagreement(a: Reply, b: Reply) -> str | None:
     """Why ``a`` and ``b`` are different answers: what the rules find, or else what the model reads
     in their words; None when neither tells them apart. The model adds answers the rules miss and
@@ -70,11 +75,11 @@ def weighed_disagreement(a: Reply, b: Reply) -> str | None:
     if found is not None:
         return found
     features = pair_features(a, b)
-    probability = logistic(log_odds(features, shipped()))
-    if probability < EVEN:
+    apart = probability(features)
+    if apart < EVEN:
         return None
     words = ", ".join(f'"{word}"' for word in _weightiest_words(features))
-    return f"worded as another answer ({probability:.2f}" + (f"; words only one uses: {words})" if words else ")")
+    return f"worded as another answer ({apart:.2f}" + (f"; words only one uses: {words})" if words else ")")
 
 
 def _weightiest_words(features: dict[str, float]) -> list[str]:
@@ -83,7 +88,8 @@ def _weightiest_words(features: dict[str, float]) -> list[str]:
     weights = shipped()[1]
     pushed: dict[str, float] = {}
     for name in features:
-        if name[:2] in ("d:", "n:") and len(name) > 3 and name[2:] not in FUNCTION_WORDS:
-            pushed[name[2:]] = pushed.get(name[2:], 0.0) + weights.get(name, 0.0)
+        word = name[2:]
+        if name[:2] in ("d:", "n:") and len(word) > 1 and word not in FUNCTION_WORDS:
+            pushed[word] = pushed.get(word, 0.0) + weights.get(name, 0.0)
     ranked = sorted(((push, word) for word, push in pushed.items() if push > 0), reverse=True)
     return [word for _, word in ranked[:EXPLAINED_WORDS]]

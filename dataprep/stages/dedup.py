@@ -845,8 +845,8 @@ class Dedup(Stage):
                        judge: AnswerJudge | None = None) -> None:
         """Among records given the same input, group accepted replies by answer; where answers
         disagree, keep one record per answer (the best ranked) and set its copies aside. With a
-        judge, the wordings the rules (and the answer model) put in one answer are asked about first (in rounds: a split
-        answer meets other answers), then the answers are settled with its verdicts."""
+        judge, the wordings the rules (and the answer model) put in one answer are asked about first
+        (in rounds: a split answer meets other answers), then the answers are settled with its verdicts."""
         input_labels = self._input_labels(records, survey, plan, engine)
         accepted = np.frombuffer(survey.accepted, bool) & (input_labels >= 0)
         accepted_per_label = np.bincount(input_labels[accepted], minlength=len(input_labels))
