@@ -372,6 +372,7 @@ class Reply:
     counts_given: frozenset[tuple[str, int]]  # those its input holds, as words or as a field ("nights": 3)
     named: frozenset[tuple[str, frozenset[str]]]  # (kind, its name's words): "the Team plan" is ("plan", {"team"})
     named_given: frozenset[str]  # the words of its input, to tell names it was given
+    steps: tuple[tuple[str, str], ...] = ()  # ("call", its name and arguments) or ("result", what it returned), in order
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
     context: str = ""
 
@@ -460,16 +461,25 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     calling = [m for m in turn if m.get("role") == "assistant" and m.get("tool_calls")]
     relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant")) \
         if calling else frozenset()
+    steps = tuple(step for m in turn for step in _steps(m, relayed))
     calls = tuple(call for m in calling for call in _calls(m, relayed))
-    results = "\n".join(_canonical_arguments(message_text(m)) for m in turn if m.get("role") in ("tool", "function"))
+    results = "\n".join(said for kind, said in steps if kind == "result")
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
                  _choices(text), _choices_in(given_texts), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
-                 _named(text), frozenset(WORD.findall(context.lower())),
+                 _named(text), frozenset(WORD.findall(context.lower())), steps,
                  *((text, context) if with_text else ()))
+
+
+def _steps(message: dict[str, Any], relayed: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """The tool calls a message of the answer makes, or the result it returns."""
+    if message.get("role") in ("tool", "function"):
+        yield "result", returned(message_text(message))
+    elif message.get("role") == "assistant":
+        yield from (("call", f"{name} {arguments}") for name, arguments in _calls(message, relayed))
 
 
 def _asked(turn: str) -> str:
@@ -523,6 +533,18 @@ def same_grounds(a: Reply, b: Reply) -> bool:
     """Whether both replies rest on the same tool results (two lookups of different orders are
     different examples, whatever their replies say)."""
     return a.results == b.results
+
+
+def other_grounds(a: Reply, b: Reply) -> bool:
+    """Whether two answers are other examples, not a dispute: their tools returned something else,
+    to the same calls or before the calls part (a lookup that found other free slots books another
+    one); calls that part first are two answers on the same grounds."""
+    if same_grounds(a, b):
+        return False
+    if a.calls == b.calls:
+        return True
+    parted = next(((mine, theirs) for mine, theirs in zip(a.steps, b.steps) if mine != theirs), None)
+    return parted is not None and parted[0][0] == parted[1][0] == "result"
 
 
 def word_similarity(a: Reply, b: Reply) -> float:
@@ -1299,6 +1321,12 @@ def _calls(message: dict[str, Any], relayed: frozenset[str]) -> tuple[tuple[str,
     calls = [call.get("function") or {} for call in message.get("tool_calls") or () if isinstance(call, dict)]
     return tuple((normalize(str(call.get("name", ""))), _canonical_arguments(call.get("arguments"), relayed))
                  for call in calls)
+
+
+def returned(result: str) -> str:
+    """What a tool result says, as two results are compared: its JSON with keys sorted, every string
+    normalized and every opaque identifier made one ("LF-674643" is the order it was asked about)."""
+    return _canonical_arguments(result)
 
 
 def _canonical_arguments(arguments: Any, ids: frozenset[str] | None = None) -> str:

@@ -542,6 +542,48 @@ def test_near_identical_lookups_whose_tool_returned_another_status_are_different
     assert dropped[0]["id"] == "delivered-again" and dropped[0]["disposition"]["keeper_id"] == "delivered"
 
 
+def test_near_identical_lookups_whose_tool_returned_another_value_in_any_field_are_different_examples(tmp_path):
+    """Not a status nor a number: one yes-or-no field, the rest word for word. Each reply relays its own
+    result, so neither is a conflict nor a copy of the other; the agreeing wording is."""
+    result = '{{"plan": "Unlimited 5G", "roaming_enabled": {}, "line": "<PHONE_1>"}}'
+    rows = [order_lookup(result.format("false"), "Roaming isn't enabled on your line right now.", "off"),
+            order_lookup(result.format("true"), "Yes, roaming is enabled on your line.", "on"),
+            order_lookup(result.format("true"), "Roaming is on for your line, so you can use it abroad.", "on-again")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert "off" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 0
+    assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"on", "on-again"}
+
+
+def rebooking(free_slots: list[str], reply: str, rid: str) -> dict:
+    """A lookup of free slots, then a booking of the first: the second call follows the first result."""
+    look = {"id": "c1", "type": "function", "function": {"name": "free_slots", "arguments": "{}"}}
+    book = {"id": "c2", "type": "function", "function": {"name": "book", "arguments": orjson.dumps({"slot": free_slots[0]}).decode()}}
+    return {"id": rid, "messages": [
+        {"role": "user", "content": "Rebook my delivery for the earliest slot"},
+        {"role": "assistant", "content": None, "tool_calls": [look]},
+        {"role": "tool", "tool_call_id": "c1", "content": orjson.dumps({"slots": free_slots}).decode()},
+        {"role": "assistant", "content": None, "tool_calls": [book]},
+        {"role": "tool", "tool_call_id": "c2", "content": orjson.dumps({"slot": free_slots[0], "confirmed": True}).decode()},
+        {"role": "assistant", "content": reply}]}
+
+
+def test_calls_that_follow_another_tool_result_make_another_example_not_a_conflict(tmp_path):
+    rows = [rebooking(["May 8 AM", "May 9 PM"], "Done: you're rebooked for the morning of May 8.", "may8"),
+            rebooking(["May 10 PM", "May 11 AM"], "Done: you're rebooked for the afternoon of May 10.", "may10")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["may8", "may10"] and stats["conflicts"] == 0
+
+
+def test_calls_that_part_on_the_same_tool_result_are_a_conflict(tmp_path):
+    """The same free slots, and one books a later one than the first: two answers to one request."""
+    later = rebooking(["May 8 AM", "May 9 PM"], "Done: you're rebooked for the afternoon of May 9.", "may9")
+    later["messages"][3]["tool_calls"][0]["function"]["arguments"] = '{"slot": "May 9 PM"}'
+    rows = [rebooking(["May 8 AM", "May 9 PM"], "Done: you're rebooked for the morning of May 8.", "may8"), later]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["may8", "may9"] and stats["conflicts"] == 1
+    assert "different tool calls" in kept[0]["reasons"]["conflict"][0]
+
+
 def ticket_request(order: str, summary_order: str, rid: str) -> dict:
     """A billing ticket opened for an order the scrubber had no cue to replace ("payment for LF-...")."""
     call = {"id": f"call_{rid}", "type": "function", "function": {

@@ -64,8 +64,8 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
-from ..reply_agreement import (SHORT_INPUT, WORD, Reply, disagreement, last_user_turn, read_reply, same_grounds,
-                               stated_facts, without_opaque_ids, word_similarity)
+from ..reply_agreement import (SHORT_INPUT, WORD, Reply, disagreement, last_user_turn, other_grounds, read_reply,
+                               returned, same_grounds, stated_facts, without_opaque_ids, word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -273,26 +273,6 @@ def _text_key(text: str) -> int:
 VIEWS_WITH_TOOLS = frozenset({"auto", "input", "conversation"})
 
 
-STATUS_KEY = re.compile(r"(?i)(?:^|_)(?:status|state)$")
-
-
-def _statuses(result: str) -> list[str]:
-    """The values a JSON tool result gives under a status or state key ("processing", "delivered")."""
-    try:
-        value = orjson.loads(result)
-    except orjson.JSONDecodeError:
-        return []
-    found, stack = [], [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            found += [normalize(v) for k, v in item.items() if isinstance(v, str) and STATUS_KEY.search(k)]
-            stack += item.values()
-        elif isinstance(item, list):
-            stack += item
-    return sorted(found)
-
-
 def compared_text(record: Record, view: str) -> str:
     """The text of ``record`` that dedup compares in ``view``, its opaque identifiers made one."""
     return without_opaque_ids(record_text(record, view))
@@ -313,13 +293,15 @@ def _conflict_view_text(record: Record, view: str, text: str, tools: bool) -> st
 
 def _example_key(record: Record, view: str, text: str) -> int:
     """A 64-bit hash of what makes a near-duplicate another example: the amounts, dates and numbers
-    its ``text`` (as compared in ``view``) states, and the statuses its tools returned; 0 when there are none."""
+    its ``text`` (as compared in ``view``) states, and what its tools returned, every field of it
+    (``"roaming_enabled": false`` against ``true`` is one word apart, and another example); 0 when
+    there are none."""
     facts = sorted(map(repr, stated_facts(text)))
-    returned = [status for message in record.prompt_messages if message.get("role") in ("tool", "function")
-                for status in _statuses(message_text(message))] if view in VIEWS_WITH_TOOLS else []
-    if not (facts or returned):
+    results = [returned(message_text(message)) for message in record.prompt_messages
+               if message.get("role") in ("tool", "function")] if view in VIEWS_WITH_TOOLS else []
+    if not (facts or results):
         return 0
-    return (xxhash.xxh3_64_intdigest(repr((facts, returned)).encode()) >> 1) | 1
+    return (xxhash.xxh3_64_intdigest(repr((facts, results)).encode()) >> 1) | 1
 
 
 Said = tuple[int, Sentences | None]  # a record's example key, and the sentences of its long input
@@ -344,7 +326,7 @@ def _said_batch(lines: list[bytes], view: str) -> list[Said]:
 def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
                              said_of: Callable[[np.ndarray], Iterator[Said]]) -> np.ndarray:
     """Near-duplicates that state other amounts, dates or numbers ("a $25 gift card", "a $75
-    gift card"), whose tools returned another status ("processing", "delivered"), or whose long
+    gift card"), whose tools returned anything else ("processing", "delivered"), or whose long
     inputs ask something else (``input_agreement``) are other examples: each cluster splits by
     what ``said_of`` gives for its records (read for the records of clusters of several only).
     Clusters are numbered by first member."""
@@ -942,7 +924,7 @@ class Dedup(Stage):
         when they are one answer."""
         if (a.key, a.calls, a.results) == (b.key, b.calls, b.results):
             return None
-        if a.calls == b.calls and not same_grounds(a, b):
+        if other_grounds(a, b):
             return OTHER_GROUNDS
         found = weighed_disagreement(a, b) if self.options["answer_model"] else disagreement(a, b)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
