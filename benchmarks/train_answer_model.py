@@ -4,19 +4,21 @@
     python benchmarks/train_answer_model.py --cv     # leave each set out in turn: the rules against the model
     python benchmarks/train_answer_model.py --out F  # writes F instead (the tests compare it with the shipped file)
 
-A logistic regression (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of every pair
-labeled ``duplicate`` or ``conflict`` that the model is asked about: two different replies, on the same
-tool results, that the rules call one answer. ``--cv`` scores every pair of different replies on the same
-tool results, those the rules tell apart (other tool calls among them) counted as the rules call them.
-Only features seen in at least ``MIN_PAIRS`` pairs are kept: a word one writer used once says nothing
-about the next.
+Two logistic regressions (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of the pairs
+labeled ``duplicate`` or ``conflict`` that the stage weighs: two different replies on the same tool
+results. One learns from the pairs the rules call one answer, the other (``decisions``) from those the
+rules read as deciding one question both ways; no other pair is asked about. ``--cv`` scores every pair of
+different replies on the same tool results, those the rules tell apart otherwise (other tool calls
+among them) counted as the rules call them. Only features seen in at least ``MIN_PAIRS`` pairs are kept:
+a word one writer used once says nothing about the next.
 
 The training sets (``TRAINING_SETS``) are every set written before the model. ``C``, ``MIN_PAIRS`` and
 the feature families were chosen by ``--cv`` over the fifteen whose pairs were read while the rules were
 written; the eight never read (``holdout14`` to ``18``, ``20`` to ``22``) were then scored once with that
 model, and joined the training when a model trained on the other seven and the fifteen scored each
-better still. Sets written after (``holdout23`` on) are not opened here: score them with
-``bench_dedup.py --labeled``.
+better still. ``holdout23`` to ``26``, written after that model and scored once with it, joined in round
+thirty, when the ``decisions`` weights were chosen by ``--cv`` over all 27. Sets written after (``holdout27``
+on) are not opened here: score them with ``bench_dedup.py --labeled``.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ import orjson
 from _common import print_table
 
 from dataprep.answer_model import EVEN, WEIGHTS_FILE, pair_features, probability
-from dataprep.reply_agreement import disagreement, read_reply, same_grounds
+from dataprep.reply_agreement import DECIDED_OTHERWISE, findings, read_reply, same_grounds
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "dedup"
 #: every labeled dedup set written before the model: those read while the rules were written, then (round
-#: twenty-nine) the eight never read, once the model trained on the first fifteen had been scored on them
-TRAINING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 23)))
+#: twenty-nine) the eight never read, once the model trained on the first fifteen had been scored on them,
+#: then (round thirty) the four written after that model and scored once with it
+TRAINING_SETS = ("dev", "holdout", *(f"holdout{n}" for n in range(2, 27)))
 C = 0.1
 MIN_PAIRS = 3
 
@@ -45,6 +48,8 @@ class Pair(NamedTuple):
     kind: str  # the group's kind: agreeing_paraphrase, disagreeing_reply, ...
     found: dict[str, float]  # what the model sees
     rules_differ: bool  # whether the rules alone call the two replies different answers
+    decided_otherwise: bool  # whether the first finding is that they read one question decided both ways
+    otherwise_differ: bool  # whether, that aside, another finding follows
     conflict: bool
 
 
@@ -60,20 +65,29 @@ def pairs(names: tuple[str, ...] = TRAINING_SETS) -> list[Pair]:
                 if pair["label"] not in ("duplicate", "conflict") or not same_grounds(a, b) or \
                         (a.key, a.calls) == (b.key, b.calls):
                     continue
-                rules_differ = disagreement(a, b) is not None
-                found.append(Pair(name, group["kind"], {} if rules_differ else pair_features(a, b), rules_differ,
+                found_by_rules = findings(a, b)
+                first = next(found_by_rules, "")
+                decided_otherwise = first.startswith(DECIDED_OTHERWISE)
+                found.append(Pair(name, group["kind"], pair_features(a, b), bool(first), decided_otherwise,
+                                  decided_otherwise and next(found_by_rules, None) is not None,
                                   pair["label"] == "conflict"))
     return found
 
 
 def train(data: list[Pair]) -> dict[str, Any]:
-    """The model's intercept and weights, trained on ``data``."""
+    """The model's weights for the pairs the rules call one answer, and its ``decisions`` weights for
+    those they read as deciding one question both ways, trained on ``data``."""
+    return {**fit([pair for pair in data if not pair.rules_differ]),
+            "decisions": fit([pair for pair in data if pair.decided_otherwise])}
+
+
+def fit(data: list[Pair]) -> dict[str, Any]:
+    """The intercept and weights of a logistic regression trained on ``data``."""
     from collections import Counter
 
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    data = [pair for pair in data if not pair.rules_differ]  # the model is asked about no other pair
     seen = Counter(name for pair in data for name in pair.found)
     kept = DictVectorizer()
     matrix = kept.fit_transform([{k: v for k, v in pair.found.items() if seen[k] >= MIN_PAIRS} for pair in data])
@@ -83,8 +97,16 @@ def train(data: list[Pair]) -> dict[str, Any]:
 
 
 def differ(model: dict[str, Any], pair: Pair) -> bool:
-    """Whether the stage calls the pair two answers: the rules do, or else the model."""
-    return pair.rules_differ or probability(pair.found, (model["intercept"], model["weights"])) >= EVEN
+    """Whether the stage calls the pair two answers (``answer_model.weighed_disagreement``): a finding of
+    the rules stands, but that one question read as decided both ways is weighed by the ``decisions``
+    weights; overruled, the rules' other findings stand; with none, the model weighs the pair."""
+    if pair.rules_differ and not pair.decided_otherwise:
+        return True
+    decisions = model["decisions"]
+    if pair.decided_otherwise and (pair.otherwise_differ or
+                                   probability(pair.found, (decisions["intercept"], decisions["weights"])) >= EVEN):
+        return True
+    return probability(pair.found, (model["intercept"], model["weights"])) >= EVEN
 
 
 def rates(called: list[bool], data: list[Pair]) -> list[Any]:
@@ -131,10 +153,11 @@ def main() -> None:
     if args.cv:
         cross_validate(data)
         return
-    about = {"trained_on": list(TRAINING_SETS), "pairs": sum(not pair.rules_differ for pair in data), "C": C,
-             "min_pairs": MIN_PAIRS}
+    about = {"trained_on": list(TRAINING_SETS), "pairs": sum(not pair.rules_differ for pair in data),
+             "decisions_pairs": sum(pair.decided_otherwise for pair in data), "C": C, "min_pairs": MIN_PAIRS}
     args.out.write_bytes(orjson.dumps({"about": about, **train(data)}, option=orjson.OPT_INDENT_2) + b"\n")
-    print(f"wrote {args.out}: trained on {about['pairs']:,} pairs")
+    print(f"wrote {args.out}: trained on {about['pairs']:,} pairs the rules call one answer and "
+          f"{about['decisions_pairs']:,} they read as deciding a question both ways")
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
           answer_model: Optional[bool] = typer.Option(
               None, "--answer-model/--rules-only",
               help="Compare replies to one input with the rules and the shipped answer model (it also reads the words "
-                   "one reply uses and the other does not), or the rules alone.",
+                   "one reply uses and the other does not, and weighs the rules' reading of a yes against a no), or the "
+                   "rules alone.",
               show_default=schema_default("dedup", "answer_model")),
           judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether two replies to one input give the same answer (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
           judge_provider: Literal["openai", "anthropic"] = JUDGE_PROVIDER,

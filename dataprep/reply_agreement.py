@@ -40,7 +40,8 @@ labeling conflict; what a reply asserts is. Two replies disagree when:
 Leads, negations, costs and states are read in German, French, Spanish and Portuguese too.
 
 Replies that agree on all of these are one answer however they are worded, unless the dedup stage's
-answer model (``answer_model.py``) reads them apart.
+answer model (``answer_model.py``) reads them apart; and two replies read as deciding a question both
+ways are two answers unless it reads them as one.
 """
 
 from __future__ import annotations
@@ -491,42 +492,41 @@ def _asked(turn: str) -> str:
     return " ".join(sentence.strip() for sentence in SENTENCE.findall(turn) if sentence.endswith("?")) or turn
 
 
+#: how the reason a pair decides one question both ways begins: the rules' least precise finding,
+#: which the answer model may overrule
+DECIDED_OTHERWISE = "opposite decisions"
+
+
 def disagreement(a: Reply, b: Reply) -> str | None:
     """Why ``a`` and ``b`` disagree, in a few words; None when they give the same answer."""
+    return next(findings(a, b), None)
+
+
+def findings(a: Reply, b: Reply) -> Iterator[str]:
+    """Each way ``a`` and ``b`` disagree, in a few words, in the order the rules look; worked out only
+    as far as they are asked for."""
     if a.calls != b.calls:
-        return f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
+        yield f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
     if a.refusal != b.refusal and not (a if b.refusal else b).opens_denying:
-        return "one refuses, the other helps"
+        yield "one refuses, the other helps"
     opposite = _opposite(a.decisions, b.decisions)
     if opposite:
-        return f"opposite decisions ({opposite})"
+        yield f"{DECIDED_OTHERWISE} ({opposite})"
     if a.key == b.key:
-        return None
-    longer = _other_durations(a, b)
-    if longer:
-        return f"different durations ({longer})"
-    recounted = _recounted(a, b)
-    if recounted:
-        return f"different counts ({recounted})"
-    switched = _switched(a, b)
-    if switched:
-        return f"different options ({switched})"
-    named = _named_otherwise(a, b)
-    if named:
-        return f"different names ({named})"
-    renamed = _renamed(a, b)
-    if renamed:
-        return f"a name the tool did not return ({renamed})"
-    against = _against_results(a, b)
-    if against:
-        return f"says what the tool did not return ({against})"
+        return
+    for check, found in ((_other_durations, "different durations"), (_recounted, "different counts"),
+                         (_switched, "different options"), (_named_otherwise, "different names"),
+                         (_renamed, "a name the tool did not return"),
+                         (_against_results, "says what the tool did not return")):
+        said = check(a, b)
+        if said:
+            yield f"{found} ({said})"
     # One side must state a fact its input does not give it, the other something else: two
     # replies each relaying its own input are no dispute, one contradicting the shared input is.
     new_a, new_b = _facts_missing_from(a, b, with_input=True), _facts_missing_from(b, a, with_input=True)
     only_a, only_b = _facts_missing_from(a, b), _facts_missing_from(b, a)
     if (new_a and only_b) or (new_b and only_a):
-        return f"different facts ({(new_a or only_a)[0]} vs {(only_b if new_a else new_b)[0]})"
-    return None
+        yield f"different facts ({(new_a or only_a)[0]} vs {(only_b if new_a else new_b)[0]})"
 
 
 def same_grounds(a: Reply, b: Reply) -> bool:

@@ -1,6 +1,6 @@
 """The answer model: trained on the labeled dedup sets written before it, current with the rules,
-better than the rules on each set left out of its training, and asked only about pairs the rules
-call one answer."""
+better than the rules on each set left out of its training, asked about the pairs the rules call one
+answer and those they read as deciding one question both ways, and overruling no other finding."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO, assert_same_model, chat, retrained
 from dataprep.answer_model import WEIGHTS_FILE, pair_features, weighed_disagreement
-from dataprep.reply_agreement import disagreement, read_reply
+from dataprep.reply_agreement import DECIDED_OTHERWISE, disagreement, read_reply
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from train_answer_model import LABELED, TRAINING_SETS, held_out_calls, pairs, rates  # noqa: E402
@@ -31,28 +31,45 @@ def labeled_pairs():
 
 def test_shipped_weights_are_what_training_gives(tmp_path):
     """Stale weights (the rules changed, the model did not) fail here: run benchmarks/train_answer_model.py."""
-    assert_same_model(retrained("train_answer_model.py", tmp_path / "weights.json"),
-                      orjson.loads(WEIGHTS_FILE.read_bytes()))
+    trained, shipped = retrained("train_answer_model.py", tmp_path / "weights.json"), orjson.loads(WEIGHTS_FILE.read_bytes())
+    assert_same_model(trained, shipped)
+    assert_same_model(trained["decisions"], shipped["decisions"])
 
 
 def test_sets_written_after_the_model_are_never_trained_on():
     trained_on = orjson.loads(WEIGHTS_FILE.read_bytes())["about"]["trained_on"]
     assert trained_on == list(TRAINING_SETS)
-    written_after = {"holdout23", "holdout24", "holdout25", "holdout26"}  # round twenty-nine, scored once
+    written_after = {"holdout27", "holdout28", "holdout29"}  # round thirty, scored once
     assert {path.stem for path in LABELED.glob("*.jsonl")} - set(trained_on) == written_after
 
 
-def test_on_each_set_left_out_the_model_finds_more_conflicts_and_keeps_paraphrases_as_one(labeled_pairs):
-    """Measured by ``train_answer_model.py --cv`` over the 23 sets: conflict recall 0.749 -> 0.866 at
-    precision 0.907 -> 0.892 (F1 0.820 -> 0.879); agreeing paraphrases as one answer 0.964 -> 0.956."""
+@pytest.fixture(scope="module")
+def held_out(labeled_pairs):
+    """Every labeled pair, and what a model trained on the other sets calls it."""
     calls = held_out_calls(labeled_pairs)
-    ordered = [pair for name in calls for pair in labeled_pairs if pair.labeled_set == name]
-    model = [called for name in calls for called in calls[name]]
+    return ([pair for name in calls for pair in labeled_pairs if pair.labeled_set == name],
+            [called for name in calls for called in calls[name]])
+
+
+def test_on_each_set_left_out_the_model_finds_more_conflicts_and_keeps_paraphrases_as_one(held_out):
+    """Measured by ``train_answer_model.py --cv`` over the 27 sets: conflict recall 0.725 -> 0.863 at
+    precision 0.902 -> 0.901 (F1 0.804 -> 0.882); agreeing paraphrases as one answer 0.960 -> 0.960."""
+    ordered, model = held_out
     rules = [pair.rules_differ for pair in ordered]
     (rules_recall, rules_precision, rules_f1, rules_paraphrases), (recall, precision, f1, paraphrases) = (
         map(float, rates(called, ordered)) for called in (rules, model))
-    assert f1 >= rules_f1 + 0.03 and recall >= rules_recall + 0.06
-    assert precision >= rules_precision - 0.02 and paraphrases >= rules_paraphrases - 0.01
+    assert f1 >= rules_f1 + 0.05 and recall >= rules_recall + 0.1
+    assert precision >= rules_precision - 0.01 and paraphrases >= rules_paraphrases - 0.005
+
+
+def test_where_the_rules_read_a_question_decided_both_ways_the_model_clears_wrong_readings_and_keeps_real_ones(held_out):
+    """Measured over the 27 sets, each left out in turn: of the 1,659 pairs the rules read so, 1,418 are
+    conflicts (1,404 kept) and 241 are not (85 of them then read as one answer)."""
+    ordered, model = held_out
+    read_so = [(called, pair.conflict) for called, pair in zip(model, ordered) if pair.decided_otherwise]
+    kept = sum(called for called, conflict in read_so if conflict) / sum(conflict for _, conflict in read_so)
+    cleared = sum(not called for called, conflict in read_so if not conflict) / sum(not c for _, c in read_so)
+    assert kept >= 0.98 and cleared >= 0.25
 
 
 def two_replies(question: str, first: str, second: str):
@@ -78,6 +95,43 @@ def test_a_finding_of_the_rules_stands_however_alike_the_words():
     three, two = two_replies(question, "You can return 3 pairs of boots in 2 parcels.",
                              "You can return 2 pairs of boots in 3 parcels.")
     assert weighed_disagreement(three, two) == disagreement(three, two) is not None
+
+
+@pytest.mark.parametrize("question, yes, no", [
+    ("Can I bring my dog to the hotel?", "Yes, dogs are welcome in all our rooms.", "Sorry, pets aren't allowed at the hotel."),
+    ("Do you ship to Canada?", "We do ship to Canada.", "We don't ship to Canada at the moment."),
+    ("Is my claim approved?", "Your claim has been approved.", "Your claim was not approved."),
+    ("Do I need an appointment?", "No appointment needed, just walk in.", "Yes, you need to book an appointment first.")])
+def test_a_yes_against_a_no_stays_two_answers(question, yes, no):
+    replies = two_replies(question, yes, no)
+    assert weighed_disagreement(*replies) == disagreement(*replies) and disagreement(*replies).startswith(DECIDED_OTHERWISE)
+
+
+def test_a_question_the_rules_read_as_decided_both_ways_is_one_answer_when_both_words_deny_it():
+    """"only tickets that were never scanned qualify" reads as eligible; the model reads the pair's words."""
+    replies = two_replies(
+        "Can I get a refund for my concert ticket?",
+        "Your ticket was already scanned at the gate, so it isn't eligible for a refund. Refunds are only possible for "
+        "tickets that haven't been scanned.",
+        "I checked: the ticket was scanned at the gate, which means it can't be refunded; only tickets that were never "
+        "scanned qualify.")
+    assert disagreement(*replies).startswith(DECIDED_OTHERWISE)
+    assert weighed_disagreement(*replies) is None
+
+
+def test_a_reading_the_model_overrules_leaves_the_other_rules_standing():
+    """"still being cleaned" reads as a no, and the model reads the two as alike; over ``"ready": true``
+    it is what the tool did not return."""
+    replies = [read_reply(tool_chat("Is my room ready?", '{"room": "412", "ready": true}', reply))
+               for reply in ("Room 412 is ready for you now.", "Room 412 is still being cleaned.")]
+    assert disagreement(*replies).startswith(DECIDED_OTHERWISE)
+    assert weighed_disagreement(*replies).startswith("says what the tool did not return")
+
+
+def tool_chat(question: str, result: str, reply: str) -> list[dict]:
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_room", "arguments": "{}"}}
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "content": result}, {"role": "assistant", "content": reply}]
 
 
 def test_agreeing_rewordings_are_one_answer():

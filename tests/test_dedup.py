@@ -282,12 +282,11 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                                "Your boots refund plan is past due; please update your card."),
 }
 #: Agreeing wordings the answer model (on by default) calls two answers: short replies sharing few words,
-#: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.61; "costs nothing" / "No
-#: fee! Just order the new card in the app.", 0.66). The rules alone keep each as one answer; strict, so a
+#: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.63; "costs nothing" / "No
+#: fee! Just order the new card in the app.", 0.61). The rules alone keep each as one answer; strict, so a
 #: model that stops missing one fails here until it is moved.
 MODEL_MISS = pytest.mark.xfail(strict=True, reason="the answer model reads these agreeing wordings as two answers")
-MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no", "no charges apply",
-                "a state to come is not the state"}
+MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no", "no charges apply"}
 
 
 def test_every_known_miss_of_the_answer_model_names_a_case():
