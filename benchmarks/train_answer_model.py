@@ -7,7 +7,8 @@
 Two logistic regressions (scikit-learn, L2, ``C`` below) over ``answer_model.pair_features`` of the pairs
 labeled ``duplicate`` or ``conflict`` that the stage weighs: two different replies on the same tool
 results. One learns from the pairs the rules call one answer, the other (``decisions``) from those the
-rules read as deciding one question both ways; no other pair is asked about. ``--cv`` scores every pair of
+rules read as deciding one question both ways; the first is also asked about those the second
+overrules, when no other finding of the rules follows. No other pair is asked about. ``--cv`` scores every pair of
 different replies on the same tool results, those the rules tell apart otherwise (other tool calls
 among them) counted as the rules call them. Only features seen in at least ``MIN_PAIRS`` pairs are kept:
 a word one writer used once says nothing about the next.

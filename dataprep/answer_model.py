@@ -88,7 +88,8 @@ def weighed_disagreement(a: Reply, b: Reply) -> str | None:
         features = pair_features(a, b)
         if probability(features, decisions_model) >= EVEN:
             return found
-    features = features or pair_features(a, b)
+    if features is None:
+        features = pair_features(a, b)
     apart = probability(features, apart_model)
     if apart < EVEN:
         return None

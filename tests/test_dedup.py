@@ -282,7 +282,7 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                                "Your boots refund plan is past due; please update your card."),
 }
 #: Agreeing wordings the answer model (on by default) calls two answers: short replies sharing few words,
-#: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.63; "costs nothing" / "No
+#: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.58; "costs nothing" / "No
 #: fee! Just order the new card in the app.", 0.61). The rules alone keep each as one answer; strict, so a
 #: model that stops missing one fails here until it is moved.
 MODEL_MISS = pytest.mark.xfail(strict=True, reason="the answer model reads these agreeing wordings as two answers")
@@ -574,9 +574,11 @@ def test_calls_that_follow_another_tool_result_make_another_example_not_a_confli
 
 
 def test_calls_that_part_on_the_same_tool_result_are_a_conflict(tmp_path):
-    """The same free slots, and one books a later one than the first: two answers to one request."""
+    """The same free slots, and one books a later one than the first: two answers to one request, though
+    the bookings then return other slots."""
     later = rebooking(["May 8 AM", "May 9 PM"], "Done: you're rebooked for the afternoon of May 9.", "may9")
     later["messages"][3]["tool_calls"][0]["function"]["arguments"] = '{"slot": "May 9 PM"}'
+    later["messages"][4]["content"] = '{"slot": "May 9 PM", "confirmed": true}'
     rows = [rebooking(["May 8 AM", "May 9 PM"], "Done: you're rebooked for the morning of May 8.", "may8"), later]
     kept, dropped, stats = run_dedup(tmp_path, rows)
     assert ids(kept) == ["may8", "may9"] and stats["conflicts"] == 1

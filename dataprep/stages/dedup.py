@@ -21,7 +21,7 @@ record's cluster.
 Records whose user turns are the same are grouped by answer (tool calls, then the reply): a
 reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
 see reply_agreement.py) is the same answer however it is worded; replies given other tool
-results by the same calls are other examples. One answer: ordinary duplicates, whatever
+results by the same calls, or by calls that part only after a result did, are other examples. One answer: ordinary duplicates, whatever
 clusters their wording put them in. Several answers that disagree: a labeling conflict; one record per answer goes
 on, tagged ``conflict``, for the review stage, and the copies of each answer go to
 duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
@@ -73,7 +73,8 @@ VIEWS = ("auto", "user", "user_assistant", "input", "conversation")
 #: answers are compared among records whose user turns are the same: what the assistant did
 #: next (tool calls, then its reply) is the answer; tool results are what it was given
 CONFLICT_VIEW = "user"
-#: two replies given different tool results by the same calls: different examples, no dispute
+#: two replies given different tool results by the same calls, or by calls that part only after a
+#: result did: different examples, no dispute
 OTHER_GROUNDS = "other tool results"
 #: views under which one question answered the same way is one example, however its records are worded
 SAME_QUESTION_VIEWS = ("auto", "user")
