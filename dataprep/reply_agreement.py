@@ -51,6 +51,8 @@ from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, Iterable, Iterator, NamedTuple
 
 import orjson
@@ -462,8 +464,8 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     calling = [m for m in turn if m.get("role") == "assistant" and m.get("tool_calls")]
     relayed = opaque_ids("\n".join(readable_text(m) for m in messages[:-1] if m.get("role") != "assistant")) \
         if calling else frozenset()
-    steps = tuple(step for m in turn for step in _steps(m, relayed))
-    calls = tuple(call for m in calling for call in _calls(m, relayed))
+    steps = _steps(turn, relayed)
+    calls = tuple(call for m in calling for call in sorted(_calls(m, relayed)))
     results = "\n".join(said for kind, said in steps if kind == "result")
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
@@ -475,7 +477,15 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
                  *((text, context) if with_text else ()))
 
 
-def _steps(message: dict[str, Any], relayed: frozenset[str]) -> Iterator[tuple[str, str]]:
+def _steps(turn: list[dict[str, Any]], relayed: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """The calls the answer makes and the results they return, in order, but that the calls one
+    message makes at once, and the results that come back together, are in a set order: which of
+    two lookups made at once came back first says nothing."""
+    said = [step for message in turn for step in _said(message, relayed)]
+    return tuple(step for _, together in groupby(said, key=itemgetter(0)) for step in sorted(together))
+
+
+def _said(message: dict[str, Any], relayed: frozenset[str]) -> Iterator[tuple[str, str]]:
     """The tool calls a message of the answer makes, or the result it returns."""
     if message.get("role") in ("tool", "function"):
         yield "result", returned(message_text(message))

@@ -585,6 +585,28 @@ def test_calls_that_part_on_the_same_tool_result_are_a_conflict(tmp_path):
     assert "different tool calls" in kept[0]["reasons"]["conflict"][0]
 
 
+def two_lookups_at_once(first: str, reply: str, rid: str) -> dict:
+    """Weather in two cities asked at once; the calls and their results logged in either order."""
+    calls = {"oslo": {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}},
+             "rome": {"id": "c2", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Rome"}'}}}
+    results = {"oslo": {"role": "tool", "tool_call_id": "c1", "content": '{"city": "Oslo", "celsius": 3}'},
+               "rome": {"role": "tool", "tool_call_id": "c2", "content": '{"city": "Rome", "celsius": 19}'}}
+    order = [first, "rome" if first == "oslo" else "oslo"]
+    return {"id": rid, "messages": [
+        {"role": "user", "content": "What's the weather in Oslo and Rome right now?"},
+        {"role": "assistant", "content": None, "tool_calls": [calls[city] for city in order]},
+        *(results[city] for city in order), {"role": "assistant", "content": reply}]}
+
+
+def test_lookups_made_at_once_are_the_same_whichever_is_logged_first(tmp_path):
+    rows = [two_lookups_at_once("oslo", "Oslo is at 3°C and Rome at 19°C.", "a"),
+            two_lookups_at_once("rome", "It's 19°C in Rome and 3°C in Oslo.", "b"),
+            two_lookups_at_once("rome", "Oslo is at 13°C and Rome at 19°C.", "wrong")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert "wrong" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 1
+    assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"a", "b"}
+
+
 def ticket_request(order: str, summary_order: str, rid: str) -> dict:
     """A billing ticket opened for an order the scrubber had no cue to replace ("payment for LF-...")."""
     call = {"id": f"call_{rid}", "type": "function", "function": {

@@ -298,8 +298,8 @@ def _example_key(record: Record, view: str, text: str) -> int:
     (``"roaming_enabled": false`` against ``true`` is one word apart, and another example); 0 when
     there are none."""
     facts = sorted(map(repr, stated_facts(text)))
-    results = [returned(message_text(message)) for message in record.prompt_messages
-               if message.get("role") in ("tool", "function")] if view in VIEWS_WITH_TOOLS else []
+    results = sorted(returned(message_text(message)) for message in record.prompt_messages
+                     if message.get("role") in ("tool", "function")) if view in VIEWS_WITH_TOOLS else []
     if not (facts or results):
         return 0
     return (xxhash.xxh3_64_intdigest(repr((facts, results)).encode()) >> 1) | 1
