@@ -376,6 +376,7 @@ class Reply:
     named: frozenset[tuple[str, frozenset[str]]]  # (kind, its name's words): "the Team plan" is ("plan", {"team"})
     named_given: frozenset[str]  # the words of its input, to tell names it was given
     steps: tuple[tuple[str, str], ...] = ()  # ("call", its name and arguments) or ("result", what it returned), in order
+    earlier_results: tuple[str, ...] = ()  # what tools returned before the user's last turn, in a set order
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
     context: str = ""
 
@@ -467,13 +468,15 @@ def read_reply(messages: list[dict[str, Any]], with_text: bool = False) -> Reply
     steps = _steps(turn, relayed)
     calls = tuple(call for m in calling for call in sorted(_calls(m, relayed)))
     results = "\n".join(said for kind, said in steps if kind == "result")
+    earlier = tuple(sorted(returned(message_text(m)) for m in messages[:max(asked_at, 0)]
+                           if m.get("role") in ("tool", "function")))
     return Reply(key, facts, _all_readings(facts), _all_readings(given), _numerals_by_kind(facts),
                  frozenset(WORD.findall(key)), calls, results,
                  bool(REFUSAL.search(text)), _opens_denying(text),
                  _decisions(text, _content_stems(question), question if YES_NO_QUESTION.search(question) else ""),
                  _choices(text), _choices_in(given_texts), _words_as_written(text), *_durations(text, context, given),
                  _counts(text), _counts(context) | _counted_fields(context),
-                 _named(text), frozenset(WORD.findall(context.lower())), steps,
+                 _named(text), frozenset(WORD.findall(context.lower())), steps, earlier,
                  *((text, context) if with_text else ()))
 
 
@@ -540,18 +543,18 @@ def findings(a: Reply, b: Reply) -> Iterator[str]:
 
 
 def same_grounds(a: Reply, b: Reply) -> bool:
-    """Whether both replies rest on the same tool results (two lookups of different orders are
-    different examples, whatever their replies say)."""
-    return a.results == b.results
+    """Whether both replies rest on the same tool results, in this turn and earlier ones (two lookups
+    of different orders are different examples, whatever their replies say)."""
+    return a.results == b.results and a.earlier_results == b.earlier_results
 
 
 def other_grounds(a: Reply, b: Reply) -> bool:
     """Whether two answers are other examples, not a dispute: their tools returned something else,
-    to the same calls or before the calls part (a lookup that found other free slots books another
-    one); calls that part first are two answers on the same grounds."""
+    in an earlier turn, to the same calls, or before the calls part (a lookup that found other free
+    slots books another one); calls that part first are two answers on the same grounds."""
     if same_grounds(a, b):
         return False
-    if a.calls == b.calls:
+    if a.calls == b.calls or a.earlier_results != b.earlier_results:
         return True
     parted = next(((mine, theirs) for mine, theirs in zip(a.steps, b.steps) if mine != theirs), None)
     return parted is not None and parted[0][0] == parted[1][0] == "result"

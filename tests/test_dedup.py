@@ -585,6 +585,32 @@ def test_calls_that_part_on_the_same_tool_result_are_a_conflict(tmp_path):
     assert "different tool calls" in kept[0]["reasons"]["conflict"][0]
 
 
+def roaming_follow_up(enabled: bool, reply: str, rid: str) -> dict:
+    """A lookup in an earlier turn, then a question its result answers."""
+    call = {"id": "c1", "type": "function", "function": {"name": "get_plan", "arguments": "{}"}}
+    return {"id": rid, "messages": [
+        {"role": "user", "content": "Is roaming on for my line?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": orjson.dumps({"roaming_enabled": enabled}).decode()},
+        {"role": "assistant", "content": f"Roaming is {'on' if enabled else 'off'} for your line."},
+        {"role": "user", "content": "So can I use mobile data in Spain next week?"},
+        {"role": "assistant", "content": reply}]}
+
+
+def test_replies_after_an_earlier_lookup_returned_something_else_are_other_examples(tmp_path):
+    rows = [roaming_follow_up(False, "Not as things stand; switch roaming on first.", "off"),
+            roaming_follow_up(True, "Yes, your data will work in Spain.", "on")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["off", "on"] and stats["conflicts"] == 0
+
+
+def test_replies_after_the_same_earlier_lookup_that_disagree_are_a_conflict(tmp_path):
+    rows = [roaming_follow_up(True, "Yes, your data will work in Spain.", "yes"),
+            roaming_follow_up(True, "No, data won't work in Spain on your plan.", "no")]
+    kept, dropped, stats = run_dedup(tmp_path, rows)
+    assert ids(kept) == ["yes", "no"] and stats["conflicts"] == 1
+
+
 def two_lookups_at_once(first: str, reply: str, rid: str) -> dict:
     """Weather in two cities asked at once; the calls and their results logged in either order."""
     calls = {"oslo": {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}},
