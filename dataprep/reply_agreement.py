@@ -906,7 +906,9 @@ def _polarity(sentence: str) -> str:
 
 
 def _negates(token: str) -> bool:
-    return token in NEGATORS or token.endswith("n't")
+    """Whether a (lower-case) word negates: "not", "never", "can't", "don’t" (models write the curly
+    apostrophe as often as the straight one)."""
+    return token in NEGATORS or token.endswith(("n't", "n’t"))
 
 
 def _stem(token: str) -> str:
