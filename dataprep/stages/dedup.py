@@ -21,10 +21,10 @@ record's cluster.
 Records whose user turns are the same are grouped by answer (tool calls, then the reply): a
 reply that agrees with a better-ranked one (same tool calls, decision, refusal and facts;
 see reply_agreement.py) is the same answer however it is worded; replies given other tool
-results by the same calls, or by calls that part only after a result did, are other examples. One answer: ordinary duplicates, whatever
-clusters their wording put them in. Several answers that disagree: a labeling conflict; one record per answer goes
-on, tagged ``conflict``, for the review stage, and the copies of each answer go to
-duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
+results (by the same calls, by calls that part only after a result did, or in an earlier turn)
+are other examples. One answer: ordinary duplicates, whatever clusters their wording put them
+in. Several answers that disagree: a labeling conflict; one record per answer goes on, tagged
+``conflict``, for the review stage, and the copies of each answer go to duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
 benchmark) are set aside so nothing in training leaks into evaluation.
 
 Memory: no text is held across the input. Pass 1 sends the record lines, a batch at a time, to
