@@ -375,7 +375,7 @@ class Reply:
     counts_given: frozenset[tuple[str, int]]  # those its input holds, as words or as a field ("nights": 3)
     named: frozenset[tuple[str, frozenset[str]]]  # (kind, its name's words): "the Team plan" is ("plan", {"team"})
     named_given: frozenset[str]  # the words of its input, to tell names it was given
-    steps: tuple[tuple[str, str], ...] = ()  # ("call", its name and arguments) or ("result", what it returned), in order
+    steps: tuple[tuple[str, str], ...] = ()  # ("call", name and arguments) or ("result", what it returned), in order
     earlier_results: tuple[str, ...] = ()  # what tools returned before the user's last turn, in a set order
     text: str = ""  # the reply as written, and what it was given: read only for an LLM judge
     context: str = ""

@@ -24,8 +24,9 @@ see reply_agreement.py) is the same answer however it is worded; replies given o
 results (by the same calls, by calls that part only after a result did, or in an earlier turn)
 are other examples. One answer: ordinary duplicates, whatever clusters their wording put them
 in. Several answers that disagree: a labeling conflict; one record per answer goes on, tagged
-``conflict``, for the review stage, and the copies of each answer go to duplicates. Records near-duplicate to a reference set (``against``: an eval set, a public
-benchmark) are set aside so nothing in training leaks into evaluation.
+``conflict``, for the review stage, and the copies of each answer go to duplicates. Records
+near-duplicate to a reference set (``against``: an eval set, a public benchmark) are set aside so
+nothing in training leaks into evaluation.
 
 Memory: no text is held across the input. Pass 1 sends the record lines, a batch at a time, to
 the engine (every core, or Ray), which parses them and returns their keys (keeper merits, answer
