@@ -29,7 +29,8 @@ from pathlib import Path
 import orjson
 
 from .linear import Model, log_odds, logistic
-from .reply_agreement import DECIDED_OTHERWISE, FUNCTION_WORDS, Reply, findings, word_similarity
+from .reply_agreement import (DECIDED_OTHERWISE, FUNCTION_WORDS, NO_VALUES, FieldValues, Reply, findings,
+                              word_similarity)
 
 WEIGHTS_FILE = Path(__file__).resolve().parent / "answer_model.json"
 EVEN = 0.5  # at or above: the replies are different answers
@@ -75,14 +76,14 @@ def probability(features: dict[str, float], model: Model) -> float:
     return logistic(log_odds(features, model))
 
 
-def weighed_disagreement(a: Reply, b: Reply) -> str | None:
+def weighed_disagreement(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> str | None:
     """Why ``a`` and ``b`` are different answers: what the rules find, or else what the model reads
     in their words; None when neither tells them apart. Where the rules read one question decided
     both ways and the model reads the two as deciding it alike, the pair goes on as if the rules had
     not read it: their other checks, then the model."""
     apart_model, decisions_model = shipped()
     features = None  # read only for the pairs the model weighs: most that differ differ by a rule
-    for found in findings(a, b):
+    for found in findings(a, b, seen):
         if not found.startswith(DECIDED_OTHERWISE):
             return found
         features = pair_features(a, b)

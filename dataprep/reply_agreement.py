@@ -53,17 +53,18 @@ from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from itertools import groupby
 from operator import itemgetter
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 import orjson
 
-from .facts import (COUNT_WORDS, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys, date_year,
-                    minutes_of, number_key, number_values, numeric_matches, singular, word_alternation)
+from .facts import (COUNT_WORDS, MONTH_NUMBER, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys,
+                    date_year, minutes_of, number_key, number_values, numeric_matches, singular, word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
 
 WORD = re.compile(r"\w+")
+LETTERS = re.compile(r"[^\W\d_]+")  # "general_waste": "general", "waste"
 REFUSAL = re.compile(
     r"\b(?:can(?:no|['’])t|can\s+not|won['’]t|will\s+not|unable\s+to|not\s+able\s+to|must\s+decline\s+to|"
     r"not\s+(?:allowed|permitted)\s+to)\s+(?:help|assist|provide|share|comply|answer|discuss|give|do\s+that)\b"
@@ -81,7 +82,8 @@ LEAD = re.compile(r"^\W*(?:(?:(?:the\s+)?short\s+answer(?:\s+is)?|in\s+short)\W*
                   r"|(?P<sympathy>unfortunately|(?:i['’]m |i am |we['’]re )?(?:sorry(?!\s+(?:your|that|the)\s)|afraid)"
                   r"|leider|lamentablemente|desafortunadamente|malheureusement|infelizmente|purtroppo|helaas)\b"
                   r"(?![\s-]+(?:problem|worries|to hear|for the|about|for any)))", re.I)
-_NEGATED = (r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not|(?:is|are|was|were|do|does|did)n['’]t|not|no\s+longer)"
+_NEGATED = (r"(?:(?:is|are|was|were|be|been|do|does|did)\s+not"
+            r"|(?:is|are|was|were|do|does|did|could|would|ca|wo)n['’]t|cannot|not|never|no\s+longer)"
             r"(?:\s+be(?:en)?)?\s+")
 #: a state reached, said outright ("has been issued", "was delivered") or bare ("a refund issued on
 #: May 4"), not one to come ("will be issued", "once it is delivered")
@@ -100,10 +102,10 @@ DECISIONS = {
     "case": (rf"{_DONE}(?:resolved|closed|completed|released)",
              rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|held|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
              rf"|{_NOT_YET}(?:resolved|closed|released)"),
-    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited)"
+    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited|cleared)"
                 r"|(?:payment|money|funds|refund|transfer)\s+(?:has|have|was|were)\s+(?:already\s+)?(?:been\s+)?sent",
                 rf"(?:{_STILL})(?:pending|queued|scheduled)"
-                rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|gone\s+out)"),
+                rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|cleared|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
     # whether an order has left: "has shipped", "picked up" / "hasn't shipped yet", "still being prepared"
     "shipment": (rf"{_DONE}(?:shipped|dispatched|picked\s+up)",
@@ -510,14 +512,22 @@ def _asked(turn: str) -> str:
 DECIDED_OTHERWISE = "opposite decisions"
 
 
-def disagreement(a: Reply, b: Reply) -> str | None:
-    """Why ``a`` and ``b`` disagree, in a few words; None when they give the same answer."""
-    return next(findings(a, b), None)
+#: what each field of a request's tool results held, in words, over its lookups (``field_values``):
+#: {"bin": {{"recycling"}, {"general", "waste"}}}
+FieldValues = Mapping[str, frozenset[frozenset[str]]]
+NO_VALUES: FieldValues = {}
 
 
-def findings(a: Reply, b: Reply) -> Iterator[str]:
+def disagreement(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> str | None:
+    """Why ``a`` and ``b`` disagree, in a few words; None when they give the same answer. ``seen``:
+    what the request's other lookups returned (``findings``)."""
+    return next(findings(a, b, seen), None)
+
+
+def findings(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> Iterator[str]:
     """Each way ``a`` and ``b`` disagree, in a few words, in the order the rules look; worked out only
-    as far as they are asked for."""
+    as far as they are asked for. ``seen`` holds the values the fields of the request's tool results
+    took in all its lookups: a reply naming another of them contradicts the result it was given."""
     if a.calls != b.calls:
         yield f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
     if a.refusal != b.refusal and not (a if b.refusal else b).opens_denying:
@@ -534,6 +544,9 @@ def findings(a: Reply, b: Reply) -> Iterator[str]:
         said = check(a, b)
         if said:
             yield f"{found} ({said})"
+    said = _another_value(a, b, seen)
+    if said:
+        yield f"says what another lookup returned ({said})"
     # One side must state a fact its input does not give it, the other something else: two
     # replies each relaying its own input are no dispute, one contradicting the shared input is.
     new_a, new_b = _facts_missing_from(a, b, with_input=True), _facts_missing_from(b, a, with_input=True)
@@ -576,6 +589,7 @@ def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) ->
     given = reply.given if with_input else frozenset()
     theirs = other.fact_sets
     held, money_held = other.stated | given, theirs.money | given
+    held |= {("number", number_key(value[0])) for kind, value in held if kind == "dated"}  # "2024" of a date
     return [written for written, readings in reply.facts
             if (not readings & (money_held if CURRENCY.search(written) else held)
                 or _other_year(readings, held, theirs)) and not _numerals_held(written, readings, other, theirs)]
@@ -603,7 +617,7 @@ def _numerals_held(written: str, readings: frozenset, other: Reply, theirs: Fact
     as: a date's day among its dates and counts, not in a time ("October 11" is not "11:59"); not
     a date's day it dates in another month ("October 5" / "November 5"), nor a time when it states
     others, none of them this one ("6:00 PM" / "6 AM"; "10:45 PM" / "9:45 PM, closes at 10 PM")."""
-    numerals = _numerals(written)
+    numerals = _fact_numerals(written, readings)
     if not numerals or MONEY.search(written) \
             or any(kind == "date" and value[1] in theirs.days for kind, value in readings):
         return False
@@ -643,8 +657,14 @@ def _numerals_by_kind(facts: tuple[tuple[str, frozenset], ...]) -> tuple[tuple[s
     found: dict[str, frozenset[int]] = {}
     for written, readings in facts:
         for kind in {kind for kind, _ in readings}:
-            found[kind] = found.get(kind, frozenset()) | _numerals(written)
+            found[kind] = found.get(kind, frozenset()) | _fact_numerals(written, readings)
     return tuple(found.items())
+
+
+def _fact_numerals(written: str, readings: frozenset) -> frozenset[int]:
+    """The numbers a fact writes in digits; a time said in words, its hour ("noon" is the 12 of "8-12")."""
+    return _numerals(written) or frozenset(value // 60 for kind, value in readings
+                                          if kind == "time" and value % 60 == 0 and value)
 
 
 _CURRENCY_WORDS = r"usd|eur|gbp|chf|jpy|cad|aud|inr|dollars?|euros?"
@@ -664,7 +684,9 @@ def _numerals(text: str) -> frozenset[int]:
 
 
 THOUSANDS = re.compile(r"(?<=\d)[,.\u00a0\u202f](?=\d{3}(?!\d))")  # "1,000" is one numeral, not 1 and 0
-LIST_NUMBER = re.compile(r"(?m)^\s*\d{1,2}[.)](?=\s)|(?<![\w.])\d{1,2}\)(?=\s)")
+# "30. September" is a date, written as dates are in German
+LIST_NUMBER = re.compile(rf"(?m)^\s*\d{{1,2}}[.)](?=\s)(?!\s(?i:{word_alternation(MONTH_NUMBER)})\b)"
+                         r"|(?<![\w.])\d{1,2}\)(?=\s)")
 
 
 #: a text without a digit states no amount, date or number (one regex scan: 40x a Python loop)
@@ -1123,7 +1145,9 @@ def _renamed(a: Reply, b: Reply) -> str:
     if not a.results or a.results != b.results:
         return ""
     returned = _prefixes(WORD.findall(a.results.lower()))
-    steps = SequenceMatcher(None, a.words_as_written, b.words_as_written, autojunk=False).get_opcodes()
+    # aligned without capitals: a sentence's first word is lowered, "Deluxe" after a colon too
+    lowered = [tuple(word.lower() for word in reply.words_as_written) for reply in (a, b)]
+    steps = SequenceMatcher(None, *lowered, autojunk=False).get_opcodes()
     for k, (op, i1, i2, j1, j2) in enumerate(steps):
         one, other = a.words_as_written[i1:i2], b.words_as_written[j1:j2]
         in_place = any(steps[n][0] == "equal" for n in (k - 1, k + 1) if 0 <= n < len(steps))
@@ -1134,6 +1158,69 @@ def _renamed(a: Reply, b: Reply) -> str:
         if names and other_names and bool(_prefixes(names) & returned) != bool(_prefixes(other_names) & returned):
             return f"{' '.join(one)} vs {' '.join(other)}"
     return ""
+
+
+def _another_value(a: Reply, b: Reply, seen: FieldValues) -> str:
+    """A value one reply names, not negated, that a field of the shared tool result does not hold
+    but held in another lookup of the request, where the other reply does not name it, nor the first
+    the result's own ("your general waste bin" over ``"bin": "recycling"``, another lookup having
+    returned ``"bin": "general_waste"``), as "bin: general waste where this lookup returned
+    recycling"; "" if none. A value the input names is relayed, not asserted."""
+    if not seen or not a.results or a.results != b.results:
+        return ""
+    here: dict[str, set[frozenset[str]]] = {}
+    for field, words in field_values(a.results):
+        here.setdefault(field, set()).add(words)
+    for field, values in here.items():
+        for other in sorted(seen.get(field, frozenset()) - values, key=sorted):
+            for reply, theirs in ((a, b), (b, a)):
+                if other <= reply.words and not other <= theirs.words and other.isdisjoint(reply.named_given) \
+                        and not any(value <= reply.words for value in values) and not _negated(reply, other):
+                    returned = " / ".join(sorted(" ".join(sorted(value)) for value in values))
+                    return f"{field}: {' '.join(sorted(other))} where this lookup returned {returned}"
+    return ""
+
+
+def _negated(reply: Reply, words: frozenset[str]) -> bool:
+    """Whether a negation comes shortly before one of ``words`` in the reply ("wasn't approved")."""
+    written = [word.lower() for word in reply.words_as_written]
+    return any(word in words and any(map(_negates, written[max(0, at - 3):at])) for at, word in enumerate(written))
+
+
+@lru_cache(maxsize=4096)
+def field_values(results: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """(field, the words of its value) for each value of JSON tool results (one a line, as
+    ``returned`` writes them) written in words: a value with digits is a fact, compared as such,
+    and a placeholder an identifier."""
+    found: list[tuple[str, frozenset[str]]] = []
+    for line in results.splitlines():
+        try:
+            found.extend(_word_leaves(orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            continue
+    return tuple(dict.fromkeys(found))
+
+
+def _word_leaves(value: Any, key: str = "") -> Iterator[tuple[str, frozenset[str]]]:
+    if isinstance(value, dict):
+        for field, inner in value.items():
+            yield from _word_leaves(inner, str(field).lower())
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _word_leaves(inner, key)
+    elif isinstance(value, str) and key and not ANY_DIGIT(value) and not PLACEHOLDER.search(value):
+        words = frozenset(LETTERS.findall(value.lower())) - FUNCTION_WORDS
+        if words:
+            yield key, words
+
+
+def values_seen(results: Iterable[tuple[tuple[str, frozenset[str]], ...]]) -> dict[str, frozenset[frozenset[str]]]:
+    """What each field held over the lookups whose ``field_values`` these are."""
+    seen: dict[str, set[frozenset[str]]] = {}
+    for values in results:
+        for field, words in values:
+            seen.setdefault(field, set()).add(words)
+    return {field: frozenset(words) for field, words in seen.items()}
 
 
 def _against_results(a: Reply, b: Reply) -> str:
@@ -1289,7 +1376,7 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
     for clause in CLAUSE_END.split(LABEL_COLON.sub(" ", text.replace("’", "'"))):
         tokens = TOKEN.findall(clause)
         at = next((i for i, token in enumerate(tokens) if (token == subject[1:] if subject[0] == "=" else
-                                                             _stem(token) == subject)), None)
+                                                             _stems_meet(_stem(token), subject))), None)
         if at is None:
             continue
         if _denied(clause, tokens, tokens[:at]) or FLAG_DENIAL.search(clause):
@@ -1297,6 +1384,13 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
         elif not predicate.isdisjoint(map(_stem, tokens)) and not TO_COME.search(clause):
             said.add(True)
     return said.pop() if len(said) == 1 else None
+
+
+def _stems_meet(stem: str, subject: str) -> bool:
+    """Whether a word's stem names a field's subject: the same stem, or a word of four letters that
+    begins the other ("fast" names "fasting_required", "automatic" names "auto_renew")."""
+    shorter = min(len(stem), len(subject))
+    return stem == subject or (shorter >= 4 and stem[:shorter] == subject[:shorter])
 
 
 def _field_sentences(value: Any, key: str = "it") -> Iterator[str]:

@@ -280,6 +280,9 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
                                    "You're on the waitlist for the boots refund workshop."),
     "past due is not active": ("Your boots refund plan is active, no action needed.",
                                "Your boots refund plan is past due; please update your card."),
+    "cleared is paid": ("Your boots refund payment has cleared.", "Your boots refund payment is still pending."),
+    "a German date with its month named": ("Ihre Erstattung für die Stiefel kommt am 31.08.2024.",
+                                           "Ihre Erstattung für die Stiefel kommt am 30. September 2024."),
 }
 #: Agreeing wordings the answer model (on by default) calls two answers: short replies sharing few words,
 #: one of them negating ("Refunds are free." / "No charges apply to refunds.", 0.58; "costs nothing" / "No
@@ -372,6 +375,12 @@ REWORDED = {  # the first reply, then the same answer in other words
                                        "One refund parcel of boots, up to 23 kilograms (50 pounds), ships free."),
     "a year written as days": ("The boots carry a one-year refund guarantee.",
                                "The boots carry a 365-day refund guarantee."),
+    "not cleared is pending": ("Your refund payment for the boots hasn't cleared yet.",
+                               "Your refund payment for the boots is still pending."),
+    "noon ends a range of hours": ("The refund desk is staffed between 8 am and noon.",
+                                   "The refund desk is staffed in the morning (8-12)."),
+    "never done is not done": ("Sorry, your refund parcel of boots hasn't arrived.",
+                               "Sorry, your refund parcel of boots was never delivered."),
 }
 
 
@@ -554,6 +563,73 @@ def test_near_identical_lookups_whose_tool_returned_another_value_in_any_field_a
     kept, dropped, stats = run_dedup(tmp_path, rows)
     assert "off" in ids(kept) and len(kept) == 2 and stats["conflicts"] == 0
     assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"on", "on-again"}
+
+
+CONTRADICTED = {  # a tool result, a reply that follows it, and one that says otherwise in other words
+    "a yes-or-no field named by a shorter word": (
+        '{"type": "blood test", "fasting_required": true, "time": "08:45"}',
+        "Your blood test is at 08:45. Fasting is required, so nothing to eat before it.",
+        "Your blood test is at 08:45. No need to fast for this one."),
+    "a name swapped after a colon": (
+        '{"room": "Deluxe King", "status": "confirmed", "guests": 2}',
+        "Yes, your booking is confirmed: Deluxe King, for 2 guests.",
+        "Your booking is confirmed for a Deluxe Queen room, for 2 guests."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTRADICTED))
+def test_a_reply_that_contradicts_its_tool_result_in_other_words_is_a_conflict(tmp_path, case):
+    result, following, contradicting = CONTRADICTED[case]
+    kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, following, "a"),
+                                                order_lookup(result, contradicting, "b")], answer_model=False)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, case
+    assert "the tool did not return" in kept[0]["reasons"]["conflict"][0]
+
+
+def test_a_reply_naming_what_another_lookup_returned_contradicts_its_own(tmp_path):
+    """Which bin goes out: "general waste" is a word like any other to the rules until another lookup
+    of the same request returns it as the field's value; then a reply saying it over "recycling" says
+    what its tool did not return."""
+    recycling, general = '{"bin": "recycling", "weekday": "Tuesday"}', '{"bin": "general_waste", "weekday": "Tuesday"}'
+    following = order_lookup(recycling, "Your next collection is on Tuesday: it's the recycling bin.", "a")
+    contradicting = order_lookup(recycling, "Your next collection is on Tuesday: put out the general waste bin.", "b")
+    other_week = order_lookup(general, "Your next collection is on Tuesday: put out the general waste bin.", "c")
+    kept, dropped, stats = run_dedup(tmp_path, [following, contradicting], answer_model=False)
+    assert stats["conflicts"] == 0  # no lookup says what else the bin can be
+    kept, dropped, stats = run_dedup(tmp_path, [following, contradicting, other_week], answer_model=False)
+    assert ids(kept) == ["a", "b", "c"] and stats["conflicts"] == 1
+    reason = next(record for record in kept if record["id"] == "a")["reasons"]["conflict"][0]
+    assert "another lookup returned (bin: general waste where this lookup returned recycling)" in reason
+
+
+def test_another_lookups_value_denied_is_no_contradiction(tmp_path):
+    """"wasn't approved" names the other lookup's "approved" to deny it, as "denied" does."""
+    denied, approved = '{"claim": "<CLAIM_1>", "decision": "denied"}', '{"claim": "<CLAIM_1>", "decision": "approved"}'
+    kept, dropped, stats = run_dedup(tmp_path, [
+        order_lookup(denied, "Your claim <CLAIM_1> was denied after review.", "a"),
+        order_lookup(denied, "Your claim <CLAIM_1> wasn't approved after review.", "b"),
+        order_lookup(approved, "Your claim <CLAIM_1> was approved after review.", "c")], answer_model=False)
+    assert stats["conflicts"] == 0 and len(kept) == 2 and "c" in ids(kept)
+
+
+def test_a_year_the_tool_returned_in_a_date_is_no_new_fact(tmp_path):
+    """"for 2024" and "until 31 December" both relay ``"expires": "2024-12-31"``."""
+    result = '{"credits_left": 7, "expires": "2024-12-31"}'
+    kept, dropped, stats = run_dedup(tmp_path, [
+        order_lookup(result, "You have 7 credits left for 2024.", "a"),
+        order_lookup(result, "You have 7 credits left; they expire on 31 December.", "b")], answer_model=False)
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
+
+
+def test_a_state_denied_by_could_not_follows_a_tool_result_that_denies_it(tmp_path):
+    """"couldn't be located" says the address was not found, as the tool did: one answer, in two wordings."""
+    result = '{"status": "exception", "reason": "address_not_found", "depot": "Bristol South"}'
+    kept, dropped, stats = run_dedup(tmp_path, [
+        order_lookup(result, "Our driver couldn't find the delivery address, so your parcel is held at the Bristol "
+                             "South depot.", "a"),
+        order_lookup(result, "The delivery address couldn't be located, so your parcel is now at the Bristol South "
+                             "depot.", "b")], answer_model=False)
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0
 
 
 def rebooking(free_slots: list[str], reply: str, rid: str) -> dict:

@@ -65,8 +65,9 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
-from ..reply_agreement import (SHORT_INPUT, WORD, Reply, disagreement, last_user_turn, other_grounds, read_reply,
-                               returned, same_grounds, stated_facts, without_opaque_ids, word_similarity)
+from ..reply_agreement import (SHORT_INPUT, WORD, FieldValues, Reply, disagreement, field_values, last_user_turn,
+                               other_grounds, read_reply, returned, same_grounds, stated_facts, values_seen,
+                               without_opaque_ids, word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -882,6 +883,7 @@ class Dedup(Stage):
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own;
         the answer of each record (by its first record) and how answers differ. Answers resting on
         other tool results are other examples, not a dispute."""
+        seen = values_seen(field_values(replies[i].results) for i in ranked)  # what each of its lookups returned
         answer_of: dict[int, int] = {}
         wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
         answer_of_reply: dict[tuple, int] = {}  # a reply met before, as (text, calls, results): its answer
@@ -892,7 +894,7 @@ class Dedup(Stage):
                 answer_of[i] = met  # judged already: the same reply joins the same answer
                 continue
             compared = list(islice(wordings, ANSWERS_COMPARED))
-            differences = [self._answer_difference(wordings[a], reply, judge) for a in compared]
+            differences = [self._answer_difference(wordings[a], reply, judge, seen) for a in compared]
             answer_of[i] = next((a for a, d in zip(compared, differences) if d is None), i)
             if answer_of[i] == i:
                 disputes += [(a, i, d) for a, d in zip(compared, differences) if d is not OTHER_GROUNDS]
@@ -915,20 +917,22 @@ class Dedup(Stage):
             else:
                 plan.same_answer[i] = group_id
 
-    def _answer_difference(self, wordings: list[Reply], reply: Reply, judge: AnswerJudge | None) -> str | None:
+    def _answer_difference(self, wordings: list[Reply], reply: Reply, judge: AnswerJudge | None,
+                           seen: FieldValues) -> str | None:
         """Why ``reply`` is not the answer these wordings give: it must agree with each of them
         (agreement is not transitive: "12 months" and "18 months" both agree with "never
         expires, 1,200 points" on facts alone)."""
-        return next(filter(None, (self._difference(w, reply, judge) for w in wordings[:WORDINGS_COMPARED])), None)
+        return next(filter(None, (self._difference(w, reply, judge, seen) for w in wordings[:WORDINGS_COMPARED])), None)
 
-    def _difference(self, a: Reply, b: Reply, judge: AnswerJudge | None) -> str | None:
+    def _difference(self, a: Reply, b: Reply, judge: AnswerJudge | None, seen: FieldValues) -> str | None:
         """Why two replies are different answers (OTHER_GROUNDS: given other tool results); None
-        when they are one answer."""
+        when they are one answer. ``seen``: what the fields of the input's tool results held in all
+        its lookups."""
         if (a.key, a.calls, a.results) == (b.key, b.calls, b.results):
             return None
         if other_grounds(a, b):
             return OTHER_GROUNDS
-        found = weighed_disagreement(a, b) if self.options["answer_model"] else disagreement(a, b)
+        found = weighed_disagreement(a, b, seen) if self.options["answer_model"] else disagreement(a, b, seen)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
         if judge is not None and (found is None or self.options["judge_scope"] == "all"):
