@@ -431,10 +431,11 @@ def _lookalike(rng: random.Random, number: int, by_intent: dict[str, list[dict]]
     return _group("distinct_lookalike", number, records, "distinct")
 
 
-def score_cases(groups: list[dict], options: dict,
-                cache: Path | None = None) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+def score_cases(groups: list[dict], options: dict, cache: Path | None = None
+                ) -> tuple[dict[str, dict[str, float]], dict[str, Any], dict[str, tuple[int, int]]]:
     """Run every group's records through one dedup with ``options``; score each kind's labeled pairs.
-    Returns the scores and the stage's stats."""
+    Returns the scores, the stage's stats and, for the sets whose conflicts say what differs, the
+    conflicts found and labeled of each kind of difference."""
     with tempfile.TemporaryDirectory() as folder:
         source, kept_path = Path(folder) / "in.jsonl", Path(folder) / "kept.jsonl"
         with open(source, "wb") as handle:
@@ -459,7 +460,24 @@ def score_cases(groups: list[dict], options: dict,
                         "conflict recall, numbers differ": _conflict_recall(pairs, differ, True),
                         "conflict recall, same numbers": _conflict_recall(pairs, differ, False),
                         "merged_across": _merged_across(outcome, members, group_of)}
-    return scores, done.results[1].stats
+    return scores, done.results[1].stats, _found_by_difference(groups, outcome)
+
+
+#: what a labeled conflict's replies differ in (``categories``, labeled by reading the pair): the
+#: issue asks a conflict rate near one where an amount, a date, a yes or no or a tool call changed
+DIFFERENCES = ("amount", "date_time", "yes_no", "tool_call", "other")
+
+
+def _found_by_difference(groups: list[dict], outcome: dict[str, dict]) -> dict[str, tuple[int, int]]:
+    """(conflicts found, conflicts labeled) for each kind of difference; a pair of several counts in each."""
+    found = {difference: [0, 0] for difference in DIFFERENCES}
+    for group in groups:
+        for pair in group["pairs"]:
+            guess = _predicted(outcome, _record_id(group, pair["a"]), _record_id(group, pair["b"]))
+            for difference in pair.get("categories", ()) if pair["label"] == "conflict" else ():
+                found[difference][0] += guess == "conflict"
+                found[difference][1] += 1
+    return {difference: (hits, total) for difference, (hits, total) in found.items() if total}
 
 
 def _reply_numbers(messages: list[dict]) -> frozenset[str]:
@@ -514,7 +532,7 @@ def report_cases(groups: list[dict], source: str, judge: dict[str, Any] | None =
                  cache: Path | None = None, rules: bool = False) -> None:
     started = time.perf_counter()
     options = {"judge": judge, "judge_scope": scope} if judge else {}
-    scores, stats = score_cases(groups, {**options, "answer_model": False} if rules else options, cache)
+    scores, stats, by_difference = score_cases(groups, {**options, "answer_model": False} if rules else options, cache)
     how = f"with a judge ({judge['model']}, scope {scope})" if judge else "default options"
     how += ", the rules alone (answer_model false)" if rules else ""
     print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
@@ -532,6 +550,12 @@ def report_cases(groups: list[dict], source: str, judge: dict[str, Any] | None =
         cells = " | ".join("-" if row[c] != row[c] else f"{row[c]:.2f}" for c in columns)
         print(f"| {kind} | {row['pairs']} | {cells} | {row['merged_across']} |")
     print()
+    if by_difference:
+        print("conflicts found, by what the replies differ in (a pair differing in several counts in each)\n")
+        print("| differ in | conflicts | found | recall |\n|---|---:|---:|---:|")
+        for difference, (hits, total) in by_difference.items():
+            print(f"| {difference} | {total} | {hits} | {hits / total:.2f} |")
+        print()
 
 
 def main() -> None:
