@@ -470,12 +470,14 @@ DIFFERENCES = ("amount", "date_time", "yes_no", "tool_call", "other")
 
 def _found_by_difference(groups: list[dict], outcome: dict[str, dict]) -> dict[str, tuple[int, int]]:
     """(conflicts found, conflicts labeled) for each kind of difference; a pair of several counts in each."""
-    found = {difference: [0, 0] for difference in DIFFERENCES}
+    found: dict[str, list[int]] = {difference: [0, 0] for difference in DIFFERENCES}
     for group in groups:
         for pair in group["pairs"]:
-            guess = _predicted(outcome, _record_id(group, pair["a"]), _record_id(group, pair["b"]))
-            for difference in pair.get("categories", ()) if pair["label"] == "conflict" else ():
-                found[difference][0] += guess == "conflict"
+            if pair["label"] != "conflict" or not pair.get("categories"):
+                continue
+            hit = _predicted(outcome, _record_id(group, pair["a"]), _record_id(group, pair["b"])) == "conflict"
+            for difference in pair["categories"]:
+                found.setdefault(difference, [0, 0])[0] += hit
                 found[difference][1] += 1
     return {difference: (hits, total) for difference, (hits, total) in found.items() if total}
 

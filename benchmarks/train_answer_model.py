@@ -34,7 +34,7 @@ import orjson
 from _common import print_table
 
 from dataprep.answer_model import EVEN, WEIGHTS_FILE, pair_features, probability
-from dataprep.reply_agreement import DECIDED_OTHERWISE, field_values, findings, read_reply, same_grounds, values_seen
+from dataprep.reply_agreement import DECIDED_OTHERWISE, findings, read_reply, same_grounds, values_seen
 
 LABELED = Path(__file__).resolve().parent / "labeled" / "dedup"
 #: every labeled dedup set written before the model: those read while the rules were written, then (round
@@ -62,7 +62,7 @@ def pairs(names: tuple[str, ...] = TRAINING_SETS) -> list[Pair]:
         for line in (LABELED / f"{name}.jsonl").read_bytes().splitlines():
             group = orjson.loads(line)
             replies = {record["key"]: read_reply(record["messages"]) for record in group["records"]}
-            seen = values_seen(field_values(reply.results) for reply in replies.values())  # as the stage's: one input
+            seen = values_seen(reply.values for reply in replies.values())  # as the stage's: one input
             for pair in group["pairs"]:
                 a, b = replies[pair["a"]], replies[pair["b"]]
                 if pair["label"] not in ("duplicate", "conflict") or not same_grounds(a, b) or \

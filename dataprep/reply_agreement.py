@@ -389,6 +389,12 @@ class Reply:
         return FactSets.of(self)
 
     @cached_property
+    def values(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """What its tool results hold in words (``field_values``), read once however many replies
+        it is compared with."""
+        return field_values(self.results)
+
+    @cached_property
     def negations(self) -> int:
         """How many of its words negate ("not", "can't", "never"): worked out once per reply."""
         return sum(_negates(word.lower()) for word in self.words_as_written)
@@ -512,9 +518,9 @@ def _asked(turn: str) -> str:
 DECIDED_OTHERWISE = "opposite decisions"
 
 
-#: what each field of a request's tool results held, in words, over its lookups (``field_values``):
-#: {"bin": {{"recycling"}, {"general", "waste"}}}
-FieldValues = Mapping[str, frozenset[frozenset[str]]]
+#: what each field of a request's tool results held, in words, over its lookups (``values_seen``):
+#: {"bin": {("recycling",), ("general", "waste")}}
+FieldValues = Mapping[str, frozenset[tuple[str, ...]]]
 NO_VALUES: FieldValues = {}
 
 
@@ -1161,38 +1167,42 @@ def _renamed(a: Reply, b: Reply) -> str:
 
 
 def _another_value(a: Reply, b: Reply, seen: FieldValues) -> str:
-    """A value one reply names, not negated, that a field of the shared tool result does not hold
-    but held in another lookup of the request, where the other reply does not name it, nor the first
-    the result's own ("your general waste bin" over ``"bin": "recycling"``, another lookup having
-    returned ``"bin": "general_waste"``), as "bin: general waste where this lookup returned
+    """A value one reply names, not denied just before, that a field of the shared tool result does
+    not hold but held in another lookup of the request, where the other reply does not name it, nor
+    the first the result's own ("your general waste bin" over ``"bin": "recycling"``, another lookup
+    having returned ``"bin": "general_waste"``), as "bin: general waste where this lookup returned
     recycling"; "" if none. A value the input names is relayed, not asserted."""
     if not seen or not a.results or a.results != b.results:
         return ""
-    here: dict[str, set[frozenset[str]]] = {}
-    for field, words in field_values(a.results):
-        here.setdefault(field, set()).add(words)
-    for field, values in here.items():
-        for other in sorted(seen.get(field, frozenset()) - values, key=sorted):
+    for field, values in values_seen([a.values]).items():
+        for other in sorted(seen.get(field, frozenset()) - values):
             for reply, theirs in ((a, b), (b, a)):
-                if other <= reply.words and not other <= theirs.words and other.isdisjoint(reply.named_given) \
-                        and not any(value <= reply.words for value in values) and not _negated(reply, other):
-                    returned = " / ".join(sorted(" ".join(sorted(value)) for value in values))
-                    return f"{field}: {' '.join(sorted(other))} where this lookup returned {returned}"
+                if reply.words.issuperset(other) and not theirs.words.issuperset(other) \
+                        and reply.named_given.isdisjoint(other) and not _negated(reply, other) \
+                        and not any(reply.words.issuperset(value) for value in values):
+                    returned = " / ".join(" ".join(value) for value in sorted(values))
+                    return f"{field}: {' '.join(other)} where this lookup returned {returned}"
     return ""
 
 
-def _negated(reply: Reply, words: frozenset[str]) -> bool:
-    """Whether a negation comes shortly before one of ``words`` in the reply ("wasn't approved")."""
+def _negated(reply: Reply, words: tuple[str, ...]) -> bool:
+    """Whether a negation comes in the three words before one of ``words`` ("wasn't approved")."""
     written = [word.lower() for word in reply.words_as_written]
     return any(word in words and any(map(_negates, written[max(0, at - 3):at])) for at, word in enumerate(written))
 
 
-@lru_cache(maxsize=4096)
-def field_values(results: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    """(field, the words of its value) for each value of JSON tool results (one a line, as
-    ``returned`` writes them) written in words: a value with digits is a fact, compared as such,
-    and a placeholder an identifier."""
-    found: list[tuple[str, frozenset[str]]] = []
+#: a field that took more values than this over one input's lookups holds free text, not a state
+FIELD_VALUES_KEPT = 20
+NORMALIZED_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_]*>")  # "<ORDER_1>" as ``returned`` writes it
+
+
+def field_values(results: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(field, the words of its value, in order) for each value of JSON tool results (one a line, as
+    ``returned`` writes them) written in words, those that say something of three letters or more;
+    a field inside another is named by its path ("appointment.status"). A value with digits is a
+    fact, compared as such, a placeholder an identifier, and a letter ("M", "B") would be met in
+    every "I'm" and "I'd"."""
+    found: list[tuple[str, tuple[str, ...]]] = []
     for line in results.splitlines():
         try:
             found.extend(_word_leaves(orjson.loads(line)))
@@ -1201,26 +1211,28 @@ def field_values(results: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _word_leaves(value: Any, key: str = "") -> Iterator[tuple[str, frozenset[str]]]:
+def _word_leaves(value: Any, path: str = "") -> Iterator[tuple[str, tuple[str, ...]]]:
     if isinstance(value, dict):
         for field, inner in value.items():
-            yield from _word_leaves(inner, str(field).lower())
+            yield from _word_leaves(inner, f"{path}.{field}" if path else field)
     elif isinstance(value, list):
         for inner in value:
-            yield from _word_leaves(inner, key)
-    elif isinstance(value, str) and key and not ANY_DIGIT(value) and not PLACEHOLDER.search(value):
-        words = frozenset(LETTERS.findall(value.lower())) - FUNCTION_WORDS
-        if words:
-            yield key, words
+            yield from _word_leaves(inner, path)
+    elif isinstance(value, str) and path and not ANY_DIGIT(value) and not NORMALIZED_PLACEHOLDER.search(value):
+        words = tuple(dict.fromkeys(LETTERS.findall(value)))
+        named = [word for word in words if word not in FUNCTION_WORDS]
+        if named and min(map(len, named)) >= 3:
+            yield path, words
 
 
-def values_seen(results: Iterable[tuple[tuple[str, frozenset[str]], ...]]) -> dict[str, frozenset[frozenset[str]]]:
-    """What each field held over the lookups whose ``field_values`` these are."""
-    seen: dict[str, set[frozenset[str]]] = {}
-    for values in results:
+def values_seen(lookups: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> dict[str, frozenset[tuple[str, ...]]]:
+    """What each field held over these lookups (each a reply's ``values``), but the fields that held
+    more than FIELD_VALUES_KEPT values."""
+    seen: dict[str, set[tuple[str, ...]]] = {}
+    for values in lookups:
         for field, words in values:
             seen.setdefault(field, set()).add(words)
-    return {field: frozenset(words) for field, words in seen.items()}
+    return {field: frozenset(words) for field, words in seen.items() if len(words) <= FIELD_VALUES_KEPT}
 
 
 def _against_results(a: Reply, b: Reply) -> str:
@@ -1387,10 +1399,10 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
 
 
 def _stems_meet(stem: str, subject: str) -> bool:
-    """Whether a word's stem names a field's subject: the same stem, or a word of four letters that
-    begins the other ("fast" names "fasting_required", "automatic" names "auto_renew")."""
-    shorter = min(len(stem), len(subject))
-    return stem == subject or (shorter >= 4 and stem[:shorter] == subject[:shorter])
+    """Whether a word's stem names a field's subject: the same stem, or a whole word of four letters
+    that begins it ("fast" names "fasting_required"); a longer word never names a shorter subject
+    ("autopay" is not "auto_renew")."""
+    return stem == subject or (4 <= len(stem) < len(subject) and subject.startswith(stem))
 
 
 def _field_sentences(value: Any, key: str = "it") -> Iterator[str]:

@@ -565,25 +565,36 @@ def test_near_identical_lookups_whose_tool_returned_another_value_in_any_field_a
     assert {dropped[0]["id"], dropped[0]["disposition"]["keeper_id"]} == {"on", "on-again"}
 
 
-CONTRADICTED = {  # a tool result, a reply that follows it, and one that says otherwise in other words
+CONTRADICTED = {  # a tool result, a reply that follows it, one that says otherwise in other words, the reason
     "a yes-or-no field named by a shorter word": (
         '{"type": "blood test", "fasting_required": true, "time": "08:45"}',
         "Your blood test is at 08:45. Fasting is required, so nothing to eat before it.",
-        "Your blood test is at 08:45. No need to fast for this one."),
+        "Your blood test is at 08:45. No need to fast for this one.", "says what the tool did not return (fasti"),
     "a name swapped after a colon": (
         '{"room": "Deluxe King", "status": "confirmed", "guests": 2}',
         "Yes, your booking is confirmed: Deluxe King, for 2 guests.",
-        "Your booking is confirmed for a Deluxe Queen room, for 2 guests."),
+        "Your booking is confirmed for a Deluxe Queen room, for 2 guests.",
+        "a name the tool did not return (Queen room vs King)"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(CONTRADICTED))
 def test_a_reply_that_contradicts_its_tool_result_in_other_words_is_a_conflict(tmp_path, case):
-    result, following, contradicting = CONTRADICTED[case]
+    result, following, contradicting, reason = CONTRADICTED[case]
     kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, following, "a"),
                                                 order_lookup(result, contradicting, "b")], answer_model=False)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, case
-    assert "the tool did not return" in kept[0]["reasons"]["conflict"][0]
+    assert reason in kept[0]["reasons"]["conflict"][0]
+
+
+def test_a_longer_word_does_not_name_a_shorter_field(tmp_path):
+    """"autopay" begins as "auto_renew" does, and says nothing of it."""
+    result = '{"plan": "Pro", "auto_renew": true}'
+    kept, dropped, stats = run_dedup(tmp_path, [
+        order_lookup(result, "Your Pro plan renews on its own.", "a"),
+        order_lookup(result, "Your Pro plan renews on its own. Autopay is off, so you pay each invoice.", "b")],
+        answer_model=False)
+    assert stats["conflicts"] == 0
 
 
 def test_a_reply_naming_what_another_lookup_returned_contradicts_its_own(tmp_path):
@@ -602,14 +613,25 @@ def test_a_reply_naming_what_another_lookup_returned_contradicts_its_own(tmp_pat
     assert "another lookup returned (bin: general waste where this lookup returned recycling)" in reason
 
 
-def test_another_lookups_value_denied_is_no_contradiction(tmp_path):
-    """"wasn't approved" names the other lookup's "approved" to deny it, as "denied" does."""
-    denied, approved = '{"claim": "<CLAIM_1>", "decision": "denied"}', '{"claim": "<CLAIM_1>", "decision": "approved"}'
-    kept, dropped, stats = run_dedup(tmp_path, [
-        order_lookup(denied, "Your claim <CLAIM_1> was denied after review.", "a"),
-        order_lookup(denied, "Your claim <CLAIM_1> wasn't approved after review.", "b"),
-        order_lookup(approved, "Your claim <CLAIM_1> was approved after review.", "c")], answer_model=False)
-    assert stats["conflicts"] == 0 and len(kept) == 2 and "c" in ids(kept)
+NOT_ANOTHER_VALUE = {  # this lookup's result, another lookup's, two replies over this one, the other's reply
+    "a value denied": ('{"claim": "<CLAIM_1>", "decision": "denied"}', '{"claim": "<CLAIM_1>", "decision": "approved"}',
+                       "Your claim <CLAIM_1> was denied after review.",
+                       "Your claim <CLAIM_1> wasn't approved after review.",
+                       "Your claim <CLAIM_1> was approved after review."),
+    "a one-letter value, met in a contraction": ('{"item": "<ITEM_1>", "size": "L"}', '{"item": "<ITEM_1>", "size": "M"}',
+                                                 "Your order has shipped.", "I'm happy to help: your order has shipped.",
+                                                 "I'm happy to help: your order has shipped."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_ANOTHER_VALUE))
+def test_another_lookups_value_that_is_not_asserted_is_no_contradiction(tmp_path, case):
+    """"wasn't approved" names the other lookup's "approved" to deny it, as "denied" does; another lookup's
+    size "M" is not the "m" of "I'm"."""
+    result, other_result, first, second, other_reply = NOT_ANOTHER_VALUE[case]
+    kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, first, "a"), order_lookup(result, second, "b"),
+                                                order_lookup(other_result, other_reply, "c")], answer_model=False)
+    assert stats["conflicts"] == 0 and len(kept) == 2 and "c" in ids(kept), case
 
 
 def test_a_year_the_tool_returned_in_a_date_is_no_new_fact(tmp_path):

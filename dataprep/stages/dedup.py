@@ -65,9 +65,9 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
-from ..reply_agreement import (SHORT_INPUT, WORD, FieldValues, Reply, disagreement, field_values, last_user_turn,
-                               other_grounds, read_reply, returned, same_grounds, stated_facts, values_seen,
-                               without_opaque_ids, word_similarity)
+from ..reply_agreement import (SHORT_INPUT, WORD, FieldValues, Reply, disagreement, last_user_turn, other_grounds,
+                               read_reply, returned, same_grounds, stated_facts, values_seen, without_opaque_ids,
+                               word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -883,7 +883,7 @@ class Dedup(Stage):
         """Best ranked first, each reply joins the first answer it agrees with, or starts its own;
         the answer of each record (by its first record) and how answers differ. Answers resting on
         other tool results are other examples, not a dispute."""
-        seen = values_seen(field_values(replies[i].results) for i in ranked)  # what each of its lookups returned
+        seen = values_seen(replies[i].values for i in ranked)  # what each of its lookups returned
         answer_of: dict[int, int] = {}
         wordings: dict[int, list[Reply]] = {}  # the distinct replies of each answer, by its first record
         answer_of_reply: dict[tuple, int] = {}  # a reply met before, as (text, calls, results): its answer
