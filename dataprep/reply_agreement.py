@@ -1196,6 +1196,7 @@ FIELD_VALUES_KEPT = 20
 NORMALIZED_PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_]*>")  # "<ORDER_1>" as ``returned`` writes it
 
 
+@lru_cache(maxsize=4096)  # replies over one lookup share its values
 def field_values(results: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """(field, the words of its value, in order) for each value of JSON tool results (one a line, as
     ``returned`` writes them) written in words, those that say something of three letters or more;
