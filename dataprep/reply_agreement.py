@@ -389,6 +389,11 @@ class Reply:
         return FactSets.of(self)
 
     @cached_property
+    def given_years(self) -> frozenset:
+        """The years of its input's dates, read as numbers (``_years_read_as_numbers``), worked out once."""
+        return _years_read_as_numbers(self.given)
+
+    @cached_property
     def values(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """What its tool results hold in words (``field_values``), read once however many replies
         it is compared with."""
@@ -592,10 +597,9 @@ def _facts_missing_from(reply: Reply, other: Reply, with_input: bool = False) ->
     amount of money must be read the same, by an amount of money ("$10" is not the "10" of "7–10
     days"), and so must anything held by the input alone (a JSON date's "09" is no "December 9");
     a date's year must not differ from the other's ("November 30, 2025" / "November 30, 2026")."""
-    given = reply.given if with_input else frozenset()
+    given, given_years = (reply.given, reply.given_years) if with_input else (frozenset(), frozenset())
     theirs = other.fact_sets
-    held, money_held = other.stated | given, theirs.money | given
-    held |= {("number", number_key(value[0])) for kind, value in held if kind == "dated"}  # "2024" of a date
+    held, money_held = other.stated | theirs.years | given | given_years, theirs.money | given
     return [written for written, readings in reply.facts
             if (not readings & (money_held if CURRENCY.search(written) else held)
                 or _other_year(readings, held, theirs)) and not _numerals_held(written, readings, other, theirs)]
@@ -609,13 +613,20 @@ class FactSets(NamedTuple):
     days: frozenset[int]  # the days of the month of its dates
     dated: frozenset[tuple[int, int]]  # (month, day) of its dates with a year
     times: frozenset[int]  # the minutes past midnight its times may mean
+    years: frozenset  # the years of its dates, read as numbers: "2024" is held by "December 31, 2024"
 
     @classmethod
     def of(cls, reply: Reply) -> "FactSets":
         return cls(_all_readings(tuple(fact for fact in reply.facts if CURRENCY.search(fact[0]))),
                    frozenset(value[1] for kind, value in reply.stated if kind == "date"),
                    frozenset(value[1:] for kind, value in reply.stated if kind == "dated"),
-                   frozenset().union(*(_clock_times(written, readings) for written, readings in reply.facts)))
+                   frozenset().union(*(_clock_times(written, readings) for written, readings in reply.facts)),
+                   _years_read_as_numbers(reply.stated))
+
+
+def _years_read_as_numbers(readings: frozenset) -> frozenset:
+    """("number", the year) of each dated reading."""
+    return frozenset(("number", number_key(value[0])) for kind, value in readings if kind == "dated")
 
 
 def _numerals_held(written: str, readings: frozenset, other: Reply, theirs: FactSets) -> bool:
