@@ -47,6 +47,7 @@ ways are two answers unless it reads them as one.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -178,7 +179,7 @@ ALTERNATIVES = {
     "progress": {"preparing": r"(?:being\s+)?prepar(?:ing|ed)|being\s+packed|(?:se\s+está\s+)?preparando"
                               r"|en\s+(?:el\s+)?almacén|en\s+préparation|em\s+(?:preparação|separação)",
                  "on its way": r"shipped|dispatched|on\s+(?:its|the|their)\s+way|in\s+transit|out\s+for\s+delivery"
-                               r"|picked\s+up|en\s+(?:camino|reparto|route)|a\s+caminho|unterwegs",
+                               r"|picked\s+up|en\s+(?:camino|reparto|route)|a\s+caminho|unterwegs|versendet|verschickt",
                  "delivered": r"delivered|entregad[oa]|entregue|livrée?|zugestellt"},
     "status": {"pending": r"under\s+review|being\s+(?:reviewed|processed)|in\s+review|in\s+progress|pending"
                           r"|awaiting\s+(?:a\s+|your\s+)?(?:decision|review|payment|approval)"
@@ -188,16 +189,28 @@ ALTERNATIVES = {
                "approved": r"approved|aprobad[oa]|aprovad[oa]|approuvée?|genehmigt|bewilligt|approvat[oa]",
                "rejected": r"rejected|denied|declined|failed|unsuccessful|rechazad[oa]|rejeitad[oa]|refusée?|abgelehnt"
                            r"|respint[oa]",
-               "completed": r"completed|is\s+complete|resolved|ausgeführt|abgeschlossen|erledigt|effectuée?"
+               "completed": r"completed|is\s+complete|succeeded|resolved|ausgeführt|abgeschlossen|erledigt|effectuée?"
                             r"|realizad[oa]|completad[oa]|concluíd[oa]",
                "paid": r"(?:been\s+|is\s+|was\s+)paid(?!\s+out)|payment\s+(?:was\s+|has\s+been\s+)?received"
-                       r"|pagad[ao]|(?:está|foi)\s+paga|payée?|bezahlt",
+                       r"|pagad[ao]|(?:está|foi)\s+paga|payée?|versée?|(?<=is\s)verse|bezahlt",
                "unpaid": r"unpaid|overdue|past\s+due|em\s+aberto|impagad[ao]|impayée?|unbezahlt",
                "cancelled": r"cancell?ed", "suspended": r"suspended",
                "banned": r"permanent(?:ly)?\s+ban(?:ned)?|banned\s+(?:permanently|for\s+good)",
                "delayed": r"delayed|running\s+late|verspätet|retardée?|en\s+retard|retrasad[oa]|atrasad[oa]"
                           r"|in\s+ritardo",
-               "on time": r"on\s+time|on\s+schedule|pünktlich|à\s+l['’]heure|puntual|no\s+horário|in\s+orario"},
+               "on time": r"on\s+time|on\s+schedule|pünktlich|à\s+l['’]heure|puntual|no\s+horário|in\s+orario",
+               "ready": r"ready\s+(?:to\s+(?:collect|pick\s*up)|for\s+(?:collection|pick-?up))|listo\s+para\s+recoger"
+                        r"|abholbereit|prêt\s+à\s+(?:être\s+)?retir(?:er|é)"},
+    # whether an account, a card or a membership can be used
+    "standing": {"frozen": r"on\s+(?:a\s+)?freeze|(?:is|are|was|been|remains?|stays?)\s+(?:still\s+|now\s+)?frozen",
+                 "active": r"(?:is|are|remains?|stays?)\s+(?:still\s+|now\s+|currently\s+)?active"},
+    # what kind of outage it is
+    "outage": {"planned": r"(?:planned|scheduled)\s+(?:maintenance|(?:engineering\s+|network\s+)?works?|outage|power\s+cut"
+                          r"|shutdown|interruption)",
+               "unplanned": r"unplanned\s+\w+|unexpected\s+(?:fault|outage|power\s+cut|interruption)"
+                            r"|emergency\s+(?:repair|work)s?"},
+    # how a card or a letter is sent
+    "sent by": {"post": r"standard\s+(?:post|mail)|first[\s-]class\s+(?:post|mail)", "courier": r"courier"},
     "balance": {"credit": r"in\s+credit|credit\s+balance|credit\s+of", "owed": r"you\s+owe|amount\s+due|balance\s+due"},
     "place": {"enrolled": r"(?:are|is|were|was|been|['’]re)\s+(?:now\s+|already\s+)?(?:enrolled|registered)",
               "waitlisted": r"(?:on|in)\s+(?:the|a)\s+wait(?:ing)?[\s-]?list|wait[\s-]?listed"},
@@ -225,7 +238,11 @@ ALTERNATIVES = {
                 r"(?:credit\s+|debit\s+|bank\s+)?card|bank\s+account|bank\s+transfer",
         "credit": r"vouchers?|store\s+credit|account\s+credit|(?:travel|wallet|app)\s+credit",
         "cash": r"cash",
+        "cheque": r"cheques?",
     },
+    # where a parcel was left
+    "left at": {"neighbour": r"neighbou?rs?", "safe place": r"safe\s+place|porch|front\s+door|doorstep",
+                "pickup point": r"locker|parcel\s+(?:shop|point)|pick-?up\s+point|collection\s+point"},
 }
 CHOICE = re.compile("|".join(rf"\b(?P<{slot.replace(' ', '_')}__{option.replace(' ', '_')}>{pattern})\b"
                              for slot, options in ALTERNATIVES.items() for option, pattern in options.items()), re.I)
@@ -298,7 +315,7 @@ HYPOTHETICAL = re.compile(r"\b(?:if|unless|once|in\s+case)\b", re.I)
 RESTRICTED = re.compile(r"(?i)\b(?:only|solo|sólo|somente|apenas|nur|seulement|uniquement)\b"
                         r"(?!\s+(?:if|when|si|cuando|wenn|quando|pay|pays|be\s+charged|cost|costs|charge)\b)")
 #: a question about what is needed, where a restriction says yes ("do I need a referral?")
-REQUIREMENT = re.compile(r"(?i)\b(?:need|needed|require[sd]?|required|must|have\s+to|necesito|brauche)\b")
+REQUIREMENT = re.compile(r"(?i)\b(?:needs?|needed|require[sd]?|required|must|ha(?:ve|s)\s+to|necesito|brauche)\b")
 #: a condition inside a sentence, up to its comma: "as long as you haven't finished 30%" says
 #: when, not whether ("if it isn't used, you can return it")
 CONDITION = re.compile(r"\b(?:if|unless|as\s+long\s+as|provided|once|until|before|when|whenever|because|since)\b"
@@ -322,7 +339,8 @@ FUNCTION_WORDS = frozenset(
       "per della delle una che sono può".split())
 STEM = 5  # words compared by their first five letters: return, returned, returns; expire, expiry
 #: the slots of ``ALTERNATIVES`` that say where things stand, which a tool result can contradict
-STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to"})
+STANDING_SLOTS = frozenset({"status", "progress", "tier", "balance", "refund to", "left at", "outage", "sent by",
+                            "standing"})
 OTHER_WAY = {"yes": "no", "no": "yes"}
 FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")  # "appeal_allowed", "isActive"; not "maria@example.com"
 KEY_WORD = re.compile(r"[a-z]+\d*|\d+[a-z]+")  # the words of a field's name: "appeal_allowed", "isActive"
@@ -332,14 +350,43 @@ ID_STEMS = frozenset("id ids numbe no code zip phone year ref refer".split())
 AMOUNT_TEXT = re.compile(r"[$€£]?\s?-?\d{1,3}(?:[,.\u00a0]\d{3})*(?:[.,]\d{1,2})?")
 #: words that deny a yes-or-no field on their own: "autopay is off", "an actual reading rather than an estimate"
 FLAG_DENIAL = re.compile(r"(?<![\w-])(?:off|disabled|deactivated|inactive|unchanged|none|nothing|rather\s+than"
-                         r"|instead\s+of)(?![\w-])")
+                         r"|instead\s+of|prohibited|forbidden|excluded)(?![\w-])")
+#: a charge denied: "no cost", "non ha costi", "sans frais", "ohne Gebühr", "costs nothing"
+COST_DENIED = re.compile(r"(?i)\b(?:no|not|non|sans|sin|sem|ohne|keine?[nm]?|nessun[oa]?|zero)\s+(?:\w+\s+)?"
+                         r"(?:costs?|costi|costo|custos?|charges?|fees?|frais|kosten|geb[üu]hr(?:en)?|cargos?|"
+                         r"tasas?|comisi[oó]n(?:es)?)\b|\b(?:costs?\s+nothing|nothing\s+to\s+pay|free\s+of\s+charge)\b")
+REQUIRED = "requi"  # "required" as _stem writes it
+COST_STEMS = frozenset("fee charg cost price surch".split())  # as _stem writes them
 #: a state still to come says nothing of where things stand now ("we'll assign a courier shortly")
 TO_COME = re.compile(r"(?i)\b(?:will|going\s+to|shortly|soon|once)\b|\w['’]ll\b")
+#: how far an order has come, said of the future: "it'll be on its way", "soll zugestellt werden"
+TO_COME_ANY_LANGUAGE = re.compile(rf"{TO_COME.pattern}|\b(?:wird|werden|soll|sollte|voraussichtlich|será|serão|sera"
+                                  r"|seront|sarà|verrà|va\s+a|vai|zal|wordt)\b", re.I)
+#: a tool result's list of what is still needed: "documents_missing", "outstanding_items"
+MISSING_FIELD = re.compile(r"(?i)missing|outstanding|still_needed")
+#: nothing left to send, said several ways: "we have everything we need", "all documents received"
+NOTHING_MISSING = re.compile(
+    r"\b(?:(?:have|has|got|received)\s+(?:all\s+(?:the\s+)?(?:\w+\s+)?(?:documents|paperwork|forms|docs)"
+    r"|everything\s+(?:we|i|it|they)\s+needs?)\b"
+    r"|all\s+(?:the\s+)?(?:\w+\s+){0,2}(?:documents|paperwork|forms|docs)\s+(?:\w+\s+){0,3}(?:received|in|complete)\b"
+    r"|nothing\s+(?:more|else|further)\s+(?:\w+\s+){0,3}(?:send|provide|submit|upload)"
+    r"|no\s+(?:more\s+|further\s+|other\s+)?(?:documents|paperwork|forms)\s+(?:\w+\s+){0,2}(?:needed|required|missing))")
+#: what a list of missing items holds when nothing is missing
+NOTHING_LISTED = frozenset({"", "none", "n a", "na", "nothing", "null"})
+#: a requirement, and a thing said to be needed or not: "no signature is needed"
+NEEDS = re.compile(r"\b(?:needs?|needed|must|ha(?:ve|s)\s+to|requires?|required)\b")
+NEEDED_WITHIN = 6
+NEEDED_THING = re.compile(r"\b(?P<amount>no|any)\s+(?P<thing>[a-z]+)(?:\s+[a-z]+)?\s+(?:is|are|will\s+be)\s+"
+                          r"(?:needed|required|necessary)\b")
+#: a thing offered is not a thing held: "you can add a winter sports extension"
+OFFERED = re.compile(r"(?i)\b(?:add|adding|buy|purchase|upgrade|extension|add-on|opt\s+in|sign\s+up)\b")
 LABEL_COLON = re.compile(r"(?<=\w):(?=\s)")  # "autopay: not enabled" is one clause
 #: states a tool result holds that a reply says in too many ways to read ("you're all set", "we
 #: have a table"): read in results only, so that a reply saying "pending" or "fully booked" over
 #: them contradicts them
-RESULT_OPTIONS = {("status", "confirmed"): re.compile(r"\bstatus is confirmed\b")}
+RESULT_OPTIONS = {("status", "confirmed"): re.compile(r"\bstatus is confirmed\b"),
+                  ("outage", "planned"): re.compile(r"\btype is planned\b"),
+                  ("outage", "unplanned"): re.compile(r"\btype is unplanned\b")}
 RESULT_DECISIONS = {("availability", "yes"): re.compile(r"\bit is available\b")}
 #: a named thing of a kind an answer picks one of: a plan, a tier, the team or office that handles it
 NAMED = re.compile(r"\b(?P<name>(?:[A-Z][\w&'’-]*\s+){1,3})(?P<kind>(?i:plan|tier|team|department|office|desk"
@@ -392,6 +439,11 @@ class Reply:
     def given_years(self) -> frozenset:
         """The years of its input's dates, read as numbers (``_years_read_as_numbers``), worked out once."""
         return _years_read_as_numbers(self.given)
+
+    @cached_property
+    def requirements(self) -> dict[str, bool]:
+        """What it says is needed or not (``_requirements``), read once."""
+        return _requirements(self.key)
 
     @cached_property
     def values(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -543,6 +595,9 @@ def findings(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> Iterator[str]
         yield f"different tool calls ({_calls_text(a)} vs {_calls_text(b)})"
     if a.refusal != b.refusal and not (a if b.refusal else b).opens_denying:
         yield "one refuses, the other helps"
+    answered = _answered(a.key), _answered(b.key)
+    if None not in answered and answered[0] != answered[1]:
+        yield f"opposite answers ({answered[0]} vs {answered[1]})"
     opposite = _opposite(a.decisions, b.decisions)
     if opposite:
         yield f"{DECIDED_OTHERWISE} ({opposite})"
@@ -550,7 +605,7 @@ def findings(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> Iterator[str]
         return
     for check, found in ((_other_durations, "different durations"), (_recounted, "different counts"),
                          (_switched, "different options"), (_named_otherwise, "different names"),
-                         (_renamed, "a name the tool did not return"),
+                         (_renamed, "a name the tool did not return"), (_required_otherwise, "different requirements"),
                          (_against_results, "says what the tool did not return")):
         said = check(a, b)
         if said:
@@ -564,6 +619,18 @@ def findings(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> Iterator[str]
     only_a, only_b = _facts_missing_from(a, b), _facts_missing_from(b, a)
     if (new_a and only_b) or (new_b and only_a):
         yield f"different facts ({(new_a or only_a)[0]} vs {(only_b if new_a else new_b)[0]})"
+
+
+#: a reply that opens with a yes or a no, said as an answer ("No, ..."; not "No fee applies")
+EXPLICIT_ANSWER = re.compile(r"^\W*(?:(?P<yes>yes|yeah|yep|sí|oui|ja|sim)|(?P<no>no|nope|non|nein|não))"
+                             r"(?:\s*[,.!:;]|\s+[—–-]\s|\s*[—–]|$)")
+
+
+def _answered(key: str) -> str | None:
+    """"yes" or "no" where a (normalized) reply opens with one as an answer; a literal yes against a
+    literal no is two answers whatever else the replies share."""
+    match = EXPLICIT_ANSWER.match(key)
+    return match.lastgroup if match else None
 
 
 def same_grounds(a: Reply, b: Reply) -> bool:
@@ -717,6 +784,7 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     value key) or ("id", letters and digits)."""
     text = re.sub(r"[ \t]+", " ", text)  # "MAY  4" is May 4: the patterns expect single spaces
     text = PLACEHOLDER.sub(r"<\1>", text)  # <ORDER_1> and <ORDER_2> are one scrubbed value, no identifier
+    text = DAY_PART.sub(_as_clock, HALF_DAY_RANGE.sub(_half_day_both_ends, text))
     found = [(match.group().strip(), _in_smaller_units(text[match.end():match.end() + 24], _readings(match)))
              for match in numeric_matches(text)]
     found += [(match.group(), _in_smaller_units(match["unit"], frozenset({("number", _word_value(match))})))
@@ -726,6 +794,25 @@ def _facts(text: str) -> tuple[tuple[str, frozenset], ...]:
     written = {fact for fact, _ in found}  # "10AM" is a time, "A320" an identifier already
     found += [(code, frozenset({("code", code)})) for code in CODE.findall(text) if code not in written]
     return tuple((written, readings) for written, readings in found if readings)
+
+
+#: a range whose half of the day is written once: "1-5pm" is 1pm to 5pm
+HALF_DAY_RANGE = re.compile(r"(?i)\b(?P<start>\d{1,2})(?P<rest>\s?[-–]\s?(?P<end>\d{1,2})(?::\d{2})?\s?(?P<half>[ap])\.?m\b)")
+MONTH_BEFORE = re.compile(rf"(?i)\b(?:{word_alternation(MONTH_NUMBER)})\.?\s*$")
+#: an hour and the part of the day it falls in: "4 in the afternoon" is 4pm
+DAY_PART = re.compile(r"(?i)\b(?P<hour>\d{1,2})\s(?:o['’]clock\s)?in\sthe\s(?P<part>morning|afternoon|evening)\b")
+
+
+def _half_day_both_ends(match: re.Match) -> str:
+    if int(match["start"]) >= int(match["end"]) or int(match["end"]) == 12:  # "11-1pm", "11-12pm": from the morning
+        return match.group()
+    return f"{match['start']}{match['half']}m{match['rest']}"
+
+
+def _as_clock(match: re.Match) -> str:
+    if MONTH_BEFORE.search(match.string, max(0, match.start() - 12), match.start()):  # "October 8 in the morning" is a date's day
+        return match.group()
+    return f"{match['hour']}{'am' if match['part'].lower() == 'morning' else 'pm'}"
 
 
 #: a day and month as German and much of Europe write them: "am 03.04." is April 3 (or 3.04 of something)
@@ -1007,10 +1094,15 @@ def _choices(text: str) -> frozenset[tuple[str, str]]:
     found = set()
     for clause in CLAUSE_END.split(text):
         for match in CHOICE.finditer(clause):
-            if not (_negated_in(clause, match) or HYPOTHETICAL.search(clause, 0, match.start())):
-                slot, option = match.lastgroup.split("__")
+            slot, option = match.lastgroup.split("__")
+            if not (_negated_in(clause, match) or HYPOTHETICAL.search(clause, 0, match.start())
+                    or (slot == "progress" and TO_COME_ANY_LANGUAGE.search(clause, 0, match.start()))):
                 found.add((slot.replace("_", " "), option.replace("_", " ")))
-    return frozenset(found)
+    return frozenset(found | {implied for choice in found for implied in IMPLIED_CHOICES.get(choice, ())})
+
+
+#: an option that says another too: what is ready for pickup is done ("resolved" / "ready for pickup")
+IMPLIED_CHOICES = {("status", "ready"): (("status", "completed"),)}
 
 
 def _choices_in(texts: list[str]) -> frozenset[tuple[str, str]]:
@@ -1130,6 +1222,39 @@ def _switched(a: Reply, b: Reply) -> str:
         if only_a and only_b and not (only_a <= a.offered - b.offered and only_b <= b.offered - a.offered):
             return f"{slot}: {min(only_a)[1]} vs {min(only_b)[1]}"
     return ""
+
+
+def _required_otherwise(a: Reply, b: Reply) -> str:
+    """What one reply says is needed and the other says is not: "someone needs to be home" / "you
+    don't need to be home", as "home: needed vs not needed"."""
+    theirs = b.requirements
+    return next((f"{thing}: {'needed' if needed else 'not needed'} vs {'not needed' if needed else 'needed'}"
+                 for thing, needed in sorted(a.requirements.items()) if theirs.get(thing, needed) != needed), "")
+
+
+def _requirements(text: str) -> dict[str, bool]:
+    """Whether a (normalized) reply says a thing is needed, by the stem of the first word after
+    "need", "must", "have to" or "require" ("you'll need to be home": "home"), or before "is needed"
+    ("no signature is needed": "signa"); denied by a negation just before ("you don't need to").
+    Clauses under a condition ("no need to call as long as ...") and things said both ways are left out."""
+    found: dict[str, set[bool]] = {}
+    for clause in CLAUSE_END.split(text):
+        if CONDITION.search(clause):
+            continue
+        for match in NEEDED_THING.finditer(clause):
+            found.setdefault(_stem(match["thing"]), set()).add(match["amount"] != "no")
+        clause = NEEDED_THING.sub(" ", clause)
+        tokens = [(token.group(), token.start()) for token in TOKEN.finditer(clause)]
+        negated_at = next((at for token, at in tokens if _negates(token)), len(clause))
+        starts = [at for _, at in tokens]
+        for match in NEEDS.finditer(clause):
+            at = bisect_left(starts, match.end())  # the thing needed comes within a few words
+            after = [token for token, _ in tokens[at:at + NEEDED_WITHIN] if token not in FUNCTION_WORDS][:2]
+            denied = negated_at < match.start() or bool(after) and _negates(after[0])  # "needs no signature"
+            thing = after[1:] if after and _negates(after[0]) else after[:1]
+            if thing:
+                found.setdefault(_stem(thing[0]), set()).add(not denied)
+    return {thing: said.pop() for thing, said in found.items() if len(said) == 1}
 
 
 def _named_otherwise(a: Reply, b: Reply) -> str:
@@ -1264,13 +1389,17 @@ def _against_results(a: Reply, b: Reply) -> str:
 
 def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
                     flags: frozenset[tuple[str, frozenset[str], bool]],
-                    amounts: tuple[tuple[str, frozenset[str], int], ...]) -> dict[tuple[str, str], str]:
+                    amounts: tuple[tuple[str, frozenset[str], int], ...],
+                    missing: frozenset[str]) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
     result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
     ``"appeal_allowed": true``), another field's amount given as a field's ("$18.40 in total" over
-    ``"fare": 18.4, "total": 21.4``)."""
+    ``"fare": 18.4, "total": 21.4``), nothing left to send where the result lists something missing."""
     found = _amounts_misattributed(reply.key, amounts)
+    if missing and _says_nothing_missing(reply.key, frozenset(item for _, item in missing)):
+        field, _ = min(missing)
+        found[("missing", "nothing missing")] = f"{field}: {sum(listed == field for listed, _ in missing)} listed"
     for subject, predicate, value in flags:
         said = _said_of(reply.key, subject, predicate)
         if said is not None and said != value:
@@ -1287,12 +1416,12 @@ def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
 
 @lru_cache(maxsize=4096)
 def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]],
-                                          tuple[tuple[str, frozenset[str], int], ...]]:
+                                          tuple[tuple[str, frozenset[str], int], ...], frozenset[tuple[str, int]]]:
     """Where a tool result says things stand, read as a reply's options and decisions, each field
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
     is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
-    ("appea", {"allow"}, True)); and its amounts (``_amounts``)."""
-    sentences, flags, numbers = [], set(), []
+    ("appea", {"allow"}, True)); its amounts (``_amounts``); and what it lists as missing (``_still_missing``)."""
+    sentences, flags, numbers, missing = [], set(), [], set()
     for line in results.splitlines():
         try:
             value = orjson.loads(line)
@@ -1302,12 +1431,14 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
         sentences.extend(_field_sentences(value))
         flags.update(_flags(value))
         numbers.extend(_numeric_fields(value))
+        missing.update(_still_missing(value))
     text = ". ".join(sentences)
     options = {said for said, pattern in RESULT_OPTIONS.items() if pattern.search(text)}
     decisions = {said for said, pattern in RESULT_DECISIONS.items() if pattern.search(text)}
     fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
-            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(numbers))
+            frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(numbers),
+            frozenset(missing))
 
 
 def _amounts(fields: list[tuple[str, frozenset[str], int]]) -> tuple[tuple[str, frozenset[str], int], ...]:
@@ -1369,6 +1500,32 @@ def _amounts_misattributed(text: str, amounts: tuple[tuple[str, frozenset[str], 
     return found
 
 
+def _still_missing(value: Any) -> Iterator[tuple[str, str]]:
+    """(the field, the words of an item) for what a tool result lists as still missing
+    (``"documents_missing": ["repair estimate"]``: ("documents_missing", "repair estimate")); a field's
+    name is structure, never scrubbed: only a name a program gives is read (and quoted)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(key, str) and FIELD_NAME.fullmatch(key) and MISSING_FIELD.search(key) and isinstance(inner, list):
+            for item in inner:
+                words = " ".join(LETTERS.findall(str(item).lower()))
+                if words not in NOTHING_LISTED:
+                    yield key, words
+        elif isinstance(inner, (dict, list)):
+            yield from _still_missing(inner)
+
+
+def _says_nothing_missing(text: str, missing: frozenset[str]) -> bool:
+    """Whether a reply says nothing is left to send ("all required documents have been received")
+    without naming what the result lists as missing, outside a condition ("once you send it, there's
+    nothing more to do")."""
+    said = set(TOKEN.findall(text))
+    if any(word in said for item in missing for word in item.split() if len(word) >= 4):
+        return False
+    return any(NOTHING_MISSING.search(sentence) and not CONDITION.search(sentence)
+               for sentence in SENTENCE.findall(text))
+
+
 def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
     """(its subject, the stems of its words that say a state, its value) for each yes-or-no field.
     The subject is the stem of the first word that names a thing (``"courier_assigned": false`` is
@@ -1385,7 +1542,12 @@ def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
             subject = _stem(things[0]) if things else f"={words[0]}" if words else ""
             if len(subject.lstrip("=")) > 2:
                 said_in_words = ON_STEMS if isinstance(inner, str) else frozenset()
-                yield subject, frozenset(map(_stem, words)) & STATE_STEMS | said_in_words, state
+                stems = frozenset(map(_stem, words))
+                # a field without a word for a state is affirmed by its fee ("late_fee_applies": "a late
+                # fee"), its other words ("lounge_access": "access") or its one word ("banned")
+                predicate = (stems & STATE_STEMS | said_in_words) or stems & COST_STEMS \
+                    or frozenset(map(_stem, things[1:] or things))
+                yield subject, predicate, state
         elif isinstance(inner, (dict, list)):
             yield from _flags(inner)
 
@@ -1398,16 +1560,24 @@ def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
     sports" nothing of "winter_sports"). None if it says neither, or both."""
     said = set()
     for clause in CLAUSE_END.split(LABEL_COLON.sub(" ", text.replace("’", "'"))):
+        if COST_STEMS.isdisjoint(predicate | {subject}):  # "no change fee" denies a fee, not "changeable"
+            clause = COST_DENIED.sub(" ", clause)
         tokens = TOKEN.findall(clause)
-        at = next((i for i, token in enumerate(tokens) if (token == subject[1:] if subject[0] == "=" else
-                                                             _stems_meet(_stem(token), subject))), None)
-        if at is None:
+        at = _naming(tokens, subject)
+        if at is None or HYPOTHETICAL.search(clause):
             continue
         if _denied(clause, tokens, tokens[:at]) or FLAG_DENIAL.search(clause):
             said.add(False)
-        elif not predicate.isdisjoint(map(_stem, tokens)) and not TO_COME.search(clause):
+        elif (REQUIRED in predicate and REQUIREMENT.search(clause)) or (  # "you'll need prior authorization"
+                not predicate.isdisjoint(map(_stem, tokens)) and not (TO_COME.search(clause) or OFFERED.search(clause))):
             said.add(True)
     return said.pop() if len(said) == 1 else None
+
+
+def _naming(tokens: list[str], subject: str) -> int | None:
+    """Where the first token naming a field's subject stands (``_flags``), or None."""
+    return next((i for i, token in enumerate(tokens) if (token == subject[1:] if subject[0] == "=" else
+                                                         _stems_meet(_stem(token), subject))), None)
 
 
 def _stems_meet(stem: str, subject: str) -> bool:

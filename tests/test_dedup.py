@@ -206,7 +206,7 @@ def test_contradicting_replies_keep_one_record_per_answer_and_flag_a_conflict(tm
     group = conflicted[0]["groups"]["conflict"]
     assert conflicted[1]["groups"]["conflict"] == group == conflicted[0]["groups"]["cluster"]
     assert conflicted[0]["reasons"]["conflict"] == [
-        "2 different answers to one input (3 records): opposite decisions (lead: no vs yes)"]
+        "2 different answers to one input (3 records): opposite answers (no vs yes)"]
     assert dropped[0]["disposition"]["keeper_id"] == "no"
     assert dropped[0]["disposition"]["reason"] == f"same input and same answer as its keeper (conflict {group})"
     assert (stats["conflicts"], stats["conflict_records"], stats["conflict_copies_removed"]) == (1, 2, 1)
@@ -575,6 +575,45 @@ CONTRADICTED = {  # a tool result, a reply that follows it, one that says otherw
         "Yes, your booking is confirmed: Deluxe King, for 2 guests.",
         "Your booking is confirmed for a Deluxe Queen room, for 2 guests.",
         "a name the tool did not return (Queen room vs King)"),
+    "a yes-or-no field without a word for a state, affirmed by its other words": (
+        '{"tier": "Gold", "points": 18450, "lounge_access": false}',
+        "You're Gold with 18,450 points. Lounge access isn't included at Gold.",
+        "You're Gold with 18,450 points, and that includes lounge access.", "(loung: yes where the tool returned loung: no)"),
+    "a yes-or-no field of one word, affirmed by it": (
+        '{"restriction": "chat_mute", "banned": false, "until": "2024-05-03"}',
+        "You're muted in chat until 3 May; your account isn't banned.",
+        "Your account has been banned, and chat is off until 3 May.", "(banne: yes where the tool returned banne: no)"),
+    "a requirement the tool denies, said with need": (
+        '{"covered": true, "copay": 20.0, "prior_auth_required": false}',
+        "Your MRI is covered with a $20 copay, so we can book it straight away.",
+        "Your MRI is covered with a $20 copay. We'll need to get prior authorization first.",
+        "(prior: yes where the tool returned prior: no)"),
+    "nothing left to send where the tool lists something missing": (
+        '{"status": "under_review", "documents_missing": ["repair estimate"], "adjuster": "<NAME_1>"}',
+        "Your claim is under review with <NAME_1>; we're still waiting on the repair estimate.",
+        "Your claim is under review with <NAME_1>, and all required documents have been received.",
+        "(nothing missing where the tool returned documents_missing: 1 listed)"),
+    "a payment declined where it succeeded": (
+        '{"status": "succeeded", "amount": 49.0, "card_last4": "4242"}',
+        "It went through: $49 charged to the card ending 4242.",
+        "The payment of $49.00 to the card ending 4242 was declined.", "(rejected where the tool returned completed)"),
+    "where a parcel was left": (
+        '{"status": "delivered", "left_with": "neighbour", "time": "13:47"}',
+        "It was delivered at 13:47; there's a photo of it in the tracking page.",
+        "It was delivered at 13:47 and left in your safe place.", "(safe place where the tool returned neighbour)"),
+    "an unplanned fault over planned works": (
+        '{"outage": true, "type": "planned", "restore_by": "15:00"}',
+        "There's an outage on your street; power will be back by 15:00.",
+        "There's an unplanned fault on your street; power will be back by 15:00.",
+        "(unplanned where the tool returned planned)"),
+    "a frozen membership said to be active": (
+        '{"status": "frozen", "plan": "Premium", "freeze_ends": "2024-07-01"}',
+        "Your Premium membership is paused until 1 July.", "Your Premium membership is active.",
+        "(active where the tool returned frozen)"),
+    "a card sent by courier where it went by post": (
+        '{"status": "dispatched", "dispatched_on": "2024-05-14", "delivery_method": "standard_post"}',
+        "Your card was dispatched on 14 May.", "Your card was dispatched on 14 May by courier.",
+        "(courier where the tool returned post)"),
 }
 
 
@@ -585,6 +624,65 @@ def test_a_reply_that_contradicts_its_tool_result_in_other_words_is_a_conflict(t
                                                 order_lookup(result, contradicting, "b")], answer_model=False)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, case
     assert reason in kept[0]["reasons"]["conflict"][0]
+
+
+FOLLOWED_TWO_WAYS = {  # a tool result and two replies that both follow it, one in words a rule once misread
+    "an offer to turn a setting off": (
+        '{"type": "motor", "renewal_date": "2024-09-01", "auto_renew": true}',
+        "Your motor policy renews on 1 September 2024, and auto-renewal is switched on.",
+        "Renewal date: 01/09/2024 (auto-renew on). Let me know if you'd like to turn off auto-renewal."),
+    "a fee denied, not the field it names": (
+        '{"fare_class": "Main Cabin", "changeable": true, "change_fee": 0}',
+        "Yes, you can change the date of your Main Cabin ticket. There's no change fee.",
+        "Date changes are allowed on Main Cabin, and they cost nothing."),
+    "a cost denied in Italian, not the check-in it names": (
+        '{"flight": "AZ1456", "online_checkin": true, "checkin_opens_hours": 30}',
+        "Sì, il check-in online per il suo volo apre 30 ore prima della partenza.",
+        "Il check-in online non ha costi e per il suo volo apre 30 ore prima della partenza."),
+    "an order's progress still to come": (
+        '{"status": "preparing", "dispatch_within_business_days": 2}',
+        "Your order is still being prepared and should ship within 2 business days.",
+        "Not shipped yet: it's in preparation. Within two business days it'll be on its way."),
+    "an extension offered, not the cover held": (
+        '{"type": "travel", "tier": "Standard", "winter_sports": false}',
+        "Your Standard travel policy doesn't cover winter sports.",
+        "Skiing isn't covered on Standard. For cover, add the winter sports extension before you travel."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOLLOWED_TWO_WAYS))
+def test_two_replies_that_follow_their_tool_result_in_other_words_are_one_answer(tmp_path, case):
+    result, first, second = FOLLOWED_TWO_WAYS[case]
+    kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, first, "a"), order_lookup(result, second, "b")],
+                                     answer_model=False)
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
+
+
+def test_one_reply_saying_a_thing_is_needed_and_another_that_it_is_not_are_a_conflict(tmp_path):
+    question = "When will my meter be replaced?"
+    kept, dropped, stats = run_dedup(tmp_path, [
+        chat(question, "Your meter exchange is on 8 October in the morning; someone needs to be home to give access.",
+             id="a"),
+        chat(question, "Your meter exchange is on 8 October in the morning; you don't need to be home.", id="b")],
+        answer_model=False)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+    assert "different requirements (home: needed vs not needed)" in kept[0]["reasons"]["conflict"][0]
+
+
+def test_a_time_range_written_with_its_half_of_the_day_once_is_the_same_range(tmp_path):
+    """"1-5pm" is 13:00 to 17:00, and "4 in the afternoon" is 16:00."""
+    kept, dropped, stats = run_dedup(tmp_path, [
+        chat("Is my parcel coming today?", "It's out for delivery: expect it between 13:00 and 17:00.", id="a"),
+        chat("Is my parcel coming today?", "It's out for delivery, arriving 1-5pm.", id="b"),
+        chat("When does the pool close on Sundays?", "On Sundays the pool closes at 16:00.", id="c"),
+        chat("When does the pool close on Sundays?", "The pool closes at 4 in the afternoon on Sundays.", id="d"),
+        # a day part after a month is the date's, and "11-12pm" starts in the morning
+        chat("When is my meter exchange?", "It's on October 8 in the morning, 11-12pm.", id="e"),
+        chat("When is my meter exchange?", "It's on 8 October, in the morning, from 11am to 12pm.", id="f")],
+        answer_model=False)
+    assert stats["conflicts"] == 0 and len(kept) == 3
+    assert {frozenset((record["id"], record["disposition"]["keeper_id"])) for record in dropped} == \
+        {frozenset("ab"), frozenset("cd"), frozenset("ef")}
 
 
 def test_a_longer_word_does_not_name_a_shorter_field(tmp_path):

@@ -65,9 +65,9 @@ from ..minhash import (Params, Sketches, best_sketched_matches, components, conc
 from ..pipeline import RecordSource, Stage, StageContext, files_fingerprint, register
 from ..pii import PII_TAG
 from ..record import IdTable, Record, answer_text, message_text, readable_text, record_text
-from ..reply_agreement import (SHORT_INPUT, WORD, FieldValues, Reply, disagreement, last_user_turn, other_grounds,
-                               read_reply, returned, same_grounds, stated_facts, values_seen, without_opaque_ids,
-                               word_similarity)
+from ..reply_agreement import (FUNCTION_WORDS, SHORT_INPUT, STEM, TOKEN, WORD, FieldValues, Reply, disagreement,
+                               last_user_turn, other_grounds, read_reply, returned, same_grounds, stated_facts,
+                               values_seen, without_opaque_ids, word_similarity)
 
 __all__ = ["Dedup", "group_near_duplicates", "max_cross_similarity"]
 
@@ -307,12 +307,14 @@ def _example_key(record: Record, view: str, text: str) -> int:
     return (xxhash.xxh3_64_intdigest(repr((facts, results)).encode()) >> 1) | 1
 
 
-Said = tuple[int, Sentences | None]  # a record's example key, and the sentences of its long input
+#: a record's example key, the sentences of its long input, and the last of several user turns (``_last_ask``)
+Said = tuple[int, Sentences | None, frozenset[str] | None]
 
 
 def _example_keys(records: RecordSource, view: str, engine: Engine) -> Callable[[np.ndarray], Iterator[Said]]:
-    """The example keys of the wanted records (sorted indices), and the sentences of their user
-    turns when long: one more pass over the input, its lines parsed on the engine."""
+    """The example keys of the wanted records (sorted indices), the sentences of their user turns
+    when long, and their last ask after earlier turns: one more pass over the input, its lines parsed
+    on the engine."""
     return lambda wanted: _per_record_on_engine(records, wanted, engine, _said_batch, view)
 
 
@@ -322,8 +324,30 @@ def _said_batch(lines: list[bytes], view: str) -> list[Said]:
     def said(record: Record) -> Said:
         text = compared_text(record, view)
         asked = _conflict_view_text(record, view, text, _tool_context(record))
-        return _example_key(record, view, text), sentences(asked)
+        return _example_key(record, view, text), sentences(asked), _last_ask(record)
     return [said(record) for record in map(Record.from_json, lines)]
+
+
+def _last_ask(record: Record) -> frozenset[str] | None:
+    """In a conversation of several user turns, the content words of the last, cut to a stem; None
+    for one turn. Logs of one conversation taken at each turn share most of their text; a later turn
+    asking something else ("What about water?" after "How should I pack?") is another example."""
+    users = [message for message in record.prompt_messages if message.get("role") == "user"]
+    if len(users) < 2:
+        return None
+    words = (token.replace("’", "'").split("'")[0] for token in TOKEN.findall(normalize(readable_text(users[-1]))))
+    return frozenset(word[:STEM] for word in words
+                     if len(word) > 2 and word not in FUNCTION_WORDS and word not in ASKING_WORDS and not word.isdigit())
+
+
+#: words any question may open with: "What's the weather like?" / "Where's the nearest pharmacy?" share none
+ASKING_WORDS = frozenset("what where when how why which who whom whose shall should might may".split())
+
+
+def _asks_otherwise(ask: frozenset[str] | None, other: frozenset[str] | None) -> bool:
+    """Whether two last asks share no content word ("pls where's my order" / "where is my order
+    please" share "order"); a record of one turn asks what the other's whole text asks."""
+    return bool(ask and other and ask.isdisjoint(other))
 
 
 def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
@@ -339,8 +363,8 @@ def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
     clustered = members[sizes[labels[members]] > 1]
     facts, parts = np.zeros(len(labels), np.int64), np.zeros(len(labels), np.int64)
     asked = _AskedParts(labels, clustered)
-    for index, (key, said) in zip(clustered.tolist(), said_of(clustered)):
-        facts[index], parts[index] = key, asked.part(index, key, said)
+    for index, (key, said, last) in zip(clustered.tolist(), said_of(clustered)):
+        facts[index], parts[index] = key, asked.part(index, key, said, last)
     signature = np.stack([labels[members], facts[members], parts[members]])
     _, first, inverse = np.unique(signature, axis=1, return_index=True, return_inverse=True)
     split = labels.copy()
@@ -349,23 +373,27 @@ def _split_by_facts_and_asks(labels: np.ndarray, members: np.ndarray,
 
 
 class _AskedParts:
-    """Which part of its cluster (and example key) each record's long input puts it in, read in
-    input order: it joins the first part whose first record asks what it asks. Only the first
+    """Which part of its cluster (and example key) each record's long input or last ask puts it in,
+    read in input order: it joins the first part whose first record asks what it asks. Only the first
     records of clusters not yet read to their end are held, never every text."""
 
     def __init__(self, labels: np.ndarray, clustered: np.ndarray):
         self.labels = labels
         self.unread = np.bincount(labels[clustered])
-        self.firsts: dict[int, dict[int, list[tuple[int, Sentences]]]] = {}  # by cluster, then example key
+        # by cluster, then example key and whether of one turn: (first record, its long input's sentences, its last ask)
+        self.firsts: dict[int, dict[tuple[int, bool], list[tuple[int, Sentences | None, frozenset[str] | None]]]] = {}
 
-    def part(self, index: int, fact: int, said: Sentences | None) -> int:
-        """0 for the first part, where short inputs stay; else one more than its first record."""
+    def part(self, index: int, fact: int, said: Sentences | None, last: frozenset[str] | None) -> int:
+        """0 for the first part, where short inputs of one turn stay; else one more than its first record."""
         label, part = int(self.labels[index]), 0
-        if said is not None:
-            firsts = self.firsts.setdefault(label, {}).setdefault(fact, [])
-            joined = next((first for first, asked in firsts[:ASKS_COMPARED] if not says_otherwise(asked, said)), None)
+        if said is not None or last is not None:
+            # records of one turn and of several are compared among their own kind, whichever comes first
+            firsts = self.firsts.setdefault(label, {}).setdefault((fact, last is None), [])
+            joined = next((first for first, asked, ask in firsts[:ASKS_COMPARED]
+                           if not (said is not None and asked is not None and says_otherwise(asked, said))
+                           and not _asks_otherwise(ask, last)), None)
             if joined is None:
-                firsts.append((index, said))
+                firsts.append((index, said, last))
                 joined = index
             part = 0 if joined == firsts[0][0] else joined + 1
         self.unread[label] -= 1
