@@ -1042,8 +1042,9 @@ def _stem(token: str) -> str:
     return PLURAL.sub("", token)[:STEM]
 
 
-#: the words of a field's name that say a state ("appeal_allowed", "frozen"): a reply affirms the field
-#: only with one of them ("winter_sports": a reply that names winter sports says nothing of its cover)
+#: the words of a field's name that say a state ("appeal_allowed", "frozen"): a field with one is affirmed
+#: only by it ("roaming_included": "for roaming, add a pass" says nothing of it); one without, by its other
+#: words (``_flags``)
 STATE_WORDS = frozenset("allowed available eligible enabled assigned included required due notified paid sent "
                         "confirmed verified active approved blocked frozen locked cancelled completed refundable "
                         "covered waived possible open ready shipped delivered released kept accepted granted issued "
@@ -1555,9 +1556,10 @@ def _flags(value: Any) -> Iterator[tuple[str, frozenset[str], bool]]:
 def _said_of(text: str, subject: str, predicate: frozenset[str]) -> bool | None:
     """Whether ``text`` affirms or denies a yes-or-no field, in the clauses naming its subject (a
     stem), each read as a whole: denied by a negation ("there's no written feedback", "a courier
-    hasn't been assigned", "autopay is off"), affirmed by the field's word for a state ("eligible for
-    compensation"; "for roaming, add a pass" says nothing of "roaming_included", "covers winter
-    sports" nothing of "winter_sports"). None if it says neither, or both."""
+    hasn't been assigned", "autopay is off", "smoking is prohibited"), affirmed by a word of
+    ``predicate`` ("eligible for compensation"; "for roaming, add a pass" says nothing of
+    "roaming_included"), outside a condition, a state to come or an offer ("add the winter sports
+    extension"). None if it says neither, or both."""
     said = set()
     for clause in CLAUSE_END.split(LABEL_COLON.sub(" ", text.replace("’", "'"))):
         if COST_STEMS.isdisjoint(predicate | {subject}):  # "no change fee" denies a fee, not "changeable"
