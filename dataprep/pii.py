@@ -92,7 +92,9 @@ is a personal number (``person_record_dates``, ``person_record_ids``); and a pas
 number found brings the one of the same shape right after it (``SeriesDetector``: a couple's, a
 family's).
 
-Speed: detectors look only where they can match (near their keyword, a digit run, an "@").
+Speed: detectors look only where they can match (near their keyword, a digit run, an "@"), and one
+whose hints stand in most texts (addresses, cards, checked national ids) only in a text that holds what
+every match of it holds (``needing``).
 The keyword searches run on RE2 (``google-re2``), one automaton for all of a detector's
 keywords, so a 200 MB line is searched in about a second per keyword list instead of minutes;
 ASCII text is handed to RE2 as bytes (``Text.spans``). Time grows linearly with the text and
@@ -337,6 +339,13 @@ def around_digit_runs(before: int = 2) -> Where:
     a phone number before its first digit (lookaheads look two characters past the run)."""
     return Where(lambda text: merged([(max(start - before, 0), end + 2) for start, end in text.digit_runs]),
                  (DIGIT_RUN, False))
+
+
+def needing(needle: Any, where: Where) -> Where:
+    """``where``, in a text that holds ``needle``: an RE2 pattern every match of the detector's regex
+    holds, told with the other hints in one pass, where ``where``'s own hints are near most texts (a
+    number, a capital) and its regex costs tens of µs to find nothing there."""
+    return Where(where.windows, (needle, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -949,7 +958,7 @@ def name_rules() -> list[NameRule]:
         # (not "Paris from the north terminal": places share first names)
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+{NAME_WORD.pattern})?)[ \t]+from[ \t]+"
              rf"(?:(?:your|our|the|my)[ \t]+(?:[\w-]+[ \t]+){{0,2}}?)?(?i:{TEAM_WORD})\b", known_first=True,
-             unanchored=True),
+             unanchored=True, hint=r"[ \t]from[ \t]"),
         rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
         # "I'm sorry, Daniel,"
         rule(rf"(?i:\b(?:{INTERJECTION})),?[ \t]+{VALUE}[ \t]*[,.!?:—–]", known_first=True, keywords=INTERJECTION),
@@ -963,7 +972,9 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}[ \t]+{NAME_WORD.pattern})[ \t]+vagyok\b", keywords="vagyok",
              keyword_after=True),
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{1,3}})",
-             known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True),
+             known_first=True, min_words=2, surname_known=True, rare_surname=True, unanchored=True,
+             # a capitalised word's last letter, then the next one's capital: most texts hold no two in a row
+             hint=rf"[{UPPER}][{UPPER}{LOWER}'’-]*[{LOWER}][ \t]+(?:{PARTICLE}[ \t]+){{0,2}}[{UPPER}]"),
     ]
 
 
@@ -1003,6 +1014,12 @@ class NameDetector(Detector):
     keyword_hint: Any = None  # one RE2 automaton for the keywords of every rule: group 1 is the keyword
     #: keyword -> what ``rules_wanting`` said about it
     wanting: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: the indexes of the rules without keywords, tried on every text their hint and length allow
+    unkeyed: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        Detector.__post_init__(self)
+        object.__setattr__(self, "unkeyed", tuple(index for index, rule in enumerate(self.rules) if rule.keywords is None))
 
     def spans(self, text: Text) -> Iterable[tuple[int, int, str]]:
         found = [*self.rule_spans(text),
@@ -1011,11 +1028,14 @@ class NameDetector(Detector):
 
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         known = first_names()
-        for rule, starts in zip(self.rules, self.keyword_starts(text)):
-            if starts == [] or (rule.max_text and len(text.value) > rule.max_text) or (
-                    rule.hint is not None and not text.has(rule.hint)):  # none of its keywords, or no hint
+        starts = self.keyword_starts(text)
+        # in rule order, the rules a keyword of which the text holds and those without keywords: most of a
+        # short text's rules are passed over without a look
+        for index in sorted([*starts, *self.unkeyed]):
+            rule = self.rules[index]
+            if (rule.max_text and len(text.value) > rule.max_text) or (rule.hint is not None and not text.has(rule.hint)):
                 continue
-            for match in rule_matches(rule, text, starts):
+            for match in rule_matches(rule, text, starts.get(index)):
                 start, end = match.span("value")
                 if rule.uncased is not None:
                     if name := rule.uncased(text.value[start:end]):
@@ -1025,14 +1045,15 @@ class NameDetector(Detector):
                     if span := name_in(text.value, item_start, item_end, rule, known):
                         yield span
 
-    def keyword_starts(self, text: Text) -> list[list[int] | None]:
-        """Where each rule's own keywords start (None for a rule without keywords), from one pass over
-        the text for all of them; a list by rule, as hashing a compiled pattern costs more than the search."""
-        starts: list[list[int] | None] = [[] if rule.keywords else None for rule in self.rules]
+    def keyword_starts(self, text: Text) -> dict[int, list[int]]:
+        """Where each rule's own keywords start, by the rule's index (by index, as hashing a compiled pattern
+        costs more than the search), for the rules one of whose keywords the text holds: from one pass over
+        the text for all of them."""
+        starts: dict[int, list[int]] = {}
         for match in self.keyword_hint.finditer(text.re2_haystack(lower=True)):
             keyword = match.group(1)
             for index in self.rules_wanting(keyword if isinstance(keyword, str) else keyword.decode("ascii")):
-                starts[index].append(match.start(1))
+                starts.setdefault(index, []).append(match.start(1))
         return starts
 
     def rules_wanting(self, keyword: str) -> tuple[int, ...]:
@@ -1565,6 +1586,9 @@ ACCOUNT = re.compile(r"(?i)\b(?:account|acct|a/c)\s*(?:number|no\.?|num|#)?(?:\s
 # "txn_4532015112830366"), whose digit runs pass the Luhn check one time in ten (Chinese, Japanese and Korean
 # write a card right after a word: "卡号6289 5573 1335 1361", "카드 6221 7711 7405 6586로")
 CARD = re.compile(r"(?<![\dA-Za-z_+/-])\d(?:[ -]?\d){12,18}(?![\dA-Za-z_-])")
+#: what every card number holds: thirteen digits, a space or dash between two at most (``\p{Nd}``: ``re``'s
+#: ``\d`` is every script's digits, RE2's only ASCII ones)
+CARD_DIGITS = compiled_re2(r"\p{Nd}(?:[ -]?\p{Nd}){12}")
 SSN_SEPARATOR = "- ./–—‑"  # also slashes and the dashes a word processor puts in: "231/54/8812", "219–48–3307"
 SSN_GROUPS = rf"(?!000|666|9\d\d)\d{{3}}([{SSN_SEPARATOR}])(?!00)\d{{2}}\1(?!0000)\d{{4}}"
 SSN = re.compile(rf"(?<![\d-]){SSN_GROUPS}(?![\d-])"
@@ -1645,6 +1669,9 @@ RECORD_ID_CHECKS = ("pl.pesel", "nl.bsn", "ca.sin", "gr.amka", "no.fodselsnummer
 # CJK text may touch it: "我的身份证号是320102197810034793，"
 CHECKED_ID = re.compile(r"(?<![A-Za-z0-9_.-])(?:" + "|".join(shape for _, shape in CHECKED_ID_SHAPES)
                         + r")(?![A-Za-z0-9_-]|\.\d)")
+#: the shapes without their lookarounds (RE2 has none), for RE2 to tell whether a text holds one at all
+CHECKED_ID_SHAPE = compiled_re2("|".join(re.sub(r"\(\?<?!.*?\)", "", shape) for _, shape in CHECKED_ID_SHAPES)
+                                .replace(r"\d", r"\p{Nd}"))
 
 
 def checked_id(value: str) -> str | None:
@@ -1929,6 +1956,15 @@ SCRIPT_ADDRESS_HINT = (r"(?:ул|вул|пр|просп|наб|пер|бул)\.|
                        r"|\d, (?:rue|avenue|boul|chemin)")
 ADDRESS = re.compile(rf"\b(?:{PO_BOX})|\b(?:{POSTAL_ADDRESS})|\b(?=[{UPPER}\d])(?:{FOUR_DIGIT_ADDRESS})"
                      rf"|{US_ADDRESS}|\b{JP_ADDRESS}")
+#: what every match of ADDRESS holds, by its ends: a PO box's word and number; a postcode after a comma or a
+#: line break ("..., 10115 Berlin", "\nNW1 6XE") or a space (" IL 62704", " 400050", "- SP, 01304-001"); a
+#: US street's number, words and suffix; a Japanese ward or city ("-ku")
+ADDRESS_ENDS = compiled_re2(
+    r"(?:[Bb]ox|Postfach|Postbus|Apartado|[Cc]orreos|Apdo\.|[Pp]ostale?)[ \t]+\p{Nd}"
+    r"|[,\n][ \t\n]*(?:[A-Z]{1,2}-)?\p{Nd}{2}|[A-Z]{2},?[ \t]+\p{Nd}{5}-\p{Nd}{3}"
+    r"|[ \t\n,](?:[A-Z]{1,2}\p{Nd}[A-Z\p{Nd}]?[ \t]?\p{Nd}[A-Z]{2}|[A-Z]{2,3}[ \t]+\p{Nd}{4}|\p{Nd}{6})"
+    rf"|\p{{Nd}}(?: [NSEW]\.?)? (?:(?:[A-Z][a-z]+|\p{{Nd}}+(?:st|nd|rd|th)) ){{1,3}}(?:{STREET_SUFFIX})"
+    r"|-(?:ku|shi|ken|cho|machi|gun)")
 # "=" only as padding: "charge=ch_3PqX8n2eZvKYlo2C0a1b2c3d" is a name and a short id, not one token
 GENERIC_SECRET = re.compile(r"(?<![\w+/$-])(?<!SHA256:)(?<!SHA1:)[A-Za-z0-9_+]{32,}={0,2}(?![\w+=/-])")  # "$": a bcrypt hash's salt
 
@@ -1968,13 +2004,14 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("order", "order", ORDER, compact, where=near("order", before=0, after=100, lower=True)),
         Detector("account", "account", ACCOUNT, account_number, where=near("account", "acct", "a/c", before=0, after=100,
                                                                         lower=True)),
-        Detector("card", "card", CARD, card_number, where=around_digit_runs(), shrink=True),
+        Detector("card", "card", CARD, card_number, where=needing(CARD_DIGITS, around_digit_runs()), shrink=True),
         Detector("ssn", "ssn", SSN, digits_only, fields=True, where=after_keyword(SSN_HINT, before=70, after=2, lower=False)),
         # the digits, and the keyword up to 40 characters before them
         Detector("uk_nino", "nino", UK_NINO, compact, fields=True, where=after_keyword(NINO_HINT, before=60, after=4, lower=False)),
         Detector("national_id", "national_id", CHECKED_ID, checked_id,
-                 where=either(around_digit_runs(before=12),  # a codice fiscale and a PAN hold no run of seven digits
-                             after_keyword(r"[A-Z]{6}\d{2}[A-Z]|[A-Z]{5}\d{4}[A-Z]", after=10, lower=False))),
+                 where=needing(CHECKED_ID_SHAPE, either(
+                     around_digit_runs(before=12),  # a codice fiscale and a PAN hold no run of seven digits
+                     after_keyword(r"[A-Z]{6}\d{2}[A-Z]|[A-Z]{5}\d{4}[A-Z]", after=10, lower=False)))),
         SeriesDetector("national_id", "national_id", NATIONAL_ID, compact, fields=True, field_value=re.compile(NATIONAL_ID_NUMBER),
                  where=after_keyword(NATIONAL_ID_WORD, after=90, lower=False)),
         SeriesDetector("passport", "passport", PASSPORT, compact, fields=True, field_value=re.compile(PASSPORT_NUMBER),
@@ -1992,8 +2029,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         # an address, whatever its grammar, then the grammars of street addresses
         Detector("address", "address", CUED_ADDRESS, compact, fields=True,
                  where=after_keyword(CUED_ADDRESS_HINT, before=16, after=ADDRESS_REACH)),
-        Detector("address", "address", ADDRESS, compact,
-                 where=after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False)),
+        Detector("address", "address", ADDRESS, compact, where=needing(
+            ADDRESS_ENDS, after_keyword(ADDRESS_HINT, before=ADDRESS_REACH, after=ADDRESS_REACH, lower=False))),
         Detector("address", "address", SCRIPT_ADDRESS, compact,
                  where=after_keyword(SCRIPT_ADDRESS_HINT, before=120, after=120, lower=False)),
         Detector("address", "address", EAST_ASIAN_ADDRESS, compact,
