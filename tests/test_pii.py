@@ -1351,6 +1351,23 @@ def test_reading_quiet_tool_definitions_once_scrubs_every_record_as_reading_them
         assert record.to_dict() == copy.to_dict()
 
 
+def test_a_detector_is_skipped_for_its_needle_only_where_it_could_not_match():
+    """Addresses, cards and checked national ids run only in a text holding what every match of their
+    regex holds (``needing``): wherever the regex matches a labeled text, the needle must occur, or the
+    value would go unscrubbed."""
+    from dataprep.pii import ADDRESS, ADDRESS_ENDS, CARD, CARD_DIGITS, CHECKED_ID, CHECKED_ID_SHAPE
+
+    texts = [row["text"] for path in sorted(LABELED.glob("*.jsonl")) for row in load(path)]
+    texts += ["PO Box 4410, Springfield, IL 62704", "Postfach 12 03, 10115 Berlin", "Caixa Postal 88",
+              "221B Baker Street\nLondon NW1 6XE", "Kirchgasse 8, 8001 Zürich", "1600 N. Pennsylvania Avenue",
+              "1-2-3 Chuo, Shibuya-ku", "Rua Augusta 1500, Consolação - SP, 01304-001", "４５３９ １４８８ ０３４３ ６４６７",
+              "12345678Z", "RSSMRA85T10A562S", "756.1234.5678.97"]
+    for regex, needle in ((ADDRESS, ADDRESS_ENDS), (CARD, CARD_DIGITS), (CHECKED_ID, CHECKED_ID_SHAPE)):
+        matched = [text for text in texts if regex.search(text)]
+        assert len(matched) >= 5, regex.pattern[:60]  # each is exercised
+        assert all(needle.search(text) for text in matched), [t for t in matched if not needle.search(t)][:3]
+
+
 def test_a_name_rule_is_skipped_for_its_hint_only_where_it_could_not_match():
     """A name rule without keywords may name what all its matches hold (``NameRule.hint``); the scrubber
     does not try the rule on a text without it, so wherever the rule matches, the hint must occur."""
