@@ -441,6 +441,11 @@ class Reply:
         return _years_read_as_numbers(self.given)
 
     @cached_property
+    def read_from_results(self) -> dict[str, tuple[frozenset, str]]:
+        """The amounts, dates and times it reads off its input (``_read_from_input``), read once."""
+        return _read_from_input(self)
+
+    @cached_property
     def requirements(self) -> dict[str, bool]:
         """What it says is needed or not (``_requirements``), read once."""
         return _requirements(self.key)
@@ -606,7 +611,8 @@ def findings(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> Iterator[str]
     for check, found in ((_other_durations, "different durations"), (_recounted, "different counts"),
                          (_switched, "different options"), (_named_otherwise, "different names"),
                          (_renamed, "a name the tool did not return"), (_required_otherwise, "different requirements"),
-                         (_against_results, "says what the tool did not return")):
+                         (_against_results, "says what the tool did not return"),
+                         (_read_otherwise, "another part of the tool result")):
         said = check(a, b)
         if said:
             yield f"{found} ({said})"
@@ -1371,6 +1377,46 @@ def values_seen(lookups: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> d
         for field, words in values:
             seen.setdefault(field, set()).add(words)
     return {field: frozenset(words) for field, words in seen.items() if len(words) <= FIELD_VALUES_KEPT}
+
+
+def _read_otherwise(a: Reply, b: Reply) -> str:
+    """Over the same tool results, amounts, dates or times that both replies read off them and
+    none of which they share: "€79.99" / "€59.99" off a refund of one item of two, "10 May" /
+    "2 June" off a list of appointments. Each relays its input, but one of them the wrong part of it;
+    "" if they share one of each kind both read."""
+    if not a.results or not same_grounds(a, b):
+        return ""
+    mine, theirs = a.read_from_results, b.read_from_results
+    for kind in mine.keys() & theirs.keys():
+        if not mine[kind][0] & theirs[kind][0]:
+            return f"{kind}: {mine[kind][1]} vs {theirs[kind][1]}"
+    return ""
+
+
+def _read_from_input(reply: Reply) -> dict[str, tuple[frozenset, str]]:
+    """By kind ("amount", "date", "time"), what the reply's facts held by its input say (the first
+    as written): amounts as read, times as minutes past midnight, dates as days of the month, with
+    every number up to 31 it writes ("5 to 9 August" holds the 5 of "August 5-9")."""
+    found: dict[str, tuple[frozenset, str]] = {}
+    for written, readings in reply.facts:
+        if not readings & reply.given:
+            continue
+        kinds = {kind for kind, _ in readings}
+        if CURRENCY.search(written):
+            kind, values = "amount", readings & reply.given
+        elif "time" in kinds:
+            kind, values = "time", _clock_times(written, readings)
+        elif kinds & {"date", "dated"}:
+            kind, values = "date", frozenset(value[-1] for kind, value in readings if kind in ("date", "dated"))
+        else:
+            continue
+        held, first = found.get(kind, (frozenset(), written))
+        found[kind] = held | values, first
+    if "date" in found:
+        days = frozenset(number for written, readings in reply.facts
+                         for number in _fact_numerals(written, readings) if number <= 31)
+        found["date"] = found["date"][0] | days, found["date"][1]
+    return found
 
 
 def _against_results(a: Reply, b: Reply) -> str:

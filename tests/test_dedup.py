@@ -614,6 +614,17 @@ CONTRADICTED = {  # a tool result, a reply that follows it, one that says otherw
         '{"status": "dispatched", "dispatched_on": "2024-05-14", "delivery_method": "standard_post"}',
         "Your card was dispatched on 14 May.", "Your card was dispatched on 14 May by courier.",
         "(courier where the tool returned post)"),
+    "the order's total refunded where one item was": (
+        '{"total": 79.99, "items": [{"name": "Wireless headphones", "price": 59.99, "returned": true}, '
+        '{"name": "Charging case", "price": 20.0, "returned": false}], '
+        '"refunds": [{"item": "Wireless headphones", "amount": 59.99, "status": "processed"}]}',
+        "Your refund for the wireless headphones (€59.99) has been processed.",
+        "Yes, your refund of €79.99 has been processed.", "another part of the tool result (amount: €59.99 vs €79.99)"),
+    "the appointment of the wrong entry of a list": (
+        '{"appointments": [{"date": "2024-05-10", "time": "09:30", "type": "check-up", "status": "confirmed"}, '
+        '{"date": "2024-06-02", "time": "11:00", "type": "hygienist", "status": "cancelled"}]}',
+        "Your next appointment is a check-up on 10 May at 9:30.",
+        "Your next appointment is with the hygienist on 2 June at 11:00.", "another part of the tool result"),
 }
 
 
@@ -647,6 +658,10 @@ FOLLOWED_TWO_WAYS = {  # a tool result and two replies that both follow it, one 
         '{"type": "travel", "tier": "Standard", "winter_sports": false}',
         "Your Standard travel policy doesn't cover winter sports.",
         "Skiing isn't covered on Standard. For cover, add the winter sports extension before you travel."),
+    "a date range written both ways round, and a time in either half of the day": (
+        '{"leave": {"start": "2024-08-05", "end": "2024-08-09", "status": "approved"}, "return_at": "14:00"}',
+        "Your leave for August 5-9 has been approved; you're back at 2 pm on the 10th.",
+        "Approved: you're off from 5 to 9 August, back on the 10th at 14:00."),
 }
 
 
