@@ -285,10 +285,14 @@ CLAUSE_NEGATORS = frozenset("nicht kein keine keinen nie niemals pas jamais não
 #: words that deny the thing they come before, not the clause ("no fee", "without a fee", "sans frais")
 WITHOUT = frozenset("no without sans sin sem ohne".split())
 #: "no" before a verb or its pronoun denies the verb in Spanish and Portuguese ("no se puede
-#: cancelar", "no aceptamos", "no lo hacemos"), where in English it denies a thing ("no fee")
+#: cancelar", "no aceptamos", "no lo hacemos"), where in English it denies a thing ("no fee"); and
+#: English that denies without a negation
 VERB_DENIED = re.compile(r"\bno\s+(?:se|lo|la|los|las|le|les|me|te|nos|es|está|están|hay|puede|pueden|podemos"
                          r"|tiene|tenemos|ofrece|ofrecemos|acepta|aceptamos|incluye|permite|permitimos|hacemos"
-                         r"|realizamos)\b", re.I)
+                         r"|realizamos)\b"
+                         # and what denies without a negation: "it's too late to reschedule", "the payment failed"
+                         r"|\btoo\s+late\s+to\b|\b(?:payment|debit|charge|transfer|transaction)\s+(?:has\s+|was\s+)?"
+                         r"(?:failed|bounced)\b", re.I)
 #: words that negate the next content word of their clause ("can't be returned", "never expire"),
 #: with the n't forms typed without an apostrophe
 #: words a negation runs through to what it denies: "no longer covered", "not yet shipped"
@@ -391,6 +395,9 @@ RESULT_DECISIONS = {("availability", "yes"): re.compile(r"\bit is available\b")}
 #: a named thing of a kind an answer picks one of: a plan, a tier, the team or office that handles it
 NAMED = re.compile(r"\b(?P<name>(?:[A-Z][\w&'’-]*\s+){1,3})(?P<kind>(?i:plan|tier|team|department|office|desk"
                    r"|membership|package|subscription|fare|edition|programme|program|store|branch|clinic))s?\b")
+#: words that open a sentence with a capital and name nothing: "Sadly plans can't be paused"
+OPENING_ADVERBS = frozenset("sadly unfortunately fortunately luckily happily currently usually normally also please "
+                            "yes no sorry today now meanwhile however otherwise alternatively".split())
 RENAMED_WORDS = 4  # the longest name swapped in place: "Network Ops" / "the Desktop Support team"
 #: what says nothing about the decision: offers to help and restatements of the customer's problem
 ASIDE = re.compile(
@@ -441,9 +448,9 @@ class Reply:
         return _years_read_as_numbers(self.given)
 
     @cached_property
-    def read_from_results(self) -> dict[str, tuple[frozenset, str]]:
-        """The amounts, dates and times it reads off its input (``_read_from_input``), read once."""
-        return _read_from_input(self)
+    def read_from_results(self) -> dict[str, "ReadOff"]:
+        """The amounts, dates and times it reads off its tool results (``_read_from_results``), read once."""
+        return _read_from_results(self)
 
     @cached_property
     def requirements(self) -> dict[str, bool]:
@@ -991,6 +998,8 @@ def _answer(sentence: str, question: str, asked: frozenset[str], cost: str = "")
     if _denies_what_was_asked(sentence, asked) or (cost == "charge" and SAID_FREE.search(sentence)) \
             or (cost == "free" and PRICE.search(sentence) and not MENTIONS_FREE.search(sentence)):
         return "no"
+    if cost == "free":  # costing nothing, said with a negation, says yes ("it won't cost you anything")
+        return _polarity(SAID_FREE.sub(" ", sentence))
     return _polarity(sentence)
 
 
@@ -999,8 +1008,11 @@ COST_QUESTION = re.compile(r"(?i)\b(?:charge[sd]?|fees?|costs?|pay|price|surchar
 #: a question about costing nothing: "Is it free?", "Can I cancel without a charge?"
 FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:fee|charge|cost|paying))\b")
 #: costing nothing, said any way: "free", "no fee", "costs nothing", "zero overdraft charges"
-SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+to\s+pay"
-                       r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?))\b")
+SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+(?:extra\s+|more\s+|else\s+)?to\s+pay"
+                       r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?)"
+                       # a charge denied: "won't cost you anything", "you won't pay extra", "won't be billed for it"
+                       r"|(?:won['’]t|will\s+not|doesn['’]t|does\s+not)\s+(?:cost\s+(?:you\s+)?|be\s+(?:charged|billed)\s+|pay\s+)"
+                       r"(?:anything(?:\s+extra)?|extra|more|a\s+(?:thing|penny|cent)|for\s+(?:it|this|that)))\b")
 #: costing nothing, or any "free" at all: "free up to £200 a month" is no price alone
 MENTIONS_FREE = re.compile(rf"{SAID_FREE.pattern}|\bfree\b")
 
@@ -1280,7 +1292,7 @@ def _named(text: str) -> frozenset[tuple[str, frozenset[str]]]:
     "the Network Ops team"; "Your plan" names none."""
     found = set()
     for match in NAMED.finditer(text):
-        words = frozenset(word.lower() for word in match["name"].split()) - FUNCTION_WORDS
+        words = frozenset(word.lower() for word in match["name"].split()) - FUNCTION_WORDS - OPENING_ADVERBS
         if words:
             found.add((match["kind"].lower(), words))
     return frozenset(found)
@@ -1380,43 +1392,85 @@ def values_seen(lookups: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> d
 
 
 def _read_otherwise(a: Reply, b: Reply) -> str:
-    """Over the same tool results, amounts, dates or times that both replies read off them and
-    none of which they share: "€79.99" / "€59.99" off a refund of one item of two, "10 May" /
-    "2 June" off a list of appointments. Each relays its input, but one of them the wrong part of it;
-    "" if they share one of each kind both read."""
+    """Over the same tool results, amounts, dates or times that both replies read off one field of
+    them, in different entries, and none of which the other states: "10 May" / "2 June" off a list of
+    appointments. Each relays its input, but one of them the wrong part of it; two replies quoting
+    two fields ("your balance is $120.50" / "your minimum payment of $25") are no dispute."""
     if not a.results or not same_grounds(a, b):
         return ""
     mine, theirs = a.read_from_results, b.read_from_results
-    for kind in mine.keys() & theirs.keys():
-        if not mine[kind][0] & theirs[kind][0]:
-            return f"{kind}: {mine[kind][1]} vs {theirs[kind][1]}"
+    for kind in ("amount", "date", "time"):
+        if kind in mine and kind in theirs and not mine[kind].values & theirs[kind].values \
+                and (kind != "amount" or not (mine[kind].values & b.stated or theirs[kind].values & a.stated)):
+            return f"{kind}: {mine[kind].written} vs {theirs[kind].written}"
     return ""
 
 
-def _read_from_input(reply: Reply) -> dict[str, tuple[frozenset, str]]:
-    """By kind ("amount", "date", "time"), what the reply's facts held by its input say (the first
-    as written): amounts as read, times as minutes past midnight, dates as days of the month, with
-    every number up to 31 it writes ("5 to 9 August" holds the 5 of "August 5-9")."""
-    found: dict[str, tuple[frozenset, str]] = {}
+class ReadOff(NamedTuple):
+    """What a reply reads off its tool results, of one kind: the values, the fields (paths, entries of a
+    list alike) they stand in, and the first as written."""
+
+    values: frozenset
+    fields: frozenset[str]
+    written: str
+
+
+def _read_from_results(reply: Reply) -> dict[str, ReadOff]:
+    """By kind ("amount", "date", "time"), what the reply's facts that its tool results hold say:
+    amounts as read (a share, "20%", is none), times as minutes past midnight, dates as days of the
+    month, with every number up to 31 it writes ("5 to 9 August" holds the 5 of "August 5-9")."""
+    fields_of = _result_fields(reply.results)
+    found: dict[str, ReadOff] = {}
     for written, readings in reply.facts:
-        if not readings & reply.given:
+        held = readings & fields_of.keys()
+        if not held or "%" in written:
             continue
         kinds = {kind for kind, _ in readings}
         if CURRENCY.search(written):
-            kind, values = "amount", readings & reply.given
+            kind, values = "amount", held
         elif "time" in kinds:
             kind, values = "time", _clock_times(written, readings)
         elif kinds & {"date", "dated"}:
             kind, values = "date", frozenset(value[-1] for kind, value in readings if kind in ("date", "dated"))
         else:
             continue
-        held, first = found.get(kind, (frozenset(), written))
-        found[kind] = held | values, first
+        before = found.get(kind, ReadOff(frozenset(), frozenset(), written))
+        found[kind] = ReadOff(before.values | values, before.fields.union(*(fields_of[r] for r in held)), before.written)
     if "date" in found:
         days = frozenset(number for written, readings in reply.facts
                          for number in _fact_numerals(written, readings) if number <= 31)
-        found["date"] = found["date"][0] | days, found["date"][1]
+        found["date"] = found["date"]._replace(values=found["date"].values | days)
     return found
+
+
+def _result_fields(results: str) -> dict[Any, frozenset[str]]:
+    """Each reading of a value of JSON tool results (one a line), to the fields it stands in, by path
+    with a list's entries alike ("appointments.date")."""
+    fields: dict[Any, set[str]] = {}
+    for line in results.splitlines():
+        for path, leaf in _leaf_paths(_json_or_none(line)):
+            for _, readings in _asserted(str(leaf)):
+                for reading in readings:
+                    fields.setdefault(reading, set()).add(path)
+    return {reading: frozenset(paths) for reading, paths in fields.items()}
+
+
+def _leaf_paths(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _leaf_paths(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _leaf_paths(inner, path)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        yield path, value
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _against_results(a: Reply, b: Reply) -> str:

@@ -624,7 +624,8 @@ CONTRADICTED = {  # a tool result, a reply that follows it, one that says otherw
         '{"appointments": [{"date": "2024-05-10", "time": "09:30", "type": "check-up", "status": "confirmed"}, '
         '{"date": "2024-06-02", "time": "11:00", "type": "hygienist", "status": "cancelled"}]}',
         "Your next appointment is a check-up on 10 May at 9:30.",
-        "Your next appointment is with the hygienist on 2 June at 11:00.", "another part of the tool result"),
+        "Your next appointment is with the hygienist on 2 June at 11:00.",
+        "another part of the tool result (date: "),
 }
 
 
@@ -658,6 +659,13 @@ FOLLOWED_TWO_WAYS = {  # a tool result and two replies that both follow it, one 
         '{"type": "travel", "tier": "Standard", "winter_sports": false}',
         "Your Standard travel policy doesn't cover winter sports.",
         "Skiing isn't covered on Standard. For cover, add the winter sports extension before you travel."),
+    "an amount one reply writes without its currency": (
+        '{"ledger_balance": 2418.63, "available": 2318.63, "pending": 100.0, "currency": "GBP"}',
+        "You have £2,318.63 available, after a pending £100.",
+        "Ledger balance: 2,418.63 GBP. Available: 2,318.63."),
+    "a share and the amount it saves": (
+        '{"promo": "SPRING", "discount_percent": 20, "discount_amount": 5.0}',
+        "The SPRING code takes 20% off your order.", "With SPRING you save $5.00 on this order."),
     "a date range written both ways round, and a time in either half of the day": (
         '{"leave": {"start": "2024-08-05", "end": "2024-08-09", "status": "approved"}, "return_at": "14:00"}',
         "Your leave for August 5-9 has been approved; you're back at 2 pm on the 10th.",
@@ -665,12 +673,47 @@ FOLLOWED_TWO_WAYS = {  # a tool result and two replies that both follow it, one 
 }
 
 
-@pytest.mark.parametrize("case", sorted(FOLLOWED_TWO_WAYS))
-def test_two_replies_that_follow_their_tool_result_in_other_words_are_one_answer(tmp_path, case):
-    result, first, second = FOLLOWED_TWO_WAYS[case]
-    kept, dropped, stats = run_dedup(tmp_path, [order_lookup(result, first, "a"), order_lookup(result, second, "b")],
-                                     answer_model=False)
+SAID_ALIKE = {  # a question and two replies giving one answer in words a rule once read as two
+    "costing nothing said with a negation": ("Is delivery free when I rent a dishwasher?",
+                                             "Yes, delivery and installation are free on all rentals.",
+                                             "Delivery and installation won't cost you anything; both are included."),
+    "nothing extra to pay": ("Do I have to pay for the course certificate?",
+                             "No, it's included: you can download it as soon as you finish.",
+                             "The certificate is included in your course fee, so there's nothing extra to pay."),
+    "too late to": ("Can I move my escape room booking to another day? It's tomorrow.",
+                    "Unfortunately not. Bookings can only be rescheduled up to 24 hours before the start time.",
+                    "Since your session is less than 24 hours away, it's too late to reschedule, I'm afraid."),
+    "a payment that failed": ("Did my rental payment go through this month?",
+                              "No, the direct debit failed. We'll try again on 12 June.",
+                              "This month's payment failed, and a retry is scheduled for June 12."),
+    "a sentence opened by an adverb with a capital": (
+        "Can I pause my home warranty while the house is empty?",
+        "Sadly plans can't be paused, but you can cancel and start a new plan later.",
+        "Unfortunately plans can't be paused, but you can cancel and start a new plan later."),
+}
+
+
+def two_replies(case: str) -> list[dict]:
+    """The two records of a case: over a tool result (``FOLLOWED_TWO_WAYS``) or to a question (``SAID_ALIKE``)."""
+    if case in FOLLOWED_TWO_WAYS:
+        result, first, second = FOLLOWED_TWO_WAYS[case]
+        return [order_lookup(result, first, "a"), order_lookup(result, second, "b")]
+    question, first, second = SAID_ALIKE[case]
+    return [chat(question, first, id="a"), chat(question, second, id="b")]
+
+
+@pytest.mark.parametrize("case", sorted(FOLLOWED_TWO_WAYS) + sorted(SAID_ALIKE))
+def test_two_replies_giving_one_answer_in_words_a_rule_once_misread_are_one_answer(tmp_path, case):
+    kept, dropped, stats = run_dedup(tmp_path, two_replies(case), answer_model=False)
     assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, case
+
+
+def test_costing_nothing_against_a_price_is_still_a_conflict(tmp_path):
+    question = "Is delivery free when I rent a dishwasher?"
+    kept, dropped, stats = run_dedup(tmp_path, [
+        chat(question, "Delivery won't cost you anything; it's included with every rental.", id="a"),
+        chat(question, "Delivery is $39, added to your first month's rent.", id="b")], answer_model=False)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
 
 
 def test_one_reply_saying_a_thing_is_needed_and_another_that_it_is_not_are_a_conflict(tmp_path):

@@ -1351,6 +1351,18 @@ def test_reading_quiet_tool_definitions_once_scrubs_every_record_as_reading_them
         assert record.to_dict() == copy.to_dict()
 
 
+def test_every_digit_python_reads_is_a_digit_to_re2():
+    """The needles write ``\\p{Nd}`` where the regexes they stand for write ``\\d``: a digit Python's ``re``
+    knows and RE2 does not (a newer Unicode in a newer Python) would let a card through unscrubbed."""
+    import re
+
+    import re2
+
+    digit = re2.compile(r"\p{Nd}")
+    unknown = [hex(code) for code in range(0x110000) if re.match(r"\d", chr(code)) and not digit.match(chr(code))]
+    assert not unknown
+
+
 def test_a_detector_is_skipped_for_its_needle_only_where_it_could_not_match():
     """Addresses, cards and checked national ids run only in a text holding what every match of their
     regex holds (``needing``): wherever the regex matches a labeled text, the needle must occur, or the
