@@ -16,7 +16,7 @@ import hmac
 import os
 import re
 import secrets
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +29,8 @@ Change = Callable[[str], str]
 MESSAGE_STRUCTURE = frozenset({"role", "tool_call_id"})
 #: tool-call keys: the provider's call id and "function"; the function name is the app's own tool name
 CALL_STRUCTURE = frozenset({"id", "type"})
+CALL_STRUCTURE_AND_FUNCTION = CALL_STRUCTURE | {"function"}  # the function is walked on its own
+FUNCTION_STRUCTURE = frozenset({"name"})
 #: content-part keys: the part type ("text", "image_url") and the image detail level are enums
 PART_STRUCTURE = frozenset({"type", "detail"})
 #: JSON Schema keywords whose values are keywords or property names the app's developers chose
@@ -48,6 +50,14 @@ BOOKKEEPING = frozenset({"stage", "action", "place", "keeper_id", "cluster", "ve
 IDENTITY_KEY = re.compile(
     r"(?i)(?:^|[_\-.])(?:end[_-]?)?(?:user|session|conversation|thread|customer|client|member|visitor|device|"
     r"account|participant|author|sender|recipient)(?:[_\-.]?(?:id|name|key))?$")
+
+
+@lru_cache(maxsize=4096)
+def identity_key(key: Any) -> bool:
+    """Whether a key names a person, a session or a conversation: a record's few keys repeat in every record."""
+    return IDENTITY_KEY.search(str(key)) is not None
+
+
 PSEUDONYM = re.compile(r"anon-[0-9a-f]{16}")
 INLINE_IMAGE = re.compile(r"data:image/[\w.+-]+;base64,[A-Za-z0-9+/=\s]*")
 #: ``"session_id": "sess_priya-raman"`` in the text of a line no reader could parse
@@ -93,6 +103,8 @@ class Walker:
         for key, value in message.items():
             if key in MESSAGE_STRUCTURE or not value:
                 out[key] = value
+            elif type(value) is str and key != "name":  # most of a conversation: one test, then its text
+                out[key] = self.change(value)
             elif key == "name" and message.get("role") not in ("tool", "function"):
                 out[key] = self.identify(value)  # a participant's name: one person keeps one pseudonym
             elif key == "content" and isinstance(value, list):
@@ -107,9 +119,9 @@ class Walker:
     def tool_call(self, call: Any) -> Any:
         if not isinstance(call, dict):
             return self.value(call)
-        out = self.mapping(call, keep=CALL_STRUCTURE | {"function"})
+        out = self.mapping(call, keep=CALL_STRUCTURE_AND_FUNCTION)
         if isinstance(call.get("function"), dict):
-            out["function"] = self.mapping(call["function"], keep={"name"})  # the app's own tool name
+            out["function"] = self.mapping(call["function"], keep=FUNCTION_STRUCTURE)  # the app's own tool name
         return out
 
     def image_part(self, part: Any) -> Any:
@@ -150,10 +162,10 @@ class Walker:
         for key, item in value.items():
             if key in keep:
                 out[key] = item
-            elif IDENTITY_KEY.search(str(key)) and isinstance(item, (str, int)) and not isinstance(item, bool):
+            elif identity_key(key) and isinstance(item, (str, int)) and not isinstance(item, bool):
                 out[key] = self.identify(item)
             else:
-                out[key] = self.mapping(item)
+                out[key] = self.value(item)
         return out
 
     def value(self, value: Any) -> Any:
