@@ -115,7 +115,9 @@ def has_text(content: Any) -> bool:
         isinstance(part, dict) and part.get("type") in CONTENT_PART_TYPES for part in content)
 
 
-def check_messages(messages: list[Any], where: str) -> Iterator[Issue]:
+def check_messages(messages: list[Any], where: str, each_message: bool = True) -> Iterator[Issue]:
+    """The issues of ``messages``: of each message on its own (not when ``each_message`` is false), and of
+    the tool calls and the answers to them."""
     calls_made: dict[str, int] = {}  # tool call id -> index of the message that made it
     answered: set[str] = set()
     for index, message in enumerate(messages):
@@ -123,7 +125,8 @@ def check_messages(messages: list[Any], where: str) -> Iterator[Issue]:
         if not isinstance(message, dict):
             yield error("data_type", f"{at} is {type(message).__name__}, not an object")
             continue
-        yield from check_message(message, at)
+        if each_message:
+            yield from check_message(message, at)
         if message.get("role") == "assistant":
             yield from check_tool_calls(message.get("tool_calls"), at, index, calls_made)
         elif "tool_calls" in message:

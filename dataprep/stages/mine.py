@@ -388,7 +388,8 @@ class Filters:
                 return "unexportable", f"messages[{index}] ({message['role']}) is blank; exports would stop on it"
         if not record.tools and all(m["role"] in PLAIN_ROLES and not m.get("tool_calls") for m in record.messages):
             return None
-        issues = chain(check_messages(record.messages, "messages"), check_tools(record.tools) if record.tools else ())
+        issues = chain(check_messages(record.messages, "messages", each_message=False),  # the tool structure's only
+                       check_tools(record.tools) if record.tools else ())
         issue = next((issue for issue in issues if issue.cls in TOOL_STRUCTURE), None)
         return ("unexportable", f"{issue.message}; exports would stop on it") if issue else None
 
