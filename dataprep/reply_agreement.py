@@ -1392,10 +1392,11 @@ def values_seen(lookups: Iterable[tuple[tuple[str, tuple[str, ...]], ...]]) -> d
 
 
 def _read_otherwise(a: Reply, b: Reply) -> str:
-    """Over the same tool results, amounts, dates or times that both replies read off one field of
-    them, in different entries, and none of which the other states: "10 May" / "2 June" off a list of
-    appointments. Each relays its input, but one of them the wrong part of it; two replies quoting
-    two fields ("your balance is $120.50" / "your minimum payment of $25") are no dispute."""
+    """Over the same tool results, amounts, dates or times that both replies read off them, of one kind,
+    none of which the other states: "€79.99" / "€59.99" off a refund of one item of two, "10 May" /
+    "2 June" off a list of appointments. Each relays its input, but one of them the wrong part of it.
+    Two right replies quoting two fields ("your balance is $120.50" / "your minimum payment of $25")
+    read as a dispute too: asking for the same field in other entries would miss most of these."""
     if not a.results or not same_grounds(a, b):
         return ""
     mine, theirs = a.read_from_results, b.read_from_results
@@ -1407,11 +1408,9 @@ def _read_otherwise(a: Reply, b: Reply) -> str:
 
 
 class ReadOff(NamedTuple):
-    """What a reply reads off its tool results, of one kind: the values, the fields (paths, entries of a
-    list alike) they stand in, and the first as written."""
+    """What a reply reads off its tool results, of one kind: the values, and the first as written."""
 
     values: frozenset
-    fields: frozenset[str]
     written: str
 
 
@@ -1419,10 +1418,10 @@ def _read_from_results(reply: Reply) -> dict[str, ReadOff]:
     """By kind ("amount", "date", "time"), what the reply's facts that its tool results hold say:
     amounts as read (a share, "20%", is none), times as minutes past midnight, dates as days of the
     month, with every number up to 31 it writes ("5 to 9 August" holds the 5 of "August 5-9")."""
-    fields_of = _result_fields(reply.results)
+    returned = _result_readings(reply.results)
     found: dict[str, ReadOff] = {}
     for written, readings in reply.facts:
-        held = readings & fields_of.keys()
+        held = readings & returned
         if not held or "%" in written:
             continue
         kinds = {kind for kind, _ in readings}
@@ -1434,8 +1433,8 @@ def _read_from_results(reply: Reply) -> dict[str, ReadOff]:
             kind, values = "date", frozenset(value[-1] for kind, value in readings if kind in ("date", "dated"))
         else:
             continue
-        before = found.get(kind, ReadOff(frozenset(), frozenset(), written))
-        found[kind] = ReadOff(before.values | values, before.fields.union(*(fields_of[r] for r in held)), before.written)
+        before = found.get(kind, ReadOff(frozenset(), written))
+        found[kind] = before._replace(values=before.values | values)
     if "date" in found:
         days = frozenset(number for written, readings in reply.facts
                          for number in _fact_numerals(written, readings) if number <= 31)
@@ -1443,27 +1442,22 @@ def _read_from_results(reply: Reply) -> dict[str, ReadOff]:
     return found
 
 
-def _result_fields(results: str) -> dict[Any, frozenset[str]]:
-    """Each reading of a value of JSON tool results (one a line), to the fields it stands in, by path
-    with a list's entries alike ("appointments.date")."""
-    fields: dict[Any, set[str]] = {}
-    for line in results.splitlines():
-        for path, leaf in _leaf_paths(_json_or_none(line)):
-            for _, readings in _asserted(str(leaf)):
-                for reading in readings:
-                    fields.setdefault(reading, set()).add(path)
-    return {reading: frozenset(paths) for reading, paths in fields.items()}
+def _result_readings(results: str) -> frozenset:
+    """The readings of every value of JSON tool results (one a line)."""
+    return frozenset(reading for line in results.splitlines() for leaf in _leaves(_json_or_none(line))
+                     for _, readings in _asserted(str(leaf)) for reading in readings)
 
 
-def _leaf_paths(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+def _leaves(value: Any) -> Iterator[Any]:
+    """The strings and numbers of a JSON value, at any depth."""
     if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from _leaf_paths(inner, f"{path}.{key}" if path else str(key))
+        for inner in value.values():
+            yield from _leaves(inner)
     elif isinstance(value, list):
         for inner in value:
-            yield from _leaf_paths(inner, path)
+            yield from _leaves(inner)
     elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        yield path, value
+        yield value
 
 
 def _json_or_none(line: str) -> Any:
