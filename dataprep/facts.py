@@ -976,14 +976,14 @@ def two_steps(key: int, known: frozenset[int] | set[int], factors: frozenset[int
 
 
 # -- the reply side ---------------------------------------------------------------------------
-def _json_values(value: Any) -> Iterable[str]:
+def document_values(value: Any) -> Iterable[str]:
     """The values of a JSON document (keys are schema, not claims)."""
     if isinstance(value, dict):
         for item in value.values():
-            yield from _json_values(item)
+            yield from document_values(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _json_values(item)
+            yield from document_values(item)
     elif value is not None and not isinstance(value, bool):
         yield str(value)
 
@@ -1003,7 +1003,7 @@ def reply_text(message: dict[str, Any], sentence_arguments_only: bool = False) -
 def _call_arguments(call: dict[str, Any]) -> list[str]:
     arguments = (call.get("function") or {}).get("arguments") or "{}"
     try:
-        return list(_json_values(orjson.loads(arguments)))
+        return list(document_values(orjson.loads(arguments)))
     except orjson.JSONDecodeError:
         return [str(arguments)]
 
@@ -1017,7 +1017,7 @@ def json_values(text: str) -> str | None:
     if stripped[:1] not in "{[" or stripped[-1:] not in "}]":
         return None
     try:
-        return "\n".join(_json_values(orjson.loads(stripped)))
+        return "\n".join(document_values(orjson.loads(stripped)))
     except orjson.JSONDecodeError:
         return None
 

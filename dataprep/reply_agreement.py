@@ -59,7 +59,8 @@ from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 import orjson
 
 from .facts import (COUNT_WORDS, MONTH_NUMBER, MONTHS, NUMBER, NUMBER_WORD_UNIT, NUMBER_WORDS, compact, date_keys,
-                    date_year, minutes_of, number_key, number_values, numeric_matches, singular, word_alternation)
+                    date_year, document_values, minutes_of, number_key, number_values, numeric_matches, singular,
+                    word_alternation)
 from .minhash import normalize
 from .pii import PLACEHOLDER
 from .record import message_text, readable_text
@@ -285,8 +286,7 @@ CLAUSE_NEGATORS = frozenset("nicht kein keine keinen nie niemals pas jamais não
 #: words that deny the thing they come before, not the clause ("no fee", "without a fee", "sans frais")
 WITHOUT = frozenset("no without sans sin sem ohne".split())
 #: "no" before a verb or its pronoun denies the verb in Spanish and Portuguese ("no se puede
-#: cancelar", "no aceptamos", "no lo hacemos"), where in English it denies a thing ("no fee"); and
-#: English that denies without a negation
+#: cancelar", "no aceptamos", "no lo hacemos"), where in English it denies a thing ("no fee")
 VERB_DENIED = re.compile(r"\bno\s+(?:se|lo|la|los|las|le|les|me|te|nos|es|está|están|hay|puede|pueden|podemos"
                          r"|tiene|tenemos|ofrece|ofrecemos|acepta|aceptamos|incluye|permite|permitimos|hacemos"
                          r"|realizamos)\b"
@@ -1444,20 +1444,8 @@ def _read_from_results(reply: Reply) -> dict[str, ReadOff]:
 
 def _result_readings(results: str) -> frozenset:
     """The readings of every value of JSON tool results (one a line)."""
-    return frozenset(reading for line in results.splitlines() for leaf in _leaves(_json_or_none(line))
-                     for _, readings in _asserted(str(leaf)) for reading in readings)
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    """The strings and numbers of a JSON value, at any depth."""
-    if isinstance(value, dict):
-        for inner in value.values():
-            yield from _leaves(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from _leaves(inner)
-    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        yield value
+    return frozenset(reading for line in results.splitlines() for leaf in document_values(_json_or_none(line))
+                     for _, readings in _asserted(leaf) for reading in readings)
 
 
 def _json_or_none(line: str) -> Any:
