@@ -926,6 +926,15 @@ def _number_readings(match: re.Match) -> frozenset:
     return frozenset(("number", value) for end in ends for value in number_values(end, match["scale"]))
 
 
+#: a state awaited, not reached, in a sentence's second half: "you'll get an email as soon as they're
+#: issued" (a condition opening one may run into its main clause: "Once started it's no longer eligible")
+AWAITED = re.compile(r"(?i)(?<=[^\W\d_]\s)(?:as\s+soon\s+as|once(?!\s+again)|when(?:ever)?|until|till|if|unless)\b"
+                     r"(?:(?!\b(?:and|but)\b)[^,;:.!?—–\n])*")
+#: what is said of how things go, not of this case: "refunds are usually processed within 5 days"
+HABITUAL = re.compile(r"(?i)\b(?:usually|normally|typically|generally|always|often)\b(?:\s+[\w'’]+){0,3}\s+$")
+HABITUAL_REACH = 60
+
+
 def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[tuple[str, str]]:
     """What the reply decides, by subject: its opening word ("lead"; for a yes-or-no question
     without one, ``yes_no`` being that question: what the states it decides say to a question
@@ -934,10 +943,13 @@ def _decisions(text: str, asked: frozenset[str], yes_no: str = "") -> frozenset[
     approval and eligibility words, where things stand, and each word of the question, negated
     or not ("can I return it?": "you can return it" / "it can't be returned"). In any order:
     reordered sentences are the same answer; a subject decided both ways ("you can't return it,
-    but you can exchange it") settles nothing."""
+    but you can exchange it") settles nothing, nor does a state awaited or what usually happens
+    ("we'll email you once it's issued", "refunds are usually processed in 5 days")."""
     said_text = ASIDE.sub(" ", text)
     plain = NO_COST.sub(" ", said_text)  # "no return fee" denies a fee, not the return
-    found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(plain)}
+    stated = AWAITED.sub(" ", plain)
+    found = {tuple(match.lastgroup.rsplit("_", 1)) for match in DECISION.finditer(stated)
+             if not HABITUAL.search(stated, max(0, match.start() - HABITUAL_REACH), match.start())}
     found.update((f"word {stem}", said) for stem, said in _stances(plain) if stem in asked)
     lead, cost = LEAD.match(text), _cost_asked(yes_no, text)
     opening = SENTENCE.match(text[lead.end():]) if lead else None
@@ -977,10 +989,49 @@ def _states_asked(found: set[tuple[str, str]], question: str) -> set[str]:
 def _answers(text: str, question: str, asked: frozenset[str], cost: str) -> set[str]:
     """What the statements of ``text`` on the question say to it (questions back ask, not answer): those
     with a word of the question in them, and where the question asks about a cost, those that name
-    one or say there is none ("No fee!", "€18 a night")."""
-    return {_answer(sentence, question, asked, cost) for sentence in SENTENCE.findall(text)
-            if not sentence.endswith("?") and (_content_stems(sentence) & asked
-                                               or (cost and (SAID_FREE.search(sentence) or PRICE.search(sentence))))}
+    one or say there is none ("No fee!", "€18 a night"). To "do I need ...?" only what is said to be
+    needed or not answers: "you can refer yourself" does not say whether a referral is needed."""
+    statements = [sentence for sentence in SENTENCE.findall(text) if not sentence.endswith("?")]
+    if REQUIREMENT.search(_asking(question)) and not COST_QUESTION.search(question):
+        said = {_need_answer(clause) for sentence in statements
+                for clause in CLAUSE_END.split(CONDITION.sub(" ", sentence)) if NEED_SAID.search(clause)}
+        if said:
+            return said
+        # "you can self-book" says nothing of a need; "drop-off isn't possible" still denies
+        statements = [sentence for sentence in statements
+                      if not ABILITY.search(sentence) or _polarity(sentence) == "no"]
+    return {_answer(sentence, question, asked, cost) for sentence in statements
+            if _content_stems(sentence) & asked or (cost and (SAID_FREE.search(sentence) or PRICE.search(sentence)))}
+
+
+#: a clause saying whether a thing is needed: "a referral is required", "it's optional", "no need to book"
+NEED_SAID = re.compile(r"(?i)\b(?:needs?|needed|require[sd]?|required|must|ha(?:ve|s)\s+to|mandatory|compulsory"
+                       r"|necessary|optional)\b")
+OPTIONAL = re.compile(r"(?i)\boptional\b")
+
+
+#: what may be done, which says nothing of what must: "you can self-book", "walk-ins are welcome"
+ABILITY = re.compile(r"(?i)\b(?:can|could|may|able|welcome|fine|allowed|possible|available)\b")
+
+
+def _asking(question: str) -> str:
+    """What a question asks first, in the sentence it asks in (its last with a "?", else its last): "I need
+    to send it back. Can I drop it off?" asks whether one can; "Will it work abroad, and do I have to turn
+    anything on?" asks first whether it works."""
+    sentences = SENTENCE.findall(question) or [question]
+    asking = next((sentence for sentence in reversed(sentences) if sentence.endswith("?")), sentences[-1])
+    return FIRST_ASK_END.split(asking, 1)[0]
+
+
+#: where a question's first ask ends: "Can I walk in, or do I need to book?"
+FIRST_ASK_END = re.compile(r"(?i),|\b(?:and|or)\b")
+
+
+def _need_answer(clause: str) -> str:
+    """Whether a clause (its conditions left out) saying what is needed says yes or no to "do I need ...?":
+    "no need to book", "no GP letter needed" and "it's optional" say no."""
+    denied = OPTIONAL.search(clause) or VERB_DENIED.search(clause) or any(map(_negates, TOKEN.findall(clause.lower())))
+    return "no" if denied else "yes"
 
 
 def _opens_denying(text: str) -> bool:
@@ -996,7 +1047,7 @@ def _answer(sentence: str, question: str, asked: frozenset[str], cost: str = "")
     if RESTRICTED.search(CLAUSE_END.split(sentence, 1)[0]) and not REQUIREMENT.search(question):
         return "no"
     if _denies_what_was_asked(sentence, asked) or (cost == "charge" and SAID_FREE.search(sentence)) \
-            or (cost == "free" and PRICE.search(sentence) and not MENTIONS_FREE.search(sentence)):
+            or (cost == "free" and not MENTIONS_FREE.search(sentence) and _costs_more(sentence)):
         return "no"
     if cost == "free":  # costing nothing, said with a negation, says yes ("it won't cost you anything")
         return _polarity(SAID_FREE.sub(" ", sentence))
@@ -1006,15 +1057,32 @@ def _answer(sentence: str, question: str, asked: frozenset[str], cost: str = "")
 #: a question about a charge: "Do you charge for ...?", "Is there a fee?", "Will I have to pay?"
 COST_QUESTION = re.compile(r"(?i)\b(?:charge[sd]?|fees?|costs?|pay|price|surcharge)\b")
 #: a question about costing nothing: "Is it free?", "Can I cancel without a charge?"
-FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:fee|charge|cost|paying))\b")
+FREE_QUESTION = re.compile(rf"(?i)\b(?:{_NO_COST}|without\s+(?:a\s+|any\s+)?(?:fee|charge|cost|paying)"
+                           r"|(?<!\bi\s)(?<!\bwe\s)(?<!\bto\s)includ(?:e|es|ed)|part\s+of)\b")  # "is breakfast included?"
+INCLUDED = re.compile(r"(?i)\b(?:includ(?:e|es|ed|ing)|covered|covers)\b")
+#: costing more than what was bought: "breakfast would be extra", "billed separately", "it comes with a charge"
+#: (not denied: "without extra charges", "no add-on needed")
+COSTS_EXTRA = re.compile(r"(?i)(?<!\bno\s)(?<!\bwithout\s)(?<!\bnot\s)\b(?:extra|separately|on\s+top|add-on|surcharge"
+                         r"|additional\s+(?:cost|charge|fee)|an?\s+(?:[\w-]+\s+)?(?:charge|fee))\b")
 #: costing nothing, said any way: "free", "no fee", "costs nothing", "zero overdraft charges"
 SAID_FREE = re.compile(rf"(?i)\b(?:{_NO_COST}|costs?\s+nothing|nothing\s+(?:extra\s+|more\s+|else\s+)?to\s+pay"
                        r"|zero\s+(?:[\w-]+\s+)?(?:fees?|charges?)"
                        # a charge denied: "won't cost you anything", "you won't pay extra", "won't be billed for it"
                        r"|(?:won['’]t|will\s+not|doesn['’]t|does\s+not)\s+(?:cost\s+(?:you\s+)?|be\s+(?:charged|billed)\s+|pay\s+)"
-                       r"(?:anything(?:\s+extra)?|extra|more|a\s+(?:thing|penny|cent)|for\s+(?:it|this|that)))\b")
+                       r"(?:anything(?:\s+extra)?|extra|more|separately|a\s+(?:thing|penny|cent)|for\s+(?:it|this|that))"
+                       r"|(?:isn['’]t|is\s+not|aren['’]t|are\s+not)\s+(?:an?\s+|any\s+)?(?:extra\s+|additional\s+)?(?:fee|charge|cost)"
+                       # nothing to buy: "you won't pay to pick a seat", "you won't need to buy a hotspot pass"
+                       r"|(?:won['’]t|will\s+not|don['’]t|do\s+not)\s+(?:pay\s+to|need\s+to\s+(?:buy|pay|rent|purchase))"
+                       r"|without\s+(?:paying|being\s+charged)(?:\s+(?:anything|extra|more))?)\b")
 #: costing nothing, or any "free" at all: "free up to £200 a month" is no price alone
 MENTIONS_FREE = re.compile(rf"{SAID_FREE.pattern}|\bfree\b")
+
+
+def _costs_more(sentence: str) -> bool:
+    """Whether a sentence puts a price on something: a clause names one or says it costs extra ("breakfast
+    would be extra"), but for one saying what is included ("the box includes a charger and an extra cable")."""
+    return any((PRICE.search(clause) or COSTS_EXTRA.search(clause))
+               and not INCLUDED.search(clause) for clause in AMOUNT_CLAUSE_END.split(sentence))
 
 
 def _denies_a_charge(sentence: str) -> bool:
@@ -1473,12 +1541,13 @@ def _against_results(a: Reply, b: Reply) -> str:
 def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
                     flags: frozenset[tuple[str, frozenset[str], bool]],
                     amounts: tuple[tuple[str, frozenset[str], int], ...],
-                    missing: frozenset[str]) -> dict[tuple[str, str], str]:
+                    missing: frozenset[str], status_decision: tuple[str, str] | None) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
     result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
     ``"appeal_allowed": true``), another field's amount given as a field's ("$18.40 in total" over
-    ``"fare": 18.4, "total": 21.4``), nothing left to send where the result lists something missing."""
+    ``"fare": 18.4, "total": 21.4``), nothing left to send where the result lists something missing,
+    a decision the result's one status takes the other way ("has shipped" over ``"status": "printing"``)."""
     found = _amounts_misattributed(reply.key, amounts)
     if missing and _says_nothing_missing(reply.key, frozenset(item for _, item in missing)):
         field, _ = min(missing)
@@ -1494,23 +1563,32 @@ def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
     for subject, said in reply.decisions:
         if (subject, said) not in decisions and (subject, OTHER_WAY[said]) in decisions:
             found[(subject, f"{subject} {said}")] = f"{subject} {OTHER_WAY[said]}"
+    if status_decision:
+        subject, returned = status_decision
+        said = dict(reply.decisions).get(subject)
+        if said and said != returned:
+            found.setdefault((subject, f"{subject} {said}"), f"{subject} {returned}")
     return found
 
 
 @lru_cache(maxsize=4096)
 def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]],
-                                          tuple[tuple[str, frozenset[str], int], ...], frozenset[tuple[str, int]]]:
+                                          tuple[tuple[str, frozenset[str], int], ...], frozenset[tuple[str, int]],
+                                          tuple[str, str] | None]:
     """Where a tool result says things stand, read as a reply's options and decisions, each field
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
     is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
-    ("appea", {"allow"}, True)); its amounts (``_amounts``); and what it lists as missing (``_still_missing``)."""
-    sentences, flags, numbers, missing = [], set(), [], set()
+    ("appea", {"allow"}, True)); its amounts (``_amounts``); what it lists as missing (``_still_missing``); and
+    what its one status decides (``STATUS_DECIDES``)."""
+    sentences, flags, numbers, missing, statuses = [], set(), [], set(), []
     for line in results.splitlines():
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:  # a result in plain words is read as written
             sentences.append(line)
             continue
+        if isinstance(value, dict):
+            statuses.extend(inner for key, inner in value.items() if key in STATUS_FIELDS)
         sentences.extend(_field_sentences(value))
         flags.update(_flags(value))
         numbers.extend(_numeric_fields(value))
@@ -1521,7 +1599,23 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
     fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
             frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(numbers),
-            frozenset(missing))
+            frozenset(missing), STATUS_DECIDES.get(_status_word(statuses[0])) if len(statuses) == 1 else None)
+
+
+#: the fields of a result that say where the whole of it stands
+STATUS_FIELDS = frozenset({"status", "state"})
+#: what a result's one status decides, by the subject of ``DECISIONS`` it settles: "printing" says an order has not
+#: shipped, "settled" that a payment went through ("processing" and "awaiting_pickup" settle no one subject)
+STATUS_DECIDES = {**dict.fromkeys(("paid", "posted", "settled", "issued", "refunded", "cleared"), ("payment", "yes")),
+                  "pending": ("payment", "no"),
+                  **dict.fromkeys(("printing", "in_production", "packing", "preparing", "backordered"),
+                                  ("shipment", "no")),
+                  **dict.fromkeys(("under_review", "on_hold"), ("case", "no"))}
+
+
+def _status_word(status: Any) -> str:
+    """A status as one lower-case word: "On hold" and "on-hold" are "on_hold"."""
+    return re.sub(r"[\s-]+", "_", status.strip().lower()) if isinstance(status, str) else ""
 
 
 def _amounts(fields: list[tuple[str, frozenset[str], int]]) -> tuple[tuple[str, frozenset[str], int], ...]:

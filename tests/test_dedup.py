@@ -289,7 +289,8 @@ CHANGED = {  # the first reply, then one that disagrees with it in one assertion
 #: fee! Just order the new card in the app.", 0.61). The rules alone keep each as one answer; strict, so a
 #: model that stops missing one fails here until it is moved.
 MODEL_MISS = pytest.mark.xfail(strict=True, reason="the answer model reads these agreeing wordings as two answers")
-MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no", "no charges apply"}
+MODEL_MISSES = {"a way denied in one, taken in both", "the other state says no", "no charges apply",
+                 "a state to come is not the state"}
 
 
 def test_every_known_miss_of_the_answer_model_names_a_case():
@@ -690,6 +691,16 @@ SAID_ALIKE = {  # a question and two replies giving one answer in words a rule o
         "Can I pause my home warranty while the house is empty?",
         "Sadly plans can't be paused, but you can cancel and start a new plan later.",
         "Unfortunately plans can't be paused, but you can cancel and start a new plan later."),
+    "what may be done says nothing of what must": ("Do I need a referral to book with the physio?",
+                                                  "A referral isn't required, just book online or by phone.",
+                                                  "You can refer yourself to physiotherapy; no GP letter needed."),
+    "extra says it is not included": ("Is breakfast included in my booking?",
+                                      "Your booking is on a room-only rate, so breakfast isn't included.",
+                                      "I checked: it's a room-only rate for 3 nights. Breakfast would be extra, €18 per "
+                                      "person per day."),
+    "nothing to buy says it is included": ("Does my plan include hotspot data?",
+                                           "Yes, your plan includes 30 GB of hotspot data a month.",
+                                           "You get 30 GB of hotspot each month, so you won't need to buy a hotspot pass."),
 }
 
 
@@ -714,6 +725,27 @@ def test_costing_nothing_against_a_price_is_still_a_conflict(tmp_path):
         chat(question, "Delivery won't cost you anything; it's included with every rental.", id="a"),
         chat(question, "Delivery is $39, added to your first month's rent.", id="b")], answer_model=False)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1
+
+
+ANSWERED_OTHERWISE = {  # a yes-or-no question, then two replies answering it otherwise, in words a rule once misread
+    "optional says no to a need": ("Do I need a police report to file a theft claim?",
+                                   "Yes, a police report is required for all theft claims.",
+                                   "It's optional, but attaching one can speed up your claim."),
+    "charged separately says it is not included": ("Is breakfast included in my booking?",
+                                                   "Yes, breakfast is included in your rate.",
+                                                   "Breakfast is charged separately at €18 per person."),
+    "a state awaited is not reached": ("Have my festival tickets been issued?",
+                                       "Yes! Both of your tickets have been issued and are in the app.",
+                                       "Your tickets are still pending. You'll get an email as soon as they're issued."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ANSWERED_OTHERWISE))
+def test_two_replies_answering_otherwise_in_words_a_rule_once_misread_are_a_conflict(tmp_path, case):
+    question, first, second = ANSWERED_OTHERWISE[case]
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")],
+                                     answer_model=False)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, case
 
 
 def test_one_reply_saying_a_thing_is_needed_and_another_that_it_is_not_are_a_conflict(tmp_path):
@@ -1124,6 +1156,11 @@ def test_a_reply_naming_what_the_tool_did_not_return_conflicts_and_a_synonym_doe
      "Your Premium plan has been cancelled."),
     ('{"status": "suspended", "reason": "chargeback"}', "Your account is suspended after a chargeback.",
      "It's suspended (reason: chargeback).", "Your account is in good standing."),
+    # a status done or underway, said the other way
+    ('{"status": "backordered", "eta": "2024-06-03"}', "It's backordered until 3 June.",
+     "Backordered: expected on June 3.", "It has shipped and is on its way."),
+    ('{"status": "posted", "amount": 212.5}', "Your $212.50 payment has posted.", "Posted: $212.50.",
+     "Your $212.50 payment is still pending."),
     # a state to come says nothing of where things stand
     ('{"restaurant_status": "accepted", "courier_assigned": false}', "Accepted; we'll assign a courier shortly.",
      "The restaurant accepted it and a courier will be assigned soon.", "Accepted, and your courier is already assigned."),
