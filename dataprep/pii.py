@@ -93,8 +93,8 @@ number found brings the one of the same shape right after it (``SeriesDetector``
 family's).
 
 Speed: detectors look only where they can match (near their keyword, a digit run, an "@"), and one
-whose hints stand in most texts (addresses, cards, checked national ids) only in a text that holds what
-every match of it holds (``needing``).
+whose hints stand in most texts (addresses, cards, checked national ids, IPv4 addresses, IBANs) only in a
+text that holds what every match of it holds (``needing``), and a name rule only where its hint stands.
 The keyword searches run on RE2 (``google-re2``), one automaton for all of a detector's
 keywords, so a 200 MB line is searched in about a second per keyword list instead of minutes;
 ASCII text is handed to RE2 as bytes (``Text.spans``). Time grows linearly with the text and
@@ -709,6 +709,10 @@ NAME_WORD = re.compile(rf"[{UPPER}]{NAME_WORD_TAIL}")
 #: a name word not inside a longer word; the capital comes first so ``re`` can skip ahead to one
 STANDALONE_NAME_WORD = rf"[{UPPER}](?<![\w-].){NAME_WORD_TAIL}"
 PARTICLE = r"(?:de|da|di|del|della|van|von|der|den|ter|le|la|du|dos|das|al|el|bin|ibn)"
+#: for RE2 hints: every character a full name and the spaces between its words may hold
+NAME_CHARS = rf"[{UPPER}{LOWER}'’ \t-]"
+#: for RE2 hints: what Python's ``\s`` matches (RE2's is ASCII)
+PYTHON_SPACE = r"[\s\v\x1c-\x1f\x85\p{Z}]"
 #: a first name and up to three more capitalised words on the same line ("Femke de Boer")
 FULL_NAME = rf"{NAME_WORD.pattern}(?:[ \t]+(?:{PARTICLE}[ \t]+){{0,2}}{NAME_WORD.pattern}){{0,3}}"
 TITLE = (r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Dra|Prof|Herr|Herrn|Frau|Mme|Mlle|Sr|Sra|Srta|Sig|Sig\.ra|Sig\.na|Dott|Dott\.ssa"
@@ -867,7 +871,7 @@ def name_rules() -> list[NameRule]:
     return [
         rule(rf"\b{TITLE}[ \t]+{VALUE}", known_first=False, keywords=TITLE),
         rule(rf"(?i:{STATED_NAME})[ \t]+{OPTIONAL_TITLE}{VALUE}", known_first=False, keywords=STATED_NAME),
-        rule(rf"\A{VALUE}\Z", known_first=True),  # a name field: "Hannah Kowalski"
+        rule(rf"\A{VALUE}\Z", known_first=True, hint=rf"\A[{UPPER}]{NAME_CHARS}*\z"),  # a name field: "Hannah Kowalski"
         rule(rf"(?i:(?<![A-Za-z-])(?:{NAME_LABEL}))(?:[ \t]+\d+)?[\"'*]*[ \t]*[:=][*]*[ \t]*[\"']?{OPTIONAL_TITLE}{VALUE}",
              known_first=False, keywords=NAME_LABEL, lone_word_known=True),
         # a field that holds a name whatever it is: {"first_name": "Yuki"}, "full name Olumide Bakare"
@@ -916,7 +920,8 @@ def name_rules() -> list[NameRule]:
              rf"(?P<value>[^\W\d_]+(?:[ \t]+[^\W\d_]+){{0,2}})(?![\w(])", keywords=NAME_LABEL, uncased=uncased_name),
         rule(rf"(?i:(?<![A-Za-z-])(?:{USER_LABEL}))[\"']?[ \t]*(?:[:=]|is|was|of|for|by|es|est|ist|è|é)?[ \t]*[\"'`]?@?"
              r"(?P<value>[^\W\d_][\w.-]*[^\W_])", keywords=USER_LABEL, uncased=user_name),
-        rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64),
+        rule(r"\A[ \t]*@?(?P<value>[^\W\d_][\w.-]*[^\W_])[ \t]*\Z", uncased=field_user_name, max_text=64,
+             hint=r"\A[ \t]*@?[^\s@]{2,}[ \t]*\z"),  # one word: no space inside
         rule(r"(?<![\w/.-])(?P<value>[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+(?: [A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?/[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+"
              r"(?: (?!(?:MRS?|MS|MISS|MSTR|DR|CHD|INF)\b)[A-ZÀ-Þ][A-Za-zÀ-ÿ'-]+)?)(?![\w/.-])", uncased=slashed_name,
              hint=r"[A-Za-zÀ-ÿ'-]/[A-ZÀ-Þ]"),
@@ -942,7 +947,8 @@ def name_rules() -> list[NameRule]:
         # a known first name that ends the text after a sentence, or after a dash: "Can you sort it? Morgan",
         # "the 3pm is moved? thx — Jess"
         # ... also at the end of a message quoted inside the text: '... auf dem Laufwerk. Honza"'
-        rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?(?:\s*\Z|[\"»”」](?=[ \t]*(?:\n|\Z)))", known_first=True),
+        rule(rf"[.!?][ \t]+{VALUE}[ \t]*[.!]?(?:\s*\Z|[\"»”」](?=[ \t]*(?:\n|\Z)))", known_first=True,
+             hint=rf"[.!?][ \t]+[{UPPER}]{NAME_CHARS}*(?:[.!\"»”」]|{PYTHON_SPACE}|\z)"),
         # a known first name that opens a quoted message, calling its reader: '"Bence, a szerver ...'
         rule(rf"[\"«“„](?P<value>{STANDALONE_NAME_WORD}),[ \t]", known_first=True,  # the quote first: ``re`` skips to it
              hint="[\"«“„]"),
@@ -958,7 +964,7 @@ def name_rules() -> list[NameRule]:
         rule(rf"(?P<value>{STANDALONE_NAME_WORD}(?:[ \t]+{NAME_WORD.pattern})?)[ \t]+from[ \t]+"
              rf"(?:(?:your|our|the|my)[ \t]+(?:[\w-]+[ \t]+){{0,2}}?)?(?i:{TEAM_WORD})\b", known_first=True,
              unanchored=True, hint=r"[ \t]from[ \t]"),
-        rule(rf",[ \t]+{VALUE}[.!?]", known_first=True),  # "as requested, Lukas."
+        rule(rf",[ \t]+{VALUE}[.!?]", known_first=True, hint=rf",[ \t]+[{UPPER}]{NAME_CHARS}*[.!?]"),  # "as requested, Lukas."
         # "I'm sorry, Daniel,"
         rule(rf"(?i:\b(?:{INTERJECTION})),?[ \t]+{VALUE}[ \t]*[,.!?:—–]", known_first=True, keywords=INTERJECTION),
         # a letter's closing with a possessive: "Deine Gisela", "Ta Clémence", "Love, Sam" is SIGN_OFF's
@@ -1015,6 +1021,8 @@ class NameDetector(Detector):
     wanting: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     #: the indexes of the rules without keywords, tried on every text their hint and length allow
     unkeyed: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    #: the hints occurring in a text -> what ``unkeyed_hinted`` said about them
+    hinted: dict[frozenset[int], tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         Detector.__post_init__(self)
@@ -1028,11 +1036,11 @@ class NameDetector(Detector):
     def rule_spans(self, text: Text) -> Iterator[tuple[int, int, str]]:
         known = first_names()
         starts = self.keyword_starts(text)
-        # in rule order, the rules a keyword of which the text holds and those without keywords: most of a
-        # short text's rules are passed over without a look
-        for index in sorted([*starts, *self.unkeyed]):
+        # in rule order, the rules a keyword of which the text holds and those without keywords whose hint it
+        # holds: most of a short text's rules are passed over without a look
+        for index in sorted([*starts, *self.unkeyed_hinted(text.occurring(False))]):
             rule = self.rules[index]
-            if (rule.max_text and len(text.value) > rule.max_text) or (rule.hint is not None and not text.has(rule.hint)):
+            if rule.max_text and len(text.value) > rule.max_text:
                 continue
             for match in rule_matches(rule, text, starts.get(index)):
                 start, end = match.span("value")
@@ -1049,11 +1057,24 @@ class NameDetector(Detector):
         costs more than the search), for the rules one of whose keywords the text holds: from one pass over
         the text for all of them."""
         starts: dict[int, list[int]] = {}
+        if not text.has(self.keyword_hint, lower=True):  # most texts: the one pass for every hint said so
+            return starts
         for match in self.keyword_hint.finditer(text.re2_haystack(lower=True)):
             keyword = match.group(1)
             for index in self.rules_wanting(keyword if isinstance(keyword, str) else keyword.decode("ascii")):
                 starts.setdefault(index, []).append(match.start(1))
         return starts
+
+    def unkeyed_hinted(self, in_text: frozenset[int]) -> tuple[int, ...]:
+        """The indexes of the rules without keywords whose hint (if any) is among the hints occurring in a text:
+        combinations of hints repeat across texts, and asking each rule about its own costs more than a lookup."""
+        hinted = self.hinted.get(in_text)
+        if hinted is None:
+            hinted = tuple(index for index in self.unkeyed
+                           if self.rules[index].hint is None or _hint_index(self.rules[index].hint) in in_text)
+            if len(self.hinted) < HINT_COMBINATIONS_REMEMBERED:
+                self.hinted[in_text] = hinted
+        return hinted
 
     def rules_wanting(self, keyword: str) -> tuple[int, ...]:
         """The indexes of the rules ``keyword`` is one of the keywords of. Texts hold few distinct keywords,
@@ -1578,6 +1599,10 @@ EMAIL = re.compile(rf"(?:(?<![{LATIN_WORD}.%+-])[{LATIN_WORD}][{LATIN_WORD}.%+'-
                    rf"@\w[\w-]*(?:\.[\w-]+)*\.(?:[A-Za-z]{{2,}}(?![{LATIN_WORD}-])|[^\W\d_]{{2,}}(?![\w-]))")
 IBAN = re.compile(r"(?i)(?<![A-Z0-9])[A-Z]{2} ?\d{2}(?:[A-Z0-9]{11,30}|(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?)"
                   r"(?![A-Z0-9])")
+#: for RE2 needles: what ``re``'s case-blind ``[A-Z]`` matches, also "İ", "ı", "ſ" and the Kelvin sign
+CASE_BLIND_LETTER = r"A-Za-z\x{130}\x{131}\x{17f}\x{212a}"
+#: what every IBAN holds: two letters, two digits, eight letters or digits
+IBAN_SHAPE = compiled_re2(rf"[{CASE_BLIND_LETTER}]{{2}} ?\p{{Nd}}{{2}}(?: ?[0-9{CASE_BLIND_LETTER}]){{8}}")
 ORDER = re.compile(r"(?i)\border\s*(?:number|no\.?|num|id|#)?(?:\s+is)?\s*[:#]?\s*#?(?P<value>(?=[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{3,})\b")
 ACCOUNT = re.compile(r"(?i)\b(?:account|acct|a/c)\s*(?:number|no\.?|num|#)?(?:\s+is)?\s*[:#]?\s*(?:ending in\s*)?"
                      r"(?P<value>\d(?:[ -]?\d){5,})\b")
@@ -1820,6 +1845,7 @@ PRODUCT_NUMBER = compiled_re2(
     r"|fedex|ups|usps|dhl|dpd|gls|brt|tnt|hermes|colissimo|chronopost|postnl|correos|royal mail|parcelforce)"
     r"(?: ?(?:no\.?|nr\.?|n°|nº|number|num|#|id|code))?(?:[ \t]+(?:is|was))?[:#]? ?\d"  # "booking: +41 79 ..." is a phone
     r"|[$€£¥₹][ \t]?\d")
+IPV4_SHAPE = compiled_re2(r"\p{Nd}\.\p{Nd}{1,3}\.\p{Nd}{1,3}\.\p{Nd}")  # what every IPV4 match holds
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
 # a Korean or Japanese particle may follow with no space: "010-4821-7736입니다"
 # not ISO dates; two spaces end a number: "vers 01 45 55 02 18   4 min" is a call record's columns
@@ -1991,7 +2017,7 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("aws_secret", "secret", AWS_SECRET, aws_secret, where=whole_if(
             lambda text: text.has_digit and text.has(LONG_RUN) and text.has(AWS_HINT), (LONG_RUN, False))),
         # before passwords: "Failed password for dawn from 2001:0db8:..." has none
-        Detector("ip", "ip", IPV4, ip_address, veto=VERSION_WORD),
+        Detector("ip", "ip", IPV4, ip_address, where=needing(IPV4_SHAPE, whole_if(lambda text: True)), veto=VERSION_WORD),
         Detector("ipv6", "ip", IPV6, ipv6_candidate,
                  where=after_keyword(r"[0-9a-f]{0,4}:[0-9a-f]{0,4}:", before=40, after=40)),
         Detector("password", "password", PASSWORD, stated_password, fields=True,
@@ -1999,7 +2025,8 @@ def built_in_detectors(phone_regions: tuple[str, ...], entropy_bits: float) -> l
         Detector("keyword_key", "api_key", KEYWORD_KEY, not_an_example, where=near(*KEY_WORDS, before=24, after=120, lower=True)),
         Detector("secret", "secret", KEYWORD_SECRET, where=near(*SECRET_WORDS, before=24, after=120, lower=True)),
         Detector("email", "email", EMAIL, email_address, where=near("@", before=100, after=260)),
-        Detector("iban", "iban", IBAN, iban_number, where=after_keyword(r"[a-z]{2} ?\d\d", after=50), shrink=True),
+        Detector("iban", "iban", IBAN, iban_number, where=needing(IBAN_SHAPE, after_keyword(r"[a-z]{2} ?\d\d", after=50)),
+                 shrink=True),
         Detector("order", "order", ORDER, compact, where=near("order", before=0, after=100, lower=True)),
         Detector("account", "account", ACCOUNT, account_number, where=near("account", "acct", "a/c", before=0, after=100,
                                                                         lower=True)),
@@ -2332,7 +2359,7 @@ class Scrubber:
         view = Text(text, taken)
         # a value under a key or column that names its kind is that kind first ({"nir": "2 77 06 33 659 326 68"}
         # is no card), then each detector's own matches, in priority order
-        for detector, spans_of in self._passes_cached(view.occurring(False), view.occurring(True)):
+        for detector, spans_of in self._passes_cached(view.occurring(False), view.occurring(True), bool(view.labeled)):
             for start, end, identity in spans_of(view):
                 if text[start:end].casefold() in self.keep or not taken.free(start, end):
                     continue
@@ -2346,11 +2373,12 @@ class Scrubber:
                     spans.append(Found(start, end, kind, compact(text[start:end]), kind))
         return tuple(sorted(spans, key=lambda found: found.start))
 
-    def _passes(self, in_text: frozenset[int], in_lower: frozenset[int]) -> list[tuple[Detector, Callable[[Text], Any]]]:
+    def _passes(self, in_text: frozenset[int], in_lower: frozenset[int],
+                labeled: bool) -> list[tuple[Detector, Callable[[Text], Any]]]:
         """The detectors to run on a text whose hints ``in_text`` and ``in_lower`` occur, in priority order:
-        every detector with fields on the labeled values, then each detector's own matches where some hint
-        of it occurs."""
-        return [(detector, detector.field_spans) for detector in self.detectors if detector.fields] + [
+        every detector with fields on the labeled values if the text holds some, then each detector's own
+        matches where some hint of it occurs."""
+        return [(detector, detector.field_spans) for detector in self.detectors if detector.fields and labeled] + [
             (detector, detector.spans) for detector in self.detectors
             if detector.where is None or detector.where.may_find(in_text, in_lower)]
 

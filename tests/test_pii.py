@@ -1363,18 +1363,38 @@ def test_every_digit_python_reads_is_a_digit_to_re2():
     assert not unknown
 
 
+def test_the_needles_read_letters_and_spaces_as_re_does():
+    """A needle stands for a ``re`` regex in RE2: its classes must hold every character the regex's do, or a
+    value would go unscrubbed (``re``'s case-blind ``[A-Z]`` is also "ı" and the Kelvin sign; its ``\\s`` is every
+    script's spaces, RE2's only ASCII ones)."""
+    import re
+
+    import re2
+
+    from dataprep.pii import CASE_BLIND_LETTER, PYTHON_SPACE
+
+    pairs = [(r"\s", PYTHON_SPACE), (r"(?i)[A-Z]", f"[{CASE_BLIND_LETTER}]")]
+    characters = [chr(code) for code in range(0x110000) if not 0xD800 <= code < 0xE000]  # no surrogates: RE2 reads UTF-8
+    for python, needle in pairs:
+        python, needle = re.compile(python), re2.compile(needle)
+        assert not [char for char in characters if python.match(char) and not needle.match(char)], python.pattern
+
+
 def test_a_detector_is_skipped_for_its_needle_only_where_it_could_not_match():
-    """Addresses, cards and checked national ids run only in a text holding what every match of their
-    regex holds (``needing``): wherever the regex matches a labeled text, the needle must occur, or the
-    value would go unscrubbed."""
-    from dataprep.pii import ADDRESS, ADDRESS_ENDS, CARD, CARD_DIGITS, CHECKED_ID, CHECKED_ID_SHAPE
+    """Addresses, cards, checked national ids, IPv4 addresses and IBANs run only in a text holding what every
+    match of their regex holds (``needing``): wherever the regex matches a labeled text, the needle must occur,
+    or the value would go unscrubbed."""
+    from dataprep.pii import (ADDRESS, ADDRESS_ENDS, CARD, CARD_DIGITS, CHECKED_ID, CHECKED_ID_SHAPE, IBAN, IBAN_SHAPE, IPV4,
+                              IPV4_SHAPE)
 
     texts = [row["text"] for path in sorted(LABELED.glob("*.jsonl")) for row in load(path)]
     texts += ["PO Box 4410, Springfield, IL 62704", "Postfach 12 03, 10115 Berlin", "Caixa Postal 88",
               "221B Baker Street\nLondon NW1 6XE", "Kirchgasse 8, 8001 Zürich", "1600 N. Pennsylvania Avenue",
               "1-2-3 Chuo, Shibuya-ku", "Rua Augusta 1500, Consolação - SP, 01304-001", "４５３９ １４８８ ０３４３ ６４６７",
-              "12345678Z", "RSSMRA85T10A562S", "756.1234.5678.97"]
-    for regex, needle in ((ADDRESS, ADDRESS_ENDS), (CARD, CARD_DIGITS), (CHECKED_ID, CHECKED_ID_SHAPE)):
+              "12345678Z", "RSSMRA85T10A562S", "756.1234.5678.97", "de89 3704 0044 0532 0130 00", "GB82WEST12345698765432",
+              "ıt60x0542811101000000123456", "10.0.0.12", "١٩٢.١٦٨.١.٢٠"]
+    for regex, needle in ((ADDRESS, ADDRESS_ENDS), (CARD, CARD_DIGITS), (CHECKED_ID, CHECKED_ID_SHAPE), (IBAN, IBAN_SHAPE),
+                          (IPV4, IPV4_SHAPE)):
         matched = [text for text in texts if regex.search(text)]
         assert len(matched) >= 5, regex.pattern[:60]  # each is exercised
         assert all(needle.search(text) for text in matched), [t for t in matched if not needle.search(t)][:3]
