@@ -103,16 +103,20 @@ DECISIONS = {
     # where a case or a hold stands: "resolved", "released" / "still open", "still on hold"
     "case": (rf"{_DONE}(?:resolved|closed|completed|released)",
              rf"(?:{_STILL})(?:open|in\s+progress|on\s+hold|held|unresolved)|being\s+(?:handled|reviewed|worked\s+on)"
-             rf"|{_NOT_YET}(?:resolved|closed|released)"),
-    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited|cleared)"
-                r"|(?:payment|money|funds|refund|transfer)\s+(?:has|have|was|were)\s+(?:already\s+)?(?:been\s+)?sent",
+             rf"|{_NOT_YET}(?:resolved|closed|released)|(?:{_STILL})under\s+review"),
+    "payment": (rf"{_DONE}(?:issued|refunded|paid(?:\s+out)?|processed|credited|cleared|settled)"
+                r"|(?:payment|money|funds|refund|transfer)\s+(?:has|have|was|were)\s+(?:already\s+)?(?:been\s+)?sent"
+                # posted to an account, not in the mail: "your payment posted", a result's "status": "posted"
+                r"|(?:payment|charge|transaction|deposit|status\s+is)\s+(?:has\s+)?posted",
                 rf"(?:{_STILL})(?:pending|queued|scheduled)"
                 rf"|{_NOT_YET}(?:issued|sent|paid|processed|refunded|credited|cleared|gone\s+out)"),
     "delivery": (rf"{_DONE}delivered", rf"in\s+transit|out\s+for\s+delivery|{_NOT_YET}(?:delivered|arrived)"),
     # whether an order has left: "has shipped", "picked up" / "hasn't shipped yet", "still being prepared"
     "shipment": (rf"{_DONE}(?:shipped|dispatched|picked\s+up)",
                  rf"{_NOT_YET}(?:shipped|dispatched|picked\s+up)"
-                 rf"|(?:{_STILL})being\s+(?:processed|prepared|packed)|(?:{_STILL})processing"),
+                 rf"|(?:{_STILL})being\s+(?:processed|prepared|packed)|(?:{_STILL})processing"
+                 # a result's status: "printing", "backordered", "in production"
+                 rf"|(?:{_STILL})(?:printing|in\s+production|backordered|packing|preparing)"),
     # whether a room, an order or a document is ready: "is ready" / "still being cleaned"
     "ready": (r"(?:is|are)\s+(?:now\s+|all\s+)?ready", rf"(?:{_STILL})being\s+cleaned|not\s+(?:yet\s+)?ready"),
     # whether an account, a plan, a service or a setting is live
@@ -1541,13 +1545,12 @@ def _against_results(a: Reply, b: Reply) -> str:
 def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
                     flags: frozenset[tuple[str, frozenset[str], bool]],
                     amounts: tuple[tuple[str, frozenset[str], int], ...],
-                    missing: frozenset[str], status_decision: tuple[str, str] | None) -> dict[tuple[str, str], str]:
+                    missing: frozenset[str]) -> dict[tuple[str, str], str]:
     """What the reply says that the tool result contradicts, as (slot or subject, what it says), to
     what the result says: an option of a slot the result fills with others only, a decision the
     result takes the other way, a yes-or-no field said the other way ("can't be appealed" over
     ``"appeal_allowed": true``), another field's amount given as a field's ("$18.40 in total" over
-    ``"fare": 18.4, "total": 21.4``), nothing left to send where the result lists something missing,
-    a decision the result's one status takes the other way ("has shipped" over ``"status": "printing"``)."""
+    ``"fare": 18.4, "total": 21.4``), nothing left to send where the result lists something missing."""
     found = _amounts_misattributed(reply.key, amounts)
     if missing and _says_nothing_missing(reply.key, frozenset(item for _, item in missing)):
         field, _ = min(missing)
@@ -1563,32 +1566,23 @@ def _states_against(reply: Reply, options: frozenset, decisions: frozenset,
     for subject, said in reply.decisions:
         if (subject, said) not in decisions and (subject, OTHER_WAY[said]) in decisions:
             found[(subject, f"{subject} {said}")] = f"{subject} {OTHER_WAY[said]}"
-    if status_decision:
-        subject, returned = status_decision
-        said = dict(reply.decisions).get(subject)
-        if said and said != returned:
-            found.setdefault((subject, f"{subject} {said}"), f"{subject} {returned}")
     return found
 
 
 @lru_cache(maxsize=4096)
 def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[str, frozenset[str], bool]],
-                                          tuple[tuple[str, frozenset[str], int], ...], frozenset[tuple[str, int]],
-                                          tuple[str, str] | None]:
+                                          tuple[tuple[str, frozenset[str], int], ...], frozenset[tuple[str, int]]]:
     """Where a tool result says things stand, read as a reply's options and decisions, each field
     a sentence: ``"status": "in_transit"`` as "status is in transit", ``"active": false`` as "it
     is not active"; and its yes-or-no fields by the stems of their words (``"appeal_allowed": true``:
-    ("appea", {"allow"}, True)); its amounts (``_amounts``); what it lists as missing (``_still_missing``); and
-    what its one status decides (``STATUS_DECIDES``)."""
-    sentences, flags, numbers, missing, statuses = [], set(), [], set(), []
+    ("appea", {"allow"}, True)); its amounts (``_amounts``); and what it lists as missing (``_still_missing``)."""
+    sentences, flags, numbers, missing = [], set(), [], set()
     for line in results.splitlines():
         try:
             value = orjson.loads(line)
         except orjson.JSONDecodeError:  # a result in plain words is read as written
             sentences.append(line)
             continue
-        if isinstance(value, dict):
-            statuses.extend(inner for key, inner in value.items() if key in STATUS_FIELDS)
         sentences.extend(_field_sentences(value))
         flags.update(_flags(value))
         numbers.extend(_numeric_fields(value))
@@ -1599,23 +1593,7 @@ def _result_states(results: str) -> tuple[frozenset, frozenset, frozenset[tuple[
     fields_per_subject = Counter(subject for subject, _, _ in flags)  # two fields one subject: neither is read
     return (_choices(text) | options, _decisions(text, frozenset()) | decisions,
             frozenset(flag for flag in flags if fields_per_subject[flag[0]] == 1), _amounts(numbers),
-            frozenset(missing), STATUS_DECIDES.get(_status_word(statuses[0])) if len(statuses) == 1 else None)
-
-
-#: the fields of a result that say where the whole of it stands
-STATUS_FIELDS = frozenset({"status", "state"})
-#: what a result's one status decides, by the subject of ``DECISIONS`` it settles: "printing" says an order has not
-#: shipped, "settled" that a payment went through ("processing" and "awaiting_pickup" settle no one subject)
-STATUS_DECIDES = {**dict.fromkeys(("paid", "posted", "settled", "issued", "refunded", "cleared"), ("payment", "yes")),
-                  "pending": ("payment", "no"),
-                  **dict.fromkeys(("printing", "in_production", "packing", "preparing", "backordered"),
-                                  ("shipment", "no")),
-                  **dict.fromkeys(("under_review", "on_hold"), ("case", "no"))}
-
-
-def _status_word(status: Any) -> str:
-    """A status as one lower-case word: "On hold" and "on-hold" are "on_hold"."""
-    return re.sub(r"[\s-]+", "_", status.strip().lower()) if isinstance(status, str) else ""
+            frozenset(missing))
 
 
 def _amounts(fields: list[tuple[str, frozenset[str], int]]) -> tuple[tuple[str, frozenset[str], int], ...]:
