@@ -44,8 +44,7 @@ def linked_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``function_call``) gets one by its place in the conversation (``call_1``, ``call_2``, …), and
     the ``function`` message answering it becomes the ``tool`` message naming that id; without
     both, a fine-tuning file would hold a call nothing can answer."""
-    if all(message["role"] != "function" and all(call.get("id") for call in message.get("tool_calls") or ())
-           for message in messages):
+    if not has_legacy_calls(messages):
         return messages  # nearly every record: nothing legacy to link
     taken = {call.get("id") for message in messages for call in message.get("tool_calls") or ()}
     fresh = (name for name in (f"call_{number}" for number in count(1)) if name not in taken)
@@ -65,6 +64,17 @@ def linked_calls(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return linked
 
 
+def has_legacy_calls(messages: list[dict[str, Any]]) -> bool:
+    """A function message or a tool call without an id (loops, not nested generators: every record asks)."""
+    for message in messages:
+        if message["role"] == "function":
+            return True
+        for call in message.get("tool_calls") or ():
+            if not call.get("id"):
+                return True
+    return False
+
+
 def text_of(content: Any) -> str | None:
     """Plain text of message content given as a string, a list of text parts, or None; any other
     value (an SDK wrapper that logged a dict) as its JSON text, never Python's repr."""
@@ -82,9 +92,10 @@ def _is_text_part(part: Any) -> bool:
 def openai_message(message: dict[str, Any]) -> dict[str, Any]:
     """Normalize an OpenAI chat message: text content as a string, tool-call arguments repaired,
     only the keys the fine-tuning format knows."""
-    out: dict[str, Any] = {"role": message["role"]}
     content = message.get("content")
-    out["content"] = text_of(content) if not _has_non_text_parts(content) else content
+    if not isinstance(content, str):  # most messages hold text
+        content = text_of(content) if not _has_non_text_parts(content) else content
+    out: dict[str, Any] = {"role": message["role"], "content": content}
     if message.get("name"):
         out["name"] = message["name"]
     calls = message.get("tool_calls")

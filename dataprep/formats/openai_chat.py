@@ -282,15 +282,19 @@ def check_call(call: Call) -> None:
 def wrapper_source(log: dict[str, Any], request: dict[str, Any], known: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     """Source fields the app's wrapper gives where the response gave none: its trace id, the
     conversation, the time, the user."""
-    finders = {"trace_id": lambda: _first_text(log, TRACE_KEYS),
-               "conversation_id": lambda: _conversation(log, request),
-               "timestamp": lambda: next((iso_timestamp(log[key]) for key in TIME_KEYS if key in log), None),
-               "user": lambda: _first_text(log, USER_KEYS) or _first_text(request, ("user",))}
-    for key, find in finders.items():
+    for key, find in WRAPPER_FINDERS.items():
         if key not in known:
-            value = find()
+            value = find(log, request)
             if value is not None:
                 yield key, value
+
+
+#: how each source field is read from an app's wrapper (log line, request), made once rather than per line
+WRAPPER_FINDERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Any]] = {
+    "trace_id": lambda log, request: _first_text(log, TRACE_KEYS),
+    "conversation_id": lambda log, request: _conversation(log, request),
+    "timestamp": lambda log, request: next((iso_timestamp(log[key]) for key in TIME_KEYS if key in log), None),
+    "user": lambda log, request: _first_text(log, USER_KEYS) or _first_text(request, ("user",))}
 
 
 def log_source(log: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:

@@ -27,8 +27,7 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from fnmatch import fnmatchcase
-from functools import cache
-from itertools import chain
+from functools import cache, lru_cache
 from typing import Any, Iterator
 
 import numpy as np
@@ -38,11 +37,11 @@ import xxhash
 from ..engine import Engine, batched
 from ..errors import RecipeError
 from ..formats.common import openai_message, parse_moment
-from ..pii import DEFAULT_PHONE_REGIONS, Scrubber, tag_scrubbed
+from ..pii import DEFAULT_PHONE_REGIONS, TOOL_LISTS_REMEMBERED, Scrubber, tag_scrubbed
 from ..pipeline import RecordSource, Stage, StageContext, aside_disposition, default_scrubber, register
 from ..record import IdTable, Record, Serialized, message_text
 from ..record_fields import pseudonym_key, use_pseudonym_key
-from ..validate import check_messages, check_tools
+from ..validate import Issue, check_messages, check_tools
 
 ABSORBED = "absorbed by a longer call of the same conversation"
 PLAIN_ROLES = ("system", "developer", "user", "assistant")
@@ -116,7 +115,7 @@ def blank(message: dict[str, Any]) -> bool:
     if isinstance(content, list):
         return all(isinstance(part, dict) and part.get("type") == "text" and not str(part.get("text") or "").strip()
                    for part in content)
-    return content is None or (isinstance(content, str) and not content.strip())
+    return content is None or (isinstance(content, str) and (not content or content.isspace()))  # strip() would copy it
 
 
 def without_blank_turns(record: Record) -> int:
@@ -388,9 +387,8 @@ class Filters:
                 return "unexportable", f"messages[{index}] ({message['role']}) is blank; exports would stop on it"
         if not record.tools and all(m["role"] in PLAIN_ROLES and not m.get("tool_calls") for m in record.messages):
             return None
-        issues = chain(check_messages(record.messages, "messages", each_message=False),  # the tool structure's only
-                       check_tools(record.tools) if record.tools else ())
-        issue = next((issue for issue in issues if issue.cls in TOOL_STRUCTURE), None)
+        issue = next((issue for issue in check_messages(record.messages, "messages", each_message=False)
+                      if issue.cls in TOOL_STRUCTURE), None) or (tools_issue(record.tools) if record.tools else None)
         return ("unexportable", f"{issue.message}; exports would stop on it") if issue else None
 
     def _date(self, record: Record) -> tuple[str, str] | None:
@@ -406,6 +404,17 @@ class Filters:
         if self.until is not None and when > self.until:
             return "date", f"call at {stamp} is after until {self.until.isoformat()}"
         return None
+
+
+def tools_issue(tools: list[Any]) -> Issue | None:
+    """The first issue of tool definitions that stops an export. An app sends the same definitions
+    with every call: read once a process, by their JSON (a record's values came from JSON)."""
+    return _tools_issue(orjson.dumps(tools))
+
+
+@lru_cache(maxsize=TOOL_LISTS_REMEMBERED)
+def _tools_issue(definitions: bytes) -> Issue | None:
+    return next((issue for issue in check_tools(orjson.loads(definitions)) if issue.cls in TOOL_STRUCTURE), None)
 
 
 def _quoted(value: Any, pii: bytes | None, limit: int = 300) -> str:
