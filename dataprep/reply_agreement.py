@@ -286,7 +286,11 @@ SAID_DURATIONS = {"now": {("minutes", 0.0, 0.0), ("days", 0.0, 0.0), ("months", 
 #: words that deny their whole clause in the languages logs most often hold besides English, where
 #: they need not come before what they deny ("ne comprend pas le petit-déjeuner", "kann nicht
 #: umgebucht werden"; Spanish and Italian write "no", "non" as English does)
-CLAUSE_NEGATORS = frozenset("nicht kein keine keinen nie niemals pas jamais não nunca nessun niet geen".split())
+CLAUSE_NEGATORS = frozenset("nicht kein keine keinen nie niemals pas jamais não nunca nessun niet geen nooit "
+                             # Nordic, Polish, Czech and Slovak, Croatian, Hungarian, Finnish, Greek, Turkish (not
+                             # Finnish "ei": it is an airline's code, an "EI claim", German's egg)
+                             "ikke ikkje inte ej aldrig aldri nigdy nikdy není nejsou nebyl nebyla nebylo nelze "
+                             "nebol nebola nije nisu nismo neće nem nincs sincs eivät δεν μην değil".split())
 #: words that deny the thing they come before, not the clause ("no fee", "without a fee", "sans frais")
 WITHOUT = frozenset("no without sans sin sem ohne".split())
 #: "no" before a verb or its pronoun denies the verb in Spanish and Portuguese ("no se puede
@@ -1154,7 +1158,7 @@ def _stances(text: str) -> list[tuple[str, str]]:
     found = []
     for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
         tokens = TOKEN.findall(clause)
-        denied = not CLAUSE_NEGATORS.isdisjoint(tokens)
+        denied = not CLAUSE_NEGATORS.isdisjoint(tokens) or _hungarian_sem(tokens)
         negated = last_negated = False
         for token, following in zip(tokens, tokens[1:] + [""]):
             if _negates(token) or (token in ("or", "nor") and last_negated) or (negated and token in NEGATION_TAIL) \
@@ -1164,6 +1168,12 @@ def _stances(text: str) -> list[tuple[str, str]]:
                 found.append((_stem(token), "no" if negated or denied else "yes"))
                 last_negated, negated = negated, False
     return found
+
+
+def _hungarian_sem(tokens: list[str]) -> bool:
+    """A clause closed by Hungarian "sem" after its object ("így macskát sem": nor a cat), not Portuguese
+    "sem" (without), which never closes one after a word in -t ("com molho ou sem")."""
+    return len(tokens) > 1 and tokens[-1] == "sem" and tokens[-2].endswith("t")
 
 
 def _content_stems(text: str) -> frozenset[str]:

@@ -395,6 +395,53 @@ def test_replies_that_disagree_on_one_assertion_are_a_conflict(tmp_path, change)
     assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, change
 
 
+#: a question and two replies in a language the logs hold besides the big five, where a word denies its
+#: clause ("ikke", "inte", "nie", "nem", "nije", "eivät", "δεν", "değil"): (question, one reply, the other)
+DENIED_ELSEWHERE = {
+    "Danish": ("Er min ordre afsendt?", "Din ordre er afsendt med PostNord.", "Din ordre er endnu ikke afsendt."),
+    "Swedish": ("Kan jag avboka min tid?", "Du kan avboka din tid i appen.", "Du kan inte avboka din tid i appen."),
+    "Polish": ("Czy mogę zwrócić buty?", "Tak, możesz zwrócić buty w ciągu 30 dni.", "Niestety butów nie można zwrócić."),
+    "Hungarian": ("Lehet macskát tartani a szobában?", "Igen, macskát lehet tartani a szobában.",
+                  "A szobában nem lehet macskát tartani."),
+    "Hungarian, 'sem' closing its clause": ("Lehet macskát tartani a szobában?",
+                                            "Igen, macskát lehet tartani a szobában.",
+                                            "Háziállatot nem tarthatsz, így macskát sem."),
+    "Croatian": ("Je li moja narudžba poslana?", "Vaša narudžba je poslana.", "Vaša narudžba još nije poslana."),
+    "Finnish": ("Voiko kengät palauttaa?", "Kengät voi palauttaa 30 päivän sisällä.", "Kengät eivät ole palautettavia."),
+    "Greek": ("Μπορώ να ακυρώσω την κράτηση;", "Μπορείτε να ακυρώσετε την κράτηση δωρεάν.",
+              "Δεν μπορείτε να ακυρώσετε την κράτηση."),
+    "Turkish": ("Temizlik malzemeleri fiyata dahil mi?", "Evet, malzemeler fiyata dahil.",
+                "Malzemeler fiyata dahil değil."),
+}
+#: the same languages, two replies saying one thing: Danish "nu" is "now", and "macskát sem" the same no;
+#: the look-alikes of a negator elsewhere deny nothing (Portuguese "sem", Finnish "ei" as an airline's code)
+SAID_ALIKE_ELSEWHERE = {
+    "Danish 'nu'": ("Er min ordre afsendt?", "Din ordre er nu afsendt.", "Din ordre er afsendt med PostNord."),
+    "Portuguese 'sem' closing its clause": ("Posso pedir o lanche com molho?", "Pode pedir o lanche com molho ou sem.",
+                                            "Pode pedir o lanche com molho."),
+    "an airline's code EI": ("Is my flight to Boston confirmed?", "Yes, your flight EI 105 to Boston is confirmed.",
+                             "Yes, your flight to Boston is confirmed."),
+    "Hungarian, both no": ("Lehet macskát tartani a szobában?", "Nem, macskát nem lehet tartani a szobában.",
+                           "A kollégiumban nem tarthatsz háziállatot, így macskát sem."),
+}
+
+
+@pytest.mark.parametrize("language", DENIED_ELSEWHERE)
+def test_replies_one_of_which_denies_in_another_language_are_a_conflict(tmp_path, language):
+    question, first, second = DENIED_ELSEWHERE[language]
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")],
+                                     answer_model=False)
+    assert ids(kept) == ["a", "b"] and stats["conflicts"] == 1, language
+
+
+@pytest.mark.parametrize("language", SAID_ALIKE_ELSEWHERE)
+def test_replies_saying_one_thing_in_another_language_are_one_answer(tmp_path, language):
+    question, first, second = SAID_ALIKE_ELSEWHERE[language]
+    kept, dropped, stats = run_dedup(tmp_path, [chat(question, first, id="a"), chat(question, second, id="b")],
+                                     answer_model=False)
+    assert len(kept) == len(dropped) == 1 and stats["conflicts"] == 0, language
+
+
 @pytest.mark.parametrize("wording, answer_model", by_rules_and_model(REWORDED))
 def test_reworded_replies_that_agree_are_one_answer_not_a_conflict(tmp_path, wording, answer_model):
     first, second = REWORDED[wording]
