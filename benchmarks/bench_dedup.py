@@ -38,6 +38,8 @@ set instead (one group a line: ``{"group", "kind", "records": [{"key", "messages
     python benchmarks/bench_dedup.py --cases          # judgment cases only
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/dev.jsonl
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout21.jsonl --rules   # without the answer model
+    python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout{39..56}.jsonl --pooled \
+        --answer-model-threshold 0.7                 # the sets the model never saw, as one, its threshold raised
     python benchmarks/bench_dedup.py --million        # dataprep alone on 1,000,000 records
     OPENAI_API_KEY=... python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout2[12].jsonl \
         --judge-model gpt-4.1-mini                    # the labeled sets with the stage's LLM judge (scope all)
@@ -431,23 +433,17 @@ def _lookalike(rng: random.Random, number: int, by_intent: dict[str, list[dict]]
     return _group("distinct_lookalike", number, records, "distinct")
 
 
-def score_cases(groups: list[dict], options: dict, cache: Path | None = None
+def score_cases(groups: list[dict], options: dict, cache: Path | None = None, runs: list[list[dict]] | None = None
                 ) -> tuple[dict[str, dict[str, float]], dict[str, Any], dict[str, tuple[int, int]]]:
-    """Run every group's records through one dedup with ``options``; score each kind's labeled pairs.
-    Returns the scores, the stage's stats and, for the sets whose conflicts say what differs, the
-    conflicts found and labeled of each kind of difference."""
-    with tempfile.TemporaryDirectory() as folder:
-        source, kept_path = Path(folder) / "in.jsonl", Path(folder) / "kept.jsonl"
-        with open(source, "wb") as handle:
-            for group in groups:
-                for record in group["records"]:
-                    record_id = _record_id(group, record["key"])
-                    handle.write(orjson.dumps({"id": record_id, "messages": record["messages"]}) + b"\n")
-        done = run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], kept_path,
-                                {"duplicates": kept_path.with_name("duplicates.jsonl"),
-                                 "rejected": kept_path.with_name("rejected.jsonl")}, cache_dir=cache)
-        outcome = {r["id"]: r for place in ("out", "duplicates") if place in done.paths  # a side file only when used
-                   for r in map(orjson.loads, done.paths[place].read_bytes().splitlines())}
+    """Run every group's records through one dedup with ``options`` (or each of ``runs``, the groups
+    split so: labeled sets pooled, each run on its own as when scored alone); score each kind's
+    labeled pairs. Returns the scores, the stage's stats and, for the sets whose conflicts say what
+    differs, the conflicts found and labeled of each kind of difference."""
+    outcome, stats = {}, []
+    for part in runs or [groups]:
+        part_outcome, part_stats = _dedup_outcome(part, options, cache)
+        outcome.update(part_outcome)
+        stats.append(part_stats)
     group_of = {_record_id(group, record["key"]): group["group"] for group in groups for record in group["records"]}
     numbers = {_record_id(g, r["key"]): _reply_numbers(r["messages"]) for g in groups for r in g["records"]}
     scores = {}
@@ -460,7 +456,37 @@ def score_cases(groups: list[dict], options: dict, cache: Path | None = None
                         "conflict recall, numbers differ": _conflict_recall(pairs, differ, True),
                         "conflict recall, same numbers": _conflict_recall(pairs, differ, False),
                         "merged_across": _merged_across(outcome, members, group_of)}
-    return scores, done.results[1].stats, _found_by_difference(groups, outcome)
+    return scores, _summed(stats), _found_by_difference(groups, outcome)
+
+
+def _dedup_outcome(groups: list[dict], options: dict, cache: Path | None) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Every record of ``groups`` as one dedup run leaves it (kept or set aside), by id, and the run's stats."""
+    with tempfile.TemporaryDirectory() as folder:
+        source, kept_path = Path(folder) / "in.jsonl", Path(folder) / "kept.jsonl"
+        with open(source, "wb") as handle:
+            for group in groups:
+                for record in group["records"]:
+                    record_id = _record_id(group, record["key"])
+                    handle.write(orjson.dumps({"id": record_id, "messages": record["messages"]}) + b"\n")
+        done = run_single_stage(Dedup(**options), [InputSpec(str(source), "records")], kept_path,
+                                {"duplicates": kept_path.with_name("duplicates.jsonl"),
+                                 "rejected": kept_path.with_name("rejected.jsonl")}, cache_dir=cache)
+        outcome = {r["id"]: r for place in ("out", "duplicates") if place in done.paths  # a side file only when used
+                   for r in map(orjson.loads, done.paths[place].read_bytes().splitlines())}
+    return outcome, done.results[1].stats
+
+
+def _summed(stats: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' stats as one, for what the report reads of them: the judge's counts added up."""
+    total = dict(stats[0])
+    for one in stats[1:]:
+        for key in ("judge_asked", "judge_split"):
+            if key in one:
+                total[key] += one[key]
+        if "judge_calls" in one:
+            total["judge_calls"] = {name: value + one["judge_calls"][name] if isinstance(value, (int, float)) else value
+                                    for name, value in total["judge_calls"].items()}
+    return total
 
 
 #: what a labeled conflict's replies differ in (``categories``, labeled by reading the pair): the
@@ -531,14 +557,19 @@ def _merged_across(outcome: dict[str, dict], members: list[str], group_of: dict[
 
 
 def report_cases(groups: list[dict], source: str, judge: dict[str, Any] | None = None, scope: str = "alike",
-                 cache: Path | None = None, rules: bool = False) -> None:
+                 cache: Path | None = None, rules: bool = False, model_threshold: float | None = None,
+                 runs: list[list[dict]] | None = None) -> None:
     started = time.perf_counter()
     options = {"judge": judge, "judge_scope": scope} if judge else {}
-    scores, stats, by_difference = score_cases(groups, {**options, "answer_model": False} if rules else options, cache)
+    if model_threshold is not None:
+        options["answer_model_threshold"] = model_threshold
+    scores, stats, by_difference = score_cases(groups, {**options, "answer_model": False} if rules else options, cache,
+                                               runs)
     how = f"with a judge ({judge['model']}, scope {scope})" if judge else "default options"
     how += ", the rules alone (answer_model false)" if rules else ""
+    how += f", answer_model_threshold {model_threshold}" if model_threshold is not None and not rules else ""
     print(f"judgment cases: {sum(len(g['records']) for g in groups):,} records in {len(groups):,} groups ({source}); "
-          f"one dedup run, {how}, {time.perf_counter() - started:.1f} s\n")
+          f"{'one dedup run a set' if runs else 'one dedup run'}, {how}, {time.perf_counter() - started:.1f} s\n")
     if judge:
         calls = stats["judge_calls"]
         print(f"judge: {stats['judge_asked']:,} pairs asked, {stats['judge_split']:,} called different; "
@@ -574,6 +605,10 @@ def main() -> None:
     parser.add_argument("--rules", action="store_true",
                         help="with --labeled or the judgment cases: replies compared by the rules alone, without "
                              "the answer model (the baseline it is measured on)")
+    parser.add_argument("--pooled", action="store_true", help="with --labeled: one table over all the sets given")
+    parser.add_argument("--answer-model-threshold", type=float, metavar="P",
+                        help="with --labeled or the judgment cases: the dedup option answer_model_threshold (how sure "
+                             "the answer model must be to call two replies different answers; 0.5 by default)")
     add_judge_arguments(parser, "dedup", ("alike", "all"), "all")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--corpus-file", type=Path, help=argparse.SUPPRESS)
@@ -583,11 +618,16 @@ def main() -> None:
         child(args.child, args.corpus_file, args.threshold, args.pairs_file)
         return
     judge = judge_option(args)
-    judged = (judge, args.judge_scope, args.cache, args.rules)
+    judged = (judge, args.judge_scope, args.cache, args.rules, args.answer_model_threshold)
     if args.labeled:
-        for path in args.labeled:
-            report_cases([orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()], str(path),
-                         *judged)
+        sets = {str(path): [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+                for path in args.labeled}
+        if args.pooled:  # each set still in a dedup run of its own: groups of two sets never meet
+            report_cases([group for groups in sets.values() for group in groups], f"{len(sets)} sets pooled", *judged,
+                         runs=list(sets.values()))
+            return
+        for source, groups in sets.items():
+            report_cases(groups, source, *judged)
         return
     if not args.million:
         report_cases(build_cases(args.seed), "synthetic, from bitext-customer-support", *judged)

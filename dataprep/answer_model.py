@@ -76,11 +76,11 @@ def probability(features: dict[str, float], model: Model) -> float:
     return logistic(log_odds(features, model))
 
 
-def weighed_disagreement(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> str | None:
+def weighed_disagreement(a: Reply, b: Reply, seen: FieldValues = NO_VALUES, threshold: float = EVEN) -> str | None:
     """Why ``a`` and ``b`` are different answers: what the rules find, or else what the model reads
-    in their words; None when neither tells them apart. Where the rules read one question decided
-    both ways and the model reads the two as deciding it alike, the pair goes on as if the rules had
-    not read it: their other checks, then the model."""
+    in their words (at a probability of ``threshold`` or more); None when neither tells them apart.
+    Where the rules read one question decided both ways and the model reads the two as deciding it
+    alike, the pair goes on as if the rules had not read it: their other checks, then the model."""
     apart_model, decisions_model = shipped()
     features = None  # read only for the pairs the model weighs: most that differ differ by a rule
     for found in findings(a, b, seen):
@@ -92,7 +92,7 @@ def weighed_disagreement(a: Reply, b: Reply, seen: FieldValues = NO_VALUES) -> s
     if features is None:
         features = pair_features(a, b)
     apart = probability(features, apart_model)
-    if apart < EVEN:
+    if apart < threshold:
         return None
     words = ", ".join(f'"{word}"' for word in _weightiest_words(features, apart_model[1]))
     return f"worded as another answer ({apart:.2f}" + (f"; words only one uses: {words})" if words else ")")

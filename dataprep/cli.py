@@ -294,6 +294,10 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
                    "one reply uses and the other does not, and weighs the rules' reading of a yes against a no), or the "
                    "rules alone.",
               show_default=schema_default("dedup", "answer_model")),
+          answer_model_threshold: Optional[float] = typer.Option(
+              None, help="How sure the answer model must be (0-1) to call two replies different answers: higher sends "
+                         "fewer rewordings of one answer to review, and finds fewer real disagreements.",
+              show_default=schema_default("dedup", "answer_model_threshold")),
           judge_model: Optional[str] = typer.Option(None, help="LLM judge: the model asked whether two replies to one input give the same answer (key from OPENAI_API_KEY or ANTHROPIC_API_KEY)."),
           judge_provider: Literal["openai", "anthropic"] = JUDGE_PROVIDER,
           judge_base_url: Optional[str] = JUDGE_BASE_URL,
@@ -306,6 +310,7 @@ def dedup(in_file: Path = typer.Argument(..., metavar="IN", help="Record JSONL."
     Example: [bold]dataprep dedup mined.jsonl --out unique.jsonl --against eval.jsonl[/bold]
     """
     options = {"threshold": threshold, "view": view, "keep_per_cluster": keep_per_cluster, "answer_model": answer_model,
+               "answer_model_threshold": answer_model_threshold,
                "against": [str(p) for p in against] if against else None, "judge_scope": judge_scope,
                "judge": judge_options(judge_model, judge_provider, judge_base_url)}
     outcome = run_stage("dedup", options, records_input([in_file]), out_file,

@@ -1359,6 +1359,31 @@ def test_cli_weighs_replies_with_the_answer_model_unless_told_the_rules_alone(tm
     assert len(kept) == answers and all(("conflict" in row.get("tags", [])) == (answers == 2) for row in kept)
 
 
+@pytest.mark.parametrize("flag, answers", [([], 2), (["--answer-model-threshold", "0.9"], 1)])
+def test_cli_asks_the_answer_model_to_be_surer_when_told(tmp_path, monkeypatch, capsys, flag, answers):
+    """Two wordings of one answer the model reads apart at about 0.79: a conflict at its even odds,
+    one answer (a keeper and its duplicate) when it must be 0.9 sure."""
+    question = "Can I pick up my canvas print at the store?"
+    write_jsonl(tmp_path / "in.jsonl", [
+        chat(question, 'Yes! Choose "Pick up in store" at checkout and we\'ll email you when your canvas is ready.',
+             id="choose"),
+        chat(question, "You can pick your nearest store as the pickup location for canvas orders, with no shipping fee.",
+             id="pick")])
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "u.jsonl", *flag], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    kept, dropped = read(tmp_path / "u.jsonl"), read(tmp_path / "u.duplicates.jsonl")
+    assert len(kept) == answers and len(kept) + len(dropped) == 2
+    assert all(("conflict" in row.get("tags", [])) == (answers == 2) for row in kept)
+
+
+@pytest.mark.parametrize("threshold", ["1.5", "0", "nan"])
+def test_cli_refuses_an_answer_model_threshold_outside_0_to_1(tmp_path, monkeypatch, capsys, threshold):
+    write_jsonl(tmp_path / "in.jsonl", [chat("Can I pick it up?", id="a")])
+    code, err = run_cli(["dedup", "in.jsonl", "--out", "u.jsonl", "--answer-model-threshold", threshold],
+                        tmp_path, monkeypatch, capsys)
+    assert code == 2 and "answer_model_threshold" in err and not (tmp_path / "u.jsonl").exists()
+
+
 # -- views -------------------------------------------------------------------------------------------------------
 def test_record_text_views():
     call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": 1}'}}

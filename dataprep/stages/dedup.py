@@ -665,14 +665,18 @@ class Dedup(Stage):
     def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "auto",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
                  keep_per_cluster: int = 1, conflicts: bool = True, answer_model: bool = True,
-                 conflict_below: float = 0.0, against: list[str] | tuple[str, ...] = (), workers: int | None = None,
+                 answer_model_threshold: float = 0.5, conflict_below: float = 0.0,
+                 against: list[str] | tuple[str, ...] = (), workers: int | None = None,
                  judge: dict[str, Any] | None = None, judge_scope: str = "alike"):
+        if not 0 < answer_model_threshold <= 1:  # NaN too: a schema's bounds let it through
+            raise RecipeError(f"dedup.answer_model_threshold must be above 0 and at most 1, not {answer_model_threshold}")
         if judge is None and judge_scope != "alike":  # said now, not found out from an unjudged run
             raise RecipeError(f"dedup.judge_scope {judge_scope} names pairs for a judge, but there is none: "
                               "set dedup.judge (its model)")
         super().__init__(view=view, threshold=threshold, num_perm=num_perm, shingle=shingle, ngram=ngram,
                          verify=verify, keeper=list(keeper), keep_per_cluster=keep_per_cluster, conflicts=conflicts,
-                         answer_model=answer_model, conflict_below=conflict_below, against=list(against),
+                         answer_model=answer_model, answer_model_threshold=answer_model_threshold,
+                         conflict_below=conflict_below, against=list(against),
                          workers=workers, judge=judge, judge_scope=judge_scope)
         # "auto": word n-grams, or character 5-grams for short texts (see SHORT_TEXT_WORDS)
         self.params = Params(threshold=threshold, num_perm=num_perm, shingle="word" if shingle == "auto" else shingle,
@@ -960,7 +964,8 @@ class Dedup(Stage):
             return None
         if other_grounds(a, b):
             return OTHER_GROUNDS
-        found = weighed_disagreement(a, b, seen) if self.options["answer_model"] else disagreement(a, b, seen)
+        found = weighed_disagreement(a, b, seen, self.options["answer_model_threshold"]) if self.options["answer_model"] \
+            else disagreement(a, b, seen)
         if found is None and word_similarity(a, b) < self.options["conflict_below"]:
             found = f"replies share {word_similarity(a, b):.0%} of their words"
         if judge is not None and (found is None or self.options["judge_scope"] == "all"):
