@@ -348,7 +348,7 @@ def test_a_worker_without_the_key_file_hashes_identities_with_the_run_s_key(tmp_
              "from dataprep.stages.mine import Filters, mine_batch\n"
              "record = Record(messages=[{'role': 'user', 'content': 'hi'}, {'role': 'assistant', 'content': 'yo'}],\n"
              "                source={'user': 'maria_77'})\n"
-             "work = ([orjson.dumps(record.to_dict())], [None], np.zeros(1, dtype=np.int64))\n"
+             "work = ([orjson.dumps(record.to_dict())], [None], np.zeros(1, dtype=np.int64), np.zeros(1, dtype=bool))\n"
              "[(_, done, _)] = mine_batch(work, Filters(), {}, sys.stdin.buffer.read(), 'mine').records\n"
              "print(orjson.loads(done.line)['source']['user'])\n")
     env = {key: value for key, value in os.environ.items() if key != "DATAPREP_PSEUDONYM_KEY"}

@@ -54,8 +54,8 @@ REFUSAL_FINISH = frozenset({"content_filter", "refusal"})
 Aside = tuple[str, str, dict[str, Any]]
 # a record as written: where it goes (None: on), its line, the PII found in it by kind
 Scrubbed = tuple[str | None, Serialized, dict[str, int]]
-# pass 2's batch: record lines, their keepers' ids, how many records each absorbed
-MineWork = tuple[list[bytes], list["str | None"], np.ndarray]
+# pass 2's batch: record lines, their keepers' ids, how many records each absorbed, whether pass 1's filters let each through
+MineWork = tuple[list[bytes], list["str | None"], np.ndarray, np.ndarray]
 
 
 @register
@@ -96,15 +96,16 @@ class Mine(Stage):
             ctx.stats["pii"] = dict(sorted(pii_counts.items()))
 
 
-def screen(record: Record, filters: "Filters") -> tuple[bool, tuple[str, str] | None]:
-    """Apply the record's correction; say whether it was corrected and why the filters reject it."""
+def screen(record: Record, filters: "Filters", passed: bool = False) -> tuple[bool, tuple[str, str] | None]:
+    """Apply the record's correction; say whether it was corrected and why the filters reject it.
+    ``passed``: pass 1 saw the filters let this record through, and they are not asked again."""
     try:
         corrected = apply_correction(record)
     except ValueError as exc:
         return False, ("correction", str(exc))
     if without_blank_turns(record) and len(record.messages) <= 1:
         return corrected, ("empty", "every turn before the reply is blank" if record.messages else "every turn is blank")
-    return corrected, filters.rejection(record, corrected)
+    return corrected, None if passed else filters.rejection(record, corrected)
 
 
 def blank(message: dict[str, Any]) -> bool:
@@ -135,6 +136,7 @@ class CollapsePlan:
     keeper: np.ndarray  # per record: index of the record that absorbs it, or -1
     absorbed: np.ndarray  # per record: how many records it absorbed
     ids: "IdTable"
+    passed: np.ndarray  # per record: whether the filters let it through in pass 1 (pass 2 need not ask them)
 
     @property
     def absorbed_total(self) -> int:
@@ -166,6 +168,7 @@ class CollapseKeys:
     in_conversation: array = field(default_factory=lambda: array("b"))
     ends_with_reply: array = field(default_factory=lambda: array("b"))
     absorbable: array = field(default_factory=lambda: array("b"))
+    passed: array = field(default_factory=lambda: array("b"))
     prefix_hash: array = field(default_factory=lambda: array("Q"))
     prefix_owner: array = field(default_factory=lambda: array("q"))  # index of the record the prefix is of
 
@@ -174,7 +177,7 @@ class CollapseKeys:
         self.prefix_owner.frombytes((np.frombuffer(more.prefix_owner, dtype=np.int64) + len(self.lengths)).tobytes())
         self.ids.extend(more.ids)
         for name in ("lengths", "full_hash", "conv_hash", "in_conversation", "ends_with_reply", "absorbable",
-                     "prefix_hash"):
+                     "passed", "prefix_hash"):
             getattr(self, name).extend(getattr(more, name))
 
 
@@ -188,6 +191,7 @@ def collapse_keys(lines: list[bytes], mode: str, filters: "Filters") -> Collapse
         keys.ids.append(record.id)
         corrected, rejection = screen(record, filters)
         taking_part = rejection is None
+        keys.passed.append(taking_part)
         conversation = record.source.get("conversation_id") if mode == "auto" and taking_part else None
         keys.in_conversation.append(bool(conversation))
         keys.conv_hash.append(xxhash.xxh64_intdigest(str(conversation).encode("utf-8")) if conversation else 0)
@@ -211,7 +215,8 @@ def plan_collapse(records: RecordSource, mode: str, filters: "Filters", engine: 
     """Pass 1: hash every record's messages (corrections applied, on the engine's workers) and
     decide here which records absorb which."""
     if mode == "off":
-        return CollapsePlan(np.full(len(records), -1, dtype=np.int64), np.zeros(len(records), dtype=np.int64), IdTable())
+        return CollapsePlan(np.full(len(records), -1, dtype=np.int64), np.zeros(len(records), dtype=np.int64), IdTable(),
+                            np.zeros(len(records), dtype=bool))
     keys = CollapseKeys()
     for batch_keys in engine.map_batches(collapse_keys, batched(records.lines()), mode, filters):
         keys.extend(batch_keys)
@@ -225,15 +230,16 @@ def plan_collapse(records: RecordSource, mode: str, filters: "Filters", engine: 
                   np.frombuffer(keys.prefix_hash, dtype=np.uint64), np.frombuffer(keys.prefix_owner, dtype=np.int64),
                   length)
     absorbed = np.bincount(keeper[keeper >= 0], minlength=count) if count else np.zeros(0, dtype=np.int64)
-    return CollapsePlan(keeper, absorbed, keys.ids)
+    return CollapsePlan(keeper, absorbed, keys.ids, flags(keys.passed))
 
 
 def mine_work(records: RecordSource, plan: CollapsePlan) -> Iterator[MineWork]:
-    """Pass 2's batches: record lines with their keepers' ids (None: not absorbed) and how many each absorbed."""
+    """Pass 2's batches: record lines with their keepers' ids (None: not absorbed), how many each absorbed
+    and whether the filters let it through in pass 1."""
     start = 0
     for lines in batched(records.lines()):
         end = start + len(lines)
-        yield lines, [plan.keeper_of(index) for index in range(start, end)], plan.absorbed[start:end]
+        yield lines, [plan.keeper_of(index) for index in range(start, end)], plan.absorbed[start:end], plan.passed[start:end]
         start = end
 
 
@@ -481,15 +487,15 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
     """Engine work: decide where each record of a batch goes, scrub it (its id and its keeper's id
     included; identities hashed with the run's key, on whichever machine the batch runs) and write
     it out as its line. Records set aside are scrubbed too: they land in files people share."""
-    lines, keepers, absorbed = work
+    lines, keepers, absorbed, passed = work
     scrubber = None
     if pii is not None:
         use_pseudonym_key(key)
         scrubber = scrubber_for(pii)
     mined = Mined()
-    for line, keeper, absorbed_count in zip(lines, keepers, absorbed.tolist()):
+    for line, keeper, absorbed_count, passed_filters in zip(lines, keepers, absorbed.tolist(), passed.tolist()):
         record = Record.from_json(line)
-        aside = decide(record, keeper, absorbed_count, filters, mined)
+        aside = decide(record, keeper, absorbed_count, passed_filters, filters, mined)
         found: dict[str, int] = {}
         if scrubber is not None:
             record.id = scrubber.scrub_id(record.id)
@@ -504,12 +510,13 @@ def mine_batch(work: MineWork, filters: "Filters", pii: dict[str, Any] | None, k
     return mined
 
 
-def decide(record: Record, keeper: str | None, absorbed: int, filters: "Filters", mined: Mined) -> Aside | None:
+def decide(record: Record, keeper: str | None, absorbed: int, passed: bool, filters: "Filters",
+           mined: Mined) -> Aside | None:
     """Where ``record`` goes (None: on), counted in ``mined``; a record that goes on gets its
     correction, its conversation group and a note of the calls it absorbed."""
     if keeper is not None:
         return "duplicates", ABSORBED, {"keeper_id": keeper}
-    corrected, rejection = screen(record, filters)
+    corrected, rejection = screen(record, filters, passed)
     if rejection:
         kind, reason = rejection
         mined.filtered[kind] = mined.filtered.get(kind, 0) + 1
