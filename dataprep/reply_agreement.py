@@ -1156,9 +1156,8 @@ def _stances(text: str) -> list[tuple[str, str]]:
     """(stem, "no") for each content word right after a negator in its clause, or joined to a denied
     one by "or" ("can't be refunded or returned"), else (stem, "yes")."""
     found = []
-    for clause in CLAUSE_END.split(text.lower().replace("’", "'")):
-        tokens = TOKEN.findall(clause)
-        denied = not CLAUSE_NEGATORS.isdisjoint(tokens) or _hungarian_sem(tokens)
+    for tokens in _clauses_denied_alone(text.lower().replace("’", "'")):
+        denied = _denies_its_clause(tokens)
         negated = last_negated = False
         for token, following in zip(tokens, tokens[1:] + [""]):
             if _negates(token) or (token in ("or", "nor") and last_negated) or (negated and token in NEGATION_TAIL) \
@@ -1168,6 +1167,33 @@ def _stances(text: str) -> list[tuple[str, str]]:
                 found.append((_stem(token), "no" if negated or denied else "yes"))
                 last_negated, negated = negated, False
     return found
+
+
+#: what joins two clauses in the languages whose negators deny their clause ("und", "og", "och", "és",
+#: "και", "ve", "et", and their "but"): a negator denies only its own ("refusion er godkendt og du behøver
+#: ikke at gøre mere" denies nothing of the refund)
+COORDINATORS = frozenset("und og och és και ve et sondern men utan mutta ale ali αλλά ama hanem mais".split())
+#: "only" after a negator: "nicht nur", "ikke bare", "inte bara" say "not only", which denies nothing
+ONLY_WORDS = frozenset("nur bare bara kun tylko samo csak vain μόνο pouze iba alleen seulement".split())
+
+
+def _clauses_denied_alone(text: str) -> Iterator[list[str]]:
+    """The words of each clause of (lower-cased) ``text``, cut where a clause ends or a coordinator joins two."""
+    for clause in CLAUSE_END.split(text):
+        words: list[str] = []
+        for token in TOKEN.findall(clause):
+            if token in COORDINATORS and words:
+                yield words
+                words = []
+            else:
+                words.append(token)
+        yield words
+
+
+def _denies_its_clause(tokens: list[str]) -> bool:
+    """Whether a word of the clause denies all of it ("kann nicht umgebucht werden"), but for "not only"."""
+    return any(token in CLAUSE_NEGATORS and following not in ONLY_WORDS
+               for token, following in zip(tokens, tokens[1:] + [""])) or _hungarian_sem(tokens)
 
 
 def _hungarian_sem(tokens: list[str]) -> bool:

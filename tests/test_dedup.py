@@ -421,6 +421,12 @@ SAID_ALIKE_ELSEWHERE = {
                                             "Pode pedir o lanche com molho."),
     "an airline's code EI": ("Is my flight to Boston confirmed?", "Yes, your flight EI 105 to Boston is confirmed.",
                              "Yes, your flight to Boston is confirmed."),
+    "Danish, a negator after 'og'": ("Er min refusion godkendt?", "Ja, din refusion er godkendt.",
+                                      "Din refusion er godkendt og du behøver ikke at gøre mere."),
+    "German, a negator after 'und'": ("Ist meine Erstattung genehmigt?", "Ja, Ihre Erstattung ist genehmigt.",
+                                      "Ihre Erstattung ist genehmigt und Sie brauchen nicht anzurufen."),
+    "Swedish, 'inte bara'": ("Får jag en återbetalning?", "Ja, du får en återbetalning.",
+                             "Du får inte bara en återbetalning utan också en rabattkod."),
     "Hungarian, both no": ("Lehet macskát tartani a szobában?", "Nem, macskát nem lehet tartani a szobában.",
                            "A kollégiumban nem tarthatsz háziállatot, így macskát sem."),
 }
