@@ -38,7 +38,7 @@ set instead (one group a line: ``{"group", "kind", "records": [{"key", "messages
     python benchmarks/bench_dedup.py --cases          # judgment cases only
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/dev.jsonl
     python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout21.jsonl --rules   # without the answer model
-    python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout{39..56}.jsonl --pooled \
+    python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout{54..60}.jsonl --pooled \
         --answer-model-threshold 0.7                 # the sets the model never saw, as one, its threshold raised
     python benchmarks/bench_dedup.py --million        # dataprep alone on 1,000,000 records
     OPENAI_API_KEY=... python benchmarks/bench_dedup.py --labeled benchmarks/labeled/dedup/holdout2[12].jsonl \

@@ -54,7 +54,7 @@ import orjson
 import xxhash
 
 from ..answer_judge import SAME_ANSWER, AnswerJudge
-from ..answer_model import WEIGHTS_FILE as ANSWER_WEIGHTS, weighed_disagreement
+from ..answer_model import EVEN as ANSWER_EVEN, WEIGHTS_FILE as ANSWER_WEIGHTS, weighed_disagreement
 from ..engine import Engine, batched
 from ..errors import InputError, RecipeError
 from ..formats.common import parse_moment
@@ -665,7 +665,7 @@ class Dedup(Stage):
     def __init__(self, view: str = "auto", threshold: float = 0.8, num_perm: int = 128, shingle: str = "auto",
                  ngram: int = 3, verify: bool = True, keeper: list[str] | tuple[str, ...] = KEEPER_CRITERIA,
                  keep_per_cluster: int = 1, conflicts: bool = True, answer_model: bool = True,
-                 answer_model_threshold: float = 0.5, conflict_below: float = 0.0,
+                 answer_model_threshold: float = ANSWER_EVEN, conflict_below: float = 0.0,
                  against: list[str] | tuple[str, ...] = (), workers: int | None = None,
                  judge: dict[str, Any] | None = None, judge_scope: str = "alike"):
         if not 0 < answer_model_threshold <= 1:  # NaN too: a schema's bounds let it through
